@@ -1,0 +1,327 @@
+//! The command-line definition. One definition produces `--help`, the man page and the
+//! shell completions.
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+use std::path::PathBuf;
+
+#[derive(Parser, Debug)]
+#[command(
+    name = "baton",
+    version,
+    about = "Encrypted credential escrow vault for continuity",
+    long_about = "baton keeps the access data of all your clients in an encrypted, \
+                  tamper-evident vault of age files, hands each client its package, and \
+                  lets a threshold of trusted holders (SLIP-39 shares) take over in an emergency.",
+    after_help = "Exit codes: 0 success, 1 error, 2 usage error, 3 wrong passphrase or key, \
+                  4 integrity problem (tampering or damage), 5 vault locked by another process."
+)]
+pub struct Cli {
+    /// The vault folder [env: BATON_VAULT]
+    #[arg(long, global = true, value_name = "DIR")]
+    pub vault: Option<PathBuf>,
+
+    /// Read the owner passphrase from the first line of FILE instead of the terminal
+    /// [env: BATON_PASSPHRASE_FILE]
+    #[arg(long, global = true, value_name = "FILE")]
+    pub passphrase_file: Option<PathBuf>,
+
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum Command {
+    /// Create a new vault and split its emergency key among holders
+    Init(InitArgs),
+    /// Add, edit or remove clients
+    #[command(subcommand)]
+    Client(ClientCmd),
+    /// Add, edit, remove entries and attach files
+    #[command(subcommand)]
+    Entry(EntryCmd),
+    /// List clients
+    List(JsonFlag),
+    /// Show a client's entries (without secret values)
+    Show {
+        client: String,
+        #[command(flatten)]
+        json: JsonFlag,
+    },
+    /// Print one field of an entry (the password by default)
+    Get(GetArgs),
+    /// Search names, URLs, users, notes and tags
+    Search {
+        term: String,
+        #[command(flatten)]
+        json: JsonFlag,
+    },
+    /// Print the current TOTP code of an entry
+    Otp {
+        /// CLIENT/ENTRY
+        target: String,
+        #[command(flatten)]
+        json: JsonFlag,
+    },
+    /// Generate a password or a passphrase (printed to stdout)
+    Generate(GenerateArgs),
+    /// Change the owner passphrase (and optionally the Argon2id parameters)
+    Passwd(PasswdArgs),
+    /// Show counts, share set, KDF parameters and warnings
+    Status(JsonFlag),
+    /// Show the audit log; --verify checks its hash chain
+    Audit {
+        #[arg(long)]
+        verify: bool,
+        #[command(flatten)]
+        json: JsonFlag,
+    },
+    /// Decrypt and check every file: index, client files, audit chain
+    Verify(JsonFlag),
+    /// Export a key as an age identity file, for the standard `age` command
+    #[command(subcommand)]
+    Key(KeyCmd),
+    /// Run the whole flow on a throwaway vault with sample clients
+    Demo(DemoArgs),
+    /// Print shell completions
+    Completions {
+        #[arg(value_enum)]
+        shell: clap_complete::Shell,
+    },
+    /// Print the man page (roff), or write one page per command into a folder
+    Man {
+        #[arg(long, value_name = "DIR")]
+        out_dir: Option<PathBuf>,
+    },
+}
+
+#[derive(Args, Debug, Clone, Copy)]
+pub struct JsonFlag {
+    /// Machine-readable JSON output
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Args, Debug)]
+pub struct InitArgs {
+    /// Comma-separated names of the emergency share holders
+    #[arg(long, value_delimiter = ',', required = true, value_name = "NAMES")]
+    pub holders: Vec<String>,
+    /// How many holders are needed to rebuild the emergency key
+    #[arg(short = 't', long, value_name = "T")]
+    pub threshold: u8,
+    /// Folder for the holders' share files (created, mode 0700) [default: VAULT-shares]
+    #[arg(long, value_name = "DIR")]
+    pub shares_out: Option<PathBuf>,
+    /// Argon2id memory in MiB (at least 64)
+    #[arg(long, value_name = "MIB", default_value_t = 64)]
+    pub kdf_memory: u32,
+    /// Argon2id passes (at least 3)
+    #[arg(long, value_name = "N", default_value_t = 3)]
+    pub kdf_time: u32,
+    /// Argon2id lanes
+    #[arg(long, value_name = "N", default_value_t = 4)]
+    pub kdf_lanes: u32,
+    /// Raise the Argon2id memory until one unlock takes about this many milliseconds
+    #[arg(long, value_name = "MS")]
+    pub calibrate: Option<u64>,
+    /// Use tiny Argon2id parameters: for tests only, offers no protection
+    #[arg(long, hide = true)]
+    pub insecure_test_kdf: bool,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum ClientCmd {
+    /// Add a client
+    Add {
+        /// Short name used in commands (a-z 0-9 . _ -)
+        id: String,
+        #[arg(long)]
+        name: Option<String>,
+        #[arg(long, default_value = "")]
+        contact: String,
+        #[arg(long, default_value = "")]
+        notes: String,
+        #[arg(long = "tag", value_name = "TAG")]
+        tags: Vec<String>,
+    },
+    /// Change a client's name, contact, notes or tags
+    Edit {
+        id: String,
+        #[arg(long)]
+        name: Option<String>,
+        #[arg(long)]
+        contact: Option<String>,
+        #[arg(long)]
+        notes: Option<String>,
+        /// Replace the tags (repeat for several)
+        #[arg(long = "tag", value_name = "TAG")]
+        tags: Option<Vec<String>>,
+    },
+    /// Remove a client and all its entries
+    Rm {
+        id: String,
+        /// Do not ask for confirmation
+        #[arg(long)]
+        yes: bool,
+    },
+}
+
+#[derive(Args, Debug, Default)]
+pub struct EntryFieldArgs {
+    /// server, ssh, panel, domain, dns, database, cms, mail, api or other
+    #[arg(long)]
+    pub kind: Option<String>,
+    #[arg(long)]
+    pub url: Option<String>,
+    #[arg(long)]
+    pub user: Option<String>,
+    /// Read the password from FILE ('-' for stdin); never give it on the command line
+    #[arg(long, value_name = "FILE", conflicts_with_all = ["generate", "password_prompt"])]
+    pub password_file: Option<PathBuf>,
+    /// Ask for the password on the terminal
+    #[arg(long, conflicts_with = "generate")]
+    pub password_prompt: bool,
+    /// Generate a random password
+    #[arg(long)]
+    pub generate: bool,
+    /// Length of a generated password
+    #[arg(long, value_name = "N", default_value_t = 24, requires = "generate")]
+    pub length: usize,
+    /// Read an otpauth://totp/ URI from FILE ('-' for stdin)
+    #[arg(long = "totp", value_name = "FILE")]
+    pub totp_file: Option<String>,
+    #[arg(long)]
+    pub note: Option<String>,
+    /// Tag (repeat for several; replaces existing tags when editing)
+    #[arg(long = "tag", value_name = "TAG")]
+    pub tags: Option<Vec<String>>,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum EntryCmd {
+    /// Add an entry to a client
+    Add {
+        client: String,
+        name: String,
+        #[command(flatten)]
+        fields: EntryFieldArgs,
+    },
+    /// Change fields of an entry
+    Edit {
+        client: String,
+        name: String,
+        #[command(flatten)]
+        fields: EntryFieldArgs,
+        /// Give the entry a new name
+        #[arg(long, value_name = "NEW")]
+        rename: Option<String>,
+        #[arg(long, conflicts_with_all = ["password_file", "password_prompt", "generate"])]
+        clear_password: bool,
+        #[arg(long, conflicts_with = "totp_file")]
+        clear_totp: bool,
+    },
+    /// Remove an entry
+    Rm { client: String, name: String },
+    /// Store a file (SSH key, certificate) with an entry
+    Attach {
+        client: String,
+        entry: String,
+        file: PathBuf,
+        /// Store under this name instead of the file's name
+        #[arg(long = "as", value_name = "NAME")]
+        name: Option<String>,
+        /// Replace an attachment of the same name
+        #[arg(long)]
+        force: bool,
+    },
+    /// Remove an attachment
+    Detach {
+        client: String,
+        entry: String,
+        name: String,
+    },
+}
+
+#[derive(Clone, Copy, Debug, ValueEnum, PartialEq, Eq)]
+pub enum Field {
+    Password,
+    User,
+    Url,
+    Note,
+    /// The otpauth:// URI (a secret)
+    Totp,
+}
+
+#[derive(Args, Debug)]
+pub struct GetArgs {
+    /// CLIENT/ENTRY
+    pub target: String,
+    #[arg(long, value_enum, default_value = "password")]
+    pub field: Field,
+    /// Print an attachment instead of a field
+    #[arg(long, value_name = "NAME", conflicts_with = "field")]
+    pub attachment: Option<String>,
+    /// Allow printing a secret to a terminal
+    #[arg(long)]
+    pub show: bool,
+    /// Write to FILE (created new, mode 0600) instead of stdout
+    #[arg(short, long, value_name = "FILE")]
+    pub output: Option<PathBuf>,
+    /// The whole entry as JSON, secrets included
+    #[arg(long, conflicts_with_all = ["attachment", "output"])]
+    pub json: bool,
+}
+
+#[derive(Args, Debug)]
+pub struct GenerateArgs {
+    /// Password length
+    #[arg(long, value_name = "N", conflicts_with = "words")]
+    pub length: Option<usize>,
+    /// A passphrase of N words instead (SLIP-39 word list, 10 bits per word)
+    #[arg(long, value_name = "N")]
+    pub words: Option<usize>,
+    /// Letters and digits only
+    #[arg(long, conflicts_with = "words")]
+    pub no_symbols: bool,
+}
+
+#[derive(Args, Debug)]
+pub struct PasswdArgs {
+    /// Read the new passphrase from FILE instead of the terminal
+    #[arg(long, value_name = "FILE")]
+    pub new_passphrase_file: Option<PathBuf>,
+    /// New Argon2id memory in MiB
+    #[arg(long, value_name = "MIB")]
+    pub kdf_memory: Option<u32>,
+    /// New Argon2id passes
+    #[arg(long, value_name = "N")]
+    pub kdf_time: Option<u32>,
+    /// New Argon2id lanes
+    #[arg(long, value_name = "N")]
+    pub kdf_lanes: Option<u32>,
+}
+
+#[derive(Args, Debug)]
+pub struct DemoArgs {
+    /// Keep the demo vault in DIR instead of a temporary folder
+    #[arg(long, value_name = "DIR")]
+    pub keep: Option<PathBuf>,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum KeyCmd {
+    /// Write the owner identity (after the passphrase) to a new 0600 file
+    ExportOwner {
+        #[arg(short, long, value_name = "FILE")]
+        output: PathBuf,
+    },
+    /// Rebuild the emergency identity from share files, check it against the vault, and
+    /// write it to a new 0600 file
+    FromShares {
+        /// Share files (one SLIP-39 mnemonic each; lines starting with # are ignored)
+        #[arg(required = true, value_name = "SHARE_FILE")]
+        shares: Vec<PathBuf>,
+        #[arg(short, long, value_name = "FILE")]
+        output: PathBuf,
+    },
+}

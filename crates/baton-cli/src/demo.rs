@@ -1,0 +1,292 @@
+//! `baton demo`: the whole flow on a throwaway vault with sample clients, through the
+//! library, so it needs no terminal and no passphrase typing.
+
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+use baton::changes::{EntryFields, NewClient};
+use baton::kdf::KdfParams;
+use baton::slip39::{self, Mnemonic};
+use baton::vault::{Access, InitOptions, Vault};
+use baton::{EmergencySecret, Passphrase, SecretText};
+
+use crate::cli::DemoArgs;
+use crate::msg::{Failure, Result, esc};
+
+fn step(title: &str) {
+    println!("\n== {title}");
+}
+
+fn fail<E: std::fmt::Display>(e: E) -> Failure {
+    Failure::new(format!("demo failed: {e}"))
+}
+
+pub fn run(a: DemoArgs) -> Result<()> {
+    let tmp;
+    let root: PathBuf = match &a.keep {
+        Some(d) => {
+            if d.exists() {
+                return Err(Failure::new(format!(
+                    "{} already exists",
+                    esc(&d.display().to_string())
+                ))
+                .hint("give --keep a folder that does not exist yet"));
+            }
+            baton::fsio::create_private_dir(d).map_err(fail)?;
+            d.clone()
+        }
+        None => {
+            tmp = tempfile::Builder::new()
+                .prefix("baton-demo-")
+                .tempdir()
+                .map_err(fail)?;
+            tmp.path().to_path_buf()
+        }
+    };
+    let vault_dir = root.join("vault");
+    let shares_dir = root.join("shares");
+
+    step("init: owner passphrase, Argon2id, emergency key split 2 of 3 (SLIP-39)");
+    let (passphrase, _) = baton::generate::passphrase(7);
+    let pass_file = root.join("demo-passphrase.txt");
+    baton::fsio::write_new(
+        &pass_file,
+        zeroize::Zeroizing::new(format!("{}\n", passphrase.expose())).as_bytes(),
+    )
+    .map_err(fail)?;
+    let passphrase = Passphrase::new(passphrase.expose().to_string());
+    let started = Instant::now();
+    let (mut vault, shares) = Vault::init(
+        &vault_dir,
+        &passphrase,
+        InitOptions {
+            holders: vec!["anna".into(), "ben".into(), "carla".into()],
+            threshold: 2,
+            kdf: KdfParams::standard(),
+        },
+    )
+    .map_err(fail)?;
+    let h = vault.header().clone();
+    println!(
+        "vault {} created in {} ms (argon2id m={} MiB t={} p={})",
+        h.vault_id,
+        started.elapsed().as_millis(),
+        h.kdf.m_cost_kib / 1024,
+        h.kdf.t_cost,
+        h.kdf.p_cost
+    );
+    baton::fsio::create_private_dir(&shares_dir).map_err(fail)?;
+    for s in &shares {
+        let p = shares_dir.join(format!("{}.txt", s.holder));
+        baton::fsio::write_new(
+            &p,
+            zeroize::Zeroizing::new(format!("{}\n", s.mnemonic.expose_words())).as_bytes(),
+        )
+        .map_err(fail)?;
+        println!(
+            "share {} of 3 for {:<6} -> {} ({} words)",
+            s.member_index + 1,
+            s.holder,
+            p.display(),
+            s.mnemonic.word_count()
+        );
+    }
+    println!(
+        "share set {}: any 2 holders rebuild the emergency key; it is stored nowhere",
+        h.share_set.id
+    );
+    drop(shares);
+
+    step("clients and entries (generated passwords, a TOTP seed, an SSH key attachment)");
+    baton::demo::populate(&mut vault).map_err(fail)?;
+    vault
+        .add_client(NewClient {
+            id: "kanzlei-stein".into(),
+            name: "Kanzlei Stein".into(),
+            contact: "office@kanzlei-stein.example".into(),
+            ..Default::default()
+        })
+        .map_err(fail)?;
+    vault
+        .add_entry(
+            "kanzlei-stein",
+            "nextcloud",
+            EntryFields {
+                kind: Some(baton::EntryKind::Cms),
+                url: Some("https://cloud.kanzlei-stein.example".into()),
+                user: Some("admin".into()),
+                password: Some(baton::generate::password(24, true).0),
+                ..Default::default()
+            },
+        )
+        .map_err(fail)?;
+    for c in &vault.index().clients {
+        println!("{:<16} {:<24} {} entries", c.id, c.name, c.entries.len());
+    }
+
+    step("show acme (no secret values)");
+    for e in &vault.summary("acme").map_err(fail)?.entries {
+        println!(
+            "  {:<10} {:<7} {:<32} {:<6} password:{} totp:{} files:{:?}",
+            e.name,
+            e.kind.as_str(),
+            e.url,
+            e.user,
+            e.has_password,
+            e.has_totp,
+            e.attachments
+        );
+    }
+
+    step("search 203.0.113.7 (one decryption: the index)");
+    for c in &vault.index().clients {
+        for m in c.matches("203.0.113.7").into_iter().flatten() {
+            println!("  {}/{} {}", c.id, m.name, m.url);
+        }
+    }
+
+    step("get and otp");
+    let acme = vault.client("acme").map_err(fail)?;
+    let reg = acme.entry("registrar").expect("demo entry");
+    println!(
+        "acme/registrar user={} password=<{} characters; 'baton get' prints it on request>",
+        reg.user,
+        reg.password.as_ref().map(|p| p.expose().len()).unwrap_or(0)
+    );
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0);
+    let (code, ttl) =
+        baton::otp::code_at(reg.totp.as_ref().map(SecretText::expose).unwrap_or(""), now)
+            .map_err(fail)?;
+    println!("acme/registrar TOTP code {code} (valid {ttl} s)");
+    let key = &acme.entry("ssh-root").expect("demo entry").attachments[0];
+    println!(
+        "acme/ssh-root attachment {} ({} bytes)",
+        key.name,
+        key.data.expose().len()
+    );
+
+    step("edit, remove, audit log");
+    vault
+        .edit_entry(
+            "acme",
+            "wp-admin",
+            EntryFields {
+                password: Some(baton::generate::password(24, true).0),
+                ..Default::default()
+            },
+        )
+        .map_err(fail)?;
+    vault.remove_client("kanzlei-stein").map_err(fail)?;
+    let (records, problems) = vault.audit_log();
+    for r in records.iter().rev().take(4).rev() {
+        println!(
+            "  #{:<3} {} {:<14} {:<8} {}",
+            r.seq,
+            r.actor,
+            r.action,
+            r.client.as_deref().unwrap_or("-"),
+            r.detail
+        );
+    }
+    println!(
+        "audit log: {} records, {} problems",
+        records.len(),
+        problems.len()
+    );
+    drop(vault);
+
+    step("unlock again with the passphrase and verify every file");
+    let started = Instant::now();
+    let vault = Vault::open(&vault_dir, &passphrase, Access::Read).map_err(fail)?;
+    println!(
+        "unlocked in {} ms; verify: {} problems",
+        started.elapsed().as_millis(),
+        vault.verify().len()
+    );
+    drop(vault);
+
+    step("emergency: 2 holders (anna, carla) rebuild the key, a colleague reads everything");
+    let mut mnemonics: Vec<Mnemonic> = Vec::new();
+    for holder in ["anna", "carla"] {
+        let text =
+            std::fs::read_to_string(shares_dir.join(format!("{holder}.txt"))).map_err(fail)?;
+        mnemonics.push(Mnemonic::parse(text.trim()).map_err(fail)?);
+    }
+    let secret = slip39::combine(&mnemonics, b"").map_err(fail)?;
+    let secret = EmergencySecret::from_bytes(&secret)
+        .ok_or_else(|| fail("rebuilt secret has the wrong length"))?;
+    println!(
+        "rebuilt key matches the vault's emergency recipient: {}",
+        secret.matches(&h.recipients.emergency)
+    );
+    let ev = Vault::open_emergency(&vault_dir, &secret, Access::Read).map_err(fail)?;
+    let total: usize = ev.index().clients.iter().map(|c| c.entries.len()).sum();
+    println!(
+        "colleague sees {} clients, {} entries; integrity problems: {}",
+        ev.index().clients.len(),
+        total,
+        ev.verify().len()
+    );
+    println!(
+        "one share alone: {}",
+        match slip39::combine(&mnemonics[..1], b"") {
+            Ok(_) => "rebuilt a key (unexpected!)".to_string(),
+            Err(e) => format!("refused ({e})"),
+        }
+    );
+    drop(ev);
+
+    step("tamper evidence: swap two client files in a copy of the vault");
+    let copy = root.join("tampered");
+    copy_dir(&vault_dir, &copy).map_err(fail)?;
+    let files: Vec<PathBuf> = {
+        let v = Vault::open_emergency(&copy, &secret, Access::Read).map_err(fail)?;
+        v.index()
+            .clients
+            .iter()
+            .take(2)
+            .map(|c| copy.join("clients").join(&c.file))
+            .collect()
+    };
+    let tmp_swap = copy.join("swap.tmp");
+    std::fs::rename(&files[0], &tmp_swap).map_err(fail)?;
+    std::fs::rename(&files[1], &files[0]).map_err(fail)?;
+    std::fs::rename(&tmp_swap, &files[1]).map_err(fail)?;
+    let v = Vault::open(&copy, &passphrase, Access::Read).map_err(fail)?;
+    for p in v.verify() {
+        println!("  detected: {p}");
+    }
+
+    println!();
+    match &a.keep {
+        Some(_) => {
+            println!("demo vault kept at {}", vault_dir.display());
+            println!(
+                "try: BATON_VAULT={} BATON_PASSPHRASE_FILE={} baton list",
+                vault_dir.display(),
+                pass_file.display()
+            );
+        }
+        None => {
+            println!("demo finished; the throwaway vault is deleted (keep one with --keep DIR)")
+        }
+    }
+    Ok(())
+}
+
+fn copy_dir(from: &Path, to: &Path) -> std::io::Result<()> {
+    baton::fsio::create_private_dir(to)?;
+    for e in std::fs::read_dir(from)? {
+        let e = e?;
+        let target = to.join(e.file_name());
+        if e.file_type()?.is_dir() {
+            copy_dir(&e.path(), &target)?;
+        } else {
+            std::fs::copy(e.path(), &target)?;
+        }
+    }
+    Ok(())
+}

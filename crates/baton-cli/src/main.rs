@@ -1,0 +1,992 @@
+//! `baton`, the command line of the baton vault. All logic lives in the `baton` library;
+//! this binary parses flags, asks for secrets, prints, and maps errors to exit codes.
+
+mod cli;
+mod demo;
+mod input;
+mod msg;
+
+use std::io::{IsTerminal, Write};
+use std::path::{Path, PathBuf};
+
+use clap::{CommandFactory, Parser};
+use serde_json::json;
+
+use baton::changes::{ClientEdit, EntryFields, NewClient};
+use baton::client::{ClientSummary, EntryKind};
+use baton::kdf::{KdfParams, KdfProfile};
+use baton::vault::{Access, HolderShare, InitOptions, Vault};
+use baton::{Passphrase, SecretText};
+
+use cli::{ClientCmd, Command, EntryCmd, EntryFieldArgs, Field, KeyCmd};
+use msg::{Failure, Result, esc};
+
+fn main() {
+    harden_process();
+    let cli = Cli::parse();
+    let code = match run(cli) {
+        Ok(()) => 0,
+        Err(f) => {
+            eprintln!("baton: error: {}", f.message);
+            if let Some(h) = &f.hint {
+                eprintln!("baton: hint: {h}");
+            }
+            f.code
+        }
+    };
+    std::process::exit(code);
+}
+
+use cli::Cli;
+
+/// No core dumps and no ptrace by other processes of the same user while secrets may be
+/// in memory (the whole life of the process).
+fn harden_process() {
+    let zero = libc::rlimit {
+        rlim_cur: 0,
+        rlim_max: 0,
+    };
+    // SAFETY: setrlimit and prctl take plain values and a pointer to a valid, initialized
+    // rlimit that lives across the call; neither retains the pointer.
+    unsafe {
+        libc::setrlimit(libc::RLIMIT_CORE, &zero);
+        libc::prctl(libc::PR_SET_DUMPABLE, 0, 0, 0, 0);
+    }
+    // A closed pipe (`baton list | head`) ends the process quietly instead of panicking.
+    // SAFETY: restoring the default disposition of SIGPIPE has no preconditions.
+    unsafe {
+        libc::signal(libc::SIGPIPE, libc::SIG_DFL);
+    }
+}
+
+struct Ctx {
+    vault: Option<PathBuf>,
+    passphrase_file: Option<PathBuf>,
+}
+
+impl Ctx {
+    fn vault_path(&self) -> Result<PathBuf> {
+        self.vault
+            .clone()
+            .or_else(|| std::env::var_os("BATON_VAULT").map(PathBuf::from))
+            .ok_or_else(|| Failure::new("no vault given").hint(msg::HINT_VAULT))
+    }
+
+    fn passphrase_file(&self) -> Option<PathBuf> {
+        self.passphrase_file
+            .clone()
+            .or_else(|| std::env::var_os("BATON_PASSPHRASE_FILE").map(PathBuf::from))
+    }
+
+    fn passphrase(&self) -> Result<Passphrase> {
+        input::passphrase(self.passphrase_file().as_deref(), "--passphrase-file")
+    }
+
+    fn open(&self, access: Access) -> Result<Vault> {
+        let path = self.vault_path()?;
+        // Read the header first so a missing vault is reported before asking anything.
+        let header = baton::vault::read_header(&path)?;
+        if header.kdf.is_insecure() {
+            eprintln!(
+                "baton: warning: this vault uses the insecure test key derivation; do not store real secrets in it"
+            );
+        }
+        let p = self.passphrase()?;
+        Ok(Vault::open(&path, &p, access)?)
+    }
+}
+
+fn run(cli: Cli) -> Result<()> {
+    let ctx = Ctx {
+        vault: cli.vault,
+        passphrase_file: cli.passphrase_file,
+    };
+    match cli.command {
+        Command::Init(a) => cmd_init(&ctx, a),
+        Command::Client(c) => cmd_client(&ctx, c),
+        Command::Entry(c) => cmd_entry(&ctx, c),
+        Command::List(j) => cmd_list(&ctx, j.json),
+        Command::Show { client, json } => cmd_show(&ctx, &client, json.json),
+        Command::Get(a) => cmd_get(&ctx, a),
+        Command::Search { term, json } => cmd_search(&ctx, &term, json.json),
+        Command::Otp { target, json } => cmd_otp(&ctx, &target, json.json),
+        Command::Generate(a) => cmd_generate(a),
+        Command::Passwd(a) => cmd_passwd(&ctx, a),
+        Command::Status(j) => cmd_status(&ctx, j.json),
+        Command::Audit { verify, json } => cmd_audit(&ctx, verify, json.json),
+        Command::Verify(j) => cmd_verify(&ctx, j.json),
+        Command::Key(k) => cmd_key(&ctx, k),
+        Command::Demo(a) => demo::run(a),
+        Command::Completions { shell } => {
+            clap_complete::generate(shell, &mut Cli::command(), "baton", &mut std::io::stdout());
+            Ok(())
+        }
+        Command::Man { out_dir } => cmd_man(out_dir),
+    }
+}
+
+fn print_json(v: &serde_json::Value) {
+    println!("{}", serde_json::to_string_pretty(v).expect("serializable"));
+}
+
+// ---------------------------------------------------------------- init
+
+fn kdf_from_args(a: &cli::InitArgs) -> Result<KdfParams> {
+    if a.insecure_test_kdf {
+        eprintln!(
+            "baton: warning: --insecure-test-kdf offers no protection against passphrase guessing; for tests only"
+        );
+        return Ok(KdfParams::insecure_test());
+    }
+    let mut p = KdfParams::with(
+        a.kdf_memory.saturating_mul(1024),
+        a.kdf_time,
+        a.kdf_lanes,
+        KdfProfile::Standard,
+    );
+    p.validate().map_err(|e| {
+        Failure::new(e.to_string()).hint("use at least --kdf-memory 64 --kdf-time 3 (RFC 9106)")
+    })?;
+    if let Some(target_ms) = a.calibrate {
+        p = calibrate(p, target_ms)?;
+    }
+    Ok(p)
+}
+
+/// Doubles the memory cost while one derivation stays under the target time.
+fn calibrate(mut p: KdfParams, target_ms: u64) -> Result<KdfParams> {
+    let probe = Passphrase::new("calibration".into());
+    loop {
+        let start = std::time::Instant::now();
+        p.derive(&probe).map_err(|e| Failure::new(e.to_string()))?;
+        let ms = start.elapsed().as_millis() as u64;
+        let next = p.m_cost_kib.saturating_mul(2);
+        if ms * 2 > target_ms || next > baton::kdf::MAX_M_COST_KIB / 2 {
+            eprintln!(
+                "baton: argon2id calibrated to m={} MiB t={} p={} ({ms} ms here)",
+                p.m_cost_kib / 1024,
+                p.t_cost,
+                p.p_cost
+            );
+            return Ok(p);
+        }
+        p.m_cost_kib = next;
+    }
+}
+
+fn holder_file_name(holder: &str) -> String {
+    let s: String = holder
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '-' || c == '_' {
+                c.to_ascii_lowercase()
+            } else {
+                '_'
+            }
+        })
+        .collect();
+    format!("{s}.txt")
+}
+
+fn cmd_init(ctx: &Ctx, a: cli::InitArgs) -> Result<()> {
+    let path = ctx.vault_path()?;
+    let shares_dir = a.shares_out.clone().unwrap_or_else(|| {
+        let mut s = path.clone().into_os_string();
+        s.push("-shares");
+        PathBuf::from(s)
+    });
+    if shares_dir.starts_with(&path) {
+        return Err(Failure::new("the share folder must not be inside the vault")
+            .hint("shares belong to the holders, not next to the vault: use --shares-out DIR elsewhere"));
+    }
+    // Check the share folder before anything is created: the shares exist only once.
+    let mut names = std::collections::HashSet::new();
+    for h in &a.holders {
+        if !names.insert(holder_file_name(h)) {
+            return Err(Failure::new(format!(
+                "two holders map to the same share file name ({})",
+                holder_file_name(h)
+            ))
+            .hint("give holders distinct names"));
+        }
+    }
+    if shares_dir.exists()
+        && std::fs::read_dir(&shares_dir)
+            .map(|mut d| d.next().is_some())
+            .unwrap_or(true)
+    {
+        return Err(Failure::new(format!(
+            "share folder {} exists and is not empty",
+            esc(&shares_dir.display().to_string())
+        ))
+        .hint("choose a new folder with --shares-out DIR"));
+    }
+    let kdf = kdf_from_args(&a)?;
+    let passphrase = input::new_passphrase(ctx.passphrase_file().as_deref(), "--passphrase-file")?;
+    let (vault, shares) = Vault::init(
+        &path,
+        &passphrase,
+        InitOptions {
+            holders: a.holders.clone(),
+            threshold: a.threshold,
+            kdf,
+        },
+    )?;
+    if let Err(f) = write_shares(&shares_dir, vault.header(), &shares) {
+        // Without its shares the vault has no emergency access: remove it (it is empty).
+        let _ = std::fs::remove_dir_all(&path);
+        let _ = std::fs::remove_dir_all(&shares_dir);
+        return Err(
+            Failure::new(format!("{}; the new vault was removed", f.message))
+                .hint("fix the share folder and run 'baton init' again"),
+        );
+    }
+    let h = vault.header();
+    println!(
+        "created vault {} at {}",
+        h.vault_id,
+        esc(&path.display().to_string())
+    );
+    println!(
+        "emergency key split into {} shares, any {} rebuild it (SLIP-39 share set {})",
+        h.share_set.count, h.share_set.threshold, h.share_set.id
+    );
+    for s in &shares {
+        println!(
+            "  {:<16} {}",
+            esc(&s.holder),
+            esc(&shares_dir
+                .join(holder_file_name(&s.holder))
+                .display()
+                .to_string())
+        );
+    }
+    println!(
+        "hand each holder their file, then delete the folder; the emergency key is stored nowhere else"
+    );
+    Ok(())
+}
+
+fn write_shares(dir: &Path, h: &baton::header::Header, shares: &[HolderShare]) -> Result<()> {
+    baton::fsio::create_private_dir(dir).map_err(|e| {
+        Failure::new(format!(
+            "cannot create share folder {}: {e}",
+            esc(&dir.display().to_string())
+        ))
+    })?;
+    for s in shares {
+        let text = zeroize::Zeroizing::new(format!(
+            "# baton emergency share for {}\n# vault {}, share set {}, {} of {}, member {}\n{}\n",
+            s.holder,
+            h.vault_id,
+            h.share_set.id,
+            h.share_set.threshold,
+            h.share_set.count,
+            s.member_index + 1,
+            s.mnemonic.expose_words()
+        ));
+        let p = dir.join(holder_file_name(&s.holder));
+        baton::fsio::write_new(&p, text.as_bytes()).map_err(|e| {
+            Failure::new(format!(
+                "cannot write share file {}: {e}",
+                esc(&p.display().to_string())
+            ))
+        })?;
+    }
+    Ok(())
+}
+
+// ---------------------------------------------------------------- clients and entries
+
+fn cmd_client(ctx: &Ctx, c: ClientCmd) -> Result<()> {
+    match c {
+        ClientCmd::Add {
+            id,
+            name,
+            contact,
+            notes,
+            tags,
+        } => {
+            let mut v = ctx.open(Access::Write)?;
+            v.add_client(NewClient {
+                name: name.unwrap_or_default(),
+                id: id.clone(),
+                contact,
+                notes,
+                tags,
+            })?;
+            eprintln!("added client {}", esc(&id));
+        }
+        ClientCmd::Edit {
+            id,
+            name,
+            contact,
+            notes,
+            tags,
+        } => {
+            let mut v = ctx.open(Access::Write)?;
+            v.edit_client(
+                &id,
+                ClientEdit {
+                    name,
+                    contact,
+                    notes,
+                    tags,
+                },
+            )?;
+            eprintln!("updated client {}", esc(&id));
+        }
+        ClientCmd::Rm { id, yes } => {
+            let mut v = ctx.open(Access::Write)?;
+            let n = v.summary(&id)?.entries.len();
+            if !yes
+                && !input::confirm(&format!(
+                    "remove client '{}' and its {n} entries?",
+                    esc(&id)
+                ))
+            {
+                return Err(Failure::new("not confirmed; nothing was removed")
+                    .hint("pass --yes to remove without asking"));
+            }
+            v.remove_client(&id)?;
+            eprintln!("removed client {} ({n} entries)", esc(&id));
+        }
+    }
+    Ok(())
+}
+
+fn entry_fields(a: EntryFieldArgs, clear_password: bool, clear_totp: bool) -> Result<EntryFields> {
+    let kind = match &a.kind {
+        Some(k) => Some(k.parse::<EntryKind>().map_err(|_| {
+            Failure::new(format!("unknown kind '{}'", esc(k))).hint(format!(
+                "use one of: {}",
+                EntryKind::ALL.map(|k| k.as_str()).join(", ")
+            ))
+        })?),
+        None => None,
+    };
+    let password = if a.generate {
+        let (p, bits) = baton::generate::password(a.length, true);
+        eprintln!(
+            "generated a {}-character password ({bits:.0} bits)",
+            p.expose().len()
+        );
+        Some(p)
+    } else if let Some(f) = &a.password_file {
+        Some(input::secret_text(f, "--password-file")?)
+    } else if a.password_prompt {
+        Some(input::prompt_secret("password")?)
+    } else {
+        None
+    };
+    let totp = match &a.totp_file {
+        Some(t) if t.starts_with("otpauth:") => {
+            return Err(Failure::new("--totp takes a file that holds the otpauth:// URI, not the URI itself")
+                .hint("the URI contains the TOTP secret and would be visible to other users in the process list: put it in a file, or pass '--totp -' and paste it on stdin"));
+        }
+        Some(t) => Some(input::secret_text(Path::new(t), "--totp")?),
+        None => None,
+    };
+    Ok(EntryFields {
+        kind,
+        url: a.url,
+        user: a.user,
+        password,
+        clear_password,
+        totp,
+        clear_totp,
+        note: a.note,
+        tags: a.tags,
+    })
+}
+
+fn cmd_entry(ctx: &Ctx, c: EntryCmd) -> Result<()> {
+    match c {
+        EntryCmd::Add {
+            client,
+            name,
+            fields,
+        } => {
+            let f = entry_fields(fields, false, false)?;
+            let mut v = ctx.open(Access::Write)?;
+            v.add_entry(&client, &name, f)?;
+            eprintln!("added {}/{}", esc(&client), esc(&name));
+        }
+        EntryCmd::Edit {
+            client,
+            name,
+            fields,
+            rename,
+            clear_password,
+            clear_totp,
+        } => {
+            let f = entry_fields(fields, clear_password, clear_totp)?;
+            let mut v = ctx.open(Access::Write)?;
+            v.edit_entry(&client, &name, f)?;
+            let mut shown = name.clone();
+            if let Some(new) = rename {
+                v.rename_entry(&client, &name, &new)?;
+                shown = new;
+            }
+            eprintln!("updated {}/{}", esc(&client), esc(&shown));
+        }
+        EntryCmd::Rm { client, name } => {
+            let mut v = ctx.open(Access::Write)?;
+            v.remove_entry(&client, &name)?;
+            eprintln!("removed {}/{}", esc(&client), esc(&name));
+        }
+        EntryCmd::Attach {
+            client,
+            entry,
+            file,
+            name,
+            force,
+        } => {
+            let name = match name {
+                Some(n) => n,
+                None => file
+                    .file_name()
+                    .map(|n| n.to_string_lossy().to_string())
+                    .ok_or_else(|| {
+                        Failure::new("the attachment path has no file name")
+                            .hint("give one with --as NAME")
+                    })?,
+            };
+            let data = input::attachment(&file)?;
+            let mut v = ctx.open(Access::Write)?;
+            v.attach(&client, &entry, &name, data, force)?;
+            eprintln!(
+                "attached {} to {}/{}",
+                esc(&name),
+                esc(&client),
+                esc(&entry)
+            );
+        }
+        EntryCmd::Detach {
+            client,
+            entry,
+            name,
+        } => {
+            let mut v = ctx.open(Access::Write)?;
+            v.detach(&client, &entry, &name)?;
+            eprintln!(
+                "removed attachment {} from {}/{}",
+                esc(&name),
+                esc(&client),
+                esc(&entry)
+            );
+        }
+    }
+    Ok(())
+}
+
+// ---------------------------------------------------------------- reading
+
+fn client_json(c: &ClientSummary) -> serde_json::Value {
+    json!({
+        "id": c.id, "name": c.name, "contact": c.contact, "notes": c.notes, "tags": c.tags,
+        "created": c.created, "updated": c.updated, "entries": c.entries,
+    })
+}
+
+fn cmd_list(ctx: &Ctx, as_json: bool) -> Result<()> {
+    let v = ctx.open(Access::Read)?;
+    let clients = &v.index().clients;
+    if as_json {
+        print_json(&json!(clients.iter().map(|c| json!({
+            "id": c.id, "name": c.name, "contact": c.contact, "entries": c.entries.len(), "updated": c.updated,
+        })).collect::<Vec<_>>()));
+        return Ok(());
+    }
+    if clients.is_empty() {
+        eprintln!("no clients yet; add one with 'baton client add ID --name NAME'");
+    }
+    for c in clients {
+        println!(
+            "{:<20} {:<30} {:>3} entries  {}",
+            esc(&c.id),
+            esc(&c.name),
+            c.entries.len(),
+            esc(&c.contact)
+        );
+    }
+    Ok(())
+}
+
+fn cmd_show(ctx: &Ctx, id: &str, as_json: bool) -> Result<()> {
+    let v = ctx.open(Access::Read)?;
+    // Reading the client file checks it against the index, so `show` reports tampering.
+    v.client(id)?;
+    let c = v.summary(id)?;
+    if as_json {
+        print_json(&client_json(c));
+        return Ok(());
+    }
+    println!("{} ({})", esc(&c.name), esc(&c.id));
+    if !c.contact.is_empty() {
+        println!("contact: {}", esc(&c.contact));
+    }
+    if !c.notes.is_empty() {
+        println!("notes:   {}", esc(&c.notes));
+    }
+    for e in &c.entries {
+        let mut flags = Vec::new();
+        if e.has_password {
+            flags.push("password".to_string());
+        }
+        if e.has_totp {
+            flags.push("totp".to_string());
+        }
+        for a in &e.attachments {
+            flags.push(format!("file:{}", esc(a)));
+        }
+        println!(
+            "  {:<16} {:<9} {:<40} {:<16} [{}]",
+            esc(&e.name),
+            e.kind.as_str(),
+            esc(&e.url),
+            esc(&e.user),
+            flags.join(", ")
+        );
+        if !e.note.is_empty() {
+            println!("  {:<16} note: {}", "", esc(&e.note));
+        }
+    }
+    Ok(())
+}
+
+fn split_target(t: &str) -> Result<(&str, &str)> {
+    t.split_once('/')
+        .filter(|(c, e)| !c.is_empty() && !e.is_empty())
+        .ok_or_else(|| {
+            Failure::new(format!("'{}' is not CLIENT/ENTRY", esc(t)))
+                .hint("for example: acme/ssh-root")
+        })
+}
+
+/// Writes secret output: to a new 0600 file, or to stdout, but to a terminal only with
+/// --show.
+fn emit_secret(bytes: &[u8], output: Option<&Path>, show: bool, binary: bool) -> Result<()> {
+    if let Some(p) = output.filter(|p| p.as_os_str() != "-") {
+        return baton::fsio::write_new(p, bytes).map_err(|e| {
+            Failure::new(format!(
+                "cannot create {}: {e}",
+                esc(&p.display().to_string())
+            ))
+            .hint("the output file must not exist yet")
+        });
+    }
+    let stdout = std::io::stdout();
+    let to_terminal = stdout.is_terminal();
+    if to_terminal && binary && output.is_none() {
+        return Err(
+            Failure::new("refusing to print a binary attachment to the terminal")
+                .hint("write it to a file with -o FILE, or force stdout with -o -"),
+        );
+    }
+    if to_terminal && !show && output.is_none() {
+        return Err(Failure::new("refusing to print a secret to the terminal")
+            .hint("pass --show to display it, or pipe the output (baton get ... | wl-copy)"));
+    }
+    let mut out = stdout.lock();
+    out.write_all(bytes)
+        .and_then(|_| {
+            if to_terminal && !bytes.ends_with(b"\n") {
+                out.write_all(b"\n")
+            } else {
+                Ok(())
+            }
+        })
+        .and_then(|_| out.flush())
+        .map_err(|e| Failure::new(format!("cannot write to stdout: {e}")))
+}
+
+fn cmd_get(ctx: &Ctx, a: cli::GetArgs) -> Result<()> {
+    let (client, entry) = split_target(&a.target)?;
+    let v = ctx.open(Access::Read)?;
+    let file = v.client(client)?;
+    let e = file.entry(entry).ok_or_else(|| {
+        Failure::from(baton::VaultError::UnknownEntry {
+            client: client.into(),
+            entry: entry.into(),
+        })
+    })?;
+    if a.json {
+        let text = zeroize::Zeroizing::new(
+            serde_json::to_string_pretty(&json!({
+                "client": client, "name": e.name, "kind": e.kind, "url": e.url, "user": e.user,
+                "password": e.password.as_ref().map(SecretText::expose),
+                "totp": e.totp.as_ref().map(SecretText::expose),
+                "note": e.note, "tags": e.tags,
+                "attachments": e.attachments.iter().map(|a| &a.name).collect::<Vec<_>>(),
+                "created": e.created, "updated": e.updated,
+            }))
+            .expect("serializable")
+                + "\n",
+        );
+        return emit_secret(text.as_bytes(), None, a.show, false);
+    }
+    if let Some(name) = &a.attachment {
+        let att = e
+            .attachments
+            .iter()
+            .find(|x| &x.name == name)
+            .ok_or_else(|| {
+                Failure::new(format!(
+                    "{client}/{entry} has no attachment '{}'",
+                    esc(name)
+                ))
+                .hint(format!("'baton show {client}' lists the attachments"))
+            })?;
+        let binary = std::str::from_utf8(att.data.expose()).is_err();
+        return emit_secret(att.data.expose(), a.output.as_deref(), a.show, binary);
+    }
+    let (value, secret): (Option<&str>, bool) = match a.field {
+        Field::Password => (e.password.as_ref().map(SecretText::expose), true),
+        Field::Totp => (e.totp.as_ref().map(SecretText::expose), true),
+        Field::User => (Some(e.user.as_str()), false),
+        Field::Url => (Some(e.url.as_str()), false),
+        Field::Note => (Some(e.note.as_str()), false),
+    };
+    let value = value.ok_or_else(|| {
+        Failure::new(format!(
+            "{client}/{entry} has no {}",
+            format!("{:?}", a.field).to_lowercase()
+        ))
+    })?;
+    let mut bytes = zeroize::Zeroizing::new(value.as_bytes().to_vec());
+    if !std::io::stdout().is_terminal() || a.output.is_some() {
+        bytes.push(b'\n');
+    }
+    emit_secret(&bytes, a.output.as_deref(), a.show || !secret, false)
+}
+
+fn cmd_search(ctx: &Ctx, term: &str, as_json: bool) -> Result<()> {
+    let v = ctx.open(Access::Read)?;
+    let mut hits = Vec::new();
+    for c in &v.index().clients {
+        for m in c.matches(term) {
+            hits.push((c, m));
+        }
+    }
+    if as_json {
+        print_json(&json!(
+            hits.iter()
+                .map(|(c, e)| json!({
+                    "client": c.id, "client_name": c.name, "entry": e.map(|e| &e.name),
+                    "kind": e.map(|e| e.kind), "url": e.map(|e| &e.url), "user": e.map(|e| &e.user),
+                }))
+                .collect::<Vec<_>>()
+        ));
+        return Ok(());
+    }
+    for (c, e) in &hits {
+        match e {
+            Some(e) => println!(
+                "{}/{:<16} {:<9} {:<40} {}",
+                esc(&c.id),
+                esc(&e.name),
+                e.kind.as_str(),
+                esc(&e.url),
+                esc(&e.user)
+            ),
+            None => println!("{:<24} {}", esc(&c.id), esc(&c.name)),
+        }
+    }
+    if hits.is_empty() {
+        return Err(Failure::new(format!("nothing matches '{}'", esc(term))));
+    }
+    Ok(())
+}
+
+fn cmd_otp(ctx: &Ctx, target: &str, as_json: bool) -> Result<()> {
+    let (client, entry) = split_target(target)?;
+    let v = ctx.open(Access::Read)?;
+    let file = v.client(client)?;
+    let e = file.entry(entry).ok_or_else(|| {
+        Failure::from(baton::VaultError::UnknownEntry {
+            client: client.into(),
+            entry: entry.into(),
+        })
+    })?;
+    let uri = e.totp.as_ref().ok_or_else(|| {
+        Failure::new(format!("{client}/{entry} has no TOTP seed")).hint(format!(
+            "add one with 'baton entry edit {client} {entry} --totp FILE'"
+        ))
+    })?;
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0);
+    let (code, ttl) =
+        baton::otp::code_at(uri.expose(), now).map_err(|e| Failure::new(e.to_string()))?;
+    if as_json {
+        print_json(&json!({ "code": code, "valid_for_seconds": ttl }));
+    } else {
+        println!("{code}");
+        if std::io::stderr().is_terminal() {
+            eprintln!("valid for {ttl} s");
+        }
+    }
+    Ok(())
+}
+
+fn cmd_generate(a: cli::GenerateArgs) -> Result<()> {
+    let (secret, bits) = match a.words {
+        Some(n) => baton::generate::passphrase(n),
+        None => baton::generate::password(a.length.unwrap_or(24), !a.no_symbols),
+    };
+    println!("{}", secret.expose());
+    if std::io::stderr().is_terminal() {
+        eprintln!("({bits:.0} bits of entropy)");
+    }
+    Ok(())
+}
+
+fn cmd_passwd(ctx: &Ctx, a: cli::PasswdArgs) -> Result<()> {
+    let mut v = ctx.open(Access::Write)?;
+    let new = input::new_passphrase(a.new_passphrase_file.as_deref(), "--new-passphrase-file")?;
+    let kdf = if a.kdf_memory.is_some() || a.kdf_time.is_some() || a.kdf_lanes.is_some() {
+        let cur = &v.header().kdf;
+        let p = KdfParams::with(
+            a.kdf_memory
+                .map(|m| m.saturating_mul(1024))
+                .unwrap_or(cur.m_cost_kib),
+            a.kdf_time.unwrap_or(cur.t_cost),
+            a.kdf_lanes.unwrap_or(cur.p_cost),
+            KdfProfile::Standard,
+        );
+        p.validate().map_err(|e| {
+            Failure::new(e.to_string()).hint("use at least --kdf-memory 64 --kdf-time 3 (RFC 9106)")
+        })?;
+        Some(p)
+    } else {
+        None
+    };
+    v.change_passphrase(&new, kdf)?;
+    let k = &v.header().kdf;
+    eprintln!(
+        "passphrase changed (argon2id m={} MiB t={} p={})",
+        k.m_cost_kib / 1024,
+        k.t_cost,
+        k.p_cost
+    );
+    Ok(())
+}
+
+fn cmd_status(ctx: &Ctx, as_json: bool) -> Result<()> {
+    let v = ctx.open(Access::Read)?;
+    let h = v.header();
+    let ix = v.index();
+    let entries: usize = ix.clients.iter().map(|c| c.entries.len()).sum();
+    let mut warnings = Vec::new();
+    if h.kdf.is_insecure() {
+        warnings.push("the vault uses the insecure test key derivation".to_string());
+    }
+    let orphans = v.orphans();
+    if !orphans.is_empty() {
+        warnings.push(format!(
+            "{} leftover file(s) from an interrupted write; the next change removes them",
+            orphans.len()
+        ));
+    }
+    if as_json {
+        print_json(&json!({
+            "vault_id": h.vault_id, "path": v.path(), "created": h.created, "generation": h.generation,
+            "revision": ix.revision, "updated": ix.updated,
+            "clients": ix.clients.len(), "entries": entries,
+            "recipients": h.recipients,
+            "kdf": { "algorithm": h.kdf.algorithm, "m_cost_kib": h.kdf.m_cost_kib, "t_cost": h.kdf.t_cost, "p_cost": h.kdf.p_cost, "profile": h.kdf.profile },
+            "share_set": { "id": h.share_set.id, "threshold": h.share_set.threshold, "count": h.share_set.count, "holders": ix.holders, "created": h.share_set.created },
+            "audit_records": ix.audit_head.seq,
+            "warnings": warnings,
+        }));
+        return Ok(());
+    }
+    println!(
+        "vault      {} ({})",
+        h.vault_id,
+        esc(&v.path().display().to_string())
+    );
+    println!(
+        "created    {}   generation {}   revision {}   updated {}",
+        h.created, h.generation, ix.revision, ix.updated
+    );
+    println!(
+        "contents   {} clients, {} entries, {} audit records",
+        ix.clients.len(),
+        entries,
+        ix.audit_head.seq
+    );
+    println!(
+        "shares     set {}: {} of {} ({})",
+        h.share_set.id,
+        h.share_set.threshold,
+        h.share_set.count,
+        ix.holders
+            .iter()
+            .map(|x| esc(x))
+            .collect::<Vec<_>>()
+            .join(", ")
+    );
+    println!(
+        "kdf        argon2id m={} MiB t={} p={}",
+        h.kdf.m_cost_kib / 1024,
+        h.kdf.t_cost,
+        h.kdf.p_cost
+    );
+    println!(
+        "recipients owner {}\n           emergency {}",
+        h.recipients.owner, h.recipients.emergency
+    );
+    for w in warnings {
+        println!("warning    {w}");
+    }
+    Ok(())
+}
+
+fn cmd_audit(ctx: &Ctx, verify: bool, as_json: bool) -> Result<()> {
+    let v = ctx.open(Access::Read)?;
+    let (records, problems) = v.audit_log();
+    if as_json {
+        print_json(
+            &json!({ "records": records, "problems": problems.iter().map(|p| p.to_string()).collect::<Vec<_>>() }),
+        );
+    } else if !verify {
+        for r in &records {
+            println!(
+                "{:>6}  {}  {:<9} {:<18} {:<16} {}",
+                r.seq,
+                r.time,
+                r.actor,
+                r.action,
+                esc(r.client.as_deref().unwrap_or("-")),
+                esc(&r.detail)
+            );
+        }
+    }
+    if let Some(first) = problems.first() {
+        for p in &problems {
+            eprintln!("baton: problem: {p}");
+        }
+        return Err(msg::integrity(&baton::IntegrityError::Audit(first.clone())));
+    }
+    if verify && !as_json {
+        println!(
+            "audit log intact: {} records, chain and head verified",
+            records.len()
+        );
+    }
+    Ok(())
+}
+
+fn cmd_verify(ctx: &Ctx, as_json: bool) -> Result<()> {
+    let v = ctx.open(Access::Read)?;
+    let problems = v.verify();
+    if as_json {
+        print_json(&json!({
+            "clients": v.index().clients.len(),
+            "audit_records": v.index().audit_head.seq,
+            "problems": problems.iter().map(|p| json!({ "client": p.client(), "problem": p.to_string() })).collect::<Vec<_>>(),
+        }));
+    } else {
+        for p in &problems {
+            eprintln!("baton: problem: {p}");
+        }
+    }
+    match problems.first() {
+        Some(p) => Err(
+            Failure::new(format!("{} problem(s) found, first: {p}", problems.len()))
+                .hint(msg::HINT_VERIFY)
+                .code(msg::EXIT_INTEGRITY),
+        ),
+        None => {
+            if !as_json {
+                println!(
+                    "vault intact: index, {} client files and {} audit records verified",
+                    v.index().clients.len(),
+                    v.index().audit_head.seq
+                );
+            }
+            Ok(())
+        }
+    }
+}
+
+fn cmd_man(out_dir: Option<PathBuf>) -> Result<()> {
+    let cmd = Cli::command();
+    match out_dir {
+        None => clap_mangen::Man::new(cmd)
+            .render(&mut std::io::stdout())
+            .map_err(|e| Failure::new(format!("cannot write the man page: {e}"))),
+        Some(dir) => {
+            std::fs::create_dir_all(&dir)
+                .map_err(|e| Failure::new(format!("cannot create {}: {e}", dir.display())))?;
+            clap_mangen::generate_to(cmd, &dir)
+                .map_err(|e| Failure::new(format!("cannot write man pages: {e}")))?;
+            eprintln!("wrote man pages to {}", esc(&dir.display().to_string()));
+            Ok(())
+        }
+    }
+}
+
+/// Reads a share file: the mnemonic is the text outside `#` comment lines.
+fn read_share_file(path: &Path) -> Result<baton::slip39::Mnemonic> {
+    let bytes = input::read_secret_file(path, "a share file")?;
+    let text = std::str::from_utf8(&bytes).map_err(|_| {
+        Failure::new(format!(
+            "share file {} is not UTF-8 text",
+            esc(&path.display().to_string())
+        ))
+    })?;
+    let words = zeroize::Zeroizing::new(
+        text.lines()
+            .filter(|l| !l.trim_start().starts_with('#'))
+            .collect::<Vec<_>>()
+            .join(" "),
+    );
+    baton::slip39::Mnemonic::parse(&words).map_err(|e| {
+        Failure::new(format!(
+            "share file {}: {e}",
+            esc(&path.display().to_string())
+        ))
+        .hint("compare the words with the holder's printed kit")
+    })
+}
+
+fn cmd_key(ctx: &Ctx, k: KeyCmd) -> Result<()> {
+    let (text, output) = match k {
+        KeyCmd::ExportOwner { output } => {
+            let v = ctx.open(Access::Read)?;
+            (v.identity_file(), output)
+        }
+        KeyCmd::FromShares { shares, output } => {
+            let path = ctx.vault_path()?;
+            let mnemonics = shares
+                .iter()
+                .map(|p| read_share_file(p))
+                .collect::<Result<Vec<_>>>()?;
+            let secret = baton::slip39::combine(&mnemonics, b"").map_err(|e| {
+                Failure::new(format!("cannot rebuild the emergency key: {e}"))
+                    .hint("check that the shares are for this vault and its current share set")
+            })?;
+            let secret = baton::EmergencySecret::from_bytes(&secret).ok_or_else(|| {
+                Failure::new("the shares hold a secret of the wrong length for baton")
+            })?;
+            let v = Vault::open_emergency(&path, &secret, Access::Read)?;
+            (v.identity_file(), output)
+        }
+    };
+    baton::fsio::write_new(&output, text.as_bytes()).map_err(|e| {
+        Failure::new(format!(
+            "cannot create {}: {e}",
+            esc(&output.display().to_string())
+        ))
+        .hint("the output file must not exist yet")
+    })?;
+    eprintln!(
+        "wrote identity to {} (mode 0600); delete it when done",
+        esc(&output.display().to_string())
+    );
+    Ok(())
+}

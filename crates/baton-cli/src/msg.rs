@@ -1,0 +1,149 @@
+//! Every user-facing error and hint, in one place so they can be tested and later
+//! translated. Style (Go age): lowercase, no trailing period, one line each.
+
+use baton::vault::{InitError, IntegrityError, UnlockError, VaultError};
+use std::fmt;
+
+/// Exit codes (documented in `--help` and the README).
+pub const EXIT_ERROR: i32 = 1;
+pub const EXIT_AUTH: i32 = 3;
+pub const EXIT_INTEGRITY: i32 = 4;
+pub const EXIT_LOCKED: i32 = 5;
+
+/// An error ready to print: message, optional hint, exit code.
+#[derive(Debug)]
+pub struct Failure {
+    pub message: String,
+    pub hint: Option<String>,
+    pub code: i32,
+}
+
+impl Failure {
+    pub fn new(message: impl Into<String>) -> Self {
+        Failure {
+            message: message.into(),
+            hint: None,
+            code: EXIT_ERROR,
+        }
+    }
+    pub fn hint(mut self, hint: impl Into<String>) -> Self {
+        self.hint = Some(hint.into());
+        self
+    }
+    pub fn code(mut self, code: i32) -> Self {
+        self.code = code;
+        self
+    }
+}
+
+impl fmt::Display for Failure {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.message)
+    }
+}
+
+pub type Result<T> = std::result::Result<T, Failure>;
+
+pub const HINT_VAULT: &str = "give the vault folder with --vault DIR or BATON_VAULT";
+pub const HINT_VERIFY: &str =
+    "run 'baton verify' for a full report; restore the named files from a backup you trust";
+
+pub fn integrity(e: &IntegrityError) -> Failure {
+    let hint = match e {
+        IntegrityError::HeaderRecipients | IntegrityError::IndexForged => {
+            "someone with write access changed the vault; do not add secrets until you have restored it from a backup you trust"
+        }
+        _ => HINT_VERIFY,
+    };
+    Failure::new(format!("integrity check failed: {e}"))
+        .hint(hint)
+        .code(EXIT_INTEGRITY)
+}
+
+impl From<UnlockError> for Failure {
+    fn from(e: UnlockError) -> Self {
+        match &e {
+            UnlockError::NotAVault(_) => Failure::new(e.to_string())
+                .hint("create one with 'baton init', or point --vault / BATON_VAULT at an existing vault"),
+            UnlockError::WrongPassphrase => Failure::new("wrong passphrase")
+                .hint("passphrases are case-sensitive; nothing was changed")
+                .code(EXIT_AUTH),
+            UnlockError::WrongEmergencyKey => Failure::new(e.to_string())
+                .hint("these shares rebuild a different key: check they are for this vault and the current share set")
+                .code(EXIT_AUTH),
+            UnlockError::Locked => Failure::new(e.to_string())
+                .hint("wait for the other baton command to finish; the lock is released when it exits")
+                .code(EXIT_LOCKED),
+            UnlockError::OwnerKeyDamaged(_) | UnlockError::BadHeader(_) => Failure::new(e.to_string())
+                .hint("restore vault.json from a backup; the emergency shares can still open the vault")
+                .code(EXIT_INTEGRITY),
+            UnlockError::UnsupportedVersion(_) => {
+                Failure::new(e.to_string()).hint("upgrade baton to open this vault")
+            }
+            UnlockError::Kdf(_) => Failure::new(format!("vault.json: {e}"))
+                .hint("the key derivation parameters were changed; restore vault.json from a backup")
+                .code(EXIT_INTEGRITY),
+            UnlockError::Integrity(i) => integrity(i),
+            _ => Failure::new(e.to_string()),
+        }
+    }
+}
+
+impl From<VaultError> for Failure {
+    fn from(e: VaultError) -> Self {
+        match &e {
+            VaultError::UnknownClient(_) => {
+                Failure::new(e.to_string()).hint("'baton list' shows the clients")
+            }
+            VaultError::UnknownEntry { client, .. } => {
+                Failure::new(e.to_string()).hint(format!("'baton show {client}' lists its entries"))
+            }
+            VaultError::ClientExists(_) | VaultError::EntryExists { .. } => {
+                Failure::new(e.to_string()).hint("choose another name, or use 'edit'")
+            }
+            VaultError::Integrity(i) => integrity(i),
+            _ => Failure::new(e.to_string()),
+        }
+    }
+}
+
+impl From<InitError> for Failure {
+    fn from(e: InitError) -> Self {
+        match &e {
+            InitError::NotEmpty(_) => {
+                Failure::new(e.to_string()).hint("choose a new or empty folder for the vault")
+            }
+            InitError::BadThreshold { .. } => Failure::new(e.to_string()).hint(
+                "use -t/--threshold between 1 and the number of --holders (at most 16 holders)",
+            ),
+            _ => Failure::new(e.to_string()),
+        }
+    }
+}
+
+/// Escapes control and bidi characters in text printed to a terminal (names come from
+/// the vault and could carry escape sequences).
+pub fn esc(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for c in s.chars() {
+        let bidi = matches!(c, '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}' | '\u{200E}' | '\u{200F}' | '\u{061C}');
+        if c.is_control() || bidi {
+            out.extend(c.escape_default());
+        } else {
+            out.push(c);
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn escapes_terminal_controls() {
+        assert_eq!(esc("a\u{1b}[31mb"), "a\\u{1b}[31mb");
+        assert_eq!(esc("x\u{202E}y"), "x\\u{202e}y");
+        assert_eq!(esc("Bäckerei"), "Bäckerei");
+    }
+}

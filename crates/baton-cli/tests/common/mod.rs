@@ -1,0 +1,118 @@
+//! Shared helpers for the CLI tests: a throwaway vault driven through the built binary.
+#![allow(dead_code, clippy::new_without_default)]
+
+use assert_cmd::Command;
+use std::fs;
+use std::os::unix::fs::PermissionsExt;
+use std::path::{Path, PathBuf};
+
+pub const PASS: &str = "test passphrase for the cli";
+
+pub struct Env {
+    pub dir: tempfile::TempDir,
+    pub vault: PathBuf,
+    pub pass_file: PathBuf,
+    pub shares: PathBuf,
+}
+
+impl Env {
+    /// A fresh folder with a passphrase file; no vault yet.
+    pub fn new() -> Env {
+        let dir = tempfile::tempdir().unwrap();
+        let pass_file = dir.path().join("pass.txt");
+        fs::write(&pass_file, format!("{PASS}\n")).unwrap();
+        fs::set_permissions(&pass_file, fs::Permissions::from_mode(0o600)).unwrap();
+        Env {
+            vault: dir.path().join("vault"),
+            shares: dir.path().join("shares"),
+            pass_file,
+            dir,
+        }
+    }
+
+    /// A vault with holders anna, ben, carla (2 of 3), fast test KDF.
+    pub fn init() -> Env {
+        let e = Env::new();
+        e.cmd(&[
+            "init",
+            "--holders",
+            "anna,ben,carla",
+            "-t",
+            "2",
+            "--insecure-test-kdf",
+            "--shares-out",
+        ])
+        .arg(&e.shares)
+        .assert()
+        .success();
+        e
+    }
+
+    /// `baton --vault V --passphrase-file P ARGS`, with no BATON_* variables inherited.
+    pub fn cmd(&self, args: &[&str]) -> Command {
+        let mut c = Command::cargo_bin("baton").unwrap();
+        c.env_remove("BATON_VAULT")
+            .env_remove("BATON_PASSPHRASE_FILE")
+            .arg("--vault")
+            .arg(&self.vault)
+            .arg("--passphrase-file")
+            .arg(&self.pass_file)
+            .args(args);
+        c
+    }
+
+    pub fn file(&self, name: &str, contents: &str) -> PathBuf {
+        let p = self.dir.path().join(name);
+        fs::write(&p, contents).unwrap();
+        fs::set_permissions(&p, fs::Permissions::from_mode(0o600)).unwrap();
+        p
+    }
+
+    pub fn stdout(&self, args: &[&str]) -> String {
+        let out = self.cmd(args).output().unwrap();
+        assert!(
+            out.status.success(),
+            "baton {args:?} failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8(out.stdout).unwrap()
+    }
+
+    pub fn json(&self, args: &[&str]) -> serde_json::Value {
+        serde_json::from_str(&self.stdout(args)).unwrap()
+    }
+}
+
+/// Every file of a folder with its contents (without the lock file), to prove that a
+/// failed command changed nothing.
+pub fn snapshot(dir: &Path) -> Vec<(PathBuf, Vec<u8>)> {
+    let mut out = Vec::new();
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        for e in fs::read_dir(&d).unwrap() {
+            let e = e.unwrap();
+            if e.file_type().unwrap().is_dir() {
+                stack.push(e.path());
+            } else if e.file_name() != ".lock" {
+                out.push((e.path(), fs::read(e.path()).unwrap()));
+            }
+        }
+    }
+    out.sort();
+    out
+}
+
+/// True when an interop peer is required: in CI a missing program is a failure.
+pub fn required() -> bool {
+    std::env::var("CI")
+        .map(|v| v == "true" || v == "1")
+        .unwrap_or(false)
+}
+
+pub fn have(program: &str) -> bool {
+    std::process::Command::new("sh")
+        .args(["-c", &format!("command -v {program}")])
+        .output()
+        .map(|o| o.status.success())
+        .unwrap_or(false)
+}

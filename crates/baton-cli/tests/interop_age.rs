@@ -1,0 +1,101 @@
+//! Interoperability with the standard `age` command (Debian package `age`): every
+//! vault file opens with `age -d -i` given the owner identity, or the emergency identity
+//! rebuilt from T share files.
+
+mod common;
+
+use common::{Env, have, required};
+use std::process::Command;
+
+fn age_available() -> bool {
+    if have("age") {
+        return true;
+    }
+    assert!(
+        !required(),
+        "the `age` command is required in CI (apt-get install age)"
+    );
+    eprintln!("skipping: the `age` command is not installed");
+    false
+}
+
+fn age_decrypt(identity: &std::path::Path, file: &std::path::Path) -> serde_json::Value {
+    let out = Command::new("age")
+        .arg("-d")
+        .arg("-i")
+        .arg(identity)
+        .arg(file)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "age -d failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_slice(&out.stdout).unwrap()
+}
+
+#[test]
+fn age_cli_decrypts_with_owner_and_rebuilt_emergency_identity() {
+    if !age_available() {
+        return;
+    }
+    let e = Env::init();
+    e.cmd(&["client", "add", "acme", "--name", "ACME GmbH"])
+        .assert()
+        .success();
+    let pw = e.file("pw.txt", "interop-password\n");
+    e.cmd(&[
+        "entry",
+        "add",
+        "acme",
+        "ssh-root",
+        "--kind",
+        "server",
+        "--password-file",
+    ])
+    .arg(&pw)
+    .assert()
+    .success();
+
+    let owner = e.dir.path().join("owner.key");
+    e.cmd(&["key", "export-owner", "-o"])
+        .arg(&owner)
+        .assert()
+        .success();
+    // Two of three holders (ben and carla) rebuild the emergency identity.
+    let emergency = e.dir.path().join("emergency.key");
+    e.cmd(&["key", "from-shares"])
+        .arg(e.shares.join("ben.txt"))
+        .arg(e.shares.join("carla.txt"))
+        .arg("-o")
+        .arg(&emergency)
+        .assert()
+        .success();
+    // One share is not enough, and says so.
+    e.cmd(&["key", "from-shares"])
+        .arg(e.shares.join("ben.txt"))
+        .arg("-o")
+        .arg(e.dir.path().join("nope.key"))
+        .assert()
+        .code(1)
+        .stderr(predicates::str::contains(
+            "cannot rebuild the emergency key",
+        ));
+
+    let clients: Vec<_> = std::fs::read_dir(e.vault.join("clients"))
+        .unwrap()
+        .map(|d| d.unwrap().path())
+        .collect();
+    assert_eq!(clients.len(), 1);
+    for id in [&owner, &emergency] {
+        let c = age_decrypt(id, &clients[0]);
+        assert_eq!(c["id"], "acme");
+        assert_eq!(c["name"], "ACME GmbH");
+        assert_eq!(c["entries"][0]["password"], "interop-password");
+        let index = age_decrypt(id, &e.vault.join("index.g1.age"));
+        assert_eq!(index["body"]["clients"][0]["id"], "acme");
+        let first = age_decrypt(id, &e.vault.join("audit/000000000001.age"));
+        assert_eq!(first["action"], "vault.init");
+    }
+}

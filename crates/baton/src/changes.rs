@@ -1,0 +1,417 @@
+//! The changes a user makes, each one commit with one audit record
+//! (docs/format.md#writes). Audit details never carry secret values.
+
+use crate::audit::AuditEvent;
+use crate::client::{Attachment, ClientFile, Entry, EntryKind, valid_attachment_name, valid_id};
+use crate::otp;
+use crate::secret::{SecretBytes, SecretText};
+use crate::vault::{Vault, VaultError, now};
+
+/// Largest attachment accepted (docs/format.md#names).
+pub const MAX_ATTACHMENT: usize = 1024 * 1024;
+
+/// Fields of a new client.
+#[derive(Default, Debug, Clone)]
+pub struct NewClient {
+    pub id: String,
+    pub name: String,
+    pub contact: String,
+    pub notes: String,
+    pub tags: Vec<String>,
+}
+
+/// Changes to a client's descriptive fields; `None` keeps the value.
+#[derive(Default, Debug, Clone)]
+pub struct ClientEdit {
+    pub name: Option<String>,
+    pub contact: Option<String>,
+    pub notes: Option<String>,
+    pub tags: Option<Vec<String>>,
+}
+
+/// Fields of a new entry or changes to one; `None` keeps (or leaves empty) the value.
+#[derive(Default)]
+pub struct EntryFields {
+    pub kind: Option<EntryKind>,
+    pub url: Option<String>,
+    pub user: Option<String>,
+    pub password: Option<SecretText>,
+    pub clear_password: bool,
+    pub totp: Option<SecretText>,
+    pub clear_totp: bool,
+    pub note: Option<String>,
+    pub tags: Option<Vec<String>>,
+}
+
+fn check_id(id: &str) -> Result<(), VaultError> {
+    if valid_id(id) {
+        Ok(())
+    } else {
+        Err(VaultError::InvalidId(id.to_string()))
+    }
+}
+
+fn check_text(what: &str, s: &str, max: usize) -> Result<(), VaultError> {
+    if s.len() > max || s.chars().any(|c| c.is_control() && c != '\n' && c != '\t') {
+        return Err(VaultError::Invalid(format!(
+            "{what} must be at most {max} bytes without control characters"
+        )));
+    }
+    Ok(())
+}
+
+impl EntryFields {
+    fn check(&self) -> Result<(), VaultError> {
+        for (what, v, max) in [
+            ("url", &self.url, 2048),
+            ("user", &self.user, 512),
+            ("note", &self.note, 65536),
+        ] {
+            if let Some(v) = v {
+                check_text(what, v, max)?;
+            }
+        }
+        if let Some(t) = &self.totp {
+            otp::validate(t.expose()).map_err(|e| VaultError::Invalid(e.to_string()))?;
+        }
+        if let Some(p) = &self.password
+            && p.expose().len() > 4096
+        {
+            return Err(VaultError::Invalid(
+                "password must be at most 4096 bytes".into(),
+            ));
+        }
+        Ok(())
+    }
+
+    fn apply(self, e: &mut Entry) {
+        if let Some(k) = self.kind {
+            e.kind = k;
+        }
+        if let Some(v) = self.url {
+            e.url = v;
+        }
+        if let Some(v) = self.user {
+            e.user = v;
+        }
+        if self.clear_password {
+            e.password = None;
+        }
+        if let Some(v) = self.password {
+            e.password = Some(v);
+        }
+        if self.clear_totp {
+            e.totp = None;
+        }
+        if let Some(v) = self.totp {
+            e.totp = Some(v);
+        }
+        if let Some(v) = self.note {
+            e.note = v;
+        }
+        if let Some(v) = self.tags {
+            e.tags = v;
+        }
+    }
+}
+
+impl Vault {
+    pub fn add_client(&mut self, c: NewClient) -> Result<(), VaultError> {
+        check_id(&c.id)?;
+        check_text("name", &c.name, 256)?;
+        check_text("contact", &c.contact, 1024)?;
+        check_text("notes", &c.notes, 65536)?;
+        if self.index().client(&c.id).is_some() {
+            return Err(VaultError::ClientExists(c.id));
+        }
+        let t = now();
+        let file = ClientFile {
+            format: ClientFile::FORMAT.into(),
+            version: 1,
+            vault_id: self.index().vault_id.clone(),
+            cid: hex::encode(rand::random::<[u8; 16]>()),
+            id: c.id.clone(),
+            name: if c.name.is_empty() {
+                c.id.clone()
+            } else {
+                c.name
+            },
+            contact: c.contact,
+            notes: c.notes,
+            tags: c.tags,
+            created: t.clone(),
+            updated: t,
+            entries: vec![],
+        };
+        self.commit(
+            AuditEvent::new("client.add", Some(&c.id), ""),
+            vec![file],
+            &[],
+        )
+    }
+
+    pub fn edit_client(&mut self, id: &str, edit: ClientEdit) -> Result<(), VaultError> {
+        let mut file = self.client(id)?;
+        let mut changed = Vec::new();
+        if let Some(v) = edit.name {
+            check_text("name", &v, 256)?;
+            file.name = v;
+            changed.push("name");
+        }
+        if let Some(v) = edit.contact {
+            check_text("contact", &v, 1024)?;
+            file.contact = v;
+            changed.push("contact");
+        }
+        if let Some(v) = edit.notes {
+            check_text("notes", &v, 65536)?;
+            file.notes = v;
+            changed.push("notes");
+        }
+        if let Some(v) = edit.tags {
+            file.tags = v;
+            changed.push("tags");
+        }
+        file.updated = now();
+        self.commit(
+            AuditEvent::new("client.edit", Some(id), changed.join(",")),
+            vec![file],
+            &[],
+        )
+    }
+
+    pub fn remove_client(&mut self, id: &str) -> Result<(), VaultError> {
+        let s = self.summary(id)?;
+        let cid = s.cid.clone();
+        let detail = format!("{} entries", s.entries.len());
+        self.commit(
+            AuditEvent::new("client.remove", Some(id), detail),
+            vec![],
+            &[cid],
+        )
+    }
+
+    pub fn add_entry(
+        &mut self,
+        client: &str,
+        name: &str,
+        fields: EntryFields,
+    ) -> Result<(), VaultError> {
+        check_id(name)?;
+        fields.check()?;
+        let mut file = self.client(client)?;
+        if file.entry(name).is_some() {
+            return Err(VaultError::EntryExists {
+                client: client.into(),
+                entry: name.into(),
+            });
+        }
+        let t = now();
+        let mut e = Entry {
+            name: name.into(),
+            kind: EntryKind::Other,
+            url: String::new(),
+            user: String::new(),
+            password: None,
+            totp: None,
+            note: String::new(),
+            tags: vec![],
+            attachments: vec![],
+            created: t.clone(),
+            updated: t.clone(),
+        };
+        fields.apply(&mut e);
+        file.entries.push(e);
+        file.updated = t;
+        self.commit(
+            AuditEvent::new("entry.add", Some(client), name),
+            vec![file],
+            &[],
+        )
+    }
+
+    pub fn edit_entry(
+        &mut self,
+        client: &str,
+        name: &str,
+        fields: EntryFields,
+    ) -> Result<(), VaultError> {
+        fields.check()?;
+        let mut file = self.client(client)?;
+        let changed = describe(&fields);
+        let t = now();
+        let e = file
+            .entry_mut(name)
+            .ok_or_else(|| VaultError::UnknownEntry {
+                client: client.into(),
+                entry: name.into(),
+            })?;
+        fields.apply(e);
+        e.updated = t.clone();
+        file.updated = t;
+        self.commit(
+            AuditEvent::new("entry.edit", Some(client), format!("{name}: {changed}")),
+            vec![file],
+            &[],
+        )
+    }
+
+    pub fn rename_entry(
+        &mut self,
+        client: &str,
+        name: &str,
+        new_name: &str,
+    ) -> Result<(), VaultError> {
+        check_id(new_name)?;
+        let mut file = self.client(client)?;
+        if file.entry(new_name).is_some() {
+            return Err(VaultError::EntryExists {
+                client: client.into(),
+                entry: new_name.into(),
+            });
+        }
+        let t = now();
+        let e = file
+            .entry_mut(name)
+            .ok_or_else(|| VaultError::UnknownEntry {
+                client: client.into(),
+                entry: name.into(),
+            })?;
+        e.name = new_name.into();
+        e.updated = t.clone();
+        file.updated = t;
+        self.commit(
+            AuditEvent::new(
+                "entry.rename",
+                Some(client),
+                format!("{name} -> {new_name}"),
+            ),
+            vec![file],
+            &[],
+        )
+    }
+
+    pub fn remove_entry(&mut self, client: &str, name: &str) -> Result<(), VaultError> {
+        let mut file = self.client(client)?;
+        let before = file.entries.len();
+        file.entries.retain(|e| e.name != name);
+        if file.entries.len() == before {
+            return Err(VaultError::UnknownEntry {
+                client: client.into(),
+                entry: name.into(),
+            });
+        }
+        file.updated = now();
+        self.commit(
+            AuditEvent::new("entry.remove", Some(client), name),
+            vec![file],
+            &[],
+        )
+    }
+
+    /// Stores a file with an entry; replaces one of the same name only if `replace`.
+    pub fn attach(
+        &mut self,
+        client: &str,
+        entry: &str,
+        name: &str,
+        data: SecretBytes,
+        replace: bool,
+    ) -> Result<(), VaultError> {
+        if !valid_attachment_name(name) {
+            return Err(VaultError::Invalid(format!(
+                "attachment name '{name}' is not a plain file name"
+            )));
+        }
+        if data.expose().len() > MAX_ATTACHMENT {
+            return Err(VaultError::Invalid(format!(
+                "attachment is larger than {} KiB",
+                MAX_ATTACHMENT / 1024
+            )));
+        }
+        let mut file = self.client(client)?;
+        let t = now();
+        let e = file
+            .entry_mut(entry)
+            .ok_or_else(|| VaultError::UnknownEntry {
+                client: client.into(),
+                entry: entry.into(),
+            })?;
+        let size = data.expose().len();
+        match e.attachments.iter_mut().find(|a| a.name == name) {
+            Some(_) if !replace => {
+                return Err(VaultError::Invalid(format!(
+                    "entry '{entry}' already has an attachment '{name}' (use --force to replace it)"
+                )));
+            }
+            Some(a) => a.data = data,
+            None => e.attachments.push(Attachment {
+                name: name.into(),
+                data,
+            }),
+        }
+        e.updated = t.clone();
+        file.updated = t;
+        self.commit(
+            AuditEvent::new(
+                "entry.attach",
+                Some(client),
+                format!("{entry}: {name} ({size} bytes)"),
+            ),
+            vec![file],
+            &[],
+        )
+    }
+
+    pub fn detach(&mut self, client: &str, entry: &str, name: &str) -> Result<(), VaultError> {
+        let mut file = self.client(client)?;
+        let t = now();
+        let e = file
+            .entry_mut(entry)
+            .ok_or_else(|| VaultError::UnknownEntry {
+                client: client.into(),
+                entry: entry.into(),
+            })?;
+        let before = e.attachments.len();
+        e.attachments.retain(|a| a.name != name);
+        if e.attachments.len() == before {
+            return Err(VaultError::Invalid(format!(
+                "entry '{entry}' has no attachment '{name}'"
+            )));
+        }
+        e.updated = t.clone();
+        file.updated = t;
+        self.commit(
+            AuditEvent::new("entry.detach", Some(client), format!("{entry}: {name}")),
+            vec![file],
+            &[],
+        )
+    }
+}
+
+/// Names the changed fields for the audit log, never their values.
+fn describe(f: &EntryFields) -> String {
+    let mut v = Vec::new();
+    if f.kind.is_some() {
+        v.push("kind");
+    }
+    if f.url.is_some() {
+        v.push("url");
+    }
+    if f.user.is_some() {
+        v.push("user");
+    }
+    if f.password.is_some() || f.clear_password {
+        v.push("password");
+    }
+    if f.totp.is_some() || f.clear_totp {
+        v.push("totp");
+    }
+    if f.note.is_some() {
+        v.push("note");
+    }
+    if f.tags.is_some() {
+        v.push("tags");
+    }
+    v.join(",")
+}

@@ -1,0 +1,311 @@
+//! Clients and their entries: the plaintext of a client file
+//! (docs/format.md#client-files) and the summaries kept in the index.
+
+use serde::{Deserialize, Serialize};
+
+use crate::secret::{SecretBytes, SecretText, serde_secret_bytes, serde_secret_text};
+
+/// What kind of system an entry gives access to (docs/format.md#client-files).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, Hash, PartialOrd, Ord)]
+#[serde(rename_all = "lowercase")]
+pub enum EntryKind {
+    Server,
+    Ssh,
+    Panel,
+    Domain,
+    Dns,
+    Database,
+    Cms,
+    Mail,
+    Api,
+    Other,
+}
+
+impl EntryKind {
+    pub const ALL: [EntryKind; 10] = [
+        EntryKind::Server,
+        EntryKind::Ssh,
+        EntryKind::Panel,
+        EntryKind::Domain,
+        EntryKind::Dns,
+        EntryKind::Database,
+        EntryKind::Cms,
+        EntryKind::Mail,
+        EntryKind::Api,
+        EntryKind::Other,
+    ];
+    pub fn as_str(self) -> &'static str {
+        match self {
+            EntryKind::Server => "server",
+            EntryKind::Ssh => "ssh",
+            EntryKind::Panel => "panel",
+            EntryKind::Domain => "domain",
+            EntryKind::Dns => "dns",
+            EntryKind::Database => "database",
+            EntryKind::Cms => "cms",
+            EntryKind::Mail => "mail",
+            EntryKind::Api => "api",
+            EntryKind::Other => "other",
+        }
+    }
+}
+
+impl std::str::FromStr for EntryKind {
+    type Err = ();
+    fn from_str(s: &str) -> Result<Self, ()> {
+        EntryKind::ALL
+            .into_iter()
+            .find(|k| k.as_str() == s)
+            .ok_or(())
+    }
+}
+
+/// A file stored with an entry (SSH key, certificate). Contents are secret.
+#[derive(Serialize, Deserialize, Debug)]
+pub struct Attachment {
+    pub name: String,
+    #[serde(with = "serde_secret_bytes")]
+    pub data: SecretBytes,
+}
+
+/// One set of access data.
+#[derive(Serialize, Deserialize, Debug)]
+pub struct Entry {
+    pub name: String,
+    pub kind: EntryKind,
+    #[serde(default)]
+    pub url: String,
+    #[serde(default)]
+    pub user: String,
+    #[serde(
+        default,
+        with = "serde_secret_text",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub password: Option<SecretText>,
+    /// An `otpauth://totp/…` URI.
+    #[serde(
+        default,
+        with = "serde_secret_text",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub totp: Option<SecretText>,
+    #[serde(default)]
+    pub note: String,
+    #[serde(default)]
+    pub tags: Vec<String>,
+    #[serde(default)]
+    pub attachments: Vec<Attachment>,
+    pub created: String,
+    pub updated: String,
+}
+
+/// The plaintext of a client file.
+#[derive(Serialize, Deserialize, Debug)]
+pub struct ClientFile {
+    pub format: String,
+    pub version: u32,
+    pub vault_id: String,
+    /// Random, stable id of the client inside this vault.
+    pub cid: String,
+    /// The short name the owner types (`acme`).
+    pub id: String,
+    pub name: String,
+    #[serde(default)]
+    pub contact: String,
+    #[serde(default)]
+    pub notes: String,
+    #[serde(default)]
+    pub tags: Vec<String>,
+    pub created: String,
+    pub updated: String,
+    #[serde(default)]
+    pub entries: Vec<Entry>,
+}
+
+/// What the index keeps about an entry: no secret values.
+#[derive(Serialize, Deserialize, Debug, Clone, PartialEq, Eq)]
+pub struct EntrySummary {
+    pub name: String,
+    pub kind: EntryKind,
+    pub url: String,
+    pub user: String,
+    pub tags: Vec<String>,
+    pub note: String,
+    pub has_password: bool,
+    pub has_totp: bool,
+    pub attachments: Vec<String>,
+    pub updated: String,
+}
+
+/// What the index keeps about a client (docs/format.md#index).
+#[derive(Serialize, Deserialize, Debug, Clone, PartialEq, Eq)]
+pub struct ClientSummary {
+    pub id: String,
+    pub cid: String,
+    pub name: String,
+    pub contact: String,
+    pub notes: String,
+    pub tags: Vec<String>,
+    pub file: String,
+    pub sha256: String,
+    pub created: String,
+    pub updated: String,
+    pub entries: Vec<EntrySummary>,
+}
+
+impl Entry {
+    pub fn summary(&self) -> EntrySummary {
+        EntrySummary {
+            name: self.name.clone(),
+            kind: self.kind,
+            url: self.url.clone(),
+            user: self.user.clone(),
+            tags: self.tags.clone(),
+            note: self.note.clone(),
+            has_password: self.password.is_some(),
+            has_totp: self.totp.is_some(),
+            attachments: self.attachments.iter().map(|a| a.name.clone()).collect(),
+            updated: self.updated.clone(),
+        }
+    }
+}
+
+impl ClientFile {
+    pub const FORMAT: &'static str = "baton-client";
+
+    pub fn summary(&self, file: String, sha256: String) -> ClientSummary {
+        ClientSummary {
+            id: self.id.clone(),
+            cid: self.cid.clone(),
+            name: self.name.clone(),
+            contact: self.contact.clone(),
+            notes: self.notes.clone(),
+            tags: self.tags.clone(),
+            file,
+            sha256,
+            created: self.created.clone(),
+            updated: self.updated.clone(),
+            entries: self.entries.iter().map(Entry::summary).collect(),
+        }
+    }
+
+    pub fn entry(&self, name: &str) -> Option<&Entry> {
+        self.entries.iter().find(|e| e.name == name)
+    }
+
+    pub fn entry_mut(&mut self, name: &str) -> Option<&mut Entry> {
+        self.entries.iter_mut().find(|e| e.name == name)
+    }
+}
+
+impl ClientSummary {
+    /// Case-insensitive match over the fields `search` covers: names, urls, users,
+    /// notes, tags, contact.
+    pub fn matches(&self, needle: &str) -> Vec<Option<&EntrySummary>> {
+        let n = needle.to_lowercase();
+        let hit = |s: &str| s.to_lowercase().contains(&n);
+        let mut out = Vec::new();
+        if hit(&self.id)
+            || hit(&self.name)
+            || hit(&self.contact)
+            || hit(&self.notes)
+            || self.tags.iter().any(|t| hit(t))
+        {
+            out.push(None);
+        }
+        for e in &self.entries {
+            if hit(&e.name)
+                || hit(&e.url)
+                || hit(&e.user)
+                || hit(&e.note)
+                || e.tags.iter().any(|t| hit(t))
+            {
+                out.push(Some(e));
+            }
+        }
+        out
+    }
+}
+
+/// Client and entry ids: 1 to 64 characters from `a-z 0-9 . _ -`, starting with a
+/// letter or digit (docs/format.md#names).
+pub fn valid_id(s: &str) -> bool {
+    !s.is_empty()
+        && s.len() <= 64
+        && s.as_bytes()[0].is_ascii_alphanumeric()
+        && s.bytes().all(|b| {
+            b.is_ascii_lowercase() || b.is_ascii_digit() || matches!(b, b'.' | b'_' | b'-')
+        })
+}
+
+/// Holder names: 1 to 64 characters, no commas or control characters
+/// (docs/format.md#names).
+pub fn valid_holder(s: &str) -> bool {
+    let t = s.trim();
+    !t.is_empty()
+        && t == s
+        && s.chars().count() <= 64
+        && !s
+            .chars()
+            .any(|c| c == ',' || c.is_control() || c == '/' || c == '\\')
+}
+
+/// Attachment names: a plain file name, no folders.
+pub fn valid_attachment_name(s: &str) -> bool {
+    !s.is_empty()
+        && s.len() <= 255
+        && s != "."
+        && s != ".."
+        && !s.chars().any(|c| c == '/' || c == '\\' || c.is_control())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ids() {
+        for ok in ["acme", "a", "ssh-root", "db.main", "x_1", "0day"] {
+            assert!(valid_id(ok), "{ok}");
+        }
+        for bad in ["", "-x", "Acme", "a b", "ä", ".x", &"a".repeat(65), "a/b"] {
+            assert!(!valid_id(bad), "{bad}");
+        }
+        assert!(valid_holder("Anna Müller"));
+        assert!(!valid_holder(" anna"));
+        assert!(!valid_holder("a,b"));
+        assert!(!valid_holder("a\u{7}"));
+        assert!(valid_attachment_name("id_ed25519"));
+        assert!(!valid_attachment_name("../x"));
+    }
+
+    #[test]
+    fn secrets_do_not_leak_through_debug() {
+        let e = Entry {
+            name: "x".into(),
+            kind: EntryKind::Server,
+            url: String::new(),
+            user: String::new(),
+            password: Some(SecretText::new("hunter2-secret".into())),
+            totp: None,
+            note: String::new(),
+            tags: vec![],
+            attachments: vec![Attachment {
+                name: "k".into(),
+                data: SecretBytes::new(b"PRIVATE KEY".to_vec()),
+            }],
+            created: String::new(),
+            updated: String::new(),
+        };
+        let d = format!("{e:?}");
+        assert!(!d.contains("hunter2"));
+        assert!(!d.contains("PRIVATE"));
+        // The serialized form (encrypted on disk) does carry them.
+        let j = serde_json::to_string(&e).unwrap();
+        assert!(j.contains("hunter2-secret"));
+        let back: Entry = serde_json::from_str(&j).unwrap();
+        assert_eq!(back.password.unwrap().expose(), "hunter2-secret");
+        assert_eq!(back.attachments[0].data.expose(), b"PRIVATE KEY");
+    }
+}

@@ -1,0 +1,140 @@
+//! Sample clients for `baton demo` and for tests: realistic shapes, fake values
+//! (documentation IP ranges RFC 5737, `.example` domains RFC 2606).
+
+use crate::changes::{EntryFields, NewClient};
+use crate::client::EntryKind;
+use crate::secret::{SecretBytes, SecretText};
+use crate::vault::{Vault, VaultError};
+
+/// A fake OpenSSH private key body used as an attachment in the demo.
+pub const DEMO_SSH_KEY: &str = "-----BEGIN OPENSSH PRIVATE KEY-----\n\
+b3BlbnNzaC1rZXktdjEAAAAABG5vbmUAAAAEbm9uZQAAAAAAAAABAAAAMwAAAAtzc2gtZW\n\
+(demo key, not a real key)\n\
+-----END OPENSSH PRIVATE KEY-----\n";
+
+/// An RFC 6238 test secret ("12345678901234567890"), not a real account.
+pub const DEMO_TOTP: &str =
+    "otpauth://totp/Registrar:acme?secret=GEZDGNBVGY3TQOJQGEZDGNBVGY3TQOJQ&issuer=Registrar";
+
+struct E<'a> {
+    name: &'a str,
+    kind: EntryKind,
+    url: &'a str,
+    user: &'a str,
+    note: &'a str,
+    totp: bool,
+}
+
+/// Adds three sample clients with entries, a TOTP seed and an SSH key attachment.
+pub fn populate(vault: &mut Vault) -> Result<(), VaultError> {
+    let clients: [(&str, &str, &str, Vec<E>); 3] = [
+        (
+            "acme",
+            "ACME GmbH",
+            "it@acme.example",
+            vec![
+                E {
+                    name: "ssh-root",
+                    kind: EntryKind::Server,
+                    url: "ssh://203.0.113.7",
+                    user: "root",
+                    note: "Debian 12, hardened sshd",
+                    totp: false,
+                },
+                E {
+                    name: "registrar",
+                    kind: EntryKind::Domain,
+                    url: "https://registrar.example",
+                    user: "acme",
+                    note: "billing in March",
+                    totp: true,
+                },
+                E {
+                    name: "wp-admin",
+                    kind: EntryKind::Cms,
+                    url: "https://acme.example/wp-admin",
+                    user: "admin",
+                    note: "",
+                    totp: false,
+                },
+            ],
+        ),
+        (
+            "baeckerei-jung",
+            "Bäckerei Jung",
+            "kontakt@baeckerei-jung.example",
+            vec![
+                E {
+                    name: "panel",
+                    kind: EntryKind::Panel,
+                    url: "https://panel.hoster.example",
+                    user: "k12345",
+                    note: "",
+                    totp: false,
+                },
+                E {
+                    name: "mail",
+                    kind: EntryKind::Mail,
+                    url: "imaps://mail.baeckerei-jung.example",
+                    user: "info@baeckerei-jung.example",
+                    note: "",
+                    totp: false,
+                },
+            ],
+        ),
+        (
+            "verein-nord",
+            "Sportverein Nord e.V.",
+            "vorstand@verein-nord.example",
+            vec![
+                E {
+                    name: "dns",
+                    kind: EntryKind::Dns,
+                    url: "https://dns.provider.example",
+                    user: "verein-nord",
+                    note: "",
+                    totp: false,
+                },
+                E {
+                    name: "db",
+                    kind: EntryKind::Database,
+                    url: "mysql://198.51.100.20:3306/verein",
+                    user: "verein",
+                    note: "backups nightly",
+                    totp: false,
+                },
+            ],
+        ),
+    ];
+    for (id, name, contact, entries) in clients {
+        vault.add_client(NewClient {
+            id: id.into(),
+            name: name.into(),
+            contact: contact.into(),
+            ..Default::default()
+        })?;
+        for e in entries {
+            vault.add_entry(
+                id,
+                e.name,
+                EntryFields {
+                    kind: Some(e.kind),
+                    url: Some(e.url.into()),
+                    user: Some(e.user.into()),
+                    password: Some(crate::generate::password(20, true).0),
+                    totp: e.totp.then(|| SecretText::new(DEMO_TOTP.into())),
+                    note: Some(e.note.into()),
+                    ..Default::default()
+                },
+            )?;
+        }
+    }
+    vault.attach(
+        "acme",
+        "ssh-root",
+        "id_ed25519",
+        SecretBytes::new(DEMO_SSH_KEY.as_bytes().to_vec()),
+        false,
+    )?;
+    Ok(())
+}

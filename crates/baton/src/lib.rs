@@ -1,0 +1,31 @@
+//! baton implements the vault format specified in `docs/format.md`: an encrypted,
+//! authenticated credential store of age files, with an owner key wrapped under an
+//! Argon2id passphrase and an emergency key split with SLIP-39.
+//!
+//! This crate never prompts, prints, reads environment variables or exits; the `baton`
+//! binary does all of that.
+
+#![forbid(unsafe_code)]
+
+pub mod audit;
+pub mod changes;
+pub mod client;
+pub mod demo;
+pub mod fsio;
+pub mod generate;
+pub mod header;
+pub mod index;
+pub mod kdf;
+pub mod keys;
+pub mod otp;
+pub mod seal;
+pub mod secret;
+pub mod slip39;
+pub mod vault;
+
+pub use audit::{AuditEvent, AuditRecord};
+pub use client::{ClientFile, ClientSummary, Entry, EntryKind};
+pub use kdf::KdfParams;
+pub use keys::EmergencySecret;
+pub use secret::{Passphrase, SecretBytes, SecretText};
+pub use vault::{Access, InitError, InitOptions, IntegrityError, UnlockError, Vault, VaultError};

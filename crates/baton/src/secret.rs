@@ -1,0 +1,104 @@
+//! Newtypes for secret material. None of them implements `Debug`, `Display`, `Clone`
+//! or `Serialize` by derive: code reads them through `expose_*` at the point of use.
+
+use age::secrecy::{ExposeSecret, SecretString};
+use zeroize::Zeroizing;
+
+/// The owner's passphrase, as typed.
+pub struct Passphrase(SecretString);
+
+impl Passphrase {
+    pub fn new(text: String) -> Self {
+        Passphrase(SecretString::from(text))
+    }
+    pub fn expose(&self) -> &str {
+        self.0.expose_secret()
+    }
+    pub fn is_empty(&self) -> bool {
+        self.expose().is_empty()
+    }
+}
+
+/// A secret string stored in a client file (password, TOTP URI).
+#[derive(PartialEq, Eq)]
+pub struct SecretText(Zeroizing<String>);
+
+impl SecretText {
+    pub fn new(text: String) -> Self {
+        SecretText(Zeroizing::new(text))
+    }
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+    /// An explicit copy; secrets are not `Clone` so that copies are visible in review.
+    pub fn duplicate(&self) -> Self {
+        SecretText::new(self.0.to_string())
+    }
+}
+
+/// Secret bytes stored in a client file (attachment contents).
+#[derive(PartialEq, Eq)]
+pub struct SecretBytes(Zeroizing<Vec<u8>>);
+
+impl SecretBytes {
+    pub fn new(bytes: Vec<u8>) -> Self {
+        SecretBytes(Zeroizing::new(bytes))
+    }
+    pub fn expose(&self) -> &[u8] {
+        &self.0
+    }
+    pub fn duplicate(&self) -> Self {
+        SecretBytes::new(self.0.to_vec())
+    }
+}
+
+impl std::fmt::Debug for SecretText {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("SecretText(<redacted>)")
+    }
+}
+
+impl std::fmt::Debug for SecretBytes {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "SecretBytes(<{} bytes redacted>)", self.0.len())
+    }
+}
+
+/// Serde adapters, used only by the structs that are serialized straight into an age
+/// encryptor (docs/format.md#client-files).
+pub(crate) mod serde_secret_text {
+    use super::SecretText;
+    use serde::{Deserialize, Deserializer, Serializer};
+    use zeroize::Zeroizing;
+
+    pub fn serialize<S: Serializer>(v: &Option<SecretText>, s: S) -> Result<S::Ok, S::Error> {
+        match v {
+            Some(t) => s.serialize_some(t.expose()),
+            None => s.serialize_none(),
+        }
+    }
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Option<SecretText>, D::Error> {
+        let v: Option<String> = Option::deserialize(d)?;
+        Ok(v.map(|s| SecretText(Zeroizing::new(s))))
+    }
+}
+
+pub(crate) mod serde_secret_bytes {
+    use super::SecretBytes;
+    use base64::Engine;
+    use base64::engine::general_purpose::STANDARD;
+    use serde::{Deserialize, Deserializer, Serializer, de::Error};
+    use zeroize::Zeroizing;
+
+    pub fn serialize<S: Serializer>(v: &SecretBytes, s: S) -> Result<S::Ok, S::Error> {
+        let text = Zeroizing::new(STANDARD.encode(v.expose()));
+        s.serialize_str(&text)
+    }
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<SecretBytes, D::Error> {
+        let text = Zeroizing::new(String::deserialize(d)?);
+        let bytes = STANDARD
+            .decode(text.as_bytes())
+            .map_err(|_| D::Error::custom("attachment data is not valid base64"))?;
+        Ok(SecretBytes::new(bytes))
+    }
+}

@@ -1,0 +1,843 @@
+//! Opening, reading and changing a vault (docs/format.md#opening, #writes).
+
+use std::collections::HashSet;
+use std::fs;
+use std::io;
+use std::path::{Path, PathBuf};
+use std::str::FromStr;
+
+use age::x25519;
+use sha2::{Digest, Sha256};
+use zeroize::Zeroizing;
+
+use crate::audit::{self, AUDIT_DIR, AuditEvent, AuditHead, AuditProblem, AuditRecord};
+use crate::client::{ClientFile, ClientSummary, valid_holder};
+use crate::fsio::{self, WriteLock};
+use crate::header::{self, HEADER_FILE, Header, Recipients, ShareSet};
+use crate::index::{IndexBody, IndexError};
+use crate::kdf::{DerivedKeys, KdfError, KdfParams};
+use crate::keys::{self, AuthKey, EmergencySecret, OwnerIdentity, OwnerKeyError};
+use crate::seal;
+use crate::secret::Passphrase;
+use crate::slip39;
+
+pub const CLIENTS_DIR: &str = "clients";
+/// SLIP-39 iteration exponent for new share sets (docs/format.md#emergency-key).
+pub const SHARE_ITERATION_EXPONENT: u8 = 1;
+
+/// The current time as RFC 3339, seconds precision, UTC.
+pub fn now() -> String {
+    humantime::format_rfc3339_seconds(std::time::SystemTime::now()).to_string()
+}
+
+/// Whether an open vault may be changed. Writers hold the vault lock for their lifetime.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Access {
+    Read,
+    Write,
+}
+
+/// Which key opened the vault.
+enum Key {
+    Owner(OwnerIdentity),
+    Emergency(x25519::Identity),
+}
+
+/// A problem with the integrity of the vault's files. Each variant names what is
+/// affected (docs/threat-model.md).
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum IntegrityError {
+    #[error("the index file {0} is missing")]
+    IndexMissing(String),
+    #[error("the index cannot be decrypted (damaged, or not encrypted to this vault's keys)")]
+    IndexUnreadable,
+    #[error("the index failed authentication: it was replaced or altered")]
+    IndexForged,
+    #[error("the index does not match vault.json ({0})")]
+    IndexMismatch(&'static str),
+    #[error("vault.json names recipients that do not belong to this key (header altered)")]
+    HeaderRecipients,
+    #[error("client '{client}': its file {file} is missing (deleted)")]
+    ClientMissing { client: String, file: String },
+    #[error("client '{client}': its file was replaced, swapped or rolled back")]
+    ClientModified { client: String },
+    #[error("client '{client}': its file cannot be decrypted or parsed")]
+    ClientUnreadable { client: String },
+    #[error("client '{client}': its file belongs to another client or vault")]
+    ClientMismatch { client: String },
+    #[error(transparent)]
+    Audit(#[from] AuditProblem),
+}
+
+impl IntegrityError {
+    /// The client this problem is about, if any.
+    pub fn client(&self) -> Option<&str> {
+        match self {
+            IntegrityError::ClientMissing { client, .. }
+            | IntegrityError::ClientModified { client }
+            | IntegrityError::ClientUnreadable { client }
+            | IntegrityError::ClientMismatch { client } => Some(client),
+            _ => None,
+        }
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum UnlockError {
+    #[error("no vault at {0} (vault.json not found)")]
+    NotAVault(PathBuf),
+    #[error("cannot read {path}: {source}")]
+    Io { path: PathBuf, source: io::Error },
+    #[error("vault.json is not a valid baton header ({0})")]
+    BadHeader(String),
+    #[error("vault format version {0} is not supported by this baton")]
+    UnsupportedVersion(u32),
+    #[error(transparent)]
+    Kdf(#[from] KdfError),
+    #[error("wrong passphrase")]
+    WrongPassphrase,
+    #[error("the owner key in vault.json is damaged or was tampered with ({0})")]
+    OwnerKeyDamaged(&'static str),
+    #[error("this key is not the vault's emergency key")]
+    WrongEmergencyKey,
+    #[error("the vault is locked by another baton process")]
+    Locked,
+    #[error(transparent)]
+    Integrity(#[from] IntegrityError),
+}
+
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum InitError {
+    #[error("{0} already exists and is not empty")]
+    NotEmpty(PathBuf),
+    #[error(
+        "holder name '{0}' is invalid (1-64 characters, no commas, slashes or control characters)"
+    )]
+    BadHolder(String),
+    #[error("holder '{0}' is listed twice")]
+    DuplicateHolder(String),
+    #[error("threshold {threshold} is impossible with {holders} holders")]
+    BadThreshold { threshold: usize, holders: usize },
+    #[error(transparent)]
+    Kdf(#[from] KdfError),
+    #[error("emergency split failed: {0}")]
+    Split(#[from] slip39::Slip39Error),
+    #[error("cannot write {path}: {source}")]
+    Io { path: PathBuf, source: io::Error },
+}
+
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum VaultError {
+    #[error("no client '{0}'")]
+    UnknownClient(String),
+    #[error("client '{0}' already exists")]
+    ClientExists(String),
+    #[error("client '{client}' has no entry '{entry}'")]
+    UnknownEntry { client: String, entry: String },
+    #[error("client '{client}' already has an entry '{entry}'")]
+    EntryExists { client: String, entry: String },
+    #[error(
+        "'{0}' is not a valid name (1-64 characters a-z 0-9 . _ -, starting with a letter or digit)"
+    )]
+    InvalidId(String),
+    #[error("invalid value: {0}")]
+    Invalid(String),
+    #[error("the vault was opened read-only")]
+    ReadOnly,
+    #[error("only the owner can do this")]
+    OwnerOnly,
+    #[error(transparent)]
+    Integrity(#[from] IntegrityError),
+    #[error(transparent)]
+    Kdf(#[from] KdfError),
+    #[error("cannot access {path}: {source}")]
+    Io { path: PathBuf, source: io::Error },
+}
+
+/// Attaches the path to an I/O error; `?` turns the pair into the caller's error type.
+fn io_err(path: &Path) -> impl FnOnce(io::Error) -> (PathBuf, io::Error) + '_ {
+    move |source| (path.to_path_buf(), source)
+}
+
+impl From<(PathBuf, io::Error)> for UnlockError {
+    fn from((path, source): (PathBuf, io::Error)) -> Self {
+        UnlockError::Io { path, source }
+    }
+}
+impl From<(PathBuf, io::Error)> for InitError {
+    fn from((path, source): (PathBuf, io::Error)) -> Self {
+        InitError::Io { path, source }
+    }
+}
+impl From<(PathBuf, io::Error)> for VaultError {
+    fn from((path, source): (PathBuf, io::Error)) -> Self {
+        VaultError::Io { path, source }
+    }
+}
+
+/// Options for a new vault.
+pub struct InitOptions {
+    pub holders: Vec<String>,
+    pub threshold: u8,
+    pub kdf: KdfParams,
+}
+
+/// One holder's share, to be handed over and then forgotten.
+pub struct HolderShare {
+    pub holder: String,
+    pub member_index: u8,
+    pub mnemonic: slip39::Mnemonic,
+}
+
+/// An unlocked vault.
+pub struct Vault {
+    path: PathBuf,
+    header: Header,
+    key: Key,
+    auth: AuthKey,
+    index: IndexBody,
+    recipients: Vec<x25519::Recipient>,
+    lock: Option<WriteLock>,
+}
+
+fn sha256_hex(bytes: &[u8]) -> String {
+    hex::encode(Sha256::digest(bytes))
+}
+
+fn parse_recipients(r: &Recipients) -> Option<Vec<x25519::Recipient>> {
+    Some(vec![
+        x25519::Recipient::from_str(&r.owner).ok()?,
+        x25519::Recipient::from_str(&r.emergency).ok()?,
+    ])
+}
+
+fn passphrase_check(derived: &DerivedKeys) -> String {
+    use hmac::{Hmac, Mac};
+    let mut m = <Hmac<Sha256> as Mac>::new_from_slice(derived.mac_key()).expect("any key length");
+    m.update(b"baton-passphrase-check");
+    hex::encode(&m.finalize().into_bytes()[..16])
+}
+
+/// Reads and checks the public header only: no passphrase needed.
+pub fn read_header(path: &Path) -> Result<Header, UnlockError> {
+    let hp = path.join(HEADER_FILE);
+    let bytes = match fs::read(&hp) {
+        Ok(b) => b,
+        Err(e) if e.kind() == io::ErrorKind::NotFound => {
+            return Err(UnlockError::NotAVault(path.to_path_buf()));
+        }
+        Err(e) => {
+            return Err(UnlockError::Io {
+                path: hp,
+                source: e,
+            });
+        }
+    };
+    #[derive(serde::Deserialize)]
+    struct Probe {
+        format: String,
+        version: u32,
+    }
+    let probe: Probe =
+        serde_json::from_slice(&bytes).map_err(|e| UnlockError::BadHeader(e.to_string()))?;
+    if probe.format != header::FORMAT {
+        return Err(UnlockError::BadHeader("not a baton vault".into()));
+    }
+    if probe.version != header::VERSION {
+        return Err(UnlockError::UnsupportedVersion(probe.version));
+    }
+    let h: Header =
+        serde_json::from_slice(&bytes).map_err(|e| UnlockError::BadHeader(e.to_string()))?;
+    if h.vault_id_bytes().is_none() {
+        return Err(UnlockError::BadHeader("vault_id".into()));
+    }
+    if parse_recipients(&h.recipients).is_none() {
+        return Err(UnlockError::BadHeader("recipients".into()));
+    }
+    h.kdf.validate()?;
+    Ok(h)
+}
+
+impl Vault {
+    /// Creates a new vault at `path` (docs/format.md#layout) and returns it with one
+    /// share per holder. The emergency secret exists only inside this call.
+    pub fn init(
+        path: &Path,
+        passphrase: &Passphrase,
+        opts: InitOptions,
+    ) -> Result<(Vault, Vec<HolderShare>), InitError> {
+        let n = opts.holders.len();
+        let mut seen = HashSet::new();
+        for h in &opts.holders {
+            if !valid_holder(h) {
+                return Err(InitError::BadHolder(h.clone()));
+            }
+            if !seen.insert(h.to_lowercase()) {
+                return Err(InitError::DuplicateHolder(h.clone()));
+            }
+        }
+        let t = opts.threshold as usize;
+        if n == 0 || n > 16 || t == 0 || t > n {
+            return Err(InitError::BadThreshold {
+                threshold: t,
+                holders: n,
+            });
+        }
+        opts.kdf.validate()?;
+        if path.exists() {
+            let mut rd = fs::read_dir(path).map_err(io_err(path))?;
+            if rd.next().is_some() {
+                return Err(InitError::NotEmpty(path.to_path_buf()));
+            }
+        }
+
+        let vault_id_bytes: [u8; 16] = rand::random();
+        let vault_id = hex::encode(vault_id_bytes);
+        let owner = OwnerIdentity::generate();
+        let emergency = EmergencySecret::generate();
+        let auth = emergency.auth_key(&vault_id_bytes);
+        let recipients = Recipients {
+            owner: owner.recipient().to_string(),
+            emergency: emergency.identity().to_public().to_string(),
+        };
+
+        // docs/format.md#emergency-key: one group, T of N, extendable, empty passphrase.
+        let split = slip39::split(
+            emergency.expose_bytes(),
+            b"",
+            1,
+            &[slip39::GroupSpec {
+                threshold: opts.threshold,
+                count: n as u8,
+            }],
+            true,
+            SHARE_ITERATION_EXPONENT,
+            &mut rand::rngs::OsRng,
+        )?;
+        let members = split.groups.into_iter().next().unwrap_or_default();
+        // Prove the split before the secret is forgotten: the first T shares and the
+        // last T shares must each rebuild exactly E.
+        for subset in [&members[..t], &members[n - t..]] {
+            let back = slip39::combine(subset, b"")?;
+            if back.as_slice() != emergency.expose_bytes() {
+                return Err(InitError::Split(slip39::Slip39Error::InvalidDigest));
+            }
+        }
+        let shares: Vec<HolderShare> = opts
+            .holders
+            .iter()
+            .zip(members)
+            .map(|(holder, mnemonic)| HolderShare {
+                holder: holder.clone(),
+                member_index: mnemonic.info().member_index,
+                mnemonic,
+            })
+            .collect();
+
+        let derived = opts.kdf.derive(passphrase)?;
+        let created = now();
+        let header = Header {
+            format: header::FORMAT.into(),
+            version: header::VERSION,
+            vault_id: vault_id.clone(),
+            created: created.clone(),
+            generation: 1,
+            recipients: recipients.clone(),
+            passphrase_check: passphrase_check(&derived),
+            owner_key: keys::wrap_owner_key(&derived, &vault_id, &owner, &auth),
+            kdf: opts.kdf,
+            share_set: ShareSet {
+                id: format!("{:04x}", split.identifier),
+                threshold: opts.threshold,
+                count: n as u8,
+                extendable: split.extendable,
+                iteration_exponent: split.iteration_exponent,
+                created: created.clone(),
+            },
+        };
+        drop(emergency);
+
+        fsio::create_private_dir(path).map_err(io_err(path))?;
+        for d in [CLIENTS_DIR, AUDIT_DIR] {
+            let p = path.join(d);
+            fsio::create_private_dir(&p).map_err(io_err(&p))?;
+        }
+        let lock = WriteLock::try_acquire(path)
+            .map_err(io_err(path))?
+            .ok_or_else(|| InitError::Io {
+                path: path.to_path_buf(),
+                source: io::Error::new(io::ErrorKind::WouldBlock, "locked"),
+            })?;
+        let index = IndexBody {
+            vault_id,
+            generation: 1,
+            revision: 0,
+            updated: created,
+            recipients: recipients.clone(),
+            holders: opts.holders.clone(),
+            audit_head: AuditHead::empty(),
+            clients: vec![],
+        };
+        let mut vault = Vault {
+            path: path.to_path_buf(),
+            recipients: parse_recipients(&recipients).expect("just generated"),
+            header,
+            key: Key::Owner(owner),
+            auth,
+            index,
+            lock: Some(lock),
+        };
+        let detail = format!(
+            "share set {} ({} of {}: {})",
+            vault.header.share_set.id,
+            t,
+            n,
+            opts.holders.join(", ")
+        );
+        vault
+            .commit(AuditEvent::new("vault.init", None, detail), vec![], &[])
+            .map_err(|e| match e {
+                VaultError::Io { path, source } => InitError::Io { path, source },
+                other => InitError::Io {
+                    path: path.to_path_buf(),
+                    source: io::Error::other(other.to_string()),
+                },
+            })?;
+        // The header is written last: a folder without vault.json is not a vault yet.
+        vault.write_header().map_err(|e| match e {
+            VaultError::Io { path, source } => InitError::Io { path, source },
+            other => InitError::Io {
+                path: path.to_path_buf(),
+                source: io::Error::other(other.to_string()),
+            },
+        })?;
+        Ok((vault, shares))
+    }
+
+    /// Opens a vault with the owner's passphrase (docs/format.md#opening).
+    pub fn open(
+        path: &Path,
+        passphrase: &Passphrase,
+        access: Access,
+    ) -> Result<Vault, UnlockError> {
+        let lock = Self::lock_for(path, access)?;
+        let header = read_header(path)?;
+        let derived = header.kdf.derive(passphrase)?;
+        let check = passphrase_check(&derived);
+        use subtle::ConstantTimeEq;
+        if !bool::from(check.as_bytes().ct_eq(header.passphrase_check.as_bytes())) {
+            return Err(UnlockError::WrongPassphrase);
+        }
+        let (owner, auth) = keys::unwrap_owner_key(&derived, &header.vault_id, &header.owner_key)
+            .map_err(|e| match e {
+            OwnerKeyError::WrongPassphrase => UnlockError::OwnerKeyDamaged("age header"),
+            OwnerKeyError::Damaged(what) => UnlockError::OwnerKeyDamaged(what),
+        })?;
+        if owner.recipient().to_string() != header.recipients.owner {
+            return Err(IntegrityError::HeaderRecipients.into());
+        }
+        Self::finish_open(path, header, Key::Owner(owner), auth, lock)
+    }
+
+    /// Opens a vault with the emergency secret rebuilt from shares. Works on a
+    /// read-only copy when `access` is `Read`.
+    pub fn open_emergency(
+        path: &Path,
+        secret: &EmergencySecret,
+        access: Access,
+    ) -> Result<Vault, UnlockError> {
+        let lock = Self::lock_for(path, access)?;
+        let header = read_header(path)?;
+        if !secret.matches(&header.recipients.emergency) {
+            return Err(UnlockError::WrongEmergencyKey);
+        }
+        let auth = secret.auth_key(&header.vault_id_bytes().expect("checked in read_header"));
+        Self::finish_open(path, header, Key::Emergency(secret.identity()), auth, lock)
+    }
+
+    fn lock_for(path: &Path, access: Access) -> Result<Option<WriteLock>, UnlockError> {
+        if access == Access::Read {
+            return Ok(None);
+        }
+        if !path.join(HEADER_FILE).exists() {
+            return Err(UnlockError::NotAVault(path.to_path_buf()));
+        }
+        match WriteLock::try_acquire(path).map_err(io_err(path))? {
+            Some(l) => Ok(Some(l)),
+            None => Err(UnlockError::Locked),
+        }
+    }
+
+    fn finish_open(
+        path: &Path,
+        header: Header,
+        key: Key,
+        auth: AuthKey,
+        lock: Option<WriteLock>,
+    ) -> Result<Vault, UnlockError> {
+        let mut vault = Vault {
+            path: path.to_path_buf(),
+            recipients: parse_recipients(&header.recipients).expect("checked in read_header"),
+            header,
+            key,
+            auth,
+            index: IndexBody {
+                vault_id: String::new(),
+                generation: 0,
+                revision: 0,
+                updated: String::new(),
+                recipients: Recipients {
+                    owner: String::new(),
+                    emergency: String::new(),
+                },
+                holders: vec![],
+                audit_head: AuditHead::empty(),
+                clients: vec![],
+            },
+            lock,
+        };
+        vault.index = vault.read_index()?;
+        Ok(vault)
+    }
+
+    fn identity(&self) -> &x25519::Identity {
+        match &self.key {
+            Key::Owner(o) => o.identity(),
+            Key::Emergency(e) => e,
+        }
+    }
+
+    /// Reads, decrypts and authenticates the index of the header's generation.
+    fn read_index(&self) -> Result<IndexBody, IntegrityError> {
+        let name = self.header.index_file();
+        let bytes =
+            fs::read(self.path.join(&name)).map_err(|_| IntegrityError::IndexMissing(name))?;
+        let plain =
+            seal::decrypt(self.identity(), &bytes).map_err(|_| IntegrityError::IndexUnreadable)?;
+        let index = IndexBody::open(&plain, &self.auth).map_err(|e| match e {
+            IndexError::BadMac => IntegrityError::IndexForged,
+            _ => IntegrityError::IndexUnreadable,
+        })?;
+        if index.vault_id != self.header.vault_id {
+            return Err(IntegrityError::IndexMismatch("vault id"));
+        }
+        if index.generation != self.header.generation {
+            return Err(IntegrityError::IndexMismatch("generation"));
+        }
+        if index.recipients != self.header.recipients {
+            return Err(IntegrityError::IndexMismatch("recipients"));
+        }
+        Ok(index)
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+    pub fn header(&self) -> &Header {
+        &self.header
+    }
+    pub fn index(&self) -> &IndexBody {
+        &self.index
+    }
+    /// The key that opened the vault as an age identity file, for the standard `age`
+    /// command (`age -d -i FILE`). Secret: the caller writes it to a 0600 file only.
+    pub fn identity_file(&self) -> Zeroizing<String> {
+        use age::secrecy::ExposeSecret;
+        let who = if self.is_owner() {
+            "owner"
+        } else {
+            "emergency"
+        };
+        let id = self.identity();
+        Zeroizing::new(format!(
+            "# baton {who} identity of vault {}\n# public key: {}\n{}\n",
+            self.header.vault_id,
+            id.to_public(),
+            id.to_string().expose_secret()
+        ))
+    }
+
+    pub fn is_owner(&self) -> bool {
+        matches!(self.key, Key::Owner(_))
+    }
+
+    pub fn summary(&self, id: &str) -> Result<&ClientSummary, VaultError> {
+        self.index
+            .client(id)
+            .ok_or_else(|| VaultError::UnknownClient(id.to_string()))
+    }
+
+    /// Reads one client's file and checks it against the index.
+    pub fn client(&self, id: &str) -> Result<ClientFile, VaultError> {
+        let s = self.summary(id)?;
+        match self.read_client(s) {
+            Ok(c) => Ok(c),
+            // A reader holds no lock: a writer may have committed a new index and removed
+            // the file this (older) index names. Only if the index on disk is unchanged
+            // is the problem real.
+            Err(e) if self.lock.is_none() => match self.read_index() {
+                Ok(fresh) if fresh.revision != self.index.revision => {
+                    let s = fresh
+                        .client(id)
+                        .ok_or_else(|| VaultError::UnknownClient(id.to_string()))?;
+                    Ok(self.read_client(s)?)
+                }
+                _ => Err(e.into()),
+            },
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    fn read_client(&self, s: &ClientSummary) -> Result<ClientFile, IntegrityError> {
+        let client = s.id.clone();
+        let p = self.path.join(CLIENTS_DIR).join(&s.file);
+        let bytes = fs::read(&p).map_err(|_| IntegrityError::ClientMissing {
+            client: client.clone(),
+            file: format!("{CLIENTS_DIR}/{}", s.file),
+        })?;
+        if sha256_hex(&bytes) != s.sha256 {
+            return Err(IntegrityError::ClientModified { client });
+        }
+        let plain = seal::decrypt(self.identity(), &bytes).map_err(|_| {
+            IntegrityError::ClientUnreadable {
+                client: client.clone(),
+            }
+        })?;
+        let file: ClientFile =
+            serde_json::from_slice(&plain).map_err(|_| IntegrityError::ClientUnreadable {
+                client: client.clone(),
+            })?;
+        if file.format != ClientFile::FORMAT
+            || file.vault_id != self.index.vault_id
+            || file.cid != s.cid
+            || file.id != s.id
+        {
+            return Err(IntegrityError::ClientMismatch { client });
+        }
+        Ok(file)
+    }
+
+    fn require_write(&self) -> Result<(), VaultError> {
+        if self.lock.is_none() {
+            return Err(VaultError::ReadOnly);
+        }
+        Ok(())
+    }
+
+    /// Commits one change (docs/format.md#writes): audit record, changed client files
+    /// under new names, then the index as the single commit point, then cleanup.
+    pub fn commit(
+        &mut self,
+        event: AuditEvent,
+        upserts: Vec<ClientFile>,
+        removes: &[String],
+    ) -> Result<(), VaultError> {
+        self.require_write()?;
+        let time = now();
+        // 1. The audit record. A leftover with this number is from a crashed write.
+        let record = AuditRecord {
+            seq: self.index.audit_head.seq + 1,
+            prev: self.index.audit_head.hash.clone(),
+            time: time.clone(),
+            actor: self.actor().into(),
+            action: event.action,
+            client: event.client,
+            detail: event.detail,
+        };
+        let rec_plain = serde_json::to_vec(&record).expect("serializable");
+        let rec_path = self
+            .path
+            .join(AUDIT_DIR)
+            .join(audit::record_file(record.seq));
+        fsio::write_atomic(&rec_path, &seal::encrypt(&self.recipients, &rec_plain))
+            .map_err(io_err(&rec_path))?;
+
+        // 2. Client files under fresh names.
+        let mut next = self.index.clone();
+        let mut obsolete: Vec<String> = Vec::new();
+        for file in upserts {
+            let plain = Zeroizing::new(serde_json::to_vec(&file).expect("serializable"));
+            let cipher = seal::encrypt(&self.recipients, &plain);
+            let fid = format!("{}.age", hex::encode(rand::random::<[u8; 16]>()));
+            let p = self.path.join(CLIENTS_DIR).join(&fid);
+            fsio::write_new(&p, &cipher).map_err(io_err(&p))?;
+            let summary = file.summary(fid, sha256_hex(&cipher));
+            match next.clients.iter_mut().find(|c| c.cid == summary.cid) {
+                Some(slot) => {
+                    obsolete.push(std::mem::replace(slot, summary).file);
+                }
+                None => next.clients.push(summary),
+            }
+        }
+        next.clients.retain(|c| {
+            let keep = !removes.contains(&c.cid);
+            if !keep {
+                obsolete.push(c.file.clone());
+            }
+            keep
+        });
+        next.clients.sort_by(|a, b| a.id.cmp(&b.id));
+        next.revision += 1;
+        next.updated = time;
+        next.audit_head = AuditHead {
+            seq: record.seq,
+            hash: audit::hash(&rec_plain),
+        };
+
+        // 3. The commit point.
+        let sealed = next.seal(&self.auth);
+        let ip = self.path.join(self.header.index_file());
+        fsio::write_atomic(&ip, &seal::encrypt(&self.recipients, &sealed)).map_err(io_err(&ip))?;
+        self.index = next;
+
+        // 4. Cleanup; failures here leave only unreferenced files.
+        for f in obsolete {
+            let _ = fsio::remove_durable(&self.path.join(CLIENTS_DIR).join(f));
+        }
+        let _ = self.remove_orphans();
+        Ok(())
+    }
+
+    fn actor(&self) -> &'static str {
+        match self.key {
+            Key::Owner(_) => "owner",
+            Key::Emergency(_) => "emergency",
+        }
+    }
+
+    /// Client files and temporary files that the index does not name: leftovers of an
+    /// interrupted write (docs/format.md#writes). Only names baton itself creates.
+    pub fn orphans(&self) -> Vec<PathBuf> {
+        let named: HashSet<&str> = self.index.clients.iter().map(|c| c.file.as_str()).collect();
+        let mut out = Vec::new();
+        for dir in [
+            self.path.join(CLIENTS_DIR),
+            self.path.clone(),
+            self.path.join(AUDIT_DIR),
+        ] {
+            let Ok(rd) = fs::read_dir(&dir) else { continue };
+            for e in rd.flatten() {
+                let name = e.file_name().to_string_lossy().to_string();
+                let ours_tmp = name.starts_with('.') && name.ends_with(".tmp");
+                let stale_client = dir.ends_with(CLIENTS_DIR)
+                    && is_client_file_name(&name)
+                    && !named.contains(name.as_str());
+                if ours_tmp || stale_client {
+                    out.push(e.path());
+                }
+            }
+        }
+        out
+    }
+
+    fn remove_orphans(&self) -> io::Result<()> {
+        self.require_write()
+            .map_err(|_| io::Error::other("read-only"))?;
+        for p in self.orphans() {
+            fsio::remove_durable(&p)?;
+        }
+        Ok(())
+    }
+
+    fn write_header(&self) -> Result<(), VaultError> {
+        let p = self.path.join(HEADER_FILE);
+        let mut json = serde_json::to_vec_pretty(&self.header).expect("serializable");
+        json.push(b'\n');
+        Ok(fsio::write_atomic(&p, &json).map_err(io_err(&p))?)
+    }
+
+    /// Changes the owner passphrase (and optionally the Argon2id parameters): new salt,
+    /// same identity, `vault.json` replaced atomically.
+    pub fn change_passphrase(
+        &mut self,
+        new: &Passphrase,
+        kdf: Option<KdfParams>,
+    ) -> Result<(), VaultError> {
+        self.require_write()?;
+        let Key::Owner(owner) = &self.key else {
+            return Err(VaultError::OwnerOnly);
+        };
+        let params = kdf.unwrap_or_else(|| self.header.kdf.resalted());
+        params.validate()?;
+        let derived = params.derive(new)?;
+        let mut header = self.header.clone();
+        header.owner_key = keys::wrap_owner_key(&derived, &header.vault_id, owner, &self.auth);
+        header.passphrase_check = passphrase_check(&derived);
+        let detail = format!(
+            "argon2id m={} KiB t={} p={}",
+            params.m_cost_kib, params.t_cost, params.p_cost
+        );
+        header.kdf = params;
+        let old = std::mem::replace(&mut self.header, header);
+        if let Err(e) = self.write_header() {
+            self.header = old;
+            return Err(e);
+        }
+        self.commit(
+            AuditEvent::new("passphrase.change", None, detail),
+            vec![],
+            &[],
+        )
+    }
+
+    /// Reads the whole audit log and checks its chain against the index's head.
+    pub fn audit_log(&self) -> (Vec<AuditRecord>, Vec<AuditProblem>) {
+        let mut records = Vec::new();
+        let mut problems = Vec::new();
+        let mut prev = audit::GENESIS.to_string();
+        for seq in 1..=self.index.audit_head.seq {
+            let p = self.path.join(AUDIT_DIR).join(audit::record_file(seq));
+            let Ok(bytes) = fs::read(&p) else {
+                problems.push(AuditProblem::Missing(seq));
+                prev = String::new();
+                continue;
+            };
+            let rec = seal::decrypt(self.identity(), &bytes)
+                .ok()
+                .and_then(|plain| {
+                    serde_json::from_slice::<AuditRecord>(&plain)
+                        .ok()
+                        .map(|r| (audit::hash(&plain), r))
+                });
+            let Some((hash, rec)) = rec else {
+                problems.push(AuditProblem::Unreadable(seq));
+                prev = String::new();
+                continue;
+            };
+            if rec.seq != seq || (rec.prev != prev && !prev.is_empty()) {
+                problems.push(AuditProblem::BrokenChain(seq));
+            }
+            if seq == self.index.audit_head.seq && hash != self.index.audit_head.hash {
+                problems.push(AuditProblem::HeadMismatch);
+            }
+            prev = hash;
+            records.push(rec);
+        }
+        (records, problems)
+    }
+
+    /// Checks every file: index (already checked on open), every client file, the audit
+    /// chain. Returns every problem found, each naming what it is about.
+    pub fn verify(&self) -> Vec<IntegrityError> {
+        let mut problems: Vec<IntegrityError> = self
+            .index
+            .clients
+            .iter()
+            .filter_map(|s| self.read_client(s).err())
+            .collect();
+        problems.extend(self.audit_log().1.into_iter().map(IntegrityError::Audit));
+        problems
+    }
+}
+
+fn is_client_file_name(name: &str) -> bool {
+    name.len() == 36
+        && name.ends_with(".age")
+        && name[..32]
+            .bytes()
+            .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
+}

@@ -1,0 +1,342 @@
+//! Tamper evidence (docs/threat-model.md): an attacker with write access to the folder
+//! but no identity swaps, rolls back, deletes or forges files. Each attack must be
+//! detected, naming the client, for the owner and for the emergency key alike.
+
+use std::fs;
+use std::path::{Path, PathBuf};
+use std::str::FromStr;
+
+use baton::changes::{EntryFields, NewClient};
+use baton::slip39;
+use baton::vault::{Access, InitOptions, IntegrityError, UnlockError, Vault, VaultError};
+use baton::{EmergencySecret, KdfParams, Passphrase, SecretText};
+
+struct Fixture {
+    _dir: tempfile::TempDir,
+    path: PathBuf,
+    pass: Passphrase,
+    secret: EmergencySecret,
+}
+
+fn fixture() -> Fixture {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("v");
+    let pass = Passphrase::new("correct horse battery staple".into());
+    let (mut v, shares) = Vault::init(
+        &path,
+        &pass,
+        InitOptions {
+            holders: vec!["anna".into(), "ben".into(), "carla".into()],
+            threshold: 2,
+            kdf: KdfParams::insecure_test(),
+        },
+    )
+    .unwrap();
+    for id in ["alpha", "beta"] {
+        v.add_client(NewClient {
+            id: id.into(),
+            name: format!("{id} Ltd"),
+            ..Default::default()
+        })
+        .unwrap();
+        v.add_entry(
+            id,
+            "server",
+            EntryFields {
+                password: Some(SecretText::new(format!("{id}-password"))),
+                ..Default::default()
+            },
+        )
+        .unwrap();
+    }
+    let ms: Vec<_> = shares.into_iter().take(2).map(|s| s.mnemonic).collect();
+    let secret = EmergencySecret::from_bytes(&slip39::combine(&ms, b"").unwrap()).unwrap();
+    Fixture {
+        _dir: dir,
+        path,
+        pass,
+        secret,
+    }
+}
+
+fn client_file(path: &Path, pass: &Passphrase, id: &str) -> PathBuf {
+    let v = Vault::open(path, pass, Access::Read).unwrap();
+    path.join("clients").join(&v.summary(id).unwrap().file)
+}
+
+/// Runs `check` for the owner and for the emergency key.
+fn for_both_keys(f: &Fixture, check: impl Fn(Result<Vault, UnlockError>)) {
+    check(Vault::open(&f.path, &f.pass, Access::Read));
+    check(Vault::open_emergency(&f.path, &f.secret, Access::Read));
+}
+
+fn problems_of(v: &Vault) -> Vec<IntegrityError> {
+    v.verify()
+}
+
+#[test]
+fn untouched_vault_verifies_for_both_keys() {
+    let f = fixture();
+    for_both_keys(&f, |v| {
+        let v = v.unwrap();
+        assert!(problems_of(&v).is_empty());
+        assert_eq!(
+            v.client("alpha")
+                .unwrap()
+                .entry("server")
+                .unwrap()
+                .password
+                .as_ref()
+                .unwrap()
+                .expose(),
+            "alpha-password"
+        );
+    });
+}
+
+#[test]
+fn swapping_two_client_files_is_detected() {
+    let f = fixture();
+    let a = client_file(&f.path, &f.pass, "alpha");
+    let b = client_file(&f.path, &f.pass, "beta");
+    let (da, db) = (fs::read(&a).unwrap(), fs::read(&b).unwrap());
+    fs::write(&a, &db).unwrap();
+    fs::write(&b, &da).unwrap();
+    for_both_keys(&f, |v| {
+        let v = v.unwrap();
+        let p = problems_of(&v);
+        let named: Vec<_> = p.iter().filter_map(|e| e.client()).collect();
+        assert_eq!(named, ["alpha", "beta"], "{p:?}");
+        assert!(matches!(
+            v.client("alpha"),
+            Err(VaultError::Integrity(IntegrityError::ClientModified { client })) if client == "alpha"
+        ));
+    });
+}
+
+#[test]
+fn restoring_an_older_copy_is_detected() {
+    let f = fixture();
+    let old_path = client_file(&f.path, &f.pass, "alpha");
+    let old = fs::read(&old_path).unwrap();
+    {
+        let mut v = Vault::open(&f.path, &f.pass, Access::Write).unwrap();
+        v.edit_entry(
+            "alpha",
+            "server",
+            EntryFields {
+                password: Some(SecretText::new("new-password".into())),
+                ..Default::default()
+            },
+        )
+        .unwrap();
+    }
+    // The attacker puts the old (genuine, decryptable) file under the current name.
+    let current = client_file(&f.path, &f.pass, "alpha");
+    fs::write(&current, &old).unwrap();
+    for_both_keys(&f, |v| {
+        let v = v.unwrap();
+        assert!(matches!(
+            v.client("alpha"),
+            Err(VaultError::Integrity(IntegrityError::ClientModified { client })) if client == "alpha"
+        ));
+        assert!(v.client("beta").is_ok());
+    });
+}
+
+#[test]
+fn deleting_a_client_file_is_detected() {
+    let f = fixture();
+    fs::remove_file(client_file(&f.path, &f.pass, "beta")).unwrap();
+    for_both_keys(&f, |v| {
+        let v = v.unwrap();
+        assert!(matches!(
+            v.client("beta"),
+            Err(VaultError::Integrity(IntegrityError::ClientMissing { client, .. })) if client == "beta"
+        ));
+        assert_eq!(problems_of(&v).len(), 1);
+    });
+}
+
+fn public_recipients(path: &Path) -> Vec<age::x25519::Recipient> {
+    let h = baton::vault::read_header(path).unwrap();
+    vec![
+        age::x25519::Recipient::from_str(&h.recipients.owner).unwrap(),
+        age::x25519::Recipient::from_str(&h.recipients.emergency).unwrap(),
+    ]
+}
+
+#[test]
+fn a_client_file_forged_with_the_public_recipients_is_detected() {
+    let f = fixture();
+    let target = client_file(&f.path, &f.pass, "alpha");
+    // A well-formed client file naming the right vault and ids, encrypted to the public
+    // recipients: age accepts it, baton must not.
+    let plain = {
+        let v = Vault::open(&f.path, &f.pass, Access::Read).unwrap();
+        let mut c = v.client("alpha").unwrap();
+        c.entries[0].password = Some(SecretText::new("attacker-chosen".into()));
+        serde_json::to_vec(&c).unwrap()
+    };
+    fs::write(
+        &target,
+        baton::seal::encrypt(&public_recipients(&f.path), &plain),
+    )
+    .unwrap();
+    for_both_keys(&f, |v| {
+        assert!(matches!(
+            v.unwrap().client("alpha"),
+            Err(VaultError::Integrity(IntegrityError::ClientModified { client })) if client == "alpha"
+        ));
+    });
+}
+
+#[test]
+fn an_index_forged_with_the_public_recipients_is_detected() {
+    let f = fixture();
+    let h = baton::vault::read_header(&f.path).unwrap();
+    // The attacker cannot read the real index; he writes a plausible one that points
+    // "alpha" at a file of his own, with a MAC under a key he made up.
+    let body = serde_json::json!({
+        "vault_id": h.vault_id, "generation": 1, "revision": 99, "updated": "x",
+        "recipients": h.recipients, "holders": [], "audit_head": {"seq": 0, "hash": "00"},
+        "clients": []
+    });
+    let env = format!(
+        "{{\"format\":\"baton-index\",\"version\":1,\"mac\":\"{}\",\"body\":{}}}",
+        "00".repeat(32),
+        body
+    );
+    let ip = f.path.join(h.index_file());
+    fs::write(
+        &ip,
+        baton::seal::encrypt(&public_recipients(&f.path), env.as_bytes()),
+    )
+    .unwrap();
+    for_both_keys(&f, |v| {
+        assert!(matches!(
+            v.err(),
+            Some(UnlockError::Integrity(IntegrityError::IndexForged))
+        ));
+    });
+}
+
+#[test]
+fn redirecting_the_header_recipients_is_detected() {
+    let f = fixture();
+    let hp = f.path.join("vault.json");
+    let mut h: serde_json::Value = serde_json::from_slice(&fs::read(&hp).unwrap()).unwrap();
+    let attacker = age::x25519::Identity::generate().to_public().to_string();
+    h["recipients"]["emergency"] = attacker.clone().into();
+    fs::write(&hp, serde_json::to_vec(&h).unwrap()).unwrap();
+    // The owner notices that the index (authenticated) disagrees with the header.
+    assert!(matches!(
+        Vault::open(&f.path, &f.pass, Access::Read).err(),
+        Some(UnlockError::Integrity(IntegrityError::IndexMismatch(
+            "recipients"
+        )))
+    ));
+    // The colleague's rebuilt key no longer matches the (forged) header.
+    assert!(matches!(
+        Vault::open_emergency(&f.path, &f.secret, Access::Read).err(),
+        Some(UnlockError::WrongEmergencyKey)
+    ));
+    h["recipients"]["owner"] = attacker.into();
+    fs::write(&hp, serde_json::to_vec(&h).unwrap()).unwrap();
+    assert!(matches!(
+        Vault::open(&f.path, &f.pass, Access::Read).err(),
+        Some(UnlockError::Integrity(IntegrityError::HeaderRecipients))
+    ));
+}
+
+#[test]
+fn audit_log_truncation_and_alteration_are_detected() {
+    let f = fixture();
+    let v = Vault::open(&f.path, &f.pass, Access::Read).unwrap();
+    let head = v.index().audit_head.seq;
+    assert!(head >= 5);
+    let (records, problems) = v.audit_log();
+    assert_eq!(records.len() as u64, head);
+    assert!(problems.is_empty());
+    drop(v);
+
+    let rec = |n: u64| f.path.join("audit").join(format!("{n:012}.age"));
+    // Replace record 2 with record 3: the chain breaks at 2 (seq mismatch) and 3.
+    fs::copy(rec(3), rec(2)).unwrap();
+    let v = Vault::open_emergency(&f.path, &f.secret, Access::Read).unwrap();
+    let p = v.audit_log().1;
+    assert!(
+        p.contains(&baton::audit::AuditProblem::BrokenChain(2)),
+        "{p:?}"
+    );
+    // Delete the last record.
+    fs::remove_file(rec(head)).unwrap();
+    let p = v.audit_log().1;
+    assert!(
+        p.contains(&baton::audit::AuditProblem::Missing(head)),
+        "{p:?}"
+    );
+}
+
+#[test]
+fn wrong_passphrase_and_wrong_shares_are_refused_without_changes() {
+    let f = fixture();
+    let before = snapshot(&f.path);
+    assert!(matches!(
+        Vault::open(&f.path, &Passphrase::new("wrong".into()), Access::Write).err(),
+        Some(UnlockError::WrongPassphrase)
+    ));
+    let other = EmergencySecret::generate();
+    assert!(matches!(
+        Vault::open_emergency(&f.path, &other, Access::Read).err(),
+        Some(UnlockError::WrongEmergencyKey)
+    ));
+    assert_eq!(before, snapshot(&f.path));
+}
+
+#[test]
+fn passphrase_change_keeps_data_and_retires_the_old_passphrase() {
+    let f = fixture();
+    let new = Passphrase::new("a completely new passphrase".into());
+    {
+        let mut v = Vault::open(&f.path, &f.pass, Access::Write).unwrap();
+        v.change_passphrase(&new, None).unwrap();
+    }
+    assert!(matches!(
+        Vault::open(&f.path, &f.pass, Access::Read).err(),
+        Some(UnlockError::WrongPassphrase)
+    ));
+    let v = Vault::open(&f.path, &new, Access::Read).unwrap();
+    assert!(v.verify().is_empty());
+    assert_eq!(v.audit_log().0.last().unwrap().action, "passphrase.change");
+}
+
+#[test]
+fn writers_exclude_each_other() {
+    let f = fixture();
+    let _w = Vault::open(&f.path, &f.pass, Access::Write).unwrap();
+    assert!(matches!(
+        Vault::open(&f.path, &f.pass, Access::Write).err(),
+        Some(UnlockError::Locked)
+    ));
+    // Readers are not blocked.
+    assert!(Vault::open(&f.path, &f.pass, Access::Read).is_ok());
+}
+
+/// File names and contents of the whole vault, to prove a failed command changed nothing.
+fn snapshot(dir: &Path) -> Vec<(PathBuf, Vec<u8>)> {
+    let mut out = Vec::new();
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        for e in fs::read_dir(&d).unwrap() {
+            let e = e.unwrap();
+            if e.file_type().unwrap().is_dir() {
+                stack.push(e.path());
+            } else if e.file_name() != ".lock" {
+                out.push((e.path(), fs::read(e.path()).unwrap()));
+            }
+        }
+    }
+    out.sort();
+    out
+}
