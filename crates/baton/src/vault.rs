@@ -594,6 +594,11 @@ impl Vault {
 
     fn read_client(&self, s: &ClientSummary) -> Result<ClientFile, IntegrityError> {
         let client = s.id.clone();
+        // The index is authenticated, but a path built from it must still stay inside
+        // clients/ (docs/format.md#layout).
+        if !is_client_file_name(&s.file) {
+            return Err(IntegrityError::ClientMismatch { client });
+        }
         let p = self.path.join(CLIENTS_DIR).join(&s.file);
         let bytes = fs::read(&p).map_err(|_| IntegrityError::ClientMissing {
             client: client.clone(),
