@@ -109,9 +109,10 @@ pub struct InitArgs {
     /// How many holders are needed to rebuild the emergency key
     #[arg(short = 't', long, value_name = "T")]
     pub threshold: u8,
-    /// Folder for the holders' share files (created, mode 0700) [default: VAULT-shares]
+    /// New folder for the holders' share files (mode 0700), outside the vault and
+    /// preferably on a local, unsynced disk
     #[arg(long, value_name = "DIR")]
-    pub shares_out: Option<PathBuf>,
+    pub shares_out: PathBuf,
     /// Argon2id memory in MiB (at least 64)
     #[arg(long, value_name = "MIB", default_value_t = 64)]
     pub kdf_memory: u32,

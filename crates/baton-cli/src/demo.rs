@@ -56,13 +56,29 @@ pub fn run(a: DemoArgs) -> Result<()> {
     .map_err(fail)?;
     let passphrase = Passphrase::new(passphrase.expose().to_string());
     let started = Instant::now();
-    let (mut vault, shares) = Vault::init(
+    baton::fsio::create_private_dir(&shares_dir).map_err(fail)?;
+    let mut vault = Vault::init(
         &vault_dir,
         &passphrase,
         InitOptions {
             holders: vec!["anna".into(), "ben".into(), "carla".into()],
             threshold: 2,
             kdf: KdfParams::standard(),
+        },
+        |_, shares| {
+            for s in shares {
+                let p = shares_dir.join(format!("{}.txt", s.holder));
+                let line = zeroize::Zeroizing::new(format!("{}\n", s.mnemonic.expose_words()));
+                baton::fsio::write_new(&p, line.as_bytes()).map_err(|e| e.to_string())?;
+                println!(
+                    "share {} of 3 for {:<6} -> {} ({} words)",
+                    s.member_index + 1,
+                    s.holder,
+                    p.display(),
+                    s.mnemonic.word_count()
+                );
+            }
+            Ok(())
         },
     )
     .map_err(fail)?;
@@ -75,27 +91,10 @@ pub fn run(a: DemoArgs) -> Result<()> {
         h.kdf.t_cost,
         h.kdf.p_cost
     );
-    baton::fsio::create_private_dir(&shares_dir).map_err(fail)?;
-    for s in &shares {
-        let p = shares_dir.join(format!("{}.txt", s.holder));
-        baton::fsio::write_new(
-            &p,
-            zeroize::Zeroizing::new(format!("{}\n", s.mnemonic.expose_words())).as_bytes(),
-        )
-        .map_err(fail)?;
-        println!(
-            "share {} of 3 for {:<6} -> {} ({} words)",
-            s.member_index + 1,
-            s.holder,
-            p.display(),
-            s.mnemonic.word_count()
-        );
-    }
     println!(
         "share set {}: any 2 holders rebuild the emergency key; it is stored nowhere",
         h.share_set.id
     );
-    drop(shares);
 
     step("clients and entries (generated passwords, a TOTP seed, an SSH key attachment)");
     baton::demo::populate(&mut vault).map_err(fail)?;

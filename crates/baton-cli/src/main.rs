@@ -82,7 +82,7 @@ impl Ctx {
         input::passphrase(self.passphrase_file().as_deref(), "--passphrase-file")
     }
 
-    fn open(&self, access: Access) -> Result<Vault> {
+    fn open(&self, access: Access) -> Result<Opened> {
         let path = self.vault_path()?;
         // Read the header first so a missing vault is reported before asking anything.
         let header = baton::vault::read_header(&path)?;
@@ -92,7 +92,80 @@ impl Ctx {
             );
         }
         let p = self.passphrase()?;
-        Ok(Vault::open(&path, &p, access)?)
+        let vault = Vault::open(&path, &p, access)?;
+        let seen = seen::path(&vault.header().vault_id);
+        if let Some(last) = seen.as_deref().and_then(seen::read)
+            && last > vault.index().revision
+        {
+            return Err(Failure::new(format!(
+                "the vault was rolled back: it is at revision {}, but this machine has seen revision {last}",
+                vault.index().revision
+            ))
+            .hint(format!(
+                "someone restored older files; if you restored a backup on purpose, delete {} and run the command again",
+                esc(&seen.unwrap_or_default().display().to_string())
+            ))
+            .code(msg::EXIT_INTEGRITY));
+        }
+        Ok(Opened { vault, seen })
+    }
+}
+
+/// An open vault that, when dropped, records the highest index revision this machine
+/// has seen (docs/threat-model.md: rollback of the whole vault).
+struct Opened {
+    vault: Vault,
+    seen: Option<PathBuf>,
+}
+
+impl std::ops::Deref for Opened {
+    type Target = Vault;
+    fn deref(&self) -> &Vault {
+        &self.vault
+    }
+}
+
+impl std::ops::DerefMut for Opened {
+    fn deref_mut(&mut self) -> &mut Vault {
+        &mut self.vault
+    }
+}
+
+impl Drop for Opened {
+    fn drop(&mut self) {
+        if let Some(p) = &self.seen {
+            seen::record(p, self.vault.index().revision);
+        }
+    }
+}
+
+/// The per-machine record of the last seen revision of each vault:
+/// `$XDG_STATE_HOME/baton/seen/<vault id>` (or `~/.local/state/...`).
+mod seen {
+    use std::path::{Path, PathBuf};
+
+    pub fn path(vault_id: &str) -> Option<PathBuf> {
+        let base = std::env::var_os("XDG_STATE_HOME")
+            .filter(|v| !v.is_empty())
+            .map(PathBuf::from)
+            .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".local/state")))?;
+        Some(base.join("baton").join("seen").join(vault_id))
+    }
+
+    pub fn read(p: &Path) -> Option<u64> {
+        std::fs::read_to_string(p).ok()?.trim().parse().ok()
+    }
+
+    /// Best effort: a machine without a writable state folder just does not remember.
+    pub fn record(p: &Path, revision: u64) {
+        if read(p).is_some_and(|last| last >= revision) {
+            return;
+        }
+        if let Some(dir) = p.parent()
+            && baton::fsio::create_private_dir(dir).is_ok()
+        {
+            let _ = baton::fsio::write_atomic(p, format!("{revision}\n").as_bytes());
+        }
     }
 }
 
@@ -188,16 +261,47 @@ fn holder_file_name(holder: &str) -> String {
     format!("{s}.txt")
 }
 
+/// An absolute, symlink-resolved form of a path that may not exist yet: the deepest
+/// existing ancestor is canonicalized and the rest appended.
+fn resolve(path: &Path) -> PathBuf {
+    let abs = std::path::absolute(path).unwrap_or_else(|_| path.to_path_buf());
+    let mut existing = abs.as_path();
+    let mut rest = Vec::new();
+    while !existing.exists() {
+        match (existing.parent(), existing.file_name()) {
+            (Some(p), Some(name)) => {
+                rest.push(name.to_os_string());
+                existing = p;
+            }
+            _ => break,
+        }
+    }
+    let mut out = existing
+        .canonicalize()
+        .unwrap_or_else(|_| existing.to_path_buf());
+    for name in rest.into_iter().rev() {
+        out.push(name);
+    }
+    out
+}
+
 fn cmd_init(ctx: &Ctx, a: cli::InitArgs) -> Result<()> {
     let path = ctx.vault_path()?;
-    let shares_dir = a.shares_out.clone().unwrap_or_else(|| {
-        let mut s = path.clone().into_os_string();
-        s.push("-shares");
-        PathBuf::from(s)
-    });
-    if shares_dir.starts_with(&path) {
-        return Err(Failure::new("the share folder must not be inside the vault")
-            .hint("shares belong to the holders, not next to the vault: use --shares-out DIR elsewhere"));
+    let shares_dir = a.shares_out.clone();
+    let (vault_real, shares_real) = (resolve(&path), resolve(&shares_dir));
+    // The shares must never enter the (synced) vault folder: anyone who can read it would
+    // get T shares at once.
+    if shares_real.starts_with(&vault_real) || vault_real.starts_with(&shares_real) {
+        return Err(
+            Failure::new("the share folder must not be inside the vault (or contain it)").hint(
+                "shares belong to the holders: use --shares-out DIR on a local, unsynced disk",
+            ),
+        );
+    }
+    if shares_real.parent() == vault_real.parent() {
+        eprintln!(
+            "baton: warning: the share folder is next to the vault; if that folder syncs, hand out the shares and delete the folder right away"
+        );
     }
     // Check the share folder before anything is created: the shares exist only once.
     let mut names = std::collections::HashSet::new();
@@ -223,7 +327,9 @@ fn cmd_init(ctx: &Ctx, a: cli::InitArgs) -> Result<()> {
     }
     let kdf = kdf_from_args(&a)?;
     let passphrase = input::new_passphrase(ctx.passphrase_file().as_deref(), "--passphrase-file")?;
-    let (vault, shares) = Vault::init(
+    let shares_existed = shares_dir.exists();
+    let mut delivered: Vec<(String, PathBuf)> = Vec::new();
+    let vault = Vault::init(
         &path,
         &passphrase,
         InitOptions {
@@ -231,16 +337,24 @@ fn cmd_init(ctx: &Ctx, a: cli::InitArgs) -> Result<()> {
             threshold: a.threshold,
             kdf,
         },
-    )?;
-    if let Err(f) = write_shares(&shares_dir, vault.header(), &shares) {
-        // Without its shares the vault has no emergency access: remove it (it is empty).
-        let _ = std::fs::remove_dir_all(&path);
-        let _ = std::fs::remove_dir_all(&shares_dir);
-        return Err(
-            Failure::new(format!("{}; the new vault was removed", f.message))
-                .hint("fix the share folder and run 'baton init' again"),
-        );
-    }
+        |header, shares| {
+            // Written and fsynced before vault.json exists (Vault::init).
+            write_shares(&shares_dir, header, shares)
+                .map(|files| delivered = files)
+                .map_err(|f| {
+                    if !shares_existed {
+                        let _ = std::fs::remove_dir_all(&shares_dir);
+                    }
+                    f.message
+                })
+        },
+    )
+    .map_err(|e| match e {
+        baton::InitError::Delivery(_) => {
+            Failure::from(e).hint("fix the share folder and run 'baton init' again")
+        }
+        e => Failure::from(e),
+    })?;
     let h = vault.header();
     println!(
         "created vault {} at {}",
@@ -251,15 +365,8 @@ fn cmd_init(ctx: &Ctx, a: cli::InitArgs) -> Result<()> {
         "emergency key split into {} shares, any {} rebuild it (SLIP-39 share set {})",
         h.share_set.count, h.share_set.threshold, h.share_set.id
     );
-    for s in &shares {
-        println!(
-            "  {:<16} {}",
-            esc(&s.holder),
-            esc(&shares_dir
-                .join(holder_file_name(&s.holder))
-                .display()
-                .to_string())
-        );
+    for (holder, file) in &delivered {
+        println!("  {:<16} {}", esc(holder), esc(&file.display().to_string()));
     }
     println!(
         "hand each holder their file, then delete the folder; the emergency key is stored nowhere else"
@@ -267,13 +374,18 @@ fn cmd_init(ctx: &Ctx, a: cli::InitArgs) -> Result<()> {
     Ok(())
 }
 
-fn write_shares(dir: &Path, h: &baton::header::Header, shares: &[HolderShare]) -> Result<()> {
+fn write_shares(
+    dir: &Path,
+    h: &baton::header::Header,
+    shares: &[HolderShare],
+) -> Result<Vec<(String, PathBuf)>> {
     baton::fsio::create_private_dir(dir).map_err(|e| {
         Failure::new(format!(
             "cannot create share folder {}: {e}",
             esc(&dir.display().to_string())
         ))
     })?;
+    let mut written = Vec::new();
     for s in shares {
         let text = zeroize::Zeroizing::new(format!(
             "# baton emergency share for {}\n# vault {}, share set {}, {} of {}, member {}\n{}\n",
@@ -292,8 +404,9 @@ fn write_shares(dir: &Path, h: &baton::header::Header, shares: &[HolderShare]) -
                 esc(&p.display().to_string())
             ))
         })?;
+        written.push((s.holder.clone(), p));
     }
-    Ok(())
+    Ok(written)
 }
 
 // ---------------------------------------------------------------- clients and entries
@@ -380,7 +493,10 @@ fn entry_fields(a: EntryFieldArgs, clear_password: bool, clear_totp: bool) -> Re
         None
     };
     let totp = match &a.totp_file {
-        Some(t) if t.starts_with("otpauth:") => {
+        Some(t)
+            if t.get(..8)
+                .is_some_and(|p| p.eq_ignore_ascii_case("otpauth:")) =>
+        {
             return Err(Failure::new("--totp takes a file that holds the otpauth:// URI, not the URI itself")
                 .hint("the URI contains the TOTP secret and would be visible to other users in the process list: put it in a file, or pass '--totp -' and paste it on stdin"));
         }

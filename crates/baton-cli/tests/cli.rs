@@ -468,17 +468,36 @@ fn missing_vault_and_missing_flags() {
     // Init into a non-empty folder is refused.
     fs::create_dir_all(&e.vault).unwrap();
     fs::write(e.vault.join("x"), "x").unwrap();
-    e.cmd(&["init", "--holders", "a,b", "-t", "2", "--insecure-test-kdf"])
-        .assert()
-        .code(1)
-        .stderr(predicate::str::contains("not empty"));
+    e.cmd(&[
+        "init",
+        "--holders",
+        "a,b",
+        "-t",
+        "2",
+        "--insecure-test-kdf",
+        "--shares-out",
+    ])
+    .arg(&e.shares)
+    .assert()
+    .code(1)
+    .stderr(predicate::str::contains("not empty"));
+    assert!(!e.shares.exists());
     let e = Env::new();
-    e.cmd(&["init", "--holders", "a,b", "-t", "3", "--insecure-test-kdf"])
-        .assert()
-        .code(1)
-        .stderr(predicate::str::contains(
-            "threshold 3 is impossible with 2 holders",
-        ));
+    e.cmd(&[
+        "init",
+        "--holders",
+        "a,b",
+        "-t",
+        "3",
+        "--insecure-test-kdf",
+        "--shares-out",
+    ])
+    .arg(&e.shares)
+    .assert()
+    .code(1)
+    .stderr(predicate::str::contains(
+        "threshold 3 is impossible with 2 holders",
+    ));
     assert!(!e.vault.exists());
 }
 
@@ -532,4 +551,71 @@ fn demo_runs() {
     assert!(out.contains("rebuilt key matches the vault's emergency recipient: true"));
     assert!(out.contains("detected: client"));
     assert!(out.contains("verify: 0 problems"));
+}
+
+#[test]
+fn shares_are_never_written_inside_the_vault() {
+    let e = Env::new();
+    let inside = e.vault.join("shares");
+    e.cmd(&[
+        "init",
+        "--holders",
+        "a,b",
+        "-t",
+        "2",
+        "--insecure-test-kdf",
+        "--shares-out",
+    ])
+    .arg(&inside)
+    .assert()
+    .code(1)
+    .stderr(predicate::str::contains("must not be inside the vault"));
+    // Also when the path reaches the vault through a symlink.
+    fs::create_dir_all(&e.vault).unwrap();
+    let link = e.dir.path().join("link");
+    std::os::unix::fs::symlink(&e.vault, &link).unwrap();
+    e.cmd(&[
+        "init",
+        "--holders",
+        "a,b",
+        "-t",
+        "2",
+        "--insecure-test-kdf",
+        "--shares-out",
+    ])
+    .arg(link.join("shares"))
+    .assert()
+    .code(1)
+    .stderr(predicate::str::contains("must not be inside the vault"));
+    assert_eq!(fs::read_dir(&e.vault).unwrap().count(), 0);
+}
+
+#[test]
+fn a_vault_rolled_back_behind_this_machine_is_refused() {
+    let e = Env::init();
+    e.cmd(&["client", "add", "acme"]).assert().success();
+    let backup = e.dir.path().join("backup");
+    copy_tree(&e.vault, &backup);
+    e.cmd(&["client", "add", "beta"]).assert().success();
+    // Restore the whole older vault: every file is genuine, but this machine has seen a
+    // newer revision.
+    fs::remove_dir_all(&e.vault).unwrap();
+    copy_tree(&backup, &e.vault);
+    e.cmd(&["list"])
+        .assert()
+        .code(4)
+        .stderr(predicate::str::contains("the vault was rolled back"))
+        .stderr(predicate::str::contains("on purpose"));
+}
+
+fn copy_tree(from: &std::path::Path, to: &std::path::Path) {
+    fs::create_dir_all(to).unwrap();
+    for d in fs::read_dir(from).unwrap() {
+        let d = d.unwrap();
+        if d.file_type().unwrap().is_dir() {
+            copy_tree(&d.path(), &to.join(d.file_name()));
+        } else {
+            fs::copy(d.path(), to.join(d.file_name())).unwrap();
+        }
+    }
 }

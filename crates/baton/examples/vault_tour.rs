@@ -12,13 +12,24 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let path = dir.path().join("vault");
     let passphrase = Passphrase::new("an example passphrase, not a good one".into());
 
-    let (mut vault, shares) = Vault::init(
+    // Shares are handed out inside `init`, before the vault exists; here we keep two.
+    let mut two = Vec::new();
+    let mut vault = Vault::init(
         &path,
         &passphrase,
         InitOptions {
             holders: vec!["anna".into(), "ben".into(), "carla".into()],
             threshold: 2,
             kdf: KdfParams::standard(),
+        },
+        |_, shares| {
+            for s in &shares[1..] {
+                two.push(
+                    slip39::Mnemonic::parse(s.mnemonic.expose_words())
+                        .map_err(|e| e.to_string())?,
+                );
+            }
+            Ok(())
         },
     )?;
     vault.add_client(NewClient {
@@ -46,7 +57,6 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         .map(|e| e.user.clone());
     println!("owner reads acme/ssh-root, user {entry_user:?}");
 
-    let two: Vec<_> = shares.into_iter().skip(1).map(|s| s.mnemonic).collect();
     let secret = EmergencySecret::from_bytes(&slip39::combine(&two, b"")?).ok_or("length")?;
     let colleague = Vault::open_emergency(&path, &secret, Access::Read)?;
     println!(

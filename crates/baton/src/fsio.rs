@@ -18,7 +18,9 @@ pub fn create_private_dir(path: &Path) -> io::Result<()> {
         .mode(DIR_MODE)
         .create(path)?;
     // `mode` is filtered by the umask and ignored for existing folders: set it exactly.
-    fs::set_permissions(path, fs::Permissions::from_mode(DIR_MODE))
+    fs::set_permissions(path, fs::Permissions::from_mode(DIR_MODE))?;
+    // Make the new folder's name durable too.
+    sync_dir(&parent_dir(path))
 }
 
 /// Writes `bytes` to `path` atomically: temporary file in the same folder (create_new,
@@ -32,6 +34,7 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> io::Result<()> {
     let mut tmp_name = std::ffi::OsString::from(".");
     tmp_name.push(name);
     tmp_name.push(format!(".{}.tmp", hex::encode(rand::random::<[u8; 6]>())));
+    debug_assert!(is_temp_name(&tmp_name.to_string_lossy()));
     let tmp = dir.join(tmp_name);
     let result = (|| {
         let mut f = OpenOptions::new()
@@ -49,6 +52,23 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> io::Result<()> {
         let _ = fs::remove_file(&tmp);
     }
     result
+}
+
+/// Whether `name` is one of write_atomic's temporary names: `.<name>.<12 hex>.tmp`.
+pub fn is_temp_name(name: &str) -> bool {
+    let Some(rest) = name.strip_prefix('.').and_then(|n| n.strip_suffix(".tmp")) else {
+        return false;
+    };
+    match rest.rsplit_once('.') {
+        Some((base, hex)) => {
+            !base.is_empty()
+                && hex.len() == 12
+                && hex
+                    .bytes()
+                    .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
+        }
+        None => false,
+    }
 }
 
 /// Writes a new file that must not exist yet (create_new, 0600), fsyncs it and its folder.
@@ -98,6 +118,8 @@ impl WriteLock {
             .create(true)
             .truncate(false)
             .mode(FILE_MODE)
+            // A planted symlink must not make us create or lock a file elsewhere.
+            .custom_flags(libc::O_NOFOLLOW)
             .open(vault.join(".lock"))?;
         match file.try_lock() {
             Ok(()) => Ok(Some(WriteLock { _file: file })),

@@ -6,7 +6,7 @@ use zeroize::Zeroizing;
 
 use crate::audit::AuditHead;
 use crate::client::ClientSummary;
-use crate::header::Recipients;
+use crate::header::{Recipients, ShareSet};
 use crate::keys::AuthKey;
 
 const MAC_DOMAIN: &[u8] = b"baton-index/1\n";
@@ -18,6 +18,8 @@ pub struct IndexBody {
     pub revision: u64,
     pub updated: String,
     pub recipients: Recipients,
+    /// Must equal the header's: authenticates the public share-set facts.
+    pub share_set: ShareSet,
     pub holders: Vec<String>,
     pub audit_head: AuditHead,
     pub clients: Vec<ClientSummary>,
@@ -96,6 +98,14 @@ mod tests {
             recipients: Recipients {
                 owner: "o".into(),
                 emergency: "e".into(),
+            },
+            share_set: ShareSet {
+                id: "0001".into(),
+                threshold: 1,
+                count: 1,
+                extendable: true,
+                iteration_exponent: 1,
+                created: "t".into(),
             },
             holders: vec!["anna".into()],
             audit_head: AuditHead::empty(),

@@ -46,7 +46,7 @@ pub enum KdfError {
     OutOfRange { m: u32, t: u32, p: u32 },
     #[error("argon2id parameters below the minimum for a standard vault (m={m} KiB, t={t}, p={p})")]
     TooWeak { m: u32, t: u32, p: u32 },
-    #[error("salt is not valid base64 of 16 or more bytes")]
+    #[error("salt is not valid base64 of 16 to 64 bytes")]
     BadSalt,
 }
 
@@ -54,8 +54,8 @@ pub enum KdfError {
 pub struct DerivedKeys(Zeroizing<[u8; 64]>);
 
 impl DerivedKeys {
-    pub fn kek_secret(&self) -> [u8; 32] {
-        self.0[..32].try_into().expect("32 bytes")
+    pub fn kek_secret(&self) -> Zeroizing<[u8; 32]> {
+        Zeroizing::new(self.0[..32].try_into().expect("32 bytes"))
     }
     pub fn mac_key(&self) -> &[u8] {
         &self.0[32..]
@@ -102,8 +102,10 @@ impl KdfParams {
         }
     }
 
+    /// Judged from the parameters, not from the `profile` label, which anyone with write
+    /// access to vault.json could change.
     pub fn is_insecure(&self) -> bool {
-        self.profile == KdfProfile::InsecureTest
+        self.m_cost_kib < Self::STANDARD_M_KIB || self.t_cost < Self::STANDARD_T
     }
 
     /// Checks the parameters before any memory is allocated for them.
@@ -128,7 +130,7 @@ impl KdfParams {
 
     fn salt_bytes(&self) -> Result<Vec<u8>, KdfError> {
         match STANDARD.decode(&self.salt) {
-            Ok(s) if s.len() >= 16 => Ok(s),
+            Ok(s) if (16..=64).contains(&s.len()) => Ok(s),
             _ => Err(KdfError::BadSalt),
         }
     }

@@ -21,11 +21,8 @@ type HmacSha256 = Hmac<Sha256>;
 /// scalar clamping happens inside the age crate, exactly as for a generated identity.
 pub fn identity_from_bytes(secret: &[u8; 32]) -> x25519::Identity {
     let hrp = Hrp::parse("age-secret-key-").expect("valid hrp");
-    let encoded = Zeroizing::new(
-        bech32::encode::<Bech32>(hrp, secret)
-            .expect("32 bytes fit bech32")
-            .to_uppercase(),
-    );
+    let encoded =
+        Zeroizing::new(bech32::encode_upper::<Bech32>(hrp, secret).expect("32 bytes fit bech32"));
     x25519::Identity::from_str(&encoded).expect("we just encoded a valid identity")
 }
 

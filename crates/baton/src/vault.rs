@@ -68,6 +68,12 @@ pub enum IntegrityError {
     ClientMismatch { client: String },
     #[error(transparent)]
     Audit(#[from] AuditProblem),
+    #[error(
+        "the index was rolled back: it ends the audit log at record {head}, but records up to {last} exist"
+    )]
+    RolledBack { head: u64, last: u64 },
+    #[error("{0}/ in the vault is not a plain folder (symlink or file)")]
+    NotADirectory(&'static str),
 }
 
 impl IntegrityError {
@@ -127,6 +133,8 @@ pub enum InitError {
     Split(#[from] slip39::Slip39Error),
     #[error("cannot write {path}: {source}")]
     Io { path: PathBuf, source: io::Error },
+    #[error("the shares could not be handed out ({0}); nothing was created")]
+    Delivery(String),
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -265,11 +273,16 @@ pub fn read_header(path: &Path) -> Result<Header, UnlockError> {
 impl Vault {
     /// Creates a new vault at `path` (docs/format.md#layout) and returns it with one
     /// share per holder. The emergency secret exists only inside this call.
+    ///
+    /// `deliver` receives the shares after every other file is durable and before
+    /// `vault.json` is written: if it fails, the folder never becomes a vault and what
+    /// `init` created is removed. So a vault never exists whose shares were not handed out.
     pub fn init(
         path: &Path,
         passphrase: &Passphrase,
         opts: InitOptions,
-    ) -> Result<(Vault, Vec<HolderShare>), InitError> {
+        deliver: impl FnOnce(&Header, &[HolderShare]) -> Result<(), String>,
+    ) -> Result<Vault, InitError> {
         let n = opts.holders.len();
         let mut seen = HashSet::new();
         for h in &opts.holders {
@@ -288,7 +301,8 @@ impl Vault {
             });
         }
         opts.kdf.validate()?;
-        if path.exists() {
+        let existed = path.exists();
+        if existed {
             let mut rd = fs::read_dir(path).map_err(io_err(path))?;
             if rd.next().is_some() {
                 return Err(InitError::NotEmpty(path.to_path_buf()));
@@ -360,7 +374,61 @@ impl Vault {
             },
         };
         drop(emergency);
+        drop(vault_id);
 
+        let created_files =
+            Self::init_files(path, header, owner, auth, recipients, &opts.holders, t, n);
+        let vault = match created_files {
+            Ok(v) => v,
+            Err(e) => {
+                Self::undo_init(path, existed);
+                return Err(e);
+            }
+        };
+        if let Err(reason) = deliver(&vault.header, &shares) {
+            Self::undo_init(path, existed);
+            return Err(InitError::Delivery(reason));
+        }
+        drop(shares);
+        // The header is written last: a folder without vault.json is not a vault yet.
+        if let Err(e) = vault.write_header() {
+            Self::undo_init(path, existed);
+            return Err(match e {
+                VaultError::Io { path, source } => InitError::Io { path, source },
+                other => InitError::Io {
+                    path: path.to_path_buf(),
+                    source: io::Error::other(other.to_string()),
+                },
+            });
+        }
+        Ok(vault)
+    }
+
+    /// Removes what a failed `init` created (only baton's own names).
+    fn undo_init(path: &Path, existed: bool) {
+        for name in [CLIENTS_DIR, AUDIT_DIR] {
+            let _ = fs::remove_dir_all(path.join(name));
+        }
+        for name in [HEADER_FILE, ".lock", "index.g1.age"] {
+            let _ = fs::remove_file(path.join(name));
+        }
+        if !existed {
+            let _ = fs::remove_dir(path);
+        }
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn init_files(
+        path: &Path,
+        header: Header,
+        owner: OwnerIdentity,
+        auth: AuthKey,
+        recipients: Recipients,
+        holders: &[String],
+        t: usize,
+        n: usize,
+    ) -> Result<Vault, InitError> {
+        let created = header.created.clone();
         fsio::create_private_dir(path).map_err(io_err(path))?;
         for d in [CLIENTS_DIR, AUDIT_DIR] {
             let p = path.join(d);
@@ -373,12 +441,13 @@ impl Vault {
                 source: io::Error::new(io::ErrorKind::WouldBlock, "locked"),
             })?;
         let index = IndexBody {
-            vault_id,
+            vault_id: header.vault_id.clone(),
             generation: 1,
             revision: 0,
             updated: created,
             recipients: recipients.clone(),
-            holders: opts.holders.clone(),
+            share_set: header.share_set.clone(),
+            holders: holders.to_vec(),
             audit_head: AuditHead::empty(),
             clients: vec![],
         };
@@ -396,7 +465,7 @@ impl Vault {
             vault.header.share_set.id,
             t,
             n,
-            opts.holders.join(", ")
+            holders.join(", ")
         );
         vault
             .commit(AuditEvent::new("vault.init", None, detail), vec![], &[])
@@ -407,15 +476,7 @@ impl Vault {
                     source: io::Error::other(other.to_string()),
                 },
             })?;
-        // The header is written last: a folder without vault.json is not a vault yet.
-        vault.write_header().map_err(|e| match e {
-            VaultError::Io { path, source } => InitError::Io { path, source },
-            other => InitError::Io {
-                path: path.to_path_buf(),
-                source: io::Error::other(other.to_string()),
-            },
-        })?;
-        Ok((vault, shares))
+        Ok(vault)
     }
 
     /// Opens a vault with the owner's passphrase (docs/format.md#opening).
@@ -427,16 +488,27 @@ impl Vault {
         let lock = Self::lock_for(path, access)?;
         let header = read_header(path)?;
         let derived = header.kdf.derive(passphrase)?;
-        let check = passphrase_check(&derived);
         use subtle::ConstantTimeEq;
-        if !bool::from(check.as_bytes().ct_eq(header.passphrase_check.as_bytes())) {
-            return Err(UnlockError::WrongPassphrase);
-        }
-        let (owner, auth) = keys::unwrap_owner_key(&derived, &header.vault_id, &header.owner_key)
-            .map_err(|e| match e {
-            OwnerKeyError::WrongPassphrase => UnlockError::OwnerKeyDamaged("age header"),
-            OwnerKeyError::Damaged(what) => UnlockError::OwnerKeyDamaged(what),
-        })?;
+        let check_ok = bool::from(
+            passphrase_check(&derived)
+                .as_bytes()
+                .ct_eq(header.passphrase_check.as_bytes()),
+        );
+        // docs/format.md#owner-key: the check value tells "wrong passphrase" from "damaged
+        // owner key"; the owner key itself decides, so a forged check value cannot turn
+        // tampering into a harmless-looking wrong passphrase.
+        let (owner, auth) =
+            match keys::unwrap_owner_key(&derived, &header.vault_id, &header.owner_key) {
+                Ok(pair) if check_ok => pair,
+                Ok(_) => return Err(UnlockError::OwnerKeyDamaged("passphrase check value")),
+                Err(OwnerKeyError::WrongPassphrase) if check_ok => {
+                    return Err(UnlockError::OwnerKeyDamaged("age header"));
+                }
+                Err(OwnerKeyError::Damaged(what)) if check_ok => {
+                    return Err(UnlockError::OwnerKeyDamaged(what));
+                }
+                Err(_) => return Err(UnlockError::WrongPassphrase),
+            };
         if owner.recipient().to_string() != header.recipients.owner {
             return Err(IntegrityError::HeaderRecipients.into());
         }
@@ -482,7 +554,7 @@ impl Vault {
         let mut vault = Vault {
             path: path.to_path_buf(),
             recipients: parse_recipients(&header.recipients).expect("checked in read_header"),
-            header,
+            header: header.clone(),
             key,
             auth,
             index: IndexBody {
@@ -494,14 +566,53 @@ impl Vault {
                     owner: String::new(),
                     emergency: String::new(),
                 },
+                share_set: header.share_set.clone(),
                 holders: vec![],
                 audit_head: AuditHead::empty(),
                 clients: vec![],
             },
             lock,
         };
+        for d in [CLIENTS_DIR, AUDIT_DIR] {
+            match fs::symlink_metadata(path.join(d)) {
+                Ok(m) if m.is_dir() => {}
+                _ => return Err(IntegrityError::NotADirectory(d).into()),
+            }
+        }
         vault.index = vault.read_index()?;
+        vault.check_audit_tail()?;
         Ok(vault)
+    }
+
+    /// Audit records past the head: one is the leftover of a write that crashed before
+    /// its commit; two or more mean the index was rolled back to an older, genuine copy
+    /// (docs/format.md#audit-log).
+    fn check_audit_tail(&self) -> Result<(), IntegrityError> {
+        let head = self.index.audit_head.seq;
+        let beyond = self.audit_beyond_head();
+        match beyond.iter().max() {
+            Some(&last) if last > head + 1 || beyond.len() > 1 => {
+                Err(IntegrityError::RolledBack { head, last })
+            }
+            _ => Ok(()),
+        }
+    }
+
+    /// Sequence numbers of record files above the index's head.
+    fn audit_beyond_head(&self) -> Vec<u64> {
+        let head = self.index.audit_head.seq;
+        let Ok(rd) = fs::read_dir(self.path.join(AUDIT_DIR)) else {
+            return vec![];
+        };
+        rd.flatten()
+            .filter_map(|e| {
+                let name = e.file_name().to_string_lossy().to_string();
+                let seq = name.strip_suffix(".age")?;
+                (seq.len() == 12).then_some(())?;
+                seq.parse::<u64>().ok()
+            })
+            .filter(|&seq| seq > head)
+            .collect()
     }
 
     fn identity(&self) -> &x25519::Identity {
@@ -530,6 +641,14 @@ impl Vault {
         }
         if index.recipients != self.header.recipients {
             return Err(IntegrityError::IndexMismatch("recipients"));
+        }
+        if index.share_set != self.header.share_set {
+            return Err(IntegrityError::IndexMismatch("share set"));
+        }
+        if let Some(c) = index.clients.iter().find(|c| !is_client_file_name(&c.file)) {
+            return Err(IntegrityError::ClientMismatch {
+                client: c.id.clone(),
+            });
         }
         Ok(index)
     }
@@ -580,7 +699,7 @@ impl Vault {
             // the file this (older) index names. Only if the index on disk is unchanged
             // is the problem real.
             Err(e) if self.lock.is_none() => match self.read_index() {
-                Ok(fresh) if fresh.revision != self.index.revision => {
+                Ok(fresh) if fresh.revision > self.index.revision => {
                     let s = fresh
                         .client(id)
                         .ok_or_else(|| VaultError::UnknownClient(id.to_string()))?;
@@ -658,7 +777,15 @@ impl Vault {
             .path
             .join(AUDIT_DIR)
             .join(audit::record_file(record.seq));
-        fsio::write_atomic(&rec_path, &seal::encrypt(&self.recipients, &rec_plain))
+        if rec_path.exists() {
+            // The leftover of an interrupted write: keep it as evidence, never overwrite.
+            let aside = rec_path.with_extension(format!(
+                "age.interrupted-{}",
+                hex::encode(rand::random::<[u8; 4]>())
+            ));
+            fs::rename(&rec_path, &aside).map_err(io_err(&rec_path))?;
+        }
+        fsio::write_new(&rec_path, &seal::encrypt(&self.recipients, &rec_plain))
             .map_err(io_err(&rec_path))?;
 
         // 2. Client files under fresh names.
@@ -700,10 +827,10 @@ impl Vault {
         self.index = next;
 
         // 4. Cleanup; failures here leave only unreferenced files.
-        for f in obsolete {
+        for f in obsolete.iter().filter(|f| is_client_file_name(f)) {
             let _ = fsio::remove_durable(&self.path.join(CLIENTS_DIR).join(f));
         }
-        let _ = self.remove_orphans();
+        self.remove_temp_files();
         Ok(())
     }
 
@@ -714,38 +841,46 @@ impl Vault {
         }
     }
 
-    /// Client files and temporary files that the index does not name: leftovers of an
-    /// interrupted write (docs/format.md#writes). Only names baton itself creates.
+    /// Files the index does not name: client files and audit records of interrupted
+    /// writes (docs/format.md#writes). They are reported, never deleted automatically:
+    /// in a synced folder such a file may be another machine's commit whose index has
+    /// not arrived yet.
     pub fn orphans(&self) -> Vec<PathBuf> {
         let named: HashSet<&str> = self.index.clients.iter().map(|c| c.file.as_str()).collect();
         let mut out = Vec::new();
+        if let Ok(rd) = fs::read_dir(self.path.join(CLIENTS_DIR)) {
+            for e in rd.flatten() {
+                let name = e.file_name().to_string_lossy().to_string();
+                if is_client_file_name(&name) && !named.contains(name.as_str()) {
+                    out.push(e.path());
+                }
+            }
+        }
+        out.extend(
+            self.audit_beyond_head()
+                .into_iter()
+                .map(|seq| self.path.join(AUDIT_DIR).join(audit::record_file(seq))),
+        );
+        out
+    }
+
+    /// Removes this machine's temporary files (`.<name>.<12 hex>.tmp`, see
+    /// fsio::write_atomic). They are never part of a commit.
+    fn remove_temp_files(&self) {
         for dir in [
-            self.path.join(CLIENTS_DIR),
             self.path.clone(),
+            self.path.join(CLIENTS_DIR),
             self.path.join(AUDIT_DIR),
         ] {
             let Ok(rd) = fs::read_dir(&dir) else { continue };
             for e in rd.flatten() {
                 let name = e.file_name().to_string_lossy().to_string();
-                let ours_tmp = name.starts_with('.') && name.ends_with(".tmp");
-                let stale_client = dir.ends_with(CLIENTS_DIR)
-                    && is_client_file_name(&name)
-                    && !named.contains(name.as_str());
-                if ours_tmp || stale_client {
-                    out.push(e.path());
+                if fsio::is_temp_name(&name) && e.file_type().map(|t| t.is_file()).unwrap_or(false)
+                {
+                    let _ = fs::remove_file(e.path());
                 }
             }
         }
-        out
-    }
-
-    fn remove_orphans(&self) -> io::Result<()> {
-        self.require_write()
-            .map_err(|_| io::Error::other("read-only"))?;
-        for p in self.orphans() {
-            fsio::remove_durable(&p)?;
-        }
-        Ok(())
     }
 
     fn write_header(&self) -> Result<(), VaultError> {
@@ -777,16 +912,19 @@ impl Vault {
             params.m_cost_kib, params.t_cost, params.p_cost
         );
         header.kdf = params;
+        // The record first: a crash between the two writes leaves a record of an
+        // attempted change rather than a change without a record.
+        self.commit(
+            AuditEvent::new("passphrase.change", None, detail),
+            vec![],
+            &[],
+        )?;
         let old = std::mem::replace(&mut self.header, header);
         if let Err(e) = self.write_header() {
             self.header = old;
             return Err(e);
         }
-        self.commit(
-            AuditEvent::new("passphrase.change", None, detail),
-            vec![],
-            &[],
-        )
+        Ok(())
     }
 
     /// Reads the whole audit log and checks its chain against the index's head.

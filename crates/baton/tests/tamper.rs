@@ -22,13 +22,21 @@ fn fixture() -> Fixture {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("v");
     let pass = Passphrase::new("correct horse battery staple".into());
-    let (mut v, shares) = Vault::init(
+    let mut kept = Vec::new();
+    let mut v = Vault::init(
         &path,
         &pass,
         InitOptions {
             holders: vec!["anna".into(), "ben".into(), "carla".into()],
             threshold: 2,
             kdf: KdfParams::insecure_test(),
+        },
+        |_, shares| {
+            kept = shares
+                .iter()
+                .map(|s| slip39::Mnemonic::parse(s.mnemonic.expose_words()).unwrap())
+                .collect();
+            Ok(())
         },
     )
     .unwrap();
@@ -49,8 +57,7 @@ fn fixture() -> Fixture {
         )
         .unwrap();
     }
-    let ms: Vec<_> = shares.into_iter().take(2).map(|s| s.mnemonic).collect();
-    let secret = EmergencySecret::from_bytes(&slip39::combine(&ms, b"").unwrap()).unwrap();
+    let secret = EmergencySecret::from_bytes(&slip39::combine(&kept[..2], b"").unwrap()).unwrap();
     Fixture {
         _dir: dir,
         path,
@@ -339,4 +346,157 @@ fn snapshot(dir: &Path) -> Vec<(PathBuf, Vec<u8>)> {
     }
     out.sort();
     out
+}
+
+fn copy_tree(from: &Path, to: &Path) {
+    fs::create_dir_all(to).unwrap();
+    for e in fs::read_dir(from).unwrap() {
+        let e = e.unwrap();
+        let target = to.join(e.file_name());
+        if e.file_type().unwrap().is_dir() {
+            copy_tree(&e.path(), &target);
+        } else {
+            fs::copy(e.path(), &target).unwrap();
+        }
+    }
+}
+
+fn set_password(f: &Fixture, client: &str, value: &str) {
+    let mut v = Vault::open(&f.path, &f.pass, Access::Write).unwrap();
+    v.edit_entry(
+        client,
+        "server",
+        EntryFields {
+            password: Some(SecretText::new(value.into())),
+            ..Default::default()
+        },
+    )
+    .unwrap();
+}
+
+#[test]
+fn rolling_back_the_index_and_client_files_is_detected_by_the_audit_tail() {
+    let f = fixture();
+    let old = f.path.parent().unwrap().join("old");
+    copy_tree(&f.path, &old);
+    set_password(&f, "alpha", "second");
+    set_password(&f, "alpha", "third");
+    // The attacker restores the older, genuine index and client files (from a synced
+    // folder's version history), but cannot make the newer audit records disappear
+    // without also being noticed by anyone who kept a copy.
+    fs::copy(old.join("index.g1.age"), f.path.join("index.g1.age")).unwrap();
+    copy_tree(&old.join("clients"), &f.path.join("clients"));
+    for_both_keys(&f, |v| {
+        assert!(
+            matches!(
+                v.err(),
+                Some(UnlockError::Integrity(IntegrityError::RolledBack { .. }))
+            ),
+            "rollback by two writes must be refused"
+        );
+    });
+}
+
+#[test]
+fn an_interrupted_write_leaves_evidence_that_is_kept_not_overwritten() {
+    let f = fixture();
+    let head = Vault::open(&f.path, &f.pass, Access::Read)
+        .unwrap()
+        .index()
+        .audit_head
+        .seq;
+    // Simulate a crash after the audit record was written but before the index commit.
+    let leftover = f.path.join("audit").join(format!("{:012}.age", head + 1));
+    fs::write(&leftover, b"leftover of a crashed write").unwrap();
+    let v = Vault::open(&f.path, &f.pass, Access::Read).unwrap();
+    assert_eq!(v.orphans(), vec![leftover.clone()]);
+    drop(v);
+    set_password(&f, "beta", "after-crash");
+    let kept: Vec<_> = fs::read_dir(f.path.join("audit"))
+        .unwrap()
+        .map(|e| e.unwrap().file_name().into_string().unwrap())
+        .filter(|n| n.contains(".interrupted-"))
+        .collect();
+    assert_eq!(
+        kept.len(),
+        1,
+        "the leftover is moved aside, not overwritten"
+    );
+    let v = Vault::open(&f.path, &f.pass, Access::Read).unwrap();
+    assert!(v.verify().is_empty());
+    assert!(v.orphans().is_empty());
+}
+
+#[test]
+fn unreferenced_client_files_are_reported_not_deleted() {
+    // In a synced folder an unreferenced file may be another machine's fresh commit whose
+    // index has not arrived yet: deleting it would lose that machine's data.
+    let f = fixture();
+    let stray = f
+        .path
+        .join("clients")
+        .join(format!("{}.age", "ab".repeat(16)));
+    fs::write(&stray, b"another machine's new client file").unwrap();
+    set_password(&f, "alpha", "x");
+    assert!(stray.exists());
+    let v = Vault::open(&f.path, &f.pass, Access::Read).unwrap();
+    assert_eq!(v.orphans(), vec![stray]);
+}
+
+#[test]
+fn forging_the_passphrase_check_reads_as_tampering_not_as_a_wrong_passphrase() {
+    let f = fixture();
+    let hp = f.path.join("vault.json");
+    let mut h: serde_json::Value = serde_json::from_slice(&fs::read(&hp).unwrap()).unwrap();
+    h["passphrase_check"] = "00".repeat(16).into();
+    fs::write(&hp, serde_json::to_vec(&h).unwrap()).unwrap();
+    assert!(matches!(
+        Vault::open(&f.path, &f.pass, Access::Read).err(),
+        Some(UnlockError::OwnerKeyDamaged(_))
+    ));
+    assert!(matches!(
+        Vault::open(&f.path, &Passphrase::new("wrong".into()), Access::Read).err(),
+        Some(UnlockError::WrongPassphrase)
+    ));
+}
+
+#[test]
+fn an_authenticated_index_cannot_point_outside_clients() {
+    // Even a holder of T shares (who can authenticate an index) must not make the owner's
+    // baton touch files outside the vault.
+    let f = fixture();
+    let victim = f.path.parent().unwrap().join("victim.txt");
+    fs::write(&victim, b"keep me").unwrap();
+    let v = Vault::open_emergency(&f.path, &f.secret, Access::Read).unwrap();
+    let mut idx = v.index().clone();
+    idx.clients[0].file = "../../victim.txt".into();
+    let vid = v.header().vault_id_bytes().unwrap();
+    drop(v);
+    let sealed = idx.seal(&f.secret.auth_key(&vid));
+    fs::write(
+        f.path.join("index.g1.age"),
+        baton::seal::encrypt(&public_recipients(&f.path), &sealed),
+    )
+    .unwrap();
+    assert!(matches!(
+        Vault::open(&f.path, &f.pass, Access::Write).err(),
+        Some(UnlockError::Integrity(
+            IntegrityError::ClientMismatch { .. }
+        ))
+    ));
+    assert!(victim.exists());
+}
+
+#[test]
+fn symlinked_vault_folders_are_refused() {
+    let f = fixture();
+    let elsewhere = f.path.parent().unwrap().join("elsewhere");
+    fs::rename(f.path.join("audit"), &elsewhere).unwrap();
+    std::os::unix::fs::symlink(&elsewhere, f.path.join("audit")).unwrap();
+    assert!(matches!(
+        Vault::open(&f.path, &f.pass, Access::Read).err(),
+        Some(UnlockError::Integrity(IntegrityError::NotADirectory(
+            "audit"
+        )))
+    ));
 }

@@ -53,6 +53,7 @@ impl Env {
         let mut c = Command::cargo_bin("baton").unwrap();
         c.env_remove("BATON_VAULT")
             .env_remove("BATON_PASSPHRASE_FILE")
+            .env("XDG_STATE_HOME", self.dir.path().join("state"))
             .arg("--vault")
             .arg(&self.vault)
             .arg("--passphrase-file")
