@@ -721,12 +721,7 @@ fn cmd_get(ctx: &Ctx, a: cli::GetArgs) -> Result<()> {
     let (client, entry) = split_target(&a.target)?;
     let v = ctx.open(Access::Read)?;
     let file = v.client(client)?;
-    let e = file.entry(entry).ok_or_else(|| {
-        Failure::from(baton::VaultError::UnknownEntry {
-            client: client.into(),
-            entry: entry.into(),
-        })
-    })?;
+    let e = file.require_entry(entry)?;
     if a.json {
         let text = zeroize::Zeroizing::new(
             serde_json::to_string_pretty(&json!({
@@ -819,12 +814,7 @@ fn cmd_otp(ctx: &Ctx, target: &str, as_json: bool) -> Result<()> {
     let (client, entry) = split_target(target)?;
     let v = ctx.open(Access::Read)?;
     let file = v.client(client)?;
-    let e = file.entry(entry).ok_or_else(|| {
-        Failure::from(baton::VaultError::UnknownEntry {
-            client: client.into(),
-            entry: entry.into(),
-        })
-    })?;
+    let e = file.require_entry(entry)?;
     let uri = e.totp.as_ref().ok_or_else(|| {
         Failure::new(format!("{client}/{entry} has no TOTP seed")).hint(format!(
             "add one with 'baton entry edit {client} {entry} --totp FILE'"

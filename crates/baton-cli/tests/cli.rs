@@ -619,3 +619,41 @@ fn copy_tree(from: &std::path::Path, to: &std::path::Path) {
         }
     }
 }
+
+#[test]
+fn attachments_replace_and_detach() {
+    let e = Env::init();
+    e.cmd(&["client", "add", "acme"]).assert().success();
+    e.cmd(&["entry", "add", "acme", "ssh"]).assert().success();
+    let k1 = e.file("key", "first\n");
+    e.cmd(&["entry", "attach", "acme", "ssh"])
+        .arg(&k1)
+        .assert()
+        .success();
+    let k2 = e.file("key2", "second\n");
+    e.cmd(&["entry", "attach", "acme", "ssh", "--as", "key"])
+        .arg(&k2)
+        .assert()
+        .code(1)
+        .stderr(predicate::str::contains("already has an attachment 'key'"));
+    e.cmd(&["entry", "attach", "acme", "ssh", "--as", "key", "--force"])
+        .arg(&k2)
+        .assert()
+        .success();
+    assert_eq!(
+        e.stdout(&["get", "acme/ssh", "--attachment", "key"]),
+        "second\n"
+    );
+    e.cmd(&["entry", "detach", "acme", "ssh", "key"])
+        .assert()
+        .success();
+    e.cmd(&["entry", "detach", "acme", "ssh", "key"])
+        .assert()
+        .code(1)
+        .stderr(predicate::str::contains("has no attachment 'key'"));
+    e.cmd(&["entry", "attach", "acme", "nope"])
+        .arg(&k1)
+        .assert()
+        .code(1)
+        .stderr(predicate::str::contains("has no entry 'nope'"));
+}

@@ -115,7 +115,44 @@ impl EntryFields {
     }
 }
 
+impl ClientFile {
+    /// The entry `name`, or the error that names client and entry.
+    pub fn require_entry(&self, name: &str) -> Result<&Entry, VaultError> {
+        self.entry(name).ok_or_else(|| VaultError::UnknownEntry {
+            client: self.id.clone(),
+            entry: name.into(),
+        })
+    }
+}
+
 impl Vault {
+    /// Loads a client, lets `change` modify one entry, stamps the times and commits with
+    /// one audit record. The shared path of every entry edit.
+    fn update_entry(
+        &mut self,
+        client: &str,
+        entry: &str,
+        event: (&str, String),
+        change: impl FnOnce(&mut Entry) -> Result<(), VaultError>,
+    ) -> Result<(), VaultError> {
+        let mut file = self.client(client)?;
+        let t = now();
+        let e = file
+            .entry_mut(entry)
+            .ok_or_else(|| VaultError::UnknownEntry {
+                client: client.into(),
+                entry: entry.into(),
+            })?;
+        change(e)?;
+        e.updated = t.clone();
+        file.updated = t;
+        self.commit(
+            AuditEvent::new(event.0, Some(client), event.1),
+            vec![file],
+            &[],
+        )
+    }
+
     pub fn add_client(&mut self, c: NewClient) -> Result<(), VaultError> {
         check_id(&c.id)?;
         check_text("name", &c.name, 256)?;
@@ -237,23 +274,11 @@ impl Vault {
         fields: EntryFields,
     ) -> Result<(), VaultError> {
         fields.check()?;
-        let mut file = self.client(client)?;
-        let changed = describe(&fields);
-        let t = now();
-        let e = file
-            .entry_mut(name)
-            .ok_or_else(|| VaultError::UnknownEntry {
-                client: client.into(),
-                entry: name.into(),
-            })?;
-        fields.apply(e);
-        e.updated = t.clone();
-        file.updated = t;
-        self.commit(
-            AuditEvent::new("entry.edit", Some(client), format!("{name}: {changed}")),
-            vec![file],
-            &[],
-        )
+        let detail = format!("{name}: {}", describe(&fields));
+        self.update_entry(client, name, ("entry.edit", detail), |e| {
+            fields.apply(e);
+            Ok(())
+        })
     }
 
     pub fn rename_entry(
@@ -263,32 +288,22 @@ impl Vault {
         new_name: &str,
     ) -> Result<(), VaultError> {
         check_id(new_name)?;
-        let mut file = self.client(client)?;
-        if file.entry(new_name).is_some() {
+        if self
+            .summary(client)?
+            .entries
+            .iter()
+            .any(|e| e.name == new_name)
+        {
             return Err(VaultError::EntryExists {
                 client: client.into(),
                 entry: new_name.into(),
             });
         }
-        let t = now();
-        let e = file
-            .entry_mut(name)
-            .ok_or_else(|| VaultError::UnknownEntry {
-                client: client.into(),
-                entry: name.into(),
-            })?;
-        e.name = new_name.into();
-        e.updated = t.clone();
-        file.updated = t;
-        self.commit(
-            AuditEvent::new(
-                "entry.rename",
-                Some(client),
-                format!("{name} -> {new_name}"),
-            ),
-            vec![file],
-            &[],
-        )
+        let detail = format!("{name} -> {new_name}");
+        self.update_entry(client, name, ("entry.rename", detail), |e| {
+            e.name = new_name.into();
+            Ok(())
+        })
     }
 
     pub fn remove_entry(&mut self, client: &str, name: &str) -> Result<(), VaultError> {
@@ -323,69 +338,43 @@ impl Vault {
                 "attachment name '{name}' is not a plain file name"
             )));
         }
-        if data.expose().len() > MAX_ATTACHMENT {
+        let size = data.expose().len();
+        if size > MAX_ATTACHMENT {
             return Err(VaultError::Invalid(format!(
                 "attachment is larger than {} KiB",
                 MAX_ATTACHMENT / 1024
             )));
         }
-        let mut file = self.client(client)?;
-        let t = now();
-        let e = file
-            .entry_mut(entry)
-            .ok_or_else(|| VaultError::UnknownEntry {
-                client: client.into(),
-                entry: entry.into(),
-            })?;
-        let size = data.expose().len();
-        match e.attachments.iter_mut().find(|a| a.name == name) {
-            Some(_) if !replace => {
-                return Err(VaultError::Invalid(format!(
-                    "entry '{entry}' already has an attachment '{name}' (use --force to replace it)"
-                )));
+        let detail = format!("{entry}: {name} ({size} bytes)");
+        self.update_entry(client, entry, ("entry.attach", detail), |e| {
+            match e.attachments.iter_mut().find(|a| a.name == name) {
+                Some(_) if !replace => {
+                    return Err(VaultError::Invalid(format!(
+                        "entry '{entry}' already has an attachment '{name}' (use --force to replace it)"
+                    )));
+                }
+                Some(a) => a.data = data,
+                None => e.attachments.push(Attachment {
+                    name: name.into(),
+                    data,
+                }),
             }
-            Some(a) => a.data = data,
-            None => e.attachments.push(Attachment {
-                name: name.into(),
-                data,
-            }),
-        }
-        e.updated = t.clone();
-        file.updated = t;
-        self.commit(
-            AuditEvent::new(
-                "entry.attach",
-                Some(client),
-                format!("{entry}: {name} ({size} bytes)"),
-            ),
-            vec![file],
-            &[],
-        )
+            Ok(())
+        })
     }
 
     pub fn detach(&mut self, client: &str, entry: &str, name: &str) -> Result<(), VaultError> {
-        let mut file = self.client(client)?;
-        let t = now();
-        let e = file
-            .entry_mut(entry)
-            .ok_or_else(|| VaultError::UnknownEntry {
-                client: client.into(),
-                entry: entry.into(),
-            })?;
-        let before = e.attachments.len();
-        e.attachments.retain(|a| a.name != name);
-        if e.attachments.len() == before {
-            return Err(VaultError::Invalid(format!(
-                "entry '{entry}' has no attachment '{name}'"
-            )));
-        }
-        e.updated = t.clone();
-        file.updated = t;
-        self.commit(
-            AuditEvent::new("entry.detach", Some(client), format!("{entry}: {name}")),
-            vec![file],
-            &[],
-        )
+        let detail = format!("{entry}: {name}");
+        self.update_entry(client, entry, ("entry.detach", detail), |e| {
+            let before = e.attachments.len();
+            e.attachments.retain(|a| a.name != name);
+            if e.attachments.len() == before {
+                return Err(VaultError::Invalid(format!(
+                    "entry '{entry}' has no attachment '{name}'"
+                )));
+            }
+            Ok(())
+        })
     }
 }
 
