@@ -723,19 +723,40 @@ fn cmd_get(ctx: &Ctx, a: cli::GetArgs) -> Result<()> {
     let file = v.client(client)?;
     let e = file.require_entry(entry)?;
     if a.json {
-        let text = zeroize::Zeroizing::new(
-            serde_json::to_string_pretty(&json!({
-                "client": client, "name": e.name, "kind": e.kind, "url": e.url, "user": e.user,
-                "password": e.password.as_ref().map(SecretText::expose),
-                "totp": e.totp.as_ref().map(SecretText::expose),
-                "note": e.note, "tags": e.tags,
-                "attachments": e.attachments.iter().map(|a| &a.name).collect::<Vec<_>>(),
-                "created": e.created, "updated": e.updated,
-            }))
-            .expect("serializable")
-                + "\n",
-        );
-        return emit_secret(text.as_bytes(), None, a.show, false);
+        /// Borrows from the decrypted entry, so the only copy made is the wiped buffer.
+        #[derive(serde::Serialize)]
+        struct EntryOut<'a> {
+            client: &'a str,
+            name: &'a str,
+            kind: EntryKind,
+            url: &'a str,
+            user: &'a str,
+            password: Option<&'a str>,
+            totp: Option<&'a str>,
+            note: &'a str,
+            tags: &'a [String],
+            attachments: Vec<&'a str>,
+            created: &'a str,
+            updated: &'a str,
+        }
+        let text = baton::secret::json_bytes(&EntryOut {
+            client,
+            name: &e.name,
+            kind: e.kind,
+            url: &e.url,
+            user: &e.user,
+            password: e.password.as_ref().map(SecretText::expose),
+            totp: e.totp.as_ref().map(SecretText::expose),
+            note: &e.note,
+            tags: &e.tags,
+            attachments: e.attachments.iter().map(|a| a.name.as_str()).collect(),
+            created: &e.created,
+            updated: &e.updated,
+        });
+        let mut line = zeroize::Zeroizing::new(Vec::with_capacity(text.len() + 1));
+        line.extend_from_slice(&text);
+        line.push(b'\n');
+        return emit_secret(&line, None, a.show, false);
     }
     if let Some(name) = &a.attachment {
         let att = e

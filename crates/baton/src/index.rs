@@ -58,8 +58,11 @@ impl IndexBody {
 
     /// Serializes and authenticates the index; the result is the plaintext to encrypt.
     pub fn seal(&self, auth: &AuthKey) -> Zeroizing<Vec<u8>> {
-        let body = Zeroizing::new(serde_json::to_string(self).expect("serializable"));
-        let raw = RawValue::from_string(body.to_string()).expect("valid JSON");
+        let body = crate::secret::json_bytes(self);
+        let raw = RawValue::from_string(
+            String::from_utf8(body.to_vec()).expect("serde_json writes UTF-8"),
+        )
+        .expect("valid JSON");
         let mac = hex::encode(auth.mac(MAC_DOMAIN, raw.get().as_bytes()));
         let env = EnvelopeOut {
             format: "baton-index",
@@ -67,7 +70,7 @@ impl IndexBody {
             mac,
             body: &raw,
         };
-        Zeroizing::new(serde_json::to_vec(&env).expect("serializable"))
+        crate::secret::json_bytes(&env)
     }
 
     /// Verifies the MAC over the exact bytes of `body`, then parses it.

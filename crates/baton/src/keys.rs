@@ -161,7 +161,7 @@ pub fn wrap_owner_key(
         auth_key: auth_hex.to_string(),
         mac: mac_hex(derived.mac_key(), &canonical),
     };
-    let json = Zeroizing::new(serde_json::to_vec(&plain).expect("serializable"));
+    let json = crate::secret::json_bytes(&plain);
     let kek = identity_from_bytes(&derived.kek_secret()).to_public();
     let encryptor = age::Encryptor::with_recipients(std::iter::once(&kek as &dyn age::Recipient))
         .expect("one recipient");

@@ -102,3 +102,37 @@ pub(crate) mod serde_secret_bytes {
         Ok(SecretBytes::new(bytes))
     }
 }
+
+/// Serializes to JSON into a buffer of exactly the right size, so that no reallocation
+/// leaves a freed, unwiped copy of secret plaintext behind; the result is wiped on drop.
+pub fn json_bytes<T: serde::Serialize + ?Sized>(value: &T) -> Zeroizing<Vec<u8>> {
+    struct Count(usize);
+    impl std::io::Write for Count {
+        fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+            self.0 += buf.len();
+            Ok(buf.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+    let mut count = Count(0);
+    serde_json::to_writer(&mut count, value).expect("serializable");
+    let mut out = Zeroizing::new(Vec::with_capacity(count.0));
+    serde_json::to_writer(&mut *out, value).expect("serializable");
+    debug_assert_eq!(out.len(), count.0);
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn json_bytes_is_exact_and_equal_to_serde_json() {
+        let v = serde_json::json!({"a": "x".repeat(1000), "b": [1, 2, 3]});
+        let b = json_bytes(&v);
+        assert_eq!(b.len(), b.capacity());
+        assert_eq!(&b[..], serde_json::to_vec(&v).unwrap());
+    }
+}

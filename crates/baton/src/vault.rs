@@ -792,7 +792,7 @@ impl Vault {
         let mut next = self.index.clone();
         let mut obsolete: Vec<String> = Vec::new();
         for file in upserts {
-            let plain = Zeroizing::new(serde_json::to_vec(&file).expect("serializable"));
+            let plain = crate::secret::json_bytes(&file);
             let cipher = seal::encrypt(&self.recipients, &plain);
             let fid = format!("{}.age", hex::encode(rand::random::<[u8; 16]>()));
             let p = self.path.join(CLIENTS_DIR).join(&fid);
