@@ -77,6 +77,17 @@ pub enum Command {
     },
     /// Decrypt and check every file: index, client files, audit chain
     Verify(JsonFlag),
+    /// Export a client's complete credential package (age file or printable sheet)
+    Export(ExportArgs),
+    /// Show or set the owner's name and contact, as shown in client packages
+    Settings {
+        #[arg(long, value_name = "NAME")]
+        owner_name: Option<String>,
+        #[arg(long, value_name = "CONTACT")]
+        owner_contact: Option<String>,
+        #[command(flatten)]
+        json: JsonFlag,
+    },
     /// Export a key as an age identity file, for the standard `age` command
     #[command(subcommand)]
     Key(KeyCmd),
@@ -157,6 +168,17 @@ pub enum ClientCmd {
         /// Replace the tags (repeat for several)
         #[arg(long = "tag", value_name = "TAG")]
         tags: Option<Vec<String>>,
+    },
+    /// Set the client's own public keys that packages are encrypted to
+    SetRecipient {
+        id: String,
+        /// `age1…`, an SSH public key line, or a .pub file (one key per line); repeat
+        /// for several. Replaces the stored set.
+        #[arg(required_unless_present = "clear", value_name = "RECIPIENT")]
+        recipients: Vec<String>,
+        /// Remove all stored recipients
+        #[arg(long, conflicts_with = "recipients")]
+        clear: bool,
     },
     /// Remove a client and all its entries
     Rm {
@@ -325,4 +347,48 @@ pub enum KeyCmd {
         #[arg(short, long, value_name = "FILE")]
         output: PathBuf,
     },
+}
+
+#[derive(Clone, Copy, Debug, ValueEnum, PartialEq, Eq)]
+pub enum ExportFormatArg {
+    /// An age file holding README.txt, credentials.html, credentials.json and attachments
+    Age,
+    /// The printable sheet alone, unencrypted (asks to confirm)
+    Html,
+}
+
+#[derive(Args, Debug)]
+pub struct ExportArgs {
+    /// The client to export
+    #[arg(required_unless_present = "all", conflicts_with = "all")]
+    pub client: Option<String>,
+    /// Every client with a stored recipient, one package each (needs --out-dir)
+    #[arg(long, requires = "out_dir")]
+    pub all: bool,
+    /// Folder for --all packages (created, mode 0700)
+    #[arg(long, value_name = "DIR", conflicts_with = "output")]
+    pub out_dir: Option<PathBuf>,
+    /// Encrypt to this recipient (age1… or an SSH public key line) instead of the stored ones
+    #[arg(long = "to", value_name = "RECIPIENT", conflicts_with = "all")]
+    pub to: Vec<String>,
+    /// Encrypt to the SSH public key(s) in FILE (ssh-ed25519 or ssh-rsa)
+    #[arg(long = "to-ssh-key", value_name = "FILE", conflicts_with = "all")]
+    pub to_ssh_key: Vec<PathBuf>,
+    /// Encrypt with a newly generated passphrase, shown once on the terminal
+    #[arg(long, conflicts_with_all = ["to", "to_ssh_key", "all"])]
+    pub passphrase: bool,
+    #[arg(long, value_enum, default_value = "age")]
+    pub format: ExportFormatArg,
+    /// Output file (created new, mode 0600) [default: baton-CLIENT-DATE.age or .html]
+    #[arg(short, long, value_name = "FILE")]
+    pub output: Option<PathBuf>,
+    /// ASCII-armored age output (PEM-like text)
+    #[arg(long)]
+    pub armor: bool,
+    /// Replace an existing output file
+    #[arg(long)]
+    pub force: bool,
+    /// Do not ask before writing a plaintext sheet
+    #[arg(long)]
+    pub yes: bool,
 }

@@ -3,6 +3,7 @@
 
 mod cli;
 mod demo;
+mod export;
 mod input;
 mod msg;
 
@@ -59,7 +60,7 @@ fn harden_process() {
     }
 }
 
-struct Ctx {
+pub(crate) struct Ctx {
     vault: Option<PathBuf>,
     passphrase_file: Option<PathBuf>,
 }
@@ -189,6 +190,12 @@ fn run(cli: Cli) -> Result<()> {
         Command::Audit { verify, json } => cmd_audit(&ctx, verify, json.json),
         Command::Verify(j) => cmd_verify(&ctx, j.json),
         Command::Key(k) => cmd_key(&ctx, k),
+        Command::Export(a) => export::run(&ctx, a),
+        Command::Settings {
+            owner_name,
+            owner_contact,
+            json,
+        } => cmd_settings(&ctx, owner_name, owner_contact, json.json),
         Command::Demo(a) => demo::run(a),
         Command::Completions { shell } => {
             clap_complete::generate(shell, &mut Cli::command(), "baton", &mut std::io::stdout());
@@ -448,6 +455,30 @@ fn cmd_client(ctx: &Ctx, c: ClientCmd) -> Result<()> {
                 },
             )?;
             eprintln!("updated client {}", esc(&id));
+        }
+        ClientCmd::SetRecipient {
+            id,
+            recipients,
+            clear,
+        } => {
+            let parsed = if clear {
+                vec![]
+            } else {
+                export::parse_recipients(&recipients, &[])?
+            };
+            let mut v = ctx.open(Access::Write)?;
+            v.set_recipients(&id, &parsed)?;
+            if parsed.is_empty() {
+                eprintln!("removed the package recipients of {}", esc(&id));
+            }
+            for r in &parsed {
+                eprintln!(
+                    "{}: packages go to {} ({})",
+                    esc(&id),
+                    esc(r.as_str()),
+                    r.fingerprint()
+                );
+            }
         }
         ClientCmd::Rm { id, yes } => {
             let mut v = ctx.open(Access::Write)?;
@@ -1115,5 +1146,37 @@ fn cmd_key(ctx: &Ctx, k: KeyCmd) -> Result<()> {
         "wrote identity to {} (mode 0600); delete it when done",
         esc(&output.display().to_string())
     );
+    Ok(())
+}
+
+fn cmd_settings(
+    ctx: &Ctx,
+    name: Option<String>,
+    contact: Option<String>,
+    as_json: bool,
+) -> Result<()> {
+    let changing = name.is_some() || contact.is_some();
+    let mut v = ctx.open(if changing {
+        Access::Write
+    } else {
+        Access::Read
+    })?;
+    if changing {
+        let mut p = v.index().owner.clone();
+        if let Some(n) = name {
+            p.name = n;
+        }
+        if let Some(c) = contact {
+            p.contact = c;
+        }
+        v.set_owner_profile(p)?;
+    }
+    let p = &v.index().owner;
+    if as_json {
+        print_json(&json!({ "owner_name": p.name, "owner_contact": p.contact }));
+    } else {
+        println!("owner name     {}", esc(&p.name));
+        println!("owner contact  {}", esc(&p.contact));
+    }
     Ok(())
 }

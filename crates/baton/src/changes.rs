@@ -176,6 +176,7 @@ impl Vault {
             contact: c.contact,
             notes: c.notes,
             tags: c.tags,
+            recipients: vec![],
             created: t.clone(),
             updated: t,
             entries: vec![],
@@ -214,6 +215,42 @@ impl Vault {
             AuditEvent::new("client.edit", Some(id), changed.join(",")),
             vec![file],
             &[],
+        )
+    }
+
+    /// Replaces the client's package recipients (public keys only, already parsed).
+    pub fn set_recipients(
+        &mut self,
+        id: &str,
+        recipients: &[crate::export::PackageRecipient],
+    ) -> Result<(), VaultError> {
+        let mut file = self.client(id)?;
+        file.recipients = recipients.iter().map(|r| r.as_str().to_string()).collect();
+        file.updated = now();
+        let detail = recipients
+            .iter()
+            .map(|r| r.fingerprint())
+            .collect::<Vec<_>>()
+            .join(",");
+        self.commit(
+            AuditEvent::new("client.recipients", Some(id), detail),
+            vec![file],
+            &[],
+        )
+    }
+
+    /// Sets the owner's name and contact as shown in client packages.
+    pub fn set_owner_profile(
+        &mut self,
+        profile: crate::index::OwnerProfile,
+    ) -> Result<(), VaultError> {
+        check_text("owner name", &profile.name, 256)?;
+        check_text("owner contact", &profile.contact, 1024)?;
+        self.commit_with(
+            AuditEvent::new("vault.owner", None, ""),
+            vec![],
+            &[],
+            |ix| ix.owner = profile,
         )
     }
 

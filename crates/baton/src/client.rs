@@ -117,6 +117,10 @@ pub struct ClientFile {
     pub notes: String,
     #[serde(default)]
     pub tags: Vec<String>,
+    /// The client's own public keys (`age1…`, `ssh-ed25519 …`, `ssh-rsa …`) that
+    /// packages are encrypted to (docs/export-format.md).
+    #[serde(default)]
+    pub recipients: Vec<String>,
     pub created: String,
     pub updated: String,
     #[serde(default)]
@@ -147,6 +151,8 @@ pub struct ClientSummary {
     pub contact: String,
     pub notes: String,
     pub tags: Vec<String>,
+    #[serde(default)]
+    pub recipients: Vec<String>,
     pub file: String,
     pub sha256: String,
     pub created: String,
@@ -182,6 +188,7 @@ impl ClientFile {
             contact: self.contact.clone(),
             notes: self.notes.clone(),
             tags: self.tags.clone(),
+            recipients: self.recipients.clone(),
             file,
             sha256,
             created: self.created.clone(),

@@ -21,8 +21,18 @@ pub struct IndexBody {
     /// Must equal the header's: authenticates the public share-set facts.
     pub share_set: ShareSet,
     pub holders: Vec<String>,
+    /// Who keeps this vault, as named in client packages.
+    #[serde(default)]
+    pub owner: OwnerProfile,
     pub audit_head: AuditHead,
     pub clients: Vec<ClientSummary>,
+}
+
+/// The vault owner's name and contact, shown in client packages.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct OwnerProfile {
+    pub name: String,
+    pub contact: String,
 }
 
 #[derive(Serialize)]
@@ -111,6 +121,7 @@ mod tests {
                 created: "t".into(),
             },
             holders: vec!["anna".into()],
+            owner: OwnerProfile::default(),
             audit_head: AuditHead::empty(),
             clients: vec![],
         }

@@ -11,6 +11,7 @@ pub mod audit;
 pub mod changes;
 pub mod client;
 pub mod demo;
+pub mod export;
 pub mod fsio;
 pub mod generate;
 pub mod header;
@@ -20,6 +21,7 @@ pub mod keys;
 pub mod otp;
 pub mod seal;
 pub mod secret;
+pub mod sheet;
 pub mod slip39;
 pub mod vault;
 

@@ -448,6 +448,7 @@ impl Vault {
             recipients: recipients.clone(),
             share_set: header.share_set.clone(),
             holders: holders.to_vec(),
+            owner: Default::default(),
             audit_head: AuditHead::empty(),
             clients: vec![],
         };
@@ -568,6 +569,7 @@ impl Vault {
                 },
                 share_set: header.share_set.clone(),
                 holders: vec![],
+                owner: Default::default(),
                 audit_head: AuditHead::empty(),
                 clients: vec![],
             },
@@ -760,6 +762,17 @@ impl Vault {
         upserts: Vec<ClientFile>,
         removes: &[String],
     ) -> Result<(), VaultError> {
+        self.commit_with(event, upserts, removes, |_| {})
+    }
+
+    /// `commit`, also applying `edit_index` to vault-wide index fields (owner profile).
+    pub fn commit_with(
+        &mut self,
+        event: AuditEvent,
+        upserts: Vec<ClientFile>,
+        removes: &[String],
+        edit_index: impl FnOnce(&mut IndexBody),
+    ) -> Result<(), VaultError> {
         self.require_write()?;
         let time = now();
         // 1. The audit record. A leftover with this number is from a crashed write.
@@ -813,6 +826,7 @@ impl Vault {
             keep
         });
         next.clients.sort_by(|a, b| a.id.cmp(&b.id));
+        edit_index(&mut next);
         next.revision += 1;
         next.updated = time;
         next.audit_head = AuditHead {

@@ -1,0 +1,428 @@
+//! Client packages (issue: client credential packages) opened with the real `age`
+//! command: for an age recipient, an SSH ed25519 key and a passphrase; the unpacked
+//! credentials.json must equal the vault's data.
+
+mod common;
+
+use common::{Env, have, required};
+use predicates::prelude::*;
+use std::fs;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+fn tools_available() -> bool {
+    let missing: Vec<&str> = ["age", "age-keygen", "ssh-keygen", "tar", "python3"]
+        .into_iter()
+        .filter(|t| !have(t))
+        .collect();
+    if missing.is_empty() {
+        return true;
+    }
+    assert!(
+        !required(),
+        "CI needs {missing:?} (apt-get install age openssh-client)"
+    );
+    eprintln!("skipping: {missing:?} not installed");
+    false
+}
+
+/// A vault with one client that has every kind of field, plus a second client.
+fn populated() -> Env {
+    let e = Env::init();
+    e.cmd(&[
+        "settings",
+        "--owner-name",
+        "Max Admin",
+        "--owner-contact",
+        "max@admin.example",
+    ])
+    .assert()
+    .success();
+    e.cmd(&[
+        "client",
+        "add",
+        "acme",
+        "--name",
+        "ACME <GmbH> & Co",
+        "--contact",
+        "it@acme.example",
+    ])
+    .assert()
+    .success();
+    let pw = e.file("pw.txt", "pa$$w<rd>&\"quoted\"\n");
+    let totp = e.file(
+        "totp.txt",
+        "otpauth://totp/Registrar:acme?secret=GEZDGNBVGY3TQOJQGEZDGNBVGY3TQOJQ&issuer=Registrar\n",
+    );
+    e.cmd(&[
+        "entry",
+        "add",
+        "acme",
+        "registrar",
+        "--kind",
+        "domain",
+        "--url",
+        "https://registrar.example",
+        "--user",
+        "acme",
+        "--note",
+        "billing in März",
+        "--password-file",
+    ])
+    .arg(&pw)
+    .arg("--totp")
+    .arg(&totp)
+    .assert()
+    .success();
+    e.cmd(&[
+        "entry",
+        "add",
+        "acme",
+        "ssh-root",
+        "--kind",
+        "server",
+        "--url",
+        "ssh://203.0.113.7",
+        "--user",
+        "root",
+        "--generate",
+    ])
+    .assert()
+    .success();
+    let key = e.file(
+        "id_ed25519",
+        "-----BEGIN OPENSSH PRIVATE KEY-----\nfake key body\n-----END OPENSSH PRIVATE KEY-----\n",
+    );
+    e.cmd(&["entry", "attach", "acme", "ssh-root"])
+        .arg(&key)
+        .assert()
+        .success();
+    e.cmd(&["client", "add", "other", "--name", "Other Ltd"])
+        .assert()
+        .success();
+    let pw2 = e.file("pw2.txt", "other-client-secret\n");
+    e.cmd(&["entry", "add", "other", "x", "--password-file"])
+        .arg(&pw2)
+        .assert()
+        .success();
+    e
+}
+
+fn untar(tar: &Path, into: &Path) -> PathBuf {
+    fs::create_dir_all(into).unwrap();
+    let st = Command::new("tar")
+        .arg("-xf")
+        .arg(tar)
+        .arg("-C")
+        .arg(into)
+        .status()
+        .unwrap();
+    assert!(st.success());
+    let mut dirs: Vec<_> = fs::read_dir(into)
+        .unwrap()
+        .map(|d| d.unwrap().path())
+        .collect();
+    assert_eq!(dirs.len(), 1, "one top folder");
+    dirs.pop().unwrap()
+}
+
+/// The package's credentials.json must carry exactly the vault's values.
+fn check_package(e: &Env, dir: &Path) {
+    for f in ["README.txt", "credentials.html", "credentials.json"] {
+        assert!(dir.join(f).is_file(), "{f}");
+    }
+    let readme = fs::read_to_string(dir.join("README.txt")).unwrap();
+    assert!(readme.contains("DEUTSCH") && readme.contains("ENGLISH"));
+    assert!(readme.contains("Max Admin <max@admin.example>"));
+    let json: serde_json::Value =
+        serde_json::from_slice(&fs::read(dir.join("credentials.json")).unwrap()).unwrap();
+    assert_eq!(json["format"], "baton-export");
+    assert_eq!(json["version"], 1);
+    assert_eq!(json["client"]["name"], "ACME <GmbH> & Co");
+    let entries = json["entries"].as_array().unwrap();
+    assert_eq!(entries.len(), 2);
+    for entry in entries {
+        let name = entry["name"].as_str().unwrap();
+        let vault = e.json(&["get", &format!("acme/{name}"), "--json"]);
+        for field in [
+            "kind", "url", "user", "password", "totp", "note", "tags", "created", "updated",
+        ] {
+            assert_eq!(entry[field], vault[field], "{name}.{field}");
+        }
+        for (i, a) in entry["attachments"].as_array().unwrap().iter().enumerate() {
+            assert_eq!(a["name"], vault["attachments"][i]);
+            let stored = e.stdout(&[
+                "get",
+                &format!("acme/{name}"),
+                "--attachment",
+                a["name"].as_str().unwrap(),
+            ]);
+            assert_eq!(
+                fs::read_to_string(dir.join(a["path"].as_str().unwrap())).unwrap(),
+                stored
+            );
+        }
+    }
+    // Nothing of the other client travels in this package.
+    for f in walk(dir) {
+        let text = String::from_utf8_lossy(&fs::read(&f).unwrap()).to_string();
+        assert!(!text.contains("other-client-secret"), "{f:?}");
+        assert!(!text.contains("Other Ltd"), "{f:?}");
+    }
+    let html = fs::read_to_string(dir.join("credentials.html")).unwrap();
+    assert!(
+        html.contains("ACME &lt;GmbH&gt; &amp; Co"),
+        "names are escaped"
+    );
+    assert!(
+        html.contains("pa$$w&lt;rd&gt;&amp;&quot;quoted&quot;"),
+        "passwords are escaped"
+    );
+    assert!(!html.contains("src=\"http"), "self-contained");
+}
+
+fn walk(dir: &Path) -> Vec<PathBuf> {
+    let mut out = vec![];
+    for d in fs::read_dir(dir).unwrap() {
+        let p = d.unwrap().path();
+        if p.is_dir() {
+            out.extend(walk(&p));
+        } else {
+            out.push(p);
+        }
+    }
+    out
+}
+
+fn age_decrypt_with_identity(identity: &Path, package: &Path, out: &Path) {
+    let o = Command::new("age")
+        .arg("-d")
+        .arg("-i")
+        .arg(identity)
+        .arg("-o")
+        .arg(out)
+        .arg(package)
+        .output()
+        .unwrap();
+    assert!(
+        o.status.success(),
+        "age -d: {}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+}
+
+#[test]
+fn age_cli_opens_packages_for_age_ssh_and_passphrase() {
+    if !tools_available() {
+        return;
+    }
+    let e = populated();
+    let tmp = e.dir.path();
+
+    // 1. The client's stored age recipient.
+    let key = tmp.join("client.key");
+    assert!(
+        Command::new("age-keygen")
+            .arg("-o")
+            .arg(&key)
+            .output()
+            .unwrap()
+            .status
+            .success()
+    );
+    let recipient = fs::read_to_string(&key)
+        .unwrap()
+        .lines()
+        .find_map(|l| l.strip_prefix("# public key: ").map(str::to_string))
+        .unwrap();
+    e.cmd(&["client", "set-recipient", "acme", &recipient])
+        .assert()
+        .success();
+    let pkg = tmp.join("acme.age");
+    e.cmd(&["export", "acme", "-o"])
+        .arg(&pkg)
+        .assert()
+        .success();
+    age_decrypt_with_identity(&key, &pkg, &tmp.join("a.tar"));
+    check_package(&e, &untar(&tmp.join("a.tar"), &tmp.join("a")));
+    // No silent overwrite.
+    e.cmd(&["export", "acme", "-o"])
+        .arg(&pkg)
+        .assert()
+        .code(1)
+        .stderr(predicate::str::contains("--force"));
+    e.cmd(&["export", "acme", "--force", "--armor", "-o"])
+        .arg(&pkg)
+        .assert()
+        .success();
+    assert!(
+        fs::read_to_string(&pkg)
+            .unwrap()
+            .starts_with("-----BEGIN AGE ENCRYPTED FILE-----")
+    );
+
+    // 2. An SSH ed25519 key, given on the command line.
+    let ssh = tmp.join("id_client");
+    assert!(
+        Command::new("ssh-keygen")
+            .args([
+                "-q",
+                "-t",
+                "ed25519",
+                "-N",
+                "",
+                "-C",
+                "client@example",
+                "-f"
+            ])
+            .arg(&ssh)
+            .status()
+            .unwrap()
+            .success()
+    );
+    let pkg2 = tmp.join("acme-ssh.age");
+    e.cmd(&["export", "acme", "--to-ssh-key"])
+        .arg(ssh.with_extension("pub"))
+        .arg("-o")
+        .arg(&pkg2)
+        .assert()
+        .success();
+    age_decrypt_with_identity(&ssh, &pkg2, &tmp.join("b.tar"));
+    check_package(&e, &untar(&tmp.join("b.tar"), &tmp.join("b")));
+
+    // 3. A generated passphrase, typed into age's terminal prompt.
+    let pkg3 = tmp.join("acme-pass.age");
+    let out = e
+        .cmd(&["export", "acme", "--passphrase", "-o"])
+        .arg(&pkg3)
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    let stderr = String::from_utf8(out.stderr).unwrap();
+    let pass = stderr
+        .lines()
+        .skip_while(|l| !l.starts_with("passphrase for this package"))
+        .nth(1)
+        .unwrap()
+        .trim()
+        .to_string();
+    assert_eq!(pass.split('-').count(), 8);
+    let tar3 = tmp.join("c.tar");
+    let script = format!(
+        "import os,pty,sys,time\npid,fd=pty.fork()\nif pid==0:\n os.execvp('age',['age','-d','-o',{out:?},{pkg:?}])\nbuf=b''\nwhile b'assphrase' not in buf:\n buf+=os.read(fd,1024)\nos.write(fd,{pw:?}.encode()+b'\\n')\nwhile True:\n  try:\n    if not os.read(fd,1024): break\n  except OSError: break\n_,st=os.waitpid(pid,0)\nsys.exit(os.waitstatus_to_exitcode(st))\n",
+        out = tar3.to_str().unwrap(),
+        pkg = pkg3.to_str().unwrap(),
+        pw = pass
+    );
+    let st = Command::new("python3")
+        .arg("-c")
+        .arg(&script)
+        .status()
+        .unwrap();
+    assert!(st.success(), "age -d with the passphrase failed");
+    check_package(&e, &untar(&tar3, &tmp.join("c")));
+
+    // Every export is in the audit log, with fingerprints and never a secret.
+    let audit = e.json(&["audit", "--json"]).to_string();
+    assert_eq!(audit.matches("client.export").count(), 4);
+    assert!(audit.contains("SHA256:"));
+    assert!(!audit.contains(&pass));
+    assert!(!audit.contains("pa$$w"));
+}
+
+#[test]
+fn bad_recipients_are_named_and_never_echoed() {
+    let e = populated();
+    let cases: [(&str, &str); 4] = [
+        (
+            "AGE-SECRET-KEY-1QQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQ",
+            "identity (a secret key), not a recipient",
+        ),
+        ("age1notarealrecipient", "not a valid age recipient"),
+        (
+            "ecdsa-sha2-nistp256 AAAAE2VjZHNhLXNoYTItbmlzdHAyNTYAAAAIbmlzdHAyNTYAAABBBHw5Zy5y8wWH0n0m2p0lq3iVqGZG0t9FmG8W1yG0bkqD+7TUe7sXbVXyM7mkvNMuAHNgVGpKr4YDyAXMNtqgcsQ=",
+            "ssh",
+        ),
+        ("hello", "not an age recipient"),
+    ];
+    for (bad, expect) in cases {
+        e.cmd(&["export", "acme", "--to", bad])
+            .assert()
+            .code(1)
+            .stderr(predicate::str::contains("recipient 1 of 1"))
+            .stderr(predicate::str::contains(expect))
+            .stderr(predicate::str::contains(bad).not());
+    }
+    // A private key file passed as a recipient file: named by line, not printed.
+    let private = e.file(
+        "id_oops",
+        "-----BEGIN OPENSSH PRIVATE KEY-----\nSECRETBODY\n-----END OPENSSH PRIVATE KEY-----\n",
+    );
+    e.cmd(&["export", "acme", "--to-ssh-key"])
+        .arg(&private)
+        .assert()
+        .code(1)
+        .stderr(predicate::str::contains("line 1: this is a private key"))
+        .stderr(predicate::str::contains("SECRETBODY").not());
+    // No recipient at all.
+    e.cmd(&["export", "acme"])
+        .assert()
+        .code(1)
+        .stderr(predicate::str::contains("has no package recipient"))
+        .stderr(predicate::str::contains("set-recipient"));
+}
+
+#[test]
+fn export_all_reports_skipped_clients() {
+    let e = populated();
+    let id = age::x25519::Identity::generate();
+    e.cmd(&[
+        "client",
+        "set-recipient",
+        "acme",
+        &id.to_public().to_string(),
+    ])
+    .assert()
+    .success();
+    let dir = e.dir.path().join("handover");
+    let out = e
+        .cmd(&["export", "--all", "--out-dir"])
+        .arg(&dir)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let stdout = String::from_utf8(out.stdout).unwrap();
+    assert!(stdout.contains("exported acme"), "{stdout}");
+    assert!(stdout.contains("skipped  other"), "{stdout}");
+    assert!(stdout.contains("no recipient stored"), "{stdout}");
+    let files: Vec<_> = fs::read_dir(&dir)
+        .unwrap()
+        .map(|d| d.unwrap().path())
+        .collect();
+    assert_eq!(files.len(), 1);
+    let plain = age::decrypt(&id, &fs::read(&files[0]).unwrap()).unwrap();
+    assert!(plain.windows(16).any(|w| w == b"credentials.json"));
+}
+
+#[test]
+fn html_sheet_needs_confirmation() {
+    let e = populated();
+    let out = e.dir.path().join("sheet.html");
+    e.cmd(&["export", "acme", "--format", "html", "-o"])
+        .arg(&out)
+        .assert()
+        .code(1)
+        .stderr(predicate::str::contains("--yes"));
+    assert!(!out.exists());
+    e.cmd(&["export", "acme", "--format", "html", "--yes", "-o"])
+        .arg(&out)
+        .assert()
+        .success();
+    let html = fs::read_to_string(&out).unwrap();
+    assert!(html.contains("<svg"), "TOTP QR code");
+    assert!(html.contains("registrar"));
+}

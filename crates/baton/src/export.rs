@@ -1,0 +1,462 @@
+//! Client credential packages (docs/export-format.md): everything one client needs to
+//! take over their own systems, as an age file that the standard `age` command opens.
+
+use std::str::FromStr;
+
+use age::secrecy::SecretString;
+use serde::Serialize;
+use sha2::{Digest, Sha256};
+use zeroize::Zeroizing;
+
+use crate::audit::AuditEvent;
+use crate::client::{ClientFile, EntryKind};
+use crate::secret::{SecretText, json_bytes};
+use crate::sheet;
+
+/// Version of `credentials.json` (docs/export-format.md#credentials-json).
+pub const EXPORT_VERSION: u32 = 1;
+
+/// Someone who may open a package: a public key, never a secret.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum PackageRecipient {
+    /// `age1…`
+    Age(String),
+    /// `ssh-ed25519 …` or `ssh-rsa …` (one line of an OpenSSH public key file)
+    Ssh(String),
+}
+
+/// Why a recipient was refused. Messages never quote the input: it may be a secret
+/// pasted by mistake.
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum RecipientError {
+    #[error("this is an age identity (a secret key), not a recipient")]
+    IdentityPasted,
+    #[error("this is a private key, not a public key")]
+    PrivateKeyPasted,
+    #[error("not a valid age recipient (age1…)")]
+    MalformedAge,
+    #[error("age cannot encrypt to SSH keys of type {0} (use ssh-ed25519 or ssh-rsa)")]
+    UnsupportedSshKey(String),
+    #[error("ssh-rsa keys below 2048 bits are too weak")]
+    WeakRsa,
+    #[error("not a valid SSH public key ({0})")]
+    MalformedSsh(&'static str),
+    #[error("not an age recipient (age1…) or an SSH public key (ssh-ed25519/ssh-rsa)")]
+    Unknown,
+}
+
+impl PackageRecipient {
+    /// Parses one recipient: `age1…` or an SSH public key line.
+    pub fn parse(text: &str) -> Result<PackageRecipient, RecipientError> {
+        let t = text.trim();
+        let upper = t.to_ascii_uppercase();
+        if upper.starts_with("AGE-SECRET-KEY-") || upper.starts_with("AGE-PLUGIN-") {
+            return Err(RecipientError::IdentityPasted);
+        }
+        if upper.contains("PRIVATE KEY") {
+            return Err(RecipientError::PrivateKeyPasted);
+        }
+        if t.starts_with("age1") {
+            return age::x25519::Recipient::from_str(t)
+                .map(|r| PackageRecipient::Age(r.to_string()))
+                .map_err(|_| RecipientError::MalformedAge);
+        }
+        let kind = t.split_whitespace().next().unwrap_or("");
+        if kind.starts_with("ssh-") || kind.starts_with("ecdsa-") || kind.starts_with("sk-") {
+            use age::ssh::ParseRecipientKeyError as E;
+            // Keep only "type base64": the comment is the user's business and may hold
+            // an email address that need not travel into the audit log.
+            let mut parts = t.split_whitespace();
+            let canonical = format!(
+                "{} {}",
+                parts.next().unwrap_or(""),
+                parts.next().unwrap_or("")
+            );
+            return match age::ssh::Recipient::from_str(&canonical) {
+                Ok(_) => Ok(PackageRecipient::Ssh(canonical)),
+                Err(E::Unsupported(k)) => Err(RecipientError::UnsupportedSshKey(k)),
+                Err(E::Ignore) => Err(RecipientError::UnsupportedSshKey(kind.to_string())),
+                Err(E::RsaModulusTooSmall) => Err(RecipientError::WeakRsa),
+                Err(E::RsaModulusTooLarge) => {
+                    Err(RecipientError::MalformedSsh("RSA key too large"))
+                }
+                Err(E::Invalid(why)) => Err(RecipientError::MalformedSsh(why)),
+                Err(_) => Err(RecipientError::MalformedSsh("unreadable key")),
+            };
+        }
+        Err(RecipientError::Unknown)
+    }
+
+    pub fn as_str(&self) -> &str {
+        match self {
+            PackageRecipient::Age(s) | PackageRecipient::Ssh(s) => s,
+        }
+    }
+
+    /// A short, stable fingerprint for the audit log and listings:
+    /// `SHA256:` and the first 16 hex digits of the SHA-256 of the recipient string.
+    pub fn fingerprint(&self) -> String {
+        fingerprint(self.as_str())
+    }
+
+    fn to_age(&self) -> Box<dyn age::Recipient + Send> {
+        match self {
+            PackageRecipient::Age(s) => {
+                Box::new(age::x25519::Recipient::from_str(s).expect("validated"))
+            }
+            PackageRecipient::Ssh(s) => {
+                Box::new(age::ssh::Recipient::from_str(s).expect("validated"))
+            }
+        }
+    }
+}
+
+pub fn fingerprint(recipient: &str) -> String {
+    format!(
+        "SHA256:{}",
+        &hex::encode(Sha256::digest(recipient.as_bytes()))[..16]
+    )
+}
+
+/// How a package is locked.
+pub enum Lock<'a> {
+    Recipients(&'a [PackageRecipient]),
+    /// age's scrypt passphrase recipient; cannot be combined with others (age spec).
+    Passphrase(&'a SecretText),
+}
+
+/// Who hands the package over, and when.
+pub struct Origin<'a> {
+    pub from: &'a str,
+    /// RFC 3339 time of the export.
+    pub exported: &'a str,
+}
+
+// ---------------------------------------------------------------- credentials.json
+
+#[derive(Serialize)]
+struct JsonExport<'a> {
+    format: &'static str,
+    version: u32,
+    exported: &'a str,
+    from: &'a str,
+    client: JsonClient<'a>,
+    entries: Vec<JsonEntry<'a>>,
+}
+
+#[derive(Serialize)]
+struct JsonClient<'a> {
+    id: &'a str,
+    name: &'a str,
+    contact: &'a str,
+    notes: &'a str,
+    tags: &'a [String],
+}
+
+#[derive(Serialize)]
+struct JsonEntry<'a> {
+    name: &'a str,
+    kind: EntryKind,
+    url: &'a str,
+    user: &'a str,
+    password: Option<&'a str>,
+    totp: Option<&'a str>,
+    note: &'a str,
+    tags: &'a [String],
+    attachments: Vec<JsonAttachment<'a>>,
+    created: &'a str,
+    updated: &'a str,
+}
+
+#[derive(Serialize)]
+struct JsonAttachment<'a> {
+    name: &'a str,
+    path: String,
+    size: usize,
+    sha256: String,
+}
+
+/// Path of an attachment inside the package.
+pub fn attachment_path(entry: &str, name: &str) -> String {
+    format!("attachments/{entry}/{name}")
+}
+
+/// `credentials.json` (docs/export-format.md#credentials-json).
+pub fn credentials_json(client: &ClientFile, origin: &Origin) -> Zeroizing<Vec<u8>> {
+    let doc = JsonExport {
+        format: "baton-export",
+        version: EXPORT_VERSION,
+        exported: origin.exported,
+        from: origin.from,
+        client: JsonClient {
+            id: &client.id,
+            name: &client.name,
+            contact: &client.contact,
+            notes: &client.notes,
+            tags: &client.tags,
+        },
+        entries: client
+            .entries
+            .iter()
+            .map(|e| JsonEntry {
+                name: &e.name,
+                kind: e.kind,
+                url: &e.url,
+                user: &e.user,
+                password: e.password.as_ref().map(SecretText::expose),
+                totp: e.totp.as_ref().map(SecretText::expose),
+                note: &e.note,
+                tags: &e.tags,
+                attachments: e
+                    .attachments
+                    .iter()
+                    .map(|a| JsonAttachment {
+                        name: &a.name,
+                        path: attachment_path(&e.name, &a.name),
+                        size: a.data.expose().len(),
+                        sha256: hex::encode(Sha256::digest(a.data.expose())),
+                    })
+                    .collect(),
+                created: &e.created,
+                updated: &e.updated,
+            })
+            .collect(),
+    };
+    json_bytes(&doc)
+}
+
+// ---------------------------------------------------------------- the package
+
+/// The folder name inside the archive: `baton-<client>-<YYYY-MM-DD>`.
+pub fn package_dir(client: &ClientFile, origin: &Origin) -> String {
+    format!(
+        "baton-{}-{}",
+        client.id,
+        &origin.exported[..10.min(origin.exported.len())]
+    )
+}
+
+/// The unencrypted tar archive (docs/export-format.md#package). Secret: wiped on drop.
+pub fn package_tar(client: &ClientFile, origin: &Origin) -> Zeroizing<Vec<u8>> {
+    let dir = package_dir(client, origin);
+    let mtime = humantime::parse_rfc3339(origin.exported)
+        .ok()
+        .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
+        .map(|d| d.as_secs())
+        .unwrap_or(0);
+    let mut files: Vec<(String, Zeroizing<Vec<u8>>)> = vec![
+        (
+            format!("{dir}/README.txt"),
+            Zeroizing::new(sheet::readme(client, origin).into_bytes()),
+        ),
+        (
+            format!("{dir}/credentials.html"),
+            Zeroizing::new(sheet::html(client, origin).into_bytes()),
+        ),
+        (
+            format!("{dir}/credentials.json"),
+            credentials_json(client, origin),
+        ),
+    ];
+    for e in &client.entries {
+        for a in &e.attachments {
+            files.push((
+                format!("{dir}/{}", attachment_path(&e.name, &a.name)),
+                Zeroizing::new(a.data.expose().to_vec()),
+            ));
+        }
+    }
+    // Headers (and long-name extensions) take at most 3 blocks per file, data is padded
+    // to a block: sized up front so the buffer never reallocates (no unwiped copies).
+    let size: usize = files.iter().map(|(_, b)| b.len() + 4 * 512).sum::<usize>() + 2048;
+    let mut out = Zeroizing::new(Vec::with_capacity(size));
+    {
+        let mut builder = tar::Builder::new(&mut *out);
+        for (path, bytes) in &files {
+            let mut h = tar::Header::new_ustar();
+            h.set_size(bytes.len() as u64);
+            h.set_mode(0o600);
+            h.set_mtime(mtime);
+            h.set_entry_type(tar::EntryType::Regular);
+            builder
+                .append_data(&mut h, path, bytes.as_slice())
+                .expect("writing to memory");
+        }
+        builder.finish().expect("writing to memory");
+    }
+    out
+}
+
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum ExportError {
+    #[error("no recipients: the package would open for nobody")]
+    NoRecipients,
+    #[error("encryption failed: {0}")]
+    Encrypt(String),
+}
+
+/// Encrypts `plaintext` for the lock; ASCII-armored when `armor`.
+pub fn seal_package(plaintext: &[u8], lock: &Lock, armor: bool) -> Result<Vec<u8>, ExportError> {
+    use std::io::Write;
+    let encryptor = match lock {
+        Lock::Recipients(rs) => {
+            if rs.is_empty() {
+                return Err(ExportError::NoRecipients);
+            }
+            let boxed: Vec<Box<dyn age::Recipient + Send>> =
+                rs.iter().map(|r| r.to_age()).collect();
+            age::Encryptor::with_recipients(boxed.iter().map(|b| b.as_ref() as &dyn age::Recipient))
+                .map_err(|e| ExportError::Encrypt(e.to_string()))?
+        }
+        Lock::Passphrase(p) => {
+            age::Encryptor::with_user_passphrase(SecretString::from(p.expose().to_string()))
+        }
+    };
+    let mut out = Vec::with_capacity(plaintext.len() + 1024);
+    let format = if armor {
+        age::armor::Format::AsciiArmor
+    } else {
+        age::armor::Format::Binary
+    };
+    let armored = age::armor::ArmoredWriter::wrap_output(&mut out, format)
+        .map_err(|e| ExportError::Encrypt(e.to_string()))?;
+    let mut w = encryptor
+        .wrap_output(armored)
+        .map_err(|e| ExportError::Encrypt(e.to_string()))?;
+    w.write_all(plaintext)
+        .map_err(|e| ExportError::Encrypt(e.to_string()))?;
+    w.finish()
+        .and_then(|a| a.finish())
+        .map_err(|e| ExportError::Encrypt(e.to_string()))?;
+    Ok(out)
+}
+
+/// What an export produced, for the caller's report.
+#[derive(Debug, Clone)]
+pub struct ExportSummary {
+    pub client: String,
+    pub entries: usize,
+    pub attachments: usize,
+    pub fingerprints: Vec<String>,
+}
+
+/// The output formats (docs/export-format.md).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ExportFormat {
+    /// An age file holding the tar package.
+    Age { armor: bool },
+    /// The printable sheet alone, unencrypted.
+    Html,
+}
+
+impl crate::vault::Vault {
+    /// Exports one client. The bytes go to `sink` (which writes the file); only when it
+    /// succeeds is the export recorded in the audit log (client, format, recipients'
+    /// fingerprints; never a secret value).
+    pub fn export(
+        &mut self,
+        client: &str,
+        format: ExportFormat,
+        lock: &Lock,
+        sink: impl FnOnce(&[u8]) -> Result<(), String>,
+    ) -> Result<ExportSummary, crate::vault::VaultError> {
+        use crate::vault::VaultError;
+        let file = self.client(client)?;
+        let exported = crate::vault::now();
+        let owner = &self.index().owner;
+        let from = match (owner.name.is_empty(), owner.contact.is_empty()) {
+            (false, false) => format!("{} <{}>", owner.name, owner.contact),
+            (false, true) => owner.name.clone(),
+            (true, false) => owner.contact.clone(),
+            (true, true) => "your administrator".to_string(),
+        };
+        let origin = Origin {
+            from: &from,
+            exported: &exported,
+        };
+        let (bytes, fmt, fingerprints) = match format {
+            ExportFormat::Html => (sheet::html(&file, &origin).into_bytes(), "html", vec![]),
+            ExportFormat::Age { armor } => {
+                let tar = package_tar(&file, &origin);
+                let sealed = seal_package(&tar, lock, armor)
+                    .map_err(|e| VaultError::Invalid(e.to_string()))?;
+                let fps = match lock {
+                    Lock::Recipients(rs) => rs.iter().map(PackageRecipient::fingerprint).collect(),
+                    Lock::Passphrase(_) => vec!["passphrase".to_string()],
+                };
+                (sealed, if armor { "age-armor" } else { "age" }, fps)
+            }
+        };
+        let bytes = Zeroizing::new(bytes);
+        sink(&bytes).map_err(VaultError::Invalid)?;
+        let summary = ExportSummary {
+            client: file.id.clone(),
+            entries: file.entries.len(),
+            attachments: file.entries.iter().map(|e| e.attachments.len()).sum(),
+            fingerprints,
+        };
+        let detail = format!(
+            "format={fmt} entries={} attachments={} to={}",
+            summary.entries,
+            summary.attachments,
+            if summary.fingerprints.is_empty() {
+                "plaintext".to_string()
+            } else {
+                summary.fingerprints.join(",")
+            }
+        );
+        self.commit(
+            AuditEvent::new("client.export", Some(client), detail),
+            vec![],
+            &[],
+        )?;
+        Ok(summary)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn recipient_parsing_names_the_mistake() {
+        let id = age::x25519::Identity::generate();
+        let pk = id.to_public().to_string();
+        assert_eq!(
+            PackageRecipient::parse(&pk),
+            Ok(PackageRecipient::Age(pk.clone()))
+        );
+        use age::secrecy::ExposeSecret;
+        assert_eq!(
+            PackageRecipient::parse(id.to_string().expose_secret()),
+            Err(RecipientError::IdentityPasted)
+        );
+        assert_eq!(
+            PackageRecipient::parse("-----BEGIN OPENSSH PRIVATE KEY-----\nb3Bl"),
+            Err(RecipientError::PrivateKeyPasted)
+        );
+        assert_eq!(
+            PackageRecipient::parse("age1qqqq"),
+            Err(RecipientError::MalformedAge)
+        );
+        assert_eq!(
+            PackageRecipient::parse("hello"),
+            Err(RecipientError::Unknown)
+        );
+        // An ECDSA key (valid format, unsupported by age).
+        let ecdsa = "ecdsa-sha2-nistp256 AAAAE2VjZHNhLXNoYTItbmlzdHAyNTYAAAAIbmlzdHAyNTYAAABBBHw5Zy5y8wWH0n0m2p0lq3iVqGZG0t9FmG8W1yG0bkqD+7TUe7sXbVXyM7mkvNMuAHNgVGpKr4YDyAXMNtqgcsQ= x@y";
+        assert!(matches!(
+            PackageRecipient::parse(ecdsa),
+            Err(RecipientError::UnsupportedSshKey(_)) | Err(RecipientError::MalformedSsh(_))
+        ));
+        let ed = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIHsKLqeplhpW+uObz5dvMgjz1OxfM/XXUB+VHtZ6isGN alice@rust";
+        let r = PackageRecipient::parse(ed).unwrap();
+        assert_eq!(
+            r.as_str(),
+            "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIHsKLqeplhpW+uObz5dvMgjz1OxfM/XXUB+VHtZ6isGN"
+        );
+        assert!(r.fingerprint().starts_with("SHA256:"));
+    }
+}
