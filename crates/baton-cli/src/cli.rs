@@ -355,6 +355,8 @@ pub enum ExportFormatArg {
     Age,
     /// The printable sheet alone, unencrypted (asks to confirm)
     Html,
+    /// A KeePassXC database (KDBX 4) locked with a generated password, shown once
+    Kdbx,
 }
 
 #[derive(Args, Debug)]

@@ -5,6 +5,7 @@ use std::path::{Path, PathBuf};
 use std::time::Instant;
 
 use baton::changes::{EntryFields, NewClient};
+use baton::export::BatchOutcome;
 use baton::kdf::KdfParams;
 use baton::slip39::{self, Mnemonic};
 use baton::vault::{Access, InitOptions, Vault};
@@ -97,7 +98,7 @@ pub fn run(a: DemoArgs) -> Result<()> {
     );
 
     step("clients and entries (generated passwords, a TOTP seed, an SSH key attachment)");
-    baton::demo::populate(&mut vault).map_err(fail)?;
+    let acme_key = baton::demo::populate(&mut vault).map_err(fail)?;
     vault
         .add_client(NewClient {
             id: "kanzlei-stein".into(),
@@ -165,6 +166,41 @@ pub fn run(a: DemoArgs) -> Result<()> {
         "acme/ssh-root attachment {} ({} bytes)",
         key.name,
         key.data.expose().len()
+    );
+
+    step("hand-over: export --all (one age package per client with a stored key)");
+    let handover = root.join("handover");
+    baton::fsio::create_private_dir(&handover).map_err(fail)?;
+    let outcomes = vault
+        .export_all(false, |id, bytes| {
+            baton::fsio::write_new(&handover.join(format!("baton-{id}.age")), bytes)
+                .map_err(|e| e.to_string())
+        })
+        .map_err(fail)?;
+    for (id, outcome) in outcomes {
+        match outcome {
+            BatchOutcome::Exported(s) => println!(
+                "  exported {id:<16} {} entries -> handover/baton-{id}.age (for {})",
+                s.entries,
+                s.fingerprints.join(", ")
+            ),
+            BatchOutcome::Skipped(why) => println!("  skipped  {id:<16} {why}"),
+        }
+    }
+    let package = std::fs::read(handover.join("baton-acme.age")).map_err(fail)?;
+    let tar = age::decrypt(&acme_key, &package).map_err(fail)?;
+    let mut archive = tar::Archive::new(tar.as_slice());
+    let names: Vec<String> = archive
+        .entries()
+        .map_err(fail)?
+        .filter_map(|e| {
+            e.ok()
+                .and_then(|e| e.path().ok().map(|p| p.display().to_string()))
+        })
+        .collect();
+    println!(
+        "  acme opens its package with its own key: {}",
+        names.join(", ")
     );
 
     step("edit, remove, audit log");

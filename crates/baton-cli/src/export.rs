@@ -4,7 +4,7 @@ use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
 
 use baton::SecretText;
-use baton::export::{ExportFormat, Lock, PackageRecipient};
+use baton::export::{BatchOutcome, ExportFormat, Lock, PackageRecipient};
 use baton::vault::Access;
 
 use crate::cli::{ExportArgs, ExportFormatArg};
@@ -102,6 +102,7 @@ pub fn run(ctx: &Ctx, a: ExportArgs) -> Result<()> {
         .expect("clap requires a client without --all");
     let format = match a.format {
         ExportFormatArg::Html => ExportFormat::Html,
+        ExportFormatArg::Kdbx => ExportFormat::Kdbx,
         ExportFormatArg::Age => ExportFormat::Age { armor: a.armor },
     };
     if format == ExportFormat::Html
@@ -112,12 +113,18 @@ pub fn run(ctx: &Ctx, a: ExportArgs) -> Result<()> {
         )
         .hint("drop --to/--to-ssh-key/--passphrase, or use --format age"));
     }
+    if format == ExportFormat::Kdbx && (!a.to.is_empty() || !a.to_ssh_key.is_empty() || a.armor) {
+        return Err(Failure::new(
+            "--format kdbx is locked with a generated password; it takes no recipients or --armor",
+        )
+        .hint("drop --to/--to-ssh-key/--armor, or use --format age"));
+    }
     let explicit = parse_recipients(&a.to, &a.to_ssh_key)?;
     let output = a.output.clone().unwrap_or_else(|| {
-        let ext = if format == ExportFormat::Html {
-            "html"
-        } else {
-            "age"
+        let ext = match format {
+            ExportFormat::Html => "html",
+            ExportFormat::Kdbx => "kdbx",
+            ExportFormat::Age { .. } => "age",
         };
         PathBuf::from(format!("baton-{client}-{}.{ext}", today()))
     });
@@ -142,7 +149,8 @@ pub fn run(ctx: &Ctx, a: ExportArgs) -> Result<()> {
         .iter()
         .filter_map(|r| PackageRecipient::parse(r).ok())
         .collect();
-    let passphrase = a.passphrase.then(|| baton::generate::passphrase(8).0);
+    let passphrase =
+        (a.passphrase || format == ExportFormat::Kdbx).then(|| baton::generate::passphrase(8).0);
     let recipients = if explicit.is_empty() {
         stored
     } else {
@@ -152,7 +160,7 @@ pub fn run(ctx: &Ctx, a: ExportArgs) -> Result<()> {
         Some(p) => Lock::Passphrase(p),
         None => Lock::Recipients(&recipients),
     };
-    if format != ExportFormat::Html && passphrase.is_none() && recipients.is_empty() {
+    if matches!(format, ExportFormat::Age { .. }) && passphrase.is_none() && recipients.is_empty() {
         return Err(Failure::new(format!("client '{}' has no package recipient", esc(&client))).hint(format!(
             "store the client's key with 'baton client set-recipient {client} age1…', or use --to, --to-ssh-key or --passphrase"
         )));
@@ -184,9 +192,7 @@ pub fn run(ctx: &Ctx, a: ExportArgs) -> Result<()> {
 }
 
 fn show_passphrase_once(p: &SecretText) {
-    eprintln!(
-        "passphrase for this package (shown once; give it to the client by another channel):"
-    );
+    eprintln!("password for this package (shown once; give it to the client by another channel):");
     eprintln!("  {}", p.expose());
     if !std::io::stderr().is_terminal() {
         eprintln!(
@@ -211,51 +217,33 @@ fn run_all(ctx: &Ctx, a: &ExportArgs) -> Result<()> {
         ))
     })?;
     let mut v = ctx.open(Access::Write)?;
-    let clients: Vec<(String, Vec<PackageRecipient>, usize)> = v
-        .index()
-        .clients
-        .iter()
-        .map(|c| {
-            let rs: Vec<PackageRecipient> = c
-                .recipients
-                .iter()
-                .filter_map(|r| PackageRecipient::parse(r).ok())
-                .collect();
-            (c.id.clone(), rs, c.recipients.len())
-        })
-        .collect();
-    let (mut done, mut skipped) = (0, 0);
     let date = today();
-    for (id, recipients, stored) in clients {
-        if recipients.is_empty() {
-            skipped += 1;
-            let why = if stored == 0 {
-                "no recipient stored"
-            } else {
-                "its stored recipients are unusable"
-            };
-            println!(
-                "skipped  {:<24} {why} (baton client set-recipient {id} …)",
-                esc(&id)
-            );
-            continue;
+    let path_for = |id: &str| dir.join(format!("baton-{id}-{date}.age"));
+    let outcomes = v.export_all(a.armor, |id, bytes| {
+        write_output(&path_for(id), bytes, a.force)
+    })?;
+    let (mut done, mut skipped) = (0, 0);
+    for (id, outcome) in outcomes {
+        match outcome {
+            BatchOutcome::Exported(s) => {
+                done += 1;
+                println!(
+                    "exported {:<24} {} entries, {} attachments -> {} (for {})",
+                    esc(&id),
+                    s.entries,
+                    s.attachments,
+                    esc(&path_for(&id).display().to_string()),
+                    s.fingerprints.join(", ")
+                );
+            }
+            BatchOutcome::Skipped(why) => {
+                skipped += 1;
+                println!(
+                    "skipped  {:<24} {why} (baton client set-recipient {id} …)",
+                    esc(&id)
+                );
+            }
         }
-        let out = dir.join(format!("baton-{id}-{date}.age"));
-        let s = v.export(
-            &id,
-            ExportFormat::Age { armor: a.armor },
-            &Lock::Recipients(&recipients),
-            |b| write_output(&out, b, a.force),
-        )?;
-        done += 1;
-        println!(
-            "exported {:<24} {} entries, {} attachments -> {} (for {})",
-            esc(&id),
-            s.entries,
-            s.attachments,
-            esc(&out.display().to_string()),
-            s.fingerprints.join(", ")
-        );
     }
     eprintln!("{done} package(s) written, {skipped} client(s) skipped");
     Ok(())

@@ -301,7 +301,7 @@ fn age_cli_opens_packages_for_age_ssh_and_passphrase() {
     let stderr = String::from_utf8(out.stderr).unwrap();
     let pass = stderr
         .lines()
-        .skip_while(|l| !l.starts_with("passphrase for this package"))
+        .skip_while(|l| !l.starts_with("password for this package"))
         .nth(1)
         .unwrap()
         .trim()
@@ -425,4 +425,157 @@ fn html_sheet_needs_confirmation() {
     let html = fs::read_to_string(&out).unwrap();
     assert!(html.contains("<svg"), "TOTP QR code");
     assert!(html.contains("registrar"));
+}
+
+/// Runs keepassxc-cli with the database password on stdin.
+fn kpxc(password: &str, args: &[&str]) -> String {
+    use std::io::Write;
+    let mut child = Command::new("keepassxc-cli")
+        .args(args)
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(format!("{password}\n").as_bytes())
+        .unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert!(
+        out.status.success(),
+        "keepassxc-cli {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout).unwrap()
+}
+
+#[test]
+fn keepassxc_opens_the_kdbx_export_with_every_field() {
+    if !have("keepassxc-cli") {
+        assert!(
+            !required(),
+            "CI needs keepassxc-cli (apt-get install keepassxc)"
+        );
+        eprintln!("skipping: keepassxc-cli not installed");
+        return;
+    }
+    let e = populated();
+    let db = e.dir.path().join("acme.kdbx");
+    let out = e
+        .cmd(&["export", "acme", "--format", "kdbx", "-o"])
+        .arg(&db)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let stderr = String::from_utf8(out.stderr).unwrap();
+    let pw = stderr
+        .lines()
+        .skip_while(|l| !l.starts_with("password for this package"))
+        .nth(1)
+        .unwrap()
+        .trim()
+        .to_string();
+    let db_s = db.to_str().unwrap();
+    let listing = kpxc(&pw, &["ls", "-R", "-f", db_s]);
+    assert!(listing.contains("ACME <GmbH> & Co/registrar"), "{listing}");
+    assert!(listing.contains("ACME <GmbH> & Co/ssh-root"), "{listing}");
+    for name in ["registrar", "ssh-root"] {
+        let vault = e.json(&["get", &format!("acme/{name}"), "--json"]);
+        let path = format!("ACME <GmbH> & Co/{name}");
+        for (attr, field) in [
+            ("UserName", "user"),
+            ("Password", "password"),
+            ("URL", "url"),
+        ] {
+            let got = kpxc(&pw, &["show", "-s", "-a", attr, db_s, &path]);
+            assert_eq!(
+                got.trim_end_matches('\n'),
+                vault[field].as_str().unwrap(),
+                "{name}.{attr}"
+            );
+        }
+    }
+    // The TOTP seed: KeePassXC's code equals baton's within one 30 s step.
+    let theirs = kpxc(&pw, &["show", "--totp", db_s, "ACME <GmbH> & Co/registrar"]);
+    let uri = e.json(&["get", "acme/registrar", "--json"])["totp"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs();
+    let ours: Vec<String> = [now - 30, now, now + 30]
+        .iter()
+        .map(|t| baton::otp::code_at(&uri, *t).unwrap().0)
+        .collect();
+    assert!(
+        ours.contains(&theirs.trim().to_string()),
+        "{theirs} not in {ours:?}"
+    );
+    // The attachment, byte for byte.
+    let exported = e.dir.path().join("key-out");
+    kpxc(
+        &pw,
+        &[
+            "attachment-export",
+            db_s,
+            "ACME <GmbH> & Co/ssh-root",
+            "id_ed25519",
+            exported.to_str().unwrap(),
+        ],
+    );
+    assert_eq!(
+        fs::read_to_string(&exported).unwrap(),
+        e.stdout(&["get", "acme/ssh-root", "--attachment", "id_ed25519"])
+    );
+    // A wrong password does not open it.
+    let bad = Command::new("sh")
+        .arg("-c")
+        .arg(format!("echo wrong | keepassxc-cli ls '{db_s}'"))
+        .output()
+        .unwrap();
+    assert!(!bad.status.success());
+}
+
+#[test]
+fn export_all_on_the_demo_vault() {
+    let e = Env::new();
+    let keep = e.dir.path().join("demo");
+    e.cmd(&["demo", "--keep"]).arg(&keep).assert().success();
+    let out_dir = e.dir.path().join("handover");
+    let mut c = assert_cmd::Command::cargo_bin("baton").unwrap();
+    c.env("XDG_STATE_HOME", e.dir.path().join("state"))
+        .arg("--vault")
+        .arg(keep.join("vault"))
+        .arg("--passphrase-file")
+        .arg(keep.join("demo-passphrase.txt"))
+        .args(["export", "--all", "--out-dir"])
+        .arg(&out_dir);
+    let out = c.output().unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let stdout = String::from_utf8(out.stdout).unwrap();
+    assert!(stdout.contains("exported acme"), "{stdout}");
+    assert!(stdout.contains("exported verein-nord"), "{stdout}");
+    assert!(
+        stdout.contains("skipped  baeckerei-jung") && stdout.contains("no recipient stored"),
+        "{stdout}"
+    );
+    assert!(
+        String::from_utf8(out.stderr)
+            .unwrap()
+            .contains("2 package(s) written, 1 client(s) skipped")
+    );
+    assert_eq!(fs::read_dir(&out_dir).unwrap().count(), 2);
 }

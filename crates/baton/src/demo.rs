@@ -3,6 +3,7 @@
 
 use crate::changes::{EntryFields, NewClient};
 use crate::client::EntryKind;
+use crate::export::PackageRecipient;
 use crate::secret::{SecretBytes, SecretText};
 use crate::vault::{Vault, VaultError};
 
@@ -25,8 +26,15 @@ struct E<'a> {
     totp: bool,
 }
 
-/// Adds three sample clients with entries, a TOTP seed and an SSH key attachment.
-pub fn populate(vault: &mut Vault) -> Result<(), VaultError> {
+/// A sample client SSH public key (the client keeps the private half; not a real key).
+pub const DEMO_CLIENT_SSH_KEY: &str =
+    "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIHsKLqeplhpW+uObz5dvMgjz1OxfM/XXUB+VHtZ6isGN";
+
+/// Adds three sample clients with entries, a TOTP seed and an SSH key attachment, and
+/// stores package recipients for two of them: a new age identity for `acme` (returned,
+/// so the demo can open acme's package) and an SSH key for `verein-nord`.
+/// `baeckerei-jung` has none, so `export --all` skips it.
+pub fn populate(vault: &mut Vault) -> Result<age::x25519::Identity, VaultError> {
     let clients: [(&str, &str, &str, Vec<E>); 3] = [
         (
             "acme",
@@ -136,5 +144,14 @@ pub fn populate(vault: &mut Vault) -> Result<(), VaultError> {
         SecretBytes::new(DEMO_SSH_KEY.as_bytes().to_vec()),
         false,
     )?;
-    Ok(())
+    vault.set_owner_profile(crate::index::OwnerProfile {
+        name: "Max Admin".into(),
+        contact: "max@admin.example".into(),
+    })?;
+    let acme_key = age::x25519::Identity::generate();
+    let parse =
+        |s: &str| PackageRecipient::parse(s).map_err(|e| VaultError::Invalid(e.to_string()));
+    vault.set_recipients("acme", &[parse(&acme_key.to_public().to_string())?])?;
+    vault.set_recipients("verein-nord", &[parse(DEMO_CLIENT_SSH_KEY)?])?;
+    Ok(acme_key)
 }

@@ -349,6 +349,8 @@ pub enum ExportFormat {
     Age { armor: bool },
     /// The printable sheet alone, unencrypted.
     Html,
+    /// A KeePass (KDBX 4) database locked with the passphrase of `Lock::Passphrase`.
+    Kdbx,
 }
 
 impl crate::vault::Vault {
@@ -378,6 +380,15 @@ impl crate::vault::Vault {
         };
         let (bytes, fmt, fingerprints) = match format {
             ExportFormat::Html => (sheet::html(&file, &origin).into_bytes(), "html", vec![]),
+            ExportFormat::Kdbx => {
+                let Lock::Passphrase(p) = lock else {
+                    return Err(VaultError::Invalid(
+                        "a KeePass export is locked with a password, not with recipients".into(),
+                    ));
+                };
+                let db = crate::kdbx::kdbx(&file, &origin, p).map_err(VaultError::Invalid)?;
+                (db.to_vec(), "kdbx", vec!["password".to_string()])
+            }
             ExportFormat::Age { armor } => {
                 let tar = package_tar(&file, &origin);
                 let sealed = seal_package(&tar, lock, armor)
@@ -413,6 +424,52 @@ impl crate::vault::Vault {
             &[],
         )?;
         Ok(summary)
+    }
+}
+
+/// What `export_all` did for one client.
+#[derive(Debug)]
+pub enum BatchOutcome {
+    Exported(ExportSummary),
+    /// Why the client was skipped.
+    Skipped(&'static str),
+}
+
+impl crate::vault::Vault {
+    /// Exports every client that has a usable stored recipient, in index order;
+    /// `sink(client, bytes)` writes each package. Returns one outcome per client.
+    pub fn export_all(
+        &mut self,
+        armor: bool,
+        mut sink: impl FnMut(&str, &[u8]) -> Result<(), String>,
+    ) -> Result<Vec<(String, BatchOutcome)>, crate::vault::VaultError> {
+        let clients: Vec<(String, Vec<String>)> = self
+            .index()
+            .clients
+            .iter()
+            .map(|c| (c.id.clone(), c.recipients.clone()))
+            .collect();
+        let mut out = Vec::with_capacity(clients.len());
+        for (id, stored) in clients {
+            let usable: Vec<PackageRecipient> = stored
+                .iter()
+                .filter_map(|r| PackageRecipient::parse(r).ok())
+                .collect();
+            let outcome = if stored.is_empty() {
+                BatchOutcome::Skipped("no recipient stored")
+            } else if usable.is_empty() {
+                BatchOutcome::Skipped("its stored recipients are unusable")
+            } else {
+                BatchOutcome::Exported(self.export(
+                    &id,
+                    ExportFormat::Age { armor },
+                    &Lock::Recipients(&usable),
+                    |bytes| sink(&id, bytes),
+                )?)
+            };
+            out.push((id, outcome));
+        }
+        Ok(out)
     }
 }
 

@@ -16,6 +16,7 @@ pub mod fsio;
 pub mod generate;
 pub mod header;
 pub mod index;
+pub mod kdbx;
 pub mod kdf;
 pub mod keys;
 pub mod otp;
