@@ -163,11 +163,17 @@ fn check_package(e: &Env, dir: &Path) {
             );
         }
     }
-    // Nothing of the other client travels in this package.
+    // Nothing of the other client, of the vault's keys or of the audit log travels in
+    // this package.
     for f in walk(dir) {
         let text = String::from_utf8_lossy(&fs::read(&f).unwrap()).to_string();
         assert!(!text.contains("other-client-secret"), "{f:?}");
         assert!(!text.contains("Other Ltd"), "{f:?}");
+        assert!(!text.contains("AGE-SECRET-KEY"), "{f:?}");
+        assert!(
+            !text.contains("client.add") && !text.contains("vault.init"),
+            "{f:?}"
+        );
     }
     let html = fs::read_to_string(dir.join("credentials.html")).unwrap();
     assert!(
@@ -243,6 +249,11 @@ fn age_cli_opens_packages_for_age_ssh_and_passphrase() {
         .arg(&pkg)
         .assert()
         .success();
+    use std::os::unix::fs::PermissionsExt;
+    assert_eq!(
+        fs::metadata(&pkg).unwrap().permissions().mode() & 0o777,
+        0o600
+    );
     age_decrypt_with_identity(&key, &pkg, &tmp.join("a.tar"));
     check_package(&e, &untar(&tmp.join("a.tar"), &tmp.join("a")));
     // No silent overwrite.
