@@ -943,10 +943,14 @@ impl Vault {
 
     /// Reads the whole audit log and checks its chain against the index's head.
     pub fn audit_log(&self) -> (Vec<AuditRecord>, Vec<AuditProblem>) {
+        self.audit_log_to(&self.index.audit_head)
+    }
+
+    fn audit_log_to(&self, head: &AuditHead) -> (Vec<AuditRecord>, Vec<AuditProblem>) {
         let mut records = Vec::new();
         let mut problems = Vec::new();
         let mut prev = audit::GENESIS.to_string();
-        for seq in 1..=self.index.audit_head.seq {
+        for seq in 1..=head.seq {
             let p = self.path.join(AUDIT_DIR).join(audit::record_file(seq));
             let Ok(bytes) = fs::read(&p) else {
                 problems.push(AuditProblem::Missing(seq));
@@ -968,7 +972,7 @@ impl Vault {
             if rec.seq != seq || (rec.prev != prev && !prev.is_empty()) {
                 problems.push(AuditProblem::BrokenChain(seq));
             }
-            if seq == self.index.audit_head.seq && hash != self.index.audit_head.hash {
+            if seq == head.seq && hash != head.hash {
                 problems.push(AuditProblem::HeadMismatch);
             }
             prev = hash;
@@ -980,13 +984,31 @@ impl Vault {
     /// Checks every file: index (already checked on open), every client file, the audit
     /// chain. Returns every problem found, each naming what it is about.
     pub fn verify(&self) -> Vec<IntegrityError> {
-        let mut problems: Vec<IntegrityError> = self
-            .index
+        let problems = self.verify_against(&self.index);
+        // A reader holds no lock: if a writer committed meanwhile, check the newer index
+        // instead of reporting the files it legitimately replaced.
+        if !problems.is_empty()
+            && self.lock.is_none()
+            && let Ok(fresh) = self.read_index()
+            && fresh.revision > self.index.revision
+        {
+            return self.verify_against(&fresh);
+        }
+        problems
+    }
+
+    fn verify_against(&self, index: &IndexBody) -> Vec<IntegrityError> {
+        let mut problems: Vec<IntegrityError> = index
             .clients
             .iter()
             .filter_map(|s| self.read_client(s).err())
             .collect();
-        problems.extend(self.audit_log().1.into_iter().map(IntegrityError::Audit));
+        problems.extend(
+            self.audit_log_to(&index.audit_head)
+                .1
+                .into_iter()
+                .map(IntegrityError::Audit),
+        );
         problems
     }
 }

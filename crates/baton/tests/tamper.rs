@@ -500,3 +500,17 @@ fn symlinked_vault_folders_are_refused() {
         )))
     ));
 }
+
+#[test]
+fn a_reader_is_not_fooled_into_a_tamper_alarm_by_a_concurrent_writer() {
+    let f = fixture();
+    let reader = Vault::open(&f.path, &f.pass, Access::Read).unwrap();
+    // A writer replaces alpha's file (and deletes the one the reader's index names).
+    set_password(&f, "alpha", "newer");
+    assert!(reader.verify().is_empty());
+    let alpha = reader.client("alpha").unwrap();
+    assert_eq!(
+        alpha.entries[0].password.as_ref().unwrap().expose(),
+        "newer"
+    );
+}
