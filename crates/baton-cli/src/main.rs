@@ -19,7 +19,7 @@ use baton::kdf::{KdfParams, KdfProfile};
 use baton::vault::{Access, HolderShare, InitOptions, Vault};
 use baton::{Passphrase, SecretText};
 
-use cli::{ClientCmd, Command, EntryCmd, EntryFieldArgs, Field, KeyCmd};
+use cli::{Cli, ClientCmd, Command, EntryCmd, EntryFieldArgs, Field, KeyCmd};
 use msg::{Failure, Result, esc};
 
 fn main() {
@@ -37,8 +37,6 @@ fn main() {
     };
     std::process::exit(code);
 }
-
-use cli::Cli;
 
 /// No core dumps and no ptrace by other processes of the same user while secrets may be
 /// in memory (the whole life of the process).
