@@ -185,6 +185,7 @@ pub fn run(a: DemoArgs) -> Result<()> {
                 s.fingerprints.join(", ")
             ),
             BatchOutcome::Skipped(why) => println!("  skipped  {id:<16} {why}"),
+            BatchOutcome::Failed(why) => return Err(fail(why)),
         }
     }
     let package = std::fs::read(handover.join("baton-acme.age")).map_err(fail)?;

@@ -21,11 +21,18 @@ pub fn parse_recipients(args: &[String], ssh_files: &[PathBuf]) -> Result<Vec<Pa
         )
     };
     for (i, a) in args.iter().enumerate() {
-        let looks_like_key = a.starts_with("age1") || a.starts_with("ssh-") || a.contains(' ');
         let path = Path::new(a);
-        if !looks_like_key && path.is_file() {
+        if path.is_file() {
             out.extend(recipients_from_file(path)?);
             continue;
+        }
+        if a.contains('/') || a.ends_with(".pub") || a.ends_with(".txt") {
+            return Err(Failure::new(format!(
+                "recipient {} of {}: no such file {}",
+                i + 1,
+                args.len(),
+                esc(a)
+            )));
         }
         out.push(
             PackageRecipient::parse(a)
@@ -35,7 +42,8 @@ pub fn parse_recipients(args: &[String], ssh_files: &[PathBuf]) -> Result<Vec<Pa
     for f in ssh_files {
         out.extend(recipients_from_file(f)?);
     }
-    out.dedup();
+    let mut seen = std::collections::HashSet::new();
+    out.retain(|r| seen.insert(r.as_str().to_string()));
     Ok(out)
 }
 
@@ -76,20 +84,66 @@ fn today() -> String {
     baton::vault::now()[..10].to_string()
 }
 
-/// Writes a package file: new (0600), or replaced atomically with --force.
-fn write_output(path: &Path, bytes: &[u8], force: bool) -> std::result::Result<(), String> {
-    let r = if force {
-        baton::fsio::write_atomic(path, bytes)
-    } else {
-        baton::fsio::write_new(path, bytes)
-    };
-    r.map_err(|e| match e.kind() {
+fn io_message(path: &Path, e: &std::io::Error) -> String {
+    match e.kind() {
         std::io::ErrorKind::AlreadyExists => format!(
-            "{} already exists (use --force to replace it)",
+            "{} {e} (use --force to replace a regular file)",
             esc(&path.display().to_string())
         ),
         _ => format!("cannot write {}: {e}", esc(&path.display().to_string())),
-    })
+    }
+}
+
+/// A package written under a temporary name (0600, fsynced) that takes its final name
+/// only after its audit record is committed (docs/export-format.md#audit).
+struct Staged(Option<PathBuf>);
+
+impl Staged {
+    /// Stages the package after checking the target, so that a refused target fails the
+    /// export before its audit record is written.
+    fn write(
+        &mut self,
+        target: &Path,
+        bytes: &[u8],
+        force: bool,
+    ) -> std::result::Result<(), String> {
+        check_output(target, force).map_err(|f| f.message)?;
+        let tmp = baton::fsio::stage(target, bytes).map_err(|e| io_message(target, &e))?;
+        self.0 = Some(tmp);
+        Ok(())
+    }
+
+    fn publish(mut self, target: &Path, force: bool) -> Result<()> {
+        let tmp = self.0.take().expect("staged before publishing");
+        baton::fsio::publish(&tmp, target, force).map_err(|e| Failure::new(io_message(target, &e)))
+    }
+}
+
+impl Drop for Staged {
+    /// A package whose export failed (no audit record) is removed.
+    fn drop(&mut self) {
+        if let Some(tmp) = self.0.take() {
+            let _ = std::fs::remove_file(tmp);
+        }
+    }
+}
+
+/// Refuses an output path that exists, unless --force and it is a regular file.
+fn check_output(path: &Path, force: bool) -> Result<()> {
+    match std::fs::symlink_metadata(path) {
+        Ok(m) if force && m.is_file() => Ok(()),
+        Ok(_) if force => Err(Failure::new(format!(
+            "{} exists and is not a regular file",
+            esc(&path.display().to_string())
+        ))
+        .hint("--force replaces regular files only; choose another -o FILE")),
+        Ok(_) => Err(Failure::new(format!(
+            "{} already exists",
+            esc(&path.display().to_string())
+        ))
+        .hint("choose another file with -o FILE, or replace it with --force")),
+        Err(_) => Ok(()),
+    }
 }
 
 pub fn run(ctx: &Ctx, a: ExportArgs) -> Result<()> {
@@ -128,13 +182,7 @@ pub fn run(ctx: &Ctx, a: ExportArgs) -> Result<()> {
         };
         PathBuf::from(format!("baton-{client}-{}.{ext}", today()))
     });
-    if output.exists() && !a.force {
-        return Err(Failure::new(format!(
-            "{} already exists",
-            esc(&output.display().to_string())
-        ))
-        .hint("choose another file with -o FILE, or replace it with --force"));
-    }
+    check_output(&output, a.force)?;
     if format == ExportFormat::Html
         && !a.yes
         && !input::confirm("the sheet holds every password in plaintext; write it?")
@@ -143,12 +191,18 @@ pub fn run(ctx: &Ctx, a: ExportArgs) -> Result<()> {
             .hint("pass --yes to write the plaintext sheet without asking"));
     }
     let mut v = ctx.open(Access::Write)?;
-    let stored: Vec<PackageRecipient> = v
-        .summary(&client)?
-        .recipients
+    let stored_raw = v.summary(&client)?.recipients.clone();
+    let stored: Vec<PackageRecipient> = stored_raw
         .iter()
         .filter_map(|r| PackageRecipient::parse(r).ok())
         .collect();
+    if explicit.is_empty() && stored.len() < stored_raw.len() {
+        eprintln!(
+            "baton: warning: {} stored recipient(s) of {} are no longer usable and were left out",
+            stored_raw.len() - stored.len(),
+            esc(&client)
+        );
+    }
     let passphrase =
         (a.passphrase || format == ExportFormat::Kdbx).then(|| baton::generate::passphrase(8).0);
     let recipients = if explicit.is_empty() {
@@ -165,9 +219,11 @@ pub fn run(ctx: &Ctx, a: ExportArgs) -> Result<()> {
             "store the client's key with 'baton client set-recipient {client} age1…', or use --to, --to-ssh-key or --passphrase"
         )));
     }
+    let mut staged = Staged(None);
     let summary = v.export(&client, format, &lock, |bytes| {
-        write_output(&output, bytes, a.force)
+        staged.write(&output, bytes, a.force)
     })?;
+    staged.publish(&output, a.force)?;
     eprintln!(
         "exported {} ({} entries, {} attachments) to {}",
         esc(&client),
@@ -191,7 +247,24 @@ pub fn run(ctx: &Ctx, a: ExportArgs) -> Result<()> {
     Ok(())
 }
 
+/// Shows the package password once: on the terminal itself when there is one, so it
+/// does not end up in a redirected stderr or a log; otherwise on stderr, with a warning.
 fn show_passphrase_once(p: &SecretText) {
+    use std::io::Write;
+    if let Ok(mut tty) = std::fs::OpenOptions::new().write(true).open("/dev/tty") {
+        let shown = writeln!(
+            tty,
+            "password for this package (shown once; give it to the client by another channel):\n  {}",
+            p.expose()
+        );
+        if shown.is_ok() {
+            return;
+        }
+    }
+    show_on_stderr(p);
+}
+
+fn show_on_stderr(p: &SecretText) {
     eprintln!("password for this package (shown once; give it to the client by another channel):");
     eprintln!("  {}", p.expose());
     if !std::io::stderr().is_terminal() {
@@ -206,7 +279,7 @@ fn run_all(ctx: &Ctx, a: &ExportArgs) -> Result<()> {
         .out_dir
         .clone()
         .expect("clap requires --out-dir with --all");
-    if a.format == ExportFormatArg::Html {
+    if a.format != ExportFormatArg::Age {
         return Err(Failure::new("--all exports encrypted packages only")
             .hint("export sheets one client at a time with --format html"));
     }
@@ -219,13 +292,27 @@ fn run_all(ctx: &Ctx, a: &ExportArgs) -> Result<()> {
     let mut v = ctx.open(Access::Write)?;
     let date = today();
     let path_for = |id: &str| dir.join(format!("baton-{id}-{date}.age"));
+    let mut staged: Vec<(String, Staged)> = Vec::new();
     let outcomes = v.export_all(a.armor, |id, bytes| {
-        write_output(&path_for(id), bytes, a.force)
+        let mut st = Staged(None);
+        st.write(&path_for(id), bytes, a.force)?;
+        staged.push((id.to_string(), st));
+        Ok(())
     })?;
-    let (mut done, mut skipped) = (0, 0);
+    let (mut done, mut skipped, mut failed) = (0, 0, 0);
     for (id, outcome) in outcomes {
         match outcome {
             BatchOutcome::Exported(s) => {
+                let st = staged
+                    .iter()
+                    .position(|(sid, _)| *sid == id)
+                    .map(|i| staged.swap_remove(i).1)
+                    .expect("an exported package was staged");
+                if let Err(f) = st.publish(&path_for(&id), a.force) {
+                    failed += 1;
+                    println!("failed   {:<24} {}", esc(&id), f.message);
+                    continue;
+                }
                 done += 1;
                 println!(
                     "exported {:<24} {} entries, {} attachments -> {} (for {})",
@@ -243,7 +330,19 @@ fn run_all(ctx: &Ctx, a: &ExportArgs) -> Result<()> {
                     esc(&id)
                 );
             }
+            BatchOutcome::Failed(why) => {
+                failed += 1;
+                println!("failed   {:<24} {}", esc(&id), esc(&why));
+            }
         }
+    }
+    if failed > 0 {
+        return Err(Failure::new(format!(
+            "{done} package(s) written, {skipped} client(s) skipped, {failed} failed"
+        ))
+        .hint(
+            "fix the problems named above and run the export again (existing files need --force)",
+        ));
     }
     eprintln!("{done} package(s) written, {skipped} client(s) skipped");
     Ok(())

@@ -28,9 +28,11 @@ fn main() {
     let code = match run(cli) {
         Ok(()) => 0,
         Err(f) => {
-            eprintln!("baton: error: {}", f.message);
+            // Messages can carry text from files (a client's key file, a vault name):
+            // never let it drive the terminal.
+            eprintln!("baton: error: {}", esc(&f.message));
             if let Some(h) = &f.hint {
-                eprintln!("baton: hint: {h}");
+                eprintln!("baton: hint: {}", esc(h));
             }
             f.code
         }

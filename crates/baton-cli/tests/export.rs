@@ -304,7 +304,7 @@ fn age_cli_opens_packages_for_age_ssh_and_passphrase() {
     // 3. A generated passphrase, typed into age's terminal prompt.
     let pkg3 = tmp.join("acme-pass.age");
     let out = e
-        .cmd(&["export", "acme", "--passphrase", "-o"])
+        .cmd_detached(&["export", "acme", "--passphrase", "-o"])
         .arg(&pkg3)
         .output()
         .unwrap();
@@ -476,7 +476,7 @@ fn keepassxc_opens_the_kdbx_export_with_every_field() {
     let e = populated();
     let db = e.dir.path().join("acme.kdbx");
     let out = e
-        .cmd(&["export", "acme", "--format", "kdbx", "-o"])
+        .cmd_detached(&["export", "acme", "--format", "kdbx", "-o"])
         .arg(&db)
         .output()
         .unwrap();
@@ -589,4 +589,130 @@ fn export_all_on_the_demo_vault() {
             .contains("2 package(s) written, 1 client(s) skipped")
     );
     assert_eq!(fs::read_dir(&out_dir).unwrap().count(), 2);
+}
+
+#[test]
+fn ssh_rsa_recipient_and_openssh_fingerprint() {
+    if !tools_available() {
+        return;
+    }
+    let e = populated();
+    let tmp = e.dir.path();
+    let rsa = tmp.join("id_rsa_client");
+    assert!(
+        Command::new("ssh-keygen")
+            .args(["-q", "-t", "rsa", "-b", "2048", "-N", "", "-f"])
+            .arg(&rsa)
+            .status()
+            .unwrap()
+            .success()
+    );
+    let pubkey = rsa.with_extension("pub");
+    // The stored recipient's fingerprint is what `ssh-keygen -l` shows the client.
+    let out = e
+        .cmd(&["client", "set-recipient", "acme"])
+        .arg(&pubkey)
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    let keygen = Command::new("ssh-keygen")
+        .arg("-lf")
+        .arg(&pubkey)
+        .output()
+        .unwrap();
+    let fp = String::from_utf8(keygen.stdout)
+        .unwrap()
+        .split_whitespace()
+        .nth(1)
+        .unwrap()
+        .to_string();
+    assert!(String::from_utf8(out.stderr).unwrap().contains(&fp));
+    let pkg = tmp.join("acme-rsa.age");
+    e.cmd(&["export", "acme", "-o"])
+        .arg(&pkg)
+        .assert()
+        .success();
+    age_decrypt_with_identity(&rsa, &pkg, &tmp.join("r.tar"));
+    check_package(&e, &untar(&tmp.join("r.tar"), &tmp.join("r")));
+    assert!(e.json(&["audit", "--json"]).to_string().contains(&fp));
+    // A path that does not exist is named as a missing file, not as a bad key.
+    e.cmd(&["export", "acme", "--to", "keys/missing.pub"])
+        .assert()
+        .code(1)
+        .stderr(predicate::str::contains("no such file"));
+}
+
+#[test]
+fn export_all_goes_on_after_a_failure_and_reports_it() {
+    let e = populated();
+    for c in ["acme", "other"] {
+        let id = age::x25519::Identity::generate();
+        e.cmd(&["client", "set-recipient", c, &id.to_public().to_string()])
+            .assert()
+            .success();
+    }
+    let dir = e.dir.path().join("out");
+    fs::create_dir(&dir).unwrap();
+    let date = &e.json(&["status", "--json"])["updated"].as_str().unwrap()[..10].to_string();
+    // A file in the way for acme (sorted first): acme fails, other is still exported.
+    fs::write(dir.join(format!("baton-acme-{date}.age")), b"in the way").unwrap();
+    let out = e
+        .cmd(&["export", "--all", "--out-dir"])
+        .arg(&dir)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let stdout = String::from_utf8(out.stdout).unwrap();
+    assert!(stdout.contains("failed   acme"), "{stdout}");
+    assert!(stdout.contains("exported other"), "{stdout}");
+    assert_eq!(
+        fs::read(dir.join(format!("baton-acme-{date}.age"))).unwrap(),
+        b"in the way"
+    );
+    // No staged leftovers, and a record only for the package that was written.
+    assert_eq!(fs::read_dir(&dir).unwrap().count(), 2);
+    let audit = e.json(&["audit", "--json"]).to_string();
+    assert_eq!(audit.matches("client.export").count(), 1, "{audit}");
+    // --all exports age packages only.
+    e.cmd(&["export", "--all", "--format", "kdbx", "--out-dir"])
+        .arg(&dir)
+        .assert()
+        .code(1);
+}
+
+#[test]
+fn force_never_replaces_a_symlink() {
+    let e = populated();
+    let id = age::x25519::Identity::generate();
+    e.cmd(&[
+        "client",
+        "set-recipient",
+        "acme",
+        &id.to_public().to_string(),
+    ])
+    .assert()
+    .success();
+    let target = e.dir.path().join("precious");
+    fs::write(&target, b"keep").unwrap();
+    let link = e.dir.path().join("link.age");
+    std::os::unix::fs::symlink(&target, &link).unwrap();
+    e.cmd(&["export", "acme", "--force", "-o"])
+        .arg(&link)
+        .assert()
+        .code(1)
+        .stderr(predicate::str::contains("not a regular file"));
+    assert_eq!(fs::read(&target).unwrap(), b"keep");
+    let before = e.json(&["audit", "--json"])["records"]
+        .as_array()
+        .unwrap()
+        .len();
+    e.cmd(&["export", "acme", "-o"]).arg(&link).assert().code(1);
+    assert_eq!(
+        e.json(&["audit", "--json"])["records"]
+            .as_array()
+            .unwrap()
+            .len(),
+        before,
+        "no record without a file"
+    );
 }

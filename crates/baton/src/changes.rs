@@ -384,6 +384,16 @@ impl Vault {
         }
         let detail = format!("{entry}: {name} ({size} bytes)");
         self.update_entry(client, entry, ("entry.attach", detail), |e| {
+            // Names differing only in case would overwrite each other when the client
+            // unpacks on macOS or Windows.
+            if e.attachments
+                .iter()
+                .any(|a| a.name != name && a.name.to_lowercase() == name.to_lowercase())
+            {
+                return Err(VaultError::Invalid(format!(
+                    "entry '{entry}' already has an attachment whose name differs from '{name}' only in case"
+                )));
+            }
             match e.attachments.iter_mut().find(|a| a.name == name) {
                 Some(_) if !replace => {
                     return Err(VaultError::Invalid(format!(

@@ -258,13 +258,22 @@ pub fn valid_holder(s: &str) -> bool {
             .any(|c| c == ',' || c.is_control() || c == '/' || c == '\\')
 }
 
-/// Attachment names: a plain file name, no folders.
+/// Attachment names: a plain file name, no folders, no control or bidirectional
+/// formatting characters (they would disguise the name in listings and sheets).
 pub fn valid_attachment_name(s: &str) -> bool {
     !s.is_empty()
         && s.len() <= 255
         && s != "."
         && s != ".."
-        && !s.chars().any(|c| c == '/' || c == '\\' || c.is_control())
+        && !s
+            .chars()
+            .any(|c| c == '/' || c == '\\' || c.is_control() || is_format_char(c))
+}
+
+/// Invisible and bidirectional formatting characters (Unicode category Cf that matter
+/// for display): zero-width marks, embeddings, overrides and isolates, BOM.
+pub fn is_format_char(c: char) -> bool {
+    matches!(c, '\u{200B}'..='\u{200F}' | '\u{202A}'..='\u{202E}' | '\u{2060}'..='\u{2069}' | '\u{FEFF}' | '\u{061C}')
 }
 
 #[cfg(test)]
@@ -285,6 +294,7 @@ mod tests {
         assert!(!valid_holder("a\u{7}"));
         assert!(valid_attachment_name("id_ed25519"));
         assert!(!valid_attachment_name("../x"));
+        assert!(!valid_attachment_name("x\u{202e}gpj.exe"));
     }
 
     #[test]

@@ -94,10 +94,14 @@ impl PackageRecipient {
         }
     }
 
-    /// A short, stable fingerprint for the audit log and listings:
-    /// `SHA256:` and the first 16 hex digits of the SHA-256 of the recipient string.
+    /// What the client can compare: for an SSH key the OpenSSH fingerprint
+    /// (`SHA256:` + unpadded base64 of the SHA-256 of the key blob, as `ssh-keygen -l`
+    /// prints), for an age recipient the recipient itself (a public key).
     pub fn fingerprint(&self) -> String {
-        fingerprint(self.as_str())
+        match self {
+            PackageRecipient::Age(s) => s.clone(),
+            PackageRecipient::Ssh(s) => ssh_fingerprint(s),
+        }
     }
 
     fn to_age(&self) -> Box<dyn age::Recipient + Send> {
@@ -112,10 +116,15 @@ impl PackageRecipient {
     }
 }
 
-pub fn fingerprint(recipient: &str) -> String {
+fn ssh_fingerprint(key_line: &str) -> String {
+    use base64::Engine;
+    let blob = key_line.split_whitespace().nth(1).unwrap_or("");
+    let bytes = base64::engine::general_purpose::STANDARD
+        .decode(blob)
+        .unwrap_or_default();
     format!(
         "SHA256:{}",
-        &hex::encode(Sha256::digest(recipient.as_bytes()))[..16]
+        base64::engine::general_purpose::STANDARD_NO_PAD.encode(Sha256::digest(&bytes))
     )
 }
 
@@ -252,7 +261,7 @@ pub fn package_tar(client: &ClientFile, origin: &Origin) -> Zeroizing<Vec<u8>> {
         ),
         (
             format!("{dir}/credentials.html"),
-            Zeroizing::new(sheet::html(client, origin).into_bytes()),
+            Zeroizing::new(sheet::html(client, origin).as_bytes().to_vec()),
         ),
         (
             format!("{dir}/credentials.json"),
@@ -269,10 +278,31 @@ pub fn package_tar(client: &ClientFile, origin: &Origin) -> Zeroizing<Vec<u8>> {
     }
     // Headers (and long-name extensions) take at most 3 blocks per file, data is padded
     // to a block: sized up front so the buffer never reallocates (no unwiped copies).
-    let size: usize = files.iter().map(|(_, b)| b.len() + 4 * 512).sum::<usize>() + 2048;
+    let size: usize = files.iter().map(|(_, b)| b.len() + 4 * 512).sum::<usize>()
+        + (client.entries.len() + 2) * 3 * 512
+        + 2048;
     let mut out = Zeroizing::new(Vec::with_capacity(size));
     {
         let mut builder = tar::Builder::new(&mut *out);
+        // Folders first, mode 0700, so that unpacking does not give them umask modes
+        // that would show entry names to other local users.
+        let mut dirs: Vec<String> = vec![dir.clone(), format!("{dir}/attachments")];
+        for e in client.entries.iter().filter(|e| !e.attachments.is_empty()) {
+            dirs.push(format!("{dir}/attachments/{}", e.name));
+        }
+        if dirs.len() == 2 {
+            dirs.pop();
+        }
+        for d in &dirs {
+            let mut h = tar::Header::new_ustar();
+            h.set_size(0);
+            h.set_mode(0o700);
+            h.set_mtime(mtime);
+            h.set_entry_type(tar::EntryType::Directory);
+            builder
+                .append_data(&mut h, format!("{d}/"), std::io::empty())
+                .expect("writing to memory");
+        }
         for (path, bytes) in &files {
             let mut h = tar::Header::new_ustar();
             h.set_size(bytes.len() as u64);
@@ -379,7 +409,11 @@ impl crate::vault::Vault {
             exported: &exported,
         };
         let (bytes, fmt, fingerprints) = match format {
-            ExportFormat::Html => (sheet::html(&file, &origin).into_bytes(), "html", vec![]),
+            ExportFormat::Html => (
+                sheet::html(&file, &origin).as_bytes().to_vec(),
+                "html",
+                vec![],
+            ),
             ExportFormat::Kdbx => {
                 let Lock::Passphrase(p) = lock else {
                     return Err(VaultError::Invalid(
@@ -387,7 +421,7 @@ impl crate::vault::Vault {
                     ));
                 };
                 let db = crate::kdbx::kdbx(&file, &origin, p).map_err(VaultError::Invalid)?;
-                (db.to_vec(), "kdbx", vec!["password".to_string()])
+                (db, "kdbx", vec!["password".to_string()])
             }
             ExportFormat::Age { armor } => {
                 let tar = package_tar(&file, &origin);
@@ -433,6 +467,8 @@ pub enum BatchOutcome {
     Exported(ExportSummary),
     /// Why the client was skipped.
     Skipped(&'static str),
+    /// The export of this client failed; the others went on.
+    Failed(String),
 }
 
 impl crate::vault::Vault {
@@ -460,12 +496,17 @@ impl crate::vault::Vault {
             } else if usable.is_empty() {
                 BatchOutcome::Skipped("its stored recipients are unusable")
             } else {
-                BatchOutcome::Exported(self.export(
+                match self.export(
                     &id,
                     ExportFormat::Age { armor },
                     &Lock::Recipients(&usable),
                     |bytes| sink(&id, bytes),
-                )?)
+                ) {
+                    Ok(summary) => BatchOutcome::Exported(summary),
+                    // An integrity problem stops everything: the vault is not trustworthy.
+                    Err(e @ crate::vault::VaultError::Integrity(_)) => return Err(e),
+                    Err(e) => BatchOutcome::Failed(e.to_string()),
+                }
             };
             out.push((id, outcome));
         }
@@ -514,6 +555,10 @@ mod tests {
             r.as_str(),
             "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIHsKLqeplhpW+uObz5dvMgjz1OxfM/XXUB+VHtZ6isGN"
         );
-        assert!(r.fingerprint().starts_with("SHA256:"));
+        // As `ssh-keygen -lf` prints it for this key.
+        assert_eq!(
+            r.fingerprint(),
+            "SHA256:PYX4o9UfGwCwG76hFcLAEkmMS0PtIBtV9MNmVgW16Oc"
+        );
     }
 }

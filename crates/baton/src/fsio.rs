@@ -13,11 +13,24 @@ pub const DIR_MODE: u32 = 0o700;
 
 /// Creates `path` (and missing parents) with mode 0700.
 pub fn create_private_dir(path: &Path) -> io::Result<()> {
+    // An existing folder is the user's: never change its mode (it may be ~, /tmp or a
+    // shared folder); only refuse what is not a real folder.
+    match fs::symlink_metadata(path) {
+        Ok(m) if m.is_dir() => return Ok(()),
+        Ok(_) => {
+            return Err(io::Error::new(
+                io::ErrorKind::AlreadyExists,
+                "exists and is not a folder (or is a symlink)",
+            ));
+        }
+        Err(e) if e.kind() == io::ErrorKind::NotFound => {}
+        Err(e) => return Err(e),
+    }
     fs::DirBuilder::new()
         .recursive(true)
         .mode(DIR_MODE)
         .create(path)?;
-    // `mode` is filtered by the umask and ignored for existing folders: set it exactly.
+    // `mode` is filtered by the umask: set it exactly on the folder we just made.
     fs::set_permissions(path, fs::Permissions::from_mode(DIR_MODE))?;
     // Make the new folder's name durable too.
     sync_dir(&parent_dir(path))
@@ -78,9 +91,64 @@ pub fn write_new(path: &Path, bytes: &[u8]) -> io::Result<()> {
         .create_new(true)
         .mode(FILE_MODE)
         .open(path)?;
-    f.write_all(bytes)?;
-    f.sync_all()?;
+    let written = f.write_all(bytes).and_then(|_| f.sync_all());
+    if let Err(e) = written {
+        // Leave no partial file behind (a full disk must not leave half a secret file).
+        drop(f);
+        let _ = fs::remove_file(path);
+        return Err(e);
+    }
     sync_dir(&parent_dir(path))
+}
+
+/// Stages `bytes` under a temporary name beside `target` (0600, fsynced) and returns
+/// that name; `publish` later gives the file its final name. Lets a caller record what
+/// it did between the two steps, so a file never appears without its record.
+pub fn stage(target: &Path, bytes: &[u8]) -> io::Result<PathBuf> {
+    let name = target
+        .file_name()
+        .ok_or_else(|| io::Error::new(io::ErrorKind::InvalidInput, "path has no file name"))?;
+    let mut tmp_name = std::ffi::OsString::from(".");
+    tmp_name.push(name);
+    tmp_name.push(format!(".{}.tmp", hex::encode(rand::random::<[u8; 6]>())));
+    let tmp = parent_dir(target).join(tmp_name);
+    write_new(&tmp, bytes)?;
+    Ok(tmp)
+}
+
+/// Moves a staged file to `target`: never over an existing file unless `replace`, and
+/// then only over a regular file (not a symlink or a device).
+pub fn publish(staged: &Path, target: &Path, replace: bool) -> io::Result<()> {
+    match fs::symlink_metadata(target) {
+        Ok(m) if !replace || !m.is_file() => {
+            let _ = fs::remove_file(staged);
+            return Err(io::Error::new(
+                io::ErrorKind::AlreadyExists,
+                if m.is_file() {
+                    "already exists"
+                } else {
+                    "exists and is not a regular file"
+                },
+            ));
+        }
+        _ => {}
+    }
+    let moved = if replace {
+        fs::rename(staged, target)
+    } else {
+        // link() fails if the target appeared meanwhile; file systems without hard
+        // links (FAT on a USB stick) fall back to rename after the check above.
+        match fs::hard_link(staged, target) {
+            Ok(()) => fs::remove_file(staged),
+            Err(e) if e.kind() == io::ErrorKind::AlreadyExists => Err(e),
+            Err(_) => fs::rename(staged, target),
+        }
+    };
+    if moved.is_err() {
+        let _ = fs::remove_file(staged);
+    }
+    moved?;
+    sync_dir(&parent_dir(target))
 }
 
 /// Removes a file and fsyncs its folder; a file that is already gone is fine.
@@ -155,6 +223,53 @@ mod tests {
         write_new(&p, b"one").unwrap();
         assert!(write_new(&p, b"two").is_err());
         assert_eq!(fs::read(&p).unwrap(), b"one");
+    }
+
+    #[test]
+    fn stage_and_publish() {
+        let dir = tempfile::tempdir().unwrap();
+        let t = dir.path().join("out");
+        let s = stage(&t, b"one").unwrap();
+        assert!(!t.exists());
+        publish(&s, &t, false).unwrap();
+        assert_eq!(fs::read(&t).unwrap(), b"one");
+        let s = stage(&t, b"two").unwrap();
+        assert!(publish(&s, &t, false).is_err());
+        assert!(!s.exists(), "a refused staged file is removed");
+        let s = stage(&t, b"two").unwrap();
+        publish(&s, &t, true).unwrap();
+        assert_eq!(fs::read(&t).unwrap(), b"two");
+        // --force never replaces a symlink.
+        let link = dir.path().join("link");
+        std::os::unix::fs::symlink(dir.path().join("elsewhere"), &link).unwrap();
+        let s = stage(&link, b"x").unwrap();
+        assert!(publish(&s, &link, true).is_err());
+        assert!(
+            fs::symlink_metadata(&link)
+                .unwrap()
+                .file_type()
+                .is_symlink()
+        );
+        assert_eq!(fs::read_dir(dir.path()).unwrap().count(), 2);
+    }
+
+    #[test]
+    fn existing_folders_keep_their_mode() {
+        let dir = tempfile::tempdir().unwrap();
+        let shared = dir.path().join("shared");
+        fs::create_dir(&shared).unwrap();
+        fs::set_permissions(&shared, fs::Permissions::from_mode(0o1777)).unwrap();
+        create_private_dir(&shared).unwrap();
+        assert_eq!(
+            fs::metadata(&shared).unwrap().permissions().mode() & 0o7777,
+            0o1777
+        );
+        let new = dir.path().join("new/inner");
+        create_private_dir(&new).unwrap();
+        assert_eq!(
+            fs::metadata(&new).unwrap().permissions().mode() & 0o777,
+            0o700
+        );
     }
 
     #[test]

@@ -4,7 +4,6 @@
 use keepass::config::{DatabaseConfig, KdfConfig};
 use keepass::db::{Value, fields};
 use keepass::{Database, DatabaseKey};
-use zeroize::Zeroizing;
 
 use crate::client::ClientFile;
 use crate::export::Origin;
@@ -12,31 +11,34 @@ use crate::secret::SecretText;
 
 /// Argon2id as KeePassXC's own default for new databases (64 MiB, 2 lanes), with
 /// enough passes that one unlock costs a noticeable fraction of a second.
-fn config() -> DatabaseConfig {
+fn config() -> Result<DatabaseConfig, String> {
     let mut cfg = DatabaseConfig::default();
     // The Argon2 version type belongs to the keepass crate's own argon2 dependency:
-    // take it from the default rather than naming that crate here.
-    if let KdfConfig::Argon2 { version, .. } | KdfConfig::Argon2id { version, .. } = cfg.kdf_config
-    {
-        cfg.kdf_config = KdfConfig::Argon2id {
-            iterations: 10,
-            memory: 64 * 1024 * 1024,
-            parallelism: 2,
-            version,
-        };
-    }
-    cfg
+    // take it from the default rather than naming that crate here, and refuse to write
+    // a database with any other KDF than the one chosen here.
+    let version = match cfg.kdf_config {
+        KdfConfig::Argon2 { version, .. } | KdfConfig::Argon2id { version, .. } => version,
+        _ => return Err("unexpected KeePass default key derivation".into()),
+    };
+    cfg.kdf_config = KdfConfig::Argon2id {
+        iterations: 10,
+        memory: 64 * 1024 * 1024,
+        parallelism: 2,
+        version,
+    };
+    Ok(cfg)
 }
 
 /// A KDBX 4 database with one group for the client and one entry per system, locked
-/// with `password`. Secret: wiped on drop.
+/// with `password`. (Ciphertext; the keepass crate's own intermediate buffers are not
+/// wiped, see docs/threat-model.md.)
 pub fn kdbx(
     client: &ClientFile,
     origin: &Origin,
     password: &SecretText,
-) -> Result<Zeroizing<Vec<u8>>, String> {
+) -> Result<Vec<u8>, String> {
     let mut db = Database::new();
-    db.config = config();
+    db.config = config()?;
     db.meta.database_name = Some(format!("baton: {}", client.name));
     db.meta.database_description = Some(format!(
         "Zugangsdaten / access data, von / from {}, {}",
@@ -77,9 +79,9 @@ pub fn kdbx(
             entry.add_attachment(a.name.clone(), Value::protected(a.data.expose().to_vec()));
         }
     }
-    let mut out = Zeroizing::new(Vec::new());
+    let mut out = Vec::new();
     db.save(
-        &mut *out,
+        &mut out,
         DatabaseKey::new().with_password(password.expose()),
     )
     .map_err(|e| format!("cannot write the KeePass database: {e}"))?;

@@ -1,43 +1,72 @@
 //! The human-readable parts of a client package: the bilingual README and the
 //! self-contained, printable credentials sheet (docs/export-format.md#package).
 
-use std::fmt::Write;
+use std::fmt::{self, Write};
+
+use zeroize::Zeroizing;
 
 use crate::client::ClientFile;
 use crate::export::{Origin, attachment_path};
 use crate::secret::SecretText;
 
+/// Writes `s` escaped for HTML element content and double-quoted attributes, straight
+/// into the output (no intermediate copy of secret values).
+fn esc_into(w: &mut (impl Write + ?Sized), s: &str) -> fmt::Result {
+    for c in s.chars() {
+        match c {
+            '&' => w.write_str("&amp;")?,
+            '<' => w.write_str("&lt;")?,
+            '>' => w.write_str("&gt;")?,
+            '"' => w.write_str("&quot;")?,
+            '\'' => w.write_str("&#39;")?,
+            c => w.write_char(c)?,
+        }
+    }
+    Ok(())
+}
+
 /// Escapes text for HTML element content and double-quoted attributes.
 pub fn esc(s: &str) -> String {
     let mut out = String::with_capacity(s.len());
-    for c in s.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&#39;"),
-            c => out.push(c),
-        }
-    }
+    esc_into(&mut out, s).expect("writing to a String");
     out
 }
 
 /// An inline SVG QR code of `text` (medium error correction), or `None` if it does
-/// not fit a QR code.
-pub fn qr_svg(text: &str) -> Option<String> {
+/// not fit a QR code. Wiped on drop: the modules encode the secret.
+pub fn qr_svg(text: &str) -> Option<Zeroizing<String>> {
     let code =
         qrcode::QrCode::with_error_correction_level(text.as_bytes(), qrcode::EcLevel::M).ok()?;
-    Some(
+    let svg = Zeroizing::new(
         code.render::<qrcode::render::svg::Color>()
             .min_dimensions(180, 180)
             .quiet_zone(true)
             .build(),
-    )
+    );
+    // Inline SVG in HTML takes no XML declaration.
+    let start = svg.find("<svg").unwrap_or(0);
+    Some(Zeroizing::new(svg[start..].to_string()))
 }
 
 fn date(rfc3339: &str) -> &str {
     &rfc3339[..10.min(rfc3339.len())]
+}
+
+/// Renders twice: once to measure, once into a buffer of exactly that size, so no
+/// reallocation leaves an unwiped copy of the secrets behind; wiped on drop.
+fn render_exact(render: impl Fn(&mut dyn Write) -> fmt::Result) -> Zeroizing<String> {
+    struct Count(usize);
+    impl Write for Count {
+        fn write_str(&mut self, s: &str) -> fmt::Result {
+            self.0 += s.len();
+            Ok(())
+        }
+    }
+    let mut count = Count(0);
+    render(&mut count).expect("counting cannot fail");
+    let mut out = Zeroizing::new(String::with_capacity(count.0));
+    render(&mut *out).expect("writing to a String");
+    out
 }
 
 /// `README.txt`, German first, then English.
@@ -45,13 +74,15 @@ pub fn readme(client: &ClientFile, origin: &Origin) -> String {
     let day = date(origin.exported);
     format!(
         "Zugangsdaten / Access data: {name}\n\
+Von / From: {from}\n\
+Stand / As of: {day}\n\
 =============================================================\n\
 \n\
 DEUTSCH\n\
 \n\
 Dieses Paket enthält alle Zugangsdaten zu Ihren Systemen (Server, Hosting,\n\
-Domains, DNS, Datenbanken, CMS, E-Mail), die {from} für Sie verwaltet.\n\
-Stand: {day}. Es wurde mit baton erstellt und mit age verschlüsselt.\n\
+Domains, DNS, Datenbanken, CMS, E-Mail), die wir für Sie verwalten, mit dem\n\
+Stand vom {day}. Es wurde mit baton erstellt und mit age verschlüsselt.\n\
 \n\
 Inhalt:\n\
   credentials.html  druckbare Übersicht, ein Abschnitt je System; TOTP-Codes als\n\
@@ -68,13 +99,13 @@ freien Programm age (https://age-encryption.org) entschlüsseln Sie es:\n\
 \n\
 Bewahren Sie die Dateien sicher auf (verschlüsselt, z. B. in einem\n\
 Passwortmanager) und löschen Sie die entpackten Kopien nach Gebrauch.\n\
-Wenn {from} nicht erreichbar ist, kann jede Fachperson Ihre Systeme mit\n\
-diesen Daten übernehmen. Ändern Sie nach einer Übernahme die Passwörter.\n\
+Wenn wir nicht erreichbar sind, kann jede Fachperson Ihre Systeme mit diesen\n\
+Daten übernehmen. Ändern Sie nach einer Übernahme die Passwörter.\n\
 \n\
 ENGLISH\n\
 \n\
 This package holds all access data to your systems (servers, hosting, domains,\n\
-DNS, databases, CMS, mail) that {from} manages for you, as of {day}.\n\
+DNS, databases, CMS, mail) that we manage for you, as of {day}.\n\
 It was made with baton and encrypted with age.\n\
 \n\
 Contents:\n\
@@ -90,9 +121,8 @@ To open it, use the free program age (https://age-encryption.org):\n\
   tar -xf package.tar\n\
 \n\
 Keep these files safe (encrypted, for example in a password manager) and delete\n\
-unpacked copies after use. If {from} cannot be reached, any competent\n\
-administrator can take over your systems with this data. Change the passwords\n\
-after a takeover.\n",
+unpacked copies after use. If we cannot be reached, any competent administrator\n\
+can take over your systems with this data. Change the passwords after a takeover.\n",
         name = client.name,
         from = origin.from,
     )
@@ -108,91 +138,96 @@ td{padding:.2rem 0;vertical-align:top}code{font-family:ui-monospace,'DejaVu Sans
 .note{white-space:pre-wrap}.warn{border-left:4px solid #b00;padding-left:.8rem;color:#333}\
 @media print{body{margin:1cm}section{border-color:#888}}";
 
-/// `credentials.html`: one section per system, self-contained (no external resources),
-/// printable. Every value is HTML-escaped.
-pub fn html(client: &ClientFile, origin: &Origin) -> String {
-    let mut h = String::new();
-    let title = format!("Zugangsdaten / Access data: {}", client.name);
-    let _ = write!(
-        h,
+/// One table row; empty values are left out. `code` sets the value in monospace.
+fn row(w: &mut dyn Write, label: &str, value: &str, code: bool) -> fmt::Result {
+    if value.is_empty() {
+        return Ok(());
+    }
+    write!(w, "<tr><th>{label}</th><td")?;
+    if !code {
+        w.write_str(" class=\"note\"")?;
+    }
+    w.write_str(">")?;
+    if code {
+        w.write_str("<code>")?;
+    }
+    esc_into(&mut *w, value)?;
+    if code {
+        w.write_str("</code>")?;
+    }
+    w.write_str("</td></tr>\n")
+}
+
+fn render_html(w: &mut dyn Write, client: &ClientFile, origin: &Origin) -> fmt::Result {
+    w.write_str(
         "<!DOCTYPE html>\n<html lang=\"de\">\n<head>\n<meta charset=\"utf-8\">\n\
 <meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n\
-<meta http-equiv=\"Content-Security-Policy\" content=\"default-src 'none'; style-src 'unsafe-inline'; img-src data:\">\n\
-<title>{}</title>\n<style>{CSS}</style>\n</head>\n<body>\n<h1>{}</h1>\n\
-<p class=\"meta\">{}{} &middot; von / from {} &middot; Stand / as of {}</p>\n\
-<p class=\"warn\">Vertraulich: enthält Passwörter. Sicher aufbewahren, nicht weitergeben.<br>\
+<meta http-equiv=\"Content-Security-Policy\" content=\"default-src 'none'; style-src 'unsafe-inline'; base-uri 'none'; form-action 'none'\">\n<title>",
+    )?;
+    w.write_str("Zugangsdaten / Access data: ")?;
+    esc_into(&mut *w, &client.name)?;
+    write!(w, "</title>\n<style>{CSS}</style>\n</head>\n<body>\n<h1>")?;
+    esc_into(&mut *w, &client.name)?;
+    w.write_str("</h1>\n<p class=\"meta\">")?;
+    esc_into(&mut *w, &client.id)?;
+    if !client.contact.is_empty() {
+        w.write_str(" &middot; ")?;
+        esc_into(&mut *w, &client.contact)?;
+    }
+    w.write_str(" &middot; von / from ")?;
+    esc_into(&mut *w, origin.from)?;
+    w.write_str(" &middot; Stand / as of ")?;
+    esc_into(&mut *w, date(origin.exported))?;
+    w.write_str(
+        "</p>\n<p class=\"warn\">Vertraulich: enthält Passwörter. Sicher aufbewahren, nicht weitergeben.<br>\
 Confidential: contains passwords. Keep it safe, do not pass it on.</p>\n",
-        esc(&title),
-        esc(&client.name),
-        esc(&client.id),
-        if client.contact.is_empty() {
-            String::new()
-        } else {
-            format!(" &middot; {}", esc(&client.contact))
-        },
-        esc(origin.from),
-        esc(date(origin.exported)),
-    );
+    )?;
     if !client.notes.is_empty() {
-        let _ = writeln!(h, "<p class=\"note\">{}</p>", esc(&client.notes));
+        w.write_str("<p class=\"note\">")?;
+        esc_into(&mut *w, &client.notes)?;
+        w.write_str("</p>\n")?;
     }
     for e in &client.entries {
-        let _ = write!(
-            h,
-            "<section id=\"entry-{}\">\n<h2>{}<span class=\"kind\">{}</span></h2>\n",
-            esc(&e.name),
-            esc(&e.name),
-            e.kind.as_str()
-        );
+        w.write_str("<section id=\"entry-")?;
+        esc_into(&mut *w, &e.name)?;
+        w.write_str("\">\n<h2>")?;
+        esc_into(&mut *w, &e.name)?;
+        writeln!(w, "<span class=\"kind\">{}</span></h2>", e.kind.as_str())?;
         if let Some(uri) = e.totp.as_ref().map(SecretText::expose)
             && let Some(svg) = qr_svg(uri)
         {
-            let _ = writeln!(
-                h,
-                "<div class=\"qr\" data-totp=\"{}\">{svg}TOTP</div>",
-                esc(&e.name)
-            );
+            w.write_str("<div class=\"qr\">")?;
+            w.write_str(&svg)?;
+            w.write_str("TOTP</div>\n")?;
         }
-        h.push_str("<table>\n");
-        let mut row = |label: &str, value: &str, code: bool| {
-            if value.is_empty() {
-                return;
-            }
-            let v = if code {
-                format!("<code>{}</code>", esc(value))
-            } else {
-                esc(value)
-            };
-            let _ = writeln!(h, "<tr><th>{label}</th><td>{v}</td></tr>");
-        };
-        row("URL", &e.url, true);
-        row("Benutzer / User", &e.user, true);
-        row(
-            "Passwort / Password",
-            e.password.as_ref().map(SecretText::expose).unwrap_or(""),
-            true,
-        );
-        row(
-            "TOTP",
-            e.totp.as_ref().map(SecretText::expose).unwrap_or(""),
-            true,
-        );
-        row("Notiz / Note", &e.note, false);
-        row("Tags", &e.tags.join(", "), false);
+        w.write_str("<table>\n")?;
+        row(w, "URL", &e.url, true)?;
+        row(w, "Benutzer / User", &e.user, true)?;
+        let password = e.password.as_ref().map(SecretText::expose).unwrap_or("");
+        row(w, "Passwort / Password", password, true)?;
+        let totp = e.totp.as_ref().map(SecretText::expose).unwrap_or("");
+        row(w, "TOTP", totp, true)?;
+        row(w, "Notiz / Note", &e.note, false)?;
+        row(w, "Tags", &e.tags.join(", "), false)?;
         let files: Vec<String> = e
             .attachments
             .iter()
             .map(|a| attachment_path(&e.name, &a.name))
             .collect();
-        row("Dateien / Files", &files.join(", "), true);
-        row("Geändert / Changed", date(&e.updated), false);
-        h.push_str("</table>\n</section>\n");
+        row(w, "Dateien / Files", &files.join(", "), true)?;
+        row(w, "Geändert / Changed", date(&e.updated), false)?;
+        w.write_str("</table>\n</section>\n")?;
     }
     if client.entries.is_empty() {
-        h.push_str("<p>Keine Einträge / No entries.</p>\n");
+        w.write_str("<p>Keine Einträge / No entries.</p>\n")?;
     }
-    h.push_str("</body>\n</html>\n");
-    h
+    w.write_str("</body>\n</html>\n")
+}
+
+/// `credentials.html`: one section per system, self-contained (no external resources),
+/// printable. Every value is HTML-escaped. Secret: wiped on drop.
+pub fn html(client: &ClientFile, origin: &Origin) -> Zeroizing<String> {
+    render_exact(|w| render_html(w, client, origin))
 }
 
 #[cfg(test)]
@@ -205,9 +240,20 @@ mod tests {
     }
 
     #[test]
-    fn qr_code_is_svg() {
+    fn qr_code_is_inline_svg() {
         let svg = qr_svg("otpauth://totp/x?secret=GEZDGNBV").unwrap();
-        assert!(svg.starts_with("<?xml") || svg.starts_with("<svg"));
+        assert!(svg.starts_with("<svg"));
         assert!(svg.contains("<path") || svg.contains("<rect"));
+    }
+
+    #[test]
+    fn exact_rendering_does_not_reallocate() {
+        let s = render_exact(|w| {
+            for i in 0..100 {
+                writeln!(w, "line {i}")?;
+            }
+            Ok(())
+        });
+        assert_eq!(s.len(), s.capacity());
     }
 }

@@ -62,6 +62,23 @@ impl Env {
         c
     }
 
+    /// Like `cmd`, but in a new session without a controlling terminal (`setsid`), so
+    /// that what baton would show on /dev/tty goes to stderr where the test reads it.
+    pub fn cmd_detached(&self, args: &[&str]) -> Command {
+        let mut c = Command::new("setsid");
+        c.arg("-w")
+            .arg(assert_cmd::cargo::cargo_bin("baton"))
+            .env_remove("BATON_VAULT")
+            .env_remove("BATON_PASSPHRASE_FILE")
+            .env("XDG_STATE_HOME", self.dir.path().join("state"))
+            .arg("--vault")
+            .arg(&self.vault)
+            .arg("--passphrase-file")
+            .arg(&self.pass_file)
+            .args(args);
+        c
+    }
+
     pub fn file(&self, name: &str, contents: &str) -> PathBuf {
         let p = self.dir.path().join(name);
         fs::write(&p, contents).unwrap();
