@@ -374,7 +374,6 @@ impl Vault {
             },
         };
         drop(emergency);
-        drop(vault_id);
 
         let created_files =
             Self::init_files(path, header, owner, auth, recipients, &opts.holders, t, n);
