@@ -754,35 +754,17 @@ fn cmd_get(ctx: &Ctx, a: cli::GetArgs) -> Result<()> {
     let file = v.client(client)?;
     let e = file.require_entry(entry)?;
     if a.json {
-        /// Borrows from the decrypted entry, so the only copy made is the wiped buffer.
+        /// The `credentials.json` entry shape plus the client; borrows from the decrypted
+        /// entry, so the only copy made is the wiped buffer.
         #[derive(serde::Serialize)]
-        struct EntryOut<'a> {
+        struct Out<'a> {
             client: &'a str,
-            name: &'a str,
-            kind: EntryKind,
-            url: &'a str,
-            user: &'a str,
-            password: Option<&'a str>,
-            totp: Option<&'a str>,
-            note: &'a str,
-            tags: &'a [String],
-            attachments: Vec<&'a str>,
-            created: &'a str,
-            updated: &'a str,
+            #[serde(flatten)]
+            entry: baton::export::EntryView<'a>,
         }
-        let text = baton::secret::json_bytes(&EntryOut {
+        let text = baton::secret::json_bytes(&Out {
             client,
-            name: &e.name,
-            kind: e.kind,
-            url: &e.url,
-            user: &e.user,
-            password: e.password.as_ref().map(SecretText::expose),
-            totp: e.totp.as_ref().map(SecretText::expose),
-            note: &e.note,
-            tags: &e.tags,
-            attachments: e.attachments.iter().map(|a| a.name.as_str()).collect(),
-            created: &e.created,
-            updated: &e.updated,
+            entry: baton::export::EntryView::new(e),
         });
         let mut line = zeroize::Zeroizing::new(Vec::with_capacity(text.len() + 1));
         line.extend_from_slice(&text);

@@ -4,7 +4,7 @@
 
 mod common;
 
-use common::{Env, PASS, snapshot};
+use common::{Env, PASS, copy_tree, snapshot};
 use predicates::prelude::*;
 use std::fs;
 use std::os::unix::fs::PermissionsExt;
@@ -606,18 +606,6 @@ fn a_vault_rolled_back_behind_this_machine_is_refused() {
         .code(4)
         .stderr(predicate::str::contains("the vault was rolled back"))
         .stderr(predicate::str::contains("on purpose"));
-}
-
-fn copy_tree(from: &std::path::Path, to: &std::path::Path) {
-    fs::create_dir_all(to).unwrap();
-    for d in fs::read_dir(from).unwrap() {
-        let d = d.unwrap();
-        if d.file_type().unwrap().is_dir() {
-            copy_tree(&d.path(), &to.join(d.file_name()));
-        } else {
-            fs::copy(d.path(), to.join(d.file_name())).unwrap();
-        }
-    }
 }
 
 #[test]

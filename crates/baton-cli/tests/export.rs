@@ -150,7 +150,7 @@ fn check_package(e: &Env, dir: &Path) {
             assert_eq!(entry[field], vault[field], "{name}.{field}");
         }
         for (i, a) in entry["attachments"].as_array().unwrap().iter().enumerate() {
-            assert_eq!(a["name"], vault["attachments"][i]);
+            assert_eq!(a, &vault["attachments"][i]);
             let stored = e.stdout(&[
                 "get",
                 &format!("acme/{name}"),

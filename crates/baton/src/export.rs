@@ -9,7 +9,7 @@ use sha2::{Digest, Sha256};
 use zeroize::Zeroizing;
 
 use crate::audit::AuditEvent;
-use crate::client::{ClientFile, EntryKind};
+use crate::client::{ClientFile, Entry, EntryKind};
 use crate::secret::{SecretText, json_bytes};
 use crate::sheet;
 
@@ -151,7 +151,7 @@ struct JsonExport<'a> {
     exported: &'a str,
     from: &'a str,
     client: JsonClient<'a>,
-    entries: Vec<JsonEntry<'a>>,
+    entries: Vec<EntryView<'a>>,
 }
 
 #[derive(Serialize)]
@@ -163,8 +163,10 @@ struct JsonClient<'a> {
     tags: &'a [String],
 }
 
+/// One entry as it appears in `credentials.json` (docs/export-format.md#credentials-json),
+/// borrowing from the decrypted entry. `baton get --json` prints the same shape.
 #[derive(Serialize)]
-struct JsonEntry<'a> {
+pub struct EntryView<'a> {
     name: &'a str,
     kind: EntryKind,
     url: &'a str,
@@ -176,6 +178,33 @@ struct JsonEntry<'a> {
     attachments: Vec<JsonAttachment<'a>>,
     created: &'a str,
     updated: &'a str,
+}
+
+impl<'a> EntryView<'a> {
+    pub fn new(e: &'a Entry) -> Self {
+        EntryView {
+            name: &e.name,
+            kind: e.kind,
+            url: &e.url,
+            user: &e.user,
+            password: e.password.as_ref().map(SecretText::expose),
+            totp: e.totp.as_ref().map(SecretText::expose),
+            note: &e.note,
+            tags: &e.tags,
+            attachments: e
+                .attachments
+                .iter()
+                .map(|a| JsonAttachment {
+                    name: &a.name,
+                    path: attachment_path(&e.name, &a.name),
+                    size: a.data.expose().len(),
+                    sha256: hex::encode(Sha256::digest(a.data.expose())),
+                })
+                .collect(),
+            created: &e.created,
+            updated: &e.updated,
+        }
+    }
 }
 
 #[derive(Serialize)]
@@ -205,32 +234,7 @@ pub fn credentials_json(client: &ClientFile, origin: &Origin) -> Zeroizing<Vec<u
             notes: &client.notes,
             tags: &client.tags,
         },
-        entries: client
-            .entries
-            .iter()
-            .map(|e| JsonEntry {
-                name: &e.name,
-                kind: e.kind,
-                url: &e.url,
-                user: &e.user,
-                password: e.password.as_ref().map(SecretText::expose),
-                totp: e.totp.as_ref().map(SecretText::expose),
-                note: &e.note,
-                tags: &e.tags,
-                attachments: e
-                    .attachments
-                    .iter()
-                    .map(|a| JsonAttachment {
-                        name: &a.name,
-                        path: attachment_path(&e.name, &a.name),
-                        size: a.data.expose().len(),
-                        sha256: hex::encode(Sha256::digest(a.data.expose())),
-                    })
-                    .collect(),
-                created: &e.created,
-                updated: &e.updated,
-            })
-            .collect(),
+        entries: client.entries.iter().map(EntryView::new).collect(),
     };
     json_bytes(&doc)
 }

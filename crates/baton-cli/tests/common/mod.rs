@@ -134,3 +134,16 @@ pub fn have(program: &str) -> bool {
         .map(|o| o.status.success())
         .unwrap_or(false)
 }
+
+/// Copies a folder tree (a backup, a synced copy).
+pub fn copy_tree(from: &std::path::Path, to: &std::path::Path) {
+    fs::create_dir_all(to).unwrap();
+    for d in fs::read_dir(from).unwrap() {
+        let d = d.unwrap();
+        if d.file_type().unwrap().is_dir() {
+            copy_tree(&d.path(), &to.join(d.file_name()));
+        } else {
+            fs::copy(d.path(), to.join(d.file_name())).unwrap();
+        }
+    }
+}
