@@ -108,6 +108,21 @@ fn populated() -> Env {
     e
 }
 
+/// Stores a new age key as the client's package recipient and returns the client's
+/// identity, as the client would keep it.
+fn give_age_key(e: &Env, client: &str) -> age::x25519::Identity {
+    let id = age::x25519::Identity::generate();
+    e.cmd(&[
+        "client",
+        "set-recipient",
+        client,
+        &id.to_public().to_string(),
+    ])
+    .assert()
+    .success();
+    id
+}
+
 fn untar(tar: &Path, into: &Path) -> PathBuf {
     fs::create_dir_all(into).unwrap();
     let st = Command::new("tar")
@@ -386,15 +401,7 @@ fn bad_recipients_are_named_and_never_echoed() {
 #[test]
 fn export_all_reports_skipped_clients() {
     let e = populated();
-    let id = age::x25519::Identity::generate();
-    e.cmd(&[
-        "client",
-        "set-recipient",
-        "acme",
-        &id.to_public().to_string(),
-    ])
-    .assert()
-    .success();
+    let id = give_age_key(&e, "acme");
     let dir = e.dir.path().join("handover");
     let out = e
         .cmd(&["export", "--all", "--out-dir"])
@@ -646,10 +653,7 @@ fn ssh_rsa_recipient_and_openssh_fingerprint() {
 fn export_all_goes_on_after_a_failure_and_reports_it() {
     let e = populated();
     for c in ["acme", "other"] {
-        let id = age::x25519::Identity::generate();
-        e.cmd(&["client", "set-recipient", c, &id.to_public().to_string()])
-            .assert()
-            .success();
+        give_age_key(&e, c);
     }
     let dir = e.dir.path().join("out");
     fs::create_dir(&dir).unwrap();
@@ -683,15 +687,7 @@ fn export_all_goes_on_after_a_failure_and_reports_it() {
 #[test]
 fn force_never_replaces_a_symlink() {
     let e = populated();
-    let id = age::x25519::Identity::generate();
-    e.cmd(&[
-        "client",
-        "set-recipient",
-        "acme",
-        &id.to_public().to_string(),
-    ])
-    .assert()
-    .success();
+    give_age_key(&e, "acme");
     let target = e.dir.path().join("precious");
     fs::write(&target, b"keep").unwrap();
     let link = e.dir.path().join("link.age");

@@ -48,9 +48,9 @@ impl Env {
         e
     }
 
-    /// `baton --vault V --passphrase-file P ARGS`, with no BATON_* variables inherited.
-    pub fn cmd(&self, args: &[&str]) -> Command {
-        let mut c = Command::cargo_bin("baton").unwrap();
+    /// Adds what every test invocation needs: no inherited BATON_* variables, a private
+    /// state folder, `--vault V --passphrase-file P`, then `args`.
+    fn configure(&self, c: &mut Command, args: &[&str]) {
         c.env_remove("BATON_VAULT")
             .env_remove("BATON_PASSPHRASE_FILE")
             .env("XDG_STATE_HOME", self.dir.path().join("state"))
@@ -59,6 +59,12 @@ impl Env {
             .arg("--passphrase-file")
             .arg(&self.pass_file)
             .args(args);
+    }
+
+    /// `baton --vault V --passphrase-file P ARGS`, with no BATON_* variables inherited.
+    pub fn cmd(&self, args: &[&str]) -> Command {
+        let mut c = Command::cargo_bin("baton").unwrap();
+        self.configure(&mut c, args);
         c
     }
 
@@ -66,16 +72,8 @@ impl Env {
     /// that what baton would show on /dev/tty goes to stderr where the test reads it.
     pub fn cmd_detached(&self, args: &[&str]) -> Command {
         let mut c = Command::new("setsid");
-        c.arg("-w")
-            .arg(assert_cmd::cargo::cargo_bin("baton"))
-            .env_remove("BATON_VAULT")
-            .env_remove("BATON_PASSPHRASE_FILE")
-            .env("XDG_STATE_HOME", self.dir.path().join("state"))
-            .arg("--vault")
-            .arg(&self.vault)
-            .arg("--passphrase-file")
-            .arg(&self.pass_file)
-            .args(args);
+        c.arg("-w").arg(assert_cmd::cargo::cargo_bin("baton"));
+        self.configure(&mut c, args);
         c
     }
 
