@@ -66,8 +66,10 @@ pub enum Command {
     Generate(GenerateArgs),
     /// Change the owner passphrase (and optionally the Argon2id parameters)
     Passwd(PasswdArgs),
-    /// Show counts, share set, KDF parameters and warnings
-    Status(JsonFlag),
+    /// Show counts, share set, KDF parameters, rotation schedule and warnings
+    Status(StatusArgs),
+    /// Re-encrypt every file to new keys (a new generation), crash-safe and resumable
+    Rotate(RotateArgs),
     /// Show the audit log; --verify checks its hash chain
     Audit {
         #[arg(long)]
@@ -85,6 +87,10 @@ pub enum Command {
         owner_name: Option<String>,
         #[arg(long, value_name = "CONTACT")]
         owner_contact: Option<String>,
+        /// Months between key rotations (0: no schedule); `status --check` reports when
+        /// one is due
+        #[arg(long, value_name = "MONTHS")]
+        rotate_every: Option<u32>,
         #[command(flatten)]
         json: JsonFlag,
     },
@@ -306,6 +312,67 @@ pub struct GenerateArgs {
     /// Letters and digits only
     #[arg(long, conflicts_with = "words")]
     pub no_symbols: bool,
+}
+
+#[derive(Args, Debug)]
+pub struct StatusArgs {
+    /// Print nothing; exit 0 if all is well, 10 if a key rotation is due, 11 if there
+    /// is an integrity problem or an interrupted rotation (for cron or a systemd timer).
+    /// Needs no passphrase unless --verify is given
+    #[arg(long)]
+    pub check: bool,
+    /// With --check: also unlock the vault and decrypt and check every file
+    #[arg(long, requires = "check")]
+    pub verify: bool,
+    /// Machine-readable JSON output
+    #[arg(long, conflicts_with = "check")]
+    pub json: bool,
+}
+
+#[derive(Args, Debug)]
+#[command(
+    after_help = "Rotation cannot revoke old copies: backups, git history, synced \
+                        trash and earlier exports stay readable with the old keys. \
+                        'baton rotate' prints the checklist."
+)]
+pub struct RotateArgs {
+    /// Also replace the emergency key: new SLIP-39 shares for every holder (old shares
+    /// open nothing written from now on)
+    #[arg(long, requires = "shares_out")]
+    pub emergency: bool,
+    /// With --emergency: the new holders (default: the current ones)
+    #[arg(
+        long,
+        value_delimiter = ',',
+        value_name = "NAMES",
+        requires = "emergency"
+    )]
+    pub holders: Option<Vec<String>>,
+    /// With --emergency: how many holders rebuild the key (default: the current number)
+    #[arg(short = 't', long, value_name = "T", requires = "emergency")]
+    pub threshold: Option<u8>,
+    /// With --emergency: new folder for the holders' new share files, outside the vault
+    #[arg(long, value_name = "DIR", requires = "emergency")]
+    pub shares_out: Option<PathBuf>,
+    /// Also raise the Argon2id parameters of the passphrase (new salt); without values
+    /// the memory cost is doubled
+    #[arg(long)]
+    pub kdf: bool,
+    /// With --kdf: Argon2id memory in MiB
+    #[arg(long, value_name = "MIB", requires = "kdf")]
+    pub kdf_memory: Option<u32>,
+    /// With --kdf: Argon2id passes
+    #[arg(long, value_name = "N", requires = "kdf")]
+    pub kdf_time: Option<u32>,
+    /// With --kdf: Argon2id lanes
+    #[arg(long, value_name = "N", requires = "kdf")]
+    pub kdf_lanes: Option<u32>,
+    /// Finish a rotation that was interrupted (crash, Ctrl-C, full disk)
+    #[arg(long, conflicts_with_all = ["abort", "emergency", "kdf"])]
+    pub resume: bool,
+    /// Undo a rotation that was interrupted before it switched to the new keys
+    #[arg(long, conflicts_with_all = ["emergency", "kdf"])]
+    pub abort: bool,
 }
 
 #[derive(Args, Debug)]

@@ -6,6 +6,8 @@ mod demo;
 mod export;
 mod input;
 mod msg;
+mod rotate;
+mod shares;
 
 use std::io::{IsTerminal, Write};
 use std::path::{Path, PathBuf};
@@ -16,7 +18,7 @@ use serde_json::json;
 use baton::changes::{ClientEdit, EntryFields, NewClient};
 use baton::client::{ClientSummary, EntryKind};
 use baton::kdf::{KdfParams, KdfProfile};
-use baton::vault::{Access, HolderShare, InitOptions, Vault};
+use baton::vault::{Access, InitOptions, Vault};
 use baton::{Passphrase, SecretText};
 
 use cli::{Cli, ClientCmd, Command, EntryCmd, EntryFieldArgs, Field, KeyCmd};
@@ -24,6 +26,8 @@ use msg::{Failure, Result, esc};
 
 fn main() {
     harden_process();
+    #[cfg(debug_assertions)]
+    fault::install();
     let cli = Cli::parse();
     let code = match run(cli) {
         Ok(()) => 0,
@@ -37,7 +41,41 @@ fn main() {
             f.code
         }
     };
+    #[cfg(debug_assertions)]
+    fault::report();
     std::process::exit(code);
+}
+
+/// Crash testing (debug builds only, so never in a release binary):
+/// `BATON_FAULT_AT=N` kills the process with SIGKILL at the N-th step that changes the
+/// disk (fsio::fault_point); `BATON_FAULT_AT=count` prints how many steps there were.
+#[cfg(debug_assertions)]
+mod fault {
+    use std::sync::atomic::{AtomicU64, Ordering};
+
+    static COUNT: AtomicU64 = AtomicU64::new(0);
+
+    pub fn install() {
+        let Some(v) = std::env::var_os("BATON_FAULT_AT") else {
+            return;
+        };
+        let at: u64 = v.to_str().and_then(|s| s.parse().ok()).unwrap_or(0);
+        baton::fsio::set_fault_hook(Box::new(move |_| {
+            if COUNT.fetch_add(1, Ordering::SeqCst) + 1 == at {
+                // SAFETY: kill with our own pid and a constant signal has no
+                // preconditions; SIGKILL cannot be caught, exactly like a crash.
+                unsafe {
+                    libc::kill(libc::getpid(), libc::SIGKILL);
+                }
+            }
+        }));
+    }
+
+    pub fn report() {
+        if std::env::var_os("BATON_FAULT_AT").is_some_and(|v| v == "count") {
+            eprintln!("baton: fault points: {}", COUNT.load(Ordering::SeqCst));
+        }
+    }
 }
 
 /// No core dumps and no ptrace by other processes of the same user while secrets may be
@@ -84,12 +122,24 @@ impl Ctx {
     }
 
     fn open(&self, access: Access) -> Result<Opened> {
+        self.open_keep_passphrase(access).map(|(v, _)| v)
+    }
+
+    /// Opens the vault and keeps the passphrase for a command that needs it again
+    /// (a rotation that changes the key derivation).
+    fn open_keep_passphrase(&self, access: Access) -> Result<(Opened, Passphrase)> {
         let path = self.vault_path()?;
         // Read the header first so a missing vault is reported before asking anything.
         let header = baton::vault::read_header(&path)?;
         if header.kdf.is_insecure() {
             eprintln!(
                 "baton: warning: this vault uses the insecure test key derivation; do not store real secrets in it"
+            );
+        }
+        if let Some(g) = baton::rotate::pending(&path) {
+            eprintln!(
+                "baton: warning: a rotation to generation {g} was interrupted; {}",
+                msg::HINT_ROTATION_PENDING
             );
         }
         let p = self.passphrase()?;
@@ -108,7 +158,7 @@ impl Ctx {
             ))
             .code(msg::EXIT_INTEGRITY));
         }
-        Ok(Opened { vault, seen })
+        Ok((Opened { vault, seen }, p))
     }
 }
 
@@ -186,7 +236,9 @@ fn run(cli: Cli) -> Result<()> {
         Command::Otp { target, json } => cmd_otp(&ctx, &target, json.json),
         Command::Generate(a) => cmd_generate(a),
         Command::Passwd(a) => cmd_passwd(&ctx, a),
-        Command::Status(j) => cmd_status(&ctx, j.json),
+        Command::Status(a) if a.check => cmd_status_check(&ctx, a.verify),
+        Command::Status(a) => cmd_status(&ctx, a.json),
+        Command::Rotate(a) => rotate::run(&ctx, a),
         Command::Audit { verify, json } => cmd_audit(&ctx, verify, json.json),
         Command::Verify(j) => cmd_verify(&ctx, j.json),
         Command::Key(k) => cmd_key(&ctx, k),
@@ -194,8 +246,9 @@ fn run(cli: Cli) -> Result<()> {
         Command::Settings {
             owner_name,
             owner_contact,
+            rotate_every,
             json,
-        } => cmd_settings(&ctx, owner_name, owner_contact, json.json),
+        } => cmd_settings(&ctx, owner_name, owner_contact, rotate_every, json.json),
         Command::Demo(a) => demo::run(a),
         Command::Completions { shell } => {
             clap_complete::generate(shell, &mut Cli::command(), "baton", &mut std::io::stdout());
@@ -254,84 +307,10 @@ fn calibrate(mut p: KdfParams, target_ms: u64) -> Result<KdfParams> {
     }
 }
 
-fn holder_file_name(holder: &str) -> String {
-    let s: String = holder
-        .chars()
-        .map(|c| {
-            if c.is_ascii_alphanumeric() || c == '-' || c == '_' {
-                c.to_ascii_lowercase()
-            } else {
-                '_'
-            }
-        })
-        .collect();
-    format!("{s}.txt")
-}
-
-/// An absolute, symlink-resolved form of a path that may not exist yet: the deepest
-/// existing ancestor is canonicalized and the rest appended.
-fn resolve(path: &Path) -> PathBuf {
-    let abs = std::path::absolute(path).unwrap_or_else(|_| path.to_path_buf());
-    let mut existing = abs.as_path();
-    let mut rest = Vec::new();
-    while !existing.exists() {
-        match (existing.parent(), existing.file_name()) {
-            (Some(p), Some(name)) => {
-                rest.push(name.to_os_string());
-                existing = p;
-            }
-            _ => break,
-        }
-    }
-    let mut out = existing
-        .canonicalize()
-        .unwrap_or_else(|_| existing.to_path_buf());
-    for name in rest.into_iter().rev() {
-        out.push(name);
-    }
-    out
-}
-
 fn cmd_init(ctx: &Ctx, a: cli::InitArgs) -> Result<()> {
     let path = ctx.vault_path()?;
     let shares_dir = a.shares_out.clone();
-    let (vault_real, shares_real) = (resolve(&path), resolve(&shares_dir));
-    // The shares must never enter the (synced) vault folder: anyone who can read it would
-    // get T shares at once.
-    if shares_real.starts_with(&vault_real) || vault_real.starts_with(&shares_real) {
-        return Err(
-            Failure::new("the share folder must not be inside the vault (or contain it)").hint(
-                "shares belong to the holders: use --shares-out DIR on a local, unsynced disk",
-            ),
-        );
-    }
-    if shares_real.parent() == vault_real.parent() {
-        eprintln!(
-            "baton: warning: the share folder is next to the vault; if that folder syncs, hand out the shares and delete the folder right away"
-        );
-    }
-    // Check the share folder before anything is created: the shares exist only once.
-    let mut names = std::collections::HashSet::new();
-    for h in &a.holders {
-        if !names.insert(holder_file_name(h)) {
-            return Err(Failure::new(format!(
-                "two holders map to the same share file name ({})",
-                holder_file_name(h)
-            ))
-            .hint("give holders distinct names"));
-        }
-    }
-    if shares_dir.exists()
-        && std::fs::read_dir(&shares_dir)
-            .map(|mut d| d.next().is_some())
-            .unwrap_or(true)
-    {
-        return Err(Failure::new(format!(
-            "share folder {} exists and is not empty",
-            esc(&shares_dir.display().to_string())
-        ))
-        .hint("choose a new folder with --shares-out DIR"));
-    }
+    shares::check_out_dir(&path, &shares_dir, &a.holders)?;
     let kdf = kdf_from_args(&a)?;
     let passphrase = input::new_passphrase(ctx.passphrase_file().as_deref(), "--passphrase-file")?;
     let shares_existed = shares_dir.exists();
@@ -346,7 +325,7 @@ fn cmd_init(ctx: &Ctx, a: cli::InitArgs) -> Result<()> {
         },
         |header, shares| {
             // Written and fsynced before vault.json exists (Vault::init).
-            write_shares(&shares_dir, header, shares)
+            shares::write(&shares_dir, header, shares)
                 .map(|files| delivered = files)
                 .map_err(|f| {
                     if !shares_existed {
@@ -379,41 +358,6 @@ fn cmd_init(ctx: &Ctx, a: cli::InitArgs) -> Result<()> {
         "hand each holder their file, then delete the folder; the emergency key is stored nowhere else"
     );
     Ok(())
-}
-
-fn write_shares(
-    dir: &Path,
-    h: &baton::header::Header,
-    shares: &[HolderShare],
-) -> Result<Vec<(String, PathBuf)>> {
-    baton::fsio::create_private_dir(dir).map_err(|e| {
-        Failure::new(format!(
-            "cannot create share folder {}: {e}",
-            esc(&dir.display().to_string())
-        ))
-    })?;
-    let mut written = Vec::new();
-    for s in shares {
-        let text = zeroize::Zeroizing::new(format!(
-            "# baton emergency share for {}\n# vault {}, share set {}, {} of {}, member {}\n{}\n",
-            s.holder,
-            h.vault_id,
-            h.share_set.id,
-            h.share_set.threshold,
-            h.share_set.count,
-            s.member_index + 1,
-            s.mnemonic.expose_words()
-        ));
-        let p = dir.join(holder_file_name(&s.holder));
-        baton::fsio::write_new(&p, text.as_bytes()).map_err(|e| {
-            Failure::new(format!(
-                "cannot write share file {}: {e}",
-                esc(&p.display().to_string())
-            ))
-        })?;
-        written.push((s.holder.clone(), p));
-    }
-    Ok(written)
 }
 
 // ---------------------------------------------------------------- clients and entries
@@ -923,6 +867,21 @@ fn cmd_status(ctx: &Ctx, as_json: bool) -> Result<()> {
     if h.kdf.is_insecure() {
         warnings.push("the vault uses the insecure test key derivation".to_string());
     }
+    if let Some(g) = baton::rotate::pending(v.path()) {
+        warnings.push(format!(
+            "a rotation to generation {g} was interrupted; run 'baton rotate --resume' or '--abort'"
+        ));
+    }
+    let due = h.rotation_due();
+    let overdue = due
+        .as_deref()
+        .is_some_and(|d| d <= baton::vault::now().as_str());
+    if overdue {
+        warnings.push(format!(
+            "key rotation is due (since {}); run 'baton rotate'",
+            due.as_deref().unwrap_or_default()
+        ));
+    }
     let orphans = v.orphans();
     if !orphans.is_empty() {
         warnings.push(format!(
@@ -939,6 +898,7 @@ fn cmd_status(ctx: &Ctx, as_json: bool) -> Result<()> {
             "kdf": { "algorithm": h.kdf.algorithm, "m_cost_kib": h.kdf.m_cost_kib, "t_cost": h.kdf.t_cost, "p_cost": h.kdf.p_cost, "profile": h.kdf.profile },
             "share_set": { "id": h.share_set.id, "threshold": h.share_set.threshold, "count": h.share_set.count, "holders": ix.holders, "created": h.share_set.created },
             "audit_records": ix.audit_head.seq,
+            "rotation": { "last": h.last_rotation(), "interval_months": h.rotation.interval_months, "due": due, "overdue": overdue },
             "warnings": warnings,
         }));
         return Ok(());
@@ -979,8 +939,73 @@ fn cmd_status(ctx: &Ctx, as_json: bool) -> Result<()> {
         "recipients owner {}\n           emergency {}",
         h.recipients.owner, h.recipients.emergency
     );
+    println!(
+        "rotation   last {}   next due {}",
+        h.last_rotation(),
+        match (&due, h.rotation.interval_months) {
+            (Some(d), m) => format!("{d} (every {m} months)"),
+            (None, _) => "never (no schedule; 'baton settings --rotate-every 12')".into(),
+        }
+    );
     for w in warnings {
         println!("warning    {w}");
+    }
+    Ok(())
+}
+
+/// `status --check`: 0 fine, 10 rotation due, 11 integrity problem or interrupted
+/// rotation. Without --verify it reads only public facts, so cron needs no passphrase.
+fn cmd_status_check(ctx: &Ctx, verify: bool) -> Result<()> {
+    let path = ctx.vault_path()?;
+    let problem = |m: String| {
+        Failure::new(m)
+            .hint("run 'baton status' and 'baton verify' for details")
+            .code(msg::EXIT_CHECK_PROBLEM)
+    };
+    let h = baton::vault::read_header(&path).map_err(|e| problem(e.to_string()))?;
+    if let Some(g) = baton::rotate::pending(&path) {
+        return Err(
+            Failure::new(format!("a rotation to generation {g} was interrupted"))
+                .hint(msg::HINT_ROTATION_PENDING)
+                .code(msg::EXIT_CHECK_PROBLEM),
+        );
+    }
+    if !path.join(h.index_file()).is_file() {
+        return Err(problem(format!(
+            "the index file {} is missing",
+            h.index_file()
+        )));
+    }
+    for d in [baton::vault::CLIENTS_DIR, baton::audit::AUDIT_DIR] {
+        if !std::fs::symlink_metadata(path.join(d)).is_ok_and(|m| m.is_dir()) {
+            return Err(problem(format!("{d}/ in the vault is not a plain folder")));
+        }
+    }
+    if verify {
+        let v = ctx.open(Access::Read).map_err(|f| {
+            if f.code == msg::EXIT_INTEGRITY {
+                f.code(msg::EXIT_CHECK_PROBLEM)
+            } else {
+                f
+            }
+        })?;
+        let problems = v.verify();
+        if let Some(p) = problems.first() {
+            return Err(problem(format!(
+                "{} problem(s) found, first: {p}",
+                problems.len()
+            )));
+        }
+    }
+    if let Some(due) = h.rotation_due()
+        && due.as_str() <= baton::vault::now().as_str()
+    {
+        return Err(Failure::new(format!(
+            "key rotation is due since {due} (last {})",
+            h.last_rotation()
+        ))
+        .hint("run 'baton rotate'")
+        .code(msg::EXIT_CHECK_ROTATION_DUE));
     }
     Ok(())
 }
@@ -1135,15 +1160,19 @@ fn cmd_settings(
     ctx: &Ctx,
     name: Option<String>,
     contact: Option<String>,
+    rotate_every: Option<u32>,
     as_json: bool,
 ) -> Result<()> {
-    let changing = name.is_some() || contact.is_some();
+    let changing = name.is_some() || contact.is_some() || rotate_every.is_some();
     let mut v = ctx.open(if changing {
         Access::Write
     } else {
         Access::Read
     })?;
-    if changing {
+    if let Some(months) = rotate_every {
+        v.set_rotation_interval(months)?;
+    }
+    if name.is_some() || contact.is_some() {
         let mut p = v.index().owner.clone();
         if let Some(n) = name {
             p.name = n;
@@ -1154,11 +1183,18 @@ fn cmd_settings(
         v.set_owner_profile(p)?;
     }
     let p = &v.index().owner;
+    let every = v.header().rotation.interval_months;
     if as_json {
-        print_json(&json!({ "owner_name": p.name, "owner_contact": p.contact }));
+        print_json(
+            &json!({ "owner_name": p.name, "owner_contact": p.contact, "rotate_every_months": every }),
+        );
     } else {
         println!("owner name     {}", esc(&p.name));
         println!("owner contact  {}", esc(&p.contact));
+        println!(
+            "rotate every   {every} months{}",
+            if every == 0 { " (no schedule)" } else { "" }
+        );
     }
     Ok(())
 }

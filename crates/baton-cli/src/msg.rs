@@ -48,6 +48,27 @@ pub const HINT_VAULT: &str = "give the vault folder with --vault DIR or BATON_VA
 pub const HINT_VERIFY: &str =
     "run 'baton verify' for a full report; restore the named files from a backup you trust";
 
+pub const HINT_ROTATION_PENDING: &str = "run 'baton rotate --resume' to finish it, or 'baton rotate --abort' to undo it (nothing is lost either way)";
+
+/// Printed after every rotation (issue: be honest about what rotation can revoke).
+pub const ROTATION_LIMITS: &str = "\
+what rotation cannot revoke: copies made before it stay readable with the old keys.
+purge them, or treat them as readable by whoever had the old keys:
+  - backups and snapshots of the vault folder (borg, restic, Time Machine, ...)
+  - git history, if the vault is kept in git
+  - the trash and file versions of the sync service (Nextcloud, Dropbox, Syncthing)
+  - escrow copies on USB sticks or with share holders
+  - client packages and exports already handed out (they have their own keys)";
+
+/// Printed after `rotate --emergency`.
+pub const ROTATION_LIMITS_SHARES: &str = "\
+the old share set is void for everything written from now on, but any threshold of old
+shares still opens the old copies above: ask every holder to destroy the old kit.";
+
+/// Exit codes of `status --check` (for cron and systemd timers).
+pub const EXIT_CHECK_ROTATION_DUE: i32 = 10;
+pub const EXIT_CHECK_PROBLEM: i32 = 11;
+
 pub fn integrity(e: &IntegrityError) -> Failure {
     let hint = match e {
         IntegrityError::HeaderRecipients | IntegrityError::IndexForged => {
@@ -102,6 +123,9 @@ impl From<VaultError> for Failure {
                 Failure::new(e.to_string()).hint("choose another name, or use 'edit'")
             }
             VaultError::Integrity(i) => integrity(i),
+            VaultError::RotationPending(_) => {
+                Failure::new(e.to_string()).hint(HINT_ROTATION_PENDING)
+            }
             _ => Failure::new(e.to_string()),
         }
     }

@@ -54,6 +54,66 @@ impl AuditEvent {
     }
 }
 
+/// The records of earlier generations, re-encrypted into one file at a rotation
+/// (docs/format.md#audit-log). Pinned by the authenticated index.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AuditArchive {
+    /// `archive.g<generation>.age` in `audit/`.
+    pub file: String,
+    /// The archive holds records 1 to `through`; later records are single files.
+    pub through: u64,
+    /// SHA-256 of the archive file's bytes on disk.
+    pub sha256: String,
+}
+
+pub fn archive_file(generation: u64) -> String {
+    format!("archive.g{generation}.age")
+}
+
+/// Parses `archive.g<N>.age`.
+pub fn parse_archive_file(name: &str) -> Option<u64> {
+    let n = name.strip_prefix("archive.g")?.strip_suffix(".age")?;
+    (!n.is_empty() && n.len() <= 19 && n.bytes().all(|b| b.is_ascii_digit()))
+        .then(|| n.parse().ok())
+        .flatten()
+}
+
+/// Parses `<seq:012>.age`, the name of a single record file.
+pub fn parse_record_file(name: &str) -> Option<u64> {
+    let n = name.strip_suffix(".age")?;
+    (n.len() == 12 && n.bytes().all(|b| b.is_ascii_digit()))
+        .then(|| n.parse().ok())
+        .flatten()
+}
+
+/// Plaintext of an archive: every record's plaintext bytes, exactly as hashed into the
+/// chain, as the elements of a JSON array.
+pub fn archive_plaintext<'a>(records: impl IntoIterator<Item = &'a [u8]>) -> Vec<u8> {
+    let mut out = br#"{"format":"baton-audit-archive","version":1,"records":["#.to_vec();
+    for (i, r) in records.into_iter().enumerate() {
+        if i > 0 {
+            out.push(b',');
+        }
+        out.extend_from_slice(r);
+    }
+    out.extend_from_slice(b"]}");
+    out
+}
+
+/// Splits an archive's plaintext back into the exact bytes of each record.
+pub fn archive_records(plaintext: &[u8]) -> Option<Vec<&[u8]>> {
+    #[derive(Deserialize)]
+    struct Archive<'a> {
+        format: String,
+        version: u32,
+        #[serde(borrow)]
+        records: Vec<&'a serde_json::value::RawValue>,
+    }
+    let a: Archive = serde_json::from_slice(plaintext).ok()?;
+    (a.format == "baton-audit-archive" && a.version == 1)
+        .then(|| a.records.iter().map(|r| r.get().as_bytes()).collect())
+}
+
 pub fn record_file(seq: u64) -> String {
     format!("{seq:012}.age")
 }
@@ -72,8 +132,32 @@ pub enum AuditProblem {
     Unreadable(u64),
     #[error("audit record {0} does not continue the chain (altered, reordered or replaced)")]
     BrokenChain(u64),
+    #[error("the audit archive {0} is missing, altered or unreadable")]
+    Archive(String),
     #[error(
         "the last audit record does not match the one the index pins (log truncated or altered)"
     )]
     HeadMismatch,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn archive_keeps_record_bytes_exactly() {
+        let a = br#"{"seq":1,"prev":"00","time":"t","actor":"owner","action":"x","detail":"a\nb \u00e9"}"#;
+        let b = br#"{"seq":2,"prev":"ab","time":"t","actor":"owner","action":"y"}"#;
+        let plain = archive_plaintext([&a[..], &b[..]]);
+        let back = archive_records(&plain).unwrap();
+        assert_eq!(back, vec![&a[..], &b[..]]);
+        assert_eq!(hash(back[0]), hash(a));
+        assert!(archive_records(b"{\"format\":\"x\",\"version\":1,\"records\":[]}").is_none());
+        assert_eq!(parse_record_file(&record_file(42)), Some(42));
+        assert_eq!(parse_archive_file(&archive_file(3)), Some(3));
+        assert_eq!(
+            parse_record_file("000000000042.age.interrupted-1234abcd"),
+            None
+        );
+    }
 }

@@ -6,6 +6,23 @@ use std::io::{self, Write};
 use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 
+/// A test hook called at every step that changes the disk, so a crash test can stop
+/// the process at each one in turn (the CLI installs it in debug builds only).
+static FAULT_HOOK: std::sync::OnceLock<Box<dyn Fn(&'static str) + Send + Sync>> =
+    std::sync::OnceLock::new();
+
+/// Installs the crash-test hook (once per process).
+pub fn set_fault_hook(hook: Box<dyn Fn(&'static str) + Send + Sync>) {
+    let _ = FAULT_HOOK.set(hook);
+}
+
+/// Marks a point at which a crash must leave a vault that opens with all data.
+pub fn fault_point(label: &'static str) {
+    if let Some(h) = FAULT_HOOK.get() {
+        h(label);
+    }
+}
+
 /// Mode for every file baton writes.
 pub const FILE_MODE: u32 = 0o600;
 /// Mode for every folder baton creates.
@@ -56,9 +73,12 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> io::Result<()> {
             .mode(FILE_MODE)
             .open(&tmp)?;
         f.write_all(bytes)?;
+        fault_point("write_atomic: written");
         f.sync_all()?;
         drop(f);
+        fault_point("write_atomic: synced");
         fs::rename(&tmp, path)?;
+        fault_point("write_atomic: renamed");
         sync_dir(&dir)
     })();
     if result.is_err() {
@@ -91,7 +111,10 @@ pub fn write_new(path: &Path, bytes: &[u8]) -> io::Result<()> {
         .create_new(true)
         .mode(FILE_MODE)
         .open(path)?;
-    let written = f.write_all(bytes).and_then(|_| f.sync_all());
+    let written = f.write_all(bytes).and_then(|_| {
+        fault_point("write_new: written");
+        f.sync_all()
+    });
     if let Err(e) = written {
         // Leave no partial file behind (a full disk must not leave half a secret file).
         drop(f);
@@ -99,6 +122,27 @@ pub fn write_new(path: &Path, bytes: &[u8]) -> io::Result<()> {
         return Err(e);
     }
     sync_dir(&parent_dir(path))
+}
+
+/// Writes a file without syncing it, replacing what is there (never following a
+/// symlink). For files that no commit refers to yet: the caller syncs them all at once
+/// with `sync_file` before the commit (docs/format.md#rotation).
+pub fn write_unsynced(path: &Path, bytes: &[u8]) -> io::Result<()> {
+    let mut f = OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(true)
+        .mode(FILE_MODE)
+        .custom_flags(libc::O_NOFOLLOW)
+        .open(path)?;
+    f.write_all(bytes)?;
+    fault_point("write_unsynced: written");
+    Ok(())
+}
+
+/// Flushes one file's data and metadata to the disk.
+pub fn sync_file(path: &Path) -> io::Result<()> {
+    File::open(path)?.sync_all()
 }
 
 /// Stages `bytes` under a temporary name beside `target` (0600, fsynced) and returns
@@ -154,7 +198,10 @@ pub fn publish(staged: &Path, target: &Path, replace: bool) -> io::Result<()> {
 /// Removes a file and fsyncs its folder; a file that is already gone is fine.
 pub fn remove_durable(path: &Path) -> io::Result<()> {
     match fs::remove_file(path) {
-        Ok(()) => sync_dir(&parent_dir(path)),
+        Ok(()) => {
+            fault_point("remove: removed");
+            sync_dir(&parent_dir(path))
+        }
         Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(()),
         Err(e) => Err(e),
     }

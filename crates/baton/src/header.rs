@@ -41,9 +41,51 @@ pub struct Header {
     /// Armored age file, see docs/format.md#owner-key.
     pub owner_key: String,
     pub share_set: ShareSet,
+    /// When keys were last rotated and how often they should be (docs/format.md#rotation).
+    #[serde(default)]
+    pub rotation: RotationPolicy,
 }
 
+/// The rotation schedule. Public, so `baton status --check` needs no passphrase.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RotationPolicy {
+    /// Months between rotations; 0 means no schedule.
+    pub interval_months: u32,
+    /// RFC 3339 time of the last rotation; empty means "never" (the vault's `created`).
+    #[serde(default)]
+    pub last: String,
+}
+
+impl Default for RotationPolicy {
+    fn default() -> Self {
+        RotationPolicy {
+            interval_months: DEFAULT_ROTATION_MONTHS,
+            last: String::new(),
+        }
+    }
+}
+
+/// Rotate once a year unless the owner chooses otherwise (issue: periodic re-encryption).
+pub const DEFAULT_ROTATION_MONTHS: u32 = 12;
+
 impl Header {
+    /// The time keys were last changed: the last rotation, or the vault's creation.
+    pub fn last_rotation(&self) -> &str {
+        if self.rotation.last.is_empty() {
+            &self.created
+        } else {
+            &self.rotation.last
+        }
+    }
+
+    /// When the next rotation is due (RFC 3339 date-time), if there is a schedule.
+    pub fn rotation_due(&self) -> Option<String> {
+        if self.rotation.interval_months == 0 {
+            return None;
+        }
+        add_months(self.last_rotation(), self.rotation.interval_months)
+    }
+
     pub fn vault_id_bytes(&self) -> Option<[u8; 16]> {
         let mut b = [0u8; 16];
         hex::decode_to_slice(&self.vault_id, &mut b).ok()?;
@@ -57,4 +99,86 @@ impl Header {
 
 pub fn index_file(generation: u64) -> String {
     format!("index.g{generation}.age")
+}
+
+/// The state file of an unfinished rotation to `generation` (docs/format.md#rotation).
+pub fn rotation_file(generation: u64) -> String {
+    format!("rotation.g{generation}.age")
+}
+
+/// Parses `rotation.g<N>.age`.
+pub fn parse_rotation_file(name: &str) -> Option<u64> {
+    let n = name.strip_prefix("rotation.g")?.strip_suffix(".age")?;
+    if n.is_empty() || n.len() > 19 || !n.bytes().all(|b| b.is_ascii_digit()) || n.starts_with('0')
+    {
+        return None;
+    }
+    n.parse().ok()
+}
+
+/// Adds calendar months to an RFC 3339 UTC time (`YYYY-MM-DDThh:mm:ssZ`), keeping the
+/// time of day and clamping the day to the month's length (Jan 31 + 1 month = Feb 28/29).
+pub fn add_months(rfc3339: &str, months: u32) -> Option<String> {
+    let t: std::time::SystemTime = humantime::parse_rfc3339_weak(rfc3339).ok()?;
+    let s = humantime::format_rfc3339_seconds(t).to_string();
+    let (y, rest) = s.split_at(4);
+    let y: i64 = y.parse().ok()?;
+    let m: i64 = rest.get(1..3)?.parse().ok()?;
+    let d: u32 = rest.get(4..6)?.parse().ok()?;
+    let total = y * 12 + (m - 1) + i64::from(months);
+    let (ny, nm) = (total / 12, total % 12 + 1);
+    let leap = (ny % 4 == 0 && ny % 100 != 0) || ny % 400 == 0;
+    let days = match nm {
+        2 if leap => 29,
+        2 => 28,
+        4 | 6 | 9 | 11 => 30,
+        _ => 31,
+    };
+    if !(0..=9999).contains(&ny) {
+        return None;
+    }
+    Some(format!(
+        "{ny:04}-{nm:02}-{:02}{}",
+        d.min(days),
+        rest.get(6..)?
+    ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn months_are_calendar_months() {
+        assert_eq!(
+            add_months("2026-01-31T10:00:00Z", 1).as_deref(),
+            Some("2026-02-28T10:00:00Z")
+        );
+        assert_eq!(
+            add_months("2027-02-28T00:00:01Z", 12).as_deref(),
+            Some("2028-02-28T00:00:01Z")
+        );
+        assert_eq!(
+            add_months("2028-01-30T23:59:59Z", 1).as_deref(),
+            Some("2028-02-29T23:59:59Z")
+        );
+        assert_eq!(
+            add_months("2026-11-27T02:00:00Z", 14).as_deref(),
+            Some("2028-01-27T02:00:00Z")
+        );
+        assert_eq!(add_months("not a date", 1), None);
+    }
+
+    #[test]
+    fn rotation_file_names() {
+        assert_eq!(parse_rotation_file(&rotation_file(7)), Some(7));
+        for bad in [
+            "rotation.g.age",
+            "rotation.g07.age",
+            "rotation.g7.age.tmp",
+            "rotation.gx.age",
+        ] {
+            assert_eq!(parse_rotation_file(bad), None, "{bad}");
+        }
+    }
 }

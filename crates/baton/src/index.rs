@@ -4,7 +4,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::value::RawValue;
 use zeroize::Zeroizing;
 
-use crate::audit::AuditHead;
+use crate::audit::{AuditArchive, AuditHead};
 use crate::client::ClientSummary;
 use crate::header::{Recipients, ShareSet};
 use crate::keys::AuthKey;
@@ -25,6 +25,9 @@ pub struct IndexBody {
     #[serde(default)]
     pub owner: OwnerProfile,
     pub audit_head: AuditHead,
+    /// Records of earlier generations in one file (after the first rotation).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub audit_archive: Option<AuditArchive>,
     pub clients: Vec<ClientSummary>,
 }
 
@@ -123,6 +126,7 @@ mod tests {
             holders: vec!["anna".into()],
             owner: OwnerProfile::default(),
             audit_head: AuditHead::empty(),
+            audit_archive: None,
             clients: vec![],
         }
     }

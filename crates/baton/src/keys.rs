@@ -97,6 +97,10 @@ impl AuthKey {
     fn expose(&self) -> &[u8; 32] {
         &self.0
     }
+    /// A second copy, for a rotation that keeps the emergency key.
+    pub(crate) fn duplicate(&self) -> AuthKey {
+        AuthKey(Zeroizing::new(*self.0))
+    }
 }
 
 /// Plaintext of the `owner_key` field.

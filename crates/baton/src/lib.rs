@@ -20,6 +20,7 @@ pub mod kdbx;
 pub mod kdf;
 pub mod keys;
 pub mod otp;
+pub mod rotate;
 pub mod seal;
 pub mod secret;
 pub mod sheet;

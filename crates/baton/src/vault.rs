@@ -22,6 +22,9 @@ use crate::secret::Passphrase;
 use crate::slip39;
 
 pub const CLIENTS_DIR: &str = "clients";
+
+/// An audit record with the exact plaintext its hash is taken over.
+pub(crate) type RawRecord = (Zeroizing<Vec<u8>>, AuditRecord);
 /// SLIP-39 iteration exponent for new share sets (docs/format.md#emergency-key).
 pub const SHARE_ITERATION_EXPONENT: u8 = 1;
 
@@ -38,7 +41,7 @@ pub enum Access {
 }
 
 /// Which key opened the vault.
-enum Key {
+pub(crate) enum Key {
     Owner(OwnerIdentity),
     Emergency(x25519::Identity),
 }
@@ -158,6 +161,10 @@ pub enum VaultError {
     ReadOnly,
     #[error("only the owner can do this")]
     OwnerOnly,
+    #[error(
+        "a rotation to generation {0} was interrupted; no other change is possible until it is finished or undone"
+    )]
+    RotationPending(u64),
     #[error(transparent)]
     Integrity(#[from] IntegrityError),
     #[error(transparent)]
@@ -167,7 +174,7 @@ pub enum VaultError {
 }
 
 /// Attaches the path to an I/O error; `?` turns the pair into the caller's error type.
-fn io_err(path: &Path) -> impl FnOnce(io::Error) -> (PathBuf, io::Error) + '_ {
+pub(crate) fn io_err(path: &Path) -> impl FnOnce(io::Error) -> (PathBuf, io::Error) + '_ {
     move |source| (path.to_path_buf(), source)
 }
 
@@ -203,27 +210,30 @@ pub struct HolderShare {
 
 /// An unlocked vault.
 pub struct Vault {
-    path: PathBuf,
-    header: Header,
-    key: Key,
-    auth: AuthKey,
-    index: IndexBody,
-    recipients: Vec<x25519::Recipient>,
-    lock: Option<WriteLock>,
+    pub(crate) path: PathBuf,
+    pub(crate) header: Header,
+    pub(crate) key: Key,
+    pub(crate) auth: AuthKey,
+    pub(crate) index: IndexBody,
+    pub(crate) recipients: Vec<x25519::Recipient>,
+    pub(crate) lock: Option<WriteLock>,
+    /// The passphrase-derived keys of an owner open, kept so a rotation can wrap the new
+    /// owner key without asking again (docs/format.md#rotation).
+    pub(crate) derived: Option<DerivedKeys>,
 }
 
-fn sha256_hex(bytes: &[u8]) -> String {
+pub(crate) fn sha256_hex(bytes: &[u8]) -> String {
     hex::encode(Sha256::digest(bytes))
 }
 
-fn parse_recipients(r: &Recipients) -> Option<Vec<x25519::Recipient>> {
+pub(crate) fn parse_recipients(r: &Recipients) -> Option<Vec<x25519::Recipient>> {
     Some(vec![
         x25519::Recipient::from_str(&r.owner).ok()?,
         x25519::Recipient::from_str(&r.emergency).ok()?,
     ])
 }
 
-fn passphrase_check(derived: &DerivedKeys) -> String {
+pub(crate) fn passphrase_check(derived: &DerivedKeys) -> String {
     use hmac::{Hmac, Mac};
     let mut m = <Hmac<Sha256> as Mac>::new_from_slice(derived.mac_key()).expect("any key length");
     m.update(b"baton-passphrase-check");
@@ -283,23 +293,8 @@ impl Vault {
         opts: InitOptions,
         deliver: impl FnOnce(&Header, &[HolderShare]) -> Result<(), String>,
     ) -> Result<Vault, InitError> {
-        let n = opts.holders.len();
-        let mut seen = HashSet::new();
-        for h in &opts.holders {
-            if !valid_holder(h) {
-                return Err(InitError::BadHolder(h.clone()));
-            }
-            if !seen.insert(h.to_lowercase()) {
-                return Err(InitError::DuplicateHolder(h.clone()));
-            }
-        }
-        let t = opts.threshold as usize;
-        if n == 0 || n > 16 || t == 0 || t > n {
-            return Err(InitError::BadThreshold {
-                threshold: t,
-                holders: n,
-            });
-        }
+        check_holders(&opts.holders, opts.threshold)?;
+        let (n, t) = (opts.holders.len(), opts.threshold as usize);
         opts.kdf.validate()?;
         let existed = path.exists();
         if existed {
@@ -319,41 +314,10 @@ impl Vault {
             emergency: emergency.identity().to_public().to_string(),
         };
 
-        // docs/format.md#emergency-key: one group, T of N, extendable, empty passphrase.
-        let split = slip39::split(
-            emergency.expose_bytes(),
-            b"",
-            1,
-            &[slip39::GroupSpec {
-                threshold: opts.threshold,
-                count: n as u8,
-            }],
-            true,
-            SHARE_ITERATION_EXPONENT,
-            &mut rand::rngs::OsRng,
-        )?;
-        let members = split.groups.into_iter().next().unwrap_or_default();
-        // Prove the split before the secret is forgotten: the first T shares and the
-        // last T shares must each rebuild exactly E.
-        for subset in [&members[..t], &members[n - t..]] {
-            let back = slip39::combine(subset, b"")?;
-            if back.as_slice() != emergency.expose_bytes() {
-                return Err(InitError::Split(slip39::Slip39Error::InvalidDigest));
-            }
-        }
-        let shares: Vec<HolderShare> = opts
-            .holders
-            .iter()
-            .zip(members)
-            .map(|(holder, mnemonic)| HolderShare {
-                holder: holder.clone(),
-                member_index: mnemonic.info().member_index,
-                mnemonic,
-            })
-            .collect();
-
-        let derived = opts.kdf.derive(passphrase)?;
         let created = now();
+        let (share_set, shares) =
+            split_emergency(&emergency, &opts.holders, opts.threshold, &created)?;
+        let derived = opts.kdf.derive(passphrase)?;
         let header = Header {
             format: header::FORMAT.into(),
             version: header::VERSION,
@@ -364,20 +328,14 @@ impl Vault {
             passphrase_check: passphrase_check(&derived),
             owner_key: keys::wrap_owner_key(&derived, &vault_id, &owner, &auth),
             kdf: opts.kdf,
-            share_set: ShareSet {
-                id: format!("{:04x}", split.identifier),
-                threshold: opts.threshold,
-                count: n as u8,
-                extendable: split.extendable,
-                iteration_exponent: split.iteration_exponent,
-                created: created.clone(),
-            },
+            share_set,
+            rotation: Default::default(),
         };
         drop(emergency);
 
         let created_files =
             Self::init_files(path, header, owner, auth, recipients, &opts.holders, t, n);
-        let vault = match created_files {
+        let mut vault = match created_files {
             Ok(v) => v,
             Err(e) => {
                 Self::undo_init(path, existed);
@@ -389,6 +347,7 @@ impl Vault {
             return Err(InitError::Delivery(reason));
         }
         drop(shares);
+        vault.derived = Some(derived);
         // The header is written last: a folder without vault.json is not a vault yet.
         if let Err(e) = vault.write_header() {
             Self::undo_init(path, existed);
@@ -449,6 +408,7 @@ impl Vault {
             holders: holders.to_vec(),
             owner: Default::default(),
             audit_head: AuditHead::empty(),
+            audit_archive: None,
             clients: vec![],
         };
         let mut vault = Vault {
@@ -459,6 +419,7 @@ impl Vault {
             auth,
             index,
             lock: Some(lock),
+            derived: None,
         };
         let detail = format!(
             "share set {} ({} of {}: {})",
@@ -512,7 +473,9 @@ impl Vault {
         if owner.recipient().to_string() != header.recipients.owner {
             return Err(IntegrityError::HeaderRecipients.into());
         }
-        Self::finish_open(path, header, Key::Owner(owner), auth, lock)
+        let mut vault = Self::finish_open(path, header, Key::Owner(owner), auth, lock)?;
+        vault.derived = Some(derived);
+        Ok(vault)
     }
 
     /// Opens a vault with the emergency secret rebuilt from shares. Works on a
@@ -570,9 +533,11 @@ impl Vault {
                 holders: vec![],
                 owner: Default::default(),
                 audit_head: AuditHead::empty(),
+                audit_archive: None,
                 clients: vec![],
             },
             lock,
+            derived: None,
         };
         for d in [CLIENTS_DIR, AUDIT_DIR] {
             match fs::symlink_metadata(path.join(d)) {
@@ -588,15 +553,25 @@ impl Vault {
     /// Audit records past the head: one is the leftover of a write that crashed before
     /// its commit; two or more mean the index was rolled back to an older, genuine copy
     /// (docs/format.md#audit-log).
+    ///
+    /// Probes the names after the head instead of listing `audit/`, so opening stays
+    /// cheap however long the log grows.
     fn check_audit_tail(&self) -> Result<(), IntegrityError> {
         let head = self.index.audit_head.seq;
-        let beyond = self.audit_beyond_head();
-        match beyond.iter().max() {
-            Some(&last) if last > head + 1 || beyond.len() > 1 => {
-                Err(IntegrityError::RolledBack { head, last })
-            }
-            _ => Ok(()),
+        let exists = |seq: u64| {
+            self.path
+                .join(AUDIT_DIR)
+                .join(audit::record_file(seq))
+                .exists()
+        };
+        if !exists(head + 2) {
+            return Ok(());
         }
+        let mut last = head + 2;
+        while exists(last + 1) {
+            last += 1;
+        }
+        Err(IntegrityError::RolledBack { head, last })
     }
 
     /// Sequence numbers of record files above the index's head.
@@ -616,7 +591,7 @@ impl Vault {
             .collect()
     }
 
-    fn identity(&self) -> &x25519::Identity {
+    pub(crate) fn identity(&self) -> &x25519::Identity {
         match &self.key {
             Key::Owner(o) => o.identity(),
             Key::Emergency(e) => e,
@@ -712,7 +687,30 @@ impl Vault {
         }
     }
 
-    fn read_client(&self, s: &ClientSummary) -> Result<ClientFile, IntegrityError> {
+    pub(crate) fn read_client(&self, s: &ClientSummary) -> Result<ClientFile, IntegrityError> {
+        let plain = self.read_client_plain(s)?;
+        let client = s.id.clone();
+        let file: ClientFile =
+            serde_json::from_slice(&plain).map_err(|_| IntegrityError::ClientUnreadable {
+                client: client.clone(),
+            })?;
+        if file.format != ClientFile::FORMAT
+            || file.vault_id != self.index.vault_id
+            || file.cid != s.cid
+            || file.id != s.id
+        {
+            return Err(IntegrityError::ClientMismatch { client });
+        }
+        Ok(file)
+    }
+
+    /// A client file's plaintext, after checking its bytes against the index's SHA-256
+    /// and that it names the client and vault the index expects (without parsing the
+    /// whole file: rotation copies the plaintext unchanged).
+    pub(crate) fn read_client_plain(
+        &self,
+        s: &ClientSummary,
+    ) -> Result<Zeroizing<Vec<u8>>, IntegrityError> {
         let client = s.id.clone();
         // The index is authenticated, but a path built from it must still stay inside
         // clients/ (docs/format.md#layout).
@@ -732,23 +730,34 @@ impl Vault {
                 client: client.clone(),
             }
         })?;
-        let file: ClientFile =
+        #[derive(serde::Deserialize)]
+        struct Names<'a> {
+            format: &'a str,
+            vault_id: &'a str,
+            cid: &'a str,
+            id: &'a str,
+        }
+        let names: Names =
             serde_json::from_slice(&plain).map_err(|_| IntegrityError::ClientUnreadable {
                 client: client.clone(),
             })?;
-        if file.format != ClientFile::FORMAT
-            || file.vault_id != self.index.vault_id
-            || file.cid != s.cid
-            || file.id != s.id
+        if names.format != ClientFile::FORMAT
+            || names.vault_id != self.index.vault_id
+            || names.cid != s.cid
+            || names.id != s.id
         {
             return Err(IntegrityError::ClientMismatch { client });
         }
-        Ok(file)
+        Ok(plain)
     }
 
     fn require_write(&self) -> Result<(), VaultError> {
         if self.lock.is_none() {
             return Err(VaultError::ReadOnly);
+        }
+        // A write now would be missing from the new generation (docs/format.md#rotation).
+        if let Some(generation) = crate::rotate::pending(&self.path) {
+            return Err(VaultError::RotationPending(generation));
         }
         Ok(())
     }
@@ -847,7 +856,7 @@ impl Vault {
         Ok(())
     }
 
-    fn actor(&self) -> &'static str {
+    pub(crate) fn actor(&self) -> &'static str {
         match self.key {
             Key::Owner(_) => "owner",
             Key::Emergency(_) => "emergency",
@@ -879,7 +888,7 @@ impl Vault {
 
     /// Removes this machine's temporary files (`.<name>.<12 hex>.tmp`, see
     /// fsio::write_atomic). They are never part of a commit.
-    fn remove_temp_files(&self) {
+    pub(crate) fn remove_temp_files(&self) {
         for dir in [
             self.path.clone(),
             self.path.join(CLIENTS_DIR),
@@ -896,11 +905,9 @@ impl Vault {
         }
     }
 
-    fn write_header(&self) -> Result<(), VaultError> {
+    pub(crate) fn write_header(&self) -> Result<(), VaultError> {
         let p = self.path.join(HEADER_FILE);
-        let mut json = serde_json::to_vec_pretty(&self.header).expect("serializable");
-        json.push(b'\n');
-        Ok(fsio::write_atomic(&p, &json).map_err(io_err(&p))?)
+        Ok(write_header_file(&self.path, &self.header).map_err(io_err(&p))?)
     }
 
     /// Changes the owner passphrase (and optionally the Argon2id parameters): new salt,
@@ -942,42 +949,91 @@ impl Vault {
 
     /// Reads the whole audit log and checks its chain against the index's head.
     pub fn audit_log(&self) -> (Vec<AuditRecord>, Vec<AuditProblem>) {
-        self.audit_log_to(&self.index.audit_head)
+        self.audit_log_to(&self.index)
     }
 
-    fn audit_log_to(&self, head: &AuditHead) -> (Vec<AuditRecord>, Vec<AuditProblem>) {
+    fn audit_log_to(&self, index: &IndexBody) -> (Vec<AuditRecord>, Vec<AuditProblem>) {
+        let (raw, problems) = self.audit_raw(index);
+        (raw.into_iter().map(|(_, r)| r).collect(), problems)
+    }
+
+    /// Every record up to the index's head with its exact plaintext, checked against the
+    /// chain: first the archive of earlier generations, then the single record files.
+    pub(crate) fn audit_raw(&self, index: &IndexBody) -> (Vec<RawRecord>, Vec<AuditProblem>) {
+        let head = &index.audit_head;
         let mut records = Vec::new();
         let mut problems = Vec::new();
         let mut prev = audit::GENESIS.to_string();
-        for seq in 1..=head.seq {
-            let p = self.path.join(AUDIT_DIR).join(audit::record_file(seq));
-            let Ok(bytes) = fs::read(&p) else {
-                problems.push(AuditProblem::Missing(seq));
-                prev = String::new();
-                continue;
-            };
-            let rec = seal::decrypt(self.identity(), &bytes)
-                .ok()
-                .and_then(|plain| {
-                    serde_json::from_slice::<AuditRecord>(&plain)
-                        .ok()
-                        .map(|r| (audit::hash(&plain), r))
-                });
-            let Some((hash, rec)) = rec else {
+        let check = |seq: u64,
+                     plain: Zeroizing<Vec<u8>>,
+                     prev: &mut String,
+                     problems: &mut Vec<AuditProblem>| {
+            let Ok(rec) = serde_json::from_slice::<AuditRecord>(&plain) else {
                 problems.push(AuditProblem::Unreadable(seq));
-                prev = String::new();
-                continue;
+                prev.clear();
+                return None;
             };
-            if rec.seq != seq || (rec.prev != prev && !prev.is_empty()) {
+            let hash = audit::hash(&plain);
+            if rec.seq != seq || (rec.prev != *prev && !prev.is_empty()) {
                 problems.push(AuditProblem::BrokenChain(seq));
             }
             if seq == head.seq && hash != head.hash {
                 problems.push(AuditProblem::HeadMismatch);
             }
-            prev = hash;
-            records.push(rec);
+            *prev = hash;
+            Some((plain, rec))
+        };
+        let mut first = 1;
+        if let Some(a) = &index.audit_archive {
+            let archived = self.read_archive(a);
+            match archived {
+                Some(list) if list.len() as u64 == a.through => {
+                    for (i, plain) in list.into_iter().enumerate() {
+                        if let Some(r) = check(i as u64 + 1, plain, &mut prev, &mut problems) {
+                            records.push(r);
+                        }
+                    }
+                }
+                _ => {
+                    problems.push(AuditProblem::Archive(a.file.clone()));
+                    prev.clear();
+                }
+            }
+            first = a.through + 1;
+        }
+        for seq in first..=head.seq {
+            let p = self.path.join(AUDIT_DIR).join(audit::record_file(seq));
+            let Ok(bytes) = fs::read(&p) else {
+                problems.push(AuditProblem::Missing(seq));
+                prev.clear();
+                continue;
+            };
+            let Ok(plain) = seal::decrypt(self.identity(), &bytes) else {
+                problems.push(AuditProblem::Unreadable(seq));
+                prev.clear();
+                continue;
+            };
+            if let Some(r) = check(seq, plain, &mut prev, &mut problems) {
+                records.push(r);
+            }
         }
         (records, problems)
+    }
+
+    /// The archive's records, if the file is the one the index pins and decrypts.
+    fn read_archive(&self, a: &audit::AuditArchive) -> Option<Vec<Zeroizing<Vec<u8>>>> {
+        audit::parse_archive_file(&a.file)?;
+        let bytes = fs::read(self.path.join(AUDIT_DIR).join(&a.file)).ok()?;
+        if sha256_hex(&bytes) != a.sha256 {
+            return None;
+        }
+        let plain = seal::decrypt(self.identity(), &bytes).ok()?;
+        let list = audit::archive_records(&plain)?;
+        Some(
+            list.into_iter()
+                .map(|r| Zeroizing::new(r.to_vec()))
+                .collect(),
+        )
     }
 
     /// Checks every file: index (already checked on open), every client file, the audit
@@ -1003,7 +1059,7 @@ impl Vault {
             .filter_map(|s| self.read_client(s).err())
             .collect();
         problems.extend(
-            self.audit_log_to(&index.audit_head)
+            self.audit_log_to(index)
                 .1
                 .into_iter()
                 .map(IntegrityError::Audit),
@@ -1012,10 +1068,87 @@ impl Vault {
     }
 }
 
-fn is_client_file_name(name: &str) -> bool {
+pub(crate) fn is_client_file_name(name: &str) -> bool {
     name.len() == 36
         && name.ends_with(".age")
         && name[..32]
             .bytes()
             .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
+}
+
+/// Checks a holder list and threshold (docs/format.md#names).
+pub(crate) fn check_holders(holders: &[String], threshold: u8) -> Result<(), InitError> {
+    let mut seen = HashSet::new();
+    for h in holders {
+        if !valid_holder(h) {
+            return Err(InitError::BadHolder(h.clone()));
+        }
+        if !seen.insert(h.to_lowercase()) {
+            return Err(InitError::DuplicateHolder(h.clone()));
+        }
+    }
+    let (n, t) = (holders.len(), threshold as usize);
+    if n == 0 || n > 16 || t == 0 || t > n {
+        return Err(InitError::BadThreshold {
+            threshold: t,
+            holders: n,
+        });
+    }
+    Ok(())
+}
+
+/// Splits `E` into one share per holder (docs/format.md#emergency-key: one group, T of
+/// N, extendable, empty passphrase) and proves the split before the secret is
+/// forgotten: the first T shares and the last T shares must each rebuild exactly `E`.
+pub(crate) fn split_emergency(
+    emergency: &EmergencySecret,
+    holders: &[String],
+    threshold: u8,
+    created: &str,
+) -> Result<(ShareSet, Vec<HolderShare>), InitError> {
+    let (n, t) = (holders.len(), threshold as usize);
+    let split = slip39::split(
+        emergency.expose_bytes(),
+        b"",
+        1,
+        &[slip39::GroupSpec {
+            threshold,
+            count: n as u8,
+        }],
+        true,
+        SHARE_ITERATION_EXPONENT,
+        &mut rand::rngs::OsRng,
+    )?;
+    let members = split.groups.into_iter().next().unwrap_or_default();
+    for subset in [&members[..t], &members[n - t..]] {
+        let back = slip39::combine(subset, b"")?;
+        if back.as_slice() != emergency.expose_bytes() {
+            return Err(InitError::Split(slip39::Slip39Error::InvalidDigest));
+        }
+    }
+    let set = ShareSet {
+        id: format!("{:04x}", split.identifier),
+        threshold,
+        count: n as u8,
+        extendable: split.extendable,
+        iteration_exponent: split.iteration_exponent,
+        created: created.to_string(),
+    };
+    let shares = holders
+        .iter()
+        .zip(members)
+        .map(|(holder, mnemonic)| HolderShare {
+            holder: holder.clone(),
+            member_index: mnemonic.info().member_index,
+            mnemonic,
+        })
+        .collect();
+    Ok((set, shares))
+}
+
+/// Replaces `vault.json` atomically.
+pub(crate) fn write_header_file(vault: &Path, h: &Header) -> io::Result<()> {
+    let mut json = serde_json::to_vec_pretty(h).expect("serializable");
+    json.push(b'\n');
+    fsio::write_atomic(&vault.join(HEADER_FILE), &json)
 }

@@ -51,11 +51,15 @@ impl Env {
     /// Adds what every test invocation needs: no inherited BATON_* variables, a private
     /// state folder, `--vault V --passphrase-file P`, then `args`.
     fn configure(&self, c: &mut Command, args: &[&str]) {
+        self.configure_at(c, &self.vault, &self.dir.path().join("state"), args);
+    }
+
+    fn configure_at(&self, c: &mut Command, vault: &Path, state: &Path, args: &[&str]) {
         c.env_remove("BATON_VAULT")
             .env_remove("BATON_PASSPHRASE_FILE")
-            .env("XDG_STATE_HOME", self.dir.path().join("state"))
+            .env("XDG_STATE_HOME", state)
             .arg("--vault")
-            .arg(&self.vault)
+            .arg(vault)
             .arg("--passphrase-file")
             .arg(&self.pass_file)
             .args(args);
@@ -65,6 +69,14 @@ impl Env {
     pub fn cmd(&self, args: &[&str]) -> Command {
         let mut c = Command::cargo_bin("baton").unwrap();
         self.configure(&mut c, args);
+        c
+    }
+
+    /// `baton` on another vault folder (a copy), with its own per-machine state folder
+    /// beside it, so copies of one vault do not see each other's revisions.
+    pub fn cmd_at(&self, vault: &Path, args: &[&str]) -> Command {
+        let mut c = Command::cargo_bin("baton").unwrap();
+        self.configure_at(&mut c, vault, &vault.with_extension("state"), args);
         c
     }
 

@@ -1,0 +1,216 @@
+//! `baton rotate`: the command line of key rotation (docs/format.md#rotation).
+
+use std::io::IsTerminal;
+use std::path::PathBuf;
+
+use baton::kdf::MAX_M_COST_KIB;
+use baton::rotate::{EmergencyPlan, Phase, Progress, RotateError, RotateOptions, RotateReport};
+use baton::vault::Access;
+use indicatif::{ProgressBar, ProgressStyle};
+
+use crate::cli::RotateArgs;
+use crate::msg::{self, Failure, Result, esc};
+use crate::{Ctx, shares};
+
+pub fn run(ctx: &Ctx, a: RotateArgs) -> Result<()> {
+    let path = ctx.vault_path()?;
+    if a.emergency
+        && let Some(dir) = &a.shares_out
+    {
+        // Checked before the passphrase is asked and before any key exists.
+        let holders = a.holders.clone().unwrap_or_default();
+        shares::check_out_dir(&path, dir, &holders)?;
+    }
+    let (mut v, passphrase) = ctx.open_keep_passphrase(Access::Write)?;
+    let bar = Bar::new();
+    let progress = |p: Progress| bar.update(p);
+
+    if a.abort {
+        let r = v.abort_rotation().map_err(failure)?;
+        println!(
+            "rotation to generation {} undone: {} new file(s) removed; the vault is unchanged at generation {}",
+            r.generation,
+            r.removed_files,
+            v.header().generation
+        );
+        if let Some(set) = r.void_share_set {
+            println!(
+                "the shares of set {set} written for that rotation are void: destroy them and run 'baton rotate --emergency' again"
+            );
+        }
+        return Ok(());
+    }
+    if a.resume {
+        let r = v
+            .resume_rotation(Some(&passphrase), &progress)
+            .map_err(failure)?;
+        bar.finish();
+        print_report(&r);
+        return Ok(());
+    }
+
+    let mut opts = RotateOptions::default();
+    if a.kdf {
+        let cur = &v.header().kdf;
+        let mut k = cur.resalted();
+        match (a.kdf_memory, a.kdf_time, a.kdf_lanes) {
+            (None, None, None) => k.m_cost_kib = cur.m_cost_kib.saturating_mul(2),
+            (m, t, p) => {
+                k.m_cost_kib = m.map_or(cur.m_cost_kib, |m| m.saturating_mul(1024));
+                k.t_cost = t.unwrap_or(cur.t_cost);
+                k.p_cost = p.unwrap_or(cur.p_cost);
+            }
+        }
+        if k.m_cost_kib > MAX_M_COST_KIB {
+            return Err(Failure::new(format!(
+                "argon2id memory of {} MiB is above the limit of {} MiB",
+                k.m_cost_kib / 1024,
+                MAX_M_COST_KIB / 1024
+            )));
+        }
+        if k.m_cost_kib < cur.m_cost_kib || k.t_cost < cur.t_cost {
+            return Err(Failure::new("--kdf would lower the argon2id parameters")
+                .hint("rotate --kdf only raises them; use 'baton passwd --kdf-memory/--kdf-time' to lower them on purpose"));
+        }
+        k.validate().map_err(|e| Failure::new(e.to_string()))?;
+        opts.kdf = Some(k);
+    }
+    let mut delivered: Vec<(String, PathBuf)> = Vec::new();
+    let out_dir = a.shares_out.clone();
+    if a.emergency {
+        let holders = a.holders.unwrap_or_else(|| v.index().holders.clone());
+        let threshold = a
+            .threshold
+            .unwrap_or(v.header().share_set.threshold)
+            .min(holders.len() as u8);
+        opts.emergency = Some(EmergencyPlan { holders, threshold });
+    }
+    let out_existed = out_dir.as_ref().is_some_and(|d| d.exists());
+    let result = v.rotate(
+        opts,
+        Some(&passphrase),
+        |header, list| {
+            let dir = out_dir.as_ref().ok_or("no --shares-out folder")?;
+            shares::write(dir, header, list)
+                .map(|files| delivered = files)
+                .map_err(|f| {
+                    if !out_existed {
+                        let _ = std::fs::remove_dir_all(dir);
+                    }
+                    f.message
+                })
+        },
+        &progress,
+    );
+    bar.finish();
+    let r = match result {
+        Ok(r) => r,
+        Err(e) => {
+            let f = failure(e);
+            if !delivered.is_empty() {
+                eprintln!(
+                    "baton: the share files written for this rotation are void; destroy them"
+                );
+            }
+            return Err(f);
+        }
+    };
+    print_report(&r);
+    if r.emergency_rotated {
+        println!(
+            "new emergency shares (set {}, any {} of {}):",
+            r.share_set.id, r.share_set.threshold, r.share_set.count
+        );
+        for (holder, file) in &delivered {
+            println!("  {:<16} {}", esc(holder), esc(&file.display().to_string()));
+        }
+        println!(
+            "hand each holder the new file, have them destroy the old kit, then delete the folder"
+        );
+    }
+    Ok(())
+}
+
+fn print_report(r: &RotateReport) {
+    println!(
+        "rotated to generation {}: new {}",
+        r.to_generation,
+        r.changes.join(", ")
+    );
+    println!(
+        "re-encrypted {} client file(s) and {} audit record(s); removed {} file(s) of generation {}",
+        r.clients, r.audit_records, r.removed_files, r.from_generation
+    );
+    println!("{}", msg::ROTATION_LIMITS);
+    if r.emergency_rotated {
+        println!("{}", msg::ROTATION_LIMITS_SHARES);
+    }
+}
+
+fn failure(e: RotateError) -> Failure {
+    match e {
+        RotateError::Pending(g) => Failure::new(format!(
+            "a rotation to generation {g} was interrupted"
+        ))
+        .hint(msg::HINT_ROTATION_PENDING),
+        RotateError::NothingPending => Failure::new(e.to_string())
+            .hint("'baton rotate' starts a new rotation"),
+        RotateError::AlreadySwitched(_) => Failure::new(e.to_string())
+            .hint("run 'baton rotate --resume' to remove the old generation's files"),
+        RotateError::WrongPassphrase => Failure::new("wrong passphrase")
+            .hint("passphrases are case-sensitive; nothing was changed")
+            .code(msg::EXIT_AUTH),
+        RotateError::StateForged(_) | RotateError::StateMismatch(_) => {
+            Failure::new(e.to_string())
+                .hint("if you did not start this rotation, move the file out of the vault and run 'baton verify'")
+                .code(msg::EXIT_INTEGRITY)
+        }
+        RotateError::Integrity(i) => msg::integrity(&i),
+        RotateError::VerifyFailed(_) => Failure::new(format!("rotation stopped: {e}"))
+            .hint("the disk returned different data than was written; the vault was left at its old keys; check the disk and run 'baton verify'")
+            .code(msg::EXIT_INTEGRITY),
+        RotateError::Io { .. } => Failure::new(format!("rotation stopped: {e}"))
+            .hint("nothing was lost: the vault keeps its old keys; free space or fix the folder and run 'baton rotate' again"),
+        RotateError::Setup(i) => Failure::from(i),
+        other => Failure::new(other.to_string()),
+    }
+}
+
+/// A progress bar with ETA on a terminal, nothing otherwise.
+struct Bar(Option<ProgressBar>);
+
+impl Bar {
+    fn new() -> Self {
+        if !std::io::stderr().is_terminal() {
+            return Bar(None);
+        }
+        let pb = ProgressBar::new(0);
+        pb.set_style(
+            ProgressStyle::with_template("{msg:>12} [{bar:30}] {pos}/{len} files, eta {eta}")
+                .expect("valid template")
+                .progress_chars("=> "),
+        );
+        Bar(Some(pb))
+    }
+
+    fn update(&self, p: Progress) {
+        let Some(pb) = &self.0 else { return };
+        if pb.length() != Some(p.total as u64) {
+            pb.set_length(p.total as u64);
+        }
+        let msg = match p.phase {
+            Phase::Encrypt => "re-encrypt",
+            Phase::Verify => "verify",
+        };
+        if p.done <= 1 || p.done == p.total {
+            pb.set_message(msg);
+        }
+        pb.set_position(p.done as u64);
+    }
+
+    fn finish(&self) {
+        if let Some(pb) = &self.0 {
+            pb.finish_and_clear();
+        }
+    }
+}

@@ -1,0 +1,758 @@
+//! `baton rotate`: round trips, emergency and KDF rotation, crash safety by SIGKILL at
+//! every step that changes the disk, tampering, and a full disk.
+
+mod common;
+
+use std::collections::BTreeMap;
+use std::fs;
+use std::os::unix::process::ExitStatusExt;
+use std::path::{Path, PathBuf};
+
+use baton::vault::{Access, Vault};
+use baton::{Passphrase, SecretText};
+use common::{Env, PASS, copy_tree};
+
+/// Every client's complete plaintext (all secret values included), by client id.
+fn contents(vault: &Path) -> BTreeMap<String, String> {
+    let v = Vault::open(vault, &Passphrase::new(PASS.into()), Access::Read)
+        .unwrap_or_else(|e| panic!("vault at {} does not open: {e}", vault.display()));
+    v.index()
+        .clients
+        .iter()
+        .map(|c| {
+            let file = v.client(&c.id).unwrap();
+            (c.id.clone(), serde_json::to_string(&file).unwrap())
+        })
+        .collect()
+}
+
+/// Opens the vault, checks every file, and that nothing of a rotation is left over.
+fn assert_clean(vault: &Path) -> u64 {
+    let v = Vault::open(vault, &Passphrase::new(PASS.into()), Access::Read).unwrap();
+    assert_eq!(v.verify(), vec![], "verify at {}", vault.display());
+    assert_eq!(baton::rotate::pending(vault), None);
+    assert_eq!(v.orphans(), Vec::<PathBuf>::new(), "leftover files");
+    let clients = fs::read_dir(vault.join("clients")).unwrap().count();
+    assert_eq!(clients, v.index().clients.len(), "stray client files");
+    let g = v.header().generation;
+    for e in fs::read_dir(vault).unwrap() {
+        let name = e.unwrap().file_name().to_string_lossy().to_string();
+        if name.starts_with("index.g") {
+            assert_eq!(name, format!("index.g{g}.age"), "old index left");
+        }
+        assert!(!name.ends_with(".tmp"), "temporary file {name} left");
+    }
+    g
+}
+
+/// A vault with the demo's three clients (TOTP, attachment, package recipients) and
+/// `extra` more clients with two entries each.
+fn populated(extra: usize) -> Env {
+    let e = Env::init();
+    let mut v = Vault::open(&e.vault, &Passphrase::new(PASS.into()), Access::Write).unwrap();
+    baton::demo::populate(&mut v).unwrap();
+    for i in 0..extra {
+        let id = format!("client-{i:02}");
+        v.add_client(baton::changes::NewClient {
+            id: id.clone(),
+            name: format!("Client {i} GmbH"),
+            ..Default::default()
+        })
+        .unwrap();
+        for (name, pw) in [("ssh", format!("pw-ssh-{i}")), ("db", format!("pw-db-{i}"))] {
+            v.add_entry(
+                &id,
+                name,
+                baton::changes::EntryFields {
+                    user: Some("admin".into()),
+                    password: Some(SecretText::new(pw)),
+                    ..Default::default()
+                },
+            )
+            .unwrap();
+        }
+    }
+    e
+}
+
+fn stderr(out: &std::process::Output) -> String {
+    String::from_utf8_lossy(&out.stderr).to_string()
+}
+
+#[test]
+fn rotate_reencrypts_everything_and_keeps_every_value() {
+    let e = populated(2);
+    let before = contents(&e.vault);
+    let old_id = e.dir.path().join("old-owner.txt");
+    e.cmd(&["key", "export-owner", "-o"])
+        .arg(&old_id)
+        .assert()
+        .success();
+    let old_files: Vec<Vec<u8>> = fs::read_dir(e.vault.join("clients"))
+        .unwrap()
+        .map(|f| fs::read(f.unwrap().path()).unwrap())
+        .collect();
+
+    let out = e.stdout(&["rotate"]);
+    assert!(
+        out.contains("rotated to generation 2: new owner key"),
+        "{out}"
+    );
+    assert!(out.contains("what rotation cannot revoke"), "{out}");
+    assert!(out.contains("git history"), "{out}");
+
+    assert_eq!(contents(&e.vault), before, "every value survives");
+    assert_eq!(assert_clean(&e.vault), 2);
+    // Nothing of generation 1 is left: no file has the old bytes, and the old owner
+    // identity opens none of the new files.
+    let old_identity = fs::read_to_string(&old_id).unwrap();
+    let old_identity: age::x25519::Identity = old_identity
+        .lines()
+        .find(|l| l.starts_with("AGE-SECRET-KEY-"))
+        .unwrap()
+        .parse()
+        .unwrap();
+    let mut files: Vec<PathBuf> = fs::read_dir(e.vault.join("clients"))
+        .unwrap()
+        .map(|f| f.unwrap().path())
+        .collect();
+    files.push(e.vault.join("index.g2.age"));
+    files.push(e.vault.join("audit/archive.g2.age"));
+    for f in &files {
+        let bytes = fs::read(f).unwrap();
+        assert!(!old_files.contains(&bytes));
+        assert!(
+            baton::seal::decrypt(&old_identity, &bytes).is_err(),
+            "the old owner key opens {}",
+            f.display()
+        );
+    }
+    assert_eq!(
+        fs::read_dir(e.vault.join("audit")).unwrap().count(),
+        1,
+        "the audit log is one archive"
+    );
+    // The audit log keeps every record and its chain, and records the rotation.
+    let log = e.json(&["audit", "--json"]);
+    let records = log["records"].as_array().unwrap();
+    assert_eq!(log["problems"], serde_json::json!([]));
+    let last = records.last().unwrap();
+    assert_eq!(last["action"], "vault.rotate");
+    assert!(
+        last["detail"]
+            .as_str()
+            .unwrap()
+            .contains("generation 1 -> 2")
+    );
+    // Later writes continue the chain after the archive, and a second rotation
+    // archives the archive.
+    e.cmd(&["client", "add", "later", "--name", "Later"])
+        .assert()
+        .success();
+    e.stdout(&["rotate"]);
+    assert_eq!(assert_clean(&e.vault), 3);
+    let log = e.json(&["audit", "--json"]);
+    assert_eq!(log["problems"], serde_json::json!([]));
+    assert_eq!(log["records"].as_array().unwrap().len(), records.len() + 2);
+    e.cmd(&["audit", "--verify"]).assert().success();
+}
+
+#[test]
+fn rotate_emergency_voids_old_shares_and_hands_out_new_ones() {
+    let e = populated(0);
+    let before = contents(&e.vault);
+    let new_shares = e.dir.path().join("new-shares");
+    let out = e.stdout(&[
+        "rotate",
+        "--emergency",
+        "--holders",
+        "anna,ben,carla,dora",
+        "-t",
+        "3",
+        "--shares-out",
+        new_shares.to_str().unwrap(),
+    ]);
+    assert!(out.contains("emergency key (share set"), "{out}");
+    assert!(out.contains("destroy the old kit"), "{out}");
+    assert_eq!(contents(&e.vault), before);
+    assert_clean(&e.vault);
+    let status = e.json(&["status", "--json"]);
+    assert_eq!(status["share_set"]["threshold"], 3);
+    assert_eq!(
+        status["share_set"]["holders"],
+        serde_json::json!(["anna", "ben", "carla", "dora"])
+    );
+
+    // Two old shares rebuild the old key, which the vault no longer accepts.
+    let old = e
+        .cmd(&["key", "from-shares", "-o"])
+        .arg(e.dir.path().join("k-old.txt"))
+        .arg(e.shares.join("anna.txt"))
+        .arg(e.shares.join("ben.txt"))
+        .output()
+        .unwrap();
+    assert_eq!(old.status.code(), Some(3), "{}", stderr(&old));
+    assert!(stderr(&old).contains("not the vault's emergency key"));
+    // Three new shares open it.
+    e.cmd(&["key", "from-shares", "-o"])
+        .arg(e.dir.path().join("k-new.txt"))
+        .arg(new_shares.join("ben.txt"))
+        .arg(new_shares.join("carla.txt"))
+        .arg(new_shares.join("dora.txt"))
+        .assert()
+        .success();
+}
+
+#[test]
+fn rotate_kdf_raises_the_parameters_and_keeps_the_passphrase() {
+    let e = populated(0);
+    let before = contents(&e.vault);
+    let m0 = e.json(&["status", "--json"])["kdf"]["m_cost_kib"]
+        .as_u64()
+        .unwrap();
+    let out = e.stdout(&["rotate", "--kdf"]);
+    assert!(out.contains("key derivation"), "{out}");
+    let m1 = e.json(&["status", "--json"])["kdf"]["m_cost_kib"]
+        .as_u64()
+        .unwrap();
+    assert_eq!(m1, m0 * 2);
+    assert_eq!(contents(&e.vault), before);
+    // Lowering is refused with its own message.
+    let out = e
+        .cmd(&["rotate", "--kdf", "--kdf-time", "1", "--kdf-memory", "0"])
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    assert!(stderr(&out).contains("lower"), "{}", stderr(&out));
+    // A wrong passphrase changes nothing.
+    let snap = common::snapshot(&e.vault);
+    fs::write(&e.pass_file, "not the passphrase\n").unwrap();
+    let out = e.cmd(&["rotate", "--kdf"]).output().unwrap();
+    fs::write(&e.pass_file, format!("{PASS}\n")).unwrap();
+    assert_eq!(out.status.code(), Some(3), "{}", stderr(&out));
+    assert_eq!(common::snapshot(&e.vault), snap);
+}
+
+#[test]
+fn status_check_reports_due_rotation_and_problems_without_a_passphrase() {
+    let e = populated(0);
+    let check = |env: &Env| {
+        Env::cmd(env, &["status", "--check"])
+            .env("BATON_PASSPHRASE_FILE", "/nonexistent")
+            .output()
+            .unwrap()
+    };
+    assert_eq!(check(&e).status.code(), Some(0));
+    // Make the rotation due: the schedule lives in the public header.
+    let hp = e.vault.join("vault.json");
+    let mut h: serde_json::Value = serde_json::from_slice(&fs::read(&hp).unwrap()).unwrap();
+    h["rotation"] = serde_json::json!({ "interval_months": 12, "last": "2020-01-01T00:00:00Z" });
+    fs::write(&hp, serde_json::to_vec_pretty(&h).unwrap()).unwrap();
+    let out = check(&e);
+    assert_eq!(out.status.code(), Some(10), "{}", stderr(&out));
+    assert!(stderr(&out).contains("rotation is due since 2021-01-01"));
+    let s = e.stdout(&["status"]);
+    assert!(s.contains("key rotation is due"), "{s}");
+    // Rotating clears it.
+    e.stdout(&["rotate"]);
+    assert_eq!(check(&e).status.code(), Some(0));
+    // No schedule: never due.
+    e.stdout(&["settings", "--rotate-every", "0"]);
+    assert!(e.stdout(&["status"]).contains("no schedule"));
+    // A missing index is an integrity problem (11); --verify catches a modified file.
+    let g = e.json(&["status", "--json"])["generation"]
+        .as_u64()
+        .unwrap();
+    let ip = e.vault.join(format!("index.g{g}.age"));
+    fs::rename(&ip, e.dir.path().join("aside")).unwrap();
+    assert_eq!(check(&e).status.code(), Some(11));
+    fs::rename(e.dir.path().join("aside"), &ip).unwrap();
+    let f = fs::read_dir(e.vault.join("clients"))
+        .unwrap()
+        .next()
+        .unwrap()
+        .unwrap()
+        .path();
+    let mut bytes = fs::read(&f).unwrap();
+    let n = bytes.len() - 5;
+    bytes[n] ^= 1;
+    fs::write(&f, bytes).unwrap();
+    assert_eq!(
+        check(&e).status.code(),
+        Some(0),
+        "without --verify: public facts only"
+    );
+    let out = e.cmd(&["status", "--check", "--verify"]).output().unwrap();
+    assert_eq!(out.status.code(), Some(11), "{}", stderr(&out));
+}
+
+// ------------------------------------------------------------------ crash safety
+
+/// How many disk-changing steps `args` takes on a copy of `base` (single-threaded, so
+/// the order of steps is the same on every run).
+fn fault_points(e: &Env, base: &Path, args: &[&str]) -> u64 {
+    let probe = e.dir.path().join("probe");
+    let _ = fs::remove_dir_all(&probe);
+    let _ = fs::remove_dir_all(probe.with_extension("state"));
+    copy_tree(base, &probe);
+    let out = e
+        .cmd_at(&probe, args)
+        .env("BATON_FAULT_AT", "count")
+        .env("RAYON_NUM_THREADS", "1")
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", stderr(&out));
+    let err = stderr(&out);
+    let n = err
+        .lines()
+        .find_map(|l| l.strip_prefix("baton: fault points: "))
+        .unwrap()
+        .parse()
+        .unwrap();
+    let _ = fs::remove_dir_all(&probe);
+    n
+}
+
+/// Runs `args` on a fresh copy of `base`, killed with SIGKILL at step `point`.
+fn crash_at(e: &Env, base: &Path, trial: &str, args: &[&str], point: u64) -> PathBuf {
+    let v = e.dir.path().join(trial);
+    copy_tree(base, &v);
+    let out = e
+        .cmd_at(&v, args)
+        .env("BATON_FAULT_AT", point.to_string())
+        .env("RAYON_NUM_THREADS", "1")
+        .output()
+        .unwrap();
+    assert_eq!(
+        out.status.signal(),
+        Some(9),
+        "{args:?} was not killed at step {point}: {}",
+        stderr(&out)
+    );
+    v
+}
+
+/// A small deterministic generator (xorshift), so a failing seed can be replayed.
+struct Seeds(u64);
+impl Seeds {
+    fn next(&mut self) -> u64 {
+        self.0 ^= self.0 << 13;
+        self.0 ^= self.0 >> 7;
+        self.0 ^= self.0 << 17;
+        self.0
+    }
+}
+
+/// After a crash: the vault opens with all data; `--resume` or `--abort` (as the seed
+/// says) finishes or undoes the rotation; then everything verifies and no value changed.
+fn recover(e: &Env, v: &Path, expected: &BTreeMap<String, String>, abort: bool) {
+    assert_eq!(
+        &contents(v),
+        expected,
+        "data after the crash at {}",
+        v.display()
+    );
+    if baton::rotate::pending(v).is_some() {
+        let out = e
+            .cmd_at(v, &["rotate", if abort { "--abort" } else { "--resume" }])
+            .output()
+            .unwrap();
+        if abort && !out.status.success() {
+            // Only a rotation that already switched may refuse to be undone.
+            assert!(
+                stderr(&out).contains("can be finished, not undone"),
+                "{}",
+                stderr(&out)
+            );
+            e.cmd_at(v, &["rotate", "--resume"]).assert().success();
+        } else {
+            assert!(out.status.success(), "{}", stderr(&out));
+        }
+    } else {
+        // Killed before the state file existed or after it was removed: a new rotation
+        // must simply work (and sweeps temporary files).
+        e.cmd_at(v, &["rotate"]).assert().success();
+    }
+    assert_clean(v);
+    assert_eq!(
+        &contents(v),
+        expected,
+        "data after recovery at {}",
+        v.display()
+    );
+}
+
+/// Kills `rotate ARGS` at every step, recovering with resume or abort as the seed says.
+fn crash_every_step(e: &Env, label: &str, args: &[&str], seed: u64) -> usize {
+    let expected = contents(&e.vault);
+    let n = fault_points(e, &e.vault, args);
+    assert!(n >= 20, "only {n} steps");
+    let mut seeds = Seeds(seed);
+    for point in 1..=n {
+        let mut a: Vec<String> = args.iter().map(|s| s.to_string()).collect();
+        // A share folder must be new for every trial.
+        if let Some(i) = a.iter().position(|x| x == "--shares-out") {
+            a[i + 1] = e
+                .dir
+                .path()
+                .join(format!("{label}-shares-{point}"))
+                .to_string_lossy()
+                .into();
+        }
+        let a: Vec<&str> = a.iter().map(String::as_str).collect();
+        let v = crash_at(e, &e.vault, &format!("{label}-{point}"), &a, point);
+        recover(e, &v, &expected, seeds.next().is_multiple_of(2));
+        fs::remove_dir_all(&v).unwrap();
+    }
+    n as usize
+}
+
+#[test]
+fn rotate_survives_sigkill_at_every_step() {
+    let e = populated(5);
+    let a = crash_every_step(&e, "plain-resume", &["rotate"], 0x9e3779b97f4a7c15);
+    let b = crash_every_step(&e, "plain-abort", &["rotate"], 0x1234567);
+    eprintln!("rotate: {} crash points", a + b);
+}
+
+#[test]
+fn rotate_emergency_and_kdf_survive_sigkill_at_every_step() {
+    let e = populated(3);
+    let shares = e.dir.path().join("x");
+    let a = crash_every_step(
+        &e,
+        "emergency",
+        &[
+            "rotate",
+            "--emergency",
+            "--shares-out",
+            shares.to_str().unwrap(),
+        ],
+        0xdeadbeef,
+    );
+    let b = crash_every_step(&e, "kdf", &["rotate", "--kdf"], 0xc0ffee);
+    eprintln!("rotate --emergency / --kdf: {} crash points", a + b);
+}
+
+#[test]
+fn a_resume_killed_again_still_recovers() {
+    let e = populated(4);
+    let expected = contents(&e.vault);
+    let n = fault_points(&e, &e.vault, &["rotate"]);
+    let mut seeds = Seeds(0x5eed_0001);
+    for trial in 0..40 {
+        let first = 1 + seeds.next() % n;
+        let v = crash_at(&e, &e.vault, &format!("twice-{trial}"), &["rotate"], first);
+        assert_eq!(contents(&v), expected);
+        if baton::rotate::pending(&v).is_some() {
+            // Kill the resume too, at a step it is sure to reach if it has work left.
+            let second = 1 + seeds.next() % 6;
+            let out = e
+                .cmd_at(&v, &["rotate", "--resume"])
+                .env("BATON_FAULT_AT", second.to_string())
+                .env("RAYON_NUM_THREADS", "1")
+                .output()
+                .unwrap();
+            assert!(
+                out.status.success() || out.status.signal() == Some(9),
+                "{}",
+                stderr(&out)
+            );
+        }
+        recover(&e, &v, &expected, seeds.next().is_multiple_of(3));
+        fs::remove_dir_all(&v).unwrap();
+    }
+}
+
+#[test]
+fn ordinary_writes_survive_sigkill_at_every_step() {
+    let e = populated(2);
+    let expected = contents(&e.vault);
+    let pw = e.file("pw.txt", "the-new-password\n");
+    let args = [
+        "entry",
+        "add",
+        "acme",
+        "new-entry",
+        "--user",
+        "u",
+        "--password-file",
+        pw.to_str().unwrap(),
+    ];
+    let n = fault_points(&e, &e.vault, &args);
+    for point in 1..=n {
+        let v = crash_at(&e, &e.vault, &format!("write-{point}"), &args, point);
+        let now = contents(&v);
+        for (id, file) in &expected {
+            if id != "acme" {
+                assert_eq!(&now[id], file, "client {id} after a crash at step {point}");
+            }
+        }
+        let acme: serde_json::Value = serde_json::from_str(&now["acme"]).unwrap();
+        let entries = acme["entries"].as_array().unwrap();
+        match entries.iter().find(|x| x["name"] == "new-entry") {
+            Some(x) => assert_eq!(x["password"], "the-new-password"),
+            None => assert_eq!(now["acme"], expected["acme"]),
+        }
+        // The next write works and the vault verifies.
+        e.cmd_at(&v, &["client", "add", "after-crash", "--name", "After"])
+            .assert()
+            .success();
+        let vv = Vault::open(&v, &Passphrase::new(PASS.into()), Access::Read).unwrap();
+        assert_eq!(vv.verify(), vec![]);
+        fs::remove_dir_all(&v).unwrap();
+    }
+    eprintln!("entry add: {n} crash points");
+}
+
+// ------------------------------------------------------------------ tampering
+
+/// A client file of the current generation, by client id.
+fn client_file(vault: &Path, id: &str) -> PathBuf {
+    let v = Vault::open(vault, &Passphrase::new(PASS.into()), Access::Read).unwrap();
+    vault.join("clients").join(&v.summary(id).unwrap().file)
+}
+
+fn assert_detected(e: &Env, client: &str) {
+    let out = e.cmd(&["verify"]).output().unwrap();
+    assert_eq!(out.status.code(), Some(4), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains(&format!("client '{client}'")),
+        "{}",
+        stderr(&out)
+    );
+    let out = e.cmd(&["show", client]).output().unwrap();
+    assert_eq!(out.status.code(), Some(4), "{}", stderr(&out));
+    assert!(stderr(&out).contains(client), "{}", stderr(&out));
+}
+
+/// The recipients in the public header: anyone can encrypt a file to them.
+fn public_recipients(vault: &Path) -> Vec<age::x25519::Recipient> {
+    let h: serde_json::Value =
+        serde_json::from_slice(&fs::read(vault.join("vault.json")).unwrap()).unwrap();
+    ["owner", "emergency"]
+        .iter()
+        .map(|k| h["recipients"][k].as_str().unwrap().parse().unwrap())
+        .collect()
+}
+
+#[test]
+fn tampering_after_a_rotation_is_detected_and_named() {
+    let e = populated(1);
+    let gen1 = e.dir.path().join("gen1");
+    copy_tree(&e.vault, &gen1);
+    let acme_gen1 = client_file(&gen1, "acme");
+    e.stdout(&["rotate"]);
+    let good = e.dir.path().join("good");
+    copy_tree(&e.vault, &good);
+    let restore = || {
+        fs::remove_dir_all(&e.vault).unwrap();
+        copy_tree(&good, &e.vault);
+    };
+
+    // Rolled back to the older generation's file (under the current name).
+    let acme = client_file(&e.vault, "acme");
+    fs::copy(&acme_gen1, &acme).unwrap();
+    assert_detected(&e, "acme");
+    restore();
+
+    // Two clients' files swapped.
+    let (a, b) = (
+        client_file(&e.vault, "acme"),
+        client_file(&e.vault, "verein-nord"),
+    );
+    let (ab, bb) = (fs::read(&a).unwrap(), fs::read(&b).unwrap());
+    fs::write(&a, &bb).unwrap();
+    fs::write(&b, &ab).unwrap();
+    assert_detected(&e, "acme");
+    restore();
+
+    // Deleted.
+    fs::remove_file(client_file(&e.vault, "acme")).unwrap();
+    assert_detected(&e, "acme");
+    restore();
+
+    // Replaced by a file newly encrypted to the public recipients of the new generation.
+    let recipients = public_recipients(&e.vault);
+    let forged = baton::seal::encrypt(&recipients, b"{\"format\":\"baton-client\"}");
+    fs::write(client_file(&e.vault, "acme"), forged).unwrap();
+    assert_detected(&e, "acme");
+    // And a rotation refuses to re-encrypt a tampered vault, changing nothing.
+    let snap = common::snapshot(&e.vault);
+    let out = e.cmd(&["rotate"]).output().unwrap();
+    assert_eq!(out.status.code(), Some(4), "{}", stderr(&out));
+    assert!(stderr(&out).contains("acme"), "{}", stderr(&out));
+    assert_eq!(common::snapshot(&e.vault), snap);
+    restore();
+
+    // The whole vault rolled back to generation 1: this machine has seen generation 2.
+    fs::remove_dir_all(&e.vault).unwrap();
+    copy_tree(&gen1, &e.vault);
+    let out = e.cmd(&["list"]).output().unwrap();
+    assert_eq!(out.status.code(), Some(4), "{}", stderr(&out));
+    assert!(stderr(&out).contains("rolled back"), "{}", stderr(&out));
+}
+
+#[test]
+fn a_forged_rotation_state_file_is_refused() {
+    let e = populated(0);
+    // A state file encrypted to the public recipients but without the vault's MAC key.
+    let recipients = public_recipients(&e.vault);
+    let body =
+        br#"{"format":"baton-rotation","version":1,"mac_old":"00","mac_new":"00","body":{}}"#;
+    fs::write(
+        e.vault.join("rotation.g2.age"),
+        baton::seal::encrypt(&recipients, body),
+    )
+    .unwrap();
+    let snap = common::snapshot(&e.vault);
+    for flag in ["--resume", "--abort"] {
+        let out = e.cmd(&["rotate", flag]).output().unwrap();
+        assert_eq!(out.status.code(), Some(4), "{}", stderr(&out));
+        assert!(
+            stderr(&out).contains("failed authentication"),
+            "{}",
+            stderr(&out)
+        );
+    }
+    // Writes are held back while a rotation state exists, with a hint.
+    let out = e
+        .cmd(&["client", "add", "x", "--name", "X"])
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    assert!(stderr(&out).contains("rotate --resume"), "{}", stderr(&out));
+    assert_eq!(common::snapshot(&e.vault), snap);
+    // Reads still work, with a warning.
+    let out = e.cmd(&["list"]).output().unwrap();
+    assert!(out.status.success());
+    assert!(stderr(&out).contains("was interrupted"));
+}
+
+// ------------------------------------------------------------------ full disk
+
+/// A small tmpfs, unmounted on drop.
+struct Tmpfs(PathBuf);
+impl Drop for Tmpfs {
+    fn drop(&mut self) {
+        let _ = std::process::Command::new("umount").arg(&self.0).status();
+    }
+}
+
+fn mount_tmpfs(at: &Path, size: &str) -> Option<Tmpfs> {
+    fs::create_dir_all(at).unwrap();
+    let ok = std::process::Command::new("mount")
+        .args([
+            "-t",
+            "tmpfs",
+            "-o",
+            &format!("size={size},mode=0700"),
+            "tmpfs",
+        ])
+        .arg(at)
+        .status()
+        .map(|s| s.success())
+        .unwrap_or(false);
+    ok.then(|| Tmpfs(at.to_path_buf()))
+}
+
+fn free_bytes(at: &Path) -> u64 {
+    let out = std::process::Command::new("df")
+        .args(["-B1", "--output=avail"])
+        .arg(at)
+        .output()
+        .unwrap();
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .nth(1)
+        .unwrap()
+        .trim()
+        .parse()
+        .unwrap()
+}
+
+#[test]
+fn a_full_disk_stops_the_rotation_cleanly_and_loses_nothing() {
+    let e = Env::new();
+    let mnt = e.dir.path().join("small-disk");
+    let Some(disk) = mount_tmpfs(&mnt, "8m") else {
+        assert!(
+            !common::required(),
+            "the full-disk test needs root to mount a tmpfs (CI runs as root)"
+        );
+        eprintln!("skipped: cannot mount a tmpfs (not root)");
+        return;
+    };
+    let vault = mnt.join("vault");
+    e.cmd_at(
+        &vault,
+        &[
+            "init",
+            "--holders",
+            "anna,ben",
+            "-t",
+            "2",
+            "--insecure-test-kdf",
+            "--shares-out",
+            e.dir.path().join("shares").to_str().unwrap(),
+        ],
+    )
+    .assert()
+    .success();
+    // Clients with 200 KiB attachments, so the new generation needs real space.
+    let blob = e.file("blob.bin", &"k".repeat(200 * 1024));
+    for i in 0..8 {
+        let id = format!("c{i}");
+        e.cmd_at(&vault, &["client", "add", &id, "--name", &id])
+            .assert()
+            .success();
+        e.cmd_at(&vault, &["entry", "add", &id, "key", "--user", "root"])
+            .assert()
+            .success();
+        e.cmd_at(&vault, &["entry", "attach", &id, "key"])
+            .arg(&blob)
+            .assert()
+            .success();
+    }
+    let expected = contents(&vault);
+    let needed: u64 = fs::read_dir(vault.join("clients"))
+        .unwrap()
+        .map(|f| f.unwrap().metadata().unwrap().len())
+        .sum();
+    // Leave less room than the new generation needs, at several levels, so the disk
+    // fills at different steps: the state file, client files, the archive, the index.
+    for room in [
+        0u64,
+        4096,
+        64 * 1024,
+        needed / 3,
+        needed * 2 / 3,
+        needed - 8192,
+    ] {
+        let filler = mnt.join("filler");
+        let free = free_bytes(&mnt);
+        let size = free.saturating_sub(room);
+        fs::write(&filler, vec![0u8; size as usize]).unwrap_or_else(|_| {
+            // tmpfs rounds to pages: a filler that does not fit is just smaller.
+            fs::write(&filler, vec![0u8; size.saturating_sub(8192) as usize]).unwrap()
+        });
+        let snap = common::snapshot(&vault);
+        let out = e.cmd_at(&vault, &["rotate"]).output().unwrap();
+        assert!(!out.status.success(), "rotation fit in {room} bytes?");
+        let err = stderr(&out);
+        assert!(
+            err.contains("No space left") || err.contains("space"),
+            "room {room}: {err}"
+        );
+        assert!(err.contains("nothing was lost"), "{err}");
+        assert_eq!(common::snapshot(&vault), snap, "room {room}: files changed");
+        assert_eq!(contents(&vault), expected);
+        assert_eq!(assert_clean(&vault), 1);
+        fs::remove_file(&filler).unwrap();
+    }
+    // With space again, the rotation succeeds.
+    e.cmd_at(&vault, &["rotate"]).assert().success();
+    assert_eq!(assert_clean(&vault), 2);
+    assert_eq!(contents(&vault), expected);
+    drop(disk);
+}

@@ -1,0 +1,850 @@
+//! Key rotation (docs/format.md#rotation): every file of the vault is re-encrypted to
+//! new keys as a new generation written beside the old one, checked, and switched to
+//! with one atomic replace of `vault.json`; only then is the old generation removed.
+//!
+//! A crash at any point leaves a vault that opens with all data: before the switch in
+//! the old generation (the new files are named by nothing the old index knows), after
+//! it in the new one (the old files are leftovers). The state file
+//! `rotation.g<N>.age` says which, so `resume` can finish and `abort` can undo.
+
+use std::collections::{HashMap, HashSet};
+use std::fs;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+use age::x25519;
+use rayon::prelude::*;
+use serde::{Deserialize, Serialize};
+use serde_json::value::RawValue;
+use sha2::{Digest, Sha256};
+
+use crate::audit::{self, AUDIT_DIR, AuditArchive, AuditEvent, AuditHead, AuditRecord};
+use crate::client::ClientSummary;
+use crate::fsio;
+use crate::header::{self, HEADER_FILE, Header, Recipients, ShareSet};
+use crate::index::IndexBody;
+use crate::kdf::{DerivedKeys, KdfError, KdfParams};
+use crate::keys::{self, AuthKey, EmergencySecret, OwnerIdentity, OwnerKeyError};
+use crate::seal;
+use crate::secret::Passphrase;
+use crate::vault::{
+    self, CLIENTS_DIR, HolderShare, InitError, IntegrityError, Key, Vault, VaultError,
+    is_client_file_name, now, sha256_hex, write_header_file,
+};
+
+const STATE_MAC_DOMAIN: &[u8] = b"baton-rotation/1\n";
+
+/// A new emergency key, split among these holders.
+#[derive(Clone, Debug)]
+pub struct EmergencyPlan {
+    pub holders: Vec<String>,
+    pub threshold: u8,
+}
+
+/// What a rotation changes besides the owner key, which it always replaces.
+#[derive(Clone, Debug, Default)]
+pub struct RotateOptions {
+    /// A new emergency key and share set; `None` keeps the emergency key.
+    pub emergency: Option<EmergencyPlan>,
+    /// New Argon2id parameters (with a new salt); `None` keeps them. Needs the
+    /// passphrase.
+    pub kdf: Option<KdfParams>,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Phase {
+    /// Decrypting each client file and encrypting it to the new keys.
+    Encrypt,
+    /// Reading every new file back and decrypting it with the new key.
+    Verify,
+}
+
+#[derive(Clone, Copy, Debug)]
+pub struct Progress {
+    pub phase: Phase,
+    pub done: usize,
+    pub total: usize,
+}
+
+/// What a finished rotation did.
+#[derive(Clone, Debug)]
+pub struct RotateReport {
+    pub from_generation: u64,
+    pub to_generation: u64,
+    pub clients: usize,
+    /// Records re-encrypted into the new generation's archive (including the
+    /// rotation's own record).
+    pub audit_records: u64,
+    /// "owner key", "emergency key", "key derivation".
+    pub changes: Vec<String>,
+    pub share_set: ShareSet,
+    pub emergency_rotated: bool,
+    /// Files of the old generation removed after the switch.
+    pub removed_files: usize,
+}
+
+/// What `abort` undid.
+#[derive(Clone, Debug)]
+pub struct AbortReport {
+    pub generation: u64,
+    /// The share set of the discarded generation, if it had a new one: those shares
+    /// open nothing and should be destroyed.
+    pub void_share_set: Option<String>,
+    pub removed_files: usize,
+}
+
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum RotateError {
+    #[error("the vault was opened read-only")]
+    ReadOnly,
+    #[error("only the owner can rotate keys")]
+    OwnerOnly,
+    #[error("a rotation to generation {0} was interrupted")]
+    Pending(u64),
+    #[error("there is no interrupted rotation")]
+    NothingPending,
+    #[error(
+        "the rotation to generation {0} already switched the vault to its new keys; it can be finished, not undone"
+    )]
+    AlreadySwitched(u64),
+    #[error("the passphrase is needed to change the key derivation")]
+    PassphraseNeeded,
+    #[error("wrong passphrase")]
+    WrongPassphrase,
+    #[error(
+        "the rotation state file {0} failed authentication (damaged, or not written with this vault's keys)"
+    )]
+    StateForged(String),
+    #[error("the rotation state file {0} does not match the vault (it lists other files)")]
+    StateMismatch(String),
+    #[error("a re-encrypted file did not verify: {0}")]
+    VerifyFailed(String),
+    #[error(transparent)]
+    Setup(#[from] InitError),
+    #[error(transparent)]
+    Kdf(#[from] KdfError),
+    #[error(transparent)]
+    Integrity(#[from] IntegrityError),
+    #[error("cannot write {path}: {source}")]
+    Io {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+}
+
+impl From<(PathBuf, std::io::Error)> for RotateError {
+    fn from((path, source): (PathBuf, std::io::Error)) -> Self {
+        RotateError::Io { path, source }
+    }
+}
+
+impl From<VaultError> for RotateError {
+    fn from(e: VaultError) -> Self {
+        match e {
+            VaultError::Integrity(i) => RotateError::Integrity(i),
+            VaultError::Kdf(k) => RotateError::Kdf(k),
+            VaultError::Io { path, source } => RotateError::Io { path, source },
+            VaultError::ReadOnly => RotateError::ReadOnly,
+            VaultError::OwnerOnly => RotateError::OwnerOnly,
+            VaultError::RotationPending(g) => RotateError::Pending(g),
+            other => RotateError::Io {
+                path: PathBuf::new(),
+                source: std::io::Error::other(other.to_string()),
+            },
+        }
+    }
+}
+
+/// The generation an unfinished rotation is heading for, if its state file exists.
+/// Needs no key: `status --check` uses it.
+pub fn pending(vault: &Path) -> Option<u64> {
+    fs::read_dir(vault)
+        .ok()?
+        .flatten()
+        .filter_map(|e| header::parse_rotation_file(&e.file_name().to_string_lossy()))
+        .max()
+}
+
+/// The plaintext body of the state file (docs/format.md#rotation).
+#[derive(Serialize, Deserialize)]
+struct StateBody {
+    vault_id: String,
+    from: u64,
+    to: u64,
+    started: String,
+    changes: Vec<String>,
+    /// The complete header of the new generation, owner key included.
+    header: Header,
+    holders: Vec<String>,
+    /// `[old, new]` client file names.
+    files: Vec<[String; 2]>,
+}
+
+#[derive(Serialize)]
+struct EnvelopeOut<'a> {
+    format: &'static str,
+    version: u32,
+    mac_old: String,
+    mac_new: String,
+    body: &'a RawValue,
+}
+
+#[derive(Deserialize)]
+struct EnvelopeIn<'a> {
+    format: String,
+    version: u32,
+    mac_old: String,
+    mac_new: String,
+    #[serde(borrow)]
+    body: &'a RawValue,
+}
+
+/// Which of the two MACs to check: the old generation's key before the switch, the
+/// new one after it.
+#[derive(Clone, Copy)]
+enum Side {
+    Old,
+    New,
+}
+
+/// The new generation's keys while a rotation runs.
+struct NewKeys {
+    owner: OwnerIdentity,
+    auth: AuthKey,
+    recipients: Vec<x25519::Recipient>,
+}
+
+fn new_fid() -> String {
+    format!("{}.age", hex::encode(rand::random::<[u8; 16]>()))
+}
+
+fn describe(changes: &[String]) -> String {
+    changes.join(", ")
+}
+
+impl Vault {
+    fn require_rotator(&self) -> Result<(), RotateError> {
+        if self.lock.is_none() {
+            return Err(RotateError::ReadOnly);
+        }
+        if !self.is_owner() {
+            return Err(RotateError::OwnerOnly);
+        }
+        Ok(())
+    }
+
+    /// Rotates the keys: a new owner identity always (so every file gets a new data key
+    /// too), optionally a new emergency key with a new share set and new Argon2id
+    /// parameters. `deliver` receives the new shares before anything is written: if it
+    /// fails, nothing changes. `passphrase` is needed only for new KDF parameters.
+    pub fn rotate(
+        &mut self,
+        opts: RotateOptions,
+        passphrase: Option<&Passphrase>,
+        deliver: impl FnOnce(&Header, &[HolderShare]) -> Result<(), String>,
+        progress: &(dyn Fn(Progress) + Sync),
+    ) -> Result<RotateReport, RotateError> {
+        self.require_rotator()?;
+        if let Some(g) = pending(&self.path) {
+            return Err(RotateError::Pending(g));
+        }
+        // A damaged log must not be laundered into a fresh archive: check it first.
+        if let Some(p) = self.audit_raw(&self.index).1.into_iter().next() {
+            return Err(IntegrityError::Audit(p).into());
+        }
+        let from = self.header.generation;
+        let to = from + 1;
+        let started = now();
+        let vault_id = self.header.vault_id.clone();
+        let vid_bytes = self.header.vault_id_bytes().expect("checked on open");
+
+        let derived_new = match &opts.kdf {
+            Some(params) => {
+                params.validate()?;
+                let p = passphrase.ok_or(RotateError::PassphraseNeeded)?;
+                // The passphrase must be the one that opened the vault, or this would
+                // silently change it.
+                let current = self.header.kdf.derive(p)?;
+                use subtle::ConstantTimeEq;
+                if !bool::from(
+                    vault::passphrase_check(&current)
+                        .as_bytes()
+                        .ct_eq(self.header.passphrase_check.as_bytes()),
+                ) {
+                    return Err(RotateError::WrongPassphrase);
+                }
+                Some(params.derive(p)?)
+            }
+            None => None,
+        };
+
+        let owner = OwnerIdentity::generate();
+        let mut changes = vec!["owner key".to_string()];
+        let (auth, emergency_recipient, share_set, holders, shares) = match &opts.emergency {
+            Some(plan) => {
+                vault::check_holders(&plan.holders, plan.threshold)?;
+                let e = EmergencySecret::generate();
+                let (set, shares) =
+                    vault::split_emergency(&e, &plan.holders, plan.threshold, &started)?;
+                changes.push(format!(
+                    "emergency key (share set {}, {} of {})",
+                    set.id, set.threshold, set.count
+                ));
+                (
+                    e.auth_key(&vid_bytes),
+                    e.identity().to_public().to_string(),
+                    set,
+                    plan.holders.clone(),
+                    Some(shares),
+                )
+            }
+            None => (
+                self.auth.duplicate(),
+                self.header.recipients.emergency.clone(),
+                self.header.share_set.clone(),
+                self.index.holders.clone(),
+                None,
+            ),
+        };
+        let derived: &DerivedKeys = match (&derived_new, &self.derived) {
+            (Some(d), _) | (None, Some(d)) => d,
+            (None, None) => return Err(RotateError::PassphraseNeeded),
+        };
+        let mut new_header = self.header.clone();
+        new_header.generation = to;
+        new_header.recipients = Recipients {
+            owner: owner.recipient().to_string(),
+            emergency: emergency_recipient,
+        };
+        if let Some(k) = &opts.kdf {
+            new_header.kdf = k.clone();
+            changes.push(format!(
+                "key derivation (argon2id m={} KiB t={} p={})",
+                k.m_cost_kib, k.t_cost, k.p_cost
+            ));
+        }
+        new_header.passphrase_check = vault::passphrase_check(derived);
+        new_header.owner_key = keys::wrap_owner_key(derived, &vault_id, &owner, &auth);
+        new_header.share_set = share_set;
+        new_header.rotation.last = started.clone();
+
+        // The shares exist only here: hand them out before anything is written, so a
+        // generation never exists whose shares were not delivered.
+        if let Some(shares) = shares {
+            deliver(&new_header, &shares).map_err(InitError::Delivery)?;
+        }
+
+        let keys = NewKeys {
+            recipients: vault::parse_recipients(&new_header.recipients).expect("just generated"),
+            owner,
+            auth,
+        };
+        let body = StateBody {
+            vault_id,
+            from,
+            to,
+            started,
+            changes,
+            header: new_header,
+            holders,
+            files: self
+                .index
+                .clients
+                .iter()
+                .map(|c| [c.file.clone(), new_fid()])
+                .collect(),
+        };
+        self.write_state(&body, &keys)?;
+        fsio::fault_point("rotate: state written");
+        match self.run_rotation(&body, keys, derived_new, progress) {
+            Ok(r) => Ok(r),
+            Err((e, false)) => {
+                // Failed before the switch (a full disk, a damaged file): undo, so the
+                // vault is exactly as before. If even that fails, the state file stays
+                // and `abort` finishes the job.
+                let _ = self.discard(&body);
+                Err(e)
+            }
+            Err((e, true)) => Err(e),
+        }
+    }
+
+    /// Finishes an interrupted rotation: before the switch it redoes the new generation
+    /// (needs the passphrase only if the KDF parameters change), after it it removes
+    /// the old files.
+    pub fn resume_rotation(
+        &mut self,
+        passphrase: Option<&Passphrase>,
+        progress: &(dyn Fn(Progress) + Sync),
+    ) -> Result<RotateReport, RotateError> {
+        self.require_rotator()?;
+        let to = pending(&self.path).ok_or(RotateError::NothingPending)?;
+        if to == self.header.generation {
+            let body = self.read_state(to, Side::New, None)?;
+            let removed = self.finish_rotation(&body)?;
+            return Ok(self.report(&body, removed));
+        }
+        let body = self.read_state(to, Side::Old, None)?;
+        let derived_new = if body.header.kdf == self.header.kdf {
+            None
+        } else {
+            let p = passphrase.ok_or(RotateError::PassphraseNeeded)?;
+            Some(body.header.kdf.derive(p)?)
+        };
+        let derived = match (&derived_new, &self.derived) {
+            (Some(d), _) | (None, Some(d)) => d,
+            (None, None) => return Err(RotateError::PassphraseNeeded),
+        };
+        let name = header::rotation_file(to);
+        let (owner, auth) = keys::unwrap_owner_key(derived, &body.vault_id, &body.header.owner_key)
+            .map_err(|e| match e {
+                OwnerKeyError::WrongPassphrase => RotateError::WrongPassphrase,
+                OwnerKeyError::Damaged(_) => RotateError::StateForged(name.clone()),
+            })?;
+        if owner.recipient().to_string() != body.header.recipients.owner {
+            return Err(RotateError::StateForged(name));
+        }
+        // Both MACs must hold: the new one proves the body goes with this owner key.
+        self.read_state(to, Side::New, Some(&auth))?;
+        let keys = NewKeys {
+            recipients: vault::parse_recipients(&body.header.recipients)
+                .ok_or_else(|| RotateError::StateForged(name.clone()))?,
+            owner,
+            auth,
+        };
+        self.run_rotation(&body, keys, derived_new, progress)
+            .map_err(|(e, _)| e)
+    }
+
+    /// Undoes an interrupted rotation that has not switched yet: removes the new
+    /// generation's files and the state file, and records the abort.
+    pub fn abort_rotation(&mut self) -> Result<AbortReport, RotateError> {
+        self.require_rotator()?;
+        let to = pending(&self.path).ok_or(RotateError::NothingPending)?;
+        if to == self.header.generation {
+            return Err(RotateError::AlreadySwitched(to));
+        }
+        let body = self.read_state(to, Side::Old, None)?;
+        let removed = self.discard(&body)?;
+        let void = (body.header.share_set.id != self.header.share_set.id)
+            .then(|| body.header.share_set.id.clone());
+        let detail = match &void {
+            Some(id) => format!("generation {to} discarded; its share set {id} is void"),
+            None => format!("generation {to} discarded"),
+        };
+        self.commit(
+            AuditEvent::new("vault.rotate-abort", None, detail),
+            vec![],
+            &[],
+        )?;
+        Ok(AbortReport {
+            generation: to,
+            void_share_set: void,
+            removed_files: removed,
+        })
+    }
+
+    fn report(&self, body: &StateBody, removed: usize) -> RotateReport {
+        RotateReport {
+            from_generation: body.from,
+            to_generation: body.to,
+            clients: self.index.clients.len(),
+            audit_records: self
+                .index
+                .audit_archive
+                .as_ref()
+                .map(|a| a.through)
+                .unwrap_or(0),
+            changes: body.changes.clone(),
+            share_set: self.header.share_set.clone(),
+            emergency_rotated: body.changes.iter().any(|c| c.starts_with("emergency")),
+            removed_files: removed,
+        }
+    }
+
+    /// Writes the state file, encrypted to the old and the new recipients and
+    /// authenticated with both generations' auth keys.
+    fn write_state(&self, body: &StateBody, keys: &NewKeys) -> Result<(), RotateError> {
+        let raw = crate::secret::json_bytes(body);
+        let raw = RawValue::from_string(String::from_utf8(raw.to_vec()).expect("UTF-8"))
+            .expect("valid JSON");
+        let env = EnvelopeOut {
+            format: "baton-rotation",
+            version: 1,
+            mac_old: hex::encode(self.auth.mac(STATE_MAC_DOMAIN, raw.get().as_bytes())),
+            mac_new: hex::encode(keys.auth.mac(STATE_MAC_DOMAIN, raw.get().as_bytes())),
+            body: &raw,
+        };
+        let plain = crate::secret::json_bytes(&env);
+        let mut to: Vec<x25519::Recipient> = self.recipients.clone();
+        to.extend(keys.recipients.iter().cloned());
+        let p = self.path.join(header::rotation_file(body.to));
+        fsio::write_atomic(&p, &seal::encrypt(&to, &plain)).map_err(vault::io_err(&p))?;
+        Ok(())
+    }
+
+    /// Reads and authenticates the state file with this vault's key (`side` says which
+    /// generation that is) or with `auth` when given.
+    fn read_state(
+        &self,
+        to: u64,
+        side: Side,
+        auth: Option<&AuthKey>,
+    ) -> Result<StateBody, RotateError> {
+        let name = header::rotation_file(to);
+        let forged = || RotateError::StateForged(name.clone());
+        let bytes = fs::read(self.path.join(&name)).map_err(|_| forged())?;
+        let plain = seal::decrypt(self.identity(), &bytes).map_err(|_| forged())?;
+        let env: EnvelopeIn = serde_json::from_slice(&plain).map_err(|_| forged())?;
+        if env.format != "baton-rotation" || env.version != 1 {
+            return Err(forged());
+        }
+        let mac = match side {
+            Side::Old => &env.mac_old,
+            Side::New => &env.mac_new,
+        };
+        let tag = hex::decode(mac).map_err(|_| forged())?;
+        if !auth
+            .unwrap_or(&self.auth)
+            .verify(STATE_MAC_DOMAIN, env.body.get().as_bytes(), &tag)
+        {
+            return Err(forged());
+        }
+        let body: StateBody = serde_json::from_str(env.body.get()).map_err(|_| forged())?;
+        if body.vault_id != self.header.vault_id
+            || body.to != to
+            || body.from + 1 != to
+            || body.header.generation != to
+            || body.header.vault_id != self.header.vault_id
+        {
+            return Err(forged());
+        }
+        Ok(body)
+    }
+
+    /// Writes and checks the new generation, switches to it, removes the old one. The
+    /// error's flag says whether the switch had happened.
+    fn run_rotation(
+        &mut self,
+        body: &StateBody,
+        keys: NewKeys,
+        derived_new: Option<DerivedKeys>,
+        progress: &(dyn Fn(Progress) + Sync),
+    ) -> Result<RotateReport, (RotateError, bool)> {
+        let before = |e: RotateError| (e, false);
+        let state_name = header::rotation_file(body.to);
+        // The state lists exactly the files of the index it was made from; writes are
+        // refused while it exists, so anything else means it is stale.
+        let plan: HashMap<&str, &str> = body
+            .files
+            .iter()
+            .map(|[o, n]| (o.as_str(), n.as_str()))
+            .collect();
+        if plan.len() != self.index.clients.len()
+            || self
+                .index
+                .clients
+                .iter()
+                .any(|c| !plan.contains_key(c.file.as_str()))
+            || body.files.iter().any(|[_, n]| !is_client_file_name(n))
+        {
+            return Err(before(RotateError::StateMismatch(state_name)));
+        }
+        let clients_dir = self.path.join(CLIENTS_DIR);
+        let audit_dir = self.path.join(AUDIT_DIR);
+        let total = self.index.clients.len();
+
+        // 1. Every client file: check against the index, decrypt, encrypt to the new
+        // recipients (a new file key), write without syncing.
+        let done = AtomicUsize::new(0);
+        let this = &*self;
+        let rewritten: Vec<(ClientSummary, [u8; 32])> = this
+            .index
+            .clients
+            .par_iter()
+            .map(|s| -> Result<_, RotateError> {
+                let plain = this.read_client_plain(s)?;
+                let cipher = seal::encrypt(&keys.recipients, &plain);
+                let new = plan[s.file.as_str()];
+                let p = clients_dir.join(new);
+                fsio::write_unsynced(&p, &cipher).map_err(vault::io_err(&p))?;
+                let n = done.fetch_add(1, Ordering::Relaxed) + 1;
+                progress(Progress {
+                    phase: Phase::Encrypt,
+                    done: n,
+                    total,
+                });
+                let mut summary = s.clone();
+                summary.file = new.to_string();
+                summary.sha256 = sha256_hex(&cipher);
+                Ok((summary, Sha256::digest(&plain).into()))
+            })
+            .collect::<Result<_, _>>()
+            .map_err(before)?;
+
+        // 2. The audit log, re-encrypted as one archive that ends with this rotation's
+        // record; the chain and every record's bytes stay exactly as they were.
+        let (records, problems) = self.audit_raw(&self.index);
+        if let Some(p) = problems.into_iter().next() {
+            return Err(before(IntegrityError::Audit(p).into()));
+        }
+        let head = self.index.audit_head.clone();
+        let record = AuditRecord {
+            seq: head.seq + 1,
+            prev: head.hash.clone(),
+            time: now(),
+            actor: self.actor().into(),
+            action: "vault.rotate".into(),
+            client: None,
+            detail: format!(
+                "generation {} -> {}: new {}; {} client files and {} audit records re-encrypted",
+                body.from,
+                body.to,
+                describe(&body.changes),
+                total,
+                head.seq + 1
+            ),
+        };
+        let rec_plain = serde_json::to_vec(&record).expect("serializable");
+        let archive_plain = audit::archive_plaintext(
+            records
+                .iter()
+                .map(|(p, _)| p.as_slice())
+                .chain(std::iter::once(rec_plain.as_slice())),
+        );
+        drop(records);
+        let archive_cipher = seal::encrypt(&keys.recipients, &archive_plain);
+        let archive_name = audit::archive_file(body.to);
+        let archive_path = audit_dir.join(&archive_name);
+        fsio::write_unsynced(&archive_path, &archive_cipher)
+            .map_err(vault::io_err(&archive_path))
+            .map_err(|e| before(e.into()))?;
+
+        // 3. One batch of syncs for all new files (in parallel, so the file system can
+        // group them into few journal commits), then the folders.
+        let mut new_paths: Vec<PathBuf> = rewritten
+            .iter()
+            .map(|(s, _)| clients_dir.join(&s.file))
+            .collect();
+        new_paths.push(archive_path.clone());
+        new_paths
+            .par_iter()
+            .try_for_each(|p| fsio::sync_file(p).map_err(vault::io_err(p)))
+            .map_err(|e| before(e.into()))?;
+        for d in [&clients_dir, &audit_dir] {
+            fsio::sync_dir(d)
+                .map_err(vault::io_err(d))
+                .map_err(|e| before(e.into()))?;
+        }
+        fsio::fault_point("rotate: new files synced");
+
+        // 4. Read every new file back and decrypt it with the new key: what is on disk
+        // must give back exactly the old plaintext.
+        let identity = keys.owner.identity();
+        let checked = AtomicUsize::new(0);
+        rewritten
+            .par_iter()
+            .try_for_each(|(s, plain_hash)| {
+                let bad = || RotateError::VerifyFailed(format!("client '{}'", s.id));
+                let bytes = fs::read(clients_dir.join(&s.file)).map_err(|_| bad())?;
+                if sha256_hex(&bytes) != s.sha256 {
+                    return Err(bad());
+                }
+                let plain = seal::decrypt(identity, &bytes).map_err(|_| bad())?;
+                if Sha256::digest(&plain).as_slice() != plain_hash {
+                    return Err(bad());
+                }
+                let n = checked.fetch_add(1, Ordering::Relaxed) + 1;
+                progress(Progress {
+                    phase: Phase::Verify,
+                    done: n,
+                    total,
+                });
+                Ok(())
+            })
+            .map_err(before)?;
+        let archive_ok = fs::read(&archive_path)
+            .ok()
+            .filter(|b| b[..] == archive_cipher[..])
+            .and_then(|b| seal::decrypt(identity, &b).ok())
+            .is_some_and(|p| p[..] == archive_plain[..]);
+        if !archive_ok {
+            return Err(before(RotateError::VerifyFailed(format!(
+                "{AUDIT_DIR}/{archive_name}"
+            ))));
+        }
+
+        // 5. The new index, written durably and read back.
+        let mut next = self.index.clone();
+        next.generation = body.to;
+        next.revision += 1;
+        next.updated = record.time.clone();
+        next.recipients = body.header.recipients.clone();
+        next.share_set = body.header.share_set.clone();
+        next.holders = body.holders.clone();
+        next.audit_head = AuditHead {
+            seq: record.seq,
+            hash: audit::hash(&rec_plain),
+        };
+        next.audit_archive = Some(AuditArchive {
+            file: archive_name,
+            through: record.seq,
+            sha256: sha256_hex(&archive_cipher),
+        });
+        next.clients = rewritten.into_iter().map(|(s, _)| s).collect();
+        let sealed = next.seal(&keys.auth);
+        let ip = self.path.join(header::index_file(body.to));
+        fsio::write_atomic(&ip, &seal::encrypt(&keys.recipients, &sealed))
+            .map_err(vault::io_err(&ip))
+            .map_err(|e| before(e.into()))?;
+        let index_ok = fs::read(&ip)
+            .ok()
+            .and_then(|b| seal::decrypt(identity, &b).ok())
+            .and_then(|p| IndexBody::open(&p, &keys.auth).ok())
+            .is_some_and(|ix| ix.revision == next.revision && ix.clients == next.clients);
+        if !index_ok {
+            return Err(before(RotateError::VerifyFailed(header::index_file(
+                body.to,
+            ))));
+        }
+
+        // 6. The switch: one atomic replace of vault.json.
+        let hp = self.path.join(HEADER_FILE);
+        write_header_file(&self.path, &body.header)
+            .map_err(vault::io_err(&hp))
+            .map_err(|e| before(e.into()))?;
+        fsio::fault_point("rotate: switched");
+        self.header = body.header.clone();
+        self.recipients = keys.recipients;
+        self.key = Key::Owner(keys.owner);
+        self.auth = keys.auth;
+        self.index = next;
+        if derived_new.is_some() {
+            self.derived = derived_new;
+        }
+
+        // 7. Remove the old generation.
+        let removed = self.finish_rotation(body).map_err(|e| (e, true))?;
+        Ok(self.report(body, removed))
+    }
+
+    /// After the switch: removes every file of the old generation, then the state file.
+    /// Safe to repeat.
+    fn finish_rotation(&self, body: &StateBody) -> Result<usize, RotateError> {
+        let clients_dir = self.path.join(CLIENTS_DIR);
+        let audit_dir = self.path.join(AUDIT_DIR);
+        let named: HashSet<&str> = self.index.clients.iter().map(|c| c.file.as_str()).collect();
+        let mut removed = 0;
+        let mut remove = |p: PathBuf| -> Result<(), RotateError> {
+            match fs::remove_file(&p) {
+                Ok(()) => {
+                    removed += 1;
+                    fsio::fault_point("rotate: old file removed");
+                    Ok(())
+                }
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
+                Err(e) => Err(RotateError::Io { path: p, source: e }),
+            }
+        };
+        for [old, _] in &body.files {
+            if is_client_file_name(old) && !named.contains(old.as_str()) {
+                remove(clients_dir.join(old))?;
+            }
+        }
+        // Audit files of earlier generations: records the archive now holds, their
+        // interrupted-write leftovers, and older archives.
+        let through = self
+            .index
+            .audit_archive
+            .as_ref()
+            .map(|a| a.through)
+            .unwrap_or(0);
+        let current = audit::archive_file(self.header.generation);
+        if let Ok(rd) = fs::read_dir(&audit_dir) {
+            for e in rd.flatten() {
+                let name = e.file_name().to_string_lossy().to_string();
+                let base = name
+                    .split_once(".interrupted-")
+                    .map_or(name.as_str(), |x| x.0);
+                let old_record = audit::parse_record_file(base).is_some_and(|s| s <= through);
+                let old_archive = audit::parse_archive_file(&name).is_some() && name != current;
+                if old_record || old_archive {
+                    remove(e.path())?;
+                }
+            }
+        }
+        let old_index = self.path.join(header::index_file(body.from));
+        remove(old_index)?;
+        for d in [&clients_dir, &audit_dir, &self.path] {
+            fsio::sync_dir(d).map_err(vault::io_err(d))?;
+        }
+        let sp = self.path.join(header::rotation_file(body.to));
+        fsio::remove_durable(&sp).map_err(vault::io_err(&sp))?;
+        self.remove_temp_files();
+        Ok(removed)
+    }
+
+    /// Before the switch: removes what the rotation wrote, then the state file.
+    fn discard(&self, body: &StateBody) -> Result<usize, RotateError> {
+        let clients_dir = self.path.join(CLIENTS_DIR);
+        let named: HashSet<&str> = self.index.clients.iter().map(|c| c.file.as_str()).collect();
+        let mut removed = 0;
+        let mut targets: Vec<PathBuf> = body
+            .files
+            .iter()
+            .filter(|[_, new]| is_client_file_name(new) && !named.contains(new.as_str()))
+            .map(|[_, new]| clients_dir.join(new))
+            .collect();
+        targets.push(self.path.join(header::index_file(body.to)));
+        targets.push(self.path.join(AUDIT_DIR).join(audit::archive_file(body.to)));
+        for p in targets {
+            match fs::remove_file(&p) {
+                Ok(()) => removed += 1,
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+                Err(e) => return Err(RotateError::Io { path: p, source: e }),
+            }
+        }
+        for d in [
+            clients_dir,
+            self.path.join(AUDIT_DIR),
+            self.path.to_path_buf(),
+        ] {
+            fsio::sync_dir(&d).map_err(vault::io_err(&d))?;
+        }
+        let sp = self.path.join(header::rotation_file(body.to));
+        fsio::remove_durable(&sp).map_err(vault::io_err(&sp))?;
+        self.remove_temp_files();
+        Ok(removed)
+    }
+}
+
+impl Vault {
+    /// Sets the rotation schedule (months between rotations, 0 for none). Recorded in
+    /// the audit log first, then written to `vault.json`, like a passphrase change.
+    pub fn set_rotation_interval(&mut self, months: u32) -> Result<(), VaultError> {
+        if months > 120 {
+            return Err(VaultError::Invalid(
+                "rotation interval above 120 months".into(),
+            ));
+        }
+        let old = self.header.rotation.interval_months;
+        self.commit(
+            AuditEvent::new(
+                "settings.rotation",
+                None,
+                format!("rotation interval {old} -> {months} months"),
+            ),
+            vec![],
+            &[],
+        )?;
+        let mut h = self.header.clone();
+        h.rotation.interval_months = months;
+        let prev = std::mem::replace(&mut self.header, h);
+        if let Err(e) = self.write_header() {
+            self.header = prev;
+            return Err(e);
+        }
+        Ok(())
+    }
+}
