@@ -13,7 +13,8 @@ use std::path::PathBuf;
                   tamper-evident vault of age files, hands each client its package, and \
                   lets a threshold of trusted holders (SLIP-39 shares) take over in an emergency.",
     after_help = "Exit codes: 0 success, 1 error, 2 usage error, 3 wrong passphrase or key, \
-                  4 integrity problem (tampering or damage), 5 vault locked by another process."
+                  4 integrity problem (tampering or damage), 5 vault locked by another process; \
+                  'status --check': 10 key rotation due, 11 integrity problem or interrupted rotation."
 )]
 pub struct Cli {
     /// The vault folder [env: BATON_VAULT]

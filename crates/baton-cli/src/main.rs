@@ -411,9 +411,17 @@ fn cmd_client(ctx: &Ctx, c: ClientCmd) -> Result<()> {
                 export::parse_recipients(&recipients, &[])?
             };
             let mut v = ctx.open(Access::Write)?;
+            let before = v.summary(&id)?.recipients.clone();
             v.set_recipients(&id, &parsed)?;
             if parsed.is_empty() {
                 eprintln!("removed the package recipients of {}", esc(&id));
+            }
+            let kept: Vec<&str> = parsed.iter().map(|r| r.as_str()).collect();
+            if before.iter().any(|r| !kept.contains(&r.as_str())) {
+                // Honest about revocation (docs/threat-model.md#rotation).
+                eprintln!(
+                    "note: a removed key still opens every package already exported to it; only new exports leave it out"
+                );
             }
             for r in &parsed {
                 eprintln!(

@@ -756,3 +756,26 @@ fn a_full_disk_stops_the_rotation_cleanly_and_loses_nothing() {
     assert_eq!(contents(&vault), expected);
     drop(disk);
 }
+
+#[test]
+fn removing_a_client_recipient_says_what_it_cannot_revoke() {
+    let e = populated(0);
+    let a = age::x25519::Identity::generate().to_public().to_string();
+    let b = age::x25519::Identity::generate().to_public().to_string();
+    let out = e
+        .cmd(&["client", "set-recipient", "baeckerei-jung", &a])
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    assert!(!stderr(&out).contains("still opens"), "nothing was removed");
+    let out = e
+        .cmd(&["client", "set-recipient", "baeckerei-jung", &b])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("still opens every package already exported"),
+        "{}",
+        stderr(&out)
+    );
+}
