@@ -79,13 +79,11 @@ pub fn run(ctx: &Ctx, a: RotateArgs) -> Result<()> {
     let out_dir = a.shares_out.clone();
     if a.emergency {
         let holders = a.holders.unwrap_or_else(|| v.index().holders.clone());
-        let threshold = a
-            .threshold
-            .unwrap_or(v.header().share_set.threshold)
-            .min(holders.len() as u8);
+        let threshold = a.threshold.unwrap_or(v.header().share_set.threshold);
         opts.emergency = Some(EmergencyPlan { holders, threshold });
     }
     let out_existed = out_dir.as_ref().is_some_and(|d| d.exists());
+    let from = v.header().generation;
     let result = v.rotate(
         opts,
         Some(&passphrase),
@@ -106,8 +104,20 @@ pub fn run(ctx: &Ctx, a: RotateArgs) -> Result<()> {
     let r = match result {
         Ok(r) => r,
         Err(e) => {
-            let f = failure(e);
-            if !delivered.is_empty() {
+            let mut f = failure(e);
+            // Say what is true on disk now, not what was intended (docs/format.md#rotation).
+            let unchanged = baton::rotate::pending(&path).is_none()
+                && baton::vault::read_header(&path).is_ok_and(|h| h.generation == from);
+            if !unchanged {
+                f = f.hint(
+                    "the rotation is not finished and its new keys may already be in use: run 'baton rotate --resume'",
+                );
+                if !delivered.is_empty() {
+                    eprintln!(
+                        "baton: keep the new share files: they belong to the unfinished rotation"
+                    );
+                }
+            } else if !delivered.is_empty() {
                 eprintln!(
                     "baton: the share files written for this rotation are void; destroy them"
                 );

@@ -577,12 +577,22 @@ fn tampering_after_a_rotation_is_detected_and_named() {
     let forged = baton::seal::encrypt(&recipients, b"{\"format\":\"baton-client\"}");
     fs::write(client_file(&e.vault, "acme"), forged).unwrap();
     assert_detected(&e, "acme");
-    // And a rotation refuses to re-encrypt a tampered vault, changing nothing.
-    let snap = common::snapshot(&e.vault);
+    // And a rotation refuses to re-encrypt a tampered vault: it stays at generation 2
+    // with the forged file untouched, and the refusal is in the audit log.
+    let forged_bytes = fs::read(client_file(&e.vault, "acme")).unwrap();
     let out = e.cmd(&["rotate"]).output().unwrap();
     assert_eq!(out.status.code(), Some(4), "{}", stderr(&out));
     assert!(stderr(&out).contains("acme"), "{}", stderr(&out));
-    assert_eq!(common::snapshot(&e.vault), snap);
+    assert_eq!(baton::vault::read_header(&e.vault).unwrap().generation, 2);
+    assert_eq!(baton::rotate::pending(&e.vault), None);
+    assert_eq!(
+        fs::read(client_file(&e.vault, "acme")).unwrap(),
+        forged_bytes
+    );
+    let log = e.json(&["audit", "--json"]);
+    let last = log["records"].as_array().unwrap().last().unwrap().clone();
+    assert_eq!(last["action"], "vault.rotate-failed");
+    assert!(last["detail"].as_str().unwrap().contains("acme"));
     restore();
 
     // The whole vault rolled back to generation 1: this machine has seen generation 2.
@@ -745,9 +755,30 @@ fn a_full_disk_stops_the_rotation_cleanly_and_loses_nothing() {
             "room {room}: {err}"
         );
         assert!(err.contains("nothing was lost"), "{err}");
-        assert_eq!(common::snapshot(&vault), snap, "room {room}: files changed");
+        // Client files and index unchanged; only the audit log may hold the record of
+        // the failed attempt (or its interrupted leftover, if even that did not fit).
+        let unchanged = |snap: &[(PathBuf, Vec<u8>)]| -> Vec<(PathBuf, Vec<u8>)> {
+            snap.iter()
+                .filter(|(p, _)| !p.starts_with(vault.join("audit")))
+                .filter(|(p, _)| {
+                    !p.ends_with("vault.json") && !p.to_string_lossy().contains("index.g")
+                })
+                .cloned()
+                .collect()
+        };
+        assert_eq!(
+            unchanged(&common::snapshot(&vault)),
+            unchanged(&snap),
+            "room {room}"
+        );
         assert_eq!(contents(&vault), expected);
-        assert_eq!(assert_clean(&vault), 1);
+        let v = Vault::open(&vault, &Passphrase::new(PASS.into()), Access::Read).unwrap();
+        assert_eq!(v.verify(), vec![], "room {room}");
+        assert_eq!(v.header().generation, 1);
+        assert_eq!(baton::rotate::pending(&vault), None);
+        assert!(!vault.join("index.g2.age").exists());
+        assert!(!vault.join("audit/archive.g2.age").exists());
+        drop(v);
         fs::remove_file(&filler).unwrap();
     }
     // With space again, the rotation succeeds.
@@ -778,4 +809,52 @@ fn removing_a_client_recipient_says_what_it_cannot_revoke() {
         "{}",
         stderr(&out)
     );
+}
+
+#[test]
+fn a_state_file_replayed_after_an_abort_is_refused() {
+    let e = populated(1);
+    let shares = e.dir.path().join("s");
+    let args = [
+        "rotate",
+        "--emergency",
+        "--shares-out",
+        shares.to_str().unwrap(),
+    ];
+    // Stop the rotation somewhere after its state file exists, before the switch.
+    let n = fault_points(&e, &e.vault, &args);
+    let v = (1..=n)
+        .find_map(|p| {
+            let _ = fs::remove_dir_all(&shares);
+            let v = crash_at(&e, &e.vault, &format!("replay-{p}"), &args, p);
+            let h = baton::vault::read_header(&v).unwrap();
+            if baton::rotate::pending(&v) == Some(2) && h.generation == 1 {
+                Some(v)
+            } else {
+                fs::remove_dir_all(&v).unwrap();
+                None
+            }
+        })
+        .unwrap();
+    let state = v.join("rotation.g2.age");
+    let copy = fs::read(&state).unwrap();
+    let out = e.cmd_at(&v, &["rotate", "--abort"]).output().unwrap();
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(String::from_utf8_lossy(&out.stdout).contains("void"));
+    // Someone puts the old state file back: resuming it would revive the void share set.
+    fs::write(&state, copy).unwrap();
+    let out = e.cmd_at(&v, &["rotate", "--resume"]).output().unwrap();
+    assert_eq!(out.status.code(), Some(4), "{}", stderr(&out));
+    assert!(stderr(&out).contains("does not match"), "{}", stderr(&out));
+    assert_eq!(baton::vault::read_header(&v).unwrap().generation, 1);
+}
+
+#[test]
+fn planted_non_files_do_not_break_the_cleanup() {
+    let e = populated(0);
+    fs::create_dir(e.vault.join("audit/archive.g0.age")).unwrap();
+    e.stdout(&["rotate"]);
+    assert!(e.vault.join("audit/archive.g0.age").is_dir(), "left alone");
+    assert_eq!(baton::rotate::pending(&e.vault), None);
+    e.cmd(&["verify"]).assert().success();
 }

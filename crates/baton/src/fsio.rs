@@ -128,10 +128,16 @@ pub fn write_new(path: &Path, bytes: &[u8]) -> io::Result<()> {
 /// symlink). For files that no commit refers to yet: the caller syncs them all at once
 /// with `sync_file` before the commit (docs/format.md#rotation).
 pub fn write_unsynced(path: &Path, bytes: &[u8]) -> io::Result<()> {
+    // Never write through what is there (a planted hard link, FIFO or symlink): remove
+    // the name, then create a new file exclusively.
+    match fs::remove_file(path) {
+        Ok(()) => {}
+        Err(e) if e.kind() == io::ErrorKind::NotFound => {}
+        Err(e) => return Err(e),
+    }
     let mut f = OpenOptions::new()
         .write(true)
-        .create(true)
-        .truncate(true)
+        .create_new(true)
         .mode(FILE_MODE)
         .custom_flags(libc::O_NOFOLLOW)
         .open(path)?;

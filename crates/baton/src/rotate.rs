@@ -179,6 +179,10 @@ struct StateBody {
     holders: Vec<String>,
     /// `[old, new]` client file names.
     files: Vec<[String; 2]>,
+    /// The index revision and audit head the rotation started from: a state file
+    /// replayed after an abort or a later write no longer matches and is refused.
+    base_revision: u64,
+    base_head: String,
 }
 
 #[derive(Serialize)]
@@ -354,6 +358,8 @@ impl Vault {
                 .iter()
                 .map(|c| [c.file.clone(), new_fid()])
                 .collect(),
+            base_revision: self.index.revision,
+            base_head: self.index.audit_head.hash.clone(),
         };
         self.write_state(&body, &keys)?;
         fsio::fault_point("rotate: state written");
@@ -361,9 +367,21 @@ impl Vault {
             Ok(r) => Ok(r),
             Err((e, false)) => {
                 // Failed before the switch (a full disk, a damaged file): undo, so the
-                // vault is exactly as before. If even that fails, the state file stays
-                // and `abort` finishes the job.
-                let _ = self.discard(&body);
+                // vault is exactly as before, and record it, so that a copy of the
+                // state file can never be resumed later. If the undo fails, the state
+                // file stays and `abort` finishes the job. `discard` itself refuses if
+                // vault.json did switch after all (an error after its rename).
+                if self.discard(&body).is_ok() {
+                    let _ = self.commit(
+                        AuditEvent::new(
+                            "vault.rotate-failed",
+                            None,
+                            format!("generation {} discarded: {e}", body.to),
+                        ),
+                        vec![],
+                        &[],
+                    );
+                }
                 Err(e)
             }
             Err((e, true)) => Err(e),
@@ -519,6 +537,21 @@ impl Vault {
             || body.header.vault_id != self.header.vault_id
         {
             return Err(forged());
+        }
+        // Bound to the index it was made from (before the switch) or made (after it):
+        // an old copy of a state file, replayed after an abort or later writes, is stale.
+        let current = match side {
+            Side::Old => {
+                self.header.generation == body.from
+                    && self.index.revision == body.base_revision
+                    && self.index.audit_head.hash == body.base_head
+            }
+            Side::New => {
+                self.header.generation == body.to && self.index.revision == body.base_revision + 1
+            }
+        };
+        if !current && auth.is_none() {
+            return Err(RotateError::StateMismatch(name));
         }
         Ok(body)
     }
@@ -711,9 +744,12 @@ impl Vault {
 
         // 6. The switch: one atomic replace of vault.json.
         let hp = self.path.join(HEADER_FILE);
-        write_header_file(&self.path, &body.header)
-            .map_err(vault::io_err(&hp))
-            .map_err(|e| before(e.into()))?;
+        if let Err(e) = write_header_file(&self.path, &body.header) {
+            // The rename may have happened before the error (a failed folder sync):
+            // then this is the new generation, and only `--resume` may continue.
+            let switched = vault::read_header(&self.path).is_ok_and(|h| h.generation == body.to);
+            return Err((vault::io_err(&hp)(e).into(), switched));
+        }
         fsio::fault_point("rotate: switched");
         self.header = body.header.clone();
         self.recipients = keys.recipients;
@@ -736,16 +772,24 @@ impl Vault {
         let audit_dir = self.path.join(AUDIT_DIR);
         let named: HashSet<&str> = self.index.clients.iter().map(|c| c.file.as_str()).collect();
         let mut removed = 0;
+        let mut failed: Option<RotateError> = None;
+        // Only regular files baton wrote; anything else (a planted folder, symlink) is
+        // left alone, and one failure does not stop the rest.
         let mut remove = |p: PathBuf| -> Result<(), RotateError> {
+            if !fs::symlink_metadata(&p).is_ok_and(|m| m.is_file()) {
+                return Ok(());
+            }
             match fs::remove_file(&p) {
                 Ok(()) => {
                     removed += 1;
                     fsio::fault_point("rotate: old file removed");
-                    Ok(())
                 }
-                Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
-                Err(e) => Err(RotateError::Io { path: p, source: e }),
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+                Err(e) => {
+                    failed.get_or_insert(RotateError::Io { path: p, source: e });
+                }
             }
+            Ok(())
         };
         for [old, _] in &body.files {
             if is_client_file_name(old) && !named.contains(old.as_str()) {
@@ -776,6 +820,9 @@ impl Vault {
         }
         let old_index = self.path.join(header::index_file(body.from));
         remove(old_index)?;
+        if let Some(e) = failed {
+            return Err(e);
+        }
         for d in [&clients_dir, &audit_dir, &self.path] {
             fsio::sync_dir(d).map_err(vault::io_err(d))?;
         }
@@ -787,6 +834,11 @@ impl Vault {
 
     /// Before the switch: removes what the rotation wrote, then the state file.
     fn discard(&self, body: &StateBody) -> Result<usize, RotateError> {
+        // Never undo a generation that vault.json already names.
+        match vault::read_header(&self.path) {
+            Ok(h) if h.generation == body.from => {}
+            _ => return Err(RotateError::AlreadySwitched(body.to)),
+        }
         let clients_dir = self.path.join(CLIENTS_DIR);
         let named: HashSet<&str> = self.index.clients.iter().map(|c| c.file.as_str()).collect();
         let mut removed = 0;
