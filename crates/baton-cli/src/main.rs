@@ -351,9 +351,7 @@ fn cmd_init(ctx: &Ctx, a: cli::InitArgs) -> Result<()> {
         "emergency key split into {} shares, any {} rebuild it (SLIP-39 share set {})",
         h.share_set.count, h.share_set.threshold, h.share_set.id
     );
-    for (holder, file) in &delivered {
-        println!("  {:<16} {}", esc(holder), esc(&file.display().to_string()));
-    }
+    shares::print_written(&delivered);
     println!(
         "hand each holder their file, then delete the folder; the emergency key is stored nowhere else"
     );
@@ -881,13 +879,10 @@ fn cmd_status(ctx: &Ctx, as_json: bool) -> Result<()> {
         ));
     }
     let due = h.rotation_due();
-    let overdue = due
-        .as_deref()
-        .is_some_and(|d| d <= baton::vault::now().as_str());
-    if overdue {
+    let overdue = h.rotation_overdue(&baton::vault::now());
+    if let Some(since) = &overdue {
         warnings.push(format!(
-            "key rotation is due (since {}); run 'baton rotate'",
-            due.as_deref().unwrap_or_default()
+            "key rotation is due (since {since}); run 'baton rotate'"
         ));
     }
     let orphans = v.orphans();
@@ -906,7 +901,7 @@ fn cmd_status(ctx: &Ctx, as_json: bool) -> Result<()> {
             "kdf": { "algorithm": h.kdf.algorithm, "m_cost_kib": h.kdf.m_cost_kib, "t_cost": h.kdf.t_cost, "p_cost": h.kdf.p_cost, "profile": h.kdf.profile },
             "share_set": { "id": h.share_set.id, "threshold": h.share_set.threshold, "count": h.share_set.count, "holders": ix.holders, "created": h.share_set.created },
             "audit_records": ix.audit_head.seq,
-            "rotation": { "last": h.last_rotation(), "interval_months": h.rotation.interval_months, "due": due, "overdue": overdue },
+            "rotation": { "last": h.last_rotation(), "interval_months": h.rotation.interval_months, "due": due, "overdue": overdue.is_some() },
             "warnings": warnings,
         }));
         return Ok(());
@@ -1005,9 +1000,7 @@ fn cmd_status_check(ctx: &Ctx, verify: bool) -> Result<()> {
             )));
         }
     }
-    if let Some(due) = h.rotation_due()
-        && due.as_str() <= baton::vault::now().as_str()
-    {
+    if let Some(due) = h.rotation_overdue(&baton::vault::now()) {
         return Err(Failure::new(format!(
             "key rotation is due since {due} (last {})",
             h.last_rotation()

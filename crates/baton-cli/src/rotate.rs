@@ -9,7 +9,7 @@ use baton::vault::Access;
 use indicatif::{ProgressBar, ProgressStyle};
 
 use crate::cli::RotateArgs;
-use crate::msg::{self, Failure, Result, esc};
+use crate::msg::{self, Failure, Result};
 use crate::{Ctx, shares};
 
 pub fn run(ctx: &Ctx, a: RotateArgs) -> Result<()> {
@@ -131,9 +131,7 @@ pub fn run(ctx: &Ctx, a: RotateArgs) -> Result<()> {
             "new emergency shares (set {}, any {} of {}):",
             r.share_set.id, r.share_set.threshold, r.share_set.count
         );
-        for (holder, file) in &delivered {
-            println!("  {:<16} {}", esc(holder), esc(&file.display().to_string()));
-        }
+        shares::print_written(&delivered);
         println!(
             "hand each holder the new file, have them destroy the old kit, then delete the folder"
         );

@@ -122,3 +122,10 @@ fn resolve(path: &Path) -> PathBuf {
     }
     out
 }
+
+/// Lists the share files written, one line per holder.
+pub fn print_written(written: &[(String, PathBuf)]) {
+    for (holder, file) in written {
+        println!("  {:<16} {}", esc(holder), esc(&file.display().to_string()));
+    }
+}

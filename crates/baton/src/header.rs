@@ -78,6 +78,12 @@ impl Header {
         }
     }
 
+    /// The due time, if a rotation is due at `now` (both RFC 3339 UTC, as `vault::now`
+    /// writes them, so they compare as text).
+    pub fn rotation_overdue(&self, now: &str) -> Option<String> {
+        self.rotation_due().filter(|due| due.as_str() <= now)
+    }
+
     /// When the next rotation is due (RFC 3339 date-time), if there is a schedule.
     pub fn rotation_due(&self) -> Option<String> {
         if self.rotation.interval_months == 0 {

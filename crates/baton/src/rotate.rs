@@ -28,7 +28,7 @@ use crate::keys::{self, AuthKey, EmergencySecret, OwnerIdentity, OwnerKeyError};
 use crate::seal;
 use crate::secret::Passphrase;
 use crate::vault::{
-    self, CLIENTS_DIR, HolderShare, InitError, IntegrityError, Key, Vault, VaultError,
+    self, CLIENTS_DIR, HolderShare, InitError, IntegrityError, Key, RawRecord, Vault, VaultError,
     is_client_file_name, now, sha256_hex, write_header_file,
 };
 
@@ -253,10 +253,9 @@ impl Vault {
         if let Some(g) = pending(&self.path) {
             return Err(RotateError::Pending(g));
         }
-        // A damaged log must not be laundered into a fresh archive: check it first.
-        if let Some(p) = self.audit_raw(&self.index).1.into_iter().next() {
-            return Err(IntegrityError::Audit(p).into());
-        }
+        // A damaged log must not be laundered into a fresh archive: check it before
+        // anything is written (the records then go into the archive as read here).
+        let records = self.checked_audit()?;
         let from = self.header.generation;
         let to = from + 1;
         let started = now();
@@ -363,7 +362,7 @@ impl Vault {
         };
         self.write_state(&body, &keys)?;
         fsio::fault_point("rotate: state written");
-        match self.run_rotation(&body, keys, derived_new, progress) {
+        match self.run_rotation(&body, keys, derived_new, Some(records), progress) {
             Ok(r) => Ok(r),
             Err((e, false)) => {
                 // Failed before the switch (a full disk, a damaged file): undo, so the
@@ -431,7 +430,7 @@ impl Vault {
             owner,
             auth,
         };
-        self.run_rotation(&body, keys, derived_new, progress)
+        self.run_rotation(&body, keys, derived_new, None, progress)
             .map_err(|(e, _)| e)
     }
 
@@ -461,6 +460,15 @@ impl Vault {
             void_share_set: void,
             removed_files: removed,
         })
+    }
+
+    /// The whole audit log with each record's exact bytes, if its chain is intact.
+    fn checked_audit(&self) -> Result<Vec<RawRecord>, RotateError> {
+        let (records, problems) = self.audit_raw(&self.index);
+        match problems.into_iter().next() {
+            Some(p) => Err(IntegrityError::Audit(p).into()),
+            None => Ok(records),
+        }
     }
 
     fn report(&self, body: &StateBody, removed: usize) -> RotateReport {
@@ -563,6 +571,7 @@ impl Vault {
         body: &StateBody,
         keys: NewKeys,
         derived_new: Option<DerivedKeys>,
+        records: Option<Vec<RawRecord>>,
         progress: &(dyn Fn(Progress) + Sync),
     ) -> Result<RotateReport, (RotateError, bool)> {
         let before = |e: RotateError| (e, false);
@@ -618,10 +627,10 @@ impl Vault {
 
         // 2. The audit log, re-encrypted as one archive that ends with this rotation's
         // record; the chain and every record's bytes stay exactly as they were.
-        let (records, problems) = self.audit_raw(&self.index);
-        if let Some(p) = problems.into_iter().next() {
-            return Err(before(IntegrityError::Audit(p).into()));
-        }
+        let records = match records {
+            Some(r) => r,
+            None => self.checked_audit().map_err(before)?,
+        };
         let head = self.index.audit_head.clone();
         let record = AuditRecord {
             seq: head.seq + 1,

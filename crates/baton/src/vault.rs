@@ -688,29 +688,39 @@ impl Vault {
     }
 
     pub(crate) fn read_client(&self, s: &ClientSummary) -> Result<ClientFile, IntegrityError> {
-        let plain = self.read_client_plain(s)?;
-        let client = s.id.clone();
+        let plain = self.client_plaintext(s)?;
         let file: ClientFile =
             serde_json::from_slice(&plain).map_err(|_| IntegrityError::ClientUnreadable {
-                client: client.clone(),
+                client: s.id.clone(),
             })?;
-        if file.format != ClientFile::FORMAT
-            || file.vault_id != self.index.vault_id
-            || file.cid != s.cid
-            || file.id != s.id
-        {
-            return Err(IntegrityError::ClientMismatch { client });
-        }
+        self.check_client_names(s, [&file.format, &file.vault_id, &file.cid, &file.id])?;
         Ok(file)
     }
 
-    /// A client file's plaintext, after checking its bytes against the index's SHA-256
-    /// and that it names the client and vault the index expects (without parsing the
-    /// whole file: rotation copies the plaintext unchanged).
+    /// A client file's plaintext, checked like `read_client` but without parsing more
+    /// than the names: rotation copies the plaintext unchanged.
     pub(crate) fn read_client_plain(
         &self,
         s: &ClientSummary,
     ) -> Result<Zeroizing<Vec<u8>>, IntegrityError> {
+        #[derive(serde::Deserialize)]
+        struct Names<'a> {
+            format: &'a str,
+            vault_id: &'a str,
+            cid: &'a str,
+            id: &'a str,
+        }
+        let plain = self.client_plaintext(s)?;
+        let n: Names =
+            serde_json::from_slice(&plain).map_err(|_| IntegrityError::ClientUnreadable {
+                client: s.id.clone(),
+            })?;
+        self.check_client_names(s, [n.format, n.vault_id, n.cid, n.id])?;
+        Ok(plain)
+    }
+
+    /// Reads a client file, checks its bytes against the index's SHA-256 and decrypts it.
+    fn client_plaintext(&self, s: &ClientSummary) -> Result<Zeroizing<Vec<u8>>, IntegrityError> {
         let client = s.id.clone();
         // The index is authenticated, but a path built from it must still stay inside
         // clients/ (docs/format.md#layout).
@@ -725,30 +735,26 @@ impl Vault {
         if sha256_hex(&bytes) != s.sha256 {
             return Err(IntegrityError::ClientModified { client });
         }
-        let plain = seal::decrypt(self.identity(), &bytes).map_err(|_| {
-            IntegrityError::ClientUnreadable {
-                client: client.clone(),
-            }
-        })?;
-        #[derive(serde::Deserialize)]
-        struct Names<'a> {
-            format: &'a str,
-            vault_id: &'a str,
-            cid: &'a str,
-            id: &'a str,
-        }
-        let names: Names =
-            serde_json::from_slice(&plain).map_err(|_| IntegrityError::ClientUnreadable {
-                client: client.clone(),
-            })?;
-        if names.format != ClientFile::FORMAT
-            || names.vault_id != self.index.vault_id
-            || names.cid != s.cid
-            || names.id != s.id
+        seal::decrypt(self.identity(), &bytes)
+            .map_err(|_| IntegrityError::ClientUnreadable { client })
+    }
+
+    /// The file must name the format, vault, cid and client id the index expects.
+    fn check_client_names(
+        &self,
+        s: &ClientSummary,
+        [format, vault_id, cid, id]: [&str; 4],
+    ) -> Result<(), IntegrityError> {
+        if format != ClientFile::FORMAT
+            || vault_id != self.index.vault_id
+            || cid != s.cid
+            || id != s.id
         {
-            return Err(IntegrityError::ClientMismatch { client });
+            return Err(IntegrityError::ClientMismatch {
+                client: s.id.clone(),
+            });
         }
-        Ok(plain)
+        Ok(())
     }
 
     fn require_write(&self) -> Result<(), VaultError> {
