@@ -120,12 +120,13 @@ pub fn run(a: DemoArgs) -> Result<()> {
             },
         )
         .map_err(fail)?;
-    for c in &vault.index().clients {
+    let catalog = vault.catalog().map_err(fail)?;
+    for c in &catalog {
         println!("{:<16} {:<24} {} entries", c.id, c.name, c.entries.len());
     }
 
     step("show acme (no secret values)");
-    for e in &vault.summary("acme").map_err(fail)?.entries {
+    for e in &vault.client("acme").map_err(fail)?.summary().entries {
         println!(
             "  {:<10} {:<7} {:<32} {:<6} password:{} totp:{} files:{:?}",
             e.name,
@@ -138,8 +139,8 @@ pub fn run(a: DemoArgs) -> Result<()> {
         );
     }
 
-    step("search 203.0.113.7 (one decryption: the index)");
-    for c in &vault.index().clients {
+    step("search 203.0.113.7 (decrypts the catalog, no client file)");
+    for c in &catalog {
         for m in c.matches("203.0.113.7").into_iter().flatten() {
             println!("  {}/{} {}", c.id, m.name, m.url);
         }
@@ -287,7 +288,12 @@ pub fn run(a: DemoArgs) -> Result<()> {
         secret.matches(&h.recipients.emergency)
     );
     let ev = Vault::open_emergency(&vault_dir, &secret, Access::Read).map_err(fail)?;
-    let total: usize = ev.index().clients.iter().map(|c| c.entries.len()).sum();
+    let total: usize = ev
+        .catalog()
+        .map_err(fail)?
+        .iter()
+        .map(|c| c.entries.len())
+        .sum();
     println!(
         "colleague sees {} clients, {} entries; integrity problems: {}",
         ev.index().clients.len(),

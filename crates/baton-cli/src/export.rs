@@ -191,7 +191,7 @@ pub fn run(ctx: &Ctx, a: ExportArgs) -> Result<()> {
             .hint("pass --yes to write the plaintext sheet without asking"));
     }
     let mut v = ctx.open(Access::Write)?;
-    let stored_raw = v.summary(&client)?.recipients.clone();
+    let stored_raw = v.client(&client)?.recipients;
     let stored: Vec<PackageRecipient> = stored_raw
         .iter()
         .filter_map(|r| PackageRecipient::parse(r).ok())

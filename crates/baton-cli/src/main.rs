@@ -409,7 +409,7 @@ fn cmd_client(ctx: &Ctx, c: ClientCmd) -> Result<()> {
                 export::parse_recipients(&recipients, &[])?
             };
             let mut v = ctx.open(Access::Write)?;
-            let before = v.summary(&id)?.recipients.clone();
+            let before = v.client(&id)?.recipients;
             v.set_recipients(&id, &parsed)?;
             if parsed.is_empty() {
                 eprintln!("removed the package recipients of {}", esc(&id));
@@ -432,7 +432,7 @@ fn cmd_client(ctx: &Ctx, c: ClientCmd) -> Result<()> {
         }
         ClientCmd::Rm { id, yes } => {
             let mut v = ctx.open(Access::Write)?;
-            let n = v.summary(&id)?.entries.len();
+            let n = v.client(&id)?.entries.len();
             if !yes
                 && !input::confirm(&format!(
                     "remove client '{}' and its {n} entries?",
@@ -588,7 +588,7 @@ fn client_json(c: &ClientSummary) -> serde_json::Value {
 
 fn cmd_list(ctx: &Ctx, as_json: bool) -> Result<()> {
     let v = ctx.open(Access::Read)?;
-    let clients = &v.index().clients;
+    let clients = v.catalog()?;
     if as_json {
         print_json(&json!(clients.iter().map(|c| json!({
             "id": c.id, "name": c.name, "contact": c.contact, "entries": c.entries.len(), "updated": c.updated,
@@ -598,7 +598,7 @@ fn cmd_list(ctx: &Ctx, as_json: bool) -> Result<()> {
     if clients.is_empty() {
         eprintln!("no clients yet; add one with 'baton client add ID --name NAME'");
     }
-    for c in clients {
+    for c in &clients {
         println!(
             "{:<20} {:<30} {:>3} entries  {}",
             esc(&c.id),
@@ -612,11 +612,10 @@ fn cmd_list(ctx: &Ctx, as_json: bool) -> Result<()> {
 
 fn cmd_show(ctx: &Ctx, id: &str, as_json: bool) -> Result<()> {
     let v = ctx.open(Access::Read)?;
-    // Reading the client file checks it against the index, so `show` reports tampering.
-    v.client(id)?;
-    let c = v.summary(id)?;
+    // The client file itself, checked against the index, so `show` reports tampering.
+    let c = v.client(id)?.summary();
     if as_json {
-        print_json(&client_json(c));
+        print_json(&client_json(&c));
         return Ok(());
     }
     println!("{} ({})", esc(&c.name), esc(&c.id));
@@ -759,7 +758,8 @@ fn cmd_get(ctx: &Ctx, a: cli::GetArgs) -> Result<()> {
 fn cmd_search(ctx: &Ctx, term: &str, as_json: bool) -> Result<()> {
     let v = ctx.open(Access::Read)?;
     let mut hits = Vec::new();
-    for c in &v.index().clients {
+    let catalog = v.catalog()?;
+    for c in &catalog {
         for m in c.matches(term) {
             hits.push((c, m));
         }
@@ -868,7 +868,7 @@ fn cmd_status(ctx: &Ctx, as_json: bool) -> Result<()> {
     let v = ctx.open(Access::Read)?;
     let h = v.header();
     let ix = v.index();
-    let entries: usize = ix.clients.iter().map(|c| c.entries.len()).sum();
+    let entries: usize = v.catalog()?.iter().map(|c| c.entries.len()).sum();
     let mut warnings = Vec::new();
     if h.kdf.is_insecure() {
         warnings.push("the vault uses the insecure test key derivation".to_string());

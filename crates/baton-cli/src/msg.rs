@@ -74,6 +74,14 @@ pub fn integrity(e: &IntegrityError) -> Failure {
         IntegrityError::HeaderRecipients | IntegrityError::IndexForged => {
             "someone with write access changed the vault; do not add secrets until you have restored it from a backup you trust"
         }
+        IntegrityError::IndexVersion(_) => {
+            "this vault was made by a development build of baton: open it with that build (its client files also decrypt with the age command and the owner identity)"
+        }
+        IntegrityError::CatalogMissing { .. }
+        | IntegrityError::CatalogDamaged(_)
+        | IntegrityError::CatalogMismatch => {
+            "the client files themselves may be intact ('baton verify' checks each); restore the vault from a backup you trust before writing to it"
+        }
         _ => HINT_VERIFY,
     };
     Failure::new(format!("integrity check failed: {e}"))

@@ -4,7 +4,7 @@
 
 mod common;
 
-use common::{Env, PASS, copy_tree, snapshot};
+use common::{Env, PASS, client_file, copy_tree, snapshot};
 use predicates::prelude::*;
 use std::fs;
 use std::os::unix::fs::PermissionsExt;
@@ -393,11 +393,7 @@ fn corrupted_and_missing_client_files_name_the_client() {
     for c in ["acme", "beta"] {
         e.cmd(&["client", "add", c]).assert().success();
     }
-    let files: Vec<_> = fs::read_dir(e.vault.join("clients"))
-        .unwrap()
-        .map(|d| d.unwrap().path())
-        .collect();
-    assert_eq!(files.len(), 2);
+    let files = [client_file(&e.vault, "acme"), client_file(&e.vault, "beta")];
     // Flip one byte in one client file.
     let mut bytes = fs::read(&files[0]).unwrap();
     let n = bytes.len() - 5;

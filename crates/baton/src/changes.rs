@@ -255,7 +255,7 @@ impl Vault {
     }
 
     pub fn remove_client(&mut self, id: &str) -> Result<(), VaultError> {
-        let s = self.summary(id)?;
+        let s = self.client(id)?;
         let cid = s.cid.clone();
         let detail = format!("{} entries", s.entries.len());
         self.commit(
@@ -326,7 +326,7 @@ impl Vault {
     ) -> Result<(), VaultError> {
         check_id(new_name)?;
         if self
-            .summary(client)?
+            .client(client)?
             .entries
             .iter()
             .any(|e| e.name == new_name)

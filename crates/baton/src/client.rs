@@ -142,7 +142,18 @@ pub struct EntrySummary {
     pub updated: String,
 }
 
-/// What the index keeps about a client (docs/format.md#index).
+/// Where the index finds a client's file, and the SHA-256 that binds it
+/// (docs/format.md#index). Small on purpose: every command reads all of them.
+#[derive(Serialize, Deserialize, Debug, Clone, PartialEq, Eq)]
+pub struct ClientRef {
+    pub id: String,
+    pub cid: String,
+    pub file: String,
+    pub sha256: String,
+}
+
+/// What the catalog keeps about a client for `list`, `show` and `search`: no secret
+/// values (docs/format.md#catalog).
 #[derive(Serialize, Deserialize, Debug, Clone, PartialEq, Eq)]
 pub struct ClientSummary {
     pub id: String,
@@ -153,8 +164,6 @@ pub struct ClientSummary {
     pub tags: Vec<String>,
     #[serde(default)]
     pub recipients: Vec<String>,
-    pub file: String,
-    pub sha256: String,
     pub created: String,
     pub updated: String,
     pub entries: Vec<EntrySummary>,
@@ -180,7 +189,7 @@ impl Entry {
 impl ClientFile {
     pub const FORMAT: &'static str = "baton-client";
 
-    pub fn summary(&self, file: String, sha256: String) -> ClientSummary {
+    pub fn summary(&self) -> ClientSummary {
         ClientSummary {
             id: self.id.clone(),
             cid: self.cid.clone(),
@@ -189,8 +198,6 @@ impl ClientFile {
             notes: self.notes.clone(),
             tags: self.tags.clone(),
             recipients: self.recipients.clone(),
-            file,
-            sha256,
             created: self.created.clone(),
             updated: self.updated.clone(),
             entries: self.entries.iter().map(Entry::summary).collect(),

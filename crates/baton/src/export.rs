@@ -484,10 +484,9 @@ impl crate::vault::Vault {
         mut sink: impl FnMut(&str, &[u8]) -> Result<(), String>,
     ) -> Result<Vec<(String, BatchOutcome)>, crate::vault::VaultError> {
         let clients: Vec<(String, Vec<String>)> = self
-            .index()
-            .clients
-            .iter()
-            .map(|c| (c.id.clone(), c.recipients.clone()))
+            .catalog()?
+            .into_iter()
+            .map(|c| (c.id, c.recipients))
             .collect();
         let mut out = Vec::with_capacity(clients.len());
         for (id, stored) in clients {

@@ -5,11 +5,14 @@ use serde_json::value::RawValue;
 use zeroize::Zeroizing;
 
 use crate::audit::{AuditArchive, AuditHead};
-use crate::client::ClientSummary;
+use crate::catalog::ShardRef;
+use crate::client::ClientRef;
 use crate::header::{Recipients, ShareSet};
 use crate::keys::AuthKey;
 
 const MAC_DOMAIN: &[u8] = b"baton-index/1\n";
+/// Version 2 split the entry summaries out into the catalog.
+const VERSION: u32 = 2;
 
 #[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct IndexBody {
@@ -28,7 +31,11 @@ pub struct IndexBody {
     /// Records of earlier generations in one file (after the first rotation).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub audit_archive: Option<AuditArchive>,
-    pub clients: Vec<ClientSummary>,
+    /// Where each client's file is, sorted by `id`.
+    pub clients: Vec<ClientRef>,
+    /// The catalog's shard files, sorted by `shard` (docs/format.md#catalog).
+    #[serde(default)]
+    pub catalog: Vec<ShardRef>,
 }
 
 /// The vault owner's name and contact, shown in client packages.
@@ -60,13 +67,26 @@ struct EnvelopeIn<'a> {
 pub enum IndexError {
     #[error("index is not valid JSON of a known version")]
     Malformed,
+    #[error("index version {0} was written by a development build of baton before 0.1")]
+    OldVersion(u32),
     #[error("index authentication failed: it was replaced or altered")]
     BadMac,
 }
 
 impl IndexBody {
-    pub fn client(&self, id: &str) -> Option<&ClientSummary> {
-        self.clients.iter().find(|c| c.id == id)
+    pub fn client(&self, id: &str) -> Option<&ClientRef> {
+        self.clients
+            .binary_search_by(|c| c.id.as_str().cmp(id))
+            .ok()
+            .map(|i| &self.clients[i])
+    }
+
+    /// Every file in `clients/` this index names: client files and catalog shards.
+    pub fn files(&self) -> impl Iterator<Item = &str> {
+        self.clients
+            .iter()
+            .map(|c| c.file.as_str())
+            .chain(self.catalog.iter().map(|s| s.file.as_str()))
     }
 
     /// Serializes and authenticates the index; the result is the plaintext to encrypt.
@@ -79,7 +99,7 @@ impl IndexBody {
         let mac = hex::encode(auth.mac(MAC_DOMAIN, raw.get().as_bytes()));
         let env = EnvelopeOut {
             format: "baton-index",
-            version: 1,
+            version: VERSION,
             mac,
             body: &raw,
         };
@@ -90,12 +110,19 @@ impl IndexBody {
     pub fn open(plaintext: &[u8], auth: &AuthKey) -> Result<IndexBody, IndexError> {
         let env: EnvelopeIn =
             serde_json::from_slice(plaintext).map_err(|_| IndexError::Malformed)?;
-        if env.format != "baton-index" || env.version != 1 {
+        if env.format != "baton-index" {
             return Err(IndexError::Malformed);
         }
+        // Authenticate first: an unauthenticated file must not choose the message.
         let tag = hex::decode(&env.mac).map_err(|_| IndexError::BadMac)?;
         if !auth.verify(MAC_DOMAIN, env.body.get().as_bytes(), &tag) {
             return Err(IndexError::BadMac);
+        }
+        if env.version == 1 {
+            return Err(IndexError::OldVersion(1));
+        }
+        if env.version != VERSION {
+            return Err(IndexError::Malformed);
         }
         serde_json::from_str(env.body.get()).map_err(|_| IndexError::Malformed)
     }
@@ -128,6 +155,7 @@ mod tests {
             audit_head: AuditHead::empty(),
             audit_archive: None,
             clients: vec![],
+            catalog: vec![],
         }
     }
 

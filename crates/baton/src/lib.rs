@@ -8,6 +8,7 @@
 #![forbid(unsafe_code)]
 
 pub mod audit;
+pub mod catalog;
 pub mod changes;
 pub mod client;
 pub mod demo;
@@ -28,7 +29,7 @@ pub mod slip39;
 pub mod vault;
 
 pub use audit::{AuditEvent, AuditRecord};
-pub use client::{ClientFile, ClientSummary, Entry, EntryKind};
+pub use client::{ClientFile, ClientRef, ClientSummary, Entry, EntryKind};
 pub use kdf::KdfParams;
 pub use keys::EmergencySecret;
 pub use secret::{Passphrase, SecretBytes, SecretText};

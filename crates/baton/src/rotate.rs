@@ -19,7 +19,8 @@ use serde_json::value::RawValue;
 use sha2::{Digest, Sha256};
 
 use crate::audit::{self, AUDIT_DIR, AuditArchive, AuditEvent, AuditHead, AuditRecord};
-use crate::client::ClientSummary;
+use crate::catalog::ShardRef;
+use crate::client::ClientRef;
 use crate::fsio;
 use crate::header::{self, HEADER_FILE, Header, Recipients, ShareSet};
 use crate::index::IndexBody;
@@ -219,6 +220,35 @@ struct NewKeys {
     recipients: Vec<x25519::Recipient>,
 }
 
+/// One file a rotation re-encrypts: a client file or a catalog shard.
+#[derive(Clone, Copy)]
+enum Stored<'a> {
+    Client(&'a ClientRef),
+    Shard(&'a ShardRef),
+}
+
+impl Stored<'_> {
+    fn file(&self) -> &str {
+        match self {
+            Stored::Client(c) => &c.file,
+            Stored::Shard(s) => &s.file,
+        }
+    }
+    fn label(&self) -> String {
+        match self {
+            Stored::Client(c) => format!("client '{}'", c.id),
+            Stored::Shard(s) => format!("catalog shard {}", s.shard),
+        }
+    }
+}
+
+/// A file of the new generation, written but not yet named by any index.
+struct Rewritten {
+    file: String,
+    sha256: String,
+    plain_hash: [u8; 32],
+}
+
 fn new_fid() -> String {
     format!("{}.age", hex::encode(rand::random::<[u8; 16]>()))
 }
@@ -353,9 +383,8 @@ impl Vault {
             holders,
             files: self
                 .index
-                .clients
-                .iter()
-                .map(|c| [c.file.clone(), new_fid()])
+                .files()
+                .map(|f| [f.to_string(), new_fid()])
                 .collect(),
             base_revision: self.index.revision,
             base_head: self.index.audit_head.hash.clone(),
@@ -583,32 +612,42 @@ impl Vault {
             .iter()
             .map(|[o, n]| (o.as_str(), n.as_str()))
             .collect();
-        if plan.len() != self.index.clients.len()
-            || self
-                .index
-                .clients
-                .iter()
-                .any(|c| !plan.contains_key(c.file.as_str()))
+        let stored: Vec<Stored> = self
+            .index
+            .clients
+            .iter()
+            .map(Stored::Client)
+            .chain(self.index.catalog.iter().map(Stored::Shard))
+            .collect();
+        if plan.len() != stored.len()
+            || stored.iter().any(|f| !plan.contains_key(f.file()))
             || body.files.iter().any(|[_, n]| !is_client_file_name(n))
         {
             return Err(before(RotateError::StateMismatch(state_name)));
         }
         let clients_dir = self.path.join(CLIENTS_DIR);
         let audit_dir = self.path.join(AUDIT_DIR);
-        let total = self.index.clients.len();
+        let total = stored.len();
+        // Opened before the first write, so that syncing through it reports any
+        // write-back error of the files written after (syncfs, Linux 5.8 and later).
+        let batch = fsio::SyncBatch::open(&clients_dir)
+            .map_err(vault::io_err(&clients_dir))
+            .map_err(|e| before(e.into()))?;
 
-        // 1. Every client file: check against the index, decrypt, encrypt to the new
-        // recipients (a new file key), write without syncing.
+        // 1. Every client file and catalog shard: check against the index, decrypt,
+        // encrypt to the new recipients (a new file key), write without syncing.
         let done = AtomicUsize::new(0);
         let this = &*self;
-        let rewritten: Vec<(ClientSummary, [u8; 32])> = this
-            .index
-            .clients
+        let vault_id = &self.index.vault_id;
+        let rewritten: Vec<Rewritten> = stored
             .par_iter()
-            .map(|s| -> Result<_, RotateError> {
-                let plain = this.read_client_plain(s)?;
+            .map(|st| -> Result<_, RotateError> {
+                let plain = match st {
+                    Stored::Client(c) => this.read_client_plain(c)?,
+                    Stored::Shard(r) => this.shard_plaintext(vault_id, r)?,
+                };
                 let cipher = seal::encrypt(&keys.recipients, &plain);
-                let new = plan[s.file.as_str()];
+                let new = plan[st.file()];
                 let p = clients_dir.join(new);
                 fsio::write_unsynced(&p, &cipher).map_err(vault::io_err(&p))?;
                 let n = done.fetch_add(1, Ordering::Relaxed) + 1;
@@ -617,10 +656,11 @@ impl Vault {
                     done: n,
                     total,
                 });
-                let mut summary = s.clone();
-                summary.file = new.to_string();
-                summary.sha256 = sha256_hex(&cipher);
-                Ok((summary, Sha256::digest(&plain).into()))
+                Ok(Rewritten {
+                    file: new.to_string(),
+                    sha256: sha256_hex(&cipher),
+                    plain_hash: Sha256::digest(&plain).into(),
+                })
             })
             .collect::<Result<_, _>>()
             .map_err(before)?;
@@ -640,11 +680,12 @@ impl Vault {
             action: "vault.rotate".into(),
             client: None,
             detail: format!(
-                "generation {} -> {}: new {}; {} client files and {} audit records re-encrypted",
+                "generation {} -> {}: new {}; {} client files, {} catalog shards and {} audit records re-encrypted",
                 body.from,
                 body.to,
                 describe(&body.changes),
-                total,
+                self.index.clients.len(),
+                self.index.catalog.len(),
                 head.seq + 1
             ),
         };
@@ -663,17 +704,16 @@ impl Vault {
             .map_err(vault::io_err(&archive_path))
             .map_err(|e| before(e.into()))?;
 
-        // 3. One batch of syncs for all new files (in parallel, so the file system can
-        // group them into few journal commits), then the folders.
+        // 3. One batch sync for all new files instead of one round trip each, then the
+        // folders.
         let mut new_paths: Vec<PathBuf> = rewritten
             .iter()
-            .map(|(s, _)| clients_dir.join(&s.file))
+            .map(|r| clients_dir.join(&r.file))
             .collect();
         new_paths.push(archive_path.clone());
-        new_paths
-            .par_iter()
-            .try_for_each(|p| fsio::sync_file(p).map_err(vault::io_err(p)))
-            .map_err(|e| before(e.into()))?;
+        batch
+            .sync(&new_paths)
+            .map_err(|(p, e)| before(vault::io_err(&p)(e).into()))?;
         for d in [&clients_dir, &audit_dir] {
             fsio::sync_dir(d)
                 .map_err(vault::io_err(d))
@@ -687,14 +727,15 @@ impl Vault {
         let checked = AtomicUsize::new(0);
         rewritten
             .par_iter()
-            .try_for_each(|(s, plain_hash)| {
-                let bad = || RotateError::VerifyFailed(format!("client '{}'", s.id));
-                let bytes = fs::read(clients_dir.join(&s.file)).map_err(|_| bad())?;
-                if sha256_hex(&bytes) != s.sha256 {
+            .zip(stored.par_iter())
+            .try_for_each(|(r, st)| {
+                let bad = || RotateError::VerifyFailed(st.label());
+                let bytes = fs::read(clients_dir.join(&r.file)).map_err(|_| bad())?;
+                if sha256_hex(&bytes) != r.sha256 {
                     return Err(bad());
                 }
                 let plain = seal::decrypt(identity, &bytes).map_err(|_| bad())?;
-                if Sha256::digest(&plain).as_slice() != plain_hash {
+                if Sha256::digest(&plain).as_slice() != r.plain_hash {
                     return Err(bad());
                 }
                 let n = checked.fetch_add(1, Ordering::Relaxed) + 1;
@@ -734,7 +775,16 @@ impl Vault {
             through: record.seq,
             sha256: sha256_hex(&archive_cipher),
         });
-        next.clients = rewritten.into_iter().map(|(s, _)| s).collect();
+        let mut fresh = rewritten.into_iter();
+        for slot in next.clients.iter_mut() {
+            let r = fresh.next().expect("one per file");
+            (slot.file, slot.sha256) = (r.file, r.sha256);
+        }
+        for slot in next.catalog.iter_mut() {
+            let r = fresh.next().expect("one per file");
+            (slot.file, slot.sha256) = (r.file, r.sha256);
+        }
+        drop(stored);
         let sealed = next.seal(&keys.auth);
         let ip = self.path.join(header::index_file(body.to));
         fsio::write_atomic(&ip, &seal::encrypt(&keys.recipients, &sealed))
@@ -744,7 +794,11 @@ impl Vault {
             .ok()
             .and_then(|b| seal::decrypt(identity, &b).ok())
             .and_then(|p| IndexBody::open(&p, &keys.auth).ok())
-            .is_some_and(|ix| ix.revision == next.revision && ix.clients == next.clients);
+            .is_some_and(|ix| {
+                ix.revision == next.revision
+                    && ix.clients == next.clients
+                    && ix.catalog == next.catalog
+            });
         if !index_ok {
             return Err(before(RotateError::VerifyFailed(header::index_file(
                 body.to,
@@ -779,7 +833,7 @@ impl Vault {
     fn finish_rotation(&self, body: &StateBody) -> Result<usize, RotateError> {
         let clients_dir = self.path.join(CLIENTS_DIR);
         let audit_dir = self.path.join(AUDIT_DIR);
-        let named: HashSet<&str> = self.index.clients.iter().map(|c| c.file.as_str()).collect();
+        let named: HashSet<&str> = self.index.files().collect();
         let mut removed = 0;
         let mut failed: Option<RotateError> = None;
         // Only regular files baton wrote; anything else (a planted folder, symlink) is
@@ -849,7 +903,7 @@ impl Vault {
             _ => return Err(RotateError::AlreadySwitched(body.to)),
         }
         let clients_dir = self.path.join(CLIENTS_DIR);
-        let named: HashSet<&str> = self.index.clients.iter().map(|c| c.file.as_str()).collect();
+        let named: HashSet<&str> = self.index.files().collect();
         let mut removed = 0;
         let mut targets: Vec<PathBuf> = body
             .files

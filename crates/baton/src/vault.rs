@@ -11,7 +11,8 @@ use sha2::{Digest, Sha256};
 use zeroize::Zeroizing;
 
 use crate::audit::{self, AUDIT_DIR, AuditEvent, AuditHead, AuditProblem, AuditRecord};
-use crate::client::{ClientFile, ClientSummary, valid_holder};
+use crate::catalog::{self, ShardFile, ShardRef};
+use crate::client::{ClientFile, ClientRef, ClientSummary, valid_holder};
 use crate::fsio::{self, WriteLock};
 use crate::header::{self, HEADER_FILE, Header, Recipients, ShareSet};
 use crate::index::{IndexBody, IndexError};
@@ -59,6 +60,14 @@ pub enum IntegrityError {
     IndexForged,
     #[error("the index does not match vault.json ({0})")]
     IndexMismatch(&'static str),
+    #[error("the index has format version {0}, written by a development build of baton before 0.1")]
+    IndexVersion(u32),
+    #[error("the catalog's shard {shard} file {file} is missing (deleted)")]
+    CatalogMissing { shard: String, file: String },
+    #[error("the catalog's shard {0} was replaced, altered or cannot be decrypted")]
+    CatalogDamaged(String),
+    #[error("the catalog does not list exactly the clients the index names")]
+    CatalogMismatch,
     #[error("vault.json names recipients that do not belong to this key (header altered)")]
     HeaderRecipients,
     #[error("client '{client}': its file {file} is missing (deleted)")]
@@ -410,6 +419,7 @@ impl Vault {
             audit_head: AuditHead::empty(),
             audit_archive: None,
             clients: vec![],
+            catalog: vec![],
         };
         let mut vault = Vault {
             path: path.to_path_buf(),
@@ -535,6 +545,7 @@ impl Vault {
                 audit_head: AuditHead::empty(),
                 audit_archive: None,
                 clients: vec![],
+                catalog: vec![],
             },
             lock,
             derived: None,
@@ -599,7 +610,7 @@ impl Vault {
     }
 
     /// Reads, decrypts and authenticates the index of the header's generation.
-    fn read_index(&self) -> Result<IndexBody, IntegrityError> {
+    pub(crate) fn read_index(&self) -> Result<IndexBody, IntegrityError> {
         let name = self.header.index_file();
         let bytes =
             fs::read(self.path.join(&name)).map_err(|_| IntegrityError::IndexMissing(name))?;
@@ -607,6 +618,7 @@ impl Vault {
             seal::decrypt(self.identity(), &bytes).map_err(|_| IntegrityError::IndexUnreadable)?;
         let index = IndexBody::open(&plain, &self.auth).map_err(|e| match e {
             IndexError::BadMac => IntegrityError::IndexForged,
+            IndexError::OldVersion(v) => IntegrityError::IndexVersion(v),
             _ => IntegrityError::IndexUnreadable,
         })?;
         if index.vault_id != self.header.vault_id {
@@ -621,10 +633,18 @@ impl Vault {
         if index.share_set != self.header.share_set {
             return Err(IntegrityError::IndexMismatch("share set"));
         }
-        if let Some(c) = index.clients.iter().find(|c| !is_client_file_name(&c.file)) {
-            return Err(IntegrityError::ClientMismatch {
-                client: c.id.clone(),
-            });
+        // Authenticated, but still checked: file names must stay inside clients/, and
+        // lookups rely on the order.
+        if let Err(client) = catalog::check_locator(&index.clients) {
+            return Err(IntegrityError::ClientMismatch { client });
+        }
+        let shards_ok = index.catalog.windows(2).all(|w| w[0].shard < w[1].shard)
+            && index
+                .catalog
+                .iter()
+                .all(|r| catalog::valid_shard(&r.shard) && is_client_file_name(&r.file));
+        if !shards_ok {
+            return Err(IntegrityError::CatalogMismatch);
         }
         Ok(index)
     }
@@ -660,7 +680,8 @@ impl Vault {
         matches!(self.key, Key::Owner(_))
     }
 
-    pub fn summary(&self, id: &str) -> Result<&ClientSummary, VaultError> {
+    /// Where a client's file is; fails for an unknown client.
+    pub fn locate(&self, id: &str) -> Result<&ClientRef, VaultError> {
         self.index
             .client(id)
             .ok_or_else(|| VaultError::UnknownClient(id.to_string()))
@@ -668,7 +689,7 @@ impl Vault {
 
     /// Reads one client's file and checks it against the index.
     pub fn client(&self, id: &str) -> Result<ClientFile, VaultError> {
-        let s = self.summary(id)?;
+        let s = self.locate(id)?;
         match self.read_client(s) {
             Ok(c) => Ok(c),
             // A reader holds no lock: a writer may have committed a new index and removed
@@ -687,7 +708,7 @@ impl Vault {
         }
     }
 
-    pub(crate) fn read_client(&self, s: &ClientSummary) -> Result<ClientFile, IntegrityError> {
+    pub(crate) fn read_client(&self, s: &ClientRef) -> Result<ClientFile, IntegrityError> {
         let plain = self.client_plaintext(s)?;
         let file: ClientFile =
             serde_json::from_slice(&plain).map_err(|_| IntegrityError::ClientUnreadable {
@@ -701,7 +722,7 @@ impl Vault {
     /// than the names: rotation copies the plaintext unchanged.
     pub(crate) fn read_client_plain(
         &self,
-        s: &ClientSummary,
+        s: &ClientRef,
     ) -> Result<Zeroizing<Vec<u8>>, IntegrityError> {
         #[derive(serde::Deserialize)]
         struct Names<'a> {
@@ -720,7 +741,7 @@ impl Vault {
     }
 
     /// Reads a client file, checks its bytes against the index's SHA-256 and decrypts it.
-    fn client_plaintext(&self, s: &ClientSummary) -> Result<Zeroizing<Vec<u8>>, IntegrityError> {
+    fn client_plaintext(&self, s: &ClientRef) -> Result<Zeroizing<Vec<u8>>, IntegrityError> {
         let client = s.id.clone();
         // The index is authenticated, but a path built from it must still stay inside
         // clients/ (docs/format.md#layout).
@@ -742,7 +763,7 @@ impl Vault {
     /// The file must name the format, vault, cid and client id the index expects.
     fn check_client_names(
         &self,
-        s: &ClientSummary,
+        s: &ClientRef,
         [format, vault_id, cid, id]: [&str; 4],
     ) -> Result<(), IntegrityError> {
         if format != ClientFile::FORMAT
@@ -815,21 +836,26 @@ impl Vault {
         fsio::write_new(&rec_path, &seal::encrypt(&self.recipients, &rec_plain))
             .map_err(io_err(&rec_path))?;
 
-        // 2. Client files under fresh names.
+        // 2. Client files under fresh names, then the catalog shards they touch.
         let mut next = self.index.clone();
         let mut obsolete: Vec<String> = Vec::new();
+        let shards = catalog::touched(upserts.iter().map(|f| f.cid.as_str()), removes);
+        let mut summaries: Vec<ClientSummary> = Vec::with_capacity(upserts.len());
         for file in upserts {
             let plain = crate::secret::json_bytes(&file);
-            let cipher = seal::encrypt(&self.recipients, &plain);
-            let fid = format!("{}.age", hex::encode(rand::random::<[u8; 16]>()));
-            let p = self.path.join(CLIENTS_DIR).join(&fid);
-            fsio::write_new(&p, &cipher).map_err(io_err(&p))?;
-            let summary = file.summary(fid, sha256_hex(&cipher));
-            match next.clients.iter_mut().find(|c| c.cid == summary.cid) {
+            let fid = self.write_new_file(&plain)?;
+            let located = ClientRef {
+                id: file.id.clone(),
+                cid: file.cid.clone(),
+                file: fid.0,
+                sha256: fid.1,
+            };
+            summaries.push(file.summary());
+            match next.clients.iter_mut().find(|c| c.cid == located.cid) {
                 Some(slot) => {
-                    obsolete.push(std::mem::replace(slot, summary).file);
+                    obsolete.push(std::mem::replace(slot, located).file);
                 }
-                None => next.clients.push(summary),
+                None => next.clients.push(located),
             }
         }
         next.clients.retain(|c| {
@@ -840,6 +866,37 @@ impl Vault {
             keep
         });
         next.clients.sort_by(|a, b| a.id.cmp(&b.id));
+        let mut current = std::collections::BTreeMap::new();
+        for r in self
+            .index
+            .catalog
+            .iter()
+            .filter(|r| shards.contains(&r.shard))
+        {
+            current.insert(r.shard.clone(), self.read_shard(&self.index, r)?);
+        }
+        for (shard, list) in catalog::apply(current, summaries, removes) {
+            if let Some(i) = next.catalog.iter().position(|r| r.shard == shard) {
+                obsolete.push(next.catalog.remove(i).file);
+            }
+            if list.is_empty() {
+                continue;
+            }
+            let plain = crate::secret::json_bytes(&ShardFile {
+                format: ShardFile::FORMAT.into(),
+                version: 1,
+                vault_id: next.vault_id.clone(),
+                shard: shard.clone(),
+                clients: list,
+            });
+            let (file, sha256) = self.write_new_file(&plain)?;
+            next.catalog.push(ShardRef {
+                shard,
+                file,
+                sha256,
+            });
+        }
+        next.catalog.sort_by(|a, b| a.shard.cmp(&b.shard));
         edit_index(&mut next);
         next.revision += 1;
         next.updated = time;
@@ -862,6 +919,16 @@ impl Vault {
         Ok(())
     }
 
+    /// Encrypts `plain` to the vault's recipients into a new file in `clients/` under a
+    /// fresh random name, durably. Returns the name and the SHA-256 of the bytes.
+    fn write_new_file(&self, plain: &[u8]) -> Result<(String, String), VaultError> {
+        let cipher = seal::encrypt(&self.recipients, plain);
+        let fid = format!("{}.age", hex::encode(rand::random::<[u8; 16]>()));
+        let p = self.path.join(CLIENTS_DIR).join(&fid);
+        fsio::write_new(&p, &cipher).map_err(io_err(&p))?;
+        Ok((fid, sha256_hex(&cipher)))
+    }
+
     pub(crate) fn actor(&self) -> &'static str {
         match self.key {
             Key::Owner(_) => "owner",
@@ -874,7 +941,7 @@ impl Vault {
     /// in a synced folder such a file may be another machine's commit whose index has
     /// not arrived yet.
     pub fn orphans(&self) -> Vec<PathBuf> {
-        let named: HashSet<&str> = self.index.clients.iter().map(|c| c.file.as_str()).collect();
+        let named: HashSet<&str> = self.index.files().collect();
         let mut out = Vec::new();
         if let Ok(rd) = fs::read_dir(self.path.join(CLIENTS_DIR)) {
             for e in rd.flatten() {
@@ -1059,11 +1126,29 @@ impl Vault {
     }
 
     fn verify_against(&self, index: &IndexBody) -> Vec<IntegrityError> {
-        let mut problems: Vec<IntegrityError> = index
-            .clients
-            .iter()
-            .filter_map(|s| self.read_client(s).err())
-            .collect();
+        let mut problems: Vec<IntegrityError> = Vec::new();
+        let summaries = match self.catalog_of(index) {
+            Ok(list) => Some(list),
+            Err(e) => {
+                problems.push(e);
+                None
+            }
+        };
+        let mut stale = false;
+        for (i, s) in index.clients.iter().enumerate() {
+            match self.read_client(s) {
+                // The catalog is derived from the client files; it must agree.
+                Ok(file) => {
+                    stale |= summaries
+                        .as_ref()
+                        .is_some_and(|list| list[i] != file.summary());
+                }
+                Err(e) => problems.push(e),
+            }
+        }
+        if stale {
+            problems.push(IntegrityError::CatalogMismatch);
+        }
         problems.extend(
             self.audit_log_to(index)
                 .1

@@ -68,7 +68,7 @@ fn fixture() -> Fixture {
 
 fn client_file(path: &Path, pass: &Passphrase, id: &str) -> PathBuf {
     let v = Vault::open(path, pass, Access::Read).unwrap();
-    path.join("clients").join(&v.summary(id).unwrap().file)
+    path.join("clients").join(&v.locate(id).unwrap().file)
 }
 
 /// Runs `check` for the owner and for the emergency key.
@@ -209,23 +209,26 @@ fn an_index_forged_with_the_public_recipients_is_detected() {
         "recipients": h.recipients, "holders": [], "audit_head": {"seq": 0, "hash": "00"},
         "clients": []
     });
-    let env = format!(
-        "{{\"format\":\"baton-index\",\"version\":1,\"mac\":\"{}\",\"body\":{}}}",
-        "00".repeat(32),
-        body
-    );
-    let ip = f.path.join(h.index_file());
-    fs::write(
-        &ip,
-        baton::seal::encrypt(&public_recipients(&f.path), env.as_bytes()),
-    )
-    .unwrap();
-    for_both_keys(&f, |v| {
-        assert!(matches!(
-            v.err(),
-            Some(UnlockError::Integrity(IntegrityError::IndexForged))
-        ));
-    });
+    // Also as the earlier index version: the version must not decide the message.
+    for version in [1, 2] {
+        let env = format!(
+            "{{\"format\":\"baton-index\",\"version\":{version},\"mac\":\"{}\",\"body\":{}}}",
+            "00".repeat(32),
+            body
+        );
+        let ip = f.path.join(h.index_file());
+        fs::write(
+            &ip,
+            baton::seal::encrypt(&public_recipients(&f.path), env.as_bytes()),
+        )
+        .unwrap();
+        for_both_keys(&f, |v| {
+            assert!(matches!(
+                v.err(),
+                Some(UnlockError::Integrity(IntegrityError::IndexForged))
+            ));
+        });
+    }
 }
 
 #[test]
@@ -513,4 +516,101 @@ fn a_reader_is_not_fooled_into_a_tamper_alarm_by_a_concurrent_writer() {
         alpha.entries[0].password.as_ref().unwrap().expose(),
         "newer"
     );
+}
+
+// ------------------------------------------------------------------ the catalog
+
+/// The catalog shard file that holds `id`'s summary.
+fn shard_file(path: &Path, pass: &Passphrase, id: &str) -> PathBuf {
+    let v = Vault::open(path, pass, Access::Read).unwrap();
+    let cid = v.locate(id).unwrap().cid.clone();
+    let r = v
+        .index()
+        .catalog
+        .iter()
+        .find(|r| r.shard == baton::catalog::shard_of(&cid))
+        .unwrap();
+    path.join("clients").join(&r.file)
+}
+
+/// Both `verify` and an ordinary `catalog()` read (what `list` and `search` use) fail.
+fn assert_catalog_problem(f: &Fixture, expected: impl Fn(&IntegrityError) -> bool) {
+    for_both_keys(f, |v| {
+        let v = v.unwrap();
+        let p = problems_of(&v);
+        assert!(p.iter().any(&expected), "{p:?}");
+        match v.catalog() {
+            Err(VaultError::Integrity(e)) => assert!(expected(&e), "{e:?}"),
+            other => panic!("catalog read: {:?}", other.map(|c| c.len())),
+        }
+        // Reading a client's values does not depend on the catalog.
+        v.client("beta").unwrap();
+    });
+}
+
+#[test]
+fn a_rolled_back_catalog_shard_is_detected() {
+    let f = fixture();
+    let old = fs::read(shard_file(&f.path, &f.pass, "alpha")).unwrap();
+    {
+        let mut v = Vault::open(&f.path, &f.pass, Access::Write).unwrap();
+        v.add_entry("alpha", "second", EntryFields::default())
+            .unwrap();
+    }
+    let now = shard_file(&f.path, &f.pass, "alpha");
+    fs::write(&now, &old).unwrap();
+    assert_catalog_problem(&f, |e| matches!(e, IntegrityError::CatalogDamaged(_)));
+}
+
+#[test]
+fn a_deleted_catalog_shard_is_detected() {
+    let f = fixture();
+    fs::remove_file(shard_file(&f.path, &f.pass, "alpha")).unwrap();
+    assert_catalog_problem(&f, |e| matches!(e, IntegrityError::CatalogMissing { .. }));
+}
+
+#[test]
+fn a_catalog_shard_forged_with_the_public_recipients_is_detected() {
+    let f = fixture();
+    let target = shard_file(&f.path, &f.pass, "alpha");
+    let (vault_id, cid, shard) = {
+        let v = Vault::open(&f.path, &f.pass, Access::Read).unwrap();
+        let cid = v.locate("alpha").unwrap().cid.clone();
+        let shard = baton::catalog::shard_of(&cid).to_string();
+        (v.index().vault_id.clone(), cid, shard)
+    };
+    let forged = serde_json::json!({
+        "format": "baton-catalog", "version": 1, "vault_id": vault_id, "shard": shard,
+        "clients": [{ "id": "alpha", "cid": cid, "name": "Evil Ltd", "contact": "",
+                      "notes": "", "tags": [], "recipients": [], "created": "x",
+                      "updated": "x", "entries": [] }]
+    });
+    fs::write(
+        &target,
+        baton::seal::encrypt(&public_recipients(&f.path), forged.to_string().as_bytes()),
+    )
+    .unwrap();
+    assert_catalog_problem(&f, |e| matches!(e, IntegrityError::CatalogDamaged(_)));
+}
+
+#[test]
+fn a_client_file_swapped_with_a_catalog_shard_is_detected() {
+    let f = fixture();
+    let c = client_file(&f.path, &f.pass, "alpha");
+    let s = shard_file(&f.path, &f.pass, "alpha");
+    let (dc, ds) = (fs::read(&c).unwrap(), fs::read(&s).unwrap());
+    fs::write(&c, &ds).unwrap();
+    fs::write(&s, &dc).unwrap();
+    for_both_keys(&f, |v| {
+        let v = v.unwrap();
+        let p = problems_of(&v);
+        assert!(p.iter().any(|e| e.client() == Some("alpha")), "{p:?}");
+        assert!(
+            p.iter()
+                .any(|e| matches!(e, IntegrityError::CatalogDamaged(_))),
+            "{p:?}"
+        );
+        assert!(v.client("alpha").is_err());
+        assert!(v.catalog().is_err());
+    });
 }

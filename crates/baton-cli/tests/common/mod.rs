@@ -157,3 +157,13 @@ pub fn copy_tree(from: &std::path::Path, to: &std::path::Path) {
         }
     }
 }
+
+/// A client file of the current generation, by client id (`clients/` also holds the
+/// catalog's shard files).
+#[allow(dead_code)]
+pub fn client_file(vault: &Path, id: &str) -> PathBuf {
+    use baton::secret::Passphrase;
+    use baton::vault::{Access, Vault};
+    let v = Vault::open(vault, &Passphrase::new(PASS.into()), Access::Read).unwrap();
+    vault.join("clients").join(&v.locate(id).unwrap().file)
+}
