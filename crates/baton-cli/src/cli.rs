@@ -374,6 +374,10 @@ pub struct RotateArgs {
     /// Undo a rotation that was interrupted before it switched to the new keys
     #[arg(long, conflicts_with_all = ["emergency", "kdf"])]
     pub abort: bool,
+    /// With --resume: finish a rotation that replaces the emergency key without asking
+    /// whether its share files still exist
+    #[arg(long, requires = "resume")]
+    pub yes: bool,
 }
 
 #[derive(Args, Debug)]

@@ -296,7 +296,7 @@ pub fn run(a: DemoArgs) -> Result<()> {
         .sum();
     println!(
         "colleague sees {} clients, {} entries; integrity problems: {}",
-        ev.index().clients.len(),
+        ev.clients().map_err(fail)?.len(),
         total,
         ev.verify().len()
     );
@@ -314,8 +314,8 @@ pub fn run(a: DemoArgs) -> Result<()> {
     copy_dir(&vault_dir, &copy).map_err(fail)?;
     let files: Vec<PathBuf> = {
         let v = Vault::open_emergency(&copy, &secret, Access::Read).map_err(fail)?;
-        v.index()
-            .clients
+        v.clients()
+            .map_err(fail)?
             .iter()
             .take(2)
             .map(|c| copy.join("clients").join(&c.file))

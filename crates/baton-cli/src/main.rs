@@ -885,7 +885,7 @@ fn cmd_status(ctx: &Ctx, as_json: bool) -> Result<()> {
             "key rotation is due (since {since}); run 'baton rotate'"
         ));
     }
-    let orphans = v.orphans();
+    let orphans = v.orphans()?;
     if !orphans.is_empty() {
         warnings.push(format!(
             "{} leftover file(s) from an interrupted write; the next change removes them",
@@ -896,7 +896,7 @@ fn cmd_status(ctx: &Ctx, as_json: bool) -> Result<()> {
         print_json(&json!({
             "vault_id": h.vault_id, "path": v.path(), "created": h.created, "generation": h.generation,
             "revision": ix.revision, "updated": ix.updated,
-            "clients": ix.clients.len(), "entries": entries,
+            "clients": v.clients()?.len(), "entries": entries,
             "recipients": h.recipients,
             "kdf": { "algorithm": h.kdf.algorithm, "m_cost_kib": h.kdf.m_cost_kib, "t_cost": h.kdf.t_cost, "p_cost": h.kdf.p_cost, "profile": h.kdf.profile },
             "share_set": { "id": h.share_set.id, "threshold": h.share_set.threshold, "count": h.share_set.count, "holders": ix.holders, "created": h.share_set.created },
@@ -917,7 +917,7 @@ fn cmd_status(ctx: &Ctx, as_json: bool) -> Result<()> {
     );
     println!(
         "contents   {} clients, {} entries, {} audit records",
-        ix.clients.len(),
+        v.clients()?.len(),
         entries,
         ix.audit_head.seq
     );
@@ -1051,7 +1051,7 @@ fn cmd_verify(ctx: &Ctx, as_json: bool) -> Result<()> {
     let problems = v.verify();
     if as_json {
         print_json(&json!({
-            "clients": v.index().clients.len(),
+            "clients": v.clients().map_or(0, |c| c.len()),
             "audit_records": v.index().audit_head.seq,
             "problems": problems.iter().map(|p| json!({ "client": p.client(), "problem": p.to_string() })).collect::<Vec<_>>(),
         }));
@@ -1070,7 +1070,7 @@ fn cmd_verify(ctx: &Ctx, as_json: bool) -> Result<()> {
             if !as_json {
                 println!(
                     "vault intact: index, {} client files and {} audit records verified",
-                    v.index().clients.len(),
+                    v.clients()?.len(),
                     v.index().audit_head.seq
                 );
             }

@@ -77,8 +77,8 @@ pub fn integrity(e: &IntegrityError) -> Failure {
         IntegrityError::IndexVersion(_) => {
             "this vault was made by a development build of baton: open it with that build (its client files also decrypt with the age command and the owner identity)"
         }
-        IntegrityError::CatalogMissing { .. }
-        | IntegrityError::CatalogDamaged(_)
+        IntegrityError::ShardMissing { .. }
+        | IntegrityError::ShardDamaged { .. }
         | IntegrityError::CatalogMismatch => {
             "the client files themselves may be intact ('baton verify' checks each); restore the vault from a backup you trust before writing to it"
         }
@@ -87,6 +87,12 @@ pub fn integrity(e: &IntegrityError) -> Failure {
     Failure::new(format!("integrity check failed: {e}"))
         .hint(hint)
         .code(EXIT_INTEGRITY)
+}
+
+impl From<IntegrityError> for Failure {
+    fn from(e: IntegrityError) -> Self {
+        integrity(&e)
+    }
 }
 
 impl From<UnlockError> for Failure {

@@ -12,6 +12,37 @@ use crate::cli::RotateArgs;
 use crate::msg::{self, Failure, Result};
 use crate::{Ctx, shares};
 
+/// Before finishing an interrupted `rotate --emergency`: its share files were written
+/// before the crash, and finishing makes them the only way in besides the owner's
+/// passphrase. Someone who took them for void (the rotation failed, after all) and
+/// destroyed them must abort instead.
+fn confirm_resume(v: &baton::vault::Vault, yes: bool) -> Result<()> {
+    let Some(p) = v.pending_rotation().map_err(failure)? else {
+        return Ok(());
+    };
+    let Some(set) = p.share_set.filter(|_| !p.switched) else {
+        return Ok(());
+    };
+    eprintln!(
+        "the interrupted rotation (started {}) makes share set {} the vault's emergency key: {} of {} ({})",
+        p.started,
+        set.id,
+        set.threshold,
+        set.count,
+        msg::esc(&p.holders.join(", "))
+    );
+    eprintln!(
+        "its share files were written before the crash, to the --shares-out folder of that run"
+    );
+    if yes || crate::input::confirm("are all of those share files still there?") {
+        return Ok(());
+    }
+    Err(Failure::new("not confirmed; nothing was changed").hint(format!(
+        "if the share files of set {} are lost or were destroyed, run 'baton rotate --abort' and then 'baton rotate --emergency' again; pass --yes to finish without asking",
+        set.id
+    )))
+}
+
 pub fn run(ctx: &Ctx, a: RotateArgs) -> Result<()> {
     let path = ctx.vault_path()?;
     if a.emergency
@@ -41,6 +72,7 @@ pub fn run(ctx: &Ctx, a: RotateArgs) -> Result<()> {
         return Ok(());
     }
     if a.resume {
+        confirm_resume(&v, a.yes)?;
         let r = v
             .resume_rotation(Some(&passphrase), &progress)
             .map_err(failure)?;

@@ -83,11 +83,14 @@ fn age_cli_decrypts_with_owner_and_rebuilt_emergency_identity() {
             "cannot rebuild the emergency key",
         ));
 
-    // Everything, the index included, opens with the standard age command; the index
-    // names the client file and the catalog shard.
+    // Everything, the index included, opens with the standard age command: the index
+    // names the locator shard, which names the client file, and the catalog shard.
     for id in [&owner, &emergency] {
         let index = age_decrypt(id, &e.vault.join("index.g1.age"));
-        let located = &index["body"]["clients"][0];
+        let shard = index["body"]["locator"][0]["file"].as_str().unwrap();
+        let locator = age_decrypt(id, &e.vault.join("clients").join(shard));
+        assert_eq!(locator["format"], "baton-locator");
+        let located = &locator["clients"][0];
         assert_eq!(located["id"], "acme");
         let file = located["file"].as_str().unwrap();
         let c = age_decrypt(id, &e.vault.join("clients").join(file));

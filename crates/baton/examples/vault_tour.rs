@@ -61,7 +61,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let colleague = Vault::open_emergency(&path, &secret, Access::Read)?;
     println!(
         "colleague with 2 of 3 shares sees {} client(s); integrity problems: {}",
-        colleague.index().clients.len(),
+        colleague.clients()?.len(),
         colleague.verify().len()
     );
     Ok(())

@@ -158,7 +158,7 @@ impl Vault {
         check_text("name", &c.name, 256)?;
         check_text("contact", &c.contact, 1024)?;
         check_text("notes", &c.notes, 65536)?;
-        if self.index().client(&c.id).is_some() {
+        if self.locate(&c.id).is_ok() {
             return Err(VaultError::ClientExists(c.id));
         }
         let t = now();

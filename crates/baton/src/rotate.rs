@@ -19,15 +19,16 @@ use serde_json::value::RawValue;
 use sha2::{Digest, Sha256};
 
 use crate::audit::{self, AUDIT_DIR, AuditArchive, AuditEvent, AuditHead, AuditRecord};
-use crate::catalog::ShardRef;
 use crate::client::ClientRef;
 use crate::fsio;
 use crate::header::{self, HEADER_FILE, Header, Recipients, ShareSet};
 use crate::index::IndexBody;
 use crate::kdf::{DerivedKeys, KdfError, KdfParams};
 use crate::keys::{self, AuthKey, EmergencySecret, OwnerIdentity, OwnerKeyError};
+use crate::locator;
 use crate::seal;
 use crate::secret::Passphrase;
+use crate::shard::{ShardFile, ShardKind, ShardRef};
 use crate::vault::{
     self, CLIENTS_DIR, HolderShare, InitError, IntegrityError, Key, RawRecord, Vault, VaultError,
     is_client_file_name, now, sha256_hex, write_header_file,
@@ -82,6 +83,20 @@ pub struct RotateReport {
     pub emergency_rotated: bool,
     /// Files of the old generation removed after the switch.
     pub removed_files: usize,
+}
+
+/// An interrupted rotation, as its state file describes it.
+#[derive(Clone, Debug)]
+pub struct PendingRotation {
+    pub to: u64,
+    /// Whether `vault.json` already names the new generation (then it can only be
+    /// finished).
+    pub switched: bool,
+    pub started: String,
+    pub changes: Vec<String>,
+    /// The new share set, if the rotation replaces the emergency key.
+    pub share_set: Option<ShareSet>,
+    pub holders: Vec<String>,
 }
 
 /// What `abort` undid.
@@ -220,24 +235,25 @@ struct NewKeys {
     recipients: Vec<x25519::Recipient>,
 }
 
-/// One file a rotation re-encrypts: a client file or a catalog shard.
+/// One file a rotation re-encrypts unchanged: a client file or a catalog shard. (The
+/// locator's shards are written anew: they name the new files.)
 #[derive(Clone, Copy)]
 enum Stored<'a> {
     Client(&'a ClientRef),
-    Shard(&'a ShardRef),
+    Catalog(&'a ShardRef),
 }
 
 impl Stored<'_> {
     fn file(&self) -> &str {
         match self {
             Stored::Client(c) => &c.file,
-            Stored::Shard(s) => &s.file,
+            Stored::Catalog(s) => &s.file,
         }
     }
     fn label(&self) -> String {
         match self {
             Stored::Client(c) => format!("client '{}'", c.id),
-            Stored::Shard(s) => format!("catalog shard {}", s.shard),
+            Stored::Catalog(s) => format!("catalog shard {}", s.shard),
         }
     }
 }
@@ -251,6 +267,11 @@ struct Rewritten {
 
 fn new_fid() -> String {
     format!("{}.age", hex::encode(rand::random::<[u8; 16]>()))
+}
+
+/// Whether a rotation's list of changes includes a new emergency key.
+fn replaces_emergency(changes: &[String]) -> bool {
+    changes.iter().any(|c| c.starts_with("emergency"))
 }
 
 fn describe(changes: &[String]) -> String {
@@ -382,8 +403,10 @@ impl Vault {
             header: new_header,
             holders,
             files: self
-                .index
-                .files()
+                .clients()?
+                .iter()
+                .map(|c| c.file.as_str())
+                .chain(self.index.shard_files())
                 .map(|f| [f.to_string(), new_fid()])
                 .collect(),
             base_revision: self.index.revision,
@@ -414,6 +437,26 @@ impl Vault {
             }
             Err((e, true)) => Err(e),
         }
+    }
+
+    /// What an interrupted rotation would finish or undo, read from its authenticated
+    /// state file; `None` if there is none.
+    pub fn pending_rotation(&self) -> Result<Option<PendingRotation>, RotateError> {
+        let Some(to) = pending(&self.path) else {
+            return Ok(None);
+        };
+        let switched = to == self.header.generation;
+        let side = if switched { Side::New } else { Side::Old };
+        let body = self.read_state(to, side, None)?;
+        let emergency_changes = replaces_emergency(&body.changes);
+        Ok(Some(PendingRotation {
+            to,
+            switched,
+            started: body.started,
+            changes: body.changes,
+            share_set: emergency_changes.then_some(body.header.share_set),
+            holders: body.holders,
+        }))
     }
 
     /// Finishes an interrupted rotation: before the switch it redoes the new generation
@@ -504,7 +547,7 @@ impl Vault {
         RotateReport {
             from_generation: body.from,
             to_generation: body.to,
-            clients: self.index.clients.len(),
+            clients: self.clients().map_or(0, |c| c.len()),
             audit_records: self
                 .index
                 .audit_archive
@@ -513,7 +556,7 @@ impl Vault {
                 .unwrap_or(0),
             changes: body.changes.clone(),
             share_set: self.header.share_set.clone(),
-            emergency_rotated: body.changes.iter().any(|c| c.starts_with("emergency")),
+            emergency_rotated: replaces_emergency(&body.changes),
             removed_files: removed,
         }
     }
@@ -612,15 +655,19 @@ impl Vault {
             .iter()
             .map(|[o, n]| (o.as_str(), n.as_str()))
             .collect();
-        let stored: Vec<Stored> = self
-            .index
-            .clients
+        let clients: Vec<ClientRef> = self.clients().map_err(|e| before(e.into()))?.to_vec();
+        let stored: Vec<Stored> = clients
             .iter()
             .map(Stored::Client)
-            .chain(self.index.catalog.iter().map(Stored::Shard))
+            .chain(self.index.catalog.iter().map(Stored::Catalog))
             .collect();
-        if plan.len() != stored.len()
+        if plan.len() != stored.len() + self.index.locator.len()
             || stored.iter().any(|f| !plan.contains_key(f.file()))
+            || self
+                .index
+                .locator
+                .iter()
+                .any(|r| !plan.contains_key(r.file.as_str()))
             || body.files.iter().any(|[_, n]| !is_client_file_name(n))
         {
             return Err(before(RotateError::StateMismatch(state_name)));
@@ -644,7 +691,7 @@ impl Vault {
             .map(|st| -> Result<_, RotateError> {
                 let plain = match st {
                     Stored::Client(c) => this.read_client_plain(c)?,
-                    Stored::Shard(r) => this.shard_plaintext(vault_id, r)?,
+                    Stored::Catalog(r) => this.shard_plaintext(ShardKind::Catalog, vault_id, r)?,
                 };
                 let cipher = seal::encrypt(&keys.recipients, &plain);
                 let new = plan[st.file()];
@@ -665,6 +712,43 @@ impl Vault {
             .collect::<Result<_, _>>()
             .map_err(before)?;
 
+        // The locator's shards, written anew: they name the new client files. The ids
+        // are unchanged, so are the shards.
+        let mut new_clients = clients.clone();
+        for (slot, r) in new_clients.iter_mut().zip(&rewritten) {
+            (slot.file, slot.sha256) = (r.file.clone(), r.sha256.clone());
+        }
+        let groups = locator::group(&new_clients);
+        if !groups
+            .keys()
+            .eq(self.index.locator.iter().map(|r| &r.shard))
+        {
+            return Err(before(RotateError::StateMismatch(state_name)));
+        }
+        let mut labels: Vec<String> = stored.iter().map(Stored::label).collect();
+        let mut rewritten = rewritten;
+        for (r, (shard, rows)) in self.index.locator.iter().zip(groups) {
+            let plain = crate::secret::json_bytes(&ShardFile::new(
+                ShardKind::Locator,
+                vault_id,
+                &shard,
+                rows,
+            ));
+            let cipher = seal::encrypt(&keys.recipients, &plain);
+            let new = plan[r.file.as_str()];
+            let p = clients_dir.join(new);
+            fsio::write_unsynced(&p, &cipher)
+                .map_err(vault::io_err(&p))
+                .map_err(|e| before(e.into()))?;
+            labels.push(format!("locator shard {shard}"));
+            rewritten.push(Rewritten {
+                file: new.to_string(),
+                sha256: sha256_hex(&cipher),
+                plain_hash: Sha256::digest(&plain).into(),
+            });
+        }
+        let total = rewritten.len();
+
         // 2. The audit log, re-encrypted as one archive that ends with this rotation's
         // record; the chain and every record's bytes stay exactly as they were.
         let records = match records {
@@ -680,12 +764,13 @@ impl Vault {
             action: "vault.rotate".into(),
             client: None,
             detail: format!(
-                "generation {} -> {}: new {}; {} client files, {} catalog shards and {} audit records re-encrypted",
+                "generation {} -> {}: new {}; {} client files, {} catalog and {} locator shards and {} audit records re-encrypted",
                 body.from,
                 body.to,
                 describe(&body.changes),
-                self.index.clients.len(),
+                clients.len(),
                 self.index.catalog.len(),
+                self.index.locator.len(),
                 head.seq + 1
             ),
         };
@@ -727,9 +812,9 @@ impl Vault {
         let checked = AtomicUsize::new(0);
         rewritten
             .par_iter()
-            .zip(stored.par_iter())
-            .try_for_each(|(r, st)| {
-                let bad = || RotateError::VerifyFailed(st.label());
+            .zip(labels.par_iter())
+            .try_for_each(|(r, label)| {
+                let bad = || RotateError::VerifyFailed(label.clone());
                 let bytes = fs::read(clients_dir.join(&r.file)).map_err(|_| bad())?;
                 if sha256_hex(&bytes) != r.sha256 {
                     return Err(bad());
@@ -775,12 +860,8 @@ impl Vault {
             through: record.seq,
             sha256: sha256_hex(&archive_cipher),
         });
-        let mut fresh = rewritten.into_iter();
-        for slot in next.clients.iter_mut() {
-            let r = fresh.next().expect("one per file");
-            (slot.file, slot.sha256) = (r.file, r.sha256);
-        }
-        for slot in next.catalog.iter_mut() {
+        let mut fresh = rewritten.into_iter().skip(clients.len());
+        for slot in next.catalog.iter_mut().chain(next.locator.iter_mut()) {
             let r = fresh.next().expect("one per file");
             (slot.file, slot.sha256) = (r.file, r.sha256);
         }
@@ -796,7 +877,7 @@ impl Vault {
             .and_then(|p| IndexBody::open(&p, &keys.auth).ok())
             .is_some_and(|ix| {
                 ix.revision == next.revision
-                    && ix.clients == next.clients
+                    && ix.locator == next.locator
                     && ix.catalog == next.catalog
             });
         if !index_ok {
@@ -819,6 +900,7 @@ impl Vault {
         self.key = Key::Owner(keys.owner);
         self.auth = keys.auth;
         self.index = next;
+        self.located = new_clients.into();
         if derived_new.is_some() {
             self.derived = derived_new;
         }
@@ -833,21 +915,19 @@ impl Vault {
     fn finish_rotation(&self, body: &StateBody) -> Result<usize, RotateError> {
         let clients_dir = self.path.join(CLIENTS_DIR);
         let audit_dir = self.path.join(AUDIT_DIR);
-        let named: HashSet<&str> = self.index.files().collect();
+        let named: HashSet<&str> = self.named_files()?;
         let mut removed = 0;
         let mut failed: Option<RotateError> = None;
-        // Only regular files baton wrote; anything else (a planted folder, symlink) is
-        // left alone, and one failure does not stop the rest.
+        // Names of the old generation only. unlink(2) never follows a symlink; a planted
+        // folder (which unlink refuses) is left alone; one failure does not stop the rest.
         let mut remove = |p: PathBuf| -> Result<(), RotateError> {
-            if !fs::symlink_metadata(&p).is_ok_and(|m| m.is_file()) {
-                return Ok(());
-            }
             match fs::remove_file(&p) {
                 Ok(()) => {
                     removed += 1;
                     fsio::fault_point("rotate: old file removed");
                 }
                 Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+                Err(_) if fs::symlink_metadata(&p).is_ok_and(|m| m.is_dir()) => {}
                 Err(e) => {
                     failed.get_or_insert(RotateError::Io { path: p, source: e });
                 }
@@ -903,7 +983,7 @@ impl Vault {
             _ => return Err(RotateError::AlreadySwitched(body.to)),
         }
         let clients_dir = self.path.join(CLIENTS_DIR);
-        let named: HashSet<&str> = self.index.files().collect();
+        let named: HashSet<&str> = self.named_files()?;
         let mut removed = 0;
         let mut targets: Vec<PathBuf> = body
             .files

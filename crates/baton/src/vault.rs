@@ -11,7 +11,6 @@ use sha2::{Digest, Sha256};
 use zeroize::Zeroizing;
 
 use crate::audit::{self, AUDIT_DIR, AuditEvent, AuditHead, AuditProblem, AuditRecord};
-use crate::catalog::{self, ShardFile, ShardRef};
 use crate::client::{ClientFile, ClientRef, ClientSummary, valid_holder};
 use crate::fsio::{self, WriteLock};
 use crate::header::{self, HEADER_FILE, Header, Recipients, ShareSet};
@@ -20,7 +19,9 @@ use crate::kdf::{DerivedKeys, KdfError, KdfParams};
 use crate::keys::{self, AuthKey, EmergencySecret, OwnerIdentity, OwnerKeyError};
 use crate::seal;
 use crate::secret::Passphrase;
+use crate::shard::{ShardFile, ShardKind, ShardRef};
 use crate::slip39;
+use crate::{catalog, locator};
 
 pub const CLIENTS_DIR: &str = "clients";
 
@@ -62,10 +63,14 @@ pub enum IntegrityError {
     IndexMismatch(&'static str),
     #[error("the index has format version {0}, written by a development build of baton before 0.1")]
     IndexVersion(u32),
-    #[error("the catalog's shard {shard} file {file} is missing (deleted)")]
-    CatalogMissing { shard: String, file: String },
-    #[error("the catalog's shard {0} was replaced, altered or cannot be decrypted")]
-    CatalogDamaged(String),
+    #[error("the {kind}'s shard {shard} file {file} is missing (deleted)")]
+    ShardMissing {
+        kind: ShardKind,
+        shard: String,
+        file: String,
+    },
+    #[error("the {kind}'s shard {shard} was replaced, altered or cannot be decrypted")]
+    ShardDamaged { kind: ShardKind, shard: String },
     #[error("the catalog does not list exactly the clients the index names")]
     CatalogMismatch,
     #[error("vault.json names recipients that do not belong to this key (header altered)")]
@@ -229,6 +234,8 @@ pub struct Vault {
     /// The passphrase-derived keys of an owner open, kept so a rotation can wrap the new
     /// owner key without asking again (docs/format.md#rotation).
     pub(crate) derived: Option<DerivedKeys>,
+    /// Every client's reference, once all locator shards were read (docs/format.md#locator).
+    pub(crate) located: std::sync::OnceLock<Vec<ClientRef>>,
 }
 
 pub(crate) fn sha256_hex(bytes: &[u8]) -> String {
@@ -418,7 +425,7 @@ impl Vault {
             owner: Default::default(),
             audit_head: AuditHead::empty(),
             audit_archive: None,
-            clients: vec![],
+            locator: vec![],
             catalog: vec![],
         };
         let mut vault = Vault {
@@ -430,6 +437,7 @@ impl Vault {
             index,
             lock: Some(lock),
             derived: None,
+            located: Default::default(),
         };
         let detail = format!(
             "share set {} ({} of {}: {})",
@@ -544,11 +552,12 @@ impl Vault {
                 owner: Default::default(),
                 audit_head: AuditHead::empty(),
                 audit_archive: None,
-                clients: vec![],
+                locator: vec![],
                 catalog: vec![],
             },
             lock,
             derived: None,
+            located: Default::default(),
         };
         for d in [CLIENTS_DIR, AUDIT_DIR] {
             match fs::symlink_metadata(path.join(d)) {
@@ -633,18 +642,17 @@ impl Vault {
         if index.share_set != self.header.share_set {
             return Err(IntegrityError::IndexMismatch("share set"));
         }
-        // Authenticated, but still checked: file names must stay inside clients/, and
-        // lookups rely on the order.
-        if let Err(client) = catalog::check_locator(&index.clients) {
-            return Err(IntegrityError::ClientMismatch { client });
-        }
-        let shards_ok = index.catalog.windows(2).all(|w| w[0].shard < w[1].shard)
-            && index
-                .catalog
-                .iter()
-                .all(|r| catalog::valid_shard(&r.shard) && is_client_file_name(&r.file));
-        if !shards_ok {
-            return Err(IntegrityError::CatalogMismatch);
+        // Authenticated, but still checked: file names must stay inside clients/.
+        for (kind, refs) in [
+            (ShardKind::Locator, &index.locator),
+            (ShardKind::Catalog, &index.catalog),
+        ] {
+            if !crate::shard::valid_refs(refs) {
+                return Err(IntegrityError::ShardDamaged {
+                    kind,
+                    shard: refs.first().map(|r| r.shard.clone()).unwrap_or_default(),
+                });
+            }
         }
         Ok(index)
     }
@@ -680,31 +688,24 @@ impl Vault {
         matches!(self.key, Key::Owner(_))
     }
 
-    /// Where a client's file is; fails for an unknown client.
-    pub fn locate(&self, id: &str) -> Result<&ClientRef, VaultError> {
-        self.index
-            .client(id)
-            .ok_or_else(|| VaultError::UnknownClient(id.to_string()))
-    }
-
     /// Reads one client's file and checks it against the index.
     pub fn client(&self, id: &str) -> Result<ClientFile, VaultError> {
-        let s = self.locate(id)?;
-        match self.read_client(s) {
+        let first = self.locate(id).and_then(|s| Ok(self.read_client(&s)?));
+        match first {
             Ok(c) => Ok(c),
             // A reader holds no lock: a writer may have committed a new index and removed
-            // the file this (older) index names. Only if the index on disk is unchanged
+            // the files this (older) index names. Only if the index on disk is unchanged
             // is the problem real.
-            Err(e) if self.lock.is_none() => match self.read_index() {
+            Err(VaultError::Integrity(e)) if self.lock.is_none() => match self.read_index() {
                 Ok(fresh) if fresh.revision > self.index.revision => {
-                    let s = fresh
-                        .client(id)
+                    let s = self
+                        .locate_in(&fresh, id)?
                         .ok_or_else(|| VaultError::UnknownClient(id.to_string()))?;
-                    Ok(self.read_client(s)?)
+                    Ok(self.read_client(&s)?)
                 }
                 _ => Err(e.into()),
             },
-            Err(e) => Err(e.into()),
+            Err(e) => Err(e),
         }
     }
 
@@ -836,36 +837,52 @@ impl Vault {
         fsio::write_new(&rec_path, &seal::encrypt(&self.recipients, &rec_plain))
             .map_err(io_err(&rec_path))?;
 
-        // 2. Client files under fresh names, then the catalog shards they touch.
+        // 2. Client files under fresh names, then the locator and catalog shards the
+        // change touches, also under fresh names.
         let mut next = self.index.clone();
         let mut obsolete: Vec<String> = Vec::new();
+        let before = self.clients()?.to_vec();
+        let mut clients = before.clone();
         let shards = catalog::touched(upserts.iter().map(|f| f.cid.as_str()), removes);
         let mut summaries: Vec<ClientSummary> = Vec::with_capacity(upserts.len());
         for file in upserts {
             let plain = crate::secret::json_bytes(&file);
-            let fid = self.write_new_file(&plain)?;
+            let (fid, sha256) = self.write_new_file(&plain)?;
             let located = ClientRef {
                 id: file.id.clone(),
                 cid: file.cid.clone(),
-                file: fid.0,
-                sha256: fid.1,
+                file: fid,
+                sha256,
             };
             summaries.push(file.summary());
-            match next.clients.iter_mut().find(|c| c.cid == located.cid) {
-                Some(slot) => {
-                    obsolete.push(std::mem::replace(slot, located).file);
-                }
-                None => next.clients.push(located),
+            match clients.iter_mut().find(|c| c.cid == located.cid) {
+                Some(slot) => obsolete.push(std::mem::replace(slot, located).file),
+                None => clients.push(located),
             }
         }
-        next.clients.retain(|c| {
+        clients.retain(|c| {
             let keep = !removes.contains(&c.cid);
             if !keep {
                 obsolete.push(c.file.clone());
             }
             keep
         });
-        next.clients.sort_by(|a, b| a.id.cmp(&b.id));
+        clients.sort_by(|a, b| a.id.cmp(&b.id));
+        let (old_groups, new_groups) = (locator::group(&before), locator::group(&clients));
+        let keys: std::collections::BTreeSet<&String> =
+            old_groups.keys().chain(new_groups.keys()).collect();
+        for shard in keys {
+            if old_groups.get(shard) != new_groups.get(shard) {
+                let rows = new_groups.get(shard).cloned().unwrap_or_default();
+                self.replace_shard(
+                    ShardKind::Locator,
+                    &mut next,
+                    shard.clone(),
+                    rows,
+                    &mut obsolete,
+                )?;
+            }
+        }
         let mut current = std::collections::BTreeMap::new();
         for r in self
             .index
@@ -873,30 +890,13 @@ impl Vault {
             .iter()
             .filter(|r| shards.contains(&r.shard))
         {
-            current.insert(r.shard.clone(), self.read_shard(&self.index, r)?);
+            let list: Vec<ClientSummary> =
+                self.read_shard(ShardKind::Catalog, &self.index.vault_id, r)?;
+            current.insert(r.shard.clone(), list);
         }
         for (shard, list) in catalog::apply(current, summaries, removes) {
-            if let Some(i) = next.catalog.iter().position(|r| r.shard == shard) {
-                obsolete.push(next.catalog.remove(i).file);
-            }
-            if list.is_empty() {
-                continue;
-            }
-            let plain = crate::secret::json_bytes(&ShardFile {
-                format: ShardFile::FORMAT.into(),
-                version: 1,
-                vault_id: next.vault_id.clone(),
-                shard: shard.clone(),
-                clients: list,
-            });
-            let (file, sha256) = self.write_new_file(&plain)?;
-            next.catalog.push(ShardRef {
-                shard,
-                file,
-                sha256,
-            });
+            self.replace_shard(ShardKind::Catalog, &mut next, shard, list, &mut obsolete)?;
         }
-        next.catalog.sort_by(|a, b| a.shard.cmp(&b.shard));
         edit_index(&mut next);
         next.revision += 1;
         next.updated = time;
@@ -910,12 +910,48 @@ impl Vault {
         let ip = self.path.join(self.header.index_file());
         fsio::write_atomic(&ip, &seal::encrypt(&self.recipients, &sealed)).map_err(io_err(&ip))?;
         self.index = next;
+        self.located = clients.into();
 
         // 4. Cleanup; failures here leave only unreferenced files.
         for f in obsolete.iter().filter(|f| is_client_file_name(f)) {
             let _ = fsio::remove_durable(&self.path.join(CLIENTS_DIR).join(f));
         }
         self.remove_temp_files();
+        Ok(())
+    }
+
+    /// Writes a shard's new content under a fresh name (none if it is empty) and points
+    /// `next` at it; the file it replaces becomes obsolete.
+    fn replace_shard<T: serde::Serialize>(
+        &self,
+        kind: ShardKind,
+        next: &mut IndexBody,
+        shard: String,
+        rows: Vec<T>,
+        obsolete: &mut Vec<String>,
+    ) -> Result<(), VaultError> {
+        let refs = match kind {
+            ShardKind::Locator => &mut next.locator,
+            ShardKind::Catalog => &mut next.catalog,
+        };
+        if let Some(i) = refs.iter().position(|r| r.shard == shard) {
+            obsolete.push(refs.remove(i).file);
+        }
+        if !rows.is_empty() {
+            let plain =
+                crate::secret::json_bytes(&ShardFile::new(kind, &next.vault_id, &shard, rows));
+            let (file, sha256) = self.write_new_file(&plain)?;
+            let refs = match kind {
+                ShardKind::Locator => &mut next.locator,
+                ShardKind::Catalog => &mut next.catalog,
+            };
+            refs.push(ShardRef {
+                shard,
+                file,
+                sha256,
+            });
+            refs.sort_by(|a, b| a.shard.cmp(&b.shard));
+        }
         Ok(())
     }
 
@@ -940,8 +976,8 @@ impl Vault {
     /// writes (docs/format.md#writes). They are reported, never deleted automatically:
     /// in a synced folder such a file may be another machine's commit whose index has
     /// not arrived yet.
-    pub fn orphans(&self) -> Vec<PathBuf> {
-        let named: HashSet<&str> = self.index.files().collect();
+    pub fn orphans(&self) -> Result<Vec<PathBuf>, IntegrityError> {
+        let named = self.named_files()?;
         let mut out = Vec::new();
         if let Ok(rd) = fs::read_dir(self.path.join(CLIENTS_DIR)) {
             for e in rd.flatten() {
@@ -956,7 +992,17 @@ impl Vault {
                 .into_iter()
                 .map(|seq| self.path.join(AUDIT_DIR).join(audit::record_file(seq))),
         );
-        out
+        Ok(out)
+    }
+
+    /// Every file in `clients/` the current index names: client files and shards.
+    pub(crate) fn named_files(&self) -> Result<HashSet<&str>, IntegrityError> {
+        Ok(self
+            .clients()?
+            .iter()
+            .map(|c| c.file.as_str())
+            .chain(self.index.shard_files())
+            .collect())
     }
 
     /// Removes this machine's temporary files (`.<name>.<12 hex>.tmp`, see
@@ -1126,8 +1172,8 @@ impl Vault {
     }
 
     fn verify_against(&self, index: &IndexBody) -> Vec<IntegrityError> {
-        let mut problems: Vec<IntegrityError> = Vec::new();
-        let summaries = match self.catalog_of(index) {
+        let (clients, mut problems) = self.load_clients_partial(index);
+        let summaries = match self.catalog_of(index, &clients) {
             Ok(list) => Some(list),
             Err(e) => {
                 problems.push(e);
@@ -1135,7 +1181,7 @@ impl Vault {
             }
         };
         let mut stale = false;
-        for (i, s) in index.clients.iter().enumerate() {
+        for (i, s) in clients.iter().enumerate() {
             match self.read_client(s) {
                 // The catalog is derived from the client files; it must agree.
                 Ok(file) => {

@@ -412,7 +412,7 @@ fn an_interrupted_write_leaves_evidence_that_is_kept_not_overwritten() {
     let leftover = f.path.join("audit").join(format!("{:012}.age", head + 1));
     fs::write(&leftover, b"leftover of a crashed write").unwrap();
     let v = Vault::open(&f.path, &f.pass, Access::Read).unwrap();
-    assert_eq!(v.orphans(), vec![leftover.clone()]);
+    assert_eq!(v.orphans().unwrap(), vec![leftover.clone()]);
     drop(v);
     set_password(&f, "beta", "after-crash");
     let kept: Vec<_> = fs::read_dir(f.path.join("audit"))
@@ -427,7 +427,7 @@ fn an_interrupted_write_leaves_evidence_that_is_kept_not_overwritten() {
     );
     let v = Vault::open(&f.path, &f.pass, Access::Read).unwrap();
     assert!(v.verify().is_empty());
-    assert!(v.orphans().is_empty());
+    assert!(v.orphans().unwrap().is_empty());
 }
 
 #[test]
@@ -443,7 +443,7 @@ fn unreferenced_client_files_are_reported_not_deleted() {
     set_password(&f, "alpha", "x");
     assert!(stray.exists());
     let v = Vault::open(&f.path, &f.pass, Access::Read).unwrap();
-    assert_eq!(v.orphans(), vec![stray]);
+    assert_eq!(v.orphans().unwrap(), vec![stray]);
 }
 
 #[test]
@@ -471,23 +471,56 @@ fn an_authenticated_index_cannot_point_outside_clients() {
     let victim = f.path.parent().unwrap().join("victim.txt");
     fs::write(&victim, b"keep me").unwrap();
     let v = Vault::open_emergency(&f.path, &f.secret, Access::Read).unwrap();
-    let mut idx = v.index().clone();
-    idx.clients[0].file = "../../victim.txt".into();
+    let good = v.index().clone();
     let vid = v.header().vault_id_bytes().unwrap();
+    let shard = baton::locator::shard_of("alpha");
+    let mut rows: Vec<baton::ClientRef> = v
+        .clients()
+        .unwrap()
+        .iter()
+        .filter(|c| baton::locator::shard_of(&c.id) == shard)
+        .cloned()
+        .collect();
     drop(v);
-    let sealed = idx.seal(&f.secret.auth_key(&vid));
-    fs::write(
-        f.path.join("index.g1.age"),
-        baton::seal::encrypt(&public_recipients(&f.path), &sealed),
-    )
-    .unwrap();
+    rows.iter_mut().find(|c| c.id == "alpha").unwrap().file = "../../victim.txt".into();
+    let plain = serde_json::json!({
+        "format": "baton-locator", "version": 1, "vault_id": good.vault_id,
+        "shard": shard, "clients": rows,
+    });
+    let cipher = baton::seal::encrypt(&public_recipients(&f.path), plain.to_string().as_bytes());
+    let forged = format!("{}.age", "ab".repeat(16));
+    fs::write(f.path.join("clients").join(&forged), &cipher).unwrap();
+    let write_index = |idx: &baton::index::IndexBody| {
+        let sealed = idx.seal(&f.secret.auth_key(&vid));
+        fs::write(
+            f.path.join("index.g1.age"),
+            baton::seal::encrypt(&public_recipients(&f.path), &sealed),
+        )
+        .unwrap();
+    };
+    // 1. A locator shard that names a file outside clients/.
+    let mut idx = good.clone();
+    let slot = idx.locator.iter_mut().find(|r| r.shard == shard).unwrap();
+    slot.file = forged.clone();
+    slot.sha256 = hex::encode(<sha2::Sha256 as sha2::Digest>::digest(&cipher));
+    write_index(&idx);
+    let mut v = Vault::open(&f.path, &f.pass, Access::Write).unwrap();
+    let damaged = |e: &IntegrityError| matches!(e, IntegrityError::ShardDamaged { .. });
+    assert!(matches!(v.client("alpha"), Err(VaultError::Integrity(e)) if damaged(&e)));
+    assert!(v.verify().iter().any(damaged), "{:?}", v.verify());
+    assert!(v.add_entry("beta", "more", Default::default()).is_err());
+    assert!(v.remove_client("alpha").is_err());
+    drop(v);
+    // 2. An index whose shard reference itself points outside clients/.
+    let mut idx = good.clone();
+    idx.locator[0].file = "../../victim.txt".into();
+    write_index(&idx);
     assert!(matches!(
         Vault::open(&f.path, &f.pass, Access::Write).err(),
-        Some(UnlockError::Integrity(
-            IntegrityError::ClientMismatch { .. }
-        ))
+        Some(UnlockError::Integrity(IntegrityError::ShardDamaged { .. }))
     ));
     assert!(victim.exists());
+    assert_eq!(fs::read(&victim).unwrap(), b"keep me");
 }
 
 #[test]
@@ -559,14 +592,14 @@ fn a_rolled_back_catalog_shard_is_detected() {
     }
     let now = shard_file(&f.path, &f.pass, "alpha");
     fs::write(&now, &old).unwrap();
-    assert_catalog_problem(&f, |e| matches!(e, IntegrityError::CatalogDamaged(_)));
+    assert_catalog_problem(&f, |e| matches!(e, IntegrityError::ShardDamaged { .. }));
 }
 
 #[test]
 fn a_deleted_catalog_shard_is_detected() {
     let f = fixture();
     fs::remove_file(shard_file(&f.path, &f.pass, "alpha")).unwrap();
-    assert_catalog_problem(&f, |e| matches!(e, IntegrityError::CatalogMissing { .. }));
+    assert_catalog_problem(&f, |e| matches!(e, IntegrityError::ShardMissing { .. }));
 }
 
 #[test]
@@ -590,7 +623,7 @@ fn a_catalog_shard_forged_with_the_public_recipients_is_detected() {
         baton::seal::encrypt(&public_recipients(&f.path), forged.to_string().as_bytes()),
     )
     .unwrap();
-    assert_catalog_problem(&f, |e| matches!(e, IntegrityError::CatalogDamaged(_)));
+    assert_catalog_problem(&f, |e| matches!(e, IntegrityError::ShardDamaged { .. }));
 }
 
 #[test]
@@ -607,10 +640,78 @@ fn a_client_file_swapped_with_a_catalog_shard_is_detected() {
         assert!(p.iter().any(|e| e.client() == Some("alpha")), "{p:?}");
         assert!(
             p.iter()
-                .any(|e| matches!(e, IntegrityError::CatalogDamaged(_))),
+                .any(|e| matches!(e, IntegrityError::ShardDamaged { .. })),
             "{p:?}"
         );
         assert!(v.client("alpha").is_err());
         assert!(v.catalog().is_err());
+    });
+}
+
+// ------------------------------------------------------------------ the locator
+
+/// The locator shard file that holds `id`'s reference.
+fn locator_file(path: &Path, pass: &Passphrase, id: &str) -> PathBuf {
+    let v = Vault::open(path, pass, Access::Read).unwrap();
+    let shard = baton::locator::shard_of(id);
+    let r = v.index().locator.iter().find(|r| r.shard == shard).unwrap();
+    path.join("clients").join(&r.file)
+}
+
+/// Reading `id` fails as `expected` for both keys, `verify` reports it, and the clients
+/// of the other locator shards still verify and read.
+fn assert_locator_problem(f: &Fixture, id: &str, expected: impl Fn(&IntegrityError) -> bool) {
+    let shard = baton::locator::shard_of(id);
+    for_both_keys(f, |v| {
+        let v = v.unwrap();
+        match v.client(id) {
+            Err(VaultError::Integrity(e)) => assert!(expected(&e), "{e:?}"),
+            other => panic!("client read: {:?}", other.map(|c| c.id)),
+        }
+        let p = problems_of(&v);
+        assert!(p.iter().any(&expected), "{p:?}");
+        for other in ["alpha", "beta"] {
+            if baton::locator::shard_of(other) != shard {
+                v.client(other).unwrap();
+            }
+        }
+    });
+}
+
+#[test]
+fn a_rolled_back_locator_shard_is_detected() {
+    let f = fixture();
+    let old = fs::read(locator_file(&f.path, &f.pass, "alpha")).unwrap();
+    {
+        let mut v = Vault::open(&f.path, &f.pass, Access::Write).unwrap();
+        v.add_entry("alpha", "second", EntryFields::default())
+            .unwrap();
+    }
+    // The old shard names alpha's previous file, which the write removed; put the old
+    // shard's bytes where the index expects the new one.
+    fs::write(locator_file(&f.path, &f.pass, "alpha"), &old).unwrap();
+    assert_locator_problem(&f, "alpha", |e| {
+        matches!(
+            e,
+            IntegrityError::ShardDamaged {
+                kind: baton::shard::ShardKind::Locator,
+                ..
+            }
+        )
+    });
+}
+
+#[test]
+fn a_deleted_locator_shard_is_detected() {
+    let f = fixture();
+    fs::remove_file(locator_file(&f.path, &f.pass, "beta")).unwrap();
+    assert_locator_problem(&f, "beta", |e| {
+        matches!(
+            e,
+            IntegrityError::ShardMissing {
+                kind: baton::shard::ShardKind::Locator,
+                ..
+            }
+        )
     });
 }

@@ -89,6 +89,14 @@ impl Env {
         c
     }
 
+    /// `cmd_at` without a controlling terminal, like `cmd_detached`.
+    pub fn cmd_detached_at(&self, vault: &Path, args: &[&str]) -> Command {
+        let mut c = Command::new("setsid");
+        c.arg("-w").arg(assert_cmd::cargo::cargo_bin("baton"));
+        self.configure_at(&mut c, vault, &vault.with_extension("state"), args);
+        c
+    }
+
     pub fn file(&self, name: &str, contents: &str) -> PathBuf {
         let p = self.dir.path().join(name);
         fs::write(&p, contents).unwrap();
