@@ -916,29 +916,12 @@ impl Vault {
         let clients_dir = self.path.join(CLIENTS_DIR);
         let audit_dir = self.path.join(AUDIT_DIR);
         let named: HashSet<&str> = self.named_files()?;
-        let mut removed = 0;
-        let mut failed: Option<RotateError> = None;
-        // Names of the old generation only. unlink(2) never follows a symlink; a planted
-        // folder (which unlink refuses) is left alone; one failure does not stop the rest.
-        let mut remove = |p: PathBuf| -> Result<(), RotateError> {
-            match fs::remove_file(&p) {
-                Ok(()) => {
-                    removed += 1;
-                    fsio::fault_point("rotate: old file removed");
-                }
-                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
-                Err(_) if fs::symlink_metadata(&p).is_ok_and(|m| m.is_dir()) => {}
-                Err(e) => {
-                    failed.get_or_insert(RotateError::Io { path: p, source: e });
-                }
-            }
-            Ok(())
-        };
-        for [old, _] in &body.files {
-            if is_client_file_name(old) && !named.contains(old.as_str()) {
-                remove(clients_dir.join(old))?;
-            }
-        }
+        let mut old: Vec<PathBuf> = body
+            .files
+            .iter()
+            .filter(|[o, _]| is_client_file_name(o) && !named.contains(o.as_str()))
+            .map(|[o, _]| clients_dir.join(o))
+            .collect();
         // Audit files of earlier generations: records the archive now holds, their
         // interrupted-write leftovers, and older archives.
         let through = self
@@ -957,14 +940,29 @@ impl Vault {
                 let old_record = audit::parse_record_file(base).is_some_and(|s| s <= through);
                 let old_archive = audit::parse_archive_file(&name).is_some() && name != current;
                 if old_record || old_archive {
-                    remove(e.path())?;
+                    old.push(e.path());
                 }
             }
         }
-        let old_index = self.path.join(header::index_file(body.from));
-        remove(old_index)?;
-        if let Some(e) = failed {
-            return Err(e);
+        old.push(self.path.join(header::index_file(body.from)));
+        // Names of the old generation only, in parallel (the folder is synced once
+        // after). unlink(2) never follows a symlink; a planted folder (which unlink
+        // refuses) is left alone; one failure does not stop the rest.
+        let outcomes: Vec<Result<bool, RotateError>> = old
+            .into_par_iter()
+            .map(|p| match fs::remove_file(&p) {
+                Ok(()) => {
+                    fsio::fault_point("rotate: old file removed");
+                    Ok(true)
+                }
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(false),
+                Err(_) if fs::symlink_metadata(&p).is_ok_and(|m| m.is_dir()) => Ok(false),
+                Err(e) => Err(RotateError::Io { path: p, source: e }),
+            })
+            .collect();
+        let mut removed = 0;
+        for o in outcomes {
+            removed += usize::from(o?);
         }
         for d in [&clients_dir, &audit_dir, &self.path] {
             fsio::sync_dir(d).map_err(vault::io_err(d))?;
