@@ -4,8 +4,9 @@
 //! I/O is timed in those two figures. With `--write-dir DIR` (put it on the vault's file
 //! system), also times writing the results and removing them again: one at a time the
 //! way a commit does (`fsio::write_new`, `fsio::remove_durable`: every file and the
-//! folder fsynced each time), and batched (files written and fsynced in parallel, the
-//! folder fsynced once).
+//! folder fsynced each time), and batched the way rotation does (files written in
+//! parallel, made durable with one `fsio::SyncBatch`, unlinked in parallel, the folder
+//! fsynced once).
 //!
 //! Run: `cargo run --release -p baton --example bench_floor -- VAULT IDENTITY_FILE
 //! [--threads N] [--write-dir DIR]` where IDENTITY_FILE comes from
@@ -129,9 +130,10 @@ struct WriteTimes {
     remove_s: f64,
     /// Batched instead, on the pool: every file created and written, no fsync...
     create_s: f64,
-    /// ...then every file fsynced, then the folder once. As durable as `write_s`.
+    /// ...then one `fsio::SyncBatch` (syncfs on Linux >= 5.8), then the folder. As
+    /// durable as `write_s`.
     sync_s: f64,
-    /// Every file unlinked, then the folder fsynced once.
+    /// Every file unlinked on the pool, then the folder fsynced once.
     remove_batched_s: f64,
 }
 
@@ -141,8 +143,6 @@ fn time_writes(
     dir: &Path,
     out: &[Vec<u8>],
 ) -> std::io::Result<WriteTimes> {
-    use std::io::Write;
-    use std::os::unix::fs::OpenOptionsExt;
     fsio::create_private_dir(dir)?;
     let fresh_names = || -> Vec<PathBuf> {
         (0..out.len())
@@ -155,30 +155,21 @@ fn time_writes(
     // Creating and writing is timed apart from syncing: on a busy journal creating a
     // file costs as much as its fsync.
     let names = fresh_names();
-    let start = Instant::now();
-    pool.install(|| {
-        names.par_iter().zip(out).try_for_each(|(p, bytes)| {
-            std::fs::OpenOptions::new()
-                .write(true)
-                .create_new(true)
-                .mode(fsio::FILE_MODE)
-                .open(p)?
-                .write_all(bytes)
-        })
-    })?;
-    let create_s = start.elapsed().as_secs_f64();
+    let batch = fsio::SyncBatch::open(dir)?;
     let start = Instant::now();
     pool.install(|| {
         names
             .par_iter()
-            .try_for_each(|p| std::fs::File::open(p)?.sync_all())
+            .zip(out)
+            .try_for_each(|(p, bytes)| fsio::write_unsynced(p, bytes))
     })?;
+    let create_s = start.elapsed().as_secs_f64();
+    let start = Instant::now();
+    pool.install(|| batch.sync(&names)).map_err(|(_, e)| e)?;
     fsio::sync_dir(dir)?;
     let sync_s = start.elapsed().as_secs_f64();
     let start = Instant::now();
-    for p in &names {
-        std::fs::remove_file(p)?;
-    }
+    pool.install(|| names.par_iter().try_for_each(std::fs::remove_file))?;
     fsio::sync_dir(dir)?;
     let remove_batched_s = start.elapsed().as_secs_f64();
     let names = fresh_names();
@@ -243,6 +234,18 @@ fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
     // Sizes vary from run to run (age adds random "grease" stanzas), so compare counts.
     assert_eq!(par_files, files.len(), "same work in both runs");
 
+    // What rotation adds to the floor: decrypting every new file once more to prove it
+    // opens (docs/format.md#rotation, step 7). Here the floor's own outputs, in memory.
+    let start = Instant::now();
+    let checked = pool.install(|| {
+        out.par_iter()
+            .map(|f| std::hint::black_box(seal::decrypt(&identity, f).map(|p| p.len())))
+            .filter(Result::is_ok)
+            .count()
+    });
+    let verify_parallel_s = start.elapsed().as_secs_f64();
+    assert_eq!(checked, out.len(), "every output decrypts");
+
     println!("files={}", files.len());
     println!("bytes_in={in_bytes}");
     println!("bytes_out={out_bytes}");
@@ -250,6 +253,7 @@ fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
     println!("floor_single_s={single_s:.3}");
     println!("floor_parallel_s={parallel_s:.3}");
     println!("floor_threads={}", args.threads);
+    println!("floor_verify_parallel_s={verify_parallel_s:.3}");
 
     if let Some(dir) = &args.write_dir {
         let t = time_writes(&pool, dir, &out)?;
