@@ -888,7 +888,7 @@ fn cmd_status(ctx: &Ctx, as_json: bool) -> Result<()> {
     let orphans = v.orphans()?;
     if !orphans.is_empty() {
         warnings.push(format!(
-            "{} leftover file(s) from an interrupted write; the next change removes them",
+            "{} file(s) the index does not name (left by an interrupted write or rotation, or another machine's change still syncing); they are kept, never read",
             orphans.len()
         ));
     }

@@ -879,10 +879,30 @@ fn a_state_file_replayed_after_an_abort_is_refused() {
     assert!(String::from_utf8_lossy(&out.stdout).contains("void"));
     // Someone puts the old state file back: resuming it would revive the void share set.
     fs::write(&state, copy).unwrap();
-    let out = e.cmd_at(&v, &["rotate", "--resume"]).output().unwrap();
-    assert_eq!(out.status.code(), Some(4), "{}", stderr(&out));
-    assert!(stderr(&out).contains("does not match"), "{}", stderr(&out));
+    for args in [
+        &["rotate", "--resume"][..],
+        &["rotate", "--resume", "--yes"],
+    ] {
+        let out = e.cmd_at(&v, args).output().unwrap();
+        assert_eq!(out.status.code(), Some(4), "{}", stderr(&out));
+        assert!(stderr(&out).contains("does not match"), "{}", stderr(&out));
+    }
     assert_eq!(baton::vault::read_header(&v).unwrap().generation, 1);
+    // The stale state file (also what a crash between the abort's record and the
+    // removal of the state file leaves) can be cleared with --abort, which records
+    // nothing more; then the vault is writable again.
+    let records = |v: &Path| {
+        let vv = Vault::open(v, &Passphrase::new(PASS.into()), Access::Read).unwrap();
+        vv.index().audit_head.seq
+    };
+    let before = records(&v);
+    e.cmd_at(&v, &["rotate", "--abort"]).assert().success();
+    assert_eq!(baton::rotate::pending(&v), None);
+    assert_eq!(records(&v), before);
+    e.cmd_at(&v, &["client", "add", "after", "--name", "After"])
+        .assert()
+        .success();
+    assert_clean(&v);
 }
 
 #[test]
@@ -893,4 +913,38 @@ fn planted_non_files_do_not_break_the_cleanup() {
     assert!(e.vault.join("audit/archive.g0.age").is_dir(), "left alone");
     assert_eq!(baton::rotate::pending(&e.vault), None);
     e.cmd(&["verify"]).assert().success();
+}
+
+#[test]
+fn an_interrupted_rotation_can_be_undone_with_a_damaged_locator_shard() {
+    // While a state file exists every write is refused, so settling it must not need
+    // the parts of the vault a restore would fix.
+    let e = populated(6);
+    let n = fault_points(&e, &e.vault, &["rotate"]);
+    let v = (1..=n)
+        .find_map(|point| {
+            let v = crash_at(&e, &e.vault, &format!("shard-{point}"), &["rotate"], point);
+            let before_switch = baton::rotate::pending(&v).is_some()
+                && baton::vault::read_header(&v).unwrap().generation == 1;
+            if before_switch {
+                Some(v)
+            } else {
+                fs::remove_dir_all(&v).unwrap();
+                None
+            }
+        })
+        .unwrap();
+    let shard = {
+        let vv = Vault::open(&v, &Passphrase::new(PASS.into()), Access::Read).unwrap();
+        v.join("clients").join(&vv.index().locator[0].file)
+    };
+    fs::remove_file(&shard).unwrap();
+    let out = e.cmd_at(&v, &["rotate", "--abort"]).output().unwrap();
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert_eq!(baton::rotate::pending(&v), None);
+    assert_eq!(baton::vault::read_header(&v).unwrap().generation, 1);
+    // The damage itself is still reported.
+    let out = e.cmd_at(&v, &["verify"]).output().unwrap();
+    assert_eq!(out.status.code(), Some(4), "{}", stderr(&out));
+    assert!(stderr(&out).contains("locator"), "{}", stderr(&out));
 }

@@ -422,17 +422,12 @@ impl Vault {
                 // state file can never be resumed later. If the undo fails, the state
                 // file stays and `abort` finishes the job. `discard` itself refuses if
                 // vault.json did switch after all (an error after its rename).
-                if self.discard(&body).is_ok() {
-                    let _ = self.commit(
-                        AuditEvent::new(
-                            "vault.rotate-failed",
-                            None,
-                            format!("generation {} discarded: {e}", body.to),
-                        ),
-                        vec![],
-                        &[],
-                    );
-                }
+                let record = AuditEvent::new(
+                    "vault.rotate-failed",
+                    None,
+                    format!("generation {} discarded: {e}", body.to),
+                );
+                let _ = self.discard(&body, Some(record));
                 Err(e)
             }
             Err((e, true)) => Err(e),
@@ -514,19 +509,17 @@ impl Vault {
         if to == self.header.generation {
             return Err(RotateError::AlreadySwitched(to));
         }
-        let body = self.read_state(to, Side::Old, None)?;
-        let removed = self.discard(&body)?;
+        let (body, current) = self.read_state_any(to, Side::Old, None)?;
         let void = (body.header.share_set.id != self.header.share_set.id)
             .then(|| body.header.share_set.id.clone());
         let detail = match &void {
             Some(id) => format!("generation {to} discarded; its share set {id} is void"),
             None => format!("generation {to} discarded"),
         };
-        self.commit(
-            AuditEvent::new("vault.rotate-abort", None, detail),
-            vec![],
-            &[],
-        )?;
+        // A state file older than the index (its rotation was undone and recorded, and
+        // the process died before removing it; or a copy put back) can only be removed.
+        let record = current.then(|| AuditEvent::new("vault.rotate-abort", None, detail));
+        let removed = self.discard(&body, record)?;
         Ok(AbortReport {
             generation: to,
             void_share_set: void,
@@ -590,6 +583,19 @@ impl Vault {
         side: Side,
         auth: Option<&AuthKey>,
     ) -> Result<StateBody, RotateError> {
+        match self.read_state_any(to, side, auth)? {
+            (body, true) => Ok(body),
+            (_, false) => Err(RotateError::StateMismatch(header::rotation_file(to))),
+        }
+    }
+
+    /// `read_state`, also returning an authentic but stale state (false).
+    fn read_state_any(
+        &self,
+        to: u64,
+        side: Side,
+        auth: Option<&AuthKey>,
+    ) -> Result<(StateBody, bool), RotateError> {
         let name = header::rotation_file(to);
         let forged = || RotateError::StateForged(name.clone());
         let bytes = fs::read(self.path.join(&name)).map_err(|_| forged())?;
@@ -630,10 +636,7 @@ impl Vault {
                 self.header.generation == body.to && self.index.revision == body.base_revision + 1
             }
         };
-        if !current && auth.is_none() {
-            return Err(RotateError::StateMismatch(name));
-        }
-        Ok(body)
+        Ok((body, current || auth.is_some()))
     }
 
     /// Writes and checks the new generation, switches to it, removes the old one. The
@@ -915,7 +918,7 @@ impl Vault {
     fn finish_rotation(&self, body: &StateBody) -> Result<usize, RotateError> {
         let clients_dir = self.path.join(CLIENTS_DIR);
         let audit_dir = self.path.join(AUDIT_DIR);
-        let named: HashSet<&str> = self.named_files()?;
+        let named = self.named_files_settling();
         let mut old: Vec<PathBuf> = body
             .files
             .iter()
@@ -974,14 +977,31 @@ impl Vault {
     }
 
     /// Before the switch: removes what the rotation wrote, then the state file.
-    fn discard(&self, body: &StateBody) -> Result<usize, RotateError> {
+    /// The files the index names, as a safety net for settling a rotation: the names in
+    /// a state file are fresh random ones, so a locator shard that cannot be read (the
+    /// vault needs restoring anyway) must not keep `--abort` or `--resume` from
+    /// finishing while every write is held back.
+    fn named_files_settling(&self) -> HashSet<&str> {
+        match self.named_files() {
+            Ok(named) => named,
+            Err(_) => self.index.shard_files().collect(),
+        }
+    }
+
+    /// `record`, if given, is committed after the new files are gone and before the
+    /// state file is: a copy of the state file then no longer matches the index.
+    fn discard(
+        &mut self,
+        body: &StateBody,
+        record: Option<AuditEvent>,
+    ) -> Result<usize, RotateError> {
         // Never undo a generation that vault.json already names.
         match vault::read_header(&self.path) {
             Ok(h) if h.generation == body.from => {}
             _ => return Err(RotateError::AlreadySwitched(body.to)),
         }
         let clients_dir = self.path.join(CLIENTS_DIR);
-        let named: HashSet<&str> = self.named_files()?;
+        let named = self.named_files_settling();
         let mut removed = 0;
         let mut targets: Vec<PathBuf> = body
             .files
@@ -1004,6 +1024,9 @@ impl Vault {
             self.path.to_path_buf(),
         ] {
             fsio::sync_dir(&d).map_err(vault::io_err(&d))?;
+        }
+        if let Some(r) = record {
+            self.commit_settling_rotation(r)?;
         }
         let sp = self.path.join(header::rotation_file(body.to));
         fsio::remove_durable(&sp).map_err(vault::io_err(&sp))?;

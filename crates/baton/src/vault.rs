@@ -780,14 +780,27 @@ impl Vault {
     }
 
     fn require_write(&self) -> Result<(), VaultError> {
-        if self.lock.is_none() {
-            return Err(VaultError::ReadOnly);
-        }
+        self.require_lock()?;
         // A write now would be missing from the new generation (docs/format.md#rotation).
         if let Some(generation) = crate::rotate::pending(&self.path) {
             return Err(VaultError::RotationPending(generation));
         }
         Ok(())
+    }
+
+    fn require_lock(&self) -> Result<(), VaultError> {
+        if self.lock.is_none() {
+            return Err(VaultError::ReadOnly);
+        }
+        Ok(())
+    }
+
+    /// Commits one audit record while a rotation's state file still exists: the record
+    /// that settles it (docs/format.md#rotation), written before the state file goes so
+    /// that a copy of it can never be resumed.
+    pub(crate) fn commit_settling_rotation(&mut self, event: AuditEvent) -> Result<(), VaultError> {
+        self.require_lock()?;
+        self.commit_unchecked(event, vec![], &[], |_| {})
     }
 
     /// Commits one change (docs/format.md#writes): audit record, changed client files
@@ -810,6 +823,48 @@ impl Vault {
         edit_index: impl FnOnce(&mut IndexBody),
     ) -> Result<(), VaultError> {
         self.require_write()?;
+        self.commit_unchecked(event, upserts, removes, edit_index)
+    }
+
+    fn commit_unchecked(
+        &mut self,
+        event: AuditEvent,
+        upserts: Vec<ClientFile>,
+        removes: &[String],
+        edit_index: impl FnOnce(&mut IndexBody),
+    ) -> Result<(), VaultError> {
+        // What readers check, enforced before anything is written.
+        let mut cids = HashSet::new();
+        for f in &upserts {
+            if !crate::client::valid_id(&f.id) {
+                return Err(VaultError::InvalidId(f.id.clone()));
+            }
+            if !crate::shard::is_hex(&f.cid, 32)
+                || !cids.insert(f.cid.as_str())
+                || removes.contains(&f.cid)
+            {
+                return Err(VaultError::Invalid(format!(
+                    "one change names client '{}' twice",
+                    f.id
+                )));
+            }
+        }
+        drop(cids);
+        // A change of vault-wide fields only (a settings or rotation record) needs no
+        // client table, so it works even where a locator shard cannot be read.
+        let touches_clients = !upserts.is_empty() || !removes.is_empty();
+        let existing = if touches_clients {
+            self.clients()?
+        } else {
+            &[]
+        };
+        for f in &upserts {
+            if existing.iter().any(|c| c.id == f.id && c.cid != f.cid)
+                || upserts.iter().any(|g| g.id == f.id && g.cid != f.cid)
+            {
+                return Err(VaultError::ClientExists(f.id.clone()));
+            }
+        }
         let time = now();
         // 1. The audit record. A leftover with this number is from a crashed write.
         let record = AuditRecord {
@@ -841,7 +896,7 @@ impl Vault {
         // change touches, also under fresh names.
         let mut next = self.index.clone();
         let mut obsolete: Vec<String> = Vec::new();
-        let before = self.clients()?.to_vec();
+        let before = existing.to_vec();
         let mut clients = before.clone();
         let shards = catalog::touched(upserts.iter().map(|f| f.cid.as_str()), removes);
         let mut summaries: Vec<ClientSummary> = Vec::with_capacity(upserts.len());
@@ -910,7 +965,9 @@ impl Vault {
         let ip = self.path.join(self.header.index_file());
         fsio::write_atomic(&ip, &seal::encrypt(&self.recipients, &sealed)).map_err(io_err(&ip))?;
         self.index = next;
-        self.located = clients.into();
+        if touches_clients {
+            self.located = clients.into();
+        }
 
         // 4. Cleanup; failures here leave only unreferenced files.
         for f in obsolete.iter().filter(|f| is_client_file_name(f)) {

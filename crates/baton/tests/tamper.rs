@@ -715,3 +715,38 @@ fn a_deleted_locator_shard_is_detected() {
         )
     });
 }
+
+#[test]
+fn a_commit_that_names_a_client_twice_is_refused_and_changes_nothing() {
+    use baton::audit::AuditEvent;
+    let f = fixture();
+    let mut v = Vault::open(&f.path, &f.pass, Access::Write).unwrap();
+    let before = snapshot(&f.path);
+    let alpha = v.client("alpha").unwrap();
+    let cid = alpha.cid.clone();
+    let ev = || AuditEvent::new("test", None, "");
+    // Upserted and removed at once.
+    assert!(
+        v.commit(ev(), vec![v.client("alpha").unwrap()], &[cid])
+            .is_err()
+    );
+    // Twice in one change.
+    assert!(
+        v.commit(
+            ev(),
+            vec![v.client("alpha").unwrap(), v.client("alpha").unwrap()],
+            &[]
+        )
+        .is_err()
+    );
+    // A second client under an id that exists.
+    let mut twin = v.client("beta").unwrap();
+    twin.cid = "0".repeat(32);
+    twin.id = "alpha".into();
+    assert!(matches!(
+        v.commit(ev(), vec![twin], &[]),
+        Err(VaultError::ClientExists(id)) if id == "alpha"
+    ));
+    assert_eq!(snapshot(&f.path), before);
+    assert!(v.verify().is_empty());
+}
