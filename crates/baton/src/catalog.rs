@@ -25,21 +25,12 @@ impl Vault {
     pub fn catalog(&self) -> Result<Vec<ClientSummary>, VaultError> {
         let first = self
             .clients()
-            .and_then(|clients| self.catalog_of(&self.index, clients));
-        match first {
-            Ok(c) => Ok(c),
-            // A reader holds no lock: a writer may have replaced the shards this
-            // (older) index names. Only if the index on disk is unchanged is the
-            // problem real.
-            Err(e) if self.lock.is_none() => match self.read_index() {
-                Ok(fresh) if fresh.revision > self.index.revision => {
-                    let clients = self.load_clients(&fresh)?;
-                    Ok(self.catalog_of(&fresh, &clients)?)
-                }
-                _ => Err(e.into()),
-            },
-            Err(e) => Err(e.into()),
-        }
+            .and_then(|clients| self.catalog_of(&self.index, clients))
+            .map_err(VaultError::from);
+        self.or_fresh(first, |fresh| {
+            let clients = self.load_clients(fresh)?;
+            Ok(self.catalog_of(fresh, &clients)?)
+        })
     }
 
     pub(crate) fn catalog_of(

@@ -93,13 +93,7 @@ pub fn is_temp_name(name: &str) -> bool {
         return false;
     };
     match rest.rsplit_once('.') {
-        Some((base, hex)) => {
-            !base.is_empty()
-                && hex.len() == 12
-                && hex
-                    .bytes()
-                    .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
-        }
+        Some((base, hex)) => !base.is_empty() && crate::is_lower_hex(hex, 12),
         None => false,
     }
 }

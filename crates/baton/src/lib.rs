@@ -36,3 +36,9 @@ pub use kdf::KdfParams;
 pub use keys::EmergencySecret;
 pub use secret::{Passphrase, SecretBytes, SecretText};
 pub use vault::{Access, InitError, InitOptions, IntegrityError, UnlockError, Vault, VaultError};
+
+/// `s` is exactly `len` lowercase hex digits: the form of every random name and hash
+/// the vault stores (docs/format.md#names).
+pub(crate) fn is_lower_hex(s: &str, len: usize) -> bool {
+    s.len() == len && s.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'))
+}

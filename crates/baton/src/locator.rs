@@ -8,7 +8,8 @@ use sha2::{Digest, Sha256};
 
 use crate::client::{ClientRef, valid_id};
 use crate::index::IndexBody;
-use crate::shard::{ShardKind, ShardRef, is_hex};
+use crate::is_lower_hex as is_hex;
+use crate::shard::{ShardKind, ShardRef};
 use crate::vault::{IntegrityError, Vault, VaultError, is_client_file_name};
 
 /// The locator shard of a client id: the first hex digit of SHA-256(id).

@@ -71,7 +71,7 @@ impl<T> ShardFile<T> {
 
 /// A valid shard name: one lowercase hex digit.
 pub(crate) fn valid_shard(s: &str) -> bool {
-    s.len() == 1 && s.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'))
+    crate::is_lower_hex(s, 1)
 }
 
 /// A list of shard references as the index must hold it: sorted by shard, no shard
@@ -81,11 +81,6 @@ pub(crate) fn valid_refs(refs: &[ShardRef]) -> bool {
         && refs
             .iter()
             .all(|r| valid_shard(&r.shard) && is_client_file_name(&r.file))
-}
-
-/// Lowercase hex of the given length.
-pub(crate) fn is_hex(s: &str, len: usize) -> bool {
-    s.len() == len && s.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'))
 }
 
 /// The names a shard file's plaintext must carry; parsed without the rows, so rotation

@@ -691,21 +691,29 @@ impl Vault {
     /// Reads one client's file and checks it against the index.
     pub fn client(&self, id: &str) -> Result<ClientFile, VaultError> {
         let first = self.locate(id).and_then(|s| Ok(self.read_client(&s)?));
+        self.or_fresh(first, |fresh| {
+            let s = self
+                .locate_in(fresh, id)?
+                .ok_or_else(|| VaultError::UnknownClient(id.to_string()))?;
+            Ok(self.read_client(&s)?)
+        })
+    }
+
+    /// A reader holds no lock: when a read fails its integrity check, a writer may have
+    /// committed meanwhile and removed the files this (older) index names. Then `again`
+    /// runs against the newer index; only if the index on disk is unchanged is the
+    /// problem real.
+    pub(crate) fn or_fresh<T>(
+        &self,
+        first: Result<T, VaultError>,
+        again: impl FnOnce(&IndexBody) -> Result<T, VaultError>,
+    ) -> Result<T, VaultError> {
         match first {
-            Ok(c) => Ok(c),
-            // A reader holds no lock: a writer may have committed a new index and removed
-            // the files this (older) index names. Only if the index on disk is unchanged
-            // is the problem real.
             Err(VaultError::Integrity(e)) if self.lock.is_none() => match self.read_index() {
-                Ok(fresh) if fresh.revision > self.index.revision => {
-                    let s = self
-                        .locate_in(&fresh, id)?
-                        .ok_or_else(|| VaultError::UnknownClient(id.to_string()))?;
-                    Ok(self.read_client(&s)?)
-                }
+                Ok(fresh) if fresh.revision > self.index.revision => again(&fresh),
                 _ => Err(e.into()),
             },
-            Err(e) => Err(e),
+            other => other,
         }
     }
 
@@ -839,7 +847,7 @@ impl Vault {
             if !crate::client::valid_id(&f.id) {
                 return Err(VaultError::InvalidId(f.id.clone()));
             }
-            if !crate::shard::is_hex(&f.cid, 32)
+            if !crate::is_lower_hex(&f.cid, 32)
                 || !cids.insert(f.cid.as_str())
                 || removes.contains(&f.cid)
             {
@@ -1263,11 +1271,8 @@ impl Vault {
 }
 
 pub(crate) fn is_client_file_name(name: &str) -> bool {
-    name.len() == 36
-        && name.ends_with(".age")
-        && name[..32]
-            .bytes()
-            .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
+    name.strip_suffix(".age")
+        .is_some_and(|fid| crate::is_lower_hex(fid, 32))
 }
 
 /// Checks a holder list and threshold (docs/format.md#names).
