@@ -140,6 +140,9 @@ impl From<VaultError> for Failure {
             VaultError::RotationPending(_) => {
                 Failure::new(e.to_string()).hint(HINT_ROTATION_PENDING)
             }
+            VaultError::RotatedMeanwhile(_) => Failure::new(e.to_string()).hint(
+                "nothing is wrong with the vault: run the command again to read the new generation",
+            ),
             _ => Failure::new(e.to_string()),
         }
     }

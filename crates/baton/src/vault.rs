@@ -179,6 +179,8 @@ pub enum VaultError {
         "a rotation to generation {0} was interrupted; no other change is possible until it is finished or undone"
     )]
     RotationPending(u64),
+    #[error("the vault was rotated to generation {0} while this command read it")]
+    RotatedMeanwhile(u64),
     #[error(transparent)]
     Integrity(#[from] IntegrityError),
     #[error(transparent)]
@@ -709,10 +711,18 @@ impl Vault {
         again: impl FnOnce(&IndexBody) -> Result<T, VaultError>,
     ) -> Result<T, VaultError> {
         match first {
-            Err(VaultError::Integrity(e)) if self.lock.is_none() => match self.read_index() {
-                Ok(fresh) if fresh.revision > self.index.revision => again(&fresh),
-                _ => Err(e.into()),
-            },
+            Err(VaultError::Integrity(e)) if self.lock.is_none() => {
+                // A rotation replaced every file and the keys: this open cannot follow.
+                if let Ok(h) = read_header(&self.path)
+                    && h.generation > self.header.generation
+                {
+                    return Err(VaultError::RotatedMeanwhile(h.generation));
+                }
+                match self.read_index() {
+                    Ok(fresh) if fresh.revision > self.index.revision => again(&fresh),
+                    _ => Err(e.into()),
+                }
+            }
             other => other,
         }
     }

@@ -750,3 +750,32 @@ fn a_commit_that_names_a_client_twice_is_refused_and_changes_nothing() {
     assert_eq!(snapshot(&f.path), before);
     assert!(v.verify().is_empty());
 }
+
+#[test]
+fn a_reader_during_another_rotation_is_told_so_not_warned_of_tampering() {
+    let f = fixture();
+    // A reader opened before the rotation (no lock), and a writer that rotates.
+    let reader = Vault::open(&f.path, &f.pass, Access::Read).unwrap();
+    {
+        let mut w = Vault::open(&f.path, &f.pass, Access::Write).unwrap();
+        w.rotate(
+            Default::default(),
+            None,
+            |_, _| Ok(()),
+            &|_: baton::rotate::Progress| {},
+        )
+        .unwrap();
+    }
+    // Its index names files the rotation removed.
+    assert!(matches!(
+        reader.client("alpha"),
+        Err(VaultError::RotatedMeanwhile(2))
+    ));
+    assert!(matches!(
+        reader.catalog(),
+        Err(VaultError::RotatedMeanwhile(2))
+    ));
+    // A new open reads the new generation.
+    let v = Vault::open(&f.path, &f.pass, Access::Read).unwrap();
+    assert!(v.client("alpha").is_ok());
+}
