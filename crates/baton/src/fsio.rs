@@ -23,6 +23,23 @@ pub fn fault_point(label: &'static str) {
     }
 }
 
+/// A test hook that makes a step fail with an I/O error instead (for the paths a crash
+/// cannot reach: an error after a rename). Returns true to fail at that label.
+static ERROR_HOOK: std::sync::OnceLock<Box<dyn Fn(&'static str) -> bool + Send + Sync>> =
+    std::sync::OnceLock::new();
+
+/// Installs the error-injection hook (once per process; for tests).
+pub fn set_error_hook(hook: Box<dyn Fn(&'static str) -> bool + Send + Sync>) {
+    let _ = ERROR_HOOK.set(hook);
+}
+
+fn injected(label: &'static str) -> io::Result<()> {
+    match ERROR_HOOK.get() {
+        Some(h) if h(label) => Err(io::Error::other(format!("injected failure ({label})"))),
+        _ => Ok(()),
+    }
+}
+
 /// Mode for every file baton writes.
 pub const FILE_MODE: u32 = 0o600;
 /// Mode for every folder baton creates.
@@ -79,6 +96,7 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> io::Result<()> {
         fault_point("write_atomic: synced");
         fs::rename(&tmp, path)?;
         fault_point("write_atomic: renamed");
+        injected("write_atomic: renamed")?;
         sync_dir(&dir)
     })();
     if result.is_err() {

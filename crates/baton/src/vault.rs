@@ -981,7 +981,21 @@ impl Vault {
         // 3. The commit point.
         let sealed = next.seal(&self.auth);
         let ip = self.path.join(self.header.index_file());
-        fsio::write_atomic(&ip, &seal::encrypt(&self.recipients, &sealed)).map_err(io_err(&ip))?;
+        if let Err(e) = fsio::write_atomic(&ip, &seal::encrypt(&self.recipients, &sealed)) {
+            // The rename may have happened before the error (a failed folder sync): then
+            // every reader already sees this commit, and this handle must follow it, or
+            // its next commit would reuse the record number and revision.
+            let landed = self
+                .read_index()
+                .is_ok_and(|ix| ix.revision == next.revision && ix.audit_head == next.audit_head);
+            if landed {
+                self.index = next;
+                if touches_clients {
+                    self.located = clients.into();
+                }
+            }
+            return Err(io_err(&ip)(e).into());
+        }
         self.index = next;
         if touches_clients {
             self.located = clients.into();
