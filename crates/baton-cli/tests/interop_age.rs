@@ -5,7 +5,6 @@
 mod common;
 
 use common::{Env, have, required};
-use std::process::Command;
 
 fn age_available() -> bool {
     if have("age") {
@@ -20,19 +19,7 @@ fn age_available() -> bool {
 }
 
 fn age_decrypt(identity: &std::path::Path, file: &std::path::Path) -> serde_json::Value {
-    let out = Command::new("age")
-        .arg("-d")
-        .arg("-i")
-        .arg(identity)
-        .arg(file)
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "age -d failed: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    serde_json::from_slice(&out.stdout).unwrap()
+    serde_json::from_slice(&common::age_decrypt(identity, file)).unwrap()
 }
 
 #[test]

@@ -175,3 +175,22 @@ pub fn client_file(vault: &Path, id: &str) -> PathBuf {
     let v = Vault::open(vault, &Passphrase::new(PASS.into()), Access::Read).unwrap();
     vault.join("clients").join(&v.locate(id).unwrap().file)
 }
+
+/// The plaintext of `file`, decrypted by the standard `age` command with the identity
+/// file `identity` (asserts that it succeeds).
+pub fn age_decrypt(identity: &Path, file: &Path) -> Vec<u8> {
+    let out = std::process::Command::new("age")
+        .arg("-d")
+        .arg("-i")
+        .arg(identity)
+        .arg(file)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "age -d {}: {}",
+        file.display(),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    out.stdout
+}
