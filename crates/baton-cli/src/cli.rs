@@ -26,6 +26,11 @@ pub struct Cli {
     #[arg(long, global = true, value_name = "FILE")]
     pub passphrase_file: Option<PathBuf>,
 
+    /// Open the vault with the emergency key in FILE (an age identity, as written by
+    /// `baton recover`) instead of the owner passphrase [env: BATON_IDENTITY]
+    #[arg(long, global = true, value_name = "FILE")]
+    pub identity: Option<PathBuf>,
+
     #[command(subcommand)]
     pub command: Command,
 }
@@ -82,12 +87,17 @@ pub enum Command {
     Verify(JsonFlag),
     /// Export a client's complete credential package (age file or printable sheet)
     Export(ExportArgs),
-    /// Show or set the owner's name and contact, as shown in client packages
+    /// Show or set the owner's name and contact (shown in client packages and kits),
+    /// where the vault copies are, and the rotation schedule
     Settings {
         #[arg(long, value_name = "NAME")]
         owner_name: Option<String>,
         #[arg(long, value_name = "CONTACT")]
         owner_contact: Option<String>,
+        /// Where copies of the vault are, as the emergency kits tell the colleague
+        /// ("Nextcloud folder baton of max@example.org; USB stick in the office safe")
+        #[arg(long, value_name = "TEXT")]
+        vault_copies: Option<String>,
         /// Months between key rotations (0: no schedule); `status --check` reports when
         /// one is due
         #[arg(long, value_name = "MONTHS")]
@@ -98,6 +108,15 @@ pub enum Command {
     /// Export a key as an age identity file, for the standard `age` command
     #[command(subcommand)]
     Key(KeyCmd),
+    /// Emergency shares: printable kits, share checks, drills, more holders, a new set
+    #[command(subcommand)]
+    Emergency(EmergencyCmd),
+    /// Rebuild the emergency key from the holders' shares and write it to a new folder,
+    /// to read and export everything (works on a read-only copy of the vault)
+    Recover(RecoverArgs),
+    /// After `recover`: become the new owner. A new passphrase, new keys and new shares
+    /// for new holders; everything is re-encrypted, old passphrase and shares stop working
+    Takeover(TakeoverArgs),
     /// Run the whole flow on a throwaway vault with sample clients
     Demo(DemoArgs),
     /// Print shell completions
@@ -119,18 +138,46 @@ pub struct JsonFlag {
     pub json: bool,
 }
 
+/// Who holds the emergency key: `--holders` with `-t`, or `--policy`.
+#[derive(Args, Debug, Clone, Default)]
+pub struct PolicyArgs {
+    /// Comma-separated names of the emergency share holders
+    #[arg(
+        long,
+        value_delimiter = ',',
+        value_name = "NAMES",
+        requires = "threshold"
+    )]
+    pub holders: Option<Vec<String>>,
+    /// How many holders are needed to rebuild the emergency key
+    #[arg(short = 't', long, value_name = "T", requires = "holders")]
+    pub threshold: Option<u8>,
+    /// SLIP-39 groups, all needed: "2 of anna,ben,carla; 1 of notary,spouse"
+    #[arg(long, value_name = "POLICY", conflicts_with_all = ["holders", "threshold"])]
+    pub policy: Option<String>,
+}
+
+/// Where kits go and how.
+#[derive(Args, Debug, Clone)]
+pub struct KitArgs {
+    /// Encrypt this holder's kit to an age or SSH public key: NAME=RECIPIENT (repeat)
+    #[arg(long = "holder-key", value_name = "NAME=RECIPIENT")]
+    pub holder_keys: Vec<String>,
+    /// Also print each kit to PDF with headless Chromium
+    #[arg(long)]
+    pub pdf: bool,
+}
+
 #[derive(Args, Debug)]
 pub struct InitArgs {
-    /// Comma-separated names of the emergency share holders
-    #[arg(long, value_delimiter = ',', required = true, value_name = "NAMES")]
-    pub holders: Vec<String>,
-    /// How many holders are needed to rebuild the emergency key
-    #[arg(short = 't', long, value_name = "T")]
-    pub threshold: u8,
-    /// New folder for the holders' share files (mode 0700), outside the vault and
-    /// preferably on a local, unsynced disk
+    #[command(flatten)]
+    pub policy: PolicyArgs,
+    /// New folder for the holders' kits and share files (mode 0700), outside the vault
+    /// and preferably on a local, unsynced disk
     #[arg(long, value_name = "DIR")]
     pub shares_out: PathBuf,
+    #[command(flatten)]
+    pub kits: KitArgs,
     /// Argon2id memory in MiB (at least 64)
     #[arg(long, value_name = "MIB", default_value_t = 64)]
     pub kdf_memory: u32,
@@ -341,20 +388,14 @@ pub struct RotateArgs {
     /// open nothing written from now on)
     #[arg(long, requires = "shares_out")]
     pub emergency: bool,
-    /// With --emergency: the new holders (default: the current ones)
-    #[arg(
-        long,
-        value_delimiter = ',',
-        value_name = "NAMES",
-        requires = "emergency"
-    )]
-    pub holders: Option<Vec<String>>,
-    /// With --emergency: how many holders rebuild the key (default: the current number)
-    #[arg(short = 't', long, value_name = "T", requires = "emergency")]
-    pub threshold: Option<u8>,
-    /// With --emergency: new folder for the holders' new share files, outside the vault
+    /// With --emergency: the new holders (default: the current policy)
+    #[command(flatten)]
+    pub policy: PolicyArgs,
+    /// With --emergency: new folder for the holders' new kits, outside the vault
     #[arg(long, value_name = "DIR", requires = "emergency")]
     pub shares_out: Option<PathBuf>,
+    #[command(flatten)]
+    pub kits: KitArgs,
     /// Also raise the Argon2id parameters of the passphrase (new salt); without values
     /// the memory cost is doubled
     #[arg(long)]
@@ -436,17 +477,18 @@ pub struct ExportArgs {
     /// The client to export
     #[arg(required_unless_present = "all", conflicts_with = "all")]
     pub client: Option<String>,
-    /// Every client with a stored recipient, one package each (needs --out-dir)
+    /// Every client with a stored recipient, one package each (needs --out-dir); with
+    /// --to or --to-ssh-key, every client, to those keys
     #[arg(long, requires = "out_dir")]
     pub all: bool,
     /// Folder for --all packages (created, mode 0700)
     #[arg(long, value_name = "DIR", conflicts_with = "output")]
     pub out_dir: Option<PathBuf>,
     /// Encrypt to this recipient (age1… or an SSH public key line) instead of the stored ones
-    #[arg(long = "to", value_name = "RECIPIENT", conflicts_with = "all")]
+    #[arg(long = "to", value_name = "RECIPIENT")]
     pub to: Vec<String>,
     /// Encrypt to the SSH public key(s) in FILE (ssh-ed25519 or ssh-rsa)
-    #[arg(long = "to-ssh-key", value_name = "FILE", conflicts_with = "all")]
+    #[arg(long = "to-ssh-key", value_name = "FILE")]
     pub to_ssh_key: Vec<PathBuf>,
     /// Encrypt with a newly generated passphrase, shown once on the terminal
     #[arg(long, conflicts_with_all = ["to", "to_ssh_key", "all"])]
@@ -465,4 +507,95 @@ pub struct ExportArgs {
     /// Do not ask before writing a plaintext sheet
     #[arg(long)]
     pub yes: bool,
+}
+
+/// Shares typed by holders: from files, or word by word on the terminal.
+#[derive(Args, Debug, Clone, Default)]
+pub struct ShareInput {
+    /// A share file (one SLIP-39 share; lines starting with # are ignored; '-' reads
+    /// one share per line from stdin). Repeat for several. Without it, baton asks on
+    /// the terminal, word by word
+    #[arg(long = "share-file", value_name = "FILE")]
+    pub share_files: Vec<PathBuf>,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum EmergencyCmd {
+    /// Write one printable kit (HTML, and PDF with --pdf) and share file per holder of
+    /// the current share set
+    Kits {
+        /// New folder for the kits (mode 0700), outside the vault
+        #[arg(long, value_name = "DIR")]
+        out_dir: PathBuf,
+        /// Only these holders (repeat; default: all)
+        #[arg(long = "holder", value_name = "NAME")]
+        holders: Vec<String>,
+        #[command(flatten)]
+        kits: KitArgs,
+    },
+    /// Check one share: are the words valid, is it this vault's, is it the current set?
+    /// Needs no passphrase and no other share
+    CheckShare {
+        #[command(flatten)]
+        input: ShareInput,
+        #[command(flatten)]
+        json: JsonFlag,
+    },
+    /// A rehearsal: enough holders enter their shares; baton proves they rebuild the
+    /// emergency key, records the drill, and prints nothing secret
+    Drill {
+        #[command(flatten)]
+        input: ShareInput,
+    },
+    /// Give one more person a share of the current set (no new key; existing shares
+    /// stay valid)
+    AddHolder {
+        name: String,
+        /// The group (1-based) the holder joins, if the policy has several
+        #[arg(long, value_name = "N")]
+        group: Option<usize>,
+        /// New folder for the holder's kit, outside the vault
+        #[arg(long, value_name = "DIR")]
+        out_dir: PathBuf,
+        #[command(flatten)]
+        kits: KitArgs,
+    },
+    /// A new emergency key and share set (a key rotation): every old share becomes
+    /// void for everything written from now on; kits for every holder
+    Reissue {
+        #[command(flatten)]
+        policy: PolicyArgs,
+        /// New folder for the kits, outside the vault
+        #[arg(long, value_name = "DIR")]
+        out_dir: PathBuf,
+        #[command(flatten)]
+        kits: KitArgs,
+    },
+}
+
+#[derive(Args, Debug)]
+pub struct RecoverArgs {
+    #[command(flatten)]
+    pub input: ShareInput,
+    /// New folder (mode 0700) for the emergency key file, on an encrypted or
+    /// removable disk
+    #[arg(long, value_name = "DIR")]
+    pub out_dir: PathBuf,
+}
+
+#[derive(Args, Debug)]
+pub struct TakeoverArgs {
+    /// The new holders of the new emergency key
+    #[command(flatten)]
+    pub policy: PolicyArgs,
+    /// New folder for the new holders' kits, outside the vault
+    #[arg(long, value_name = "DIR")]
+    pub shares_out: PathBuf,
+    /// Read the new owner passphrase from FILE instead of the terminal
+    #[arg(long, value_name = "FILE")]
+    pub new_passphrase_file: Option<PathBuf>,
+    #[command(flatten)]
+    pub kits: KitArgs,
+    #[command(flatten)]
+    pub input: ShareInput,
 }

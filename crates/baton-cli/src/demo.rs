@@ -5,11 +5,12 @@ use std::path::{Path, PathBuf};
 use std::time::Instant;
 
 use baton::changes::{EntryFields, NewClient};
+use baton::emergency::{Collector, Policy};
 use baton::export::BatchOutcome;
 use baton::kdf::KdfParams;
 use baton::slip39::{self, Mnemonic};
 use baton::vault::{Access, InitOptions, Vault};
-use baton::{EmergencySecret, Passphrase, SecretText};
+use baton::{Passphrase, SecretText};
 
 use crate::cli::DemoArgs;
 use crate::msg::{Failure, Result, esc};
@@ -58,25 +59,40 @@ pub fn run(a: DemoArgs) -> Result<()> {
     let passphrase = Passphrase::new(passphrase.expose().to_string());
     let started = Instant::now();
     baton::fsio::create_private_dir(&shares_dir).map_err(fail)?;
+    let policy = Policy::single(vec!["anna".into(), "ben".into(), "carla".into()], 2);
     let mut vault = Vault::init(
         &vault_dir,
         &passphrase,
         InitOptions {
-            holders: vec!["anna".into(), "ben".into(), "carla".into()],
-            threshold: 2,
+            policy: policy.clone(),
             kdf: KdfParams::standard(),
         },
-        |_, shares| {
+        |header, shares| {
+            let owner = baton::index::OwnerProfile {
+                name: "Demo Admin".into(),
+                contact: "admin@example.org".into(),
+                vault_copies: "this demo folder".into(),
+            };
+            let ctx = baton::kit::KitContext {
+                header,
+                owner: &owner,
+                policy: &policy,
+            };
             for s in shares {
-                let p = shares_dir.join(format!("{}.txt", s.holder));
+                let p = shares_dir.join(format!("{}.txt", s.holder.name));
                 let line = zeroize::Zeroizing::new(format!("{}\n", s.mnemonic.expose_words()));
                 baton::fsio::write_new(&p, line.as_bytes()).map_err(|e| e.to_string())?;
+                let kit = shares_dir.join(format!("{}.kit.html", s.holder.name));
+                baton::fsio::write_new(&kit, baton::kit::html(&ctx, s).as_bytes())
+                    .map_err(|e| e.to_string())?;
                 println!(
-                    "share {} of 3 for {:<6} -> {} ({} words)",
-                    s.member_index + 1,
-                    s.holder,
+                    "share {} of 3 for {:<6} -> {} and the printable {} ({} words, check code {})",
+                    s.holder.member + 1,
+                    s.holder.name,
                     p.display(),
-                    s.mnemonic.word_count()
+                    kit.display(),
+                    s.mnemonic.word_count(),
+                    baton::emergency::format_check(&s.check)
                 );
             }
             Ok(())
@@ -93,7 +109,7 @@ pub fn run(a: DemoArgs) -> Result<()> {
         h.kdf.p_cost
     );
     println!(
-        "share set {}: any 2 holders rebuild the emergency key; it is stored nowhere",
+        "share set {}: any 2 holders rebuild the emergency key; besides the shares it exists only wrapped under the owner passphrase (so kits can be printed again)",
         h.share_set.id
     );
 
@@ -173,7 +189,7 @@ pub fn run(a: DemoArgs) -> Result<()> {
     let handover = root.join("handover");
     baton::fsio::create_private_dir(&handover).map_err(fail)?;
     let outcomes = vault
-        .export_all(false, |id, bytes| {
+        .export_all(false, None, |id, bytes| {
             baton::fsio::write_new(&handover.join(format!("baton-{id}.age")), bytes)
                 .map_err(|e| e.to_string())
         })
@@ -273,19 +289,42 @@ pub fn run(a: DemoArgs) -> Result<()> {
     );
     drop(vault);
 
-    step("emergency: 2 holders (anna, carla) rebuild the key, a colleague reads everything");
-    let mut mnemonics: Vec<Mnemonic> = Vec::new();
-    for holder in ["anna", "carla"] {
-        let text =
-            std::fs::read_to_string(shares_dir.join(format!("{holder}.txt"))).map_err(fail)?;
-        mnemonics.push(Mnemonic::parse(text.trim()).map_err(fail)?);
+    step("emergency: anna and carla type their shares, a colleague reads everything");
+    let h = baton::vault::read_header(&vault_dir).map_err(fail)?;
+    let share_text = |holder: &str| {
+        std::fs::read_to_string(shares_dir.join(format!("{holder}.txt")))
+            .map(zeroize::Zeroizing::new)
+            .map_err(fail)
+    };
+    let mut c = Collector::new(&h.vault_id, &h.share_set, &h.recipients.emergency);
+    c.add(&share_text("anna")?).map_err(fail)?;
+    println!("anna's share: accepted");
+    match c.add(&share_text("anna")?) {
+        Err(e) => println!("anna's share again: refused ({e})"),
+        Ok(_) => return Err(fail("a duplicate share was accepted")),
     }
-    let secret = slip39::combine(&mnemonics, b"").map_err(fail)?;
-    let secret = EmergencySecret::from_bytes(&secret)
-        .ok_or_else(|| fail("rebuilt secret has the wrong length"))?;
+    let mut typo: Vec<String> = share_text("carla")?
+        .split_whitespace()
+        .map(String::from)
+        .collect();
+    typo[6] = if typo[6] == "academic" {
+        "acid"
+    } else {
+        "academic"
+    }
+    .into();
+    match c.add(&typo.join(" ")) {
+        Err(e) => println!(
+            "carla's share with word 7 mistyped: refused ({e}; the checksum points to word {})",
+            slip39::locate_mistyped_word(&typo.join(" ")).unwrap_or(0)
+        ),
+        Ok(_) => return Err(fail("a mistyped share was accepted")),
+    }
+    c.add(&share_text("carla")?).map_err(fail)?;
+    let secret = c.combine().map_err(fail)?;
     println!(
-        "rebuilt key matches the vault's emergency recipient: {}",
-        secret.matches(&h.recipients.emergency)
+        "carla's share: accepted; the rebuilt key is proven against the vault's emergency recipient {}",
+        h.recipients.emergency
     );
     let ev = Vault::open_emergency(&vault_dir, &secret, Access::Read).map_err(fail)?;
     let total: usize = ev
@@ -300,9 +339,10 @@ pub fn run(a: DemoArgs) -> Result<()> {
         total,
         ev.verify().len()
     );
+    let one = [Mnemonic::parse(&share_text("ben")?).map_err(fail)?];
     println!(
         "one share alone: {}",
-        match slip39::combine(&mnemonics[..1], b"") {
+        match slip39::combine(&one, b"") {
             Ok(_) => "rebuilt a key (unexpected!)".to_string(),
             Err(e) => format!("refused ({e})"),
         }

@@ -5,7 +5,6 @@ use std::path::{Path, PathBuf};
 
 use baton::SecretText;
 use baton::export::{BatchOutcome, ExportFormat, Lock, PackageRecipient};
-use baton::vault::Access;
 
 use crate::cli::{ExportArgs, ExportFormatArg};
 use crate::msg::{Failure, Result, esc};
@@ -190,7 +189,7 @@ pub fn run(ctx: &Ctx, a: ExportArgs) -> Result<()> {
         return Err(Failure::new("not confirmed; nothing was written")
             .hint("pass --yes to write the plaintext sheet without asking"));
     }
-    let mut v = ctx.open(Access::Write)?;
+    let mut v = ctx.open_recording()?;
     let stored_raw = v.client(&client)?.recipients;
     let stored: Vec<PackageRecipient> = stored_raw
         .iter()
@@ -289,11 +288,12 @@ fn run_all(ctx: &Ctx, a: &ExportArgs) -> Result<()> {
             esc(&dir.display().to_string())
         ))
     })?;
-    let mut v = ctx.open(Access::Write)?;
+    let to = parse_recipients(&a.to, &a.to_ssh_key)?;
+    let mut v = ctx.open_recording()?;
     let date = today();
     let path_for = |id: &str| dir.join(format!("baton-{id}-{date}.age"));
     let mut staged: Vec<(String, Staged)> = Vec::new();
-    let outcomes = v.export_all(a.armor, |id, bytes| {
+    let outcomes = v.export_all(a.armor, (!to.is_empty()).then_some(&to[..]), |id, bytes| {
         let mut st = Staged(None);
         st.write(&path_for(id), bytes, a.force)?;
         staged.push((id.to_string(), st));

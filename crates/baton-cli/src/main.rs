@@ -4,6 +4,7 @@
 mod cli;
 mod demo;
 mod export;
+mod handover;
 mod input;
 mod msg;
 mod rotate;
@@ -101,6 +102,7 @@ fn harden_process() {
 pub(crate) struct Ctx {
     vault: Option<PathBuf>,
     passphrase_file: Option<PathBuf>,
+    identity: Option<PathBuf>,
 }
 
 impl Ctx {
@@ -121,8 +123,45 @@ impl Ctx {
         input::passphrase(self.passphrase_file().as_deref(), "--passphrase-file")
     }
 
+    /// The emergency key from `--identity FILE` (or BATON_IDENTITY), if given.
+    fn identity_secret(&self) -> Result<Option<baton::EmergencySecret>> {
+        let Some(file) = self
+            .identity
+            .clone()
+            .or_else(|| std::env::var_os("BATON_IDENTITY").map(PathBuf::from))
+        else {
+            return Ok(None);
+        };
+        let bytes = input::read_secret_file(&file, "--identity")?;
+        let text = std::str::from_utf8(&bytes)
+            .map_err(|_| Failure::new("the file given to --identity is not text"))?;
+        baton::EmergencySecret::from_identity_file(text)
+            .map(Some)
+            .ok_or_else(|| {
+                Failure::new(
+                    "the file given to --identity holds no age identity (AGE-SECRET-KEY-1...)",
+                )
+                .hint("use the emergency-key.txt that 'baton recover' wrote")
+            })
+    }
+
     fn open(&self, access: Access) -> Result<Opened> {
         self.open_keep_passphrase(access).map(|(v, _)| v)
+    }
+
+    /// Opens for writing, so the command goes into the audit log; or read-only where
+    /// the folder cannot be written (a copy on a read-only medium), saying so.
+    fn open_recording(&self) -> Result<Opened> {
+        let path = self.vault_path()?;
+        if path.join(baton::header::HEADER_FILE).exists()
+            && baton::fsio::WriteLock::try_acquire(&path).is_err()
+        {
+            eprintln!(
+                "baton: note: the vault folder is read-only, so this is not recorded in its audit log"
+            );
+            return self.open(Access::Read);
+        }
+        self.open(Access::Write)
     }
 
     /// Opens the vault and keeps the passphrase for a command that needs it again
@@ -142,8 +181,16 @@ impl Ctx {
                 msg::HINT_ROTATION_PENDING
             );
         }
-        let p = self.passphrase()?;
-        let vault = Vault::open(&path, &p, access)?;
+        let (vault, p) = match self.identity_secret()? {
+            Some(e) => (
+                Vault::open_emergency(&path, &e, access)?,
+                Passphrase::new(String::new()),
+            ),
+            None => {
+                let p = self.passphrase()?;
+                (Vault::open(&path, &p, access)?, p)
+            }
+        };
         let seen = seen::path(&vault.header().vault_id);
         if let Some(last) = seen.as_deref().and_then(seen::read)
             && last > vault.index().revision
@@ -224,6 +271,7 @@ fn run(cli: Cli) -> Result<()> {
     let ctx = Ctx {
         vault: cli.vault,
         passphrase_file: cli.passphrase_file,
+        identity: cli.identity,
     };
     match cli.command {
         Command::Init(a) => cmd_init(&ctx, a),
@@ -242,13 +290,22 @@ fn run(cli: Cli) -> Result<()> {
         Command::Audit { verify, json } => cmd_audit(&ctx, verify, json.json),
         Command::Verify(j) => cmd_verify(&ctx, j.json),
         Command::Key(k) => cmd_key(&ctx, k),
+        Command::Emergency(c) => handover::run(&ctx, c),
+        Command::Recover(a) => handover::recover(&ctx, a),
+        Command::Takeover(a) => handover::takeover(&ctx, a),
         Command::Export(a) => export::run(&ctx, a),
         Command::Settings {
             owner_name,
             owner_contact,
+            vault_copies,
             rotate_every,
             json,
-        } => cmd_settings(&ctx, owner_name, owner_contact, rotate_every, json.json),
+        } => cmd_settings(
+            &ctx,
+            [owner_name, owner_contact, vault_copies],
+            rotate_every,
+            json.json,
+        ),
         Command::Demo(a) => demo::run(a),
         Command::Completions { shell } => {
             clap_complete::generate(shell, &mut Cli::command(), "baton", &mut std::io::stdout());
@@ -310,30 +367,25 @@ fn calibrate(mut p: KdfParams, target_ms: u64) -> Result<KdfParams> {
 fn cmd_init(ctx: &Ctx, a: cli::InitArgs) -> Result<()> {
     let path = ctx.vault_path()?;
     let shares_dir = a.shares_out.clone();
-    shares::check_out_dir(&path, &shares_dir, &a.holders)?;
+    let policy = handover::policy_of(&a.policy)?.ok_or_else(|| {
+        Failure::new("who holds the emergency key?")
+            .hint("--holders anna,ben,carla -t 2, or --policy \"2 of anna,ben,carla; 1 of notary,spouse\"")
+            .code(2)
+    })?;
+    let kit_opts = shares::prepare(&path, &shares_dir, &policy.holder_names(), &a.kits)?;
     let kdf = kdf_from_args(&a)?;
     let passphrase = input::new_passphrase(ctx.passphrase_file().as_deref(), "--passphrase-file")?;
-    let shares_existed = shares_dir.exists();
+    let owner = baton::index::OwnerProfile::default();
     let mut delivered: Vec<(String, PathBuf)> = Vec::new();
     let vault = Vault::init(
         &path,
         &passphrase,
         InitOptions {
-            holders: a.holders.clone(),
-            threshold: a.threshold,
+            policy: policy.clone(),
             kdf,
         },
-        |header, shares| {
-            // Written and fsynced before vault.json exists (Vault::init).
-            shares::write(&shares_dir, header, shares)
-                .map(|files| delivered = files)
-                .map_err(|f| {
-                    if !shares_existed {
-                        let _ = std::fs::remove_dir_all(&shares_dir);
-                    }
-                    f.message
-                })
-        },
+        // Written and fsynced before vault.json exists (Vault::init).
+        shares::deliverer(&shares_dir, &owner, &policy, &kit_opts, &mut delivered),
     )
     .map_err(|e| match e {
         baton::InitError::Delivery(_) => {
@@ -348,12 +400,14 @@ fn cmd_init(ctx: &Ctx, a: cli::InitArgs) -> Result<()> {
         esc(&path.display().to_string())
     );
     println!(
-        "emergency key split into {} shares, any {} rebuild it (SLIP-39 share set {})",
-        h.share_set.count, h.share_set.threshold, h.share_set.id
+        "emergency key split into SLIP-39 share set {}: {}",
+        h.share_set.id,
+        esc(&policy.describe())
     );
     shares::print_written(&delivered);
+    println!("{}", handover::HAND_OUT);
     println!(
-        "hand each holder their file, then delete the folder; the emergency key is stored nowhere else"
+        "set your name and contact ('baton settings --owner-name ... --owner-contact ...') and print the kits again ('baton emergency kits'), so the holders know whose vault it is"
     );
     Ok(())
 }
@@ -885,6 +939,16 @@ fn cmd_status(ctx: &Ctx, as_json: bool) -> Result<()> {
             "key rotation is due (since {since}); run 'baton rotate'"
         ));
     }
+    let drill_due = v.drill_due();
+    if let Some(due) = drill_due
+        .as_deref()
+        .filter(|d| *d <= baton::vault::now().as_str())
+    {
+        warnings.push(format!(
+            "an emergency drill is due (since {due}): have the holders prove their kits ('baton emergency drill')",
+            due = &due[..10.min(due.len())]
+        ));
+    }
     let orphans = v.orphans()?;
     if !orphans.is_empty() {
         warnings.push(format!(
@@ -899,7 +963,8 @@ fn cmd_status(ctx: &Ctx, as_json: bool) -> Result<()> {
             "clients": v.clients()?.len(), "entries": entries,
             "recipients": h.recipients,
             "kdf": { "algorithm": h.kdf.algorithm, "m_cost_kib": h.kdf.m_cost_kib, "t_cost": h.kdf.t_cost, "p_cost": h.kdf.p_cost, "profile": h.kdf.profile },
-            "share_set": { "id": h.share_set.id, "threshold": h.share_set.threshold, "count": h.share_set.count, "holders": ix.holders, "created": h.share_set.created },
+            "share_set": { "id": h.share_set.id, "policy": v.policy().describe(), "group_threshold": h.share_set.group_threshold, "groups": h.share_set.groups, "holders": ix.holders, "created": h.share_set.created, "retired": h.share_set.retired },
+            "emergency_drill": { "last": ix.last_drill, "due": drill_due },
             "audit_records": ix.audit_head.seq,
             "rotation": { "last": h.last_rotation(), "interval_months": h.rotation.interval_months, "due": due, "overdue": overdue.is_some() },
             "warnings": warnings,
@@ -922,15 +987,19 @@ fn cmd_status(ctx: &Ctx, as_json: bool) -> Result<()> {
         ix.audit_head.seq
     );
     println!(
-        "shares     set {}: {} of {} ({})",
+        "shares     set {} of {}: {}",
         h.share_set.id,
-        h.share_set.threshold,
-        h.share_set.count,
-        ix.holders
-            .iter()
-            .map(|x| esc(x))
-            .collect::<Vec<_>>()
-            .join(", ")
+        &h.share_set.created[..10.min(h.share_set.created.len())],
+        esc(&v.policy().describe())
+    );
+    println!(
+        "drill      last {}   next due {}",
+        if ix.last_drill.is_empty() {
+            "never"
+        } else {
+            &ix.last_drill
+        },
+        drill_due.as_deref().unwrap_or("-")
     );
     println!(
         "kdf        argon2id m={} MiB t={} p={}",
@@ -1159,12 +1228,12 @@ fn cmd_key(ctx: &Ctx, k: KeyCmd) -> Result<()> {
 
 fn cmd_settings(
     ctx: &Ctx,
-    name: Option<String>,
-    contact: Option<String>,
+    [name, contact, copies]: [Option<String>; 3],
     rotate_every: Option<u32>,
     as_json: bool,
 ) -> Result<()> {
-    let changing = name.is_some() || contact.is_some() || rotate_every.is_some();
+    let profile_changes = name.is_some() || contact.is_some() || copies.is_some();
+    let changing = profile_changes || rotate_every.is_some();
     let mut v = ctx.open(if changing {
         Access::Write
     } else {
@@ -1173,7 +1242,7 @@ fn cmd_settings(
     if let Some(months) = rotate_every {
         v.set_rotation_interval(months)?;
     }
-    if name.is_some() || contact.is_some() {
+    if profile_changes {
         let mut p = v.index().owner.clone();
         if let Some(n) = name {
             p.name = n;
@@ -1181,17 +1250,24 @@ fn cmd_settings(
         if let Some(c) = contact {
             p.contact = c;
         }
+        if let Some(c) = copies {
+            p.vault_copies = c;
+        }
         v.set_owner_profile(p)?;
+        eprintln!(
+            "baton: the emergency kits show these; print them again with 'baton emergency kits'"
+        );
     }
     let p = &v.index().owner;
     let every = v.header().rotation.interval_months;
     if as_json {
         print_json(
-            &json!({ "owner_name": p.name, "owner_contact": p.contact, "rotate_every_months": every }),
+            &json!({ "owner_name": p.name, "owner_contact": p.contact, "vault_copies": p.vault_copies, "rotate_every_months": every }),
         );
     } else {
         println!("owner name     {}", esc(&p.name));
         println!("owner contact  {}", esc(&p.contact));
+        println!("vault copies   {}", esc(&p.vault_copies));
         println!(
             "rotate every   {every} months{}",
             if every == 0 { " (no schedule)" } else { "" }

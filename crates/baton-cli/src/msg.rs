@@ -104,7 +104,7 @@ impl From<UnlockError> for Failure {
                 .hint("passphrases are case-sensitive; nothing was changed")
                 .code(EXIT_AUTH),
             UnlockError::WrongEmergencyKey => Failure::new(e.to_string())
-                .hint("these shares rebuild a different key: check they are for this vault and the current share set")
+                .hint("this key belongs to another vault or an earlier share set; after a takeover, the new owner opens the vault with the new passphrase")
                 .code(EXIT_AUTH),
             UnlockError::Locked => Failure::new(e.to_string())
                 .hint("wait for the other baton command to finish; the lock is released when it exits")
@@ -154,11 +154,27 @@ impl From<InitError> for Failure {
             InitError::NotEmpty(_) => {
                 Failure::new(e.to_string()).hint("choose a new or empty folder for the vault")
             }
-            InitError::BadThreshold { .. } => Failure::new(e.to_string()).hint(
-                "use -t/--threshold between 1 and the number of --holders (at most 16 holders)",
-            ),
+            InitError::Policy(p) => Failure::from(p.clone()),
             _ => Failure::new(e.to_string()),
         }
+    }
+}
+
+impl From<baton::emergency::PolicyError> for Failure {
+    fn from(e: baton::emergency::PolicyError) -> Self {
+        use baton::emergency::PolicyError as P;
+        let hint = match &e {
+            P::BadThreshold { .. } => {
+                "each group needs between 1 and all of its holders (-t/--threshold, or the number before 'of')"
+            }
+            P::Syntax(_) => "write groups as \"2 of anna,ben,carla; 1 of notary,spouse\"",
+            P::BadHolder(_) => {
+                "holder names have 1-64 characters without commas, semicolons, slashes or control characters"
+            }
+            P::DuplicateHolder(_) => "every holder is named once, in one group",
+            _ => "at most 16 groups of at most 16 holders",
+        };
+        Failure::new(e.to_string()).hint(hint).code(2)
     }
 }
 

@@ -4,11 +4,11 @@ use std::io::IsTerminal;
 use std::path::PathBuf;
 
 use baton::kdf::MAX_M_COST_KIB;
-use baton::rotate::{EmergencyPlan, Phase, Progress, RotateError, RotateOptions, RotateReport};
+use baton::rotate::{Phase, Progress, RotateError, RotateOptions, RotateReport};
 use baton::vault::Access;
 use indicatif::{ProgressBar, ProgressStyle};
 
-use crate::cli::RotateArgs;
+use crate::cli::{KitArgs, PolicyArgs, RotateArgs};
 use crate::msg::{self, Failure, Result};
 use crate::{Ctx, shares};
 
@@ -24,12 +24,17 @@ fn confirm_resume(v: &baton::vault::Vault, yes: bool) -> Result<()> {
         return Ok(());
     };
     eprintln!(
-        "the interrupted rotation (started {}) makes share set {} the vault's emergency key: {} of {} ({})",
+        "the interrupted rotation (started {}) makes share set {} the vault's emergency key: {} ({})",
         p.started,
         set.id,
-        set.threshold,
-        set.count,
-        msg::esc(&p.holders.join(", "))
+        set.summary(),
+        msg::esc(
+            &p.holders
+                .iter()
+                .map(|h| h.name.as_str())
+                .collect::<Vec<_>>()
+                .join(", ")
+        )
     );
     eprintln!(
         "its share files were written before the crash, to the --shares-out folder of that run"
@@ -37,22 +42,69 @@ fn confirm_resume(v: &baton::vault::Vault, yes: bool) -> Result<()> {
     if yes || crate::input::confirm("are all of those share files still there?") {
         return Ok(());
     }
+    let again = if v.is_owner() {
+        "baton rotate --emergency"
+    } else {
+        "baton takeover"
+    };
     Err(Failure::new("not confirmed; nothing was changed").hint(format!(
-        "if the share files of set {} are lost or were destroyed, run 'baton rotate --abort' and then 'baton rotate --emergency' again; pass --yes to finish without asking",
+        "if the share files of set {} are lost or were destroyed, run 'baton rotate --abort' and then '{again}' again; pass --yes to finish without asking",
         set.id
     )))
 }
 
+/// `baton emergency reissue`: `rotate --emergency` under another name.
+pub fn rotate_emergency(
+    ctx: &Ctx,
+    policy: PolicyArgs,
+    out_dir: PathBuf,
+    kits: KitArgs,
+) -> Result<()> {
+    run(
+        ctx,
+        RotateArgs {
+            emergency: true,
+            policy,
+            shares_out: Some(out_dir),
+            kits,
+            kdf: false,
+            kdf_memory: None,
+            kdf_time: None,
+            kdf_lanes: None,
+            resume: false,
+            abort: false,
+            yes: false,
+        },
+    )
+}
+
 pub fn run(ctx: &Ctx, a: RotateArgs) -> Result<()> {
     let path = ctx.vault_path()?;
+    let new_policy = crate::handover::policy_of(&a.policy)?;
+    if new_policy.is_some() && !a.emergency {
+        return Err(Failure::new("--holders, -t and --policy need --emergency")
+            .hint("a new set of holders means a new emergency key: 'baton rotate --emergency' or 'baton emergency reissue'"));
+    }
+    let kit_opts = shares::KitOptions::from_args(&a.kits)?;
     if a.emergency
         && let Some(dir) = &a.shares_out
     {
         // Checked before the passphrase is asked and before any key exists.
-        let holders = a.holders.clone().unwrap_or_default();
+        let holders = new_policy
+            .as_ref()
+            .map(|p| p.holder_names())
+            .unwrap_or_default();
         shares::check_out_dir(&path, dir, &holders)?;
     }
     let (mut v, passphrase) = ctx.open_keep_passphrase(Access::Write)?;
+    // Opened with the emergency key: an interrupted takeover is finished with the new
+    // owner passphrase it chose (its new owner key is wrapped under it).
+    let passphrase = if a.resume && !v.is_owner() {
+        eprintln!("baton: finishing a takeover needs the new owner passphrase chosen for it");
+        ctx.passphrase()?
+    } else {
+        passphrase
+    };
     let bar = Bar::new();
     let progress = |p: Progress| bar.update(p);
 
@@ -109,27 +161,20 @@ pub fn run(ctx: &Ctx, a: RotateArgs) -> Result<()> {
     }
     let mut delivered: Vec<(String, PathBuf)> = Vec::new();
     let out_dir = a.shares_out.clone();
+    let policy = new_policy.unwrap_or_else(|| v.policy());
     if a.emergency {
-        let holders = a.holders.unwrap_or_else(|| v.index().holders.clone());
-        let threshold = a.threshold.unwrap_or(v.header().share_set.threshold);
-        opts.emergency = Some(EmergencyPlan { holders, threshold });
+        kit_opts.check_names(&policy.holder_names())?;
+        opts.emergency = Some(policy.clone());
     }
-    let out_existed = out_dir.as_ref().is_some_and(|d| d.exists());
+    let owner = v.index().owner.clone();
     let from = v.header().generation;
+    // Only a rotation with --emergency hands out kits, and clap requires --shares-out
+    // with it.
+    let out_dir = out_dir.unwrap_or_default();
     let result = v.rotate(
         opts,
         Some(&passphrase),
-        |header, list| {
-            let dir = out_dir.as_ref().ok_or("no --shares-out folder")?;
-            shares::write(dir, header, list)
-                .map(|files| delivered = files)
-                .map_err(|f| {
-                    if !out_existed {
-                        let _ = std::fs::remove_dir_all(dir);
-                    }
-                    f.message
-                })
-        },
+        shares::deliverer(&out_dir, &owner, &policy, &kit_opts, &mut delivered),
         &progress,
     );
     bar.finish();
@@ -160,18 +205,19 @@ pub fn run(ctx: &Ctx, a: RotateArgs) -> Result<()> {
     print_report(&r);
     if r.emergency_rotated {
         println!(
-            "new emergency shares (set {}, any {} of {}):",
-            r.share_set.id, r.share_set.threshold, r.share_set.count
+            "new emergency kits (share set {}: {}):",
+            r.share_set.id,
+            msg::esc(&policy.describe())
         );
         shares::print_written(&delivered);
         println!(
-            "hand each holder the new file, have them destroy the old kit, then delete the folder"
+            "hand each holder the new kit, have them destroy the old one, then delete the folder"
         );
     }
     Ok(())
 }
 
-fn print_report(r: &RotateReport) {
+pub fn print_report(r: &RotateReport) {
     println!(
         "rotated to generation {}: new {}",
         r.to_generation,
@@ -187,7 +233,7 @@ fn print_report(r: &RotateReport) {
     }
 }
 
-fn failure(e: RotateError) -> Failure {
+pub fn failure(e: RotateError) -> Failure {
     match e {
         RotateError::Pending(g) => Failure::new(format!(
             "a rotation to generation {g} was interrupted"
@@ -217,10 +263,10 @@ fn failure(e: RotateError) -> Failure {
 }
 
 /// A progress bar with ETA on a terminal, nothing otherwise.
-struct Bar(Option<ProgressBar>);
+pub struct Bar(Option<ProgressBar>);
 
 impl Bar {
-    fn new() -> Self {
+    pub fn new() -> Self {
         if !std::io::stderr().is_terminal() {
             return Bar(None);
         }
@@ -233,7 +279,7 @@ impl Bar {
         Bar(Some(pb))
     }
 
-    fn update(&self, p: Progress) {
+    pub fn update(&self, p: Progress) {
         let Some(pb) = &self.0 else { return };
         if pb.length() != Some(p.total as u64) {
             pb.set_length(p.total as u64);
@@ -248,7 +294,7 @@ impl Bar {
         pb.set_position(p.done as u64);
     }
 
-    fn finish(&self) {
+    pub fn finish(&self) {
         if let Some(pb) = &self.0 {
             pb.finish_and_clear();
         }

@@ -3,7 +3,11 @@
 
 use std::path::{Path, PathBuf};
 
-use baton::vault::HolderShare;
+use baton::emergency::HolderShare;
+use baton::export::{Lock, PackageRecipient, seal_package};
+use baton::kit::KitContext;
+
+use crate::cli::KitArgs;
 
 use crate::msg::{Failure, Result, esc};
 
@@ -50,10 +54,82 @@ pub fn check_out_dir(vault: &Path, shares_dir: &Path, holders: &[String]) -> Res
     Ok(())
 }
 
+/// How kits are written: which holders get theirs encrypted, and whether PDFs are made.
+pub struct KitOptions {
+    keys: Vec<(String, PackageRecipient)>,
+    pdf: Option<PathBuf>,
+}
+
+impl KitOptions {
+    /// Parses `--holder-key NAME=RECIPIENT` and finds Chromium for `--pdf`.
+    pub fn from_args(a: &KitArgs) -> Result<KitOptions> {
+        let mut keys = Vec::new();
+        for spec in &a.holder_keys {
+            let (name, key) = spec.split_once('=').ok_or_else(|| {
+                Failure::new("--holder-key takes NAME=RECIPIENT")
+                    .hint("for example --holder-key \"anna=age1...\" or --holder-key \"ben=ssh-ed25519 AAAA...\"")
+            })?;
+            let r = PackageRecipient::parse(key)
+                .map_err(|e| Failure::new(format!("--holder-key for {}: {e}", esc(name.trim()))))?;
+            keys.push((name.trim().to_string(), r));
+        }
+        let pdf = if a.pdf {
+            Some(chromium().ok_or_else(|| {
+                Failure::new("--pdf needs Chromium, which was not found")
+                    .hint("install it (Debian: apt install chromium), or print the HTML kits from a browser")
+            })?)
+        } else {
+            None
+        };
+        Ok(KitOptions { keys, pdf })
+    }
+
+    /// Every holder named by `--holder-key` must hold a share.
+    pub fn check_names(&self, holders: &[String]) -> Result<()> {
+        for (name, _) in &self.keys {
+            if !holders.iter().any(|h| h.eq_ignore_ascii_case(name)) {
+                return Err(Failure::new(format!(
+                    "--holder-key names {}, who holds no share",
+                    esc(name)
+                )));
+            }
+        }
+        Ok(())
+    }
+
+    fn key_of(&self, holder: &str) -> Option<&PackageRecipient> {
+        self.keys
+            .iter()
+            .find(|(n, _)| n.eq_ignore_ascii_case(holder))
+            .map(|(_, r)| r)
+    }
+}
+
+fn chromium() -> Option<PathBuf> {
+    let path = std::env::var_os("PATH")?;
+    ["chromium", "chromium-browser", "google-chrome"]
+        .iter()
+        .flat_map(|c| std::env::split_paths(&path).map(move |d| d.join(c)))
+        .find(|p| p.is_file())
+}
+
+/// Before any key exists: parses the kit options, checks that `--holder-key` names only
+/// holders, and that `dir` can take the kits.
+pub fn prepare(vault: &Path, dir: &Path, holders: &[String], a: &KitArgs) -> Result<KitOptions> {
+    let opts = KitOptions::from_args(a)?;
+    opts.check_names(holders)?;
+    check_out_dir(vault, dir, holders)?;
+    Ok(opts)
+}
+
+/// Writes each holder's share file (`<holder>.txt`, docs/format.md#share-files) and
+/// printable kit (`<holder>.kit.html`, and `.kit.pdf` with --pdf). A holder with a key
+/// gets only `.age` files encrypted to it. Returns (holder, file) for every file.
 pub fn write(
     dir: &Path,
-    h: &baton::header::Header,
+    ctx: &KitContext,
     shares: &[HolderShare],
+    opts: &KitOptions,
 ) -> Result<Vec<(String, PathBuf)>> {
     baton::fsio::create_private_dir(dir).map_err(|e| {
         Failure::new(format!(
@@ -61,31 +137,143 @@ pub fn write(
             esc(&dir.display().to_string())
         ))
     })?;
+    let h = ctx.header;
     let mut written = Vec::new();
     for s in shares {
+        let name = &s.holder.name;
         let text = zeroize::Zeroizing::new(format!(
-            "# baton emergency share for {}\n# vault {}, share set {}, {} of {}, member {}\n{}\n",
-            s.holder,
+            "# baton emergency share for {}\n# vault {}, share set {}, group {} share {}, check code {}\n{}\n",
+            name,
             h.vault_id,
             h.share_set.id,
-            h.share_set.threshold,
-            h.share_set.count,
-            s.member_index + 1,
+            s.holder.group + 1,
+            s.holder.member + 1,
+            baton::emergency::format_check(&s.check),
             s.mnemonic.expose_words()
         ));
-        let p = dir.join(holder_file_name(&s.holder));
-        baton::fsio::write_new(&p, text.as_bytes()).map_err(|e| {
-            Failure::new(format!(
-                "cannot write share file {}: {e}",
-                esc(&p.display().to_string())
-            ))
-        })?;
-        written.push((s.holder.clone(), p));
+        let kit = baton::kit::html(ctx, s);
+        let stem = holder_stem(name);
+        let key = opts.key_of(name);
+        let mut files: Vec<(String, zeroize::Zeroizing<Vec<u8>>)> = vec![
+            (
+                format!("{stem}.txt"),
+                zeroize::Zeroizing::new(text.as_bytes().to_vec()),
+            ),
+            (
+                format!("{stem}.kit.html"),
+                zeroize::Zeroizing::new(kit.as_bytes().to_vec()),
+            ),
+        ];
+        if let Some(browser) = &opts.pdf {
+            files.push((
+                format!("{stem}.kit.pdf"),
+                print_pdf(browser, dir, &stem, &kit)?,
+            ));
+        }
+        for (file, bytes) in files {
+            let (file, bytes) = match key {
+                Some(r) => {
+                    let sealed =
+                        seal_package(&bytes, &Lock::Recipients(std::slice::from_ref(r)), false)
+                            .map_err(|e| {
+                                Failure::new(format!(
+                                    "cannot encrypt the kit of {}: {e}",
+                                    esc(name)
+                                ))
+                            })?;
+                    (format!("{file}.age"), zeroize::Zeroizing::new(sealed))
+                }
+                None => (file, bytes),
+            };
+            let p = dir.join(&file);
+            baton::fsio::write_new(&p, &bytes).map_err(|e| {
+                Failure::new(format!(
+                    "cannot write {}: {e}",
+                    esc(&p.display().to_string())
+                ))
+            })?;
+            written.push((name.clone(), p));
+        }
     }
     Ok(written)
 }
 
+/// The `deliver` step of init, rotation and takeover: writes the kits into `dir`
+/// before the new keys are used, and on failure removes the folder if it made it.
+pub fn deliverer<'a>(
+    dir: &'a Path,
+    owner: &'a baton::index::OwnerProfile,
+    policy: &'a baton::emergency::Policy,
+    opts: &'a KitOptions,
+    delivered: &'a mut Vec<(String, PathBuf)>,
+) -> impl FnOnce(&baton::header::Header, &[HolderShare]) -> std::result::Result<(), String> + 'a {
+    let existed = dir.exists();
+    move |header, shares| {
+        let kctx = KitContext {
+            header,
+            owner,
+            policy,
+        };
+        write(dir, &kctx, shares, opts)
+            .map(|w| *delivered = w)
+            .map_err(|f| {
+                if !existed {
+                    let _ = std::fs::remove_dir_all(dir);
+                }
+                f.message
+            })
+    }
+}
+
+/// Prints one kit to PDF with headless Chromium. The HTML goes into a private folder
+/// inside `dir` for the browser to read, and that folder is removed afterwards.
+fn print_pdf(
+    browser: &Path,
+    dir: &Path,
+    stem: &str,
+    kit: &str,
+) -> Result<zeroize::Zeroizing<Vec<u8>>> {
+    let work = tempfile::Builder::new()
+        .prefix(".kit-print-")
+        .tempdir_in(dir)
+        .map_err(|e| Failure::new(format!("cannot create a folder for printing: {e}")))?;
+    let html = work.path().join(format!("{stem}.html"));
+    let pdf = work.path().join(format!("{stem}.pdf"));
+    baton::fsio::write_new(&html, kit.as_bytes())
+        .map_err(|e| Failure::new(format!("cannot write a kit for printing: {e}")))?;
+    let status = std::process::Command::new(browser)
+        .args([
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--no-pdf-header-footer",
+        ])
+        .arg(format!(
+            "--user-data-dir={}",
+            work.path().join("profile").display()
+        ))
+        .arg(format!("--print-to-pdf={}", pdf.display()))
+        .arg(format!("file://{}", html.display()))
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .status()
+        .map_err(|e| Failure::new(format!("cannot run Chromium: {e}")))?;
+    let bytes = std::fs::read(&pdf).ok().filter(|b| b.starts_with(b"%PDF"));
+    match bytes {
+        Some(b) if status.success() => Ok(zeroize::Zeroizing::new(b)),
+        _ => Err(Failure::new("Chromium did not print the kit to PDF")
+            .hint("the HTML kits are complete on their own: print them from a browser")),
+    }
+}
+
 fn holder_file_name(holder: &str) -> String {
+    format!("{}.txt", holder_stem(holder))
+}
+
+/// The holder's name as a file name: lowercase, characters other than a-z 0-9 - _
+/// replaced by `_`.
+fn holder_stem(holder: &str) -> String {
     let s: String = holder
         .chars()
         .map(|c| {
@@ -96,7 +284,7 @@ fn holder_file_name(holder: &str) -> String {
             }
         })
         .collect();
-    format!("{s}.txt")
+    s
 }
 
 /// An absolute, symlink-resolved form of a path that may not exist yet: the deepest

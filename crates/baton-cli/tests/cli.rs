@@ -36,7 +36,17 @@ fn init_writes_private_vault_and_share_files() {
         .map(|d| d.unwrap().file_name().into_string().unwrap())
         .collect();
     names.sort();
-    assert_eq!(names, ["anna.txt", "ben.txt", "carla.txt"]);
+    assert_eq!(
+        names,
+        [
+            "anna.kit.html",
+            "anna.txt",
+            "ben.kit.html",
+            "ben.txt",
+            "carla.kit.html",
+            "carla.txt"
+        ]
+    );
     let anna = fs::read_to_string(e.shares.join("anna.txt")).unwrap();
     let words = anna.lines().find(|l| !l.starts_with('#')).unwrap();
     assert_eq!(
@@ -51,11 +61,15 @@ fn init_writes_private_vault_and_share_files() {
         assert!(!String::from_utf8_lossy(&bytes).contains(words));
     }
     let s = e.json(&["status", "--json"]);
-    assert_eq!(s["share_set"]["threshold"], 2);
-    assert_eq!(
-        s["share_set"]["holders"],
-        serde_json::json!(["anna", "ben", "carla"])
-    );
+    assert_eq!(s["share_set"]["policy"], "2 of anna, ben, carla");
+    assert_eq!(s["share_set"]["groups"][0]["count"], 3);
+    assert_eq!(s["share_set"]["holders"][2]["name"], "carla");
+    // The kit holds the same words, numbered, and names the other holders.
+    let kit = fs::read_to_string(e.shares.join("anna.kit.html")).unwrap();
+    for (i, w) in words.split(' ').enumerate().take(3) {
+        assert!(kit.contains(&format!("<li>{w}</li>")), "word {}", i + 1);
+    }
+    assert!(kit.contains("2 von / of: anna, ben, carla"));
 }
 
 #[test]
@@ -490,9 +504,9 @@ fn missing_vault_and_missing_flags() {
     ])
     .arg(&e.shares)
     .assert()
-    .code(1)
+    .code(2)
     .stderr(predicate::str::contains(
-        "threshold 3 is impossible with 2 holders",
+        "a group needs 3 of 2 holders, which is impossible",
     ));
     assert!(!e.vault.exists());
 }
@@ -544,7 +558,9 @@ fn completions_and_man_page() {
 fn demo_runs() {
     let e = Env::new();
     let out = e.stdout(&["demo"]);
-    assert!(out.contains("rebuilt key matches the vault's emergency recipient: true"));
+    assert!(out.contains("the rebuilt key is proven against the vault's emergency recipient"));
+    assert!(out.contains("anna's share again: refused"));
+    assert!(out.contains("the checksum points to word 7"));
     assert!(out.contains("detected: client"));
     assert!(out.contains("verify: 0 problems"));
 }

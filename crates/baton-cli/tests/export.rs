@@ -434,21 +434,10 @@ fn html_sheet_needs_confirmation() {
 
 /// Runs keepassxc-cli with the database password on stdin.
 fn kpxc(password: &str, args: &[&str]) -> String {
-    use std::io::Write;
-    let mut child = Command::new("keepassxc-cli")
-        .args(args)
-        .stdin(std::process::Stdio::piped())
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
-    child
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(format!("{password}\n").as_bytes())
-        .unwrap();
-    let out = child.wait_with_output().unwrap();
+    let out = common::run_with_input(
+        Command::new("keepassxc-cli").args(args),
+        &format!("{password}\n"),
+    );
     assert!(
         out.status.success(),
         "keepassxc-cli {args:?}: {}",

@@ -3,7 +3,7 @@
 
 mod common;
 
-use common::{Env, have, required};
+use common::Env;
 use std::fs;
 use std::process::Command;
 
@@ -12,20 +12,9 @@ const URIS: [&str; 2] = [
     "otpauth://totp/Panel:admin%40acme.example?secret=JBSWY3DPEHPK3PXP&issuer=Panel&digits=6&period=30",
 ];
 
-fn chromium() -> Option<&'static str> {
-    ["chromium", "chromium-browser", "google-chrome"]
-        .into_iter()
-        .find(|c| have(c))
-}
-
 #[test]
 fn sheet_renders_in_chromium_and_its_qr_codes_decode() {
-    let Some(browser) = chromium().filter(|_| have("zbarimg")) else {
-        assert!(
-            !required(),
-            "CI needs chromium and zbarimg (apt-get install chromium zbar-tools)"
-        );
-        eprintln!("skipping: chromium or zbarimg not installed");
+    let Some(browser) = common::browser_and_qr_decoder() else {
         return;
     };
     let e = Env::init();
@@ -53,31 +42,12 @@ fn sheet_renders_in_chromium_and_its_qr_codes_decode() {
         .success();
 
     let shot = e.dir.path().join("shot.png");
-    let out = Command::new(browser)
-        .args([
-            "--headless",
-            "--no-sandbox",
-            "--disable-gpu",
-            "--disable-quic",
-            "--no-first-run",
-            "--disable-background-networking",
-            "--disable-component-update",
-            "--disable-sync",
-            "--hide-scrollbars",
-            "--window-size=1000,1600",
-        ])
-        .arg(format!(
-            "--user-data-dir={}",
-            e.dir.path().join("profile").display()
-        ))
-        .arg(format!("--screenshot={}", shot.display()))
-        .arg(format!("file://{}", sheet.display()))
-        .output()
-        .unwrap();
-    assert!(
-        shot.is_file(),
-        "no screenshot: {}",
-        String::from_utf8_lossy(&out.stderr)
+    common::screenshot(
+        browser,
+        &sheet,
+        &shot,
+        &e.dir.path().join("profile"),
+        "1000,1600",
     );
     assert!(
         fs::metadata(&shot).unwrap().len() > 10_000,

@@ -282,8 +282,10 @@ fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
         &args.vault,
         &passphrase,
         InitOptions {
-            holders: vec!["anna".into(), "ben".into(), "carla".into()],
-            threshold: 2,
+            policy: baton::emergency::Policy::single(
+                vec!["anna".into(), "ben".into(), "carla".into()],
+                2,
+            ),
             kdf,
         },
         // A benchmark vault: the shares go nowhere.

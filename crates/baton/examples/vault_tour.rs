@@ -18,8 +18,10 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         &path,
         &passphrase,
         InitOptions {
-            holders: vec!["anna".into(), "ben".into(), "carla".into()],
-            threshold: 2,
+            policy: baton::emergency::Policy::single(
+                vec!["anna".into(), "ben".into(), "carla".into()],
+                2,
+            ),
             kdf: KdfParams::standard(),
         },
         |_, shares| {

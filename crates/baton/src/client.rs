@@ -262,7 +262,7 @@ pub fn valid_holder(s: &str) -> bool {
         && s.chars().count() <= 64
         && !s
             .chars()
-            .any(|c| c == ',' || c.is_control() || c == '/' || c == '\\')
+            .any(|c| c == ',' || c == ';' || c.is_control() || c == '/' || c == '\\')
 }
 
 /// Attachment names: a plain file name, no folders, no control or bidirectional

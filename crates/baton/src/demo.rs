@@ -147,6 +147,7 @@ pub fn populate(vault: &mut Vault) -> Result<age::x25519::Identity, VaultError> 
     vault.set_owner_profile(crate::index::OwnerProfile {
         name: "Max Admin".into(),
         contact: "max@admin.example".into(),
+        vault_copies: "Nextcloud folder 'baton'; USB stick in the office safe".into(),
     })?;
     let acme_key = age::x25519::Identity::generate();
     let parse =

@@ -374,6 +374,9 @@ pub struct ExportSummary {
     pub entries: usize,
     pub attachments: usize,
     pub fingerprints: Vec<String>,
+    /// Whether the export is in the audit log: not when the vault was opened
+    /// read-only (a colleague's copy on a read-only medium).
+    pub recorded: bool,
 }
 
 /// The output formats (docs/export-format.md).
@@ -445,7 +448,11 @@ impl crate::vault::Vault {
             entries: file.entries.len(),
             attachments: file.entries.iter().map(|e| e.attachments.len()).sum(),
             fingerprints,
+            recorded: self.is_writable(),
         };
+        if !summary.recorded {
+            return Ok(summary);
+        }
         let detail = format!(
             "format={fmt} entries={} attachments={} to={}",
             summary.entries,
@@ -476,11 +483,13 @@ pub enum BatchOutcome {
 }
 
 impl crate::vault::Vault {
-    /// Exports every client that has a usable stored recipient, in index order;
-    /// `sink(client, bytes)` writes each package. Returns one outcome per client.
+    /// Exports every client that has a usable stored recipient, in index order, or
+    /// every client to `to` if given; `sink(client, bytes)` writes each package.
+    /// Returns one outcome per client.
     pub fn export_all(
         &mut self,
         armor: bool,
+        to: Option<&[PackageRecipient]>,
         mut sink: impl FnMut(&str, &[u8]) -> Result<(), String>,
     ) -> Result<Vec<(String, BatchOutcome)>, crate::vault::VaultError> {
         let clients: Vec<(String, Vec<String>)> = self
@@ -490,11 +499,14 @@ impl crate::vault::Vault {
             .collect();
         let mut out = Vec::with_capacity(clients.len());
         for (id, stored) in clients {
-            let usable: Vec<PackageRecipient> = stored
-                .iter()
-                .filter_map(|r| PackageRecipient::parse(r).ok())
-                .collect();
-            let outcome = if stored.is_empty() {
+            let usable: Vec<PackageRecipient> = match to {
+                Some(to) => to.to_vec(),
+                None => stored
+                    .iter()
+                    .filter_map(|r| PackageRecipient::parse(r).ok())
+                    .collect(),
+            };
+            let outcome = if to.is_none() && stored.is_empty() {
                 BatchOutcome::Skipped("no recipient stored")
             } else if usable.is_empty() {
                 BatchOutcome::Skipped("its stored recipients are unusable")

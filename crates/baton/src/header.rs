@@ -6,7 +6,9 @@ use crate::kdf::KdfParams;
 
 pub const HEADER_FILE: &str = "vault.json";
 pub const FORMAT: &str = "baton-vault";
-pub const VERSION: u32 = 1;
+/// Version 2: the owner key also wraps the emergency secret; share sets have groups
+/// and check codes.
+pub const VERSION: u32 = 2;
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Recipients {
@@ -14,16 +16,101 @@ pub struct Recipients {
     pub emergency: String,
 }
 
-/// Public facts about the current SLIP-39 share set. Holder names are in the index.
+/// Public facts about the current SLIP-39 share set (docs/format.md#emergency-key).
+/// Holder names are in the index.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ShareSet {
     /// The 15-bit SLIP-39 identifier, 4 hex digits.
     pub id: String,
-    pub threshold: u8,
-    pub count: u8,
+    /// How many groups are needed (all of them, for sets baton makes).
+    pub group_threshold: u8,
+    pub groups: Vec<ShareGroup>,
     pub extendable: bool,
     pub iteration_exponent: u8,
     pub created: String,
+    /// The check code of every issued share, in the order they were issued.
+    pub checks: Vec<ShareCheck>,
+    /// Earlier share sets of this vault, oldest first: their shares are void.
+    #[serde(default)]
+    pub retired: Vec<RetiredSet>,
+}
+
+/// One SLIP-39 group: `threshold` of its `count` member shares are needed.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ShareGroup {
+    pub threshold: u8,
+    pub count: u8,
+}
+
+/// The check code of one issued share (docs/format.md#share-check).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ShareCheck {
+    pub group: u8,
+    pub member: u8,
+    pub check: String,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RetiredSet {
+    pub id: String,
+    pub created: String,
+    pub retired: String,
+}
+
+impl ShareSet {
+    pub fn identifier(&self) -> Option<u16> {
+        if !crate::is_lower_hex(&self.id, 4) {
+            return None;
+        }
+        u16::from_str_radix(&self.id, 16)
+            .ok()
+            .filter(|&i| i <= crate::slip39::MAX_IDENTIFIER)
+    }
+
+    pub fn check_of(&self, group: u8, member: u8) -> Option<&str> {
+        self.checks
+            .iter()
+            .find(|c| c.group == group && c.member == member)
+            .map(|c| c.check.as_str())
+    }
+
+    /// Number of distinct shares issued.
+    pub fn share_count(&self) -> usize {
+        self.checks.len()
+    }
+
+    /// `2 of 3`, or `2 groups: 2 of 3 + 1 of 1` (counts of distinct shares).
+    pub fn summary(&self) -> String {
+        let parts: Vec<String> = self
+            .groups
+            .iter()
+            .map(|g| format!("{} of {}", g.threshold, g.count))
+            .collect();
+        if parts.len() == 1 {
+            parts[0].clone()
+        } else {
+            format!("{} groups: {}", self.groups.len(), parts.join(" + "))
+        }
+    }
+
+    /// Whether `self` is an earlier state of `newer` within the same set: members were
+    /// only added (docs/format.md#writes: the header is written after the index, so a
+    /// crash between the two leaves it one step behind).
+    pub fn lags(&self, newer: &ShareSet) -> bool {
+        self.id == newer.id
+            && self.group_threshold == newer.group_threshold
+            && self.extendable == newer.extendable
+            && self.iteration_exponent == newer.iteration_exponent
+            && self.created == newer.created
+            && self.retired == newer.retired
+            && self.groups.len() == newer.groups.len()
+            && self
+                .groups
+                .iter()
+                .zip(&newer.groups)
+                .all(|(a, b)| a.threshold == b.threshold && a.count <= b.count)
+            && newer.checks.starts_with(&self.checks)
+    }
 }
 
 #[derive(Clone, Debug, Serialize, Deserialize)]

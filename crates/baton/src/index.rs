@@ -5,13 +5,15 @@ use serde_json::value::RawValue;
 use zeroize::Zeroizing;
 
 use crate::audit::{AuditArchive, AuditHead};
+use crate::emergency::Holder;
 use crate::header::{Recipients, ShareSet};
 use crate::keys::AuthKey;
 use crate::shard::ShardRef;
 
 const MAC_DOMAIN: &[u8] = b"baton-index/1\n";
-/// Version 2 split the entry summaries out into the catalog.
-const VERSION: u32 = 2;
+/// Version 2 split the entry summaries out into the catalog; version 3 records each
+/// holder's SLIP-39 group and member.
+const VERSION: u32 = 3;
 
 #[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct IndexBody {
@@ -22,10 +24,13 @@ pub struct IndexBody {
     pub recipients: Recipients,
     /// Must equal the header's: authenticates the public share-set facts.
     pub share_set: ShareSet,
-    pub holders: Vec<String>,
+    pub holders: Vec<Holder>,
     /// Who keeps this vault, as named in client packages.
     #[serde(default)]
     pub owner: OwnerProfile,
+    /// When holders last proved their shares in a drill (RFC 3339; empty: never).
+    #[serde(default)]
+    pub last_drill: String,
     pub audit_head: AuditHead,
     /// Records of earlier generations in one file (after the first rotation).
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -41,6 +46,10 @@ pub struct IndexBody {
 pub struct OwnerProfile {
     pub name: String,
     pub contact: String,
+    /// Where copies of the vault are, for the emergency kits ("Nextcloud folder
+    /// baton of max@…, USB stick in the office safe").
+    #[serde(default)]
+    pub vault_copies: String,
 }
 
 #[derive(Serialize)]
@@ -109,8 +118,8 @@ impl IndexBody {
         if !auth.verify(MAC_DOMAIN, env.body.get().as_bytes(), &tag) {
             return Err(IndexError::BadMac);
         }
-        if env.version == 1 {
-            return Err(IndexError::OldVersion(1));
+        if env.version < VERSION {
+            return Err(IndexError::OldVersion(env.version));
         }
         if env.version != VERSION {
             return Err(IndexError::Malformed);
@@ -135,14 +144,24 @@ mod tests {
             },
             share_set: ShareSet {
                 id: "0001".into(),
-                threshold: 1,
-                count: 1,
+                group_threshold: 1,
+                groups: vec![crate::header::ShareGroup {
+                    threshold: 1,
+                    count: 1,
+                }],
                 extendable: true,
                 iteration_exponent: 1,
                 created: "t".into(),
+                checks: vec![],
+                retired: vec![],
             },
-            holders: vec!["anna".into()],
+            holders: vec![Holder {
+                name: "anna".into(),
+                group: 0,
+                member: 0,
+            }],
             owner: OwnerProfile::default(),
+            last_drill: String::new(),
             audit_head: AuditHead::empty(),
             audit_archive: None,
             locator: vec![],

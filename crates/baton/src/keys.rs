@@ -56,8 +56,29 @@ impl EmergencySecret {
     pub fn expose_bytes(&self) -> &[u8; 32] {
         &self.0
     }
+    /// A second copy (zeroized on drop like the first).
+    pub fn duplicate(&self) -> EmergencySecret {
+        EmergencySecret(Zeroizing::new(*self.0))
+    }
     pub fn identity(&self) -> x25519::Identity {
         identity_from_bytes(&self.0)
+    }
+    /// Reads `E` back from its age identity (`AGE-SECRET-KEY-1…`, as `baton recover`
+    /// writes it): the Bech32 payload is `E` itself. Lines starting with `#` are
+    /// skipped.
+    pub fn from_identity_file(text: &str) -> Option<Self> {
+        let line = text
+            .lines()
+            .map(str::trim)
+            .find(|l| !l.is_empty() && !l.starts_with('#'))?;
+        let (hrp, data) = bech32::decode(line).ok()?;
+        if !hrp.as_str().eq_ignore_ascii_case("age-secret-key-") {
+            return None;
+        }
+        let e = Self::from_bytes(&data);
+        let mut data = data;
+        zeroize::Zeroize::zeroize(&mut data);
+        e
     }
     /// Checks the secret against the vault's public emergency recipient, so shares can
     /// be proven without decrypting anything.
@@ -94,13 +115,6 @@ impl AuthKey {
         m.update(data);
         m.verify_slice(tag).is_ok() // constant time
     }
-    fn expose(&self) -> &[u8; 32] {
-        &self.0
-    }
-    /// A second copy, for a rotation that keeps the emergency key.
-    pub(crate) fn duplicate(&self) -> AuthKey {
-        AuthKey(Zeroizing::new(*self.0))
-    }
 }
 
 /// Plaintext of the `owner_key` field.
@@ -109,7 +123,8 @@ struct OwnerKeyPlain {
     format: String,
     vault_id: String,
     identity: String,
-    auth_key: String,
+    /// The emergency secret `E` in hex: the owner can print the current shares again.
+    emergency: String,
     mac: String,
 }
 
@@ -117,7 +132,7 @@ impl Drop for OwnerKeyPlain {
     fn drop(&mut self) {
         use zeroize::Zeroize;
         self.identity.zeroize();
-        self.auth_key.zeroize();
+        self.emergency.zeroize();
     }
 }
 
@@ -130,14 +145,14 @@ pub enum OwnerKeyError {
     Damaged(&'static str),
 }
 
-fn owner_key_canonical(vault_id: &str, identity: &str, auth_key_hex: &str) -> Zeroizing<Vec<u8>> {
+fn owner_key_canonical(vault_id: &str, identity: &str, emergency_hex: &str) -> Zeroizing<Vec<u8>> {
     let mut v = Zeroizing::new(Vec::new());
-    v.extend_from_slice(b"baton-owner-key/1\n");
+    v.extend_from_slice(b"baton-owner-key/2\n");
     v.extend_from_slice(vault_id.as_bytes());
     v.push(b'\n');
     v.extend_from_slice(identity.as_bytes());
     v.push(b'\n');
-    v.extend_from_slice(auth_key_hex.as_bytes());
+    v.extend_from_slice(emergency_hex.as_bytes());
     v
 }
 
@@ -147,22 +162,22 @@ fn mac_hex(key: &[u8], data: &[u8]) -> String {
     hex::encode(m.finalize().into_bytes())
 }
 
-/// Wraps the owner identity and auth key under the passphrase-derived keys; returns an
-/// armored age file (docs/format.md#owner-key).
+/// Wraps the owner identity and the emergency secret under the passphrase-derived
+/// keys; returns an armored age file (docs/format.md#owner-key).
 pub fn wrap_owner_key(
     derived: &DerivedKeys,
     vault_id: &str,
     owner: &OwnerIdentity,
-    auth: &AuthKey,
+    emergency: &EmergencySecret,
 ) -> String {
     let identity = owner.0.to_string();
-    let auth_hex = Zeroizing::new(hex::encode(auth.expose()));
-    let canonical = owner_key_canonical(vault_id, identity.expose_secret(), &auth_hex);
+    let e_hex = Zeroizing::new(hex::encode(emergency.expose_bytes()));
+    let canonical = owner_key_canonical(vault_id, identity.expose_secret(), &e_hex);
     let plain = OwnerKeyPlain {
         format: "baton-owner-key".into(),
         vault_id: vault_id.into(),
         identity: identity.expose_secret().to_string(),
-        auth_key: auth_hex.to_string(),
+        emergency: e_hex.to_string(),
         mac: mac_hex(derived.mac_key(), &canonical),
     };
     let json = crate::secret::json_bytes(&plain);
@@ -185,7 +200,7 @@ pub fn unwrap_owner_key(
     derived: &DerivedKeys,
     vault_id: &str,
     armored: &str,
-) -> Result<(OwnerIdentity, AuthKey), OwnerKeyError> {
+) -> Result<(OwnerIdentity, EmergencySecret), OwnerKeyError> {
     let kek = identity_from_bytes(&derived.kek_secret());
     let reader = age::armor::ArmoredReader::new(armored.as_bytes());
     let decryptor =
@@ -204,7 +219,7 @@ pub fn unwrap_owner_key(
     if plain.format != "baton-owner-key" || plain.vault_id != vault_id {
         return Err(OwnerKeyError::Damaged("belongs to another vault"));
     }
-    let canonical = owner_key_canonical(&plain.vault_id, &plain.identity, &plain.auth_key);
+    let canonical = owner_key_canonical(&plain.vault_id, &plain.identity, &plain.emergency);
     let tag = hex::decode(&plain.mac).map_err(|_| OwnerKeyError::Damaged("mac"))?;
     let mut m = <HmacSha256 as Mac>::new_from_slice(derived.mac_key()).expect("any key length");
     m.update(&canonical);
@@ -212,10 +227,10 @@ pub fn unwrap_owner_key(
         .map_err(|_| OwnerKeyError::Damaged("mac"))?;
     let identity = x25519::Identity::from_str(&plain.identity)
         .map_err(|_| OwnerKeyError::Damaged("identity"))?;
-    let mut auth = Zeroizing::new([0u8; 32]);
-    hex::decode_to_slice(&plain.auth_key, auth.as_mut())
-        .map_err(|_| OwnerKeyError::Damaged("auth key"))?;
-    Ok((OwnerIdentity(identity), AuthKey(auth)))
+    let mut e = Zeroizing::new([0u8; 32]);
+    hex::decode_to_slice(&plain.emergency, e.as_mut())
+        .map_err(|_| OwnerKeyError::Damaged("emergency key"))?;
+    Ok((OwnerIdentity(identity), EmergencySecret(e)))
 }
 
 #[cfg(test)]
@@ -239,11 +254,10 @@ mod tests {
         let d = p.derive(&Passphrase::new("correct horse".into())).unwrap();
         let owner = OwnerIdentity::generate();
         let e = EmergencySecret::generate();
-        let auth = e.auth_key(&[7; 16]);
-        let wrapped = wrap_owner_key(&d, "v1", &owner, &auth);
-        let (o2, a2) = unwrap_owner_key(&d, "v1", &wrapped).unwrap();
+        let wrapped = wrap_owner_key(&d, "v1", &owner, &e);
+        let (o2, e2) = unwrap_owner_key(&d, "v1", &wrapped).unwrap();
         assert_eq!(o2.recipient().to_string(), owner.recipient().to_string());
-        assert_eq!(a2.expose(), auth.expose());
+        assert_eq!(e2.expose_bytes(), e.expose_bytes());
 
         let wrong = p.derive(&Passphrase::new("correct horsf".into())).unwrap();
         assert_eq!(
@@ -261,6 +275,15 @@ mod tests {
             unwrap_owner_key(&d, "v1", std::str::from_utf8(&bad).unwrap()).err(),
             Some(OwnerKeyError::Damaged(_))
         ));
+    }
+
+    #[test]
+    fn emergency_secret_round_trips_through_its_identity() {
+        let e = EmergencySecret::generate();
+        let text = format!("# comment\n{}\n", e.identity().to_string().expose_secret());
+        let back = EmergencySecret::from_identity_file(&text).unwrap();
+        assert_eq!(back.expose_bytes(), e.expose_bytes());
+        assert!(EmergencySecret::from_identity_file("age1qqqq").is_none());
     }
 
     #[test]

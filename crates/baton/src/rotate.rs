@@ -20,6 +20,7 @@ use sha2::{Digest, Sha256};
 
 use crate::audit::{self, AUDIT_DIR, AuditArchive, AuditEvent, AuditHead, AuditRecord};
 use crate::client::ClientRef;
+use crate::emergency::{self, Holder, HolderShare, Policy};
 use crate::fsio;
 use crate::header::{self, HEADER_FILE, Header, Recipients, ShareSet};
 use crate::index::IndexBody;
@@ -30,24 +31,21 @@ use crate::seal;
 use crate::secret::Passphrase;
 use crate::shard::{ShardFile, ShardKind, ShardRef};
 use crate::vault::{
-    self, CLIENTS_DIR, HolderShare, InitError, IntegrityError, Key, RawRecord, Vault, VaultError,
+    self, CLIENTS_DIR, InitError, IntegrityError, Key, RawRecord, Vault, VaultError,
     is_client_file_name, now, sha256_hex, write_header_file,
 };
 
 const STATE_MAC_DOMAIN: &[u8] = b"baton-rotation/1\n";
 
-/// A new emergency key, split among these holders.
-#[derive(Clone, Debug)]
-pub struct EmergencyPlan {
-    pub holders: Vec<String>,
-    pub threshold: u8,
-}
+/// The first change of a takeover's rotation (a new owner, by the emergency key).
+const TAKEOVER_CHANGE: &str = "owner key and passphrase (takeover)";
 
 /// What a rotation changes besides the owner key, which it always replaces.
 #[derive(Clone, Debug, Default)]
 pub struct RotateOptions {
-    /// A new emergency key and share set; `None` keeps the emergency key.
-    pub emergency: Option<EmergencyPlan>,
+    /// A new emergency key and share set for these holders; `None` keeps the emergency
+    /// key.
+    pub emergency: Option<Policy>,
     /// New Argon2id parameters (with a new salt); `None` keeps them. Needs the
     /// passphrase.
     pub kdf: Option<KdfParams>,
@@ -96,7 +94,7 @@ pub struct PendingRotation {
     pub changes: Vec<String>,
     /// The new share set, if the rotation replaces the emergency key.
     pub share_set: Option<ShareSet>,
-    pub holders: Vec<String>,
+    pub holders: Vec<Holder>,
 }
 
 /// What `abort` undid.
@@ -114,8 +112,12 @@ pub struct AbortReport {
 pub enum RotateError {
     #[error("the vault was opened read-only")]
     ReadOnly,
-    #[error("only the owner can rotate keys")]
+    #[error("only the owner can do this")]
     OwnerOnly,
+    #[error(
+        "a takeover is for the emergency key; the owner changes keys with 'rotate' and 'passwd'"
+    )]
+    TakeoverByOwner,
     #[error("a rotation to generation {0} was interrupted")]
     Pending(u64),
     #[error("there is no interrupted rotation")]
@@ -192,7 +194,7 @@ struct StateBody {
     changes: Vec<String>,
     /// The complete header of the new generation, owner key included.
     header: Header,
-    holders: Vec<String>,
+    holders: Vec<Holder>,
     /// `[old, new]` client file names.
     files: Vec<[String; 2]>,
     /// The index revision and audit head the rotation started from: a state file
@@ -231,6 +233,7 @@ enum Side {
 /// The new generation's keys while a rotation runs.
 struct NewKeys {
     owner: OwnerIdentity,
+    emergency: EmergencySecret,
     auth: AuthKey,
     recipients: Vec<x25519::Recipient>,
 }
@@ -283,9 +286,6 @@ impl Vault {
         if self.lock.is_none() {
             return Err(RotateError::ReadOnly);
         }
-        if !self.is_owner() {
-            return Err(RotateError::OwnerOnly);
-        }
         Ok(())
     }
 
@@ -301,18 +301,6 @@ impl Vault {
         progress: &(dyn Fn(Progress) + Sync),
     ) -> Result<RotateReport, RotateError> {
         self.require_rotator()?;
-        if let Some(g) = pending(&self.path) {
-            return Err(RotateError::Pending(g));
-        }
-        // A damaged log must not be laundered into a fresh archive: check it before
-        // anything is written (the records then go into the archive as read here).
-        let records = self.checked_audit()?;
-        let from = self.header.generation;
-        let to = from + 1;
-        let started = now();
-        let vault_id = self.header.vault_id.clone();
-        let vid_bytes = self.header.vault_id_bytes().expect("checked on open");
-
         let derived_new = match &opts.kdf {
             Some(params) => {
                 params.validate()?;
@@ -332,35 +320,88 @@ impl Vault {
             }
             None => None,
         };
+        self.rotate_with(opts, derived_new, false, deliver, progress)
+    }
+
+    /// The colleague's takeover (docs/recovery.md#takeover), with the emergency key: a
+    /// rotation to a new owner key under `new_passphrase` (same Argon2id parameters,
+    /// new salt) and a new emergency key split under `policy`. Afterwards the old
+    /// passphrase and the old shares open nothing written from then on.
+    pub fn take_over(
+        &mut self,
+        new_passphrase: &Passphrase,
+        policy: Policy,
+        deliver: impl FnOnce(&Header, &[HolderShare]) -> Result<(), String>,
+        progress: &(dyn Fn(Progress) + Sync),
+    ) -> Result<RotateReport, RotateError> {
+        self.require_rotator()?;
+        if self.is_owner() {
+            return Err(RotateError::TakeoverByOwner);
+        }
+        let params = self.header.kdf.resalted();
+        let derived = params.derive(new_passphrase)?;
+        let opts = RotateOptions {
+            emergency: Some(policy),
+            kdf: Some(params),
+        };
+        self.rotate_with(opts, Some(derived), true, deliver, progress)
+    }
+
+    fn rotate_with(
+        &mut self,
+        opts: RotateOptions,
+        derived_new: Option<DerivedKeys>,
+        takeover: bool,
+        deliver: impl FnOnce(&Header, &[HolderShare]) -> Result<(), String>,
+        progress: &(dyn Fn(Progress) + Sync),
+    ) -> Result<RotateReport, RotateError> {
+        if let Some(g) = pending(&self.path) {
+            return Err(RotateError::Pending(g));
+        }
+        // A damaged log must not be laundered into a fresh archive: check it before
+        // anything is written (the records then go into the archive as read here).
+        let records = self.checked_audit()?;
+        let from = self.header.generation;
+        let to = from + 1;
+        let started = now();
+        let vault_id = self.header.vault_id.clone();
+        let vid_bytes = self.header.vault_id_bytes().expect("checked on open");
 
         let owner = OwnerIdentity::generate();
-        let mut changes = vec!["owner key".to_string()];
-        let (auth, emergency_recipient, share_set, holders, shares) = match &opts.emergency {
-            Some(plan) => {
-                vault::check_holders(&plan.holders, plan.threshold)?;
+        let mut changes = vec![if takeover {
+            TAKEOVER_CHANGE.to_string()
+        } else {
+            "owner key".to_string()
+        }];
+        let (emergency, share_set, holders, shares) = match &opts.emergency {
+            Some(policy) => {
                 let e = EmergencySecret::generate();
-                let (set, shares) =
-                    vault::split_emergency(&e, &plan.holders, plan.threshold, &started)?;
-                changes.push(format!(
-                    "emergency key (share set {}, {} of {})",
-                    set.id, set.threshold, set.count
-                ));
-                (
-                    e.auth_key(&vid_bytes),
-                    e.identity().to_public().to_string(),
-                    set,
-                    plan.holders.clone(),
-                    Some(shares),
+                let (set, holders) = emergency::new_share_set(
+                    &e,
+                    &vault_id,
+                    policy,
+                    &started,
+                    Some(&self.header.share_set),
                 )
+                .map_err(InitError::from)?;
+                let shares = emergency::holder_shares(&e, &vault_id, &set, &holders)
+                    .map_err(InitError::from)?;
+                changes.push(format!(
+                    "emergency key (share set {}: {})",
+                    set.id,
+                    policy.describe()
+                ));
+                (e, set, holders, Some(shares))
             }
             None => (
-                self.auth.duplicate(),
-                self.header.recipients.emergency.clone(),
+                self.emergency.duplicate(),
                 self.header.share_set.clone(),
                 self.index.holders.clone(),
                 None,
             ),
         };
+        let auth = emergency.auth_key(&vid_bytes);
+        let emergency_recipient = emergency.identity().to_public().to_string();
         let derived: &DerivedKeys = match (&derived_new, &self.derived) {
             (Some(d), _) | (None, Some(d)) => d,
             (None, None) => return Err(RotateError::PassphraseNeeded),
@@ -379,7 +420,7 @@ impl Vault {
             ));
         }
         new_header.passphrase_check = vault::passphrase_check(derived);
-        new_header.owner_key = keys::wrap_owner_key(derived, &vault_id, &owner, &auth);
+        new_header.owner_key = keys::wrap_owner_key(derived, &vault_id, &owner, &emergency);
         new_header.share_set = share_set;
         new_header.rotation.last = started.clone();
 
@@ -392,6 +433,7 @@ impl Vault {
         let keys = NewKeys {
             recipients: vault::parse_recipients(&new_header.recipients).expect("just generated"),
             owner,
+            emergency,
             auth,
         };
         let body = StateBody {
@@ -481,20 +523,27 @@ impl Vault {
             (None, None) => return Err(RotateError::PassphraseNeeded),
         };
         let name = header::rotation_file(to);
-        let (owner, auth) = keys::unwrap_owner_key(derived, &body.vault_id, &body.header.owner_key)
-            .map_err(|e| match e {
-                OwnerKeyError::WrongPassphrase => RotateError::WrongPassphrase,
-                OwnerKeyError::Damaged(_) => RotateError::StateForged(name.clone()),
-            })?;
-        if owner.recipient().to_string() != body.header.recipients.owner {
+        let (owner, emergency) =
+            keys::unwrap_owner_key(derived, &body.vault_id, &body.header.owner_key).map_err(
+                |e| match e {
+                    OwnerKeyError::WrongPassphrase => RotateError::WrongPassphrase,
+                    OwnerKeyError::Damaged(_) => RotateError::StateForged(name.clone()),
+                },
+            )?;
+        if owner.recipient().to_string() != body.header.recipients.owner
+            || !emergency.matches(&body.header.recipients.emergency)
+        {
             return Err(RotateError::StateForged(name));
         }
+        let vid = self.header.vault_id_bytes().expect("checked on open");
+        let auth = emergency.auth_key(&vid);
         // Both MACs must hold: the new one proves the body goes with this owner key.
         self.read_state(to, Side::New, Some(&auth))?;
         let keys = NewKeys {
             recipients: vault::parse_recipients(&body.header.recipients)
                 .ok_or_else(|| RotateError::StateForged(name.clone()))?,
             owner,
+            emergency,
             auth,
         };
         self.run_rotation(&body, keys, derived_new, None, progress)
@@ -764,7 +813,11 @@ impl Vault {
             prev: head.hash.clone(),
             time: now(),
             actor: self.actor().into(),
-            action: "vault.rotate".into(),
+            action: if body.changes.iter().any(|c| c == TAKEOVER_CHANGE) {
+                "vault.takeover".into()
+            } else {
+                "vault.rotate".into()
+            },
             client: None,
             detail: format!(
                 "generation {} -> {}: new {}; {} client files, {} catalog and {} locator shards and {} audit records re-encrypted",
@@ -901,6 +954,7 @@ impl Vault {
         self.header = body.header.clone();
         self.recipients = keys.recipients;
         self.key = Key::Owner(keys.owner);
+        self.emergency = keys.emergency;
         self.auth = keys.auth;
         self.index = next;
         self.located = new_clients.into();

@@ -11,7 +11,7 @@ use crate::secret::SecretText;
 
 /// Writes `s` escaped for HTML element content and double-quoted attributes, straight
 /// into the output (no intermediate copy of secret values).
-fn esc_into(w: &mut (impl Write + ?Sized), s: &str) -> fmt::Result {
+pub(crate) fn esc_into(w: &mut (impl Write + ?Sized), s: &str) -> fmt::Result {
     for c in s.chars() {
         match c {
             '&' => w.write_str("&amp;")?,
@@ -48,13 +48,13 @@ pub fn qr_svg(text: &str) -> Option<Zeroizing<String>> {
     Some(Zeroizing::new(svg[start..].to_string()))
 }
 
-fn date(rfc3339: &str) -> &str {
+pub(crate) fn date(rfc3339: &str) -> &str {
     &rfc3339[..10.min(rfc3339.len())]
 }
 
 /// Renders twice: once to measure, once into a buffer of exactly that size, so no
 /// reallocation leaves an unwiped copy of the secrets behind; wiped on drop.
-fn render_exact(render: impl Fn(&mut dyn Write) -> fmt::Result) -> Zeroizing<String> {
+pub(crate) fn render_exact(render: impl Fn(&mut dyn Write) -> fmt::Result) -> Zeroizing<String> {
     struct Count(usize);
     impl Write for Count {
         fn write_str(&mut self, s: &str) -> fmt::Result {
@@ -158,15 +158,22 @@ fn row(w: &mut dyn Write, label: &str, value: &str, code: bool) -> fmt::Result {
     w.write_str("</td></tr>\n")
 }
 
-fn render_html(w: &mut dyn Write, client: &ClientFile, origin: &Origin) -> fmt::Result {
+/// The start of a self-contained page, up to `<body>`: a Content-Security-Policy that
+/// forbids every external resource, the title `prefix` + `name` (escaped), the style.
+pub(crate) fn head(w: &mut dyn Write, prefix: &str, name: &str, css: &str) -> fmt::Result {
     w.write_str(
         "<!DOCTYPE html>\n<html lang=\"de\">\n<head>\n<meta charset=\"utf-8\">\n\
 <meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n\
 <meta http-equiv=\"Content-Security-Policy\" content=\"default-src 'none'; style-src 'unsafe-inline'; base-uri 'none'; form-action 'none'\">\n<title>",
     )?;
-    w.write_str("Zugangsdaten / Access data: ")?;
-    esc_into(&mut *w, &client.name)?;
-    write!(w, "</title>\n<style>{CSS}</style>\n</head>\n<body>\n<h1>")?;
+    w.write_str(prefix)?;
+    esc_into(&mut *w, name)?;
+    write!(w, "</title>\n<style>{css}</style>\n</head>\n<body>\n")
+}
+
+fn render_html(w: &mut dyn Write, client: &ClientFile, origin: &Origin) -> fmt::Result {
+    head(w, "Zugangsdaten / Access data: ", &client.name, CSS)?;
+    w.write_str("<h1>")?;
     esc_into(&mut *w, &client.name)?;
     w.write_str("</h1>\n<p class=\"meta\">")?;
     esc_into(&mut *w, &client.id)?;

@@ -11,24 +11,22 @@ use sha2::{Digest, Sha256};
 use zeroize::Zeroizing;
 
 use crate::audit::{self, AUDIT_DIR, AuditEvent, AuditHead, AuditProblem, AuditRecord};
-use crate::client::{ClientFile, ClientRef, ClientSummary, valid_holder};
+use crate::client::{ClientFile, ClientRef, ClientSummary};
+use crate::emergency::{self, Holder, HolderShare, Policy, PolicyError, ShareSetError};
 use crate::fsio::{self, WriteLock};
-use crate::header::{self, HEADER_FILE, Header, Recipients, ShareSet};
+use crate::header::{self, HEADER_FILE, Header, Recipients};
 use crate::index::{IndexBody, IndexError};
 use crate::kdf::{DerivedKeys, KdfError, KdfParams};
 use crate::keys::{self, AuthKey, EmergencySecret, OwnerIdentity, OwnerKeyError};
 use crate::seal;
 use crate::secret::Passphrase;
 use crate::shard::{ShardFile, ShardKind, ShardRef};
-use crate::slip39;
 use crate::{catalog, locator};
 
 pub const CLIENTS_DIR: &str = "clients";
 
 /// An audit record with the exact plaintext its hash is taken over.
 pub(crate) type RawRecord = (Zeroizing<Vec<u8>>, AuditRecord);
-/// SLIP-39 iteration exponent for new share sets (docs/format.md#emergency-key).
-pub const SHARE_ITERATION_EXPONENT: u8 = 1;
 
 /// The current time as RFC 3339, seconds precision, UTC.
 pub fn now() -> String {
@@ -136,18 +134,12 @@ pub enum UnlockError {
 pub enum InitError {
     #[error("{0} already exists and is not empty")]
     NotEmpty(PathBuf),
-    #[error(
-        "holder name '{0}' is invalid (1-64 characters, no commas, slashes or control characters)"
-    )]
-    BadHolder(String),
-    #[error("holder '{0}' is listed twice")]
-    DuplicateHolder(String),
-    #[error("threshold {threshold} is impossible with {holders} holders")]
-    BadThreshold { threshold: usize, holders: usize },
+    #[error(transparent)]
+    Policy(#[from] PolicyError),
     #[error(transparent)]
     Kdf(#[from] KdfError),
     #[error("emergency split failed: {0}")]
-    Split(#[from] slip39::Slip39Error),
+    Split(#[from] ShareSetError),
     #[error("cannot write {path}: {source}")]
     Io { path: PathBuf, source: io::Error },
     #[error("the shares could not be handed out ({0}); nothing was created")]
@@ -185,6 +177,8 @@ pub enum VaultError {
     Integrity(#[from] IntegrityError),
     #[error(transparent)]
     Kdf(#[from] KdfError),
+    #[error(transparent)]
+    ShareSet(#[from] ShareSetError),
     #[error("cannot access {path}: {source}")]
     Io { path: PathBuf, source: io::Error },
 }
@@ -212,16 +206,8 @@ impl From<(PathBuf, io::Error)> for VaultError {
 
 /// Options for a new vault.
 pub struct InitOptions {
-    pub holders: Vec<String>,
-    pub threshold: u8,
+    pub policy: Policy,
     pub kdf: KdfParams,
-}
-
-/// One holder's share, to be handed over and then forgotten.
-pub struct HolderShare {
-    pub holder: String,
-    pub member_index: u8,
-    pub mnemonic: slip39::Mnemonic,
 }
 
 /// An unlocked vault.
@@ -229,6 +215,8 @@ pub struct Vault {
     pub(crate) path: PathBuf,
     pub(crate) header: Header,
     pub(crate) key: Key,
+    /// The emergency secret `E`: rebuilt from shares, or unwrapped with the owner key.
+    pub(crate) emergency: EmergencySecret,
     pub(crate) auth: AuthKey,
     pub(crate) index: IndexBody,
     pub(crate) recipients: Vec<x25519::Recipient>,
@@ -311,8 +299,7 @@ impl Vault {
         opts: InitOptions,
         deliver: impl FnOnce(&Header, &[HolderShare]) -> Result<(), String>,
     ) -> Result<Vault, InitError> {
-        check_holders(&opts.holders, opts.threshold)?;
-        let (n, t) = (opts.holders.len(), opts.threshold as usize);
+        opts.policy.validate()?;
         opts.kdf.validate()?;
         let existed = path.exists();
         if existed {
@@ -333,8 +320,9 @@ impl Vault {
         };
 
         let created = now();
-        let (share_set, shares) =
-            split_emergency(&emergency, &opts.holders, opts.threshold, &created)?;
+        let (share_set, holders) =
+            emergency::new_share_set(&emergency, &vault_id, &opts.policy, &created, None)?;
+        let shares = emergency::holder_shares(&emergency, &vault_id, &share_set, &holders)?;
         let derived = opts.kdf.derive(passphrase)?;
         let header = Header {
             format: header::FORMAT.into(),
@@ -344,15 +332,20 @@ impl Vault {
             generation: 1,
             recipients: recipients.clone(),
             passphrase_check: passphrase_check(&derived),
-            owner_key: keys::wrap_owner_key(&derived, &vault_id, &owner, &auth),
+            owner_key: keys::wrap_owner_key(&derived, &vault_id, &owner, &emergency),
             kdf: opts.kdf,
             share_set,
             rotation: Default::default(),
         };
-        drop(emergency);
 
-        let created_files =
-            Self::init_files(path, header, owner, auth, recipients, &opts.holders, t, n);
+        let created_files = Self::init_files(
+            path,
+            header,
+            (owner, emergency, auth),
+            recipients,
+            holders,
+            &opts.policy,
+        );
         let mut vault = match created_files {
             Ok(v) => v,
             Err(e) => {
@@ -393,16 +386,13 @@ impl Vault {
         }
     }
 
-    #[allow(clippy::too_many_arguments)]
     fn init_files(
         path: &Path,
         header: Header,
-        owner: OwnerIdentity,
-        auth: AuthKey,
+        (owner, emergency, auth): (OwnerIdentity, EmergencySecret, AuthKey),
         recipients: Recipients,
-        holders: &[String],
-        t: usize,
-        n: usize,
+        holders: Vec<Holder>,
+        policy: &Policy,
     ) -> Result<Vault, InitError> {
         let created = header.created.clone();
         fsio::create_private_dir(path).map_err(io_err(path))?;
@@ -423,8 +413,9 @@ impl Vault {
             updated: created,
             recipients: recipients.clone(),
             share_set: header.share_set.clone(),
-            holders: holders.to_vec(),
+            holders,
             owner: Default::default(),
+            last_drill: String::new(),
             audit_head: AuditHead::empty(),
             audit_archive: None,
             locator: vec![],
@@ -435,6 +426,7 @@ impl Vault {
             recipients: parse_recipients(&recipients).expect("just generated"),
             header,
             key: Key::Owner(owner),
+            emergency,
             auth,
             index,
             lock: Some(lock),
@@ -442,11 +434,9 @@ impl Vault {
             located: Default::default(),
         };
         let detail = format!(
-            "share set {} ({} of {}: {})",
+            "share set {} ({})",
             vault.header.share_set.id,
-            t,
-            n,
-            holders.join(", ")
+            policy.describe()
         );
         vault
             .commit(AuditEvent::new("vault.init", None, detail), vec![], &[])
@@ -478,7 +468,7 @@ impl Vault {
         // docs/format.md#owner-key: the check value tells "wrong passphrase" from "damaged
         // owner key"; the owner key itself decides, so a forged check value cannot turn
         // tampering into a harmless-looking wrong passphrase.
-        let (owner, auth) =
+        let (owner, emergency) =
             match keys::unwrap_owner_key(&derived, &header.vault_id, &header.owner_key) {
                 Ok(pair) if check_ok => pair,
                 Ok(_) => return Err(UnlockError::OwnerKeyDamaged("passphrase check value")),
@@ -490,10 +480,12 @@ impl Vault {
                 }
                 Err(_) => return Err(UnlockError::WrongPassphrase),
             };
-        if owner.recipient().to_string() != header.recipients.owner {
+        if owner.recipient().to_string() != header.recipients.owner
+            || !emergency.matches(&header.recipients.emergency)
+        {
             return Err(IntegrityError::HeaderRecipients.into());
         }
-        let mut vault = Self::finish_open(path, header, Key::Owner(owner), auth, lock)?;
+        let mut vault = Self::finish_open(path, header, Key::Owner(owner), emergency, lock)?;
         vault.derived = Some(derived);
         Ok(vault)
     }
@@ -510,8 +502,13 @@ impl Vault {
         if !secret.matches(&header.recipients.emergency) {
             return Err(UnlockError::WrongEmergencyKey);
         }
-        let auth = secret.auth_key(&header.vault_id_bytes().expect("checked in read_header"));
-        Self::finish_open(path, header, Key::Emergency(secret.identity()), auth, lock)
+        Self::finish_open(
+            path,
+            header,
+            Key::Emergency(secret.identity()),
+            secret.duplicate(),
+            lock,
+        )
     }
 
     fn lock_for(path: &Path, access: Access) -> Result<Option<WriteLock>, UnlockError> {
@@ -531,14 +528,16 @@ impl Vault {
         path: &Path,
         header: Header,
         key: Key,
-        auth: AuthKey,
+        emergency: EmergencySecret,
         lock: Option<WriteLock>,
     ) -> Result<Vault, UnlockError> {
+        let auth = emergency.auth_key(&header.vault_id_bytes().expect("checked in read_header"));
         let mut vault = Vault {
             path: path.to_path_buf(),
             recipients: parse_recipients(&header.recipients).expect("checked in read_header"),
             header: header.clone(),
             key,
+            emergency,
             auth,
             index: IndexBody {
                 vault_id: String::new(),
@@ -552,6 +551,7 @@ impl Vault {
                 share_set: header.share_set.clone(),
                 holders: vec![],
                 owner: Default::default(),
+                last_drill: String::new(),
                 audit_head: AuditHead::empty(),
                 audit_archive: None,
                 locator: vec![],
@@ -569,6 +569,12 @@ impl Vault {
         }
         vault.index = vault.read_index()?;
         vault.check_audit_tail()?;
+        // A member addition whose header write did not happen (docs/format.md#writes):
+        // the authenticated index has the whole set; catch the public copy up.
+        if vault.lock.is_some() && vault.header.share_set != vault.index.share_set {
+            vault.header.share_set = vault.index.share_set.clone();
+            write_header_file(path, &vault.header).map_err(io_err(&path.join(HEADER_FILE)))?;
+        }
         Ok(vault)
     }
 
@@ -641,7 +647,9 @@ impl Vault {
         if index.recipients != self.header.recipients {
             return Err(IntegrityError::IndexMismatch("recipients"));
         }
-        if index.share_set != self.header.share_set {
+        // The header may lag one member addition behind (docs/format.md#writes).
+        if index.share_set != self.header.share_set && !self.header.share_set.lags(&index.share_set)
+        {
             return Err(IntegrityError::IndexMismatch("share set"));
         }
         // Authenticated, but still checked: file names must stay inside clients/.
@@ -684,6 +692,11 @@ impl Vault {
             id.to_public(),
             id.to_string().expose_secret()
         ))
+    }
+
+    /// Whether the vault was opened for writing (it holds the write lock).
+    pub fn is_writable(&self) -> bool {
+        self.lock.is_some()
     }
 
     pub fn is_owner(&self) -> bool {
@@ -797,7 +810,7 @@ impl Vault {
         Ok(())
     }
 
-    fn require_write(&self) -> Result<(), VaultError> {
+    pub(crate) fn require_write(&self) -> Result<(), VaultError> {
         self.require_lock()?;
         // A write now would be missing from the new generation (docs/format.md#rotation).
         if let Some(generation) = crate::rotate::pending(&self.path) {
@@ -1133,7 +1146,7 @@ impl Vault {
         params.validate()?;
         let derived = params.derive(new)?;
         let mut header = self.header.clone();
-        header.owner_key = keys::wrap_owner_key(&derived, &header.vault_id, owner, &self.auth);
+        header.owner_key = keys::wrap_owner_key(&derived, &header.vault_id, owner, &self.emergency);
         header.passphrase_check = passphrase_check(&derived);
         let detail = format!(
             "argon2id m={} KiB t={} p={}",
@@ -1300,75 +1313,6 @@ pub(crate) fn is_client_file_name(name: &str) -> bool {
 }
 
 /// Checks a holder list and threshold (docs/format.md#names).
-pub(crate) fn check_holders(holders: &[String], threshold: u8) -> Result<(), InitError> {
-    let mut seen = HashSet::new();
-    for h in holders {
-        if !valid_holder(h) {
-            return Err(InitError::BadHolder(h.clone()));
-        }
-        if !seen.insert(h.to_lowercase()) {
-            return Err(InitError::DuplicateHolder(h.clone()));
-        }
-    }
-    let (n, t) = (holders.len(), threshold as usize);
-    if n == 0 || n > 16 || t == 0 || t > n {
-        return Err(InitError::BadThreshold {
-            threshold: t,
-            holders: n,
-        });
-    }
-    Ok(())
-}
-
-/// Splits `E` into one share per holder (docs/format.md#emergency-key: one group, T of
-/// N, extendable, empty passphrase) and proves the split before the secret is
-/// forgotten: the first T shares and the last T shares must each rebuild exactly `E`.
-pub(crate) fn split_emergency(
-    emergency: &EmergencySecret,
-    holders: &[String],
-    threshold: u8,
-    created: &str,
-) -> Result<(ShareSet, Vec<HolderShare>), InitError> {
-    let (n, t) = (holders.len(), threshold as usize);
-    let split = slip39::split(
-        emergency.expose_bytes(),
-        b"",
-        1,
-        &[slip39::GroupSpec {
-            threshold,
-            count: n as u8,
-        }],
-        true,
-        SHARE_ITERATION_EXPONENT,
-        &mut rand::rngs::OsRng,
-    )?;
-    let members = split.groups.into_iter().next().unwrap_or_default();
-    for subset in [&members[..t], &members[n - t..]] {
-        let back = slip39::combine(subset, b"")?;
-        if back.as_slice() != emergency.expose_bytes() {
-            return Err(InitError::Split(slip39::Slip39Error::InvalidDigest));
-        }
-    }
-    let set = ShareSet {
-        id: format!("{:04x}", split.identifier),
-        threshold,
-        count: n as u8,
-        extendable: split.extendable,
-        iteration_exponent: split.iteration_exponent,
-        created: created.to_string(),
-    };
-    let shares = holders
-        .iter()
-        .zip(members)
-        .map(|(holder, mnemonic)| HolderShare {
-            holder: holder.clone(),
-            member_index: mnemonic.info().member_index,
-            mnemonic,
-        })
-        .collect();
-    Ok((set, shares))
-}
-
 /// Replaces `vault.json` atomically.
 pub(crate) fn write_header_file(vault: &Path, h: &Header) -> io::Result<()> {
     let mut json = serde_json::to_vec_pretty(h).expect("serializable");

@@ -21,8 +21,7 @@ fn a_commit_whose_folder_sync_fails_after_the_rename_is_followed_not_repeated() 
         &path,
         &pass,
         InitOptions {
-            holders: vec!["anna".into(), "ben".into()],
-            threshold: 2,
+            policy: baton::emergency::Policy::single(vec!["anna".into(), "ben".into()], 2),
             kdf: KdfParams::insecure_test(),
         },
         |_, _| Ok(()),

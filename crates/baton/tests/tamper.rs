@@ -27,8 +27,10 @@ fn fixture() -> Fixture {
         &path,
         &pass,
         InitOptions {
-            holders: vec!["anna".into(), "ben".into(), "carla".into()],
-            threshold: 2,
+            policy: baton::emergency::Policy::single(
+                vec!["anna".into(), "ben".into(), "carla".into()],
+                2,
+            ),
             kdf: KdfParams::insecure_test(),
         },
         |_, shares| {
@@ -239,12 +241,11 @@ fn redirecting_the_header_recipients_is_detected() {
     let attacker = age::x25519::Identity::generate().to_public().to_string();
     h["recipients"]["emergency"] = attacker.clone().into();
     fs::write(&hp, serde_json::to_vec(&h).unwrap()).unwrap();
-    // The owner notices that the index (authenticated) disagrees with the header.
+    // The owner notices: the emergency key in the owner key (authenticated) does not
+    // belong to the header's emergency recipient.
     assert!(matches!(
         Vault::open(&f.path, &f.pass, Access::Read).err(),
-        Some(UnlockError::Integrity(IntegrityError::IndexMismatch(
-            "recipients"
-        )))
+        Some(UnlockError::Integrity(IntegrityError::HeaderRecipients))
     ));
     // The colleague's rebuilt key no longer matches the (forged) header.
     assert!(matches!(

@@ -194,3 +194,93 @@ pub fn age_decrypt(identity: &Path, file: &Path) -> Vec<u8> {
     );
     out.stdout
 }
+
+/// Debian's Chromium (or another Chromium build) on the PATH.
+pub fn chromium() -> Option<&'static str> {
+    ["chromium", "chromium-browser", "google-chrome"]
+        .into_iter()
+        .find(|c| have(c))
+}
+
+/// Renders `page` headless into the PNG `shot` (window `size`, e.g. "1000,1600"), with
+/// a throwaway profile in `profile`; asserts that a screenshot was made.
+pub fn screenshot(browser: &str, page: &Path, shot: &Path, profile: &Path, size: &str) {
+    let out = std::process::Command::new(browser)
+        .args([
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--disable-quic",
+            "--no-first-run",
+            "--disable-background-networking",
+            "--disable-component-update",
+            "--disable-sync",
+            "--hide-scrollbars",
+        ])
+        .arg(format!("--window-size={size}"))
+        .arg(format!("--user-data-dir={}", profile.display()))
+        .arg(format!("--screenshot={}", shot.display()))
+        .arg(format!("file://{}", page.display()))
+        .output()
+        .unwrap();
+    assert!(
+        shot.is_file(),
+        "no screenshot: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+/// A new age identity, written to `dir/name` (mode 0600) as an identity file.
+pub fn age_identity(e: &Env, name: &str) -> (age::x25519::Identity, PathBuf) {
+    let id = age::x25519::Identity::generate();
+    let file = e.file(
+        name,
+        &format!(
+            "{}\n",
+            age::secrecy::ExposeSecret::expose_secret(&id.to_string())
+        ),
+    );
+    (id, file)
+}
+
+/// Chromium and zbarimg, or `None` (which fails under CI).
+pub fn browser_and_qr_decoder() -> Option<&'static str> {
+    let found = chromium().filter(|_| have("zbarimg"));
+    if found.is_none() {
+        assert!(
+            !required(),
+            "CI needs chromium and zbarimg (apt-get install chromium zbar-tools)"
+        );
+        eprintln!("skipping: chromium or zbarimg not installed");
+    }
+    found
+}
+
+/// The words of a share file (lines starting with # are comments).
+pub fn share_file_words(file: &Path) -> String {
+    fs::read_to_string(file)
+        .unwrap()
+        .lines()
+        .filter(|l| !l.starts_with('#'))
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+/// Runs `c` with `input` on its stdin; returns its output (stdout and stderr captured).
+pub fn run_with_input(c: &mut std::process::Command, input: &str) -> std::process::Output {
+    use std::io::Write;
+    use std::process::Stdio;
+    let mut child = c
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(input.as_bytes())
+        .unwrap();
+    child.wait_with_output().unwrap()
+}

@@ -250,6 +250,68 @@ impl Mnemonic {
     }
 }
 
+/// Whether one typed word is a list word (or a unique prefix of at least 4 letters).
+pub fn check_word(token: &str) -> Result<(), Slip39Error> {
+    match wordlist::lookup(token) {
+        wordlist::Lookup::Found(_) => Ok(()),
+        wordlist::Lookup::TooShort => Err(Slip39Error::AmbiguousPrefix { position: 1 }),
+        wordlist::Lookup::Unknown => Err(Slip39Error::UnknownWord { position: 1 }),
+    }
+}
+
+/// The share set identifier and extendable flag carried by a share's first two words,
+/// so a share of the wrong set can be named before the rest is typed.
+pub fn identifier_of_first_words(first: &str, second: &str) -> Option<(u16, bool)> {
+    let (wordlist::Lookup::Found(a), wordlist::Lookup::Found(b)) =
+        (wordlist::lookup(first), wordlist::lookup(second))
+    else {
+        return None;
+    };
+    Some(((a << 5) | (b >> 5), (b >> 4) & 1 == 1))
+}
+
+/// Finds the one mistyped word of a share whose checksum fails: the 1-based position
+/// of the only word that, replaced by some other list word, makes the checksum valid.
+///
+/// RS1024 has minimum distance 4, so a share with exactly one wrong word has exactly
+/// one such position, and a share with two wrong words has none (it is then reported
+/// as `None`, as are shares with unknown words). Only the position is returned: the
+/// corrected word is a secret and is never printed.
+pub fn locate_mistyped_word(text: &str) -> Option<usize> {
+    let mut indices = Zeroizing::new(Vec::new());
+    for token in text.split_whitespace() {
+        match wordlist::lookup(token) {
+            wordlist::Lookup::Found(index) => indices.push(index),
+            _ => return None,
+        }
+    }
+    let valid = |w: &[u16]| {
+        rs1024::verify_checksum(rs1024::CS_ORIGINAL, w)
+            || rs1024::verify_checksum(rs1024::CS_EXTENDABLE, w)
+    };
+    if indices.len() < share::share_words(MIN_MASTER_SECRET_LEN) || valid(&indices) {
+        return None;
+    }
+    let mut found = None;
+    for pos in 0..indices.len() {
+        let original = indices[pos];
+        let fixable = (0..wordlist::RADIX as u16)
+            .filter(|&w| w != original)
+            .any(|w| {
+                indices[pos] = w;
+                valid(&indices)
+            });
+        indices[pos] = original;
+        if fixable {
+            if found.is_some() {
+                return None;
+            }
+            found = Some(pos + 1);
+        }
+    }
+    found
+}
+
 impl FromStr for Mnemonic {
     type Err = Slip39Error;
 
@@ -530,14 +592,10 @@ fn split_secret<R: RngCore + CryptoRng>(
     }
     let n = secret.len();
 
-    // Step 3: D = digest || R, with R random.
-    let mut random_part = Zeroizing::new(vec![0u8; n - DIGEST_LEN]);
-    rng.fill_bytes(&mut random_part);
-    let mut digest_share = Zeroizing::new(Vec::with_capacity(n));
-    digest_share.extend_from_slice(&digest(&random_part, secret));
-    digest_share.extend_from_slice(&random_part);
-
-    // Step 4: T - 2 uniformly random shares at x = 0..T-3.
+    // Step 4: T - 2 uniformly random shares at x = 0..T-3. They are drawn before R
+    // (step 3), in the order of the reference implementation, so that a split from a
+    // given random stream is the same in both (docs/format.md#emergency-key relies on
+    // that).
     let random_count = threshold - 2;
     let mut shares: Vec<Zeroizing<Vec<u8>>> = (0..random_count)
         .map(|_| {
@@ -546,6 +604,13 @@ fn split_secret<R: RngCore + CryptoRng>(
             y
         })
         .collect();
+
+    // Step 3: D = digest || R, with R random.
+    let mut random_part = Zeroizing::new(vec![0u8; n - DIGEST_LEN]);
+    rng.fill_bytes(&mut random_part);
+    let mut digest_share = Zeroizing::new(Vec::with_capacity(n));
+    digest_share.extend_from_slice(&digest(&random_part, secret));
+    digest_share.extend_from_slice(&random_part);
 
     // Step 5: the remaining shares lie on the polynomial through the random
     // shares, (254, D) and (255, S).

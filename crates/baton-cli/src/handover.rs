@@ -1,0 +1,671 @@
+//! The emergency handover on the command line (docs/recovery.md): kits, share checks,
+//! drills, more holders, a new share set, recovery and takeover.
+
+use std::io::IsTerminal;
+use std::path::{Path, PathBuf};
+
+use baton::emergency::{Collector, Policy, ShareError, Verdict, format_check};
+use baton::header::Header;
+use baton::kit::KitContext;
+use baton::slip39::{self, Mnemonic, Slip39Error};
+use baton::vault::{Access, Vault};
+use baton::{AuditEvent, EmergencySecret};
+use serde_json::json;
+use zeroize::Zeroizing;
+
+use crate::cli::{EmergencyCmd, PolicyArgs, RecoverArgs, ShareInput, TakeoverArgs};
+use crate::msg::{self, Failure, Result, esc};
+use crate::shares;
+use crate::{Ctx, input};
+
+/// Words in a share of a 256-bit emergency key.
+const SHARE_WORDS: usize = 33;
+
+/// The policy from `--policy` or `--holders`/`-t`; `None` if neither was given.
+pub fn policy_of(a: &PolicyArgs) -> Result<Option<Policy>> {
+    let p = match (&a.policy, &a.holders, a.threshold) {
+        (Some(text), _, _) => Policy::parse(text)?,
+        (None, Some(h), Some(t)) => Policy::single(h.clone(), t),
+        _ => return Ok(None),
+    };
+    p.validate()?;
+    Ok(Some(p))
+}
+
+pub fn run(ctx: &Ctx, c: EmergencyCmd) -> Result<()> {
+    match c {
+        EmergencyCmd::Kits {
+            out_dir,
+            holders,
+            kits,
+        } => {
+            let path = ctx.vault_path()?;
+            let v = ctx.open(Access::Read)?;
+            let opts = shares::prepare(&path, &out_dir, &v.policy().holder_names(), &kits)?;
+            let chosen = v.holder_shares(&holders)?;
+            let policy = v.policy();
+            let kctx = KitContext {
+                header: v.header(),
+                owner: &v.index().owner,
+                policy: &policy,
+            };
+            let written = shares::write(&out_dir, &kctx, &chosen, &opts)?;
+            println!(
+                "kits for share set {} ({}) in {}:",
+                v.header().share_set.id,
+                esc(&policy.describe()),
+                esc(&out_dir.display().to_string())
+            );
+            shares::print_written(&written);
+            println!("{}", HAND_OUT);
+            Ok(())
+        }
+        EmergencyCmd::CheckShare { input, json } => check_share(ctx, &input, json.json),
+        EmergencyCmd::Drill { input } => drill(ctx, &input),
+        EmergencyCmd::AddHolder {
+            name,
+            group,
+            out_dir,
+            kits,
+        } => {
+            let path = ctx.vault_path()?;
+            let opts = shares::prepare(&path, &out_dir, std::slice::from_ref(&name), &kits)?;
+            let mut v = ctx.open(Access::Write)?;
+            let share = v.add_holder(&name, group)?;
+            let policy = v.policy();
+            let kctx = KitContext {
+                header: v.header(),
+                owner: &v.index().owner,
+                policy: &policy,
+            };
+            let written = shares::write(&out_dir, &kctx, std::slice::from_ref(&share), &opts)?;
+            println!(
+                "{} now holds share {} of group {} of share set {} ({})",
+                esc(&name),
+                share.holder.member + 1,
+                share.holder.group + 1,
+                v.header().share_set.id,
+                esc(&policy.describe())
+            );
+            shares::print_written(&written);
+            println!(
+                "the other holders' shares are unchanged; their kits list the holders as they were when printed ('baton emergency kits' prints current ones)"
+            );
+            Ok(())
+        }
+        EmergencyCmd::Reissue {
+            policy,
+            out_dir,
+            kits,
+        } => crate::rotate::rotate_emergency(ctx, policy, out_dir, kits),
+    }
+}
+
+pub const HAND_OUT: &str =
+    "hand each holder their kit (print it, or pass the file in person), then delete this folder";
+
+// ------------------------------------------------------------------ typing shares
+
+/// Where typed shares come from and where prompts go; the terminal in real use.
+pub trait Keyboard {
+    /// One line, not echoed.
+    fn ask(&mut self, prompt: &str) -> Result<Zeroizing<String>>;
+    fn say(&mut self, line: &str);
+}
+
+struct Terminal;
+
+impl Keyboard for Terminal {
+    fn ask(&mut self, prompt: &str) -> Result<Zeroizing<String>> {
+        rpassword::prompt_password(prompt)
+            .map(Zeroizing::new)
+            .map_err(|e| {
+                Failure::new(format!("cannot read from the terminal: {}", e.kind()))
+                    .hint("give the shares with --share-file FILE (one per holder)")
+            })
+    }
+    fn say(&mut self, line: &str) {
+        eprintln!("{line}");
+    }
+}
+
+/// What to tell a holder whose share was not taken.
+fn share_hint(e: &ShareError, vault_id: &str) -> String {
+    match e {
+        ShareError::Invalid {
+            mistyped: Some(k), ..
+        } => format!("word {k} is wrong: the checksum points to it; compare it with the kit"),
+        ShareError::Invalid { error, .. } => match error {
+            Slip39Error::InvalidLength { .. } => {
+                "a word is missing or was typed twice; compare the words with the kit".into()
+            }
+            _ => "compare the words with the kit; the first four letters of each word are enough"
+                .into(),
+        },
+        ShareError::Duplicate { .. } => {
+            "each share counts once: the next share must come from another holder".into()
+        }
+        ShareError::Retired(_) => {
+            "this kit is out of date: the holder should have a newer kit of the current set; destroy the old one".into()
+        }
+        ShareError::Foreign { .. } | ShareError::NotIssued => {
+            format!("check that this kit belongs to this vault: its vault id must be {vault_id}")
+        }
+        ShareError::GroupComplete { .. } | ShareError::NotNeeded => {
+            "this share is not needed: shares from the other groups are".into()
+        }
+        _ => String::new(),
+    }
+}
+
+fn share_failure(e: ShareError, vault_id: &str, source: &str) -> Failure {
+    let hint = share_hint(&e, vault_id);
+    let f = Failure::new(format!("{source}: {e}")).code(msg::EXIT_AUTH);
+    if hint.is_empty() { f } else { f.hint(hint) }
+}
+
+/// What is still missing, from the public header alone (names are in the index).
+fn need_text(c: &Collector) -> String {
+    let need = c.need();
+    if need.groups.len() == 1 {
+        let (have, t) = need.groups[0];
+        return format!("{have} of {t} shares given");
+    }
+    let parts: Vec<String> = need
+        .groups
+        .iter()
+        .enumerate()
+        .map(|(i, (have, t))| format!("group {}: {have} of {t}", i + 1))
+        .collect();
+    format!(
+        "{} of {} groups complete ({})",
+        need.complete_groups(),
+        need.groups_needed,
+        parts.join(", ")
+    )
+}
+
+/// The text of a share file: everything outside `#` comment lines.
+fn share_file_texts(path: &Path) -> Result<Vec<Zeroizing<String>>> {
+    let stdin = path.as_os_str() == "-";
+    let bytes = input::read_secret_file(path, "--share-file")?;
+    let text =
+        std::str::from_utf8(&bytes).map_err(|_| Failure::new("a share file is not UTF-8 text"))?;
+    let lines = text
+        .lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty() && !l.starts_with('#'));
+    Ok(if stdin {
+        lines.map(|l| Zeroizing::new(l.to_string())).collect()
+    } else {
+        vec![Zeroizing::new(lines.collect::<Vec<_>>().join(" "))]
+    })
+}
+
+fn file_label(path: &Path, i: usize, of: usize) -> String {
+    if path.as_os_str() == "-" {
+        format!("share {} from stdin", i + 1)
+    } else if of > 1 {
+        format!(
+            "share file {} (share {})",
+            esc(&path.display().to_string()),
+            i + 1
+        )
+    } else {
+        format!("share file {}", esc(&path.display().to_string()))
+    }
+}
+
+/// Collects shares until they rebuild the emergency key, proven against the header's
+/// emergency recipient. Returns it and the (group, member) of every share used.
+pub fn collect(h: &Header, input: &ShareInput) -> Result<(EmergencySecret, Vec<(u8, u8)>)> {
+    let mut c = Collector::new(&h.vault_id, &h.share_set, &h.recipients.emergency);
+    if input.share_files.is_empty() {
+        let mut kb = Terminal;
+        if !std::io::stdin().is_terminal() && std::fs::File::open("/dev/tty").is_err() {
+            return Err(Failure::new("no terminal to type the shares on")
+                .hint("give the shares with --share-file FILE (one per holder, '-' for stdin)"));
+        }
+        type_shares(&mut kb, h, &mut c)?;
+    } else {
+        for path in &input.share_files {
+            let texts = share_file_texts(path)?;
+            for (i, text) in texts.iter().enumerate() {
+                let label = file_label(path, i, texts.len());
+                if c.need().done() {
+                    eprintln!("baton: note: {label} is not needed: enough shares were given");
+                    continue;
+                }
+                match c.add(text) {
+                    Ok((g, m)) => eprintln!(
+                        "baton: {label}: accepted ({}share {}), {}",
+                        group_prefix(h, g),
+                        m + 1,
+                        need_text(&c)
+                    ),
+                    Err(e @ (ShareError::GroupComplete { .. } | ShareError::NotNeeded)) => {
+                        eprintln!("baton: note: {label}: {e}");
+                    }
+                    Err(e) => return Err(share_failure(e, &h.vault_id, &label)),
+                }
+            }
+        }
+        if !c.need().done() {
+            return Err(Failure::new(format!("not enough shares: {}", need_text(&c)))
+                .hint("the emergency key needs shares from more holders (see the kits: 'who is needed')")
+                .code(msg::EXIT_AUTH));
+        }
+    }
+    let e = c
+        .combine()
+        .map_err(|e| share_failure(e, &h.vault_id, "the shares"))?;
+    Ok((e, c.taken()))
+}
+
+fn group_prefix(h: &Header, g: u8) -> String {
+    if h.share_set.groups.len() > 1 {
+        format!("group {}, ", g + 1)
+    } else {
+        String::new()
+    }
+}
+
+/// Word-by-word entry: each word is checked as it is typed (the first four letters are
+/// enough), the share set is checked after the second word, and a checksum error
+/// names the one wrong word, which alone is asked again.
+pub fn type_shares(kb: &mut dyn Keyboard, h: &Header, c: &mut Collector) -> Result<()> {
+    kb.say(&format!(
+        "baton: enter the shares, word by word ({SHARE_WORDS} words each; the first 4 letters of a word are enough; nothing is shown while typing)"
+    ));
+    let mut n = 1;
+    while !c.need().done() {
+        kb.say(&format!("share {n} ({}):", need_text(c)));
+        let mut words = type_words(kb, h)?;
+        loop {
+            let text = Zeroizing::new(
+                words
+                    .iter()
+                    .map(|w| w.as_str())
+                    .collect::<Vec<_>>()
+                    .join(" "),
+            );
+            match c.add(&text) {
+                Ok((g, m)) => {
+                    let check = Mnemonic::parse(&text)
+                        .map(|mm| baton::emergency::share_check(&h.vault_id, &mm))
+                        .unwrap_or_default();
+                    kb.say(&format!(
+                        "  accepted: {}share {}, check code {}",
+                        group_prefix(h, g),
+                        m + 1,
+                        format_check(&check)
+                    ));
+                    break;
+                }
+                Err(ShareError::Invalid {
+                    mistyped: Some(k), ..
+                }) => {
+                    kb.say(&format!(
+                        "  the checksum points to word {k}: compare it with the kit and type it again"
+                    ));
+                    words[k - 1] = type_one_word(kb, k)?;
+                }
+                Err(e) => {
+                    let hint = share_hint(&e, &h.vault_id);
+                    kb.say(&format!("  not taken: {e}"));
+                    if !hint.is_empty() {
+                        kb.say(&format!("  {hint}"));
+                    }
+                    break;
+                }
+            }
+        }
+        n += 1;
+    }
+    Ok(())
+}
+
+fn type_one_word(kb: &mut dyn Keyboard, k: usize) -> Result<Zeroizing<String>> {
+    loop {
+        let line = kb.ask(&format!("  word {k}/{SHARE_WORDS}: "))?;
+        let token = line.trim();
+        match slip39::check_word(token) {
+            Ok(()) if !token.contains(char::is_whitespace) => {
+                return Ok(Zeroizing::new(token.to_string()));
+            }
+            Ok(()) => kb.say("  one word only"),
+            Err(Slip39Error::AmbiguousPrefix { .. }) => {
+                kb.say("  type at least the first 4 letters")
+            }
+            Err(_) => kb.say("  not a SLIP-39 word: check the spelling on the kit"),
+        }
+    }
+}
+
+/// One share's words. A line may hold several words (a pasted share); every word is
+/// checked as it comes.
+fn type_words(kb: &mut dyn Keyboard, h: &Header) -> Result<Vec<Zeroizing<String>>> {
+    let mut words: Vec<Zeroizing<String>> = Vec::with_capacity(SHARE_WORDS);
+    while words.len() < SHARE_WORDS {
+        let k = words.len() + 1;
+        let line = kb.ask(&format!("  word {k}/{SHARE_WORDS}: "))?;
+        if line.trim().is_empty() {
+            continue;
+        }
+        for token in line.split_whitespace() {
+            let k = words.len() + 1;
+            if k > SHARE_WORDS {
+                kb.say(&format!(
+                    "  more than {SHARE_WORDS} words: the rest of the line was ignored"
+                ));
+                break;
+            }
+            match slip39::check_word(token) {
+                Ok(()) => words.push(Zeroizing::new(token.to_string())),
+                Err(Slip39Error::AmbiguousPrefix { .. }) => {
+                    kb.say(&format!("  word {k}: type at least its first 4 letters"));
+                    break;
+                }
+                Err(_) => {
+                    kb.say(&format!(
+                        "  word {k} is not a SLIP-39 word: check the spelling on the kit"
+                    ));
+                    break;
+                }
+            }
+            if words.len() == 2
+                && let Some((id, _)) = slip39::identifier_of_first_words(&words[0], &words[1])
+            {
+                let id = format!("{id:04x}");
+                if id != h.share_set.id {
+                    match h.share_set.retired.iter().find(|r| r.id == id) {
+                        Some(r) => kb.say(&format!(
+                            "  these words begin a share of set {id}, which was replaced on {}: that kit is void. Start again with a current kit.",
+                            &r.retired[..10.min(r.retired.len())]
+                        )),
+                        None => kb.say(&format!(
+                            "  these words begin a share of set {id}, not of this vault's set {}: check the vault id on the kit ({}). Start again.",
+                            h.share_set.id, h.vault_id
+                        )),
+                    }
+                    words.clear();
+                    break;
+                }
+            }
+        }
+    }
+    Ok(words)
+}
+
+// ------------------------------------------------------------------ commands
+
+fn check_share(ctx: &Ctx, input: &ShareInput, json_out: bool) -> Result<()> {
+    let path = ctx.vault_path()?;
+    let h = baton::vault::read_header(&path)?;
+    let text = match input.share_files.as_slice() {
+        [] => {
+            if !std::io::stdin().is_terminal() && std::fs::File::open("/dev/tty").is_err() {
+                return Err(Failure::new("no terminal to type the share on")
+                    .hint("give the share with --share-file FILE"));
+            }
+            let mut kb = Terminal;
+            kb.say("baton: type your share, word by word (the first 4 letters of each word are enough; nothing is shown)");
+            let words = type_words(&mut kb, &h)?;
+            Zeroizing::new(
+                words
+                    .iter()
+                    .map(|w| w.as_str())
+                    .collect::<Vec<_>>()
+                    .join(" "),
+            )
+        }
+        [one] => {
+            let mut t = share_file_texts(one)?;
+            if t.len() != 1 {
+                return Err(Failure::new("check-share checks one share at a time"));
+            }
+            t.remove(0)
+        }
+        _ => return Err(Failure::new("check-share checks one share at a time")),
+    };
+    let m = Mnemonic::parse(&text).map_err(|error| {
+        let mistyped = matches!(error, Slip39Error::InvalidChecksum)
+            .then(|| slip39::locate_mistyped_word(&text))
+            .flatten();
+        share_failure(
+            ShareError::Invalid { error, mistyped },
+            &h.vault_id,
+            "the share",
+        )
+    })?;
+    let check = baton::emergency::share_check(&h.vault_id, &m);
+    let verdict = baton::emergency::classify(&h.vault_id, &h.share_set, &m);
+    let info = m.info();
+    let (ok, status, detail) = match &verdict {
+        Verdict::Current { group, member } => (
+            true,
+            "current",
+            format!(
+                "valid: {}share {} of this vault's current share set {} ({}), check code {}",
+                group_prefix(&h, *group),
+                member + 1,
+                h.share_set.id,
+                h.share_set.summary(),
+                format_check(&check)
+            ),
+        ),
+        Verdict::Retired(r) => (
+            false,
+            "retired",
+            format!(
+                "the words are valid, but share set {} was replaced on {}: this share is void for everything written since; destroy it once you have the new kit",
+                r.id,
+                &r.retired[..10.min(r.retired.len())]
+            ),
+        ),
+        Verdict::Foreign { id } => (
+            false,
+            "foreign",
+            format!(
+                "the words are valid, but they are a share of set {id}, not of this vault (vault {}, share set {})",
+                h.vault_id, h.share_set.id
+            ),
+        ),
+        Verdict::NotIssued { .. } => (
+            false,
+            "not-issued",
+            format!(
+                "the words are valid and carry this vault's set id {}, but this vault never issued this share (check code {} is not on record): another vault's, or altered",
+                h.share_set.id,
+                format_check(&check)
+            ),
+        ),
+    };
+    if json_out {
+        println!(
+            "{}",
+            serde_json::to_string_pretty(&json!({
+                "status": status,
+                "share_set": format!("{:04x}", info.identifier),
+                "group": info.group_index + 1,
+                "member": info.member_index + 1,
+                "check": check,
+                "current_share_set": h.share_set.id,
+                "vault_id": h.vault_id,
+            }))
+            .expect("serializable")
+        );
+    } else {
+        println!("{detail}");
+    }
+    if ok {
+        Ok(())
+    } else {
+        Err(Failure::new(format!("share check failed ({status})"))
+            .hint("ask the vault's owner for a current kit")
+            .code(msg::EXIT_AUTH))
+    }
+}
+
+/// Opens with the rebuilt key, for writing if the folder allows it (to record the
+/// event); a read-only copy is opened for reading.
+fn open_rebuilt(path: &Path, e: &EmergencySecret) -> Result<(Vault, bool)> {
+    match Vault::open_emergency(path, e, Access::Write) {
+        Ok(v) => Ok((v, true)),
+        Err(baton::UnlockError::Io { .. }) | Err(baton::UnlockError::Locked) => {
+            Ok((Vault::open_emergency(path, e, Access::Read)?, false))
+        }
+        Err(e) => Err(e.into()),
+    }
+}
+
+fn record(v: &mut Vault, writable: bool, action: &str, detail: String) -> Result<()> {
+    if !writable {
+        eprintln!(
+            "baton: note: the vault folder is read-only or in use, so this {action} is not in its audit log"
+        );
+        return Ok(());
+    }
+    v.commit(AuditEvent::new(action, None, detail), vec![], &[])?;
+    Ok(())
+}
+
+fn drill(ctx: &Ctx, input: &ShareInput) -> Result<()> {
+    let path = ctx.vault_path()?;
+    let h = baton::vault::read_header(&path)?;
+    let (e, taken) = collect(&h, input)?;
+    let (mut v, writable) = open_rebuilt(&path, &e)?;
+    drop(e);
+    let who = v.holders_of(&taken).join(", ");
+    let clients = v.clients().map(|c| c.len()).ok();
+    if writable {
+        v.record_drill(&taken)?;
+    } else {
+        eprintln!(
+            "baton: note: the vault folder is read-only or in use, so this drill is not in its audit log"
+        );
+    }
+    println!(
+        "drill passed: the shares of {} rebuild the emergency key of vault {} (share set {})",
+        esc(&who),
+        h.vault_id,
+        h.share_set.id
+    );
+    if let Some(n) = clients {
+        println!(
+            "the key opens the vault's index ({n} clients); nothing was decrypted beyond that"
+        );
+    }
+    Ok(())
+}
+
+pub fn recover(ctx: &Ctx, a: RecoverArgs) -> Result<()> {
+    let path = ctx.vault_path()?;
+    let h = baton::vault::read_header(&path)?;
+    if a.out_dir.exists() {
+        return Err(Failure::new(format!(
+            "{} already exists",
+            esc(&a.out_dir.display().to_string())
+        ))
+        .hint("--out-dir takes a new folder"));
+    }
+    shares::check_out_dir(&path, &a.out_dir, &[])?;
+    let (e, taken) = collect(&h, &a.input)?;
+    let (mut v, writable) = open_rebuilt(&path, &e)?;
+    drop(e);
+    let who = v.holders_of(&taken).join(", ");
+    let problems = v.verify();
+    baton::fsio::create_private_dir(&a.out_dir).map_err(|err| {
+        Failure::new(format!(
+            "cannot create {}: {err}",
+            esc(&a.out_dir.display().to_string())
+        ))
+    })?;
+    let key_file = a.out_dir.join("emergency-key.txt");
+    let text = Zeroizing::new(format!(
+        "# baton emergency key of vault {}, share set {}\n# rebuilt {} from the shares of {who}\n{}",
+        h.vault_id,
+        h.share_set.id,
+        baton::vault::now(),
+        v.identity_file().as_str()
+    ));
+    baton::fsio::write_new(&key_file, text.as_bytes()).map_err(|err| {
+        Failure::new(format!(
+            "cannot write {}: {err}",
+            esc(&key_file.display().to_string())
+        ))
+    })?;
+    record(
+        &mut v,
+        writable,
+        "emergency.recover",
+        format!("share set {}: {who}", h.share_set.id),
+    )?;
+    let clients = v.clients().map(|c| c.len()).unwrap_or(0);
+    println!(
+        "recovered: the shares of {} rebuild the emergency key of vault {}",
+        esc(&who),
+        h.vault_id
+    );
+    println!(
+        "emergency key written to {} (mode 0600)",
+        esc(&key_file.display().to_string())
+    );
+    if problems.is_empty() {
+        println!("every file checks out: {clients} clients");
+    } else {
+        println!(
+            "{} problem(s) found; 'baton verify' lists them. The rest is readable.",
+            problems.len()
+        );
+    }
+    let key = esc(&key_file.display().to_string());
+    let vault = esc(&path.display().to_string());
+    println!("next:");
+    println!("  baton --vault {vault} --identity {key} list");
+    println!("  baton --vault {vault} --identity {key} export CLIENT --format kdbx");
+    println!("  baton --vault {vault} --identity {key} takeover --policy ... --shares-out DIR");
+    println!("keep the key file on an encrypted disk and delete it after the takeover");
+    Ok(())
+}
+
+pub fn takeover(ctx: &Ctx, a: TakeoverArgs) -> Result<()> {
+    let path = ctx.vault_path()?;
+    let policy = policy_of(&a.policy)?.ok_or_else(|| {
+        Failure::new("a takeover needs the new holders")
+            .hint("--policy \"2 of anna,ben,carla\" or --holders anna,ben,carla -t 2")
+    })?;
+    let opts = shares::prepare(&path, &a.shares_out, &policy.holder_names(), &a.kits)?;
+    let mut v = match ctx.identity_secret()? {
+        Some(e) => Vault::open_emergency(&path, &e, Access::Write)?,
+        None => {
+            let h = baton::vault::read_header(&path)?;
+            let (e, _) = collect(&h, &a.input)?;
+            Vault::open_emergency(&path, &e, Access::Write)?
+        }
+    };
+    eprintln!("baton: choose the passphrase of the new owner");
+    let passphrase =
+        input::new_passphrase(a.new_passphrase_file.as_deref(), "--new-passphrase-file")?;
+    let bar = crate::rotate::Bar::new();
+    let progress = |p| bar.update(p);
+    let mut delivered: Vec<(String, PathBuf)> = Vec::new();
+    let owner = v.index().owner.clone();
+    let result = v.take_over(
+        &passphrase,
+        policy.clone(),
+        shares::deliverer(&a.shares_out, &owner, &policy, &opts, &mut delivered),
+        &progress,
+    );
+    bar.finish();
+    let r = result.map_err(crate::rotate::failure)?;
+    crate::rotate::print_report(&r);
+    println!(
+        "you are the owner now: open the vault with the new passphrase; the old passphrase and the old shares open nothing from generation {} on",
+        r.to_generation
+    );
+    println!("kits for the new holders ({}):", esc(&policy.describe()));
+    shares::print_written(&delivered);
+    println!("{HAND_OUT}");
+    Ok(())
+}
