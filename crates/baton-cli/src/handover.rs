@@ -669,3 +669,149 @@ pub fn takeover(ctx: &Ctx, a: TakeoverArgs) -> Result<()> {
     println!("{HAND_OUT}");
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use baton::emergency::{Policy, holder_shares, new_share_set};
+    use baton::header::{Recipients, ShareSet};
+    use std::collections::VecDeque;
+
+    /// Typed lines in order; what baton said, for the assertions.
+    struct Script {
+        lines: VecDeque<String>,
+        said: Vec<String>,
+        prompts: Vec<String>,
+    }
+
+    impl Keyboard for Script {
+        fn ask(&mut self, prompt: &str) -> Result<Zeroizing<String>> {
+            self.prompts.push(prompt.to_string());
+            self.lines
+                .pop_front()
+                .map(Zeroizing::new)
+                .ok_or_else(|| Failure::new("script ended"))
+        }
+        fn say(&mut self, line: &str) {
+            self.said.push(line.to_string());
+        }
+    }
+
+    fn script(lines: Vec<String>) -> Script {
+        Script {
+            lines: lines.into(),
+            said: vec![],
+            prompts: vec![],
+        }
+    }
+
+    const VID: &str = "00112233445566778899aabbccddeeff";
+
+    /// A header for a 2-of-3 set, an earlier set it replaced, and the shares of both.
+    fn fixture() -> (Header, Vec<String>, Vec<String>) {
+        let policy = Policy::single(vec!["anna".into(), "ben".into(), "carla".into()], 2);
+        let old_e = EmergencySecret::from_bytes(&[1; 32]).unwrap();
+        let (old, oh) = new_share_set(&old_e, VID, &policy, "2025-01-01T00:00:00Z", None).unwrap();
+        let e = EmergencySecret::from_bytes(&[2; 32]).unwrap();
+        let (set, holders) =
+            new_share_set(&e, VID, &policy, "2026-01-01T00:00:00Z", Some(&old)).unwrap();
+        let words = |e: &EmergencySecret, s: &ShareSet, h| {
+            holder_shares(e, VID, s, h)
+                .unwrap()
+                .iter()
+                .map(|x| x.mnemonic.expose_words().to_string())
+                .collect::<Vec<_>>()
+        };
+        let current = words(&e, &set, &holders);
+        let retired = words(&old_e, &old, &oh);
+        let header = Header {
+            format: "baton-vault".into(),
+            version: 2,
+            vault_id: VID.into(),
+            created: String::new(),
+            generation: 1,
+            recipients: Recipients {
+                owner: String::new(),
+                emergency: e.identity().to_public().to_string(),
+            },
+            kdf: baton::KdfParams::insecure_test(),
+            passphrase_check: String::new(),
+            owner_key: String::new(),
+            share_set: set,
+            rotation: Default::default(),
+        };
+        (header, current, retired)
+    }
+
+    /// Each word of a share as its own typed line, shortened to 4 letters.
+    fn by_prefix(share: &str) -> Vec<String> {
+        share
+            .split(' ')
+            .map(|w| w.chars().take(4).collect())
+            .collect()
+    }
+
+    #[test]
+    fn shares_typed_word_by_word_with_prefixes_and_mistakes() {
+        let (h, current, retired) = fixture();
+        let mut lines = Vec::new();
+        // An old set's share is caught after its second word.
+        lines.extend(by_prefix(&retired[0]).into_iter().take(2));
+        // Anna: a word not on the list, then the right one; 4-letter prefixes.
+        let anna = by_prefix(&current[0]);
+        lines.push(anna[0].clone());
+        lines.push("xylophone".into());
+        lines.extend(anna[1..].iter().cloned());
+        // Anna again (a duplicate), whole share pasted on one line.
+        lines.push(current[0].clone());
+        // Carla with word 5 swapped for another list word: only word 5 is asked again.
+        let mut carla: Vec<String> = current[2].split(' ').map(String::from).collect();
+        let right = carla[4].clone();
+        carla[4] = if right == "academic" {
+            "acid"
+        } else {
+            "academic"
+        }
+        .into();
+        lines.push(carla.join(" "));
+        lines.push(right);
+        let mut kb = script(lines);
+        let mut c = Collector::new(&h.vault_id, &h.share_set, &h.recipients.emergency);
+        type_shares(&mut kb, &h, &mut c).unwrap();
+        let said = kb.said.join("\n");
+        assert!(said.contains("begin a share of set"), "{said}");
+        assert!(said.contains("which was replaced on 2026-01-01"), "{said}");
+        assert!(said.contains("word 2 is not a SLIP-39 word"), "{said}");
+        assert!(
+            said.contains("not taken: this share was already entered"),
+            "{said}"
+        );
+        assert!(said.contains("the checksum points to word 5"), "{said}");
+        assert!(kb.prompts.last().unwrap().contains("word 5/33"));
+        assert_eq!(said.matches("accepted:").count(), 2, "{said}");
+        assert!(kb.lines.is_empty());
+        let e = c.combine().unwrap();
+        assert!(e.matches(&h.recipients.emergency));
+        // Nothing secret was said: no two neighbouring words of any share appear in
+        // baton's output (single list words such as "already" occur in messages).
+        for share in current.iter().chain(&retired) {
+            let w: Vec<&str> = share.split(' ').collect();
+            for pair in w.windows(2) {
+                assert!(!said.contains(&pair.join(" ")), "share words were shown");
+            }
+        }
+    }
+
+    #[test]
+    fn a_short_prefix_is_asked_again() {
+        let (h, current, _) = fixture();
+        let mut lines = vec!["ac".to_string()];
+        lines.extend(by_prefix(&current[1]));
+        lines.extend(by_prefix(&current[2]));
+        let mut kb = script(lines);
+        let mut c = Collector::new(&h.vault_id, &h.share_set, &h.recipients.emergency);
+        type_shares(&mut kb, &h, &mut c).unwrap();
+        assert!(kb.said.iter().any(|l| l.contains("first 4 letters")));
+        assert_eq!(c.taken(), vec![(0, 1), (0, 2)]);
+    }
+}

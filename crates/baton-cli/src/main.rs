@@ -1165,30 +1165,6 @@ fn cmd_man(out_dir: Option<PathBuf>) -> Result<()> {
     }
 }
 
-/// Reads a share file: the mnemonic is the text outside `#` comment lines.
-fn read_share_file(path: &Path) -> Result<baton::slip39::Mnemonic> {
-    let bytes = input::read_secret_file(path, "a share file")?;
-    let text = std::str::from_utf8(&bytes).map_err(|_| {
-        Failure::new(format!(
-            "share file {} is not UTF-8 text",
-            esc(&path.display().to_string())
-        ))
-    })?;
-    let words = zeroize::Zeroizing::new(
-        text.lines()
-            .filter(|l| !l.trim_start().starts_with('#'))
-            .collect::<Vec<_>>()
-            .join(" "),
-    );
-    baton::slip39::Mnemonic::parse(&words).map_err(|e| {
-        Failure::new(format!(
-            "share file {}: {e}",
-            esc(&path.display().to_string())
-        ))
-        .hint("compare the words with the holder's printed kit")
-    })
-}
-
 fn cmd_key(ctx: &Ctx, k: KeyCmd) -> Result<()> {
     let (text, output) = match k {
         KeyCmd::ExportOwner { output } => {
@@ -1197,17 +1173,13 @@ fn cmd_key(ctx: &Ctx, k: KeyCmd) -> Result<()> {
         }
         KeyCmd::FromShares { shares, output } => {
             let path = ctx.vault_path()?;
-            let mnemonics = shares
-                .iter()
-                .map(|p| read_share_file(p))
-                .collect::<Result<Vec<_>>>()?;
-            let secret = baton::slip39::combine(&mnemonics, b"").map_err(|e| {
-                Failure::new(format!("cannot rebuild the emergency key: {e}"))
-                    .hint("check that the shares are for this vault and its current share set")
-            })?;
-            let secret = baton::EmergencySecret::from_bytes(&secret).ok_or_else(|| {
-                Failure::new("the shares hold a secret of the wrong length for baton")
-            })?;
+            let h = baton::vault::read_header(&path)?;
+            let (secret, _) = handover::collect(
+                &h,
+                &cli::ShareInput {
+                    share_files: shares,
+                },
+            )?;
             let v = Vault::open_emergency(&path, &secret, Access::Read)?;
             (v.identity_file(), output)
         }
