@@ -527,8 +527,9 @@ pub enum EmergencyCmd {
         /// New folder for the kits (mode 0700), outside the vault
         #[arg(long, value_name = "DIR")]
         out_dir: PathBuf,
-        /// Only these holders (repeat; default: all)
-        #[arg(long = "holder", value_name = "NAME")]
+        /// Only these holders (repeat; default: all). NAME=RECIPIENT also encrypts that
+        /// holder's kit to an age or SSH public key
+        #[arg(long = "holder", value_name = "NAME[=RECIPIENT]")]
         holders: Vec<String>,
         #[command(flatten)]
         kits: KitArgs,

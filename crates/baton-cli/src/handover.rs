@@ -37,8 +37,19 @@ pub fn run(ctx: &Ctx, c: EmergencyCmd) -> Result<()> {
         EmergencyCmd::Kits {
             out_dir,
             holders,
-            kits,
+            mut kits,
         } => {
+            // `--holder anna=age1...` selects anna and encrypts her kit to that key.
+            let holders: Vec<String> = holders
+                .into_iter()
+                .map(|h| match h.split_once('=') {
+                    Some((name, _)) => {
+                        kits.holder_keys.push(h.clone());
+                        name.trim().to_string()
+                    }
+                    None => h,
+                })
+                .collect();
             let path = ctx.vault_path()?;
             let v = ctx.open(Access::Read)?;
             let opts = shares::prepare(&path, &out_dir, &v.policy().holder_names(), &kits)?;
@@ -238,9 +249,10 @@ pub fn collect(h: &Header, input: &ShareInput) -> Result<(EmergencySecret, Vec<(
                 }
                 match c.add(text) {
                     Ok((g, m)) => eprintln!(
-                        "baton: {label}: accepted ({}share {}), {}",
+                        "baton: {label}: accepted ({}share {}, check code {}), {}",
                         group_prefix(h, g),
                         m + 1,
+                        h.share_set.check_of(g, m).map(format_check).unwrap_or_default(),
                         need_text(&c)
                     ),
                     Err(e @ (ShareError::GroupComplete { .. } | ShareError::NotNeeded)) => {
@@ -291,14 +303,11 @@ pub fn type_shares(kb: &mut dyn Keyboard, h: &Header, c: &mut Collector) -> Resu
             );
             match c.add(&text) {
                 Ok((g, m)) => {
-                    let check = Mnemonic::parse(&text)
-                        .map(|mm| baton::emergency::share_check(&h.vault_id, &mm))
-                        .unwrap_or_default();
                     kb.say(&format!(
                         "  accepted: {}share {}, check code {}",
                         group_prefix(h, g),
                         m + 1,
-                        format_check(&check)
+                        h.share_set.check_of(g, m).map(format_check).unwrap_or_default()
                     ));
                     break;
                 }
@@ -562,14 +571,7 @@ fn drill(ctx: &Ctx, input: &ShareInput) -> Result<()> {
 pub fn recover(ctx: &Ctx, a: RecoverArgs) -> Result<()> {
     let path = ctx.vault_path()?;
     let h = baton::vault::read_header(&path)?;
-    if a.out_dir.exists() {
-        return Err(Failure::new(format!(
-            "{} already exists",
-            esc(&a.out_dir.display().to_string())
-        ))
-        .hint("--out-dir takes a new folder"));
-    }
-    shares::check_out_dir(&path, &a.out_dir, &[])?;
+    shares::check_private_dir(&path, &a.out_dir, "key folder")?;
     let (e, taken) = collect(&h, &a.input)?;
     let (mut v, writable) = open_rebuilt(&path, &e)?;
     drop(e);

@@ -97,6 +97,12 @@ pub fn run(ctx: &Ctx, a: RotateArgs) -> Result<()> {
         shares::check_out_dir(&path, dir, &holders)?;
     }
     let (mut v, passphrase) = ctx.open_keep_passphrase(Access::Write)?;
+    if !v.is_owner() && !a.resume && !a.abort {
+        return Err(Failure::new(
+            "with the emergency key, the vault is re-keyed by a takeover",
+        )
+        .hint("'baton takeover --holders ... -t N --shares-out DIR' sets a new owner passphrase and new holders"));
+    }
     // Opened with the emergency key: an interrupted takeover is finished with the new
     // owner passphrase it chose (its new owner key is wrapped under it).
     let passphrase = if a.resume && !v.is_owner() {

@@ -11,25 +11,15 @@ use crate::cli::KitArgs;
 
 use crate::msg::{Failure, Result, esc};
 
-/// Checks the share folder before any key exists: the shares exist only once, so a
-/// folder that cannot take them must be refused up front.
+/// Checks a kit folder before any key exists: a folder that cannot take the kits must
+/// be refused up front.
 pub fn check_out_dir(vault: &Path, shares_dir: &Path, holders: &[String]) -> Result<()> {
-    let (vault_real, shares_real) = (resolve(vault), resolve(shares_dir));
-    // The shares must never enter the (synced) vault folder: anyone who can read it would
-    // get T shares at once.
-    if shares_real.starts_with(&vault_real) || vault_real.starts_with(&shares_real) {
-        return Err(
-            Failure::new("the share folder must not be inside the vault (or contain it)").hint(
-                "shares belong to the holders: use --shares-out DIR on a local, unsynced disk",
-            ),
-        );
-    }
-    if shares_real.parent() == vault_real.parent() {
+    check_private_dir(vault, shares_dir, "kit folder")?;
+    if resolve(shares_dir).parent() == resolve(vault).parent() {
         eprintln!(
-            "baton: warning: the share folder is next to the vault; if that folder syncs, hand out the shares and delete the folder right away"
+            "baton: warning: the kit folder is next to the vault; if that folder syncs, hand out the kits and delete the folder right away"
         );
     }
-    // Check the share folder before anything is created: the shares exist only once.
     let mut names = std::collections::HashSet::new();
     for h in holders {
         if !names.insert(holder_file_name(h)) {
@@ -40,16 +30,30 @@ pub fn check_out_dir(vault: &Path, shares_dir: &Path, holders: &[String]) -> Res
             .hint("give holders distinct names"));
         }
     }
-    if shares_dir.exists()
-        && std::fs::read_dir(shares_dir)
+    Ok(())
+}
+
+/// A folder for secrets (kits, a recovered key): never inside the vault, which may
+/// sync, nor containing it; new or empty.
+pub fn check_private_dir(vault: &Path, dir: &Path, what: &str) -> Result<()> {
+    let (vault_real, dir_real) = (resolve(vault), resolve(dir));
+    // Anyone who can read the (synced) vault folder would get what is in it.
+    if dir_real.starts_with(&vault_real) || vault_real.starts_with(&dir_real) {
+        return Err(
+            Failure::new(format!("the {what} must not be inside the vault (or contain it)"))
+                .hint("choose a folder on a local, unsynced (preferably encrypted) disk"),
+        );
+    }
+    if dir.exists()
+        && std::fs::read_dir(dir)
             .map(|mut d| d.next().is_some())
             .unwrap_or(true)
     {
         return Err(Failure::new(format!(
-            "share folder {} exists and is not empty",
-            esc(&shares_dir.display().to_string())
+            "{what} {} exists and is not empty",
+            esc(&dir.display().to_string())
         ))
-        .hint("choose a new folder with --shares-out DIR"));
+        .hint("choose a new folder"));
     }
     Ok(())
 }

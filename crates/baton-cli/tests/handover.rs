@@ -459,6 +459,19 @@ fn takeover_locks_out_the_old_passphrase_and_shares() {
     let secret_before = e.stdout(&["get", "acme/registrar", "--show"]);
     let key = recover_key(&e, &["anna", "ben"]);
     assert_eq!(last_audit(&e)["action"], "emergency.recover");
+    // A plain rotation is the owner's; the emergency key re-keys by a takeover.
+    let mut c = assert_cmd::Command::cargo_bin("baton").unwrap();
+    let out = c
+        .env("XDG_STATE_HOME", e.dir.path().join("state"))
+        .arg("--vault")
+        .arg(&e.vault)
+        .arg("--identity")
+        .arg(&key)
+        .arg("rotate")
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    assert!(stderr(&out).contains("re-keyed by a takeover"), "{}", stderr(&out));
     let new_pass = e.file("new-pass.txt", "the colleague's new passphrase\n");
     let new_kits = e.dir.path().join("new-kits");
     let mut c = assert_cmd::Command::cargo_bin("baton").unwrap();

@@ -132,6 +132,20 @@ fn kits_can_be_delivered_encrypted_to_a_holder_key() {
     assert!(!kits.join("anna.kit.html").exists());
     assert!(!kits.join("anna.txt").exists());
     assert!(kits.join("ben.kit.html").exists());
+    // The same with --holder NAME=KEY: only anna's kit, encrypted.
+    let only = e.dir.path().join("only-anna");
+    e.cmd(&["emergency", "kits", "--out-dir"])
+        .arg(&only)
+        .arg("--holder")
+        .arg(format!("anna={}", anna.to_public()))
+        .assert()
+        .success();
+    let mut names: Vec<String> = fs::read_dir(&only)
+        .unwrap()
+        .map(|d| d.unwrap().file_name().to_string_lossy().to_string())
+        .collect();
+    names.sort();
+    assert_eq!(names, ["anna.kit.html.age", "anna.txt.age"]);
     if have("age") {
         let txt = common::age_decrypt(&anna_file, &kits.join("anna.txt.age"));
         let html = common::age_decrypt(&anna_file, &kits.join("anna.kit.html.age"));

@@ -198,21 +198,22 @@ Die ersten vier Buchstaben jedes Wortes genügen / the first four letters of eac
 <div class=\"lang\">\n<div>\n<ol>\n\
 <li>Besorgen Sie eine Kopie des Tresor-Ordners (mit <code>vault.json</code>), z.&nbsp;B. aus dem synchronisierten Ordner, vom Notfall-USB-Stick oder vom Laptop. Tresor-ID siehe oben.</li>\n\
 <li>Bringen Sie die oben genannten Personen zusammen (oder lassen Sie sie ihre Wörter selbst eintippen).</li>\n\
-<li>Mit baton: <code>baton recover --vault VAULT --out-dir KEYDIR</code>. baton fragt die Anteile Wort für Wort ab und prüft den Schlüssel, bevor es etwas entschlüsselt. Danach: <code>baton --identity KEYDIR/emergency-key.txt --vault VAULT list</code>, <code>export</code>, und zur Übernahme <code>baton takeover</code>.</li>\n\
-<li>Ohne baton: siehe rechts (englisch) die Befehle; sie brauchen nur Python&nbsp;3 und das Programm <code>age</code>.</li>\n</ol>\n</div>\n<div>\n<ol>\n\
+<li>Mit baton: <code>baton recover --vault VAULT --out-dir KEYDIR</code>. baton fragt die Anteile Wort für Wort ab (oder: die Wörter jedes Kits in eine Textdatei schreiben und <code>--share-file DATEI</code> je Kit angeben) und prüft den Schlüssel, bevor es etwas entschlüsselt. Jeder angenommene Anteil zeigt seinen Prüfcode: er muss dem auf dem Kit gleichen. Danach: <code>baton --identity KEYDIR/emergency-key.txt --vault VAULT list</code>, <code>show</code>, <code>get</code>, <code>export</code>, und zur Übernahme <code>baton takeover</code>.</li>\n\
+<li>Ohne baton: die Befehle unten; sie brauchen nur Python&nbsp;3 und das Programm <code>age</code>.</li>\n</ol>\n</div>\n<div>\n<ol>\n\
 <li>Get a copy of the vault folder (the one with <code>vault.json</code>): from the synced folder, the escrow USB stick or the laptop. The vault id is above.</li>\n\
 <li>Bring the people named above together (or have each type their own words).</li>\n\
-<li>With baton: <code>baton recover --vault VAULT --out-dir KEYDIR</code>. baton asks for the shares word by word and proves the key before it decrypts anything. Then: <code>baton --identity KEYDIR/emergency-key.txt --vault VAULT list</code>, <code>export</code>, and to take over, <code>baton takeover</code>.</li>\n\
+<li>With baton: <code>baton recover --vault VAULT --out-dir KEYDIR</code>. baton asks for the shares word by word (or: write each kit's words into a text file and give <code>--share-file FILE</code> per kit) and proves the key before it decrypts anything. Each accepted share shows its check code, which must equal the kit's. Then: <code>baton --identity KEYDIR/emergency-key.txt --vault VAULT list</code>, <code>show</code>, <code>get</code>, <code>export</code>, and to take over, <code>baton takeover</code>.</li>\n\
 <li>Without baton, with Python&nbsp;3 and the <code>age</code> program only (Debian: <code>apt install age python3-venv</code>):</li>\n</ol>\n</div>\n</div>\n",
     )?;
     w.write_str(
         "<h3>Ohne baton / Without baton</h3>\n\
-<p>1. Das SLIP-39-Referenzprogramm installieren, die Anteile eingeben (ein Anteil pro Zeile, die Wörter ausgeschrieben) /\
- install the SLIP-39 reference program and enter the shares (one share per line, full words):</p>\n\
+<p>1. Das SLIP-39-Referenzprogramm installieren und die Anteile eingeben: die Wörter eines Kits ausgeschrieben in <b>eine</b> Zeile, durch Leerzeichen getrennt, Enter; dann das nächste Kit /\
+ install the SLIP-39 reference program and enter the shares: one kit's words, in full, on <b>one</b> line separated by spaces, Enter; then the next kit:</p>\n\
 <pre class=\"cmd\" id=\"step-shamir\">python3 -m venv slip39\nslip39/bin/pip install 'shamir-mnemonic[cli]'\nslip39/bin/shamir recover</pre>\n\
 <p>2. Es zeigt / It prints <code>Your master secret is: …</code> (64 Zeichen / characters). Diese Zeile in das Skript unten geben; es schreibt den Schlüssel für <code>age</code> /\
  Feed that line to the script below; it writes the key for <code>age</code>:</p>\n\
-<pre class=\"cmd\" id=\"step-key\">python3 age-key.py &gt; emergency-key.txt     # dann die Zeile einfügen, Enter / then paste the line, Enter</pre>\n",
+<pre class=\"cmd\" id=\"step-key\">umask 077; python3 age-key.py &gt; emergency-key.txt</pre>\n\
+<p>Es wartet ohne Anzeige: die Zeile einfügen, Enter. / It waits silently: paste the line, press Enter. (<code>umask 077</code>: nur Sie können die Dateien lesen / only you can read the files.)</p>\n",
     )?;
     writeln!(
         w,
@@ -221,9 +222,10 @@ Die ersten vier Buchstaben jedes Wortes genügen / the first four letters of eac
         h.recipients.emergency, h.recipients.emergency
     )?;
     w.write_str(
-        "<p>3. Jede Kundendatei entschlüsseln; jede <code>.json</code>-Datei enthält einen Kunden mit allen Zugangsdaten (Name oben) /\
- Decrypt every client file; each <code>.json</code> file holds one client with all its access data (name at the top):</p>\n\
-<pre class=\"cmd\" id=\"step-decrypt\">mkdir plain\nfor f in VAULT/clients/*.age; do age -d -i emergency-key.txt -o \"plain/$(basename \"$f\" .age).json\" \"$f\"; done</pre>\n\
+        "<p>3. Jede Kundendatei entschlüsseln; jede Datei mit <code>\"format\":\"baton-client\"</code> enthält einen Kunden mit allen Zugangsdaten /\
+ Decrypt every client file; each file with <code>\"format\":\"baton-client\"</code> holds one client with all its access data:</p>\n\
+<pre class=\"cmd\" id=\"step-decrypt\">umask 077; mkdir plain\nfor f in VAULT/clients/*.age; do age -d -i emergency-key.txt -o \"plain/$(basename \"$f\" .age).json\" \"$f\"; done\ngrep -l '\"format\":\"baton-client\"' plain/*.json</pre>\n\
+<p>Lesbar machen / to read one: <code>python3 -m json.tool plain/DATEI.json</code>; einen Kunden finden / find a client: <code>grep -l 'ACME' plain/*.json</code>.</p>\n\
 <p>Skript / script <code>age-key.py</code>:</p>\n<pre id=\"age-key-py\">",
     )?;
     text(w, AGE_KEY_PY)?;
