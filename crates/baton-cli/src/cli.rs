@@ -178,6 +178,13 @@ pub struct InitArgs {
     pub shares_out: PathBuf,
     #[command(flatten)]
     pub kits: KitArgs,
+    #[command(flatten)]
+    pub kdf: KdfArgs,
+}
+
+/// Argon2id parameters of a new owner passphrase.
+#[derive(Args, Debug, Clone)]
+pub struct KdfArgs {
     /// Argon2id memory in MiB (at least 64)
     #[arg(long, value_name = "MIB", default_value_t = 64)]
     pub kdf_memory: u32,
@@ -539,6 +546,10 @@ pub enum EmergencyCmd {
     CheckShare {
         #[command(flatten)]
         input: ShareInput,
+        /// Without a copy of the vault: the vault id printed on the kit. baton then
+        /// checks the words and shows the check code to compare with the kit
+        #[arg(long, value_name = "ID")]
+        vault_id: Option<String>,
         #[command(flatten)]
         json: JsonFlag,
     },
@@ -599,4 +610,6 @@ pub struct TakeoverArgs {
     pub kits: KitArgs,
     #[command(flatten)]
     pub input: ShareInput,
+    #[command(flatten)]
+    pub kdf: KdfArgs,
 }

@@ -8,7 +8,7 @@ use baton::emergency::{Collector, Policy, ShareError, Verdict, format_check};
 use baton::header::Header;
 use baton::kit::KitContext;
 use baton::slip39::{self, Mnemonic, Slip39Error};
-use baton::vault::{Access, Vault};
+use baton::vault::Access;
 use baton::{AuditEvent, EmergencySecret};
 use serde_json::json;
 use zeroize::Zeroizing;
@@ -16,7 +16,7 @@ use zeroize::Zeroizing;
 use crate::cli::{EmergencyCmd, PolicyArgs, RecoverArgs, ShareInput, TakeoverArgs};
 use crate::msg::{self, Failure, Result, esc};
 use crate::shares;
-use crate::{Ctx, input};
+use crate::{Ctx, Opened, input};
 
 /// Words in a share of a 256-bit emergency key.
 const SHARE_WORDS: usize = 33;
@@ -71,7 +71,11 @@ pub fn run(ctx: &Ctx, c: EmergencyCmd) -> Result<()> {
             println!("{}", HAND_OUT);
             Ok(())
         }
-        EmergencyCmd::CheckShare { input, json } => check_share(ctx, &input, json.json),
+        EmergencyCmd::CheckShare {
+            input,
+            vault_id,
+            json,
+        } => check_share(ctx, &input, vault_id.as_deref(), json.json),
         EmergencyCmd::Drill { input } => drill(ctx, &input),
         EmergencyCmd::AddHolder {
             name,
@@ -82,23 +86,24 @@ pub fn run(ctx: &Ctx, c: EmergencyCmd) -> Result<()> {
             let path = ctx.vault_path()?;
             let opts = shares::prepare(&path, &out_dir, std::slice::from_ref(&name), &kits)?;
             let mut v = ctx.open(Access::Write)?;
-            let share = v.add_holder(&name, group)?;
-            let policy = v.policy();
-            let kctx = KitContext {
-                header: v.header(),
-                owner: &v.index().owner,
-                policy: &policy,
-            };
-            let written = shares::write(&out_dir, &kctx, std::slice::from_ref(&share), &opts)?;
+            let mut holders = v.index().holders.clone();
+            let owner = v.index().owner.clone();
+            let mut delivered = Vec::new();
+            let mut policy = v.policy();
+            let holder = v.add_holder(&name, group, |header, share| {
+                holders.extend(share.iter().map(|s| s.holder.clone()));
+                policy = Policy::of(&header.share_set, &holders);
+                shares::deliverer(&out_dir, &owner, &policy, &opts, &mut delivered)(header, share)
+            })?;
             println!(
                 "{} now holds share {} of group {} of share set {} ({})",
                 esc(&name),
-                share.holder.member + 1,
-                share.holder.group + 1,
+                holder.member + 1,
+                holder.group + 1,
                 v.header().share_set.id,
                 esc(&policy.describe())
             );
-            shares::print_written(&written);
+            shares::print_written(&delivered);
             println!(
                 "the other holders' shares are unchanged; their kits list the holders as they were when printed ('baton emergency kits' prints current ones)"
             );
@@ -159,9 +164,12 @@ fn share_hint(e: &ShareError, vault_id: &str) -> String {
         ShareError::Retired(_) => {
             "this kit is out of date: the holder should have a newer kit of the current set; destroy the old one".into()
         }
-        ShareError::Foreign { .. } | ShareError::NotIssued => {
+        ShareError::Foreign { .. } => {
             format!("check that this kit belongs to this vault: its vault id must be {vault_id}")
         }
+        ShareError::NotIssued => format!(
+            "check that this kit belongs to this vault (vault id {vault_id}) and compare its check code; if every kit is refused like this, this copy's vault.json may have been altered: use another copy of the vault"
+        ),
         ShareError::GroupComplete { .. } | ShareError::NotNeeded => {
             "this share is not needed: shares from the other groups are".into()
         }
@@ -252,7 +260,10 @@ pub fn collect(h: &Header, input: &ShareInput) -> Result<(EmergencySecret, Vec<(
                         "baton: {label}: accepted ({}share {}, check code {}), {}",
                         group_prefix(h, g),
                         m + 1,
-                        h.share_set.check_of(g, m).map(format_check).unwrap_or_default(),
+                        h.share_set
+                            .check_of(g, m)
+                            .map(format_check)
+                            .unwrap_or_default(),
                         need_text(&c)
                     ),
                     Err(e @ (ShareError::GroupComplete { .. } | ShareError::NotNeeded)) => {
@@ -292,7 +303,7 @@ pub fn type_shares(kb: &mut dyn Keyboard, h: &Header, c: &mut Collector) -> Resu
     let mut n = 1;
     while !c.need().done() {
         kb.say(&format!("share {n} ({}):", need_text(c)));
-        let mut words = type_words(kb, h)?;
+        let mut words = type_words(kb, Some(&h.share_set), &h.vault_id)?;
         loop {
             let text = Zeroizing::new(
                 words
@@ -307,7 +318,10 @@ pub fn type_shares(kb: &mut dyn Keyboard, h: &Header, c: &mut Collector) -> Resu
                         "  accepted: {}share {}, check code {}",
                         group_prefix(h, g),
                         m + 1,
-                        h.share_set.check_of(g, m).map(format_check).unwrap_or_default()
+                        h.share_set
+                            .check_of(g, m)
+                            .map(format_check)
+                            .unwrap_or_default()
                     ));
                     break;
                 }
@@ -353,7 +367,11 @@ fn type_one_word(kb: &mut dyn Keyboard, k: usize) -> Result<Zeroizing<String>> {
 
 /// One share's words. A line may hold several words (a pasted share); every word is
 /// checked as it comes.
-fn type_words(kb: &mut dyn Keyboard, h: &Header) -> Result<Vec<Zeroizing<String>>> {
+fn type_words(
+    kb: &mut dyn Keyboard,
+    set: Option<&baton::header::ShareSet>,
+    vault_id: &str,
+) -> Result<Vec<Zeroizing<String>>> {
     let mut words: Vec<Zeroizing<String>> = Vec::with_capacity(SHARE_WORDS);
     while words.len() < SHARE_WORDS {
         let k = words.len() + 1;
@@ -383,18 +401,19 @@ fn type_words(kb: &mut dyn Keyboard, h: &Header) -> Result<Vec<Zeroizing<String>
                 }
             }
             if words.len() == 2
+                && let Some(set) = set
                 && let Some((id, _)) = slip39::identifier_of_first_words(&words[0], &words[1])
             {
                 let id = format!("{id:04x}");
-                if id != h.share_set.id {
-                    match h.share_set.retired.iter().find(|r| r.id == id) {
+                if id != set.id {
+                    match set.retired.iter().find(|r| r.id == id) {
                         Some(r) => kb.say(&format!(
                             "  these words begin a share of set {id}, which was replaced on {}: that kit is void. Start again with a current kit.",
                             &r.retired[..10.min(r.retired.len())]
                         )),
                         None => kb.say(&format!(
                             "  these words begin a share of set {id}, not of this vault's set {}: check the vault id on the kit ({}). Start again.",
-                            h.share_set.id, h.vault_id
+                            set.id, vault_id
                         )),
                     }
                     words.clear();
@@ -408,10 +427,13 @@ fn type_words(kb: &mut dyn Keyboard, h: &Header) -> Result<Vec<Zeroizing<String>
 
 // ------------------------------------------------------------------ commands
 
-fn check_share(ctx: &Ctx, input: &ShareInput, json_out: bool) -> Result<()> {
-    let path = ctx.vault_path()?;
-    let h = baton::vault::read_header(&path)?;
-    let text = match input.share_files.as_slice() {
+/// The words of one share, from a file or typed.
+fn one_share(
+    input: &ShareInput,
+    set: Option<&baton::header::ShareSet>,
+    vault_id: &str,
+) -> Result<Zeroizing<String>> {
+    Ok(match input.share_files.as_slice() {
         [] => {
             if !std::io::stdin().is_terminal() && std::fs::File::open("/dev/tty").is_err() {
                 return Err(Failure::new("no terminal to type the share on")
@@ -419,7 +441,7 @@ fn check_share(ctx: &Ctx, input: &ShareInput, json_out: bool) -> Result<()> {
             }
             let mut kb = Terminal;
             kb.say("baton: type your share, word by word (the first 4 letters of each word are enough; nothing is shown)");
-            let words = type_words(&mut kb, &h)?;
+            let words = type_words(&mut kb, set, vault_id)?;
             Zeroizing::new(
                 words
                     .iter()
@@ -436,17 +458,83 @@ fn check_share(ctx: &Ctx, input: &ShareInput, json_out: bool) -> Result<()> {
             t.remove(0)
         }
         _ => return Err(Failure::new("check-share checks one share at a time")),
-    };
-    let m = Mnemonic::parse(&text).map_err(|error| {
+    })
+}
+
+/// Parses a share; a checksum error names the mistyped word where it can.
+fn parse_checked(text: &str, vault_id: &str) -> Result<Mnemonic> {
+    Mnemonic::parse(text).map_err(|error| {
         let mistyped = matches!(error, Slip39Error::InvalidChecksum)
-            .then(|| slip39::locate_mistyped_word(&text))
+            .then(|| slip39::locate_mistyped_word(text))
             .flatten();
         share_failure(
             ShareError::Invalid { error, mistyped },
-            &h.vault_id,
+            vault_id,
             "the share",
         )
-    })?;
+    })
+}
+
+/// `check-share --vault-id ID` without the vault: the words and checksum are checked,
+/// and the check code is shown to compare with the kit.
+fn check_share_offline(input: &ShareInput, vault_id: &str, json_out: bool) -> Result<()> {
+    let vault_id = vault_id.trim().to_ascii_lowercase();
+    if !(vault_id.len() == 32 && vault_id.bytes().all(|b| b.is_ascii_hexdigit())) {
+        return Err(
+            Failure::new("--vault-id takes the 32 hex digits of the vault id")
+                .hint("the kit prints it under the title"),
+        );
+    }
+    let text = one_share(input, None, &vault_id)?;
+    let m = parse_checked(&text, &vault_id)?;
+    let check = baton::emergency::share_check(&vault_id, &m);
+    let info = m.info();
+    if json_out {
+        println!(
+            "{}",
+            serde_json::to_string_pretty(&json!({
+                "status": "valid",
+                "share_set": format!("{:04x}", info.identifier),
+                "group": info.group_index + 1,
+                "member": info.member_index + 1,
+                "check": check,
+                "vault_id": vault_id,
+            }))
+            .expect("serializable")
+        );
+    } else {
+        println!(
+            "valid: a share of set {:04x} (group {}, share {}), check code {}",
+            info.identifier,
+            info.group_index + 1,
+            info.member_index + 1,
+            format_check(&check)
+        );
+        println!(
+            "compare the check code with your kit: if they are the same, your words are right. Whether the set is still the vault's current one only a copy of the vault can tell (--vault DIR)."
+        );
+    }
+    Ok(())
+}
+
+fn check_share(
+    ctx: &Ctx,
+    input: &ShareInput,
+    vault_id: Option<&str>,
+    json_out: bool,
+) -> Result<()> {
+    let path = match (ctx.vault_path(), vault_id) {
+        (Ok(p), _) => p,
+        (Err(_), Some(id)) => return check_share_offline(input, id, json_out),
+        (Err(f), None) => {
+            return Err(f.hint(
+                "without a copy of the vault, give the vault id printed on the kit: --vault-id ID",
+            ));
+        }
+    };
+    let h = baton::vault::read_header(&path)?;
+    let text = one_share(input, Some(&h.share_set), &h.vault_id)?;
+    let m = parse_checked(&text, &h.vault_id)?;
     let check = baton::emergency::share_check(&h.vault_id, &m);
     let verdict = baton::emergency::classify(&h.vault_id, &h.share_set, &m);
     let info = m.info();
@@ -516,22 +604,19 @@ fn check_share(ctx: &Ctx, input: &ShareInput, json_out: bool) -> Result<()> {
     }
 }
 
-/// Opens with the rebuilt key, for writing if the folder allows it (to record the
-/// event); a read-only copy is opened for reading.
-fn open_rebuilt(path: &Path, e: &EmergencySecret) -> Result<(Vault, bool)> {
-    match Vault::open_emergency(path, e, Access::Write) {
-        Ok(v) => Ok((v, true)),
-        Err(baton::UnlockError::Io { .. }) | Err(baton::UnlockError::Locked) => {
-            Ok((Vault::open_emergency(path, e, Access::Read)?, false))
-        }
-        Err(e) => Err(e.into()),
+/// Opens with the rebuilt key, for writing (to record the event) unless the folder is
+/// read-only (a copy on a read-only medium).
+fn open_rebuilt(ctx: &Ctx, path: &Path, e: &EmergencySecret) -> Result<(Opened, bool)> {
+    if baton::fsio::is_read_only_folder(path) {
+        return Ok((ctx.open_emergency(e, Access::Read)?, false));
     }
+    Ok((ctx.open_emergency(e, Access::Write)?, true))
 }
 
-fn record(v: &mut Vault, writable: bool, action: &str, detail: String) -> Result<()> {
+fn record(v: &mut Opened, writable: bool, action: &str, detail: String) -> Result<()> {
     if !writable {
         eprintln!(
-            "baton: note: the vault folder is read-only or in use, so this {action} is not in its audit log"
+            "baton: note: the vault folder is read-only, so this {action} is not in its audit log"
         );
         return Ok(());
     }
@@ -543,7 +628,7 @@ fn drill(ctx: &Ctx, input: &ShareInput) -> Result<()> {
     let path = ctx.vault_path()?;
     let h = baton::vault::read_header(&path)?;
     let (e, taken) = collect(&h, input)?;
-    let (mut v, writable) = open_rebuilt(&path, &e)?;
+    let (mut v, writable) = open_rebuilt(ctx, &path, &e)?;
     drop(e);
     let who = v.holders_of(&taken).join(", ");
     let clients = v.clients().map(|c| c.len()).ok();
@@ -551,7 +636,7 @@ fn drill(ctx: &Ctx, input: &ShareInput) -> Result<()> {
         v.record_drill(&taken)?;
     } else {
         eprintln!(
-            "baton: note: the vault folder is read-only or in use, so this drill is not in its audit log"
+            "baton: note: the vault folder is read-only, so this drill is not in its audit log"
         );
     }
     println!(
@@ -573,7 +658,7 @@ pub fn recover(ctx: &Ctx, a: RecoverArgs) -> Result<()> {
     let h = baton::vault::read_header(&path)?;
     shares::check_private_dir(&path, &a.out_dir, "key folder")?;
     let (e, taken) = collect(&h, &a.input)?;
-    let (mut v, writable) = open_rebuilt(&path, &e)?;
+    let (mut v, writable) = open_rebuilt(ctx, &path, &e)?;
     drop(e);
     let who = v.holders_of(&taken).join(", ");
     let problems = v.verify();
@@ -584,13 +669,13 @@ pub fn recover(ctx: &Ctx, a: RecoverArgs) -> Result<()> {
         ))
     })?;
     let key_file = a.out_dir.join("emergency-key.txt");
-    let text = Zeroizing::new(format!(
-        "# baton emergency key of vault {}, share set {}\n# rebuilt {} from the shares of {who}\n{}",
+    let head = format!(
+        "# baton emergency key of vault {}, share set {}\n# rebuilt {} from the shares of {who}\n",
         h.vault_id,
         h.share_set.id,
         baton::vault::now(),
-        v.identity_file().as_str()
-    ));
+    );
+    let text = baton::secret::concat_secret(&[&head, v.identity_file().as_str()]);
     baton::fsio::write_new(&key_file, text.as_bytes()).map_err(|err| {
         Failure::new(format!(
             "cannot write {}: {err}",
@@ -638,12 +723,15 @@ pub fn takeover(ctx: &Ctx, a: TakeoverArgs) -> Result<()> {
             .hint("--policy \"2 of anna,ben,carla\" or --holders anna,ben,carla -t 2")
     })?;
     let opts = shares::prepare(&path, &a.shares_out, &policy.holder_names(), &a.kits)?;
+    // The new passphrase's Argon2id parameters come from the flags (default: RFC 9106),
+    // never from vault.json, which the emergency key does not authenticate.
+    let kdf = crate::kdf_from_args(&a.kdf)?;
     let mut v = match ctx.identity_secret()? {
-        Some(e) => Vault::open_emergency(&path, &e, Access::Write)?,
+        Some(e) => ctx.open_emergency(&e, Access::Write)?,
         None => {
             let h = baton::vault::read_header(&path)?;
             let (e, _) = collect(&h, &a.input)?;
-            Vault::open_emergency(&path, &e, Access::Write)?
+            ctx.open_emergency(&e, Access::Write)?
         }
     };
     eprintln!("baton: choose the passphrase of the new owner");
@@ -655,6 +743,7 @@ pub fn takeover(ctx: &Ctx, a: TakeoverArgs) -> Result<()> {
     let owner = v.index().owner.clone();
     let result = v.take_over(
         &passphrase,
+        kdf,
         policy.clone(),
         shares::deliverer(&a.shares_out, &owner, &policy, &opts, &mut delivered),
         &progress,

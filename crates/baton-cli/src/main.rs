@@ -153,9 +153,7 @@ impl Ctx {
     /// the folder cannot be written (a copy on a read-only medium), saying so.
     fn open_recording(&self) -> Result<Opened> {
         let path = self.vault_path()?;
-        if path.join(baton::header::HEADER_FILE).exists()
-            && baton::fsio::WriteLock::try_acquire(&path).is_err()
-        {
+        if baton::fsio::is_read_only_folder(&path) {
             eprintln!(
                 "baton: note: the vault folder is read-only, so this is not recorded in its audit log"
             );
@@ -167,8 +165,30 @@ impl Ctx {
     /// Opens the vault and keeps the passphrase for a command that needs it again
     /// (a rotation that changes the key derivation).
     fn open_keep_passphrase(&self, access: Access) -> Result<(Opened, Passphrase)> {
+        let path = self.checked_path()?;
+        match self.identity_secret()? {
+            Some(e) => Ok((
+                self.remember(Vault::open_emergency(&path, &e, access)?)?,
+                Passphrase::new(String::new()),
+            )),
+            None => {
+                let p = self.passphrase()?;
+                Ok((self.remember(Vault::open(&path, &p, access)?)?, p))
+            }
+        }
+    }
+
+    /// Opens with an emergency key rebuilt from shares, with the same checks as every
+    /// other open.
+    fn open_emergency(&self, e: &baton::EmergencySecret, access: Access) -> Result<Opened> {
+        let path = self.checked_path()?;
+        self.remember(Vault::open_emergency(&path, e, access)?)
+    }
+
+    /// The vault folder, after its public header was read (so a missing vault is
+    /// reported before anything is asked) and its warnings printed.
+    fn checked_path(&self) -> Result<PathBuf> {
         let path = self.vault_path()?;
-        // Read the header first so a missing vault is reported before asking anything.
         let header = baton::vault::read_header(&path)?;
         if header.kdf.is_insecure() {
             eprintln!(
@@ -181,16 +201,12 @@ impl Ctx {
                 msg::HINT_ROTATION_PENDING
             );
         }
-        let (vault, p) = match self.identity_secret()? {
-            Some(e) => (
-                Vault::open_emergency(&path, &e, access)?,
-                Passphrase::new(String::new()),
-            ),
-            None => {
-                let p = self.passphrase()?;
-                (Vault::open(&path, &p, access)?, p)
-            }
-        };
+        Ok(path)
+    }
+
+    /// Refuses a vault older than this machine has seen (a rollback of the whole
+    /// folder); the returned handle records the revision when dropped.
+    fn remember(&self, vault: Vault) -> Result<Opened> {
         let seen = seen::path(&vault.header().vault_id);
         if let Some(last) = seen.as_deref().and_then(seen::read)
             && last > vault.index().revision
@@ -205,13 +221,13 @@ impl Ctx {
             ))
             .code(msg::EXIT_INTEGRITY));
         }
-        Ok((Opened { vault, seen }, p))
+        Ok(Opened { vault, seen })
     }
 }
 
 /// An open vault that, when dropped, records the highest index revision this machine
 /// has seen (docs/threat-model.md: rollback of the whole vault).
-struct Opened {
+pub(crate) struct Opened {
     vault: Vault,
     seen: Option<PathBuf>,
 }
@@ -321,7 +337,7 @@ fn print_json(v: &serde_json::Value) {
 
 // ---------------------------------------------------------------- init
 
-fn kdf_from_args(a: &cli::InitArgs) -> Result<KdfParams> {
+pub(crate) fn kdf_from_args(a: &cli::KdfArgs) -> Result<KdfParams> {
     if a.insecure_test_kdf {
         eprintln!(
             "baton: warning: --insecure-test-kdf offers no protection against passphrase guessing; for tests only"
@@ -373,7 +389,7 @@ fn cmd_init(ctx: &Ctx, a: cli::InitArgs) -> Result<()> {
             .code(2)
     })?;
     let kit_opts = shares::prepare(&path, &shares_dir, &policy.holder_names(), &a.kits)?;
-    let kdf = kdf_from_args(&a)?;
+    let kdf = kdf_from_args(&a.kdf)?;
     let passphrase = input::new_passphrase(ctx.passphrase_file().as_deref(), "--passphrase-file")?;
     let owner = baton::index::OwnerProfile::default();
     let mut delivered: Vec<(String, PathBuf)> = Vec::new();
@@ -1180,7 +1196,7 @@ fn cmd_key(ctx: &Ctx, k: KeyCmd) -> Result<()> {
                     share_files: shares,
                 },
             )?;
-            let v = Vault::open_emergency(&path, &secret, Access::Read)?;
+            let v = ctx.open_emergency(&secret, Access::Read)?;
             (v.identity_file(), output)
         }
     };

@@ -60,6 +60,12 @@ purge them, or treat them as readable by whoever had the old keys:
   - escrow copies on USB sticks or with share holders
   - client packages and exports already handed out (they have their own keys)";
 
+/// Printed after a rotation that kept the emergency key.
+pub const ROTATION_KEPT_EMERGENCY: &str = "\
+the emergency key was kept, so the holders' kits stay valid. It is also inside the owner
+key: if your passphrase may be known to someone else, replace it too with
+'baton rotate --emergency' (new kits for the holders).";
+
 /// Printed after `rotate --emergency`.
 pub const ROTATION_LIMITS_SHARES: &str = "\
 the old share set is void for everything written from now on, but any threshold of old

@@ -236,6 +236,8 @@ pub fn print_report(r: &RotateReport) {
     println!("{}", msg::ROTATION_LIMITS);
     if r.emergency_rotated {
         println!("{}", msg::ROTATION_LIMITS_SHARES);
+    } else {
+        println!("{}", msg::ROTATION_KEPT_EMERGENCY);
     }
 }
 

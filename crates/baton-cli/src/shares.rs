@@ -39,10 +39,10 @@ pub fn check_private_dir(vault: &Path, dir: &Path, what: &str) -> Result<()> {
     let (vault_real, dir_real) = (resolve(vault), resolve(dir));
     // Anyone who can read the (synced) vault folder would get what is in it.
     if dir_real.starts_with(&vault_real) || vault_real.starts_with(&dir_real) {
-        return Err(
-            Failure::new(format!("the {what} must not be inside the vault (or contain it)"))
-                .hint("choose a folder on a local, unsynced (preferably encrypted) disk"),
-        );
+        return Err(Failure::new(format!(
+            "the {what} must not be inside the vault (or contain it)"
+        ))
+        .hint("choose a folder on a local, unsynced (preferably encrypted) disk"));
     }
     if dir.exists()
         && std::fs::read_dir(dir)
@@ -62,6 +62,9 @@ pub fn check_private_dir(vault: &Path, dir: &Path, what: &str) -> Result<()> {
 pub struct KitOptions {
     keys: Vec<(String, PackageRecipient)>,
     pdf: Option<PathBuf>,
+    /// Where Chromium reads and writes the plaintext while printing: the user's
+    /// private runtime folder (a tmpfs) if there is one, else the kit folder.
+    print_dir: Option<PathBuf>,
 }
 
 impl KitOptions {
@@ -85,7 +88,20 @@ impl KitOptions {
         } else {
             None
         };
-        Ok(KitOptions { keys, pdf })
+        let print_dir = std::env::var_os("XDG_RUNTIME_DIR")
+            .map(PathBuf::from)
+            .filter(|d| d.is_dir());
+        if pdf.is_some() && !keys.is_empty() && print_dir.is_none() {
+            return Err(Failure::new(
+                "--pdf with --holder-key would put a plaintext kit on the disk while printing",
+            )
+            .hint("print encrypted kits without --pdf (the HTML prints from any browser), or run where XDG_RUNTIME_DIR is set"));
+        }
+        Ok(KitOptions {
+            keys,
+            pdf,
+            print_dir,
+        })
     }
 
     /// Every holder named by `--holder-key` must hold a share.
@@ -145,16 +161,16 @@ pub fn write(
     let mut written = Vec::new();
     for s in shares {
         let name = &s.holder.name;
-        let text = zeroize::Zeroizing::new(format!(
-            "# baton emergency share for {}\n# vault {}, share set {}, group {} share {}, check code {}\n{}\n",
+        let head = format!(
+            "# baton emergency share for {}\n# vault {}, share set {}, group {} share {}, check code {}\n",
             name,
             h.vault_id,
             h.share_set.id,
             s.holder.group + 1,
             s.holder.member + 1,
             baton::emergency::format_check(&s.check),
-            s.mnemonic.expose_words()
-        ));
+        );
+        let text = baton::secret::concat_secret(&[&head, s.mnemonic.expose_words(), "\n"]);
         let kit = baton::kit::html(ctx, s);
         let stem = holder_stem(name);
         let key = opts.key_of(name);
@@ -171,7 +187,12 @@ pub fn write(
         if let Some(browser) = &opts.pdf {
             files.push((
                 format!("{stem}.kit.pdf"),
-                print_pdf(browser, dir, &stem, &kit)?,
+                print_pdf(
+                    browser,
+                    opts.print_dir.as_deref().unwrap_or(dir),
+                    &stem,
+                    &kit,
+                )?,
             ));
         }
         for (file, bytes) in files {
@@ -230,7 +251,8 @@ pub fn deliverer<'a>(
 }
 
 /// Prints one kit to PDF with headless Chromium. The HTML goes into a private folder
-/// inside `dir` for the browser to read, and that folder is removed afterwards.
+/// inside `dir` for the browser to read, and that folder is removed afterwards (the
+/// user's runtime folder, a tmpfs, where there is one: see KitOptions).
 fn print_pdf(
     browser: &Path,
     dir: &Path,
@@ -257,7 +279,7 @@ fn print_pdf(
             work.path().join("profile").display()
         ))
         .arg(format!("--print-to-pdf={}", pdf.display()))
-        .arg(format!("file://{}", html.display()))
+        .arg(baton::fsio::file_url(&html))
         .stdin(std::process::Stdio::null())
         .stdout(std::process::Stdio::null())
         .stderr(std::process::Stdio::null())

@@ -521,6 +521,9 @@ fn locked_vault() {
         .assert()
         .code(5)
         .stderr(predicate::str::contains("locked by another baton process"));
+    // An export is recorded, so it waits for the lock too (it does not quietly skip
+    // the audit log).
+    e.cmd(&["export", "acme", "--passphrase"]).assert().code(5);
     // Readers still work while a writer holds the lock.
     e.cmd(&["list"]).assert().success();
 }

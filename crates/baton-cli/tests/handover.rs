@@ -89,6 +89,44 @@ fn drill_two_of_three_passes_and_names_each_failure() {
         .unwrap();
     assert!(out.status.success(), "{}", stderr(&out));
     assert!(stdout(&out).contains("valid: share 2 of this vault's current share set"));
+    // Without a copy of the vault: the vault id from the kit, and the check code to
+    // compare with the kit.
+    let vault_id = e.json(&["status", "--json"])["vault_id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let mut c = assert_cmd::Command::cargo_bin("baton").unwrap();
+    let out = c
+        .env_remove("BATON_VAULT")
+        .env_remove("BATON_PASSPHRASE_FILE")
+        .args([
+            "emergency",
+            "check-share",
+            "--vault-id",
+            &vault_id,
+            "--share-file",
+        ])
+        .arg(share(&e, "ben"))
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", stderr(&out));
+    let ben_file = fs::read_to_string(share(&e, "ben")).unwrap();
+    let code = ben_file
+        .split("check code ")
+        .nth(1)
+        .unwrap()
+        .lines()
+        .next()
+        .unwrap()
+        .to_string();
+    assert!(
+        stdout(&out).contains(&format!("check code {code}")),
+        "{}",
+        stdout(&out)
+    );
+    let kit = fs::read_to_string(e.shares.join("ben.kit.html")).unwrap();
+    assert!(kit.contains(&code));
+    assert!(kit.contains(&format!("check-share --vault-id {vault_id}")));
 
     // Two holders pass the drill; it is recorded with their names.
     let out = drill(&e, &[share(&e, "anna"), share(&e, "carla")]);
@@ -471,7 +509,11 @@ fn takeover_locks_out_the_old_passphrase_and_shares() {
         .output()
         .unwrap();
     assert!(!out.status.success());
-    assert!(stderr(&out).contains("re-keyed by a takeover"), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("re-keyed by a takeover"),
+        "{}",
+        stderr(&out)
+    );
     let new_pass = e.file("new-pass.txt", "the colleague's new passphrase\n");
     let new_kits = e.dir.path().join("new-kits");
     let mut c = assert_cmd::Command::cargo_bin("baton").unwrap();
@@ -488,6 +530,7 @@ fn takeover_locks_out_the_old_passphrase_and_shares() {
             "dora,emil",
             "-t",
             "2",
+            "--insecure-test-kdf",
             "--shares-out",
         ])
         .arg(&new_kits)
@@ -616,6 +659,7 @@ fn takeover_survives_sigkill_at_every_step() {
                 "2",
                 "--new-passphrase-file",
                 &np,
+                "--insecure-test-kdf",
                 "--shares-out",
                 kits.to_str().unwrap(),
             ],

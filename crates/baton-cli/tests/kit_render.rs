@@ -58,7 +58,8 @@ fn kit_renders_in_chromium_and_its_qr_code_is_the_share() {
     ])
     .assert()
     .success();
-    let kits = e.dir.path().join("kits");
+    // A folder name that needs escaping in a file:// URL.
+    let kits = e.dir.path().join("kits #1 100%");
     e.cmd(&[
         "emergency",
         "kits",

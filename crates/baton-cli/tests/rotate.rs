@@ -109,6 +109,7 @@ fn rotate_reencrypts_everything_and_keeps_every_value() {
         "{out}"
     );
     assert!(out.contains("what rotation cannot revoke"), "{out}");
+    assert!(out.contains("the emergency key was kept"), "{out}");
     assert!(out.contains("git history"), "{out}");
 
     assert_eq!(contents(&e.vault), before, "every value survives");

@@ -468,15 +468,15 @@ pub fn add_member(
     name: &str,
     group: usize,
 ) -> Result<(ShareSet, Holder), ShareSetError> {
-    let mut names: Vec<String> = holders.iter().map(|h| h.name.clone()).collect();
-    names.push(name.to_string());
-    Policy {
-        groups: vec![PolicyGroup {
-            threshold: 1,
-            holders: names,
-        }],
+    if !valid_holder(name) {
+        return Err(PolicyError::BadHolder(name.to_string()).into());
     }
-    .validate()?;
+    if holders
+        .iter()
+        .any(|h| h.name.to_lowercase() == name.to_lowercase())
+    {
+        return Err(PolicyError::DuplicateHolder(name.to_string()).into());
+    }
     let spec = *set
         .groups
         .get(group)
@@ -760,13 +760,15 @@ impl Vault {
     }
 
     /// Gives `name` a share of the current set in `group` (1-based; may be omitted
-    /// with one group): recorded in the index first, then in `vault.json`
-    /// (docs/format.md#writes). Returns the new holder's share.
+    /// with one group). `deliver` receives the header as it will be and the new share
+    /// before anything is written; only if it succeeds is the holder recorded: in the
+    /// index first, then in `vault.json` (docs/format.md#writes).
     pub fn add_holder(
         &mut self,
         name: &str,
         group: Option<usize>,
-    ) -> Result<HolderShare, VaultError> {
+        deliver: impl FnOnce(&crate::header::Header, &[HolderShare]) -> Result<(), String>,
+    ) -> Result<Holder, VaultError> {
         self.require_write()?;
         let groups = self.index.share_set.groups.len();
         let g = match group {
@@ -787,6 +789,20 @@ impl Vault {
             name,
             g,
         )?;
+        let share = holder_shares(
+            &self.emergency,
+            &self.header.vault_id,
+            &set,
+            std::slice::from_ref(&holder),
+        )?;
+        let mut next_header = self.header.clone();
+        next_header.share_set = set.clone();
+        deliver(&next_header, &share).map_err(|reason| {
+            VaultError::Invalid(format!(
+                "the kit could not be written ({reason}); nothing was changed"
+            ))
+        })?;
+        drop(share);
         let detail = format!(
             "{name} holds share {} of group {} of share set {}",
             holder.member + 1,
@@ -810,13 +826,7 @@ impl Vault {
             self.header.share_set = old;
             return Err(e);
         }
-        let share = holder_shares(
-            &self.emergency,
-            &self.header.vault_id,
-            &self.index.share_set,
-            std::slice::from_ref(&holder),
-        )?;
-        Ok(share.into_iter().next().expect("one holder"))
+        Ok(holder)
     }
 
     /// Records a drill in which the shares `(group, member)` rebuilt the key.
@@ -967,6 +977,29 @@ mod tests {
         ));
         assert!(add_member(&e(), VID, &set, &holders, "Anna", 0).is_err());
         assert!(add_member(&e(), VID, &set, &holders, "dora", 1).is_err());
+    }
+
+    #[test]
+    fn a_group_can_grow_while_the_policy_has_more_than_16_holders() {
+        let names = |p: &str, n: usize| (0..n).map(|i| format!("{p}{i}")).collect::<Vec<_>>();
+        let p = Policy {
+            groups: vec![
+                PolicyGroup {
+                    threshold: 2,
+                    holders: names("a", 9),
+                },
+                PolicyGroup {
+                    threshold: 2,
+                    holders: names("b", 8),
+                },
+            ],
+        };
+        let (set, holders) = new_share_set(&e(), VID, &p, "2026-11-27T00:00:00Z", None).unwrap();
+        let (set2, h) = add_member(&e(), VID, &set, &holders, "c", 1).unwrap();
+        assert_eq!((h.group, h.member), (1, 8));
+        assert_eq!(set2.groups[1].count, 9);
+        assert!(set.lags(&set2));
+        assert!(!set2.lags(&set));
     }
 
     #[test]

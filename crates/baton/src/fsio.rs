@@ -342,6 +342,35 @@ impl WriteLock {
     }
 }
 
+/// A `file://` URL for `path`, every byte but `A-Z a-z 0-9 / . _ -` percent-encoded.
+pub fn file_url(path: &Path) -> String {
+    use std::os::unix::ffi::OsStrExt;
+    let abs = std::path::absolute(path).unwrap_or_else(|_| path.to_path_buf());
+    let mut url = String::from("file://");
+    for &b in abs.as_os_str().as_bytes() {
+        if b.is_ascii_alphanumeric() || b"/._-".contains(&b) {
+            url.push(b as char);
+        } else {
+            url.push_str(&format!("%{b:02X}"));
+        }
+    }
+    url
+}
+
+/// Whether this process cannot write into the folder `dir` at all: a read-only mount
+/// (EROFS), or permissions that deny it (EACCES/EPERM; root is not denied by
+/// permissions). Other failures (a missing folder) are not "read-only".
+pub fn is_read_only_folder(dir: &Path) -> bool {
+    match rustix::fs::access(dir, rustix::fs::Access::WRITE_OK) {
+        Ok(()) => false,
+        Err(e) => {
+            e == rustix::io::Errno::ROFS
+                || e == rustix::io::Errno::ACCESS
+                || e == rustix::io::Errno::PERM
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

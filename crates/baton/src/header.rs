@@ -93,10 +93,21 @@ impl ShareSet {
         }
     }
 
-    /// Whether `self` is an earlier state of `newer` within the same set: members were
-    /// only added (docs/format.md#writes: the header is written after the index, so a
-    /// crash between the two leaves it one step behind).
+    /// Whether `self` is `newer` one member addition earlier (docs/format.md#writes: the
+    /// header is written after the index, so a crash between the two leaves it exactly
+    /// that far behind): the same set, one group with one share fewer, and the check
+    /// codes without the last one, which is that group's new member.
     pub fn lags(&self, newer: &ShareSet) -> bool {
+        let Some((last, earlier)) = newer.checks.split_last() else {
+            return false;
+        };
+        let grown: Vec<usize> = (0..self.groups.len().min(newer.groups.len()))
+            .filter(|&g| self.groups[g] != newer.groups[g])
+            .collect();
+        let [g] = grown[..] else {
+            return false;
+        };
+        let (old, new) = (self.groups[g], newer.groups[g]);
         self.id == newer.id
             && self.group_threshold == newer.group_threshold
             && self.extendable == newer.extendable
@@ -104,12 +115,11 @@ impl ShareSet {
             && self.created == newer.created
             && self.retired == newer.retired
             && self.groups.len() == newer.groups.len()
-            && self
-                .groups
-                .iter()
-                .zip(&newer.groups)
-                .all(|(a, b)| a.threshold == b.threshold && a.count <= b.count)
-            && newer.checks.starts_with(&self.checks)
+            && old.threshold == new.threshold
+            && old.count.checked_add(1) == Some(new.count)
+            && usize::from(last.group) == g
+            && last.member == old.count
+            && self.checks == earlier
     }
 }
 

@@ -163,10 +163,20 @@ Die ersten vier Buchstaben jedes Wortes genügen / the first four letters of eac
     )?;
 
     // For the holder.
+    let check_cmd = format!(
+        "<code>baton emergency check-share --vault-id {}</code>",
+        h.vault_id
+    );
     w.write_str(
         "<section>\n<h2>Für Sie als Inhaber/in / For you, the holder</h2>\n<div class=\"lang\">\n<div>\n\
 <ul>\n<li>Bewahren Sie dieses Blatt auf, bis Sie ein neues bekommen. Ein neues Blatt (neuer Anteilssatz) ersetzt dieses; vernichten Sie dann das alte.</li>\n\
-<li>Einmal im Jahr prüfen: <code>baton emergency check-share</code> eingeben, Wörter tippen; baton sagt, ob der Anteil gültig ist und zum aktuellen Satz gehört.</li>\n\
+<li>Einmal im Jahr prüfen, mit baton: ",
+    )?;
+    w.write_str(&check_cmd)?;
+    w.write_str(
+        " eingeben, Wörter tippen; baton zeigt den Prüfcode, der dem auf diesem Blatt gleichen muss. \
+Mit einer Kopie des Tresors (<code>--vault VAULT</code>) sagt es auch, ob der Anteil zum aktuellen Satz gehört. \
+Oder der Eigentümer lädt zu einer Übung ein (<code>baton emergency drill</code>).</li>\n\
 <li>Geben Sie den Anteil nur heraus, wenn ",
     )?;
     text(w, owner)?;
@@ -174,7 +184,13 @@ Die ersten vier Buchstaben jedes Wortes genügen / the first four letters of eac
         " nicht mehr handeln kann und die unten genannte Vertretung Sie darum bittet. Tippen Sie ihn dann selbst ein oder übergeben Sie das Blatt persönlich.</li>\n\
 <li>Verlust oder Verdacht auf Diebstahl: sofort melden; dann werden neue Anteile ausgegeben.</li>\n</ul>\n</div>\n<div>\n<ul>\n\
 <li>Keep this sheet until you receive a new one. A new sheet (new share set) replaces it; then destroy the old one.</li>\n\
-<li>Check it once a year: run <code>baton emergency check-share</code> and type the words; baton says whether the share is valid and belongs to the current set.</li>\n\
+<li>Check it once a year, with baton: run ",
+    )?;
+    w.write_str(&check_cmd)?;
+    w.write_str(
+        " and type the words; baton shows the check code, which must equal the one on this sheet. \
+With a copy of the vault (<code>--vault VAULT</code>) it also says whether the share belongs to the current set. \
+Or the owner invites the holders to a drill (<code>baton emergency drill</code>).</li>\n\
 <li>Hand the share over only when ",
     )?;
     text(w, owner)?;

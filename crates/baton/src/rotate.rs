@@ -301,6 +301,11 @@ impl Vault {
         progress: &(dyn Fn(Progress) + Sync),
     ) -> Result<RotateReport, RotateError> {
         self.require_rotator()?;
+        // The emergency key re-keys the owner only through a takeover (its own record,
+        // a new passphrase), never as an ordinary rotation.
+        if !self.is_owner() {
+            return Err(RotateError::OwnerOnly);
+        }
         let derived_new = match &opts.kdf {
             Some(params) => {
                 params.validate()?;
@@ -327,9 +332,14 @@ impl Vault {
     /// rotation to a new owner key under `new_passphrase` (same Argon2id parameters,
     /// new salt) and a new emergency key split under `policy`. Afterwards the old
     /// passphrase and the old shares open nothing written from then on.
+    ///
+    /// `kdf` are the new passphrase's Argon2id parameters, chosen by the caller: the
+    /// header's are not authenticated to the emergency key (a folder writer could have
+    /// lowered them), so they are not reused.
     pub fn take_over(
         &mut self,
         new_passphrase: &Passphrase,
+        kdf: KdfParams,
         policy: Policy,
         deliver: impl FnOnce(&Header, &[HolderShare]) -> Result<(), String>,
         progress: &(dyn Fn(Progress) + Sync),
@@ -338,7 +348,8 @@ impl Vault {
         if self.is_owner() {
             return Err(RotateError::TakeoverByOwner);
         }
-        let params = self.header.kdf.resalted();
+        kdf.validate()?;
+        let params = kdf.resalted();
         let derived = params.derive(new_passphrase)?;
         let opts = RotateOptions {
             emergency: Some(policy),

@@ -124,6 +124,16 @@ pub fn json_bytes<T: serde::Serialize + ?Sized>(value: &T) -> Zeroizing<Vec<u8>>
     out
 }
 
+/// Concatenates `parts` (some of them secret) into one string allocated at its final
+/// size, so no reallocation leaves a partial copy behind; wiped on drop.
+pub fn concat_secret(parts: &[&str]) -> Zeroizing<String> {
+    let mut out = Zeroizing::new(String::with_capacity(parts.iter().map(|p| p.len()).sum()));
+    for p in parts {
+        out.push_str(p);
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -686,12 +686,12 @@ impl Vault {
             "emergency"
         };
         let id = self.identity();
-        Zeroizing::new(format!(
-            "# baton {who} identity of vault {}\n# public key: {}\n{}\n",
+        let head = format!(
+            "# baton {who} identity of vault {}\n# public key: {}\n",
             self.header.vault_id,
-            id.to_public(),
-            id.to_string().expose_secret()
-        ))
+            id.to_public()
+        );
+        crate::secret::concat_secret(&[&head, id.to_string().expose_secret(), "\n"])
     }
 
     /// Whether the vault was opened for writing (it holds the write lock).

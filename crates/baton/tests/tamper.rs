@@ -780,3 +780,65 @@ fn a_reader_during_another_rotation_is_told_so_not_warned_of_tampering() {
     let v = Vault::open(&f.path, &f.pass, Access::Read).unwrap();
     assert!(v.client("alpha").is_ok());
 }
+
+/// The emergency key does not authenticate the Argon2id parameters in vault.json: a
+/// takeover must not inherit parameters a folder writer lowered.
+#[test]
+fn a_takeover_ignores_argon2id_parameters_lowered_in_the_header() {
+    let f = fixture();
+    let hp = f.path.join("vault.json");
+    let mut h: serde_json::Value = serde_json::from_slice(&fs::read(&hp).unwrap()).unwrap();
+    h["kdf"]["m_cost_kib"] = 8.into();
+    fs::write(&hp, serde_json::to_vec(&h).unwrap()).unwrap();
+    let mut v = Vault::open_emergency(&f.path, &f.secret, Access::Write).unwrap();
+    let policy = baton::emergency::Policy::single(vec!["dora".into(), "emil".into()], 2);
+    let new = Passphrase::new("the colleague's passphrase".into());
+    v.take_over(&new, KdfParams::standard(), policy, |_, _| Ok(()), &|_| {})
+        .unwrap();
+    let h = baton::vault::read_header(&f.path).unwrap();
+    assert_eq!(h.kdf.m_cost_kib, KdfParams::standard().m_cost_kib);
+    assert!(!h.kdf.is_insecure());
+    drop(v);
+    let v = Vault::open(&f.path, &new, Access::Read).unwrap();
+    assert!(v.verify().is_empty());
+}
+
+/// A header may lag the index by exactly one added member (a crash inside
+/// `add-holder`), nothing more: a folder writer cannot strip the check codes.
+#[test]
+fn the_header_may_lag_one_added_member_and_no_more() {
+    let f = fixture();
+    let hp = f.path.join("vault.json");
+    let before = fs::read(&hp).unwrap();
+    {
+        let mut v = Vault::open(&f.path, &f.pass, Access::Write).unwrap();
+        v.add_holder("dora", None, |_, _| Ok(())).unwrap();
+    }
+    // The crash between the index and the header: the old header is back.
+    let after = fs::read(&hp).unwrap();
+    fs::write(&hp, &before).unwrap();
+    assert!(Vault::open(&f.path, &f.pass, Access::Read).is_ok());
+    assert!(Vault::open_emergency(&f.path, &f.secret, Access::Read).is_ok());
+    // Opening for writing catches the header up.
+    drop(Vault::open(&f.path, &f.pass, Access::Write).unwrap());
+    assert_eq!(fs::read(&hp).unwrap(), after);
+    // Stripping check codes, or more than one member behind, is tampering.
+    for cut in [1usize, 2, 4] {
+        let mut h: serde_json::Value = serde_json::from_slice(&after).unwrap();
+        let checks = h["share_set"]["checks"].as_array_mut().unwrap();
+        let keep = checks.len().saturating_sub(cut);
+        checks.truncate(keep);
+        h["share_set"]["groups"][0]["count"] = (keep as u64).into();
+        fs::write(&hp, serde_json::to_vec(&h).unwrap()).unwrap();
+        let accepted = Vault::open(&f.path, &f.pass, Access::Read).is_ok();
+        assert_eq!(accepted, cut == 1, "{cut} check codes cut");
+        if cut > 1 {
+            assert!(matches!(
+                Vault::open_emergency(&f.path, &f.secret, Access::Read).err(),
+                Some(UnlockError::Integrity(IntegrityError::IndexMismatch(
+                    "share set"
+                )))
+            ));
+        }
+    }
+}

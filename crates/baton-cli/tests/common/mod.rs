@@ -220,7 +220,7 @@ pub fn screenshot(browser: &str, page: &Path, shot: &Path, profile: &Path, size:
         .arg(format!("--window-size={size}"))
         .arg(format!("--user-data-dir={}", profile.display()))
         .arg(format!("--screenshot={}", shot.display()))
-        .arg(format!("file://{}", page.display()))
+        .arg(baton::fsio::file_url(page))
         .output()
         .unwrap();
     assert!(
