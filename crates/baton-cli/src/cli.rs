@@ -98,6 +98,10 @@ pub enum Command {
         /// ("Nextcloud folder baton of max@example.org; USB stick in the office safe")
         #[arg(long, value_name = "TEXT")]
         vault_copies: Option<String>,
+        /// The colleague meant to take over, as the emergency kits name them for the
+        /// holders ("Erika Beispiel, +49 30 1234567")
+        #[arg(long, value_name = "TEXT")]
+        successor: Option<String>,
         /// Months between key rotations (0: no schedule); `status --check` reports when
         /// one is due
         #[arg(long, value_name = "MONTHS")]
@@ -160,7 +164,8 @@ pub struct PolicyArgs {
 /// Where kits go and how.
 #[derive(Args, Debug, Clone)]
 pub struct KitArgs {
-    /// Encrypt this holder's kit to an age or SSH public key: NAME=RECIPIENT (repeat)
+    /// Encrypt this holder's kit to an age or SSH public key: NAME=RECIPIENT (repeat;
+    /// the holder gets only .age files)
     #[arg(long = "holder-key", value_name = "NAME=RECIPIENT")]
     pub holder_keys: Vec<String>,
     /// Also print each kit to PDF with headless Chromium
@@ -554,7 +559,7 @@ pub enum EmergencyCmd {
         json: JsonFlag,
     },
     /// A rehearsal: enough holders enter their shares; baton proves they rebuild the
-    /// emergency key, records the drill, and prints nothing secret
+    /// emergency key, records the drill, and prints nothing secret. Needs no passphrase
     Drill {
         #[command(flatten)]
         input: ShareInput,
@@ -600,6 +605,18 @@ pub struct TakeoverArgs {
     /// The new holders of the new emergency key
     #[command(flatten)]
     pub policy: PolicyArgs,
+    /// Your name, as the new holders' kits and client packages show it
+    #[arg(long, value_name = "NAME")]
+    pub owner_name: String,
+    /// Your phone or mail, for the kits and packages
+    #[arg(long, value_name = "CONTACT", default_value = "")]
+    pub owner_contact: String,
+    /// Where the vault copies are now (default: as the old owner recorded it)
+    #[arg(long, value_name = "TEXT")]
+    pub vault_copies: Option<String>,
+    /// Who takes over from you, for the new kits (default: nobody named)
+    #[arg(long, value_name = "TEXT", default_value = "")]
+    pub successor: String,
     /// New folder for the new holders' kits, outside the vault
     #[arg(long, value_name = "DIR")]
     pub shares_out: PathBuf,

@@ -72,6 +72,7 @@ pub fn run(a: DemoArgs) -> Result<()> {
                 name: "Demo Admin".into(),
                 contact: "admin@example.org".into(),
                 vault_copies: "this demo folder".into(),
+                successor: "Erika Beispiel, +49 30 1234567".into(),
             };
             let ctx = baton::kit::KitContext {
                 header,

@@ -511,7 +511,7 @@ fn check_share_offline(input: &ShareInput, vault_id: &str, json_out: bool) -> Re
             format_check(&check)
         );
         println!(
-            "compare the check code with your kit: if they are the same, your words are right. Whether the set is still the vault's current one only a copy of the vault can tell (--vault DIR)."
+            "compare the check code with your kit: if they are the same, your words are right. If they differ, check the vault id you typed first, then the words. Whether the set is still the vault's current one only a copy of the vault can tell (--vault DIR)."
         );
     }
     Ok(())
@@ -538,10 +538,12 @@ fn check_share(
     let check = baton::emergency::share_check(&h.vault_id, &m);
     let verdict = baton::emergency::classify(&h.vault_id, &h.share_set, &m);
     let info = m.info();
-    let (ok, status, detail) = match &verdict {
+    // (passes, status for --json, what is wrong in a few words, the full answer)
+    let (ok, status, short, detail) = match &verdict {
         Verdict::Current { group, member } => (
             true,
             "current",
+            "",
             format!(
                 "valid: {}share {} of this vault's current share set {} ({}), check code {}",
                 group_prefix(&h, *group),
@@ -554,8 +556,10 @@ fn check_share(
         Verdict::Retired(r) => (
             false,
             "retired",
+            "this share is void: its set was replaced",
             format!(
-                "the words are valid, but share set {} was replaced on {}: this share is void for everything written since; destroy it once you have the new kit",
+                "the words are typed correctly (check code {}), but share set {} was replaced on {}: this share opens nothing written since; destroy this kit once you have the new one",
+                format_check(&check),
                 r.id,
                 &r.retired[..10.min(r.retired.len())]
             ),
@@ -563,14 +567,18 @@ fn check_share(
         Verdict::Foreign { id } => (
             false,
             "foreign",
+            "this share is not from this vault",
             format!(
-                "the words are valid, but they are a share of set {id}, not of this vault (vault {}, share set {})",
-                h.vault_id, h.share_set.id
+                "the words are typed correctly (check code {}), but they are a share of set {id}, not of this vault (vault {}, share set {})",
+                format_check(&check),
+                h.vault_id,
+                h.share_set.id
             ),
         ),
         Verdict::NotIssued { .. } => (
             false,
             "not-issued",
+            "this vault did not issue this share",
             format!(
                 "the words are valid and carry this vault's set id {}, but this vault never issued this share (check code {} is not on record): another vault's, or altered",
                 h.share_set.id,
@@ -598,7 +606,7 @@ fn check_share(
     if ok {
         Ok(())
     } else {
-        Err(Failure::new(format!("share check failed ({status})"))
+        Err(Failure::new(short)
             .hint("ask the vault's owner for a current kit")
             .code(msg::EXIT_AUTH))
     }
@@ -699,7 +707,7 @@ pub fn recover(ctx: &Ctx, a: RecoverArgs) -> Result<()> {
         esc(&key_file.display().to_string())
     );
     if problems.is_empty() {
-        println!("every file checks out: {clients} clients");
+        println!("{clients} clients; every file checks out");
     } else {
         println!(
             "{} problem(s) found; 'baton verify' lists them. The rest is readable.",
@@ -711,7 +719,9 @@ pub fn recover(ctx: &Ctx, a: RecoverArgs) -> Result<()> {
     println!("next:");
     println!("  baton --vault {vault} --identity {key} list");
     println!("  baton --vault {vault} --identity {key} export CLIENT --format kdbx");
-    println!("  baton --vault {vault} --identity {key} takeover --policy ... --shares-out DIR");
+    println!(
+        "  baton --vault {vault} --identity {key} takeover --owner-name \"YOUR NAME\" --holders NAME,NAME -t 2 --shares-out DIR"
+    );
     println!("keep the key file on an encrypted disk and delete it after the takeover");
     Ok(())
 }
@@ -734,9 +744,23 @@ pub fn takeover(ctx: &Ctx, a: TakeoverArgs) -> Result<()> {
             ctx.open_emergency(&e, Access::Write)?
         }
     };
-    eprintln!("baton: choose the passphrase of the new owner");
+    if a.new_passphrase_file.is_none() {
+        eprintln!("baton: choose your passphrase as the new owner");
+    }
     let passphrase =
         input::new_passphrase(a.new_passphrase_file.as_deref(), "--new-passphrase-file")?;
+    // The kits and client packages name the new owner from now on: recorded before the
+    // re-keying, so the new holders' kits show it.
+    let mut profile = v.index().owner.clone();
+    profile.name = a.owner_name.clone();
+    profile.contact = a.owner_contact.clone();
+    profile.successor = a.successor.clone();
+    if let Some(c) = &a.vault_copies {
+        profile.vault_copies = c.clone();
+    }
+    if profile != v.index().owner {
+        v.set_owner_profile(profile)?;
+    }
     let bar = crate::rotate::Bar::new();
     let progress = |p| bar.update(p);
     let mut delivered: Vec<(String, PathBuf)> = Vec::new();

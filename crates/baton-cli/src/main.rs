@@ -314,11 +314,12 @@ fn run(cli: Cli) -> Result<()> {
             owner_name,
             owner_contact,
             vault_copies,
+            successor,
             rotate_every,
             json,
         } => cmd_settings(
             &ctx,
-            [owner_name, owner_contact, vault_copies],
+            [owner_name, owner_contact, vault_copies, successor],
             rotate_every,
             json.json,
         ),
@@ -1216,11 +1217,12 @@ fn cmd_key(ctx: &Ctx, k: KeyCmd) -> Result<()> {
 
 fn cmd_settings(
     ctx: &Ctx,
-    [name, contact, copies]: [Option<String>; 3],
+    [name, contact, copies, successor]: [Option<String>; 4],
     rotate_every: Option<u32>,
     as_json: bool,
 ) -> Result<()> {
-    let profile_changes = name.is_some() || contact.is_some() || copies.is_some();
+    let profile_changes =
+        name.is_some() || contact.is_some() || copies.is_some() || successor.is_some();
     let changing = profile_changes || rotate_every.is_some();
     let mut v = ctx.open(if changing {
         Access::Write
@@ -1241,6 +1243,9 @@ fn cmd_settings(
         if let Some(c) = copies {
             p.vault_copies = c;
         }
+        if let Some(c) = successor {
+            p.successor = c;
+        }
         v.set_owner_profile(p)?;
         eprintln!(
             "baton: the emergency kits show these; print them again with 'baton emergency kits'"
@@ -1250,12 +1255,13 @@ fn cmd_settings(
     let every = v.header().rotation.interval_months;
     if as_json {
         print_json(
-            &json!({ "owner_name": p.name, "owner_contact": p.contact, "vault_copies": p.vault_copies, "rotate_every_months": every }),
+            &json!({ "owner_name": p.name, "owner_contact": p.contact, "vault_copies": p.vault_copies, "successor": p.successor, "rotate_every_months": every }),
         );
     } else {
         println!("owner name     {}", esc(&p.name));
         println!("owner contact  {}", esc(&p.contact));
         println!("vault copies   {}", esc(&p.vault_copies));
+        println!("successor      {}", esc(&p.successor));
         println!(
             "rotate every   {every} months{}",
             if every == 0 { " (no schedule)" } else { "" }

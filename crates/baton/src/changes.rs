@@ -247,6 +247,7 @@ impl Vault {
         check_text("owner name", &profile.name, 256)?;
         check_text("owner contact", &profile.contact, 1024)?;
         check_text("vault copies", &profile.vault_copies, 1024)?;
+        check_text("successor", &profile.successor, 1024)?;
         self.commit_with(
             AuditEvent::new("vault.owner", None, ""),
             vec![],

@@ -148,6 +148,7 @@ pub fn populate(vault: &mut Vault) -> Result<age::x25519::Identity, VaultError> 
         name: "Max Admin".into(),
         contact: "max@admin.example".into(),
         vault_copies: "Nextcloud folder 'baton'; USB stick in the office safe".into(),
+        successor: "Erika Beispiel, +49 30 1234567".into(),
     })?;
     let acme_key = age::x25519::Identity::generate();
     let parse =

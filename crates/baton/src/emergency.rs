@@ -867,10 +867,10 @@ impl Vault {
                     .filter(|h| h.group == g && h.member == m)
                     .map(|h| h.name.as_str())
                     .collect();
-                if names.is_empty() {
-                    format!("group {} share {}", g + 1, m + 1)
-                } else {
-                    names.join("/")
+                match names.len() {
+                    0 => format!("group {} share {}", g + 1, m + 1),
+                    1 => names[0].to_string(),
+                    _ => format!("{} (copies of one share)", names.join(" or ")),
                 }
             })
             .collect()

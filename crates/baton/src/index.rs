@@ -50,6 +50,9 @@ pub struct OwnerProfile {
     /// baton of max@…, USB stick in the office safe").
     #[serde(default)]
     pub vault_copies: String,
+    /// The colleague meant to take over, as the kits name them for the holders.
+    #[serde(default)]
+    pub successor: String,
 }
 
 #[derive(Serialize)]

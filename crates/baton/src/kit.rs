@@ -129,10 +129,16 @@ On its own it opens nothing.</p>\n",
     if multi {
         write!(w, "Gruppe / group {}, ", share.holder.group + 1)?;
     }
+    writeln!(w, "Anteil / share {}.</p>", share.holder.member + 1)?;
+    w.write_str("<p>Vertretung, die im Notfall übernimmt / the colleague who takes over: <b>")?;
+    if ctx.owner.successor.is_empty() {
+        w.write_str("(nicht benannt / not named)")?;
+    } else {
+        text(w, &ctx.owner.successor)?;
+    }
     write!(
         w,
-        "Anteil / share {}.</p>\n<p>Öffentlicher Notfallschlüssel / public emergency key: <code>{}</code></p>\n</section>\n",
-        share.holder.member + 1,
+        "</b></p>\n<p>Öffentlicher Notfallschlüssel / public emergency key: <code>{}</code></p>\n</section>\n",
         h.recipients.emergency
     )?;
 
@@ -181,7 +187,7 @@ Oder der Eigentümer lädt zu einer Übung ein (<code>baton emergency drill</cod
     )?;
     text(w, owner)?;
     w.write_str(
-        " nicht mehr handeln kann und die unten genannte Vertretung Sie darum bittet. Tippen Sie ihn dann selbst ein oder übergeben Sie das Blatt persönlich.</li>\n\
+        " nicht mehr handeln kann und die oben genannte Vertretung Sie darum bittet (ist keine genannt: nur jemand, von dem Sie wissen, dass der Eigentümer ihm vertraut). Tippen Sie ihn dann selbst ein oder übergeben Sie das Blatt persönlich.</li>\n\
 <li>Verlust oder Verdacht auf Diebstahl: sofort melden; dann werden neue Anteile ausgegeben.</li>\n</ul>\n</div>\n<div>\n<ul>\n\
 <li>Keep this sheet until you receive a new one. A new sheet (new share set) replaces it; then destroy the old one.</li>\n\
 <li>Check it once a year, with baton: run ",
@@ -195,7 +201,7 @@ Or the owner invites the holders to a drill (<code>baton emergency drill</code>)
     )?;
     text(w, owner)?;
     w.write_str(
-        " can no longer act and the colleague named below asks for it. Type it in yourself, or hand over the sheet in person.</li>\n\
+        " can no longer act and the colleague named above asks for it (if none is named: only someone you know the owner trusts). Type it in yourself, or hand over the sheet in person.</li>\n\
 <li>Lost or possibly stolen: say so at once; new shares will then be issued.</li>\n</ul>\n</div>\n</div>\n</section>\n",
     )?;
 
