@@ -87,6 +87,11 @@ pub enum Command {
     Verify(JsonFlag),
     /// Export a client's complete credential package (age file or printable sheet)
     Export(ExportArgs),
+    /// Delete former clients whose retention has passed (a dry run without --confirm)
+    Purge(PurgeArgs),
+    /// GDPR reports: the access report of Art. 15 and the records of processing
+    #[command(subcommand)]
+    Gdpr(GdprCmd),
     /// Show or set the owner's name and contact (shown in client packages and kits),
     /// where the vault copies are, and the rotation schedule
     Settings {
@@ -102,6 +107,9 @@ pub enum Command {
         /// holders ("Erika Beispiel, +49 30 1234567")
         #[arg(long, value_name = "TEXT")]
         successor: Option<String>,
+        /// Months an ended client's data is kept before 'purge' deletes it (default 12)
+        #[arg(long, value_name = "MONTHS")]
+        retention_months: Option<u32>,
         /// Months between key rotations (0: no schedule); `status --check` reports when
         /// one is due
         #[arg(long, value_name = "MONTHS")]
@@ -245,6 +253,42 @@ pub enum ClientCmd {
         /// Remove all stored recipients
         #[arg(long, conflicts_with = "recipients")]
         clear: bool,
+    },
+    /// Record that the contract ended (the data is then kept for the retention period
+    /// and purged after it)
+    End {
+        id: String,
+        /// The day it ended, YYYY-MM-DD [default: today]
+        #[arg(long, value_name = "DATE")]
+        date: Option<String>,
+        /// Why ("moved to another provider", "site offline for good")
+        #[arg(long, default_value = "")]
+        reason: String,
+    },
+    /// Undo 'client end': the client is active again
+    Reopen { id: String },
+    /// Set the data processing agreement, a legal hold or a retention date
+    Set {
+        id: String,
+        /// signed:YYYY-MM-DD, signed, none (personal data but no agreement), not-needed,
+        /// or unknown
+        #[arg(long, value_name = "DECISION")]
+        dpa: Option<String>,
+        /// The agreement's reference ("AVV-2024-07")
+        #[arg(long, value_name = "REF", requires = "dpa")]
+        dpa_ref: Option<String>,
+        /// Set a legal hold: the client is never purged while it is set
+        #[arg(long, value_name = "REASON", conflicts_with = "no_hold")]
+        hold: Option<String>,
+        /// Lift the legal hold
+        #[arg(long)]
+        no_hold: bool,
+        /// Keep the data until DATE (YYYY-MM-DD) instead of the vault's retention policy
+        #[arg(long, value_name = "DATE", conflicts_with = "no_retain_until")]
+        retain_until: Option<String>,
+        /// Back to the vault's retention policy
+        #[arg(long)]
+        no_retain_until: bool,
     },
     /// Remove a client and all its entries
     Rm {
@@ -629,4 +673,53 @@ pub struct TakeoverArgs {
     pub input: ShareInput,
     #[command(flatten)]
     pub kdf: KdfArgs,
+}
+
+#[derive(Args, Debug)]
+pub struct PurgeArgs {
+    /// Delete now: without it, purge only lists what it would delete
+    #[arg(long)]
+    pub confirm: bool,
+    /// Delete this client on request (GDPR Art. 17), whatever its retention date;
+    /// refused under a legal hold
+    #[arg(long, value_name = "ID")]
+    pub client: Option<String>,
+    #[command(flatten)]
+    pub json: JsonFlag,
+}
+
+#[derive(Clone, Copy, Debug, ValueEnum, PartialEq, Eq)]
+pub enum LangArg {
+    De,
+    En,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum GdprCmd {
+    /// What is held about one client (GDPR Art. 15): categories and counts, purpose,
+    /// who can decrypt it, its exports and recoveries, retention, DPA; no secret value
+    Report {
+        client: String,
+        #[command(flatten)]
+        out: ReportOut,
+    },
+    /// The records of processing (Art. 30): all clients with categories, lifecycle,
+    /// retention and DPA, and the clients purged so far
+    Records {
+        #[command(flatten)]
+        out: ReportOut,
+    },
+}
+
+/// How a GDPR report is written.
+#[derive(Args, Debug)]
+pub struct ReportOut {
+    #[arg(long, value_enum, default_value = "de")]
+    pub lang: LangArg,
+    /// Write the HTML page to FILE (created new, mode 0600) instead of stdout
+    #[arg(short, long, value_name = "FILE")]
+    pub output: Option<PathBuf>,
+    /// JSON instead of HTML
+    #[arg(long)]
+    pub json: bool,
 }

@@ -250,6 +250,52 @@ pub fn run(a: DemoArgs) -> Result<()> {
         records.len(),
         problems.len()
     );
+
+    step("GDPR: a former client, the yearly purge (dry run), an access report");
+    vault
+        .end_client(
+            "verein-nord",
+            "2024-06-30",
+            "moved the site to another provider",
+        )
+        .map_err(fail)?;
+    vault
+        .set_client_gdpr(
+            "acme",
+            baton::changes::GdprEdit {
+                dpa: Some(baton::client::Dpa {
+                    status: baton::client::DpaStatus::Signed,
+                    date: "2024-03-01".into(),
+                    reference: "AVV-2024-07".into(),
+                }),
+                ..Default::default()
+            },
+        )
+        .map_err(fail)?;
+    let today = &baton::vault::now()[..10];
+    for c in vault.purge_candidates(today).map_err(fail)? {
+        println!(
+            "purge lists {} ({}): ended {}, kept until {}{}",
+            c.id,
+            c.name,
+            c.ended,
+            c.retention_date,
+            if c.due {
+                "; due for deletion ('baton purge --confirm')"
+            } else {
+                ""
+            }
+        );
+    }
+    let report = vault.access_report("acme").map_err(fail)?;
+    println!(
+        "access report for acme (GDPR Art. 15): {} entries in {} categories, {} logged events, DPA {}, readable by the owner and {}; no secret values",
+        report.entries,
+        report.categories.len(),
+        report.events.len(),
+        report.lifecycle.dpa.as_str(),
+        report.access.emergency_policy
+    );
     drop(vault);
 
     step("unlock again with the passphrase and verify every file");

@@ -4,6 +4,7 @@
 mod cli;
 mod demo;
 mod export;
+mod gdpr;
 mod handover;
 mod input;
 mod msg;
@@ -310,17 +311,20 @@ fn run(cli: Cli) -> Result<()> {
         Command::Recover(a) => handover::recover(&ctx, a),
         Command::Takeover(a) => handover::takeover(&ctx, a),
         Command::Export(a) => export::run(&ctx, a),
+        Command::Purge(a) => gdpr::purge(&ctx, a),
+        Command::Gdpr(c) => gdpr::run(&ctx, c),
         Command::Settings {
             owner_name,
             owner_contact,
             vault_copies,
             successor,
+            retention_months,
             rotate_every,
             json,
         } => cmd_settings(
             &ctx,
             [owner_name, owner_contact, vault_copies, successor],
-            rotate_every,
+            [retention_months, rotate_every],
             json.json,
         ),
         Command::Demo(a) => demo::run(a),
@@ -332,7 +336,7 @@ fn run(cli: Cli) -> Result<()> {
     }
 }
 
-fn print_json(v: &serde_json::Value) {
+pub(crate) fn print_json(v: &serde_json::Value) {
     println!("{}", serde_json::to_string_pretty(v).expect("serializable"));
 }
 
@@ -500,6 +504,32 @@ fn cmd_client(ctx: &Ctx, c: ClientCmd) -> Result<()> {
                     r.fingerprint()
                 );
             }
+        }
+        ClientCmd::End { id, date, reason } => gdpr::end(ctx, &id, date, &reason)?,
+        ClientCmd::Reopen { id } => gdpr::reopen(ctx, &id)?,
+        ClientCmd::Set {
+            id,
+            dpa,
+            dpa_ref,
+            hold,
+            no_hold,
+            retain_until,
+            no_retain_until,
+        } => {
+            let edit = baton::changes::GdprEdit {
+                dpa: dpa.map(|d| gdpr::parse_dpa(&d, dpa_ref)).transpose()?,
+                hold: match (hold, no_hold) {
+                    (Some(r), _) => Some(Some(r)),
+                    (None, true) => Some(None),
+                    (None, false) => None,
+                },
+                retain_until: match (retain_until, no_retain_until) {
+                    (Some(d), _) => Some(d),
+                    (None, true) => Some(String::new()),
+                    (None, false) => None,
+                },
+            };
+            gdpr::set(ctx, &id, edit)?
         }
         ClientCmd::Rm { id, yes } => {
             let mut v = ctx.open(Access::Write)?;
@@ -966,6 +996,57 @@ fn cmd_status(ctx: &Ctx, as_json: bool) -> Result<()> {
             due = &due[..10.min(due.len())]
         ));
     }
+    // GDPR duties (docs/gdpr.md).
+    let catalog = v.catalog()?;
+    let purge_due: Vec<String> = v
+        .purge_candidates(&baton::vault::now()[..10])?
+        .into_iter()
+        .filter(|c| c.due)
+        .map(|c| c.id)
+        .collect();
+    if !purge_due.is_empty() {
+        warnings.push(format!(
+            "{} former client(s) due for deletion ({}): run 'baton purge'",
+            purge_due.len(),
+            esc(&purge_due.join(", "))
+        ));
+    }
+    let without_dpa: Vec<String> = catalog
+        .iter()
+        .filter(|c| {
+            c.lifecycle.ended.is_none()
+                && c.lifecycle.dpa.status == baton::client::DpaStatus::Unknown
+        })
+        .map(|c| c.id.clone())
+        .collect();
+    if !without_dpa.is_empty() {
+        warnings.push(format!(
+            "{} client(s) without a DPA decision ({}): 'baton client set ID --dpa signed:DATE|none|not-needed'",
+            without_dpa.len(),
+            esc(&without_dpa.join(", "))
+        ));
+    }
+    // A client changed since its last export has an out-of-date package.
+    let mut last_export: std::collections::HashMap<String, String> = Default::default();
+    for r in v.audit_log().0 {
+        if r.action == "client.export"
+            && let Some(c) = r.client
+        {
+            last_export.insert(c, r.time);
+        }
+    }
+    let stale_exports: Vec<String> = catalog
+        .iter()
+        .filter(|c| last_export.get(&c.id).is_some_and(|t| c.updated > *t))
+        .map(|c| c.id.clone())
+        .collect();
+    if !stale_exports.is_empty() {
+        warnings.push(format!(
+            "{} client(s) changed since their last export ({}): their packages are out of date",
+            stale_exports.len(),
+            esc(&stale_exports.join(", "))
+        ));
+    }
     let orphans = v.orphans()?;
     if !orphans.is_empty() {
         warnings.push(format!(
@@ -982,6 +1063,7 @@ fn cmd_status(ctx: &Ctx, as_json: bool) -> Result<()> {
             "kdf": { "algorithm": h.kdf.algorithm, "m_cost_kib": h.kdf.m_cost_kib, "t_cost": h.kdf.t_cost, "p_cost": h.kdf.p_cost, "profile": h.kdf.profile },
             "share_set": { "id": h.share_set.id, "policy": v.policy().describe(), "group_threshold": h.share_set.group_threshold, "groups": h.share_set.groups, "holders": ix.holders, "created": h.share_set.created, "retired": h.share_set.retired },
             "emergency_drill": { "last": ix.last_drill, "due": drill_due },
+            "gdpr": { "retention_months": ix.retention_months, "purge_due": purge_due, "without_dpa": without_dpa, "stale_exports": stale_exports },
             "audit_records": ix.audit_head.seq,
             "rotation": { "last": h.last_rotation(), "interval_months": h.rotation.interval_months, "due": due, "overdue": overdue.is_some() },
             "warnings": warnings,
@@ -1218,12 +1300,12 @@ fn cmd_key(ctx: &Ctx, k: KeyCmd) -> Result<()> {
 fn cmd_settings(
     ctx: &Ctx,
     [name, contact, copies, successor]: [Option<String>; 4],
-    rotate_every: Option<u32>,
+    [retention, rotate_every]: [Option<u32>; 2],
     as_json: bool,
 ) -> Result<()> {
     let profile_changes =
         name.is_some() || contact.is_some() || copies.is_some() || successor.is_some();
-    let changing = profile_changes || rotate_every.is_some();
+    let changing = profile_changes || rotate_every.is_some() || retention.is_some();
     let mut v = ctx.open(if changing {
         Access::Write
     } else {
@@ -1232,6 +1314,10 @@ fn cmd_settings(
     if let Some(months) = rotate_every {
         v.set_rotation_interval(months)?;
     }
+    if let Some(months) = retention {
+        v.set_retention_months(months)?;
+    }
+    let retention_months = v.index().retention_months;
     if profile_changes {
         let mut p = v.index().owner.clone();
         if let Some(n) = name {
@@ -1255,13 +1341,14 @@ fn cmd_settings(
     let every = v.header().rotation.interval_months;
     if as_json {
         print_json(
-            &json!({ "owner_name": p.name, "owner_contact": p.contact, "vault_copies": p.vault_copies, "successor": p.successor, "rotate_every_months": every }),
+            &json!({ "owner_name": p.name, "owner_contact": p.contact, "vault_copies": p.vault_copies, "successor": p.successor, "retention_months": retention_months, "rotate_every_months": every }),
         );
     } else {
         println!("owner name     {}", esc(&p.name));
         println!("owner contact  {}", esc(&p.contact));
         println!("vault copies   {}", esc(&p.vault_copies));
         println!("successor      {}", esc(&p.successor));
+        println!("retention      {retention_months} months after a client's end");
         println!(
             "rotate every   {every} months{}",
             if every == 0 { " (no schedule)" } else { "" }

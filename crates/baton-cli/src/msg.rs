@@ -60,6 +60,17 @@ purge them, or treat them as readable by whoever had the old keys:
   - escrow copies on USB sticks or with share holders
   - client packages and exports already handed out (they have their own keys)";
 
+/// Printed after `purge --confirm`: what the vault cannot delete.
+pub const PURGE_COPIES: &str = "\
+the vault no longer holds these clients, but copies made earlier may still:
+  - packages and sheets exported to the client or to you (listed above where recorded)
+  - escrow copies of the vault (USB sticks, holders' or colleagues' copies)
+  - git history, if the vault is kept in git
+  - the trash and file versions of the sync service (Nextcloud, Dropbox, Syncthing)
+  - backups and snapshots of the vault folder (borg, restic, Time Machine, ...)
+a rotation ('baton rotate') re-encrypts what is left but cannot reach those copies:
+delete them, or let them expire with your backup retention and note that in your records.";
+
 /// Printed after a rotation that kept the emergency key.
 pub const ROTATION_KEPT_EMERGENCY: &str = "\
 the emergency key was kept, so the holders' kits stay valid. It is also inside the owner

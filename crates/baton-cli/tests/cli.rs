@@ -563,6 +563,8 @@ fn demo_runs() {
     let out = e.stdout(&["demo"]);
     assert!(out.contains("the rebuilt key is proven against the vault's emergency recipient"));
     assert!(out.contains("anna's share again: refused"));
+    assert!(out.contains("purge lists verein-nord"), "{out}");
+    assert!(out.contains("due for deletion"), "{out}");
     assert!(out.contains("the checksum points to word 7"));
     assert!(out.contains("detected: client"));
     assert!(out.contains("verify: 0 problems"));

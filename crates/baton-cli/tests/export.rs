@@ -28,16 +28,7 @@ fn tools_available() -> bool {
 
 /// A vault with one client that has every kind of field, plus a second client.
 fn populated() -> Env {
-    let e = Env::init();
-    e.cmd(&[
-        "settings",
-        "--owner-name",
-        "Max Admin",
-        "--owner-contact",
-        "max@admin.example",
-    ])
-    .assert()
-    .success();
+    let e = Env::init_with_owner();
     e.cmd(&[
         "client",
         "add",

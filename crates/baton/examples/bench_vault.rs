@@ -243,6 +243,7 @@ fn make_client(
         updated: time.into(),
         entries,
         id,
+        lifecycle: Default::default(),
     }
 }
 

@@ -20,6 +20,16 @@ pub struct NewClient {
     pub tags: Vec<String>,
 }
 
+/// Changes to a client's GDPR facts; `None` keeps the value.
+#[derive(Default, Debug, Clone)]
+pub struct GdprEdit {
+    pub dpa: Option<crate::client::Dpa>,
+    /// `Some(Some(reason))` sets a legal hold, `Some(None)` lifts it.
+    pub hold: Option<Option<String>>,
+    /// A date (YYYY-MM-DD), or empty for the vault-wide policy.
+    pub retain_until: Option<String>,
+}
+
 /// Changes to a client's descriptive fields; `None` keeps the value.
 #[derive(Default, Debug, Clone)]
 pub struct ClientEdit {
@@ -180,6 +190,7 @@ impl Vault {
             created: t.clone(),
             updated: t,
             entries: vec![],
+            lifecycle: Default::default(),
         };
         self.commit(
             AuditEvent::new("client.add", Some(&c.id), ""),
@@ -253,6 +264,125 @@ impl Vault {
             vec![],
             &[],
             |ix| ix.owner = profile,
+        )
+    }
+
+    /// Records that the contract with `id` ended on `date` (YYYY-MM-DD).
+    pub fn end_client(&mut self, id: &str, date: &str, reason: &str) -> Result<(), VaultError> {
+        if !crate::client::valid_date(date) {
+            return Err(VaultError::Invalid(format!(
+                "'{date}' is not a date (YYYY-MM-DD)"
+            )));
+        }
+        check_text("reason", reason, 1024)?;
+        let mut file = self.client(id)?;
+        file.lifecycle.ended = Some(crate::client::Ended {
+            date: date.to_string(),
+            reason: reason.to_string(),
+        });
+        file.updated = now();
+        let detail = if reason.is_empty() {
+            format!("ended {date}")
+        } else {
+            format!("ended {date}: {reason}")
+        };
+        self.commit(
+            AuditEvent::new("client.end", Some(id), detail),
+            vec![file],
+            &[],
+        )
+    }
+
+    /// Undoes `end_client`: the client is active again.
+    pub fn reopen_client(&mut self, id: &str) -> Result<(), VaultError> {
+        let mut file = self.client(id)?;
+        let Some(ended) = file.lifecycle.ended.take() else {
+            return Err(VaultError::Invalid(format!("client '{id}' has not ended")));
+        };
+        file.updated = now();
+        self.commit(
+            AuditEvent::new(
+                "client.reopen",
+                Some(id),
+                format!("was ended {}", ended.date),
+            ),
+            vec![file],
+            &[],
+        )
+    }
+
+    /// Sets a client's DPA decision, legal hold or retention override.
+    pub fn set_client_gdpr(&mut self, id: &str, edit: GdprEdit) -> Result<(), VaultError> {
+        let mut file = self.client(id)?;
+        let mut changed = Vec::new();
+        if let Some(dpa) = edit.dpa {
+            for (what, v) in [("dpa date", &dpa.date), ("dpa reference", &dpa.reference)] {
+                check_text(what, v, 256)?;
+            }
+            if !dpa.date.is_empty() && !crate::client::valid_date(&dpa.date) {
+                return Err(VaultError::Invalid(format!(
+                    "'{}' is not a date (YYYY-MM-DD)",
+                    dpa.date
+                )));
+            }
+            changed.push(format!("dpa={}", dpa.status.as_str()));
+            file.lifecycle.dpa = dpa;
+        }
+        if let Some(hold) = edit.hold {
+            match hold {
+                Some(reason) => {
+                    check_text("hold reason", &reason, 1024)?;
+                    changed.push("legal hold set".to_string());
+                    file.lifecycle.hold = Some(crate::client::Hold {
+                        reason,
+                        since: now()[..10].to_string(),
+                    });
+                }
+                None => {
+                    changed.push("legal hold lifted".to_string());
+                    file.lifecycle.hold = None;
+                }
+            }
+        }
+        if let Some(until) = edit.retain_until {
+            if !until.is_empty() && !crate::client::valid_date(&until) {
+                return Err(VaultError::Invalid(format!(
+                    "'{until}' is not a date (YYYY-MM-DD)"
+                )));
+            }
+            changed.push(if until.is_empty() {
+                "retention: vault policy".to_string()
+            } else {
+                format!("retain until {until}")
+            });
+            file.lifecycle.retain_until = until;
+        }
+        if changed.is_empty() {
+            return Ok(());
+        }
+        file.updated = now();
+        self.commit(
+            AuditEvent::new("client.gdpr", Some(id), changed.join(", ")),
+            vec![file],
+            &[],
+        )
+    }
+
+    /// Sets how many months an ended client's data is kept (docs/gdpr.md#retention).
+    pub fn set_retention_months(&mut self, months: u32) -> Result<(), VaultError> {
+        if months > 1200 {
+            return Err(VaultError::Invalid("retention above 100 years".into()));
+        }
+        let old = self.index().retention_months;
+        self.commit_with(
+            AuditEvent::new(
+                "settings.retention",
+                None,
+                format!("retention {old} -> {months} months after a client's end"),
+            ),
+            vec![],
+            &[],
+            |ix| ix.retention_months = months,
         )
     }
 

@@ -125,6 +125,109 @@ pub struct ClientFile {
     pub updated: String,
     #[serde(default)]
     pub entries: Vec<Entry>,
+    #[serde(default)]
+    pub lifecycle: Lifecycle,
+}
+
+/// A client's place in its lifecycle and its GDPR facts (docs/gdpr.md): when the
+/// contract ended, the data processing agreement, a legal hold, a retention override.
+/// No secret values; kept in the client file and in its catalog summary.
+#[derive(Serialize, Deserialize, Debug, Clone, PartialEq, Eq, Default)]
+pub struct Lifecycle {
+    /// Set when the contract ended (or the site moved away or went offline for good).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ended: Option<Ended>,
+    /// The data processing agreement (GDPR Art. 28).
+    #[serde(default)]
+    pub dpa: Dpa,
+    /// A legal hold: no purge while it is set.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub hold: Option<Hold>,
+    /// Keep until this date (YYYY-MM-DD) instead of the vault-wide retention.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub retain_until: String,
+}
+
+#[derive(Serialize, Deserialize, Debug, Clone, PartialEq, Eq)]
+pub struct Ended {
+    /// YYYY-MM-DD
+    pub date: String,
+    #[serde(default)]
+    pub reason: String,
+}
+
+#[derive(Serialize, Deserialize, Debug, Clone, PartialEq, Eq)]
+pub struct Hold {
+    pub reason: String,
+    /// YYYY-MM-DD
+    pub since: String,
+}
+
+/// The decision on a data processing agreement.
+#[derive(Serialize, Deserialize, Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[serde(rename_all = "kebab-case")]
+pub enum DpaStatus {
+    /// No decision recorded yet.
+    #[default]
+    Unknown,
+    /// An agreement is signed (see `date`, `reference`).
+    Signed,
+    /// Personal data is processed but no agreement exists.
+    None,
+    /// No personal data is processed on the client's behalf: no agreement needed.
+    NotNeeded,
+}
+
+impl DpaStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            DpaStatus::Unknown => "unknown",
+            DpaStatus::Signed => "signed",
+            DpaStatus::None => "none",
+            DpaStatus::NotNeeded => "not-needed",
+        }
+    }
+}
+
+#[derive(Serialize, Deserialize, Debug, Clone, PartialEq, Eq, Default)]
+pub struct Dpa {
+    pub status: DpaStatus,
+    /// YYYY-MM-DD the agreement was signed.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub date: String,
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub reference: String,
+}
+
+impl Lifecycle {
+    /// The date (YYYY-MM-DD) after which the client's data is due for deletion:
+    /// the override, else `months` after the end; `None` while the client is active.
+    pub fn retention_date(&self, months: u32) -> Option<String> {
+        if !self.retain_until.is_empty() {
+            return Some(self.retain_until.clone());
+        }
+        let ended = self.ended.as_ref()?;
+        crate::header::add_months(&format!("{}T00:00:00Z", ended.date), months)
+            .map(|t| t[..10].to_string())
+    }
+
+    /// Whether the client's data may be purged on `today` (YYYY-MM-DD) under the
+    /// retention policy: ended, retention passed, no legal hold.
+    pub fn purge_due(&self, months: u32, today: &str) -> bool {
+        self.ended.is_some()
+            && self.hold.is_none()
+            && self
+                .retention_date(months)
+                .is_some_and(|d| d.as_str() <= today)
+    }
+}
+
+/// A calendar date as `YYYY-MM-DD` (checked, so text comparison orders dates).
+pub fn valid_date(s: &str) -> bool {
+    humantime::parse_rfc3339_weak(&format!("{s}T00:00:00Z")).is_ok()
+        && s.len() == 10
+        && s.as_bytes()[4] == b'-'
+        && s.as_bytes()[7] == b'-'
 }
 
 /// What the index keeps about an entry: no secret values.
@@ -167,6 +270,8 @@ pub struct ClientSummary {
     pub created: String,
     pub updated: String,
     pub entries: Vec<EntrySummary>,
+    #[serde(default)]
+    pub lifecycle: Lifecycle,
 }
 
 impl Entry {
@@ -201,6 +306,7 @@ impl ClientFile {
             created: self.created.clone(),
             updated: self.updated.clone(),
             entries: self.entries.iter().map(Entry::summary).collect(),
+            lifecycle: self.lifecycle.clone(),
         }
     }
 

@@ -31,6 +31,10 @@ pub struct IndexBody {
     /// When holders last proved their shares in a drill (RFC 3339; empty: never).
     #[serde(default)]
     pub last_drill: String,
+    /// Months an ended client's data is kept before `purge` deletes it
+    /// (docs/gdpr.md#retention).
+    #[serde(default = "default_retention_months")]
+    pub retention_months: u32,
     pub audit_head: AuditHead,
     /// Records of earlier generations in one file (after the first rotation).
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -39,6 +43,13 @@ pub struct IndexBody {
     pub locator: Vec<ShardRef>,
     /// The catalog's shard files, sorted by `shard` (docs/format.md#catalog).
     pub catalog: Vec<ShardRef>,
+}
+
+/// Keep an ended client's data for one year (the privacy statement's yearly purge).
+pub const DEFAULT_RETENTION_MONTHS: u32 = 12;
+
+fn default_retention_months() -> u32 {
+    DEFAULT_RETENTION_MONTHS
 }
 
 /// The vault owner's name and contact, shown in client packages.
@@ -165,6 +176,7 @@ mod tests {
             }],
             owner: OwnerProfile::default(),
             last_drill: String::new(),
+            retention_months: DEFAULT_RETENTION_MONTHS,
             audit_head: AuditHead::empty(),
             audit_archive: None,
             locator: vec![],

@@ -15,6 +15,7 @@ pub mod demo;
 pub mod emergency;
 pub mod export;
 pub mod fsio;
+pub mod gdpr;
 pub mod generate;
 pub mod header;
 pub mod index;

@@ -48,6 +48,21 @@ impl Env {
         e
     }
 
+    /// `init`, with the owner's name and contact set (Max Admin, max@admin.example).
+    pub fn init_with_owner() -> Env {
+        let e = Env::init();
+        e.cmd(&[
+            "settings",
+            "--owner-name",
+            "Max Admin",
+            "--owner-contact",
+            "max@admin.example",
+        ])
+        .assert()
+        .success();
+        e
+    }
+
     /// Adds what every test invocation needs: no inherited BATON_* variables, a private
     /// state folder, `--vault V --passphrase-file P`, then `args`.
     fn configure(&self, c: &mut Command, args: &[&str]) {

@@ -1,0 +1,252 @@
+//! Client lifecycle and GDPR duties on the command line (docs/gdpr.md): ending and
+//! reopening clients, DPA and legal hold, purge, access reports, records overview.
+
+use std::path::Path;
+
+use baton::changes::GdprEdit;
+use baton::client::{Dpa, DpaStatus, valid_date};
+use baton::gdpr::{Lang, PurgeBasis, PurgeError};
+use baton::vault::Access;
+use serde_json::json;
+
+use crate::cli::{GdprCmd, LangArg, PurgeArgs};
+use crate::msg::{self, Failure, Result, esc};
+use crate::{Ctx, print_json};
+
+fn today() -> String {
+    baton::vault::now()[..10].to_string()
+}
+
+/// Parses `--dpa signed:2024-03-01 | signed | none | not-needed | unknown`.
+pub fn parse_dpa(text: &str, reference: Option<String>) -> Result<Dpa> {
+    let (status, date) = match text.split_once(':') {
+        Some(("signed", d)) => (DpaStatus::Signed, d.to_string()),
+        None if text == "signed" => (DpaStatus::Signed, String::new()),
+        None if text == "none" => (DpaStatus::None, String::new()),
+        None if text == "not-needed" => (DpaStatus::NotNeeded, String::new()),
+        None if text == "unknown" => (DpaStatus::Unknown, String::new()),
+        _ => {
+            return Err(Failure::new(format!("unknown --dpa value '{}'", esc(text)))
+                .hint("use signed:YYYY-MM-DD, signed, none, not-needed or unknown")
+                .code(2));
+        }
+    };
+    if !date.is_empty() && !valid_date(&date) {
+        return Err(
+            Failure::new(format!("'{}' is not a date", esc(&date))).hint("write it as YYYY-MM-DD")
+        );
+    }
+    Ok(Dpa {
+        status,
+        date,
+        reference: reference.unwrap_or_default(),
+    })
+}
+
+pub fn end(ctx: &Ctx, id: &str, date: Option<String>, reason: &str) -> Result<()> {
+    let date = date.unwrap_or_else(today);
+    let mut v = ctx.open(Access::Write)?;
+    v.end_client(id, &date, reason)?;
+    let months = v.index().retention_months;
+    let c = v.client(id)?;
+    eprintln!(
+        "client {} ended on {date}; its data is due for deletion on {} ('baton purge' lists it then)",
+        esc(id),
+        c.lifecycle.retention_date(months).unwrap_or_default()
+    );
+    Ok(())
+}
+
+pub fn reopen(ctx: &Ctx, id: &str) -> Result<()> {
+    let mut v = ctx.open(Access::Write)?;
+    v.reopen_client(id)?;
+    eprintln!("client {} is active again", esc(id));
+    Ok(())
+}
+
+pub fn set(ctx: &Ctx, id: &str, edit: GdprEdit) -> Result<()> {
+    let mut v = ctx.open(Access::Write)?;
+    v.set_client_gdpr(id, edit)?;
+    let l = v.client(id)?.lifecycle;
+    eprintln!(
+        "client {}: DPA {}{}{}",
+        esc(id),
+        l.dpa.status.as_str(),
+        l.hold
+            .as_ref()
+            .map(|h| format!(", legal hold since {} ({})", h.since, esc(&h.reason)))
+            .unwrap_or_default(),
+        if l.retain_until.is_empty() {
+            String::new()
+        } else {
+            format!(", kept until {}", l.retain_until)
+        }
+    );
+    Ok(())
+}
+
+fn purge_failure(e: PurgeError) -> Failure {
+    match e {
+        PurgeError::LegalHold { ref client, .. } => Failure::new(e.to_string())
+            .hint(format!(
+                "a legal hold forbids deletion; lift it first if it no longer applies: 'baton client set {client} --no-hold'"
+            )),
+        PurgeError::NotDue { ref client, .. } => Failure::new(e.to_string()).hint(format!(
+            "to delete it on the client's request (GDPR Art. 17) use 'baton purge --client {client} --confirm'"
+        )),
+        PurgeError::Active(ref client) => Failure::new(e.to_string()).hint(format!(
+            "end it first ('baton client end {client}'), or delete it on request with 'baton purge --client {client} --confirm'"
+        )),
+        PurgeError::Vault(v) => v.into(),
+        other => Failure::new(other.to_string()),
+    }
+}
+
+pub fn purge(ctx: &Ctx, a: PurgeArgs) -> Result<()> {
+    let today = today();
+    let mut v = ctx.open(if a.confirm {
+        Access::Write
+    } else {
+        Access::Read
+    })?;
+    let candidates = v.purge_candidates(&today)?;
+    // What this run deletes (or would delete).
+    let targets: Vec<(String, PurgeBasis)> = match &a.client {
+        Some(id) => {
+            let c = v.catalog()?.into_iter().find(|c| &c.id == id);
+            let c = c.ok_or_else(|| Failure::from(baton::VaultError::UnknownClient(id.clone())))?;
+            if let Some(h) = &c.lifecycle.hold {
+                return Err(purge_failure(PurgeError::LegalHold {
+                    client: id.clone(),
+                    reason: h.reason.clone(),
+                }));
+            }
+            vec![(id.clone(), PurgeBasis::Request)]
+        }
+        None => candidates
+            .iter()
+            .filter(|c| c.due)
+            .map(|c| (c.id.clone(), PurgeBasis::Retention))
+            .collect(),
+    };
+    if !a.confirm {
+        if a.json.json {
+            print_json(
+                &json!({ "today": today, "clients": candidates, "would_delete": targets.iter().map(|t| &t.0).collect::<Vec<_>>() }),
+            );
+            return Ok(());
+        }
+        if candidates.is_empty() && a.client.is_none() {
+            println!("no ended clients; nothing to purge");
+            return Ok(());
+        }
+        for c in &candidates {
+            let state = match (&c.legal_hold, c.due) {
+                (Some(h), _) => format!("legal hold ({})", esc(h)),
+                (None, true) => "due: would be deleted".to_string(),
+                (None, false) => format!("kept until {}", c.retention_date),
+            };
+            println!(
+                "{:<20} {:<28} ended {}  {state}",
+                esc(&c.id),
+                esc(&c.name),
+                c.ended
+            );
+        }
+        if let Some(id) = &a.client {
+            println!("{} would be deleted on request (GDPR Art. 17)", esc(id));
+        }
+        println!(
+            "dry run: {} client(s) would be deleted; run 'baton purge --confirm' to delete them",
+            targets.len()
+        );
+        return Ok(());
+    }
+    let mut done = Vec::new();
+    for (id, basis) in &targets {
+        let p = v.purge_client(id, *basis, &today).map_err(purge_failure)?;
+        println!(
+            "deleted {} ({}): {}",
+            esc(&p.id),
+            esc(&p.name),
+            esc(&p.detail)
+        );
+        done.push(p);
+    }
+    if a.json.json {
+        print_json(&json!({ "deleted": done }));
+        return Ok(());
+    }
+    if done.is_empty() {
+        println!("nothing was due; nothing was deleted");
+        return Ok(());
+    }
+    println!(
+        "{} client(s) deleted; each deletion is in the audit log (client.purge)",
+        done.len()
+    );
+    for p in &done {
+        if !p.exports.is_empty() {
+            println!(
+                "  {}: packages exported on {} are outside the vault",
+                esc(&p.id),
+                p.exports
+                    .iter()
+                    .map(|t| &t[..10])
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            );
+        }
+    }
+    println!("{}", msg::PURGE_COPIES);
+    Ok(())
+}
+
+fn lang(l: LangArg) -> Lang {
+    match l {
+        LangArg::De => Lang::De,
+        LangArg::En => Lang::En,
+    }
+}
+
+fn emit(text: &str, output: Option<&Path>) -> Result<()> {
+    match output {
+        Some(p) => {
+            baton::fsio::write_new(p, text.as_bytes()).map_err(|e| {
+                Failure::new(format!(
+                    "cannot write {}: {e}",
+                    esc(&p.display().to_string())
+                ))
+                .hint("the output file must not exist yet")
+            })?;
+            eprintln!("wrote {}", esc(&p.display().to_string()));
+            Ok(())
+        }
+        None => {
+            print!("{text}");
+            Ok(())
+        }
+    }
+}
+
+pub fn run(ctx: &Ctx, c: GdprCmd) -> Result<()> {
+    let v = ctx.open(Access::Read)?;
+    let (json_text, html, out) = match c {
+        GdprCmd::Report { client, out } => {
+            let r = v.access_report(&client)?;
+            let html = baton::gdpr::report_html(&r, lang(out.lang));
+            (serde_json::to_string_pretty(&r), html, out)
+        }
+        GdprCmd::Records { out } => {
+            let r = v.records_overview()?;
+            let html = baton::gdpr::records_html(&r, lang(out.lang));
+            (serde_json::to_string_pretty(&r), html, out)
+        }
+    };
+    let text = if out.json {
+        json_text.expect("serializable") + "\n"
+    } else {
+        html
+    };
+    emit(&text, out.output.as_deref())
+}

@@ -1,0 +1,436 @@
+//! Client lifecycle and GDPR duties through the binary: ending and reopening, the DPA
+//! decision, retention and legal hold, purge (dry run, confirm, on request), the
+//! deletion record, the access report in both languages and the records overview,
+//! scanned for every stored secret and rendered by headless Chromium.
+
+mod common;
+
+use common::{Env, snapshot};
+use std::fs;
+use std::path::Path;
+use std::process::Output;
+
+fn stderr(out: &Output) -> String {
+    String::from_utf8_lossy(&out.stderr).to_string()
+}
+
+/// A vault with three clients, each with a password and one with a TOTP seed and an
+/// attachment. Returns the env and every secret value stored.
+fn clients() -> (Env, Vec<String>) {
+    let e = Env::init_with_owner();
+    let mut secrets = Vec::new();
+    for (id, name, kind, pw) in [
+        ("acme", "ACME GmbH", "server", "Acme-Root-Pw-0001"),
+        ("altkunde", "Altkunde KG", "mail", "Alt-Mail-Pw-0002"),
+        ("neukunde", "Neukunde AG", "cms", "Neu-Cms-Pw-0003"),
+    ] {
+        e.cmd(&["client", "add", id, "--name", name])
+            .assert()
+            .success();
+        let f = e.file(&format!("{id}-pw.txt"), &format!("{pw}\n"));
+        e.cmd(&[
+            "entry",
+            "add",
+            id,
+            "main",
+            "--kind",
+            kind,
+            "--user",
+            "admin",
+            "--password-file",
+        ])
+        .arg(&f)
+        .assert()
+        .success();
+        secrets.push(pw.to_string());
+    }
+    let totp = "otpauth://totp/Reg:acme?secret=JBSWY3DPEHPK3PXPJBSWY3DP&issuer=Reg";
+    let f = e.file("totp.txt", &format!("{totp}\n"));
+    e.cmd(&[
+        "entry",
+        "add",
+        "acme",
+        "registrar",
+        "--kind",
+        "domain",
+        "--generate",
+        "--totp",
+    ])
+    .arg(&f)
+    .assert()
+    .success();
+    secrets.push("JBSWY3DPEHPK3PXPJBSWY3DP".into());
+    secrets.push(
+        e.stdout(&["get", "acme/registrar", "--show"])
+            .trim()
+            .to_string(),
+    );
+    let key = e.file(
+        "id_ed25519",
+        "-----BEGIN OPENSSH PRIVATE KEY-----\nS3CR3T-KEY-MATERIAL\n",
+    );
+    e.cmd(&["entry", "attach", "acme", "main"])
+        .arg(&key)
+        .assert()
+        .success();
+    secrets.push("S3CR3T-KEY-MATERIAL".into());
+    (e, secrets)
+}
+
+fn sign_dpa(e: &Env) {
+    e.cmd(&[
+        "client",
+        "set",
+        "acme",
+        "--dpa",
+        "signed:2024-03-01",
+        "--dpa-ref",
+        "AVV-2024-07",
+    ])
+    .assert()
+    .success();
+}
+
+fn last_audit(e: &Env) -> serde_json::Value {
+    let log = e.json(&["audit", "--json"]);
+    log["records"].as_array().unwrap().last().unwrap().clone()
+}
+
+fn ids(e: &Env) -> Vec<String> {
+    e.json(&["list", "--json"])
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["id"].as_str().unwrap().to_string())
+        .collect()
+}
+
+const END_ALTKUNDE: [&str; 7] = [
+    "client",
+    "end",
+    "altkunde",
+    "--date",
+    "2024-01-31",
+    "--reason",
+    "moved to another provider",
+];
+
+#[test]
+fn lifecycle_retention_legal_hold_and_purge() {
+    let (e, _) = clients();
+    // End, reopen, end again.
+    e.cmd(&END_ALTKUNDE).assert().success();
+    assert_eq!(last_audit(&e)["action"], "client.end");
+    e.cmd(&["client", "reopen", "altkunde"]).assert().success();
+    let out = e.cmd(&["client", "reopen", "altkunde"]).output().unwrap();
+    assert!(!out.status.success());
+    assert!(stderr(&out).contains("has not ended"));
+    e.cmd(&END_ALTKUNDE).assert().success();
+    let out = e
+        .cmd(&["client", "end", "acme", "--date", "31.01.2024"])
+        .output()
+        .unwrap();
+    assert!(stderr(&out).contains("is not a date"), "{}", stderr(&out));
+    // Ended today: kept for the retention period.
+    e.cmd(&["client", "end", "neukunde", "--reason", "site offline"])
+        .assert()
+        .success();
+    sign_dpa(&e);
+    let out = e
+        .cmd(&["client", "set", "acme", "--dpa", "maybe"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+
+    // status names what is due and what lacks a decision.
+    let s = e.json(&["status", "--json"]);
+    assert_eq!(s["gdpr"]["purge_due"], serde_json::json!(["altkunde"]));
+    assert_eq!(s["gdpr"]["without_dpa"], serde_json::json!([]));
+
+    // Dry run: lists, deletes nothing.
+    let before = snapshot(&e.vault);
+    let out = e.stdout(&["purge"]);
+    assert!(
+        out.contains("altkunde") && out.contains("due: would be deleted"),
+        "{out}"
+    );
+    assert!(
+        out.contains("neukunde") && out.contains("kept until"),
+        "{out}"
+    );
+    assert!(
+        out.contains("dry run: 1 client(s) would be deleted"),
+        "{out}"
+    );
+    assert_eq!(snapshot(&e.vault), before);
+
+    // A legal hold keeps it, in a purge and on request.
+    e.cmd(&["client", "set", "altkunde", "--hold", "tax audit 2025"])
+        .assert()
+        .success();
+    let out = e.stdout(&["purge", "--confirm"]);
+    assert!(out.contains("nothing was due"), "{out}");
+    let out = e
+        .cmd(&["purge", "--client", "altkunde", "--confirm"])
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    assert!(stderr(&out).contains("legal hold"), "{}", stderr(&out));
+    assert!(ids(&e).contains(&"altkunde".to_string()));
+    // A retention override keeps it too.
+    e.cmd(&[
+        "client",
+        "set",
+        "altkunde",
+        "--no-hold",
+        "--retain-until",
+        "2099-12-31",
+    ])
+    .assert()
+    .success();
+    assert!(e.stdout(&["purge"]).contains("kept until 2099-12-31"));
+    e.cmd(&["client", "set", "altkunde", "--no-retain-until"])
+        .assert()
+        .success();
+
+    // Confirmed: deleted, recorded, and the checklist printed.
+    let files_before = fs::read_dir(e.vault.join("clients")).unwrap().count();
+    let out = e.stdout(&["purge", "--confirm"]);
+    assert!(out.contains("deleted altkunde (Altkunde KG)"), "{out}");
+    assert!(
+        out.contains("git history") && out.contains("backups"),
+        "{out}"
+    );
+    assert!(!ids(&e).contains(&"altkunde".to_string()));
+    assert!(fs::read_dir(e.vault.join("clients")).unwrap().count() < files_before);
+    let rec = last_audit(&e);
+    assert_eq!(rec["action"], "client.purge");
+    assert_eq!(rec["client"], "altkunde");
+    let detail = rec["detail"].as_str().unwrap();
+    for want in [
+        "name=Altkunde KG",
+        "retention passed (ended 2024-01-31: moved to another provider",
+        "mail accounts 1",
+        "1 passwords",
+        "by Max Admin",
+    ] {
+        assert!(detail.contains(want), "{want}: {detail}");
+    }
+    assert!(!detail.contains("Alt-Mail-Pw"));
+    e.cmd(&["audit", "--verify"]).assert().success();
+
+    // Art. 17: deletion on request, of a client that is still active.
+    let out = e.stdout(&["purge", "--client", "acme"]);
+    assert!(out.contains("would be deleted on request"), "{out}");
+    assert!(ids(&e).contains(&"acme".to_string()));
+    e.stdout(&["purge", "--client", "acme", "--confirm"]);
+    assert!(!ids(&e).contains(&"acme".to_string()));
+    assert!(
+        last_audit(&e)["detail"]
+            .as_str()
+            .unwrap()
+            .contains("deletion requested (GDPR Art. 17)")
+    );
+    // The records overview lists both deletions.
+    let r = e.json(&["gdpr", "records", "--json"]);
+    assert_eq!(r["purged"].as_array().unwrap().len(), 2);
+    assert_eq!(r["clients"].as_array().unwrap().len(), 1);
+}
+
+#[test]
+fn retention_follows_the_vault_policy() {
+    let (e, _) = clients();
+    let date = {
+        // Ended 13 months ago: due under the default 12, kept under 24.
+        let now = baton::vault::now();
+        let y: i32 = now[..4].parse().unwrap();
+        let m: i32 = now[5..7].parse().unwrap();
+        let total = y * 12 + (m - 1) - 13;
+        format!("{:04}-{:02}-01", total / 12, total % 12 + 1)
+    };
+    e.cmd(&["client", "end", "altkunde", "--date", &date])
+        .assert()
+        .success();
+    assert!(e.stdout(&["purge"]).contains("due: would be deleted"));
+    e.cmd(&["settings", "--retention-months", "24"])
+        .assert()
+        .success();
+    assert!(e.stdout(&["purge"]).contains("kept until"));
+    assert_eq!(last_audit(&e)["action"], "settings.retention");
+}
+
+/// The HTML pages, checked by a real browser: a screenshot is made and nothing is
+/// refused or fails on the page.
+fn renders_cleanly(e: &Env, page: &Path) {
+    let Some(browser) = common::chromium() else {
+        assert!(!common::required(), "CI needs chromium");
+        eprintln!("skipping render: chromium not installed");
+        return;
+    };
+    let shot = page.with_extension("png");
+    let out = std::process::Command::new(browser)
+        .args([
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--no-first-run",
+            "--hide-scrollbars",
+            "--enable-logging=stderr",
+            "--v=0",
+            "--window-size=1000,1400",
+        ])
+        .arg(format!(
+            "--user-data-dir={}",
+            e.dir.path().join("profile").display()
+        ))
+        .arg(format!("--screenshot={}", shot.display()))
+        .arg(baton::fsio::file_url(page))
+        .output()
+        .unwrap();
+    let log = stderr(&out);
+    assert!(shot.is_file(), "no screenshot: {log}");
+    assert!(fs::metadata(&shot).unwrap().len() > 10_000, "empty page");
+    for bad in ["Uncaught", "Refused to", "ERR_"] {
+        assert!(
+            !log.contains(bad),
+            "{bad} while rendering {}: {log}",
+            page.display()
+        );
+    }
+}
+
+#[test]
+fn reports_in_both_languages_hold_no_secret_and_render() {
+    let (e, secrets) = clients();
+    let age_key = age::x25519::Identity::generate().to_public().to_string();
+    e.cmd(&["client", "set-recipient", "acme", &age_key])
+        .assert()
+        .success();
+    e.cmd(&["export", "acme", "-o"])
+        .arg(e.dir.path().join("acme.age"))
+        .assert()
+        .success();
+    e.cmd(&[
+        "client",
+        "end",
+        "neukunde",
+        "--date",
+        "2026-01-15",
+        "--reason",
+        "moved",
+    ])
+    .assert()
+    .success();
+    sign_dpa(&e);
+    let de = e.dir.path().join("auskunft-acme.html");
+    let en = e.dir.path().join("report-acme.html");
+    let rec = e.dir.path().join("verzeichnis.html");
+    e.cmd(&["gdpr", "report", "acme", "-o"])
+        .arg(&de)
+        .assert()
+        .success();
+    e.cmd(&["gdpr", "report", "acme", "--lang", "en", "-o"])
+        .arg(&en)
+        .assert()
+        .success();
+    e.cmd(&["gdpr", "records", "-o"])
+        .arg(&rec)
+        .assert()
+        .success();
+    let json = e.stdout(&["gdpr", "report", "acme", "--json"]);
+    let records_en = e.stdout(&["gdpr", "records", "--lang", "en"]);
+    let de_html = fs::read_to_string(&de).unwrap();
+    let en_html = fs::read_to_string(&en).unwrap();
+    let rec_html = fs::read_to_string(&rec).unwrap();
+
+    // Both languages say what is held, for whom, and how it ends.
+    for (html, words) in [
+        (
+            &de_html,
+            [
+                "Auskunft nach Art. 15 DSGVO",
+                "Serverzugänge",
+                "Domains und DNS",
+                "abgeschlossen am 2024-03-01 (AVV-2024-07)",
+                "Wer die Daten entschlüsseln kann",
+            ],
+        ),
+        (
+            &en_html,
+            [
+                "Access report (GDPR Art. 15)",
+                "server access",
+                "domains and DNS",
+                "signed on 2024-03-01 (AVV-2024-07)",
+                "Who can decrypt the data",
+            ],
+        ),
+    ] {
+        for w in words {
+            assert!(html.contains(w), "{w}");
+        }
+        assert!(html.contains("2 of anna, ben, carla"));
+        assert!(html.contains("client.export"), "the export is listed");
+        assert!(html.contains("Max Admin"));
+    }
+    let j: serde_json::Value = serde_json::from_str(&json).unwrap();
+    assert_eq!(j["format"], "baton-gdpr-report");
+    assert_eq!(j["entries"], 2);
+    assert_eq!(
+        j["access"]["emergency_holders"],
+        serde_json::json!(["anna", "ben", "carla"])
+    );
+    assert_eq!(j["access"]["client_keys"].as_array().unwrap().len(), 1);
+    assert_eq!(j["lifecycle"]["dpa"], "signed");
+    assert!(rec_html.contains("Neukunde AG") && rec_html.contains("beendet am 2026-01-15 (moved)"));
+    assert!(records_en.contains("Records of processing"));
+
+    // No stored secret appears anywhere in any report.
+    for text in [&de_html, &en_html, &rec_html, &json, &records_en] {
+        for s in &secrets {
+            assert!(
+                !text.contains(s.as_str()),
+                "a stored secret appears in a report"
+            );
+        }
+    }
+    for page in [&de, &en, &rec] {
+        renders_cleanly(&e, page);
+    }
+}
+
+#[test]
+fn status_reports_missing_dpa_decisions_and_stale_exports() {
+    let (e, _) = clients();
+    let s = e.json(&["status", "--json"]);
+    assert_eq!(
+        s["gdpr"]["without_dpa"],
+        serde_json::json!(["acme", "altkunde", "neukunde"])
+    );
+    for (id, dpa) in [
+        ("acme", "not-needed"),
+        ("altkunde", "none"),
+        ("neukunde", "signed"),
+    ] {
+        e.cmd(&["client", "set", id, "--dpa", dpa])
+            .assert()
+            .success();
+    }
+    e.cmd(&["export", "acme", "--passphrase", "-o"])
+        .arg(e.dir.path().join("acme.age"))
+        .assert()
+        .success();
+    assert_eq!(
+        e.json(&["status", "--json"])["gdpr"]["stale_exports"],
+        serde_json::json!([])
+    );
+    std::thread::sleep(std::time::Duration::from_millis(1100));
+    e.cmd(&["entry", "edit", "acme", "main", "--user", "root"])
+        .assert()
+        .success();
+    let s = e.json(&["status", "--json"]);
+    assert_eq!(s["gdpr"]["without_dpa"], serde_json::json!([]));
+    assert_eq!(s["gdpr"]["stale_exports"], serde_json::json!(["acme"]));
+    let text = e.stdout(&["status"]);
+    assert!(text.contains("changed since their last export"), "{text}");
+}

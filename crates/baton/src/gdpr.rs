@@ -1,0 +1,941 @@
+//! GDPR duties (docs/gdpr.md): retention and purge of former clients, the access
+//! report of GDPR Art. 15, and the records overview of all processing. Reports and
+//! deletion records hold names, counts and dates, never a secret value.
+
+use std::fmt::{self, Write};
+
+use serde::Serialize;
+
+use crate::audit::{AuditEvent, AuditRecord};
+use crate::client::{ClientSummary, DpaStatus, EntryKind, Lifecycle};
+use crate::sheet::{esc_into, head};
+use crate::vault::{Vault, VaultError, now};
+
+/// Audit actions that decrypt every client's data, so that an access report lists them.
+const VAULT_WIDE_ACCESS: [&str; 2] = ["emergency.recover", "vault.takeover"];
+
+/// A data category of GDPR Art. 15, with its labels.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Category {
+    ServerAccess,
+    HostingPanels,
+    Domains,
+    Databases,
+    Cms,
+    Mail,
+    ApiKeys,
+    Other,
+}
+
+impl Category {
+    pub fn of(kind: EntryKind) -> Category {
+        match kind {
+            EntryKind::Server | EntryKind::Ssh => Category::ServerAccess,
+            EntryKind::Panel => Category::HostingPanels,
+            EntryKind::Domain | EntryKind::Dns => Category::Domains,
+            EntryKind::Database => Category::Databases,
+            EntryKind::Cms => Category::Cms,
+            EntryKind::Mail => Category::Mail,
+            EntryKind::Api => Category::ApiKeys,
+            EntryKind::Other => Category::Other,
+        }
+    }
+
+    pub fn label(self, lang: Lang) -> &'static str {
+        let (de, en) = match self {
+            Category::ServerAccess => ("Serverzugänge (SSH, Root)", "server access (SSH, root)"),
+            Category::HostingPanels => ("Hosting-Verwaltung", "hosting panels"),
+            Category::Domains => ("Domains und DNS", "domains and DNS"),
+            Category::Databases => ("Datenbanken", "databases"),
+            Category::Cms => ("CMS-Zugänge", "CMS logins"),
+            Category::Mail => ("E-Mail-Konten", "mail accounts"),
+            Category::ApiKeys => ("API-Schlüssel", "API keys"),
+            Category::Other => ("Sonstige Zugänge", "other access data"),
+        };
+        lang.pick(de, en)
+    }
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Lang {
+    De,
+    En,
+}
+
+impl Lang {
+    fn pick(self, de: &'static str, en: &'static str) -> &'static str {
+        match self {
+            Lang::De => de,
+            Lang::En => en,
+        }
+    }
+}
+
+/// Entries of one category of one client: how many, first created, last changed.
+#[derive(Clone, Debug, Serialize, PartialEq, Eq)]
+pub struct CategoryCount {
+    pub category: Category,
+    pub entries: usize,
+    pub passwords: usize,
+    pub totp: usize,
+    pub attachments: usize,
+    pub last_changed: String,
+}
+
+/// What is held about one client, by category (names and counts, no values).
+pub fn categories(c: &ClientSummary) -> Vec<CategoryCount> {
+    let mut out: Vec<CategoryCount> = Vec::new();
+    for e in &c.entries {
+        let cat = Category::of(e.kind);
+        let i = match out.iter().position(|x| x.category == cat) {
+            Some(i) => i,
+            None => {
+                out.push(CategoryCount {
+                    category: cat,
+                    entries: 0,
+                    passwords: 0,
+                    totp: 0,
+                    attachments: 0,
+                    last_changed: String::new(),
+                });
+                out.len() - 1
+            }
+        };
+        let x = &mut out[i];
+        x.entries += 1;
+        x.passwords += usize::from(e.has_password);
+        x.totp += usize::from(e.has_totp);
+        x.attachments += e.attachments.len();
+        if e.updated > x.last_changed {
+            x.last_changed = e.updated.clone();
+        }
+    }
+    out.sort_by_key(|x| x.category);
+    out
+}
+
+fn day(t: &str) -> &str {
+    &t[..10.min(t.len())]
+}
+
+/// The lifecycle as the reports show it.
+#[derive(Clone, Debug, Serialize, PartialEq, Eq)]
+pub struct LifecycleView {
+    /// "active" or "ended".
+    pub status: &'static str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub ended: Option<String>,
+    #[serde(skip_serializing_if = "String::is_empty")]
+    pub reason: String,
+    /// When the data is due for deletion; none while active.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub retention_date: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub legal_hold: Option<String>,
+    pub dpa: DpaStatus,
+    #[serde(skip_serializing_if = "String::is_empty")]
+    pub dpa_date: String,
+    #[serde(skip_serializing_if = "String::is_empty")]
+    pub dpa_reference: String,
+}
+
+fn lifecycle_view(l: &Lifecycle, months: u32) -> LifecycleView {
+    LifecycleView {
+        status: if l.ended.is_some() { "ended" } else { "active" },
+        ended: l.ended.as_ref().map(|e| e.date.clone()),
+        reason: l
+            .ended
+            .as_ref()
+            .map(|e| e.reason.clone())
+            .unwrap_or_default(),
+        retention_date: l.retention_date(months),
+        legal_hold: l
+            .hold
+            .as_ref()
+            .map(|h| format!("{} ({})", h.reason, h.since)),
+        dpa: l.dpa.status,
+        dpa_date: l.dpa.date.clone(),
+        dpa_reference: l.dpa.reference.clone(),
+    }
+}
+
+/// An ended client and whether its data may be purged now.
+#[derive(Clone, Debug, Serialize)]
+pub struct PurgeCandidate {
+    pub id: String,
+    pub name: String,
+    pub ended: String,
+    pub reason: String,
+    pub retention_date: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub legal_hold: Option<String>,
+    /// Retention passed and no legal hold.
+    pub due: bool,
+}
+
+/// Why a client is purged.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum PurgeBasis {
+    /// Its retention period after the end of the contract has passed.
+    Retention,
+    /// The person asked for deletion (GDPR Art. 17).
+    Request,
+}
+
+/// What `purge` deleted, for the printout (the audit record says the same).
+#[derive(Clone, Debug, Serialize)]
+pub struct Purged {
+    pub id: String,
+    pub name: String,
+    pub categories: Vec<CategoryCount>,
+    /// When earlier packages of this client were exported: copies outside the vault.
+    pub exports: Vec<String>,
+    pub detail: String,
+}
+
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum PurgeError {
+    #[error("client '{client}' is under a legal hold ({reason})")]
+    LegalHold { client: String, reason: String },
+    #[error("client '{client}' is kept until {date} (retention after the end of the contract)")]
+    NotDue { client: String, date: String },
+    #[error("client '{0}' has not ended")]
+    Active(String),
+    #[error(transparent)]
+    Vault(#[from] VaultError),
+}
+
+fn purge_detail(c: &ClientSummary, basis: PurgeBasis, months: u32, by: &str) -> String {
+    let cats = categories(c);
+    let mut parts: Vec<String> = cats
+        .iter()
+        .map(|x| format!("{} {}", Category::label(x.category, Lang::En), x.entries))
+        .collect();
+    let sum = |f: fn(&CategoryCount) -> usize| cats.iter().map(f).sum::<usize>();
+    let (pw, totp, att) = (
+        sum(|x| x.passwords),
+        sum(|x| x.totp),
+        sum(|x| x.attachments),
+    );
+    parts.push(format!(
+        "{pw} passwords, {totp} TOTP seeds, {att} attachments"
+    ));
+    if !c.notes.is_empty() || c.entries.iter().any(|e| !e.note.is_empty()) {
+        parts.push("notes".into());
+    }
+    let why = match (basis, &c.lifecycle.ended) {
+        (PurgeBasis::Retention, Some(e)) => format!(
+            "retention passed (ended {}{}; kept until {})",
+            e.date,
+            if e.reason.is_empty() {
+                String::new()
+            } else {
+                format!(": {}", e.reason)
+            },
+            c.lifecycle.retention_date(months).unwrap_or_default()
+        ),
+        (PurgeBasis::Request, _) => "deletion requested (GDPR Art. 17)".to_string(),
+        (PurgeBasis::Retention, None) => "retention".to_string(),
+    };
+    format!(
+        "name={}; {why}; deleted: {} entries ({}); by {by}",
+        c.name,
+        c.entries.len(),
+        parts.join(", ")
+    )
+}
+
+impl Vault {
+    /// Every ended client, with its retention date and whether it is due on `today`
+    /// (YYYY-MM-DD).
+    pub fn purge_candidates(&self, today: &str) -> Result<Vec<PurgeCandidate>, VaultError> {
+        let months = self.index().retention_months;
+        Ok(self
+            .catalog()?
+            .into_iter()
+            .filter_map(|c| {
+                let e = c.lifecycle.ended.clone()?;
+                Some(PurgeCandidate {
+                    retention_date: c.lifecycle.retention_date(months).unwrap_or_default(),
+                    legal_hold: c.lifecycle.hold.as_ref().map(|h| h.reason.clone()),
+                    due: c.lifecycle.purge_due(months, today),
+                    id: c.id,
+                    name: c.name,
+                    ended: e.date,
+                    reason: e.reason,
+                })
+            })
+            .collect())
+    }
+
+    /// Deletes a client and everything stored for it, and writes the deletion record
+    /// (`client.purge`: name, categories, counts, basis, by whom; no secret value).
+    /// Refused under a legal hold, and for `Retention` before the retention date.
+    pub fn purge_client(
+        &mut self,
+        id: &str,
+        basis: PurgeBasis,
+        today: &str,
+    ) -> Result<Purged, PurgeError> {
+        let c = self
+            .catalog()?
+            .into_iter()
+            .find(|c| c.id == id)
+            .ok_or_else(|| VaultError::UnknownClient(id.to_string()))?;
+        if let Some(h) = &c.lifecycle.hold {
+            return Err(PurgeError::LegalHold {
+                client: id.into(),
+                reason: h.reason.clone(),
+            });
+        }
+        let months = self.index().retention_months;
+        if basis == PurgeBasis::Retention {
+            if c.lifecycle.ended.is_none() {
+                return Err(PurgeError::Active(id.into()));
+            }
+            if !c.lifecycle.purge_due(months, today) {
+                return Err(PurgeError::NotDue {
+                    client: id.into(),
+                    date: c.lifecycle.retention_date(months).unwrap_or_default(),
+                });
+            }
+        }
+        // The summary must be the file's: checked by decrypting the file itself.
+        let file = self.client(id)?;
+        let by = match (self.is_owner(), self.index().owner.name.as_str()) {
+            (true, "") => "the owner".to_string(),
+            (true, name) => name.to_string(),
+            (false, _) => "the emergency key".to_string(),
+        };
+        let detail = purge_detail(&file.summary(), basis, months, &by);
+        let exports = self
+            .audit_log()
+            .0
+            .into_iter()
+            .filter(|r| r.action == "client.export" && r.client.as_deref() == Some(id))
+            .map(|r| r.time)
+            .collect();
+        self.commit(
+            AuditEvent::new("client.purge", Some(id), detail.clone()),
+            vec![],
+            std::slice::from_ref(&file.cid),
+        )?;
+        Ok(Purged {
+            id: id.into(),
+            name: file.name.clone(),
+            categories: categories(&file.summary()),
+            exports,
+            detail,
+        })
+    }
+
+    /// The access report of GDPR Art. 15 for one client.
+    pub fn access_report(&self, id: &str) -> Result<AccessReport, VaultError> {
+        let c = self
+            .catalog()?
+            .into_iter()
+            .find(|c| c.id == id)
+            .ok_or_else(|| VaultError::UnknownClient(id.to_string()))?;
+        let (records, _) = self.audit_log();
+        let events = records
+            .into_iter()
+            .filter(|r| {
+                r.client.as_deref() == Some(id) || VAULT_WIDE_ACCESS.contains(&r.action.as_str())
+            })
+            .map(EventView::from)
+            .collect();
+        let policy = self.policy();
+        let owner = &self.index().owner;
+        Ok(AccessReport {
+            format: "baton-gdpr-report",
+            version: 1,
+            generated: now(),
+            keeper: Party {
+                name: owner.name.clone(),
+                contact: owner.contact.clone(),
+            },
+            client: Party {
+                name: c.name.clone(),
+                contact: c.contact.clone(),
+            },
+            client_id: c.id.clone(),
+            since: c.created.clone(),
+            last_changed: c.updated.clone(),
+            entries: c.entries.len(),
+            categories: categories(&c),
+            notes: !c.notes.is_empty() || c.entries.iter().any(|e| !e.note.is_empty()),
+            access: Access {
+                owner: owner.name.clone(),
+                emergency_policy: policy.describe(),
+                emergency_holders: policy.holder_names(),
+                client_keys: c
+                    .recipients
+                    .iter()
+                    .filter_map(|r| crate::export::PackageRecipient::parse(r).ok())
+                    .map(|r| r.fingerprint())
+                    .collect(),
+            },
+            lifecycle: lifecycle_view(&c.lifecycle, self.index().retention_months),
+            events,
+        })
+    }
+
+    /// The overview of all processing: every client, and the clients purged so far.
+    pub fn records_overview(&self) -> Result<RecordsOverview, VaultError> {
+        let months = self.index().retention_months;
+        let clients = self
+            .catalog()?
+            .iter()
+            .map(|c| ClientRecord {
+                id: c.id.clone(),
+                name: c.name.clone(),
+                since: c.created.clone(),
+                entries: c.entries.len(),
+                categories: categories(c).into_iter().map(|x| x.category).collect(),
+                lifecycle: lifecycle_view(&c.lifecycle, months),
+            })
+            .collect();
+        let purged = self
+            .audit_log()
+            .0
+            .into_iter()
+            .filter(|r| r.action == "client.purge")
+            .map(EventView::from)
+            .collect();
+        let policy = self.policy();
+        Ok(RecordsOverview {
+            format: "baton-gdpr-records",
+            version: 1,
+            generated: now(),
+            keeper: Party {
+                name: self.index().owner.name.clone(),
+                contact: self.index().owner.contact.clone(),
+            },
+            retention_months: months,
+            emergency_policy: policy.describe(),
+            clients,
+            purged,
+        })
+    }
+}
+
+#[derive(Clone, Debug, Serialize)]
+pub struct Party {
+    pub name: String,
+    pub contact: String,
+}
+
+#[derive(Clone, Debug, Serialize)]
+pub struct Access {
+    pub owner: String,
+    pub emergency_policy: String,
+    pub emergency_holders: Vec<String>,
+    /// Fingerprints of the client's own keys that packages are encrypted to.
+    pub client_keys: Vec<String>,
+}
+
+#[derive(Clone, Debug, Serialize)]
+pub struct EventView {
+    pub time: String,
+    pub action: String,
+    pub actor: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub client: Option<String>,
+    pub detail: String,
+}
+
+impl From<AuditRecord> for EventView {
+    fn from(r: AuditRecord) -> Self {
+        EventView {
+            time: r.time,
+            action: r.action,
+            actor: r.actor,
+            client: r.client,
+            detail: r.detail,
+        }
+    }
+}
+
+/// The Art. 15 report (docs/gdpr.md#access-report); also its JSON form.
+#[derive(Clone, Debug, Serialize)]
+pub struct AccessReport {
+    pub format: &'static str,
+    pub version: u32,
+    pub generated: String,
+    /// Who keeps the data (the vault's owner).
+    pub keeper: Party,
+    pub client: Party,
+    pub client_id: String,
+    pub since: String,
+    pub last_changed: String,
+    pub entries: usize,
+    pub categories: Vec<CategoryCount>,
+    pub notes: bool,
+    pub access: Access,
+    pub lifecycle: LifecycleView,
+    /// Every recorded change, export, purge decision, and every recovery or takeover
+    /// (those decrypt all data).
+    pub events: Vec<EventView>,
+}
+
+#[derive(Clone, Debug, Serialize)]
+pub struct ClientRecord {
+    pub id: String,
+    pub name: String,
+    pub since: String,
+    pub entries: usize,
+    pub categories: Vec<Category>,
+    pub lifecycle: LifecycleView,
+}
+
+/// The records overview (docs/gdpr.md#records); also its JSON form.
+#[derive(Clone, Debug, Serialize)]
+pub struct RecordsOverview {
+    pub format: &'static str,
+    pub version: u32,
+    pub generated: String,
+    pub keeper: Party,
+    pub retention_months: u32,
+    pub emergency_policy: String,
+    pub clients: Vec<ClientRecord>,
+    /// The deletion records of purged clients.
+    pub purged: Vec<EventView>,
+}
+
+// ------------------------------------------------------------------ HTML
+
+const CSS: &str = "body{font-family:system-ui,-apple-system,'Segoe UI',Roboto,sans-serif;margin:2rem;color:#111;max-width:62rem;line-height:1.4}\
+h1{font-size:1.5rem;margin-bottom:.2rem}h2{font-size:1.15rem;margin:1.4rem 0 .5rem}.meta{color:#444;margin-top:0}\
+table{border-collapse:collapse;width:100%}th,td{text-align:left;padding:.3rem .6rem .3rem 0;border-bottom:1px solid #ddd;vertical-align:top}\
+th{color:#333;font-weight:600}td.n,th.n{text-align:right}code{font-family:ui-monospace,'DejaVu Sans Mono',monospace}\
+.note{color:#444;font-size:.9rem}@media print{body{margin:1cm}}";
+
+fn t(w: &mut dyn Write, s: &str) -> fmt::Result {
+    esc_into(w, s)
+}
+
+fn purpose(lang: Lang) -> &'static str {
+    lang.pick(
+        "Verwaltung, Wartung und Betreuung der IT-Systeme des Kunden (Server, Hosting, Domains, E-Mail, Datenbanken, Websites) im Auftrag des Kunden; Sicherstellung einer Vertretung im Notfall.",
+        "Administration, maintenance and support of the client's IT systems (servers, hosting, domains, mail, databases, websites) on the client's behalf; ensuring a stand-in in an emergency.",
+    )
+}
+
+fn dpa_text(v: &LifecycleView, lang: Lang) -> String {
+    let s = match v.dpa {
+        DpaStatus::Unknown => lang.pick("keine Angabe", "not recorded"),
+        DpaStatus::Signed => lang.pick("abgeschlossen", "signed"),
+        DpaStatus::None => lang.pick(
+            "keiner (obwohl personenbezogene Daten verarbeitet werden)",
+            "none (although personal data is processed)",
+        ),
+        DpaStatus::NotNeeded => lang.pick(
+            "nicht erforderlich (keine Verarbeitung personenbezogener Daten im Auftrag)",
+            "not needed (no personal data processed on the client's behalf)",
+        ),
+    };
+    let mut out = s.to_string();
+    if !v.dpa_date.is_empty() {
+        out.push_str(&format!(" {} {}", lang.pick("am", "on"), v.dpa_date));
+    }
+    if !v.dpa_reference.is_empty() {
+        out.push_str(&format!(" ({})", v.dpa_reference));
+    }
+    out
+}
+
+fn status_text(v: &LifecycleView, lang: Lang) -> String {
+    match &v.ended {
+        None => lang.pick("aktiv", "active").to_string(),
+        Some(d) => {
+            let mut s = format!("{} {d}", lang.pick("beendet am", "ended on"));
+            if !v.reason.is_empty() {
+                s.push_str(&format!(" ({})", v.reason));
+            }
+            s
+        }
+    }
+}
+
+fn retention_text(v: &LifecycleView, lang: Lang) -> String {
+    let mut s = match &v.retention_date {
+        Some(d) => format!("{} {d}", lang.pick("Löschung fällig am", "deletion due on")),
+        None => lang
+            .pick(
+                "bis zum Ende des Vertrags, danach die Aufbewahrungsfrist",
+                "until the contract ends, then the retention period",
+            )
+            .to_string(),
+    };
+    if let Some(h) = &v.legal_hold {
+        s.push_str(&format!(
+            "; {}: {h}",
+            lang.pick("Aufbewahrungspflicht (Löschsperre)", "legal hold")
+        ));
+    }
+    s
+}
+
+/// A person's word for an audit action.
+fn action_label(action: &str, lang: Lang) -> &'static str {
+    let (de, en) = match action {
+        "client.add" => ("Kunde angelegt", "client added"),
+        "client.edit" => ("Kundendaten geändert", "client details changed"),
+        "client.recipients" => ("Schlüssel für Pakete geändert", "package keys changed"),
+        "client.export" => ("Export (Paket)", "export (package)"),
+        "client.end" => ("Vertrag beendet", "contract ended"),
+        "client.reopen" => ("wieder aktiv", "active again"),
+        "client.gdpr" => ("Datenschutzangaben geändert", "GDPR facts changed"),
+        "client.purge" => ("gelöscht", "deleted"),
+        "entry.add" => ("Eintrag angelegt", "entry added"),
+        "entry.edit" => ("Eintrag geändert", "entry changed"),
+        "entry.remove" => ("Eintrag gelöscht", "entry removed"),
+        "entry.attach" => ("Datei gespeichert", "file stored"),
+        "entry.detach" => ("Datei entfernt", "file removed"),
+        "emergency.recover" => (
+            "Notfall: Schlüssel wiederhergestellt",
+            "emergency: key recovered",
+        ),
+        "vault.takeover" => ("Notfall: Übernahme durch Vertretung", "emergency: takeover"),
+        _ => ("", ""),
+    };
+    lang.pick(de, en)
+}
+
+fn row(w: &mut dyn Write, th: &str, td: &str) -> fmt::Result {
+    w.write_str("<tr><th>")?;
+    t(w, th)?;
+    w.write_str("</th><td>")?;
+    t(w, td)?;
+    w.write_str("</td></tr>\n")
+}
+
+fn render_report(w: &mut dyn Write, r: &AccessReport, lang: Lang) -> fmt::Result {
+    let title = lang.pick(
+        "Auskunft nach Art. 15 DSGVO: ",
+        "Access report (GDPR Art. 15): ",
+    );
+    head(w, title, &r.client.name, CSS)?;
+    w.write_str("<h1>")?;
+    t(w, title)?;
+    t(w, &r.client.name)?;
+    w.write_str("</h1>\n<p class=\"meta\">")?;
+    t(w, lang.pick("Stand", "As of"))?;
+    write!(w, " {} &middot; ", day(&r.generated))?;
+    t(
+        w,
+        lang.pick("Verantwortlich für die Speicherung", "Kept by"),
+    )?;
+    w.write_str(": ")?;
+    t(w, &r.keeper.name)?;
+    if !r.keeper.contact.is_empty() {
+        w.write_str(" (")?;
+        t(w, &r.keeper.contact)?;
+        w.write_str(")")?;
+    }
+    w.write_str("</p>\n<p class=\"note\">")?;
+    t(w, lang.pick(
+        "Diese Auskunft nennt, welche Daten gespeichert sind, nicht die Daten selbst: Passwörter und Schlüssel erhalten Sie auf Wunsch als verschlüsseltes Paket.",
+        "This report says which data is held, not the data itself: passwords and keys are available on request as an encrypted package.",
+    ))?;
+    w.write_str("</p>\n<table>\n")?;
+    row(
+        w,
+        lang.pick("Kunde", "Client"),
+        &format!("{} ({})", r.client.name, r.client_id),
+    )?;
+    row(w, lang.pick("Zweck", "Purpose"), purpose(lang))?;
+    row(
+        w,
+        lang.pick("Gespeichert seit", "Held since"),
+        day(&r.since),
+    )?;
+    row(
+        w,
+        lang.pick("Zuletzt geändert", "Last changed"),
+        day(&r.last_changed),
+    )?;
+    row(
+        w,
+        lang.pick("Status", "Status"),
+        &status_text(&r.lifecycle, lang),
+    )?;
+    row(
+        w,
+        lang.pick("Aufbewahrung", "Retention"),
+        &retention_text(&r.lifecycle, lang),
+    )?;
+    row(
+        w,
+        lang.pick(
+            "Auftragsverarbeitungsvertrag (Art. 28)",
+            "Data processing agreement (Art. 28)",
+        ),
+        &dpa_text(&r.lifecycle, lang),
+    )?;
+    w.write_str("</table>\n<h2>")?;
+    t(
+        w,
+        lang.pick(
+            "Gespeicherte Daten nach Kategorie",
+            "Data held, by category",
+        ),
+    )?;
+    w.write_str("</h2>\n<table>\n<tr><th>")?;
+    for (i, h) in [
+        lang.pick("Kategorie", "Category"),
+        lang.pick("Einträge", "Entries"),
+        lang.pick("Passwörter", "Passwords"),
+        lang.pick("TOTP-Schlüssel", "TOTP seeds"),
+        lang.pick("Dateien", "Files"),
+        lang.pick("Zuletzt geändert", "Last changed"),
+    ]
+    .iter()
+    .enumerate()
+    {
+        if i > 0 {
+            w.write_str(if i < 5 {
+                "</th><th class=\"n\">"
+            } else {
+                "</th><th>"
+            })?;
+        }
+        t(w, h)?;
+    }
+    w.write_str("</th></tr>\n")?;
+    for c in &r.categories {
+        w.write_str("<tr><td>")?;
+        t(w, c.category.label(lang))?;
+        writeln!(
+            w,
+            "</td><td class=\"n\">{}</td><td class=\"n\">{}</td><td class=\"n\">{}</td><td class=\"n\">{}</td><td>{}</td></tr>",
+            c.entries,
+            c.passwords,
+            c.totp,
+            c.attachments,
+            day(&c.last_changed)
+        )?;
+    }
+    if r.categories.is_empty() {
+        w.write_str("<tr><td colspan=\"6\">")?;
+        t(w, lang.pick("keine Einträge", "no entries"))?;
+        w.write_str("</td></tr>\n")?;
+    }
+    w.write_str("</table>\n<p class=\"note\">")?;
+    t(
+        w,
+        if r.notes {
+            lang.pick(
+                "Dazu kommen Notizen und die Kontaktangabe des Kunden.",
+                "Notes and the client's contact are held as well.",
+            )
+        } else {
+            lang.pick(
+                "Dazu kommt die Kontaktangabe des Kunden.",
+                "The client's contact is held as well.",
+            )
+        },
+    )?;
+    w.write_str("</p>\n<h2>")?;
+    t(
+        w,
+        lang.pick(
+            "Wer die Daten entschlüsseln kann",
+            "Who can decrypt the data",
+        ),
+    )?;
+    w.write_str("</h2>\n<ul>\n<li>")?;
+    t(w, lang.pick("Der Verwalter", "The keeper"))?;
+    w.write_str(": ")?;
+    t(w, &r.access.owner)?;
+    w.write_str("</li>\n<li>")?;
+    t(
+        w,
+        lang.pick(
+            "Im Notfall, nur gemeinsam (Schlüsselteile nach SLIP-39)",
+            "In an emergency, only together (SLIP-39 key shares)",
+        ),
+    )?;
+    w.write_str(": ")?;
+    t(w, &r.access.emergency_policy)?;
+    w.write_str("</li>\n")?;
+    if !r.access.client_keys.is_empty() {
+        w.write_str("<li>")?;
+        t(
+            w,
+            lang.pick(
+                "Exportpakete für Sie: Ihre Schlüssel",
+                "Packages exported for you: your keys",
+            ),
+        )?;
+        w.write_str(": <code>")?;
+        t(w, &r.access.client_keys.join(", "))?;
+        w.write_str("</code></li>\n")?;
+    }
+    w.write_str("</ul>\n<h2>")?;
+    t(
+        w,
+        lang.pick(
+            "Protokoll: Änderungen, Exporte, Notfallzugriffe",
+            "Log: changes, exports, emergency access",
+        ),
+    )?;
+    w.write_str("</h2>\n<table>\n<tr><th>")?;
+    t(w, lang.pick("Zeit", "Time"))?;
+    w.write_str("</th><th>")?;
+    t(w, lang.pick("Vorgang", "Event"))?;
+    w.write_str("</th><th>")?;
+    t(w, lang.pick("durch", "by"))?;
+    w.write_str("</th><th>")?;
+    t(w, lang.pick("Angaben", "Details"))?;
+    w.write_str("</th></tr>\n")?;
+    for e in &r.events {
+        w.write_str("<tr><td>")?;
+        t(w, &e.time)?;
+        w.write_str("</td><td>")?;
+        let label = action_label(&e.action, lang);
+        if !label.is_empty() {
+            t(w, label)?;
+            w.write_str(" ")?;
+        }
+        w.write_str("<code class=\"note\">")?;
+        t(w, &e.action)?;
+        w.write_str("</code></td><td>")?;
+        t(w, &e.actor)?;
+        w.write_str("</td><td>")?;
+        t(w, &e.detail)?;
+        w.write_str("</td></tr>\n")?;
+    }
+    w.write_str("</table>\n<p class=\"note\">")?;
+    t(w, lang.pick(
+        "Sie können Berichtigung (Art. 16) oder Löschung (Art. 17) verlangen. Nach Vertragsende werden die Daten nach Ablauf der Aufbewahrungsfrist gelöscht, soweit keine gesetzliche Aufbewahrungspflicht besteht. Erstellt mit baton.",
+        "You may ask for correction (Art. 16) or deletion (Art. 17). After the contract ends, the data is deleted when the retention period has passed, unless the law requires keeping it. Made with baton.",
+    ))?;
+    w.write_str("</p>\n</body>\n</html>\n")
+}
+
+/// The access report as a self-contained HTML page.
+pub fn report_html(r: &AccessReport, lang: Lang) -> String {
+    let mut out = String::new();
+    render_report(&mut out, r, lang).expect("writing to a String");
+    out
+}
+
+fn render_records(w: &mut dyn Write, r: &RecordsOverview, lang: Lang) -> fmt::Result {
+    let title = lang.pick(
+        "Verzeichnis der Verarbeitungstätigkeiten: Zugangsdaten der Kunden",
+        "Records of processing: client access data",
+    );
+    head(w, title, "", CSS)?;
+    w.write_str("<h1>")?;
+    t(w, title)?;
+    w.write_str("</h1>\n<p class=\"meta\">")?;
+    t(w, lang.pick("Stand", "As of"))?;
+    write!(w, " {} &middot; ", day(&r.generated))?;
+    t(w, &r.keeper.name)?;
+    if !r.keeper.contact.is_empty() {
+        w.write_str(" (")?;
+        t(w, &r.keeper.contact)?;
+        w.write_str(")")?;
+    }
+    w.write_str("</p>\n<table>\n")?;
+    row(w, lang.pick("Zweck", "Purpose"), purpose(lang))?;
+    row(
+        w,
+        lang.pick("Kategorien", "Categories"),
+        lang.pick(
+            "Zugangsdaten zu Servern, Hosting, Domains und DNS, Datenbanken, CMS, E-Mail und APIs; TOTP-Schlüssel; SSH-Schlüssel; Kontaktangaben der Kunden",
+            "access data to servers, hosting, domains and DNS, databases, CMS, mail and APIs; TOTP seeds; SSH keys; clients' contact details",
+        ),
+    )?;
+    row(
+        w,
+        lang.pick("Empfänger", "Recipients"),
+        &format!(
+            "{}; {}: {}",
+            lang.pick(
+                "der jeweilige Kunde (sein eigenes Paket)",
+                "each client (its own package)"
+            ),
+            lang.pick("im Notfall gemeinsam", "in an emergency, together"),
+            r.emergency_policy
+        ),
+    )?;
+    row(
+        w,
+        lang.pick("Löschfrist", "Deletion"),
+        &format!(
+            "{} {} {}",
+            r.retention_months,
+            lang.pick("Monate nach Vertragsende", "months after the contract ends"),
+            lang.pick("(jährliche Löschung)", "(yearly purge)")
+        ),
+    )?;
+    row(
+        w,
+        lang.pick("Technische Maßnahmen", "Technical measures"),
+        lang.pick(
+            "Verschlüsselung mit age (X25519, ChaCha20-Poly1305), Passphrase mit Argon2id, manipulationssicheres Protokoll, Notfallschlüssel nach SLIP-39 aufgeteilt",
+            "encryption with age (X25519, ChaCha20-Poly1305), passphrase with Argon2id, tamper-evident log, emergency key split with SLIP-39",
+        ),
+    )?;
+    w.write_str("</table>\n<h2>")?;
+    t(w, lang.pick("Kunden", "Clients"))?;
+    w.write_str("</h2>\n<table>\n<tr>")?;
+    for h in [
+        lang.pick("Kunde", "Client"),
+        lang.pick("seit", "since"),
+        lang.pick("Kategorien", "categories"),
+        lang.pick("Status", "status"),
+        lang.pick("Aufbewahrung", "retention"),
+        lang.pick("AV-Vertrag", "DPA"),
+    ] {
+        w.write_str("<th>")?;
+        t(w, h)?;
+        w.write_str("</th>")?;
+    }
+    w.write_str("</tr>\n")?;
+    for c in &r.clients {
+        w.write_str("<tr><td>")?;
+        t(w, &format!("{} ({})", c.name, c.id))?;
+        w.write_str("</td><td>")?;
+        t(w, day(&c.since))?;
+        w.write_str("</td><td>")?;
+        let cats: Vec<&str> = c.categories.iter().map(|x| x.label(lang)).collect();
+        t(w, &cats.join(", "))?;
+        w.write_str("</td><td>")?;
+        t(w, &status_text(&c.lifecycle, lang))?;
+        w.write_str("</td><td>")?;
+        t(w, &retention_text(&c.lifecycle, lang))?;
+        w.write_str("</td><td>")?;
+        t(w, &dpa_text(&c.lifecycle, lang))?;
+        w.write_str("</td></tr>\n")?;
+    }
+    w.write_str("</table>\n")?;
+    if !r.purged.is_empty() {
+        w.write_str("<h2>")?;
+        t(w, lang.pick("Gelöschte Kunden", "Purged clients"))?;
+        w.write_str("</h2>\n<table>\n")?;
+        for e in &r.purged {
+            w.write_str("<tr><td>")?;
+            t(w, day(&e.time))?;
+            w.write_str("</td><td>")?;
+            t(w, e.client.as_deref().unwrap_or(""))?;
+            w.write_str("</td><td>")?;
+            t(w, &e.detail)?;
+            w.write_str("</td></tr>\n")?;
+        }
+        w.write_str("</table>\n")?;
+    }
+    w.write_str("</body>\n</html>\n")
+}
+
+/// The records overview as a self-contained HTML page.
+pub fn records_html(r: &RecordsOverview, lang: Lang) -> String {
+    let mut out = String::new();
+    render_records(&mut out, r, lang).expect("writing to a String");
+    out
+}
