@@ -434,3 +434,55 @@ fn status_reports_missing_dpa_decisions_and_stale_exports() {
     let text = e.stdout(&["status"]);
     assert!(text.contains("changed since their last export"), "{text}");
 }
+
+/// `purge --confirm` killed at every step that changes the disk: the vault always opens
+/// and verifies, and the client is either there with all its data or gone with its
+/// deletion record; never half-deleted, never deleted without a record.
+#[test]
+fn purge_survives_sigkill_at_every_step() {
+    use baton::secret::Passphrase;
+    use baton::vault::{Access, Vault};
+    let (e, _) = clients();
+    e.cmd(&END_ALTKUNDE).assert().success();
+    let args = ["purge", "--confirm"];
+    let n = common::fault_points(&e, &e.vault, &args);
+    assert!(n >= 5, "{n} fault points");
+    let pass = Passphrase::new(common::PASS.into());
+    let before = Vault::open(&e.vault, &pass, Access::Read).unwrap();
+    let kept = before.client("altkunde").unwrap();
+    let kept = String::from_utf8(baton::secret::json_bytes(&kept).to_vec()).unwrap();
+    drop(before);
+    let (mut gone, mut there) = (0, 0);
+    for point in 1..=n {
+        let v = common::crash_at(&e, &e.vault, &format!("p{point}"), &args, point);
+        let vault = Vault::open(&v, &pass, Access::Read)
+            .unwrap_or_else(|err| panic!("step {point}: {err}"));
+        assert!(
+            vault.verify().is_empty(),
+            "step {point}: {:?}",
+            vault.verify()
+        );
+        let (records, problems) = vault.audit_log();
+        assert!(problems.is_empty(), "step {point}");
+        let recorded = records.iter().any(|r| r.action == "client.purge");
+        match vault.client("altkunde") {
+            Ok(c) => {
+                let now = String::from_utf8(baton::secret::json_bytes(&c).to_vec()).unwrap();
+                assert_eq!(now, kept, "step {point}: the client changed");
+                assert!(
+                    !recorded,
+                    "step {point}: a deletion record for a kept client"
+                );
+                there += 1;
+            }
+            Err(_) => {
+                assert!(recorded, "step {point}: deleted without a record");
+                gone += 1;
+            }
+        }
+        drop(vault);
+        fs::remove_dir_all(&v).unwrap();
+    }
+    assert!(gone > 0 && there > 0, "{gone} gone, {there} there");
+    println!("purge: {n} crash points, {there} kept, {gone} deleted");
+}

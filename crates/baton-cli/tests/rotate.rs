@@ -304,49 +304,7 @@ fn status_check_reports_due_rotation_and_problems_without_a_passphrase() {
 
 // ------------------------------------------------------------------ crash safety
 
-/// How many disk-changing steps `args` takes on a copy of `base` (single-threaded, so
-/// the order of steps is the same on every run).
-fn fault_points(e: &Env, base: &Path, args: &[&str]) -> u64 {
-    let probe = e.dir.path().join("probe");
-    let _ = fs::remove_dir_all(&probe);
-    let _ = fs::remove_dir_all(probe.with_extension("state"));
-    copy_tree(base, &probe);
-    let out = e
-        .cmd_at(&probe, args)
-        .env("BATON_FAULT_AT", "count")
-        .env("RAYON_NUM_THREADS", "1")
-        .output()
-        .unwrap();
-    assert!(out.status.success(), "{}", stderr(&out));
-    let err = stderr(&out);
-    let n = err
-        .lines()
-        .find_map(|l| l.strip_prefix("baton: fault points: "))
-        .expect("the crash tests need baton built with debug assertions (the fault hook)")
-        .parse()
-        .unwrap();
-    let _ = fs::remove_dir_all(&probe);
-    n
-}
-
-/// Runs `args` on a fresh copy of `base`, killed with SIGKILL at step `point`.
-fn crash_at(e: &Env, base: &Path, trial: &str, args: &[&str], point: u64) -> PathBuf {
-    let v = e.dir.path().join(trial);
-    copy_tree(base, &v);
-    let out = e
-        .cmd_at(&v, args)
-        .env("BATON_FAULT_AT", point.to_string())
-        .env("RAYON_NUM_THREADS", "1")
-        .output()
-        .unwrap();
-    assert_eq!(
-        out.status.signal(),
-        Some(9),
-        "{args:?} was not killed at step {point}: {}",
-        stderr(&out)
-    );
-    v
-}
+use common::{crash_at, fault_points};
 
 /// A small deterministic generator (xorshift), so a failing seed can be replayed.
 struct Seeds(u64);

@@ -299,3 +299,53 @@ pub fn run_with_input(c: &mut std::process::Command, input: &str) -> std::proces
         .unwrap();
     child.wait_with_output().unwrap()
 }
+
+// ------------------------------------------------------------------ crash safety
+
+/// How many disk-changing steps `args` takes on a copy of `base` (single-threaded, so
+/// the order of steps is the same on every run).
+pub fn fault_points(e: &Env, base: &Path, args: &[&str]) -> u64 {
+    let probe = e.dir.path().join("probe");
+    let _ = fs::remove_dir_all(&probe);
+    let _ = fs::remove_dir_all(probe.with_extension("state"));
+    copy_tree(base, &probe);
+    let out = e
+        .cmd_at(&probe, args)
+        .env("BATON_FAULT_AT", "count")
+        .env("RAYON_NUM_THREADS", "1")
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let err = String::from_utf8_lossy(&out.stderr).to_string();
+    let n = err
+        .lines()
+        .find_map(|l| l.strip_prefix("baton: fault points: "))
+        .expect("the crash tests need baton built with debug assertions (the fault hook)")
+        .parse()
+        .unwrap();
+    let _ = fs::remove_dir_all(&probe);
+    n
+}
+
+/// Runs `args` on a fresh copy of `base`, killed with SIGKILL at step `point`.
+pub fn crash_at(e: &Env, base: &Path, trial: &str, args: &[&str], point: u64) -> PathBuf {
+    let v = e.dir.path().join(trial);
+    copy_tree(base, &v);
+    let out = e
+        .cmd_at(&v, args)
+        .env("BATON_FAULT_AT", point.to_string())
+        .env("RAYON_NUM_THREADS", "1")
+        .output()
+        .unwrap();
+    assert_eq!(
+        std::os::unix::process::ExitStatusExt::signal(&out.status),
+        Some(9),
+        "{args:?} was not killed at step {point}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    v
+}
