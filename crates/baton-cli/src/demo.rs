@@ -293,7 +293,7 @@ pub fn run(a: DemoArgs) -> Result<()> {
         report.entries,
         report.categories.len(),
         report.events.len(),
-        report.lifecycle.dpa.as_str(),
+        report.lifecycle.lifecycle.dpa.status.as_str(),
         report.access.emergency_policy
     );
     drop(vault);

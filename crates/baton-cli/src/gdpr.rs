@@ -49,11 +49,18 @@ pub fn end(ctx: &Ctx, id: &str, date: Option<String>, reason: &str) -> Result<()
     v.end_client(id, &date, reason)?;
     let months = v.index().retention_months;
     let c = v.client(id)?;
-    eprintln!(
-        "client {} ended on {date}; its data is due for deletion on {} ('baton purge' lists it then)",
-        esc(id),
-        c.lifecycle.retention_date(months).unwrap_or_default()
-    );
+    let due = c.lifecycle.retention_date(months).unwrap_or_default();
+    match &c.lifecycle.hold {
+        Some(h) => eprintln!(
+            "client {} ended on {date}; under a legal hold ({}), so it is not purged until the hold is lifted",
+            esc(id),
+            esc(&h.reason)
+        ),
+        None => eprintln!(
+            "client {} ended on {date}; its data is due for deletion on {due} ('baton purge' lists it then)",
+            esc(id)
+        ),
+    }
     Ok(())
 }
 
@@ -141,8 +148,8 @@ pub fn purge(ctx: &Ctx, a: PurgeArgs) -> Result<()> {
             return Ok(());
         }
         for c in &candidates {
-            let state = match (&c.legal_hold, c.due) {
-                (Some(h), _) => format!("legal hold ({})", esc(h)),
+            let state = match (&c.hold, c.due) {
+                (Some(h), _) => format!("legal hold ({})", esc(&h.reason)),
                 (None, true) => "due: would be deleted".to_string(),
                 (None, false) => format!("kept until {}", c.retention_date),
             };
@@ -156,50 +163,72 @@ pub fn purge(ctx: &Ctx, a: PurgeArgs) -> Result<()> {
         if let Some(id) = &a.client {
             println!("{} would be deleted on request (GDPR Art. 17)", esc(id));
         }
+        let command = match &a.client {
+            Some(id) => format!("baton purge --client {} --confirm", esc(id)),
+            None => "baton purge --confirm".to_string(),
+        };
         println!(
-            "dry run: {} client(s) would be deleted; run 'baton purge --confirm' to delete them",
+            "dry run: {} client(s) would be deleted; run '{command}' to delete them",
             targets.len()
         );
         return Ok(());
     }
     let mut done = Vec::new();
+    let mut failed = Vec::new();
     for (id, basis) in &targets {
-        let p = v.purge_client(id, *basis, &today).map_err(purge_failure)?;
-        println!(
-            "deleted {} ({}): {}",
-            esc(&p.id),
-            esc(&p.name),
-            esc(&p.detail)
-        );
-        done.push(p);
-    }
-    if a.json.json {
-        print_json(&json!({ "deleted": done }));
-        return Ok(());
-    }
-    if done.is_empty() {
-        println!("nothing was due; nothing was deleted");
-        return Ok(());
-    }
-    println!(
-        "{} client(s) deleted; each deletion is in the audit log (client.purge)",
-        done.len()
-    );
-    for p in &done {
-        if !p.exports.is_empty() {
-            println!(
-                "  {}: packages exported on {} are outside the vault",
-                esc(&p.id),
-                p.exports
-                    .iter()
-                    .map(|t| &t[..10])
-                    .collect::<Vec<_>>()
-                    .join(", ")
-            );
+        match v.purge_client(id, *basis, &today) {
+            Ok(p) => {
+                if !a.json.json {
+                    println!(
+                        "deleted {} ({}): {}",
+                        esc(&p.id),
+                        esc(&p.name),
+                        esc(&p.detail)
+                    );
+                }
+                done.push(p);
+            }
+            Err(e) => failed.push((id.clone(), purge_failure(e))),
         }
     }
-    println!("{}", msg::PURGE_COPIES);
-    Ok(())
+    if a.json.json {
+        print_json(&json!({
+            "deleted": done,
+            "failed": failed.iter().map(|(id, f)| json!({ "id": id, "error": f.message })).collect::<Vec<_>>(),
+            "copies": msg::PURGE_COPIES.lines().collect::<Vec<_>>(),
+        }));
+    } else if done.is_empty() && failed.is_empty() {
+        println!("nothing was due; nothing was deleted");
+        return Ok(());
+    } else if !done.is_empty() {
+        println!(
+            "{} client(s) deleted; each deletion is in the audit log (client.purge)",
+            done.len()
+        );
+        for p in &done {
+            if !p.exports.is_empty() {
+                println!(
+                    "  {}: packages exported on {} are outside the vault",
+                    esc(&p.id),
+                    p.exports
+                        .iter()
+                        .map(|t| t.get(..10).unwrap_or(t))
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                );
+            }
+        }
+        println!("{}", msg::PURGE_COPIES);
+    }
+    match failed.into_iter().next() {
+        Some((id, f)) => Err(Failure::new(format!(
+            "client {} was not deleted: {}",
+            esc(&id),
+            f.message
+        ))
+        .hint(f.hint.unwrap_or_default())),
+        None => Ok(()),
+    }
 }
 
 fn lang(l: LangArg) -> Lang {

@@ -1026,20 +1026,11 @@ fn cmd_status(ctx: &Ctx, as_json: bool) -> Result<()> {
             esc(&without_dpa.join(", "))
         ));
     }
-    // A client changed since its last export has an out-of-date package.
-    let mut last_export: std::collections::HashMap<String, String> = Default::default();
-    for r in v.audit_log().0 {
-        if r.action == "client.export"
-            && let Some(c) = r.client
-        {
-            last_export.insert(c, r.time);
-        }
-    }
-    let stale_exports: Vec<String> = catalog
-        .iter()
-        .filter(|c| last_export.get(&c.id).is_some_and(|t| c.updated > *t))
-        .map(|c| c.id.clone())
-        .collect();
+    // A client whose content changed since its last export has an out-of-date package.
+    let stale_exports = baton::gdpr::stale_exports(
+        &v.audit_log().0,
+        &catalog.iter().map(|c| c.id.clone()).collect::<Vec<_>>(),
+    );
     if !stale_exports.is_empty() {
         warnings.push(format!(
             "{} client(s) changed since their last export ({}): their packages are out of date",

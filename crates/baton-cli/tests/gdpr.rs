@@ -222,6 +222,10 @@ fn lifecycle_retention_legal_hold_and_purge() {
     // Art. 17: deletion on request, of a client that is still active.
     let out = e.stdout(&["purge", "--client", "acme"]);
     assert!(out.contains("would be deleted on request"), "{out}");
+    assert!(
+        out.contains("run 'baton purge --client acme --confirm'"),
+        "{out}"
+    );
     assert!(ids(&e).contains(&"acme".to_string()));
     e.stdout(&["purge", "--client", "acme", "--confirm"]);
     assert!(!ids(&e).contains(&"acme".to_string()));
@@ -381,7 +385,9 @@ fn reports_in_both_languages_hold_no_secret_and_render() {
         serde_json::json!(["anna", "ben", "carla"])
     );
     assert_eq!(j["access"]["client_keys"].as_array().unwrap().len(), 1);
-    assert_eq!(j["lifecycle"]["dpa"], "signed");
+    assert_eq!(j["lifecycle"]["dpa"]["status"], "signed");
+    assert_eq!(j["lifecycle"]["dpa"]["reference"], "AVV-2024-07");
+    assert_eq!(j["log_problems"], 0);
     assert!(rec_html.contains("Neukunde AG") && rec_html.contains("beendet am 2026-01-15 (moved)"));
     assert!(records_en.contains("Records of processing"));
 
@@ -424,7 +430,18 @@ fn status_reports_missing_dpa_decisions_and_stale_exports() {
         e.json(&["status", "--json"])["gdpr"]["stale_exports"],
         serde_json::json!([])
     );
-    std::thread::sleep(std::time::Duration::from_millis(1100));
+    // Lifecycle and DPA changes do not change the package.
+    e.cmd(&["client", "set", "acme", "--hold", "audit"])
+        .assert()
+        .success();
+    e.cmd(&["client", "set", "acme", "--no-hold"])
+        .assert()
+        .success();
+    assert_eq!(
+        e.json(&["status", "--json"])["gdpr"]["stale_exports"],
+        serde_json::json!([])
+    );
+    // An edit, even within the same second as the export, does.
     e.cmd(&["entry", "edit", "acme", "main", "--user", "root"])
         .assert()
         .success();
@@ -485,4 +502,51 @@ fn purge_survives_sigkill_at_every_step() {
     }
     assert!(gone > 0 && there > 0, "{gone} gone, {there} there");
     println!("purge: {n} crash points, {there} kept, {gone} deleted");
+}
+
+#[test]
+fn holds_json_reused_ids_and_page_language() {
+    let (e, secrets) = clients();
+    // `client rm` is refused under a legal hold, like purge.
+    e.cmd(&["client", "set", "acme", "--hold", "court case"])
+        .assert()
+        .success();
+    let out = e.cmd(&["client", "rm", "acme", "--yes"]).output().unwrap();
+    assert!(!out.status.success());
+    assert!(stderr(&out).contains("legal hold"), "{}", stderr(&out));
+    e.cmd(&["client", "set", "acme", "--no-hold"])
+        .assert()
+        .success();
+
+    // JSON of the dry run and of the deletion.
+    e.cmd(&END_ALTKUNDE).assert().success();
+    let dry = e.json(&["purge", "--json"]);
+    assert_eq!(dry["would_delete"], serde_json::json!(["altkunde"]));
+    assert_eq!(dry["clients"][0]["id"], "altkunde");
+    let done = e.json(&["purge", "--confirm", "--json"]);
+    assert_eq!(done["deleted"][0]["id"], "altkunde");
+    assert!(done["copies"].as_array().unwrap().len() > 3);
+    let text = done.to_string() + &e.stdout(&["status"]) + &e.stdout(&["audit"]);
+    for s in &secrets {
+        assert!(
+            !text.contains(s.as_str()),
+            "a secret in purge, status or audit output"
+        );
+    }
+
+    // The id used again: the new client's report does not show the old one's history.
+    e.cmd(&["client", "add", "altkunde", "--name", "Neue Altkunde GmbH"])
+        .assert()
+        .success();
+    let r = e.json(&["gdpr", "report", "altkunde", "--json"]);
+    let events = r["events"].as_array().unwrap();
+    assert_eq!(events.len(), 1, "{events:?}");
+    assert_eq!(events[0]["action"], "client.add");
+    assert!(!r.to_string().contains("Altkunde KG"));
+
+    // Each page says its language.
+    let en = e.stdout(&["gdpr", "report", "acme", "--lang", "en"]);
+    assert!(en.contains("<html lang=\"en\">"));
+    let de = e.stdout(&["gdpr", "records"]);
+    assert!(de.contains("<html lang=\"de\">"));
 }

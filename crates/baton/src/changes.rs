@@ -333,10 +333,14 @@ impl Vault {
                 Some(reason) => {
                     check_text("hold reason", &reason, 1024)?;
                     changed.push("legal hold set".to_string());
-                    file.lifecycle.hold = Some(crate::client::Hold {
-                        reason,
-                        since: now()[..10].to_string(),
-                    });
+                    // A new reason for a hold already set keeps its start.
+                    let since = file
+                        .lifecycle
+                        .hold
+                        .take()
+                        .map(|h| h.since)
+                        .unwrap_or_else(|| now()[..10].to_string());
+                    file.lifecycle.hold = Some(crate::client::Hold { reason, since });
                 }
                 None => {
                     changed.push("legal hold lifted".to_string());
@@ -386,8 +390,16 @@ impl Vault {
         )
     }
 
+    /// Removes a client (a mistake, a test). Refused under a legal hold; deletion for
+    /// GDPR reasons is `purge_client`, which writes a deletion record.
     pub fn remove_client(&mut self, id: &str) -> Result<(), VaultError> {
         let s = self.client(id)?;
+        if let Some(h) = &s.lifecycle.hold {
+            return Err(VaultError::Invalid(format!(
+                "client '{id}' is under a legal hold ({}); lift it first with 'baton client set {id} --no-hold'",
+                h.reason
+            )));
+        }
         let cid = s.cid.clone();
         let detail = format!("{} entries", s.entries.len());
         self.commit(

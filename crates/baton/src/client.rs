@@ -200,15 +200,16 @@ pub struct Dpa {
 }
 
 impl Lifecycle {
-    /// The date (YYYY-MM-DD) after which the client's data is due for deletion:
-    /// the override, else `months` after the end; `None` while the client is active.
+    /// The date (YYYY-MM-DD) from which the client's data is due for deletion: the
+    /// per-client date if one is set (it replaces the policy, longer or shorter), else
+    /// `months` after the end; `None` while the client is active.
     pub fn retention_date(&self, months: u32) -> Option<String> {
+        let ended = self.ended.as_ref()?;
         if !self.retain_until.is_empty() {
             return Some(self.retain_until.clone());
         }
-        let ended = self.ended.as_ref()?;
         crate::header::add_months(&format!("{}T00:00:00Z", ended.date), months)
-            .map(|t| t[..10].to_string())
+            .and_then(|t| t.get(..10).map(str::to_string))
     }
 
     /// Whether the client's data may be purged on `today` (YYYY-MM-DD) under the
@@ -224,10 +225,62 @@ impl Lifecycle {
 
 /// A calendar date as `YYYY-MM-DD` (checked, so text comparison orders dates).
 pub fn valid_date(s: &str) -> bool {
-    humantime::parse_rfc3339_weak(&format!("{s}T00:00:00Z")).is_ok()
-        && s.len() == 10
-        && s.as_bytes()[4] == b'-'
-        && s.as_bytes()[7] == b'-'
+    s.len() == 10
+        && s.bytes().enumerate().all(|(i, b)| {
+            if i == 4 || i == 7 {
+                b == b'-'
+            } else {
+                b.is_ascii_digit()
+            }
+        })
+        && humantime::parse_rfc3339_weak(&format!("{s}T00:00:00Z")).is_ok()
+}
+
+#[cfg(test)]
+mod lifecycle_tests {
+    use super::*;
+
+    #[test]
+    fn dates_are_checked() {
+        for ok in ["2024-02-29", "2026-11-30", "1970-01-01"] {
+            assert!(valid_date(ok), "{ok}");
+        }
+        for bad in [
+            "2023-02-29",
+            "2024-13-01",
+            "2024-1-01",
+            " 2024-01-01",
+            "2024-01-01 ",
+            "31.01.2024",
+            "2024-01-32",
+            "",
+        ] {
+            assert!(!valid_date(bad), "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn retention_follows_the_end_the_override_and_the_hold() {
+        let mut l = Lifecycle::default();
+        assert_eq!(l.retention_date(12), None, "active");
+        l.retain_until = "2030-01-01".into();
+        assert_eq!(l.retention_date(12), None, "an override waits for the end");
+        l.retain_until.clear();
+        l.ended = Some(Ended {
+            date: "2024-02-29".into(),
+            reason: String::new(),
+        });
+        assert_eq!(l.retention_date(12).as_deref(), Some("2025-02-28"));
+        assert!(!l.purge_due(12, "2025-02-27"));
+        assert!(l.purge_due(12, "2025-02-28"), "due on the retention date");
+        l.retain_until = "2024-06-01".into();
+        assert!(l.purge_due(12, "2024-06-01"), "a shorter override");
+        l.hold = Some(Hold {
+            reason: "audit".into(),
+            since: "2024-05-01".into(),
+        });
+        assert!(!l.purge_due(12, "2099-01-01"), "never under a hold");
+    }
 }
 
 /// What the index keeps about an entry: no secret values.

@@ -7,7 +7,7 @@ use std::fmt::{self, Write};
 use serde::Serialize;
 
 use crate::audit::{AuditEvent, AuditRecord};
-use crate::client::{ClientSummary, DpaStatus, EntryKind, Lifecycle};
+use crate::client::{ClientSummary, DpaStatus, EntryKind, Hold, Lifecycle};
 use crate::sheet::{esc_into, head};
 use crate::vault::{Vault, VaultError, now};
 
@@ -65,6 +65,13 @@ pub enum Lang {
 }
 
 impl Lang {
+    pub fn code(self) -> &'static str {
+        match self {
+            Lang::De => "de",
+            Lang::En => "en",
+        }
+    }
+
     fn pick(self, de: &'static str, en: &'static str) -> &'static str {
         match self {
             Lang::De => de,
@@ -117,47 +124,72 @@ pub fn categories(c: &ClientSummary) -> Vec<CategoryCount> {
 }
 
 fn day(t: &str) -> &str {
-    &t[..10.min(t.len())]
+    t.get(..10).unwrap_or(t)
 }
 
-/// The lifecycle as the reports show it.
+/// Where the current client of this id starts in the audit log: its last `client.add`
+/// (an id can be used again after a purge; the earlier client's records are another
+/// person's).
+fn first_seq(records: &[AuditRecord], id: &str) -> u64 {
+    records
+        .iter()
+        .filter(|r| r.action == "client.add" && r.client.as_deref() == Some(id))
+        .map(|r| r.seq)
+        .max()
+        .unwrap_or(0)
+}
+
+/// The records about the current client `id`.
+fn history<'a>(records: &'a [AuditRecord], id: &'a str) -> impl Iterator<Item = &'a AuditRecord> {
+    let start = first_seq(records, id);
+    records
+        .iter()
+        .filter(move |r| r.seq >= start && r.client.as_deref() == Some(id))
+}
+
+/// Actions that change what a client's package holds.
+fn changes_package(action: &str) -> bool {
+    action.starts_with("entry.") || action == "client.edit"
+}
+
+/// The clients among `ids` whose content changed after their last export: the
+/// package they have is out of date (lifecycle and DPA changes do not count).
+pub fn stale_exports(records: &[AuditRecord], ids: &[String]) -> Vec<String> {
+    ids.iter()
+        .filter(|id| {
+            let mut last_export = None;
+            let mut last_change = None;
+            for r in history(records, id) {
+                if r.action == "client.export" {
+                    last_export = Some(r.seq);
+                } else if changes_package(&r.action) {
+                    last_change = Some(r.seq);
+                }
+            }
+            matches!((last_export, last_change), (Some(e), Some(c)) if c > e)
+        })
+        .cloned()
+        .collect()
+}
+
+/// The lifecycle as the reports show it: the client file's fields (docs/format.md
+/// #client-files), its status and the retention date they give.
 #[derive(Clone, Debug, Serialize, PartialEq, Eq)]
 pub struct LifecycleView {
     /// "active" or "ended".
     pub status: &'static str,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub ended: Option<String>,
-    #[serde(skip_serializing_if = "String::is_empty")]
-    pub reason: String,
     /// When the data is due for deletion; none while active.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub retention_date: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub legal_hold: Option<String>,
-    pub dpa: DpaStatus,
-    #[serde(skip_serializing_if = "String::is_empty")]
-    pub dpa_date: String,
-    #[serde(skip_serializing_if = "String::is_empty")]
-    pub dpa_reference: String,
+    #[serde(flatten)]
+    pub lifecycle: Lifecycle,
 }
 
 fn lifecycle_view(l: &Lifecycle, months: u32) -> LifecycleView {
     LifecycleView {
         status: if l.ended.is_some() { "ended" } else { "active" },
-        ended: l.ended.as_ref().map(|e| e.date.clone()),
-        reason: l
-            .ended
-            .as_ref()
-            .map(|e| e.reason.clone())
-            .unwrap_or_default(),
         retention_date: l.retention_date(months),
-        legal_hold: l
-            .hold
-            .as_ref()
-            .map(|h| format!("{} ({})", h.reason, h.since)),
-        dpa: l.dpa.status,
-        dpa_date: l.dpa.date.clone(),
-        dpa_reference: l.dpa.reference.clone(),
+        lifecycle: l.clone(),
     }
 }
 
@@ -170,7 +202,7 @@ pub struct PurgeCandidate {
     pub reason: String,
     pub retention_date: String,
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub legal_hold: Option<String>,
+    pub hold: Option<Hold>,
     /// Retention passed and no legal hold.
     pub due: bool,
 }
@@ -260,7 +292,7 @@ impl Vault {
                 let e = c.lifecycle.ended.clone()?;
                 Some(PurgeCandidate {
                     retention_date: c.lifecycle.retention_date(months).unwrap_or_default(),
-                    legal_hold: c.lifecycle.hold.as_ref().map(|h| h.reason.clone()),
+                    hold: c.lifecycle.hold.clone(),
                     due: c.lifecycle.purge_due(months, today),
                     id: c.id,
                     name: c.name,
@@ -280,12 +312,10 @@ impl Vault {
         basis: PurgeBasis,
         today: &str,
     ) -> Result<Purged, PurgeError> {
-        let c = self
-            .catalog()?
-            .into_iter()
-            .find(|c| c.id == id)
-            .ok_or_else(|| VaultError::UnknownClient(id.to_string()))?;
-        if let Some(h) = &c.lifecycle.hold {
+        // The client file itself decides (its catalog summary is only a copy).
+        let file = self.client(id)?;
+        let l = &file.lifecycle;
+        if let Some(h) = &l.hold {
             return Err(PurgeError::LegalHold {
                 client: id.into(),
                 reason: h.reason.clone(),
@@ -293,30 +323,26 @@ impl Vault {
         }
         let months = self.index().retention_months;
         if basis == PurgeBasis::Retention {
-            if c.lifecycle.ended.is_none() {
+            if l.ended.is_none() {
                 return Err(PurgeError::Active(id.into()));
             }
-            if !c.lifecycle.purge_due(months, today) {
+            if !l.purge_due(months, today) {
                 return Err(PurgeError::NotDue {
                     client: id.into(),
-                    date: c.lifecycle.retention_date(months).unwrap_or_default(),
+                    date: l.retention_date(months).unwrap_or_default(),
                 });
             }
         }
-        // The summary must be the file's: checked by decrypting the file itself.
-        let file = self.client(id)?;
         let by = match (self.is_owner(), self.index().owner.name.as_str()) {
             (true, "") => "the owner".to_string(),
             (true, name) => name.to_string(),
             (false, _) => "the emergency key".to_string(),
         };
         let detail = purge_detail(&file.summary(), basis, months, &by);
-        let exports = self
-            .audit_log()
-            .0
-            .into_iter()
-            .filter(|r| r.action == "client.export" && r.client.as_deref() == Some(id))
-            .map(|r| r.time)
+        let records = self.audit_log().0;
+        let exports = history(&records, id)
+            .filter(|r| r.action == "client.export")
+            .map(|r| r.time.clone())
             .collect();
         self.commit(
             AuditEvent::new("client.purge", Some(id), detail.clone()),
@@ -339,11 +365,14 @@ impl Vault {
             .into_iter()
             .find(|c| c.id == id)
             .ok_or_else(|| VaultError::UnknownClient(id.to_string()))?;
-        let (records, _) = self.audit_log();
+        let (records, problems) = self.audit_log();
+        let start = first_seq(&records, id);
         let events = records
             .into_iter()
             .filter(|r| {
-                r.client.as_deref() == Some(id) || VAULT_WIDE_ACCESS.contains(&r.action.as_str())
+                r.seq >= start
+                    && (r.client.as_deref() == Some(id)
+                        || VAULT_WIDE_ACCESS.contains(&r.action.as_str()))
             })
             .map(EventView::from)
             .collect();
@@ -380,6 +409,7 @@ impl Vault {
             },
             lifecycle: lifecycle_view(&c.lifecycle, self.index().retention_months),
             events,
+            log_problems: problems.len(),
         })
     }
 
@@ -402,7 +432,7 @@ impl Vault {
             .audit_log()
             .0
             .into_iter()
-            .filter(|r| r.action == "client.purge")
+            .filter(|r| r.action == "client.purge" || r.action == "client.remove")
             .map(EventView::from)
             .collect();
         let policy = self.policy();
@@ -479,6 +509,9 @@ pub struct AccessReport {
     /// Every recorded change, export, purge decision, and every recovery or takeover
     /// (those decrypt all data).
     pub events: Vec<EventView>,
+    /// Problems found in the audit log (a damaged or altered record): then `events`
+    /// may be incomplete, and the report says so.
+    pub log_problems: usize,
 }
 
 #[derive(Clone, Debug, Serialize)]
@@ -511,7 +544,7 @@ const CSS: &str = "body{font-family:system-ui,-apple-system,'Segoe UI',Roboto,sa
 h1{font-size:1.5rem;margin-bottom:.2rem}h2{font-size:1.15rem;margin:1.4rem 0 .5rem}.meta{color:#444;margin-top:0}\
 table{border-collapse:collapse;width:100%}th,td{text-align:left;padding:.3rem .6rem .3rem 0;border-bottom:1px solid #ddd;vertical-align:top}\
 th{color:#333;font-weight:600}td.n,th.n{text-align:right}code{font-family:ui-monospace,'DejaVu Sans Mono',monospace}\
-.note{color:#444;font-size:.9rem}@media print{body{margin:1cm}}";
+.note{color:#444;font-size:.9rem}.warn{border-left:4px solid #b00;padding-left:.8rem}@media print{body{margin:1cm}}";
 
 fn t(w: &mut dyn Write, s: &str) -> fmt::Result {
     esc_into(w, s)
@@ -525,7 +558,8 @@ fn purpose(lang: Lang) -> &'static str {
 }
 
 fn dpa_text(v: &LifecycleView, lang: Lang) -> String {
-    let s = match v.dpa {
+    let dpa = &v.lifecycle.dpa;
+    let s = match dpa.status {
         DpaStatus::Unknown => lang.pick("keine Angabe", "not recorded"),
         DpaStatus::Signed => lang.pick("abgeschlossen", "signed"),
         DpaStatus::None => lang.pick(
@@ -538,22 +572,22 @@ fn dpa_text(v: &LifecycleView, lang: Lang) -> String {
         ),
     };
     let mut out = s.to_string();
-    if !v.dpa_date.is_empty() {
-        out.push_str(&format!(" {} {}", lang.pick("am", "on"), v.dpa_date));
+    if !dpa.date.is_empty() {
+        out.push_str(&format!(" {} {}", lang.pick("am", "on"), dpa.date));
     }
-    if !v.dpa_reference.is_empty() {
-        out.push_str(&format!(" ({})", v.dpa_reference));
+    if !dpa.reference.is_empty() {
+        out.push_str(&format!(" ({})", dpa.reference));
     }
     out
 }
 
 fn status_text(v: &LifecycleView, lang: Lang) -> String {
-    match &v.ended {
+    match &v.lifecycle.ended {
         None => lang.pick("aktiv", "active").to_string(),
-        Some(d) => {
-            let mut s = format!("{} {d}", lang.pick("beendet am", "ended on"));
-            if !v.reason.is_empty() {
-                s.push_str(&format!(" ({})", v.reason));
+        Some(e) => {
+            let mut s = format!("{} {}", lang.pick("beendet am", "ended on"), e.date);
+            if !e.reason.is_empty() {
+                s.push_str(&format!(" ({})", e.reason));
             }
             s
         }
@@ -570,10 +604,16 @@ fn retention_text(v: &LifecycleView, lang: Lang) -> String {
             )
             .to_string(),
     };
-    if let Some(h) = &v.legal_hold {
+    if !v.lifecycle.retain_until.is_empty() && v.retention_date.is_some() {
+        s.push_str(lang.pick(" (für diesen Kunden festgelegt)", " (set for this client)"));
+    }
+    if let Some(h) = &v.lifecycle.hold {
         s.push_str(&format!(
-            "; {}: {h}",
-            lang.pick("Aufbewahrungspflicht (Löschsperre)", "legal hold")
+            "; {} {} {}: {}",
+            lang.pick("Aufbewahrungspflicht (Löschsperre)", "legal hold"),
+            lang.pick("seit", "since"),
+            h.since,
+            h.reason
         ));
     }
     s
@@ -618,7 +658,7 @@ fn render_report(w: &mut dyn Write, r: &AccessReport, lang: Lang) -> fmt::Result
         "Auskunft nach Art. 15 DSGVO: ",
         "Access report (GDPR Art. 15): ",
     );
-    head(w, title, &r.client.name, CSS)?;
+    head(w, lang.code(), title, &r.client.name, CSS)?;
     w.write_str("<h1>")?;
     t(w, title)?;
     t(w, &r.client.name)?;
@@ -636,7 +676,19 @@ fn render_report(w: &mut dyn Write, r: &AccessReport, lang: Lang) -> fmt::Result
         t(w, &r.keeper.contact)?;
         w.write_str(")")?;
     }
-    w.write_str("</p>\n<p class=\"note\">")?;
+    w.write_str("</p>\n")?;
+    if r.log_problems > 0 {
+        w.write_str("<p class=\"warn\">")?;
+        t(
+            w,
+            lang.pick(
+                "Achtung: das Protokoll ist beschädigt oder wurde verändert; die Liste der Vorgänge unten ist möglicherweise unvollständig ('baton audit --verify').",
+                "Warning: the audit log is damaged or was altered; the list of events below may be incomplete ('baton audit --verify').",
+            ),
+        )?;
+        w.write_str("</p>\n")?;
+    }
+    w.write_str("<p class=\"note\">")?;
     t(w, lang.pick(
         "Diese Auskunft nennt, welche Daten gespeichert sind, nicht die Daten selbst: Passwörter und Schlüssel erhalten Sie auf Wunsch als verschlüsseltes Paket.",
         "This report says which data is held, not the data itself: passwords and keys are available on request as an encrypted package.",
@@ -829,7 +881,7 @@ fn render_records(w: &mut dyn Write, r: &RecordsOverview, lang: Lang) -> fmt::Re
         "Verzeichnis der Verarbeitungstätigkeiten: Zugangsdaten der Kunden",
         "Records of processing: client access data",
     );
-    head(w, title, "", CSS)?;
+    head(w, lang.code(), title, "", CSS)?;
     w.write_str("<h1>")?;
     t(w, title)?;
     w.write_str("</h1>\n<p class=\"meta\">")?;
@@ -868,10 +920,9 @@ fn render_records(w: &mut dyn Write, r: &RecordsOverview, lang: Lang) -> fmt::Re
         w,
         lang.pick("Löschfrist", "Deletion"),
         &format!(
-            "{} {} {}",
+            "{} {}",
             r.retention_months,
             lang.pick("Monate nach Vertragsende", "months after the contract ends"),
-            lang.pick("(jährliche Löschung)", "(yearly purge)")
         ),
     )?;
     row(

@@ -81,7 +81,7 @@ fn render(w: &mut dyn Write, ctx: &KitContext, share: &HolderShare) -> fmt::Resu
     let set = &h.share_set;
     let words: Vec<&str> = share.mnemonic.expose_words().split(' ').collect();
 
-    head(w, "Notfall-Kit / Emergency kit: ", holder, CSS)?;
+    head(w, "de", "Notfall-Kit / Emergency kit: ", holder, CSS)?;
     w.write_str("<h1>Notfall-Kit / Emergency kit: ")?;
     text(w, holder)?;
     w.write_str("</h1>\n<p class=\"meta\">Tresor von / Vault of <b>")?;

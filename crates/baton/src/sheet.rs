@@ -160,9 +160,17 @@ fn row(w: &mut dyn Write, label: &str, value: &str, code: bool) -> fmt::Result {
 
 /// The start of a self-contained page, up to `<body>`: a Content-Security-Policy that
 /// forbids every external resource, the title `prefix` + `name` (escaped), the style.
-pub(crate) fn head(w: &mut dyn Write, prefix: &str, name: &str, css: &str) -> fmt::Result {
-    w.write_str(
-        "<!DOCTYPE html>\n<html lang=\"de\">\n<head>\n<meta charset=\"utf-8\">\n\
+/// `lang` is the page's language (`de`, `en`).
+pub(crate) fn head(
+    w: &mut dyn Write,
+    lang: &str,
+    prefix: &str,
+    name: &str,
+    css: &str,
+) -> fmt::Result {
+    write!(
+        w,
+        "<!DOCTYPE html>\n<html lang=\"{lang}\">\n<head>\n<meta charset=\"utf-8\">\n\
 <meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n\
 <meta http-equiv=\"Content-Security-Policy\" content=\"default-src 'none'; style-src 'unsafe-inline'; base-uri 'none'; form-action 'none'\">\n<title>",
     )?;
@@ -172,7 +180,7 @@ pub(crate) fn head(w: &mut dyn Write, prefix: &str, name: &str, css: &str) -> fm
 }
 
 fn render_html(w: &mut dyn Write, client: &ClientFile, origin: &Origin) -> fmt::Result {
-    head(w, "Zugangsdaten / Access data: ", &client.name, CSS)?;
+    head(w, "de", "Zugangsdaten / Access data: ", &client.name, CSS)?;
     w.write_str("<h1>")?;
     esc_into(&mut *w, &client.name)?;
     w.write_str("</h1>\n<p class=\"meta\">")?;
