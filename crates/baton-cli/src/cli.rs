@@ -716,7 +716,7 @@ pub enum GdprCmd {
 pub struct ReportOut {
     #[arg(long, value_enum, default_value = "de")]
     pub lang: LangArg,
-    /// Write the HTML page to FILE (created new, mode 0600) instead of stdout
+    /// Write the page (or the JSON) to FILE (created new, mode 0600) instead of stdout
     #[arg(short, long, value_name = "FILE")]
     pub output: Option<PathBuf>,
     /// JSON instead of HTML

@@ -79,10 +79,6 @@ fn recipients_from_file(path: &Path) -> Result<Vec<PackageRecipient>> {
     Ok(out)
 }
 
-fn today() -> String {
-    baton::vault::now()[..10].to_string()
-}
-
 fn io_message(path: &Path, e: &std::io::Error) -> String {
     match e.kind() {
         std::io::ErrorKind::AlreadyExists => format!(
@@ -179,7 +175,7 @@ pub fn run(ctx: &Ctx, a: ExportArgs) -> Result<()> {
             ExportFormat::Kdbx => "kdbx",
             ExportFormat::Age { .. } => "age",
         };
-        PathBuf::from(format!("baton-{client}-{}.{ext}", today()))
+        PathBuf::from(format!("baton-{client}-{}.{ext}", baton::vault::today()))
     });
     check_output(&output, a.force)?;
     if format == ExportFormat::Html
@@ -290,7 +286,7 @@ fn run_all(ctx: &Ctx, a: &ExportArgs) -> Result<()> {
     })?;
     let to = parse_recipients(&a.to, &a.to_ssh_key)?;
     let mut v = ctx.open_recording()?;
-    let date = today();
+    let date = baton::vault::today();
     let path_for = |id: &str| dir.join(format!("baton-{id}-{date}.age"));
     let mut staged: Vec<(String, Staged)> = Vec::new();
     let outcomes = v.export_all(a.armor, (!to.is_empty()).then_some(&to[..]), |id, bytes| {

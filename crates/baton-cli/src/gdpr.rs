@@ -13,10 +13,6 @@ use crate::cli::{GdprCmd, LangArg, PurgeArgs};
 use crate::msg::{self, Failure, Result, esc};
 use crate::{Ctx, print_json};
 
-fn today() -> String {
-    baton::vault::now()[..10].to_string()
-}
-
 /// Parses `--dpa signed:2024-03-01 | signed | none | not-needed | unknown`.
 pub fn parse_dpa(text: &str, reference: Option<String>) -> Result<Dpa> {
     let (status, date) = match text.split_once(':') {
@@ -44,17 +40,22 @@ pub fn parse_dpa(text: &str, reference: Option<String>) -> Result<Dpa> {
 }
 
 pub fn end(ctx: &Ctx, id: &str, date: Option<String>, reason: &str) -> Result<()> {
-    let date = date.unwrap_or_else(today);
+    let date = date.unwrap_or_else(baton::vault::today);
     let mut v = ctx.open(Access::Write)?;
     v.end_client(id, &date, reason)?;
     let months = v.index().retention_months;
     let c = v.client(id)?;
     let due = c.lifecycle.retention_date(months).unwrap_or_default();
+    let today = baton::vault::today();
     match &c.lifecycle.hold {
         Some(h) => eprintln!(
             "client {} ended on {date}; under a legal hold ({}), so it is not purged until the hold is lifted",
             esc(id),
             esc(&h.reason)
+        ),
+        None if due <= today => eprintln!(
+            "client {} ended on {date}; its retention ended on {due}: it is due for deletion now ('baton purge')",
+            esc(id)
         ),
         None => eprintln!(
             "client {} ended on {date}; its data is due for deletion on {due} ('baton purge' lists it then)",
@@ -74,21 +75,43 @@ pub fn reopen(ctx: &Ctx, id: &str) -> Result<()> {
 pub fn set(ctx: &Ctx, id: &str, edit: GdprEdit) -> Result<()> {
     let mut v = ctx.open(Access::Write)?;
     v.set_client_gdpr(id, edit)?;
+    let months = v.index().retention_months;
     let l = v.client(id)?.lifecycle;
-    eprintln!(
-        "client {}: DPA {}{}{}",
-        esc(id),
-        l.dpa.status.as_str(),
-        l.hold
-            .as_ref()
-            .map(|h| format!(", legal hold since {} ({})", h.since, esc(&h.reason)))
-            .unwrap_or_default(),
-        if l.retain_until.is_empty() {
-            String::new()
-        } else {
-            format!(", kept until {}", l.retain_until)
+    let mut dpa = l.dpa.status.as_str().to_string();
+    for x in [&l.dpa.date, &l.dpa.reference] {
+        if !x.is_empty() {
+            dpa.push(' ');
+            dpa.push_str(x);
         }
-    );
+    }
+    eprintln!("client {}: DPA {}", esc(id), esc(&dpa));
+    match &l.hold {
+        Some(h) => eprintln!("  legal hold since {} ({})", h.since, esc(&h.reason)),
+        None => eprintln!("  no legal hold"),
+    }
+    match (&l.ended, l.retain_until.is_empty()) {
+        (Some(e), false) => {
+            eprintln!(
+                "  kept until {} (instead of the retention policy)",
+                l.retain_until
+            );
+            if l.retain_until < e.date {
+                eprintln!(
+                    "baton: warning: that is before the end of the contract ({}): the client is due for deletion at once",
+                    e.date
+                );
+            }
+        }
+        (None, false) => eprintln!(
+            "  once ended, kept until {} (instead of {months} months after the end)",
+            l.retain_until
+        ),
+        (Some(_), true) => eprintln!(
+            "  kept until {} ({months} months after the end)",
+            l.retention_date(months).unwrap_or_default()
+        ),
+        (None, true) => eprintln!("  active; kept {months} months after the end"),
+    }
     Ok(())
 }
 
@@ -110,7 +133,7 @@ fn purge_failure(e: PurgeError) -> Failure {
 }
 
 pub fn purge(ctx: &Ctx, a: PurgeArgs) -> Result<()> {
-    let today = today();
+    let today = baton::vault::today();
     let mut v = ctx.open(if a.confirm {
         Access::Write
     } else {
@@ -147,7 +170,10 @@ pub fn purge(ctx: &Ctx, a: PurgeArgs) -> Result<()> {
             println!("no ended clients; nothing to purge");
             return Ok(());
         }
-        for c in &candidates {
+        for c in candidates
+            .iter()
+            .filter(|c| a.client.as_ref().is_none_or(|id| *id == c.id))
+        {
             let state = match (&c.hold, c.due) {
                 (Some(h), _) => format!("legal hold ({})", esc(&h.reason)),
                 (None, true) => "due: would be deleted".to_string(),
@@ -175,8 +201,8 @@ pub fn purge(ctx: &Ctx, a: PurgeArgs) -> Result<()> {
     }
     let mut done = Vec::new();
     let mut failed = Vec::new();
-    for (id, basis) in &targets {
-        match v.purge_client(id, *basis, &today) {
+    for (id, result) in v.purge_clients(&targets, &today) {
+        match result {
             Ok(p) => {
                 if !a.json.json {
                     println!(
@@ -188,7 +214,7 @@ pub fn purge(ctx: &Ctx, a: PurgeArgs) -> Result<()> {
                 }
                 done.push(p);
             }
-            Err(e) => failed.push((id.clone(), purge_failure(e))),
+            Err(e) => failed.push((id, purge_failure(e))),
         }
     }
     if a.json.json {
@@ -260,22 +286,30 @@ fn emit(text: &str, output: Option<&Path>) -> Result<()> {
 
 pub fn run(ctx: &Ctx, c: GdprCmd) -> Result<()> {
     let v = ctx.open(Access::Read)?;
-    let (json_text, html, out) = match c {
+    let (text, out) = match c {
         GdprCmd::Report { client, out } => {
             let r = v.access_report(&client)?;
-            let html = baton::gdpr::report_html(&r, lang(out.lang));
-            (serde_json::to_string_pretty(&r), html, out)
+            let text = if out.json {
+                pretty(&r)
+            } else {
+                baton::gdpr::report_html(&r, lang(out.lang))
+            };
+            (text, out)
         }
         GdprCmd::Records { out } => {
             let r = v.records_overview()?;
-            let html = baton::gdpr::records_html(&r, lang(out.lang));
-            (serde_json::to_string_pretty(&r), html, out)
+            let text = if out.json {
+                pretty(&r)
+            } else {
+                baton::gdpr::records_html(&r, lang(out.lang))
+            };
+            (text, out)
         }
     };
-    let text = if out.json {
-        json_text.expect("serializable") + "\n"
-    } else {
-        html
-    };
     emit(&text, out.output.as_deref())
+}
+
+/// A report as pretty JSON, with a final newline.
+fn pretty<T: serde::Serialize>(r: &T) -> String {
+    serde_json::to_string_pretty(r).expect("serializable") + "\n"
 }

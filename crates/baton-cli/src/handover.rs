@@ -463,16 +463,7 @@ fn one_share(
 
 /// Parses a share; a checksum error names the mistyped word where it can.
 fn parse_checked(text: &str, vault_id: &str) -> Result<Mnemonic> {
-    Mnemonic::parse(text).map_err(|error| {
-        let mistyped = matches!(error, Slip39Error::InvalidChecksum)
-            .then(|| slip39::locate_mistyped_word(text))
-            .flatten();
-        share_failure(
-            ShareError::Invalid { error, mistyped },
-            vault_id,
-            "the share",
-        )
-    })
+    baton::emergency::parse_share(text).map_err(|e| share_failure(e, vault_id, "the share"))
 }
 
 /// `check-share --vault-id ID` without the vault: the words and checksum are checked,
@@ -490,18 +481,14 @@ fn check_share_offline(input: &ShareInput, vault_id: &str, json_out: bool) -> Re
     let check = baton::emergency::share_check(&vault_id, &m);
     let info = m.info();
     if json_out {
-        println!(
-            "{}",
-            serde_json::to_string_pretty(&json!({
-                "status": "valid",
-                "share_set": format!("{:04x}", info.identifier),
-                "group": info.group_index + 1,
-                "member": info.member_index + 1,
-                "check": check,
-                "vault_id": vault_id,
-            }))
-            .expect("serializable")
-        );
+        crate::print_json(&json!({
+            "status": "valid",
+            "share_set": format!("{:04x}", info.identifier),
+            "group": info.group_index + 1,
+            "member": info.member_index + 1,
+            "check": check,
+            "vault_id": vault_id,
+        }));
     } else {
         println!(
             "valid: a share of set {:04x} (group {}, share {}), check code {}",
@@ -575,7 +562,7 @@ fn check_share(
                 h.share_set.id
             ),
         ),
-        Verdict::NotIssued { .. } => (
+        Verdict::NotIssued => (
             false,
             "not-issued",
             "this vault did not issue this share",
@@ -587,19 +574,15 @@ fn check_share(
         ),
     };
     if json_out {
-        println!(
-            "{}",
-            serde_json::to_string_pretty(&json!({
-                "status": status,
-                "share_set": format!("{:04x}", info.identifier),
-                "group": info.group_index + 1,
-                "member": info.member_index + 1,
-                "check": check,
-                "current_share_set": h.share_set.id,
-                "vault_id": h.vault_id,
-            }))
-            .expect("serializable")
-        );
+        crate::print_json(&json!({
+            "status": status,
+            "share_set": format!("{:04x}", info.identifier),
+            "group": info.group_index + 1,
+            "member": info.member_index + 1,
+            "check": check,
+            "current_share_set": h.share_set.id,
+            "vault_id": h.vault_id,
+        }));
     } else {
         println!("{detail}");
     }

@@ -969,7 +969,8 @@ fn cmd_status(ctx: &Ctx, as_json: bool) -> Result<()> {
     let v = ctx.open(Access::Read)?;
     let h = v.header();
     let ix = v.index();
-    let entries: usize = v.catalog()?.iter().map(|c| c.entries.len()).sum();
+    let catalog = v.catalog()?;
+    let entries: usize = catalog.iter().map(|c| c.entries.len()).sum();
     let mut warnings = Vec::new();
     if h.kdf.is_insecure() {
         warnings.push("the vault uses the insecure test key derivation".to_string());
@@ -997,12 +998,11 @@ fn cmd_status(ctx: &Ctx, as_json: bool) -> Result<()> {
         ));
     }
     // GDPR duties (docs/gdpr.md).
-    let catalog = v.catalog()?;
-    let purge_due: Vec<String> = v
-        .purge_candidates(&baton::vault::now()[..10])?
-        .into_iter()
-        .filter(|c| c.due)
-        .map(|c| c.id)
+    let today = baton::vault::today();
+    let purge_due: Vec<String> = catalog
+        .iter()
+        .filter(|c| c.lifecycle.purge_due(ix.retention_months, &today))
+        .map(|c| c.id.clone())
         .collect();
     if !purge_due.is_empty() {
         warnings.push(format!(

@@ -154,6 +154,9 @@ impl From<VaultError> for Failure {
                 Failure::new(e.to_string()).hint("choose another name, or use 'edit'")
             }
             VaultError::Integrity(i) => integrity(i),
+            VaultError::LegalHold { client, .. } => Failure::new(e.to_string()).hint(format!(
+                "a legal hold forbids deletion; lift it first if it no longer applies: 'baton client set {client} --no-hold'"
+            )),
             VaultError::RotationPending(_) => {
                 Failure::new(e.to_string()).hint(HINT_ROTATION_PENDING)
             }

@@ -11,9 +11,7 @@ use std::fs;
 use std::path::{Path, PathBuf};
 use std::process::Output;
 
-fn stderr(out: &Output) -> String {
-    String::from_utf8_lossy(&out.stderr).to_string()
-}
+use common::stderr;
 
 fn stdout(out: &Output) -> String {
     String::from_utf8_lossy(&out.stdout).to_string()
@@ -37,11 +35,6 @@ fn drill(e: &Env, files: &[PathBuf]) -> Output {
         c.arg("--share-file").arg(f);
     }
     c.output().unwrap()
-}
-
-fn last_audit(e: &Env) -> serde_json::Value {
-    let log = e.json(&["audit", "--json"]);
-    log["records"].as_array().unwrap().last().unwrap().clone()
 }
 
 /// `baton recover` with the share files of `holders`; returns the key file.
@@ -134,7 +127,7 @@ fn drill_two_of_three_passes_and_names_each_failure() {
     assert!(
         stdout(&out).contains("drill passed: the shares of anna, carla rebuild the emergency key")
     );
-    let rec = last_audit(&e);
+    let rec = e.last_audit();
     assert_eq!(rec["action"], "emergency.drill");
     assert_eq!(rec["actor"], "emergency");
     assert!(rec["detail"].as_str().unwrap().contains("anna, carla"));
@@ -497,7 +490,7 @@ fn takeover_locks_out_the_old_passphrase_and_shares() {
     let e = populated();
     let secret_before = e.stdout(&["get", "acme/registrar", "--show"]);
     let key = recover_key(&e, &["anna", "ben"]);
-    assert_eq!(last_audit(&e)["action"], "emergency.recover");
+    assert_eq!(e.last_audit()["action"], "emergency.recover");
     // A plain rotation is the owner's; the emergency key re-keys by a takeover.
     let mut c = assert_cmd::Command::cargo_bin("baton").unwrap();
     let out = c

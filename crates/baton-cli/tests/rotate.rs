@@ -85,9 +85,7 @@ fn populated(extra: usize) -> Env {
     e
 }
 
-fn stderr(out: &std::process::Output) -> String {
-    String::from_utf8_lossy(&out.stderr).to_string()
-}
+use common::stderr;
 
 #[test]
 fn rotate_reencrypts_everything_and_keeps_every_value() {

@@ -325,14 +325,21 @@ impl Vault {
                     dpa.date
                 )));
             }
-            changed.push(format!("dpa={}", dpa.status.as_str()));
+            let mut what = format!("dpa={}", dpa.status.as_str());
+            for v in [&dpa.date, &dpa.reference] {
+                if !v.is_empty() {
+                    what.push(' ');
+                    what.push_str(v);
+                }
+            }
+            changed.push(what);
             file.lifecycle.dpa = dpa;
         }
         if let Some(hold) = edit.hold {
             match hold {
                 Some(reason) => {
                     check_text("hold reason", &reason, 1024)?;
-                    changed.push("legal hold set".to_string());
+                    changed.push(format!("legal hold set: {reason}"));
                     // A new reason for a hold already set keeps its start.
                     let since = file
                         .lifecycle
@@ -395,10 +402,10 @@ impl Vault {
     pub fn remove_client(&mut self, id: &str) -> Result<(), VaultError> {
         let s = self.client(id)?;
         if let Some(h) = &s.lifecycle.hold {
-            return Err(VaultError::Invalid(format!(
-                "client '{id}' is under a legal hold ({}); lift it first with 'baton client set {id} --no-hold'",
-                h.reason
-            )));
+            return Err(VaultError::LegalHold {
+                client: id.to_string(),
+                reason: h.reason.clone(),
+            });
         }
         let cid = s.cid.clone();
         let detail = format!("{} entries", s.entries.len());

@@ -146,10 +146,6 @@ impl Policy {
     pub fn holder_names(&self) -> Vec<String> {
         self.groups.iter().flat_map(|g| g.holders.clone()).collect()
     }
-
-    pub fn holder_count(&self) -> usize {
-        self.groups.iter().map(|g| g.holders.len()).sum()
-    }
 }
 
 /// The random values of a split, drawn from a stream keyed by `E`
@@ -531,7 +527,7 @@ pub enum Verdict {
     Current { group: u8, member: u8 },
     /// Carries the current set's id, but this vault never issued it: from another
     /// vault whose set has the same 15-bit id, or altered.
-    NotIssued { group: u8, member: u8 },
+    NotIssued,
     /// A share of an earlier set of this vault: void.
     Retired(RetiredSet),
     /// A share of another set: another vault's, or a set this vault does not know.
@@ -559,7 +555,7 @@ pub fn classify(vault_id: &str, set: &ShareSet, m: &Mnemonic) -> Verdict {
     if matches_set && set.check_of(group, member) == Some(share_check(vault_id, m).as_str()) {
         Verdict::Current { group, member }
     } else {
-        Verdict::NotIssued { group, member }
+        Verdict::NotIssued
     }
 }
 
@@ -591,6 +587,16 @@ pub enum ShareError {
     WrongKey,
     #[error("not enough shares yet")]
     Incomplete,
+}
+
+/// Parses a typed share; a checksum error names the one mistyped word where it can.
+pub fn parse_share(text: &str) -> Result<Mnemonic, ShareError> {
+    Mnemonic::parse(text).map_err(|error| ShareError::Invalid {
+        mistyped: matches!(error, Slip39Error::InvalidChecksum)
+            .then(|| slip39::locate_mistyped_word(text))
+            .flatten(),
+        error,
+    })
 }
 
 /// Collects typed shares until they rebuild the emergency key, judging each against
@@ -633,19 +639,13 @@ impl<'a> Collector<'a> {
 
     /// Takes one share; returns its (group, member).
     pub fn add(&mut self, text: &str) -> Result<(u8, u8), ShareError> {
-        let m = Mnemonic::parse(text).map_err(|error| ShareError::Invalid {
-            mistyped: matches!(error, Slip39Error::InvalidChecksum)
-                .then(|| slip39::locate_mistyped_word(text))
-                .flatten(),
-            error,
-        })?;
-        self.add_mnemonic(m)
+        self.add_mnemonic(parse_share(text)?)
     }
 
     pub fn add_mnemonic(&mut self, m: Mnemonic) -> Result<(u8, u8), ShareError> {
         let (group, member) = match classify(self.vault_id, self.set, &m) {
             Verdict::Current { group, member } => (group, member),
-            Verdict::NotIssued { .. } => return Err(ShareError::NotIssued),
+            Verdict::NotIssued => return Err(ShareError::NotIssued),
             Verdict::Retired(r) => return Err(ShareError::Retired(r)),
             Verdict::Foreign { id } => {
                 return Err(ShareError::Foreign {
@@ -895,7 +895,7 @@ mod tests {
     fn policy_parses_and_describes() {
         let p = Policy::parse("2 of anna, ben,carla ; 1 of notary,spouse").unwrap();
         assert_eq!(p.describe(), "2 of anna, ben, carla; 1 of notary, spouse");
-        assert_eq!(p.holder_count(), 5);
+        assert_eq!(p.holder_names().len(), 5);
         for bad in [
             "",
             "2 anna,ben",
@@ -1046,7 +1046,7 @@ mod tests {
         let fs = holder_shares(&f, other, &foreign, &fh).unwrap();
         let v = classify(VID, &new, &fs[0].mnemonic);
         assert!(
-            matches!(v, Verdict::Foreign { .. }) || matches!(v, Verdict::NotIssued { .. }),
+            matches!(v, Verdict::Foreign { .. }) || matches!(v, Verdict::NotIssued),
             "{v:?}"
         );
     }

@@ -374,9 +374,6 @@ pub struct ExportSummary {
     pub entries: usize,
     pub attachments: usize,
     pub fingerprints: Vec<String>,
-    /// Whether the export is in the audit log: not when the vault was opened
-    /// read-only (a colleague's copy on a read-only medium).
-    pub recorded: bool,
 }
 
 /// The output formats (docs/export-format.md).
@@ -448,9 +445,9 @@ impl crate::vault::Vault {
             entries: file.entries.len(),
             attachments: file.entries.iter().map(|e| e.attachments.len()).sum(),
             fingerprints,
-            recorded: self.is_writable(),
         };
-        if !summary.recorded {
+        // A read-only open (a colleague's copy on a read-only medium) cannot record it.
+        if !self.is_writable() {
             return Ok(summary);
         }
         let detail = format!(

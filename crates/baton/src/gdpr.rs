@@ -44,7 +44,7 @@ impl Category {
 
     pub fn label(self, lang: Lang) -> &'static str {
         let (de, en) = match self {
-            Category::ServerAccess => ("Serverzugänge (SSH, Root)", "server access (SSH, root)"),
+            Category::ServerAccess => ("Serverzugänge (SSH)", "server access (SSH)"),
             Category::HostingPanels => ("Hosting-Verwaltung", "hosting panels"),
             Category::Domains => ("Domains und DNS", "domains and DNS"),
             Category::Databases => ("Datenbanken", "databases"),
@@ -252,8 +252,12 @@ fn purge_detail(c: &ClientSummary, basis: PurgeBasis, months: u32, by: &str) -> 
         sum(|x| x.totp),
         sum(|x| x.attachments),
     );
+    let n = |k: usize, one: &str, many: &str| format!("{k} {}", if k == 1 { one } else { many });
     parts.push(format!(
-        "{pw} passwords, {totp} TOTP seeds, {att} attachments"
+        "{}, {}, {}",
+        n(pw, "password", "passwords"),
+        n(totp, "TOTP seed", "TOTP seeds"),
+        n(att, "attachment", "attachments")
     ));
     if !c.notes.is_empty() || c.entries.iter().any(|e| !e.note.is_empty()) {
         parts.push("notes".into());
@@ -312,6 +316,31 @@ impl Vault {
         basis: PurgeBasis,
         today: &str,
     ) -> Result<Purged, PurgeError> {
+        let records = self.audit_log().0;
+        self.purge_one(id, basis, today, &records)
+    }
+
+    /// `purge_client` for several clients, reading the audit log once; one result
+    /// per client (a refusal does not stop the others).
+    pub fn purge_clients(
+        &mut self,
+        targets: &[(String, PurgeBasis)],
+        today: &str,
+    ) -> Vec<(String, Result<Purged, PurgeError>)> {
+        let records = self.audit_log().0;
+        targets
+            .iter()
+            .map(|(id, basis)| (id.clone(), self.purge_one(id, *basis, today, &records)))
+            .collect()
+    }
+
+    fn purge_one(
+        &mut self,
+        id: &str,
+        basis: PurgeBasis,
+        today: &str,
+        records: &[AuditRecord],
+    ) -> Result<Purged, PurgeError> {
         // The client file itself decides (its catalog summary is only a copy).
         let file = self.client(id)?;
         let l = &file.lifecycle;
@@ -338,9 +367,9 @@ impl Vault {
             (true, name) => name.to_string(),
             (false, _) => "the emergency key".to_string(),
         };
-        let detail = purge_detail(&file.summary(), basis, months, &by);
-        let records = self.audit_log().0;
-        let exports = history(&records, id)
+        let summary = file.summary();
+        let detail = purge_detail(&summary, basis, months, &by);
+        let exports = history(records, id)
             .filter(|r| r.action == "client.export")
             .map(|r| r.time.clone())
             .collect();
@@ -352,7 +381,7 @@ impl Vault {
         Ok(Purged {
             id: id.into(),
             name: file.name.clone(),
-            categories: categories(&file.summary()),
+            categories: categories(&summary),
             exports,
             detail,
         })
@@ -400,6 +429,7 @@ impl Vault {
                 owner: owner.name.clone(),
                 emergency_policy: policy.describe(),
                 emergency_holders: policy.holder_names(),
+                emergency_groups: groups_of(&policy),
                 client_keys: c
                     .recipients
                     .iter()
@@ -408,6 +438,19 @@ impl Vault {
                     .collect(),
             },
             lifecycle: lifecycle_view(&c.lifecycle, self.index().retention_months),
+            retention_months: self.index().retention_months,
+            purpose: purpose(Lang::En),
+            records: c
+                .entries
+                .iter()
+                .map(|e| EntryView {
+                    name: e.name.clone(),
+                    category: Category::of(e.kind),
+                    url: e.url.clone(),
+                    user: e.user.clone(),
+                    last_changed: e.updated.clone(),
+                })
+                .collect(),
             events,
             log_problems: problems.len(),
         })
@@ -446,6 +489,7 @@ impl Vault {
             },
             retention_months: months,
             emergency_policy: policy.describe(),
+            emergency_groups: groups_of(&policy),
             clients,
             purged,
         })
@@ -463,8 +507,36 @@ pub struct Access {
     pub owner: String,
     pub emergency_policy: String,
     pub emergency_holders: Vec<String>,
+    /// The policy by group: `threshold` of `holders`, every group needed.
+    pub emergency_groups: Vec<GroupView>,
     /// Fingerprints of the client's own keys that packages are encrypted to.
     pub client_keys: Vec<String>,
+}
+
+#[derive(Clone, Debug, Serialize)]
+pub struct GroupView {
+    pub threshold: u8,
+    pub holders: Vec<String>,
+}
+
+fn groups_of(p: &crate::emergency::Policy) -> Vec<GroupView> {
+    p.groups
+        .iter()
+        .map(|g| GroupView {
+            threshold: g.threshold,
+            holders: g.holders.clone(),
+        })
+        .collect()
+}
+
+/// One entry as the access report lists it: what it is and where, never its secret.
+#[derive(Clone, Debug, Serialize)]
+pub struct EntryView {
+    pub name: String,
+    pub category: Category,
+    pub url: String,
+    pub user: String,
+    pub last_changed: String,
 }
 
 #[derive(Clone, Debug, Serialize)]
@@ -504,8 +576,14 @@ pub struct AccessReport {
     pub entries: usize,
     pub categories: Vec<CategoryCount>,
     pub notes: bool,
+    /// The entries by name, category, URL and user: the data held about the client
+    /// apart from secret values, which go only into an encrypted package.
+    pub records: Vec<EntryView>,
     pub access: Access,
     pub lifecycle: LifecycleView,
+    /// Months an ended client's data is kept (the vault's policy).
+    pub retention_months: u32,
+    pub purpose: &'static str,
     /// Every recorded change, export, purge decision, and every recovery or takeover
     /// (those decrypt all data).
     pub events: Vec<EventView>,
@@ -533,6 +611,7 @@ pub struct RecordsOverview {
     pub keeper: Party,
     pub retention_months: u32,
     pub emergency_policy: String,
+    pub emergency_groups: Vec<GroupView>,
     pub clients: Vec<ClientRecord>,
     /// The deletion records of purged clients.
     pub purged: Vec<EventView>,
@@ -594,18 +673,31 @@ fn status_text(v: &LifecycleView, lang: Lang) -> String {
     }
 }
 
-fn retention_text(v: &LifecycleView, lang: Lang) -> String {
+fn retention_text(v: &LifecycleView, months: u32, lang: Lang) -> String {
     let mut s = match &v.retention_date {
         Some(d) => format!("{} {d}", lang.pick("Löschung fällig am", "deletion due on")),
-        None => lang
-            .pick(
-                "bis zum Ende des Vertrags, danach die Aufbewahrungsfrist",
-                "until the contract ends, then the retention period",
-            )
-            .to_string(),
+        None => format!(
+            "{} {months} {}",
+            lang.pick(
+                "bis zum Vertragsende, danach",
+                "until the contract ends, then"
+            ),
+            lang.pick("Monate", "months")
+        ),
     };
-    if !v.lifecycle.retain_until.is_empty() && v.retention_date.is_some() {
-        s.push_str(lang.pick(" (für diesen Kunden festgelegt)", " (set for this client)"));
+    if !v.lifecycle.retain_until.is_empty() {
+        if v.retention_date.is_some() {
+            s.push_str(lang.pick(" (für diesen Kunden festgelegt)", " (set for this client)"));
+        } else {
+            s.push_str(&format!(
+                "; {} {}",
+                lang.pick(
+                    "nach Vertragsende aufbewahrt bis",
+                    "after the end kept until"
+                ),
+                v.lifecycle.retain_until
+            ));
+        }
     }
     if let Some(h) = &v.lifecycle.hold {
         s.push_str(&format!(
@@ -643,6 +735,42 @@ fn action_label(action: &str, lang: Lang) -> &'static str {
         _ => ("", ""),
     };
     lang.pick(de, en)
+}
+
+/// The emergency policy in words: "2 von: anna, ben, carla; 1 von: notar, partner".
+fn policy_text(groups: &[GroupView], lang: Lang) -> String {
+    groups
+        .iter()
+        .map(|g| {
+            format!(
+                "{} {}: {}",
+                g.threshold,
+                lang.pick("von", "of"),
+                g.holders.join(", ")
+            )
+        })
+        .collect::<Vec<_>>()
+        .join("; ")
+}
+
+/// Who did it, for a person: the keeper's name, or the emergency key.
+fn actor_text(actor: &str, keeper: &str, lang: Lang) -> String {
+    match actor {
+        "owner" if !keeper.is_empty() => keeper.to_string(),
+        "owner" => lang.pick("der Verwalter", "the keeper").to_string(),
+        "emergency" => lang
+            .pick("Notfallschlüssel (Vertretung)", "emergency key (stand-in)")
+            .to_string(),
+        other => other.to_string(),
+    }
+}
+
+/// `2026-11-27T07:00:14Z` as `2026-11-27 07:00 UTC`.
+fn when(t: &str) -> String {
+    match (t.get(..10), t.get(11..16)) {
+        (Some(d), Some(hm)) => format!("{d} {hm} UTC"),
+        _ => t.to_string(),
+    }
 }
 
 fn row(w: &mut dyn Write, th: &str, td: &str) -> fmt::Result {
@@ -702,6 +830,14 @@ fn render_report(w: &mut dyn Write, r: &AccessReport, lang: Lang) -> fmt::Result
     row(w, lang.pick("Zweck", "Purpose"), purpose(lang))?;
     row(
         w,
+        lang.pick("Herkunft", "Source"),
+        lang.pick(
+            "vom Kunden mitgeteilt oder in seinem Auftrag angelegt (z. B. erzeugte Passwörter)",
+            "provided by the client, or created on its behalf (such as generated passwords)",
+        ),
+    )?;
+    row(
+        w,
         lang.pick("Gespeichert seit", "Held since"),
         day(&r.since),
     )?;
@@ -718,7 +854,7 @@ fn render_report(w: &mut dyn Write, r: &AccessReport, lang: Lang) -> fmt::Result
     row(
         w,
         lang.pick("Aufbewahrung", "Retention"),
-        &retention_text(&r.lifecycle, lang),
+        &retention_text(&r.lifecycle, r.retention_months, lang),
     )?;
     row(
         w,
@@ -795,6 +931,43 @@ fn render_report(w: &mut dyn Write, r: &AccessReport, lang: Lang) -> fmt::Result
     t(
         w,
         lang.pick(
+            "Die Einträge (ohne Passwörter, Schlüssel und Notizen)",
+            "The entries (without passwords, keys and notes)",
+        ),
+    )?;
+    w.write_str("</h2>\n<table>\n<tr>")?;
+    for h in [
+        lang.pick("Eintrag", "Entry"),
+        lang.pick("Kategorie", "Category"),
+        lang.pick("Adresse", "Address"),
+        lang.pick("Benutzer", "User"),
+        lang.pick("Zuletzt geändert", "Last changed"),
+    ] {
+        w.write_str("<th>")?;
+        t(w, h)?;
+        w.write_str("</th>")?;
+    }
+    w.write_str("</tr>\n")?;
+    for e in &r.records {
+        for (i, v) in [
+            e.name.as_str(),
+            e.category.label(lang),
+            e.url.as_str(),
+            e.user.as_str(),
+            day(&e.last_changed),
+        ]
+        .into_iter()
+        .enumerate()
+        {
+            w.write_str(if i == 0 { "<tr><td>" } else { "</td><td>" })?;
+            t(w, v)?;
+        }
+        w.write_str("</td></tr>\n")?;
+    }
+    w.write_str("</table>\n<h2>")?;
+    t(
+        w,
+        lang.pick(
             "Wer die Daten entschlüsseln kann",
             "Who can decrypt the data",
         ),
@@ -812,15 +985,15 @@ fn render_report(w: &mut dyn Write, r: &AccessReport, lang: Lang) -> fmt::Result
         ),
     )?;
     w.write_str(": ")?;
-    t(w, &r.access.emergency_policy)?;
+    t(w, &policy_text(&r.access.emergency_groups, lang))?;
     w.write_str("</li>\n")?;
     if !r.access.client_keys.is_empty() {
         w.write_str("<li>")?;
         t(
             w,
             lang.pick(
-                "Exportpakete für Sie: Ihre Schlüssel",
-                "Packages exported for you: your keys",
+                "Sie selbst, mit Ihren eigenen Schlüsseln (Fingerabdrücke), an die Ihre Pakete verschlüsselt werden",
+            "You, with your own keys (fingerprints) that your packages are encrypted to",
             ),
         )?;
         w.write_str(": <code>")?;
@@ -846,7 +1019,7 @@ fn render_report(w: &mut dyn Write, r: &AccessReport, lang: Lang) -> fmt::Result
     w.write_str("</th></tr>\n")?;
     for e in &r.events {
         w.write_str("<tr><td>")?;
-        t(w, &e.time)?;
+        t(w, &when(&e.time))?;
         w.write_str("</td><td>")?;
         let label = action_label(&e.action, lang);
         if !label.is_empty() {
@@ -856,15 +1029,15 @@ fn render_report(w: &mut dyn Write, r: &AccessReport, lang: Lang) -> fmt::Result
         w.write_str("<code class=\"note\">")?;
         t(w, &e.action)?;
         w.write_str("</code></td><td>")?;
-        t(w, &e.actor)?;
+        t(w, &actor_text(&e.actor, &r.keeper.name, lang))?;
         w.write_str("</td><td>")?;
         t(w, &e.detail)?;
         w.write_str("</td></tr>\n")?;
     }
     w.write_str("</table>\n<p class=\"note\">")?;
     t(w, lang.pick(
-        "Sie können Berichtigung (Art. 16) oder Löschung (Art. 17) verlangen. Nach Vertragsende werden die Daten nach Ablauf der Aufbewahrungsfrist gelöscht, soweit keine gesetzliche Aufbewahrungspflicht besteht. Erstellt mit baton.",
-        "You may ask for correction (Art. 16) or deletion (Art. 17). After the contract ends, the data is deleted when the retention period has passed, unless the law requires keeping it. Made with baton.",
+        "Ihre Rechte: Sie können Berichtigung (Art. 16), Löschung (Art. 17), Einschränkung der Verarbeitung (Art. 18) und eine Kopie Ihrer Daten in einem gängigen Format (Art. 15 Abs. 3, Art. 20) verlangen und der Verarbeitung widersprechen (Art. 21). Sie können sich bei einer Datenschutz-Aufsichtsbehörde beschweren (Art. 77). Nach Vertragsende werden die Daten nach Ablauf der Aufbewahrungsfrist gelöscht, soweit keine gesetzliche Aufbewahrungspflicht besteht. Erstellt mit baton.",
+        "Your rights: you may ask for correction (Art. 16), deletion (Art. 17), restriction of processing (Art. 18) and a copy of your data in a common format (Art. 15(3), Art. 20), and object to the processing (Art. 21). You may lodge a complaint with a data protection supervisory authority (Art. 77). After the contract ends, the data is deleted when the retention period has passed, unless the law requires keeping it. Made with baton.",
     ))?;
     w.write_str("</p>\n</body>\n</html>\n")
 }
@@ -905,6 +1078,22 @@ fn render_records(w: &mut dyn Write, r: &RecordsOverview, lang: Lang) -> fmt::Re
     )?;
     row(
         w,
+        lang.pick("Betroffene Personen", "Data subjects"),
+        lang.pick(
+            "Kunden und ihre Ansprechpartner; Personen, deren Benutzerkonten auf den Systemen der Kunden gespeichert sind",
+            "clients and their contact persons; people whose user accounts on the clients' systems are stored",
+        ),
+    )?;
+    row(
+        w,
+        lang.pick("Übermittlung in Drittländer", "Transfers to third countries"),
+        lang.pick(
+            "keine durch baton; der Speicherort des synchronisierten Tresor-Ordners entscheidet (nur verschlüsselte Dateien)",
+            "none by baton; where the synced vault folder is stored decides (encrypted files only)",
+        ),
+    )?;
+    row(
+        w,
         lang.pick("Empfänger", "Recipients"),
         &format!(
             "{}; {}: {}",
@@ -913,7 +1102,7 @@ fn render_records(w: &mut dyn Write, r: &RecordsOverview, lang: Lang) -> fmt::Re
                 "each client (its own package)"
             ),
             lang.pick("im Notfall gemeinsam", "in an emergency, together"),
-            r.emergency_policy
+            policy_text(&r.emergency_groups, lang)
         ),
     )?;
     row(
@@ -960,7 +1149,7 @@ fn render_records(w: &mut dyn Write, r: &RecordsOverview, lang: Lang) -> fmt::Re
         w.write_str("</td><td>")?;
         t(w, &status_text(&c.lifecycle, lang))?;
         w.write_str("</td><td>")?;
-        t(w, &retention_text(&c.lifecycle, lang))?;
+        t(w, &retention_text(&c.lifecycle, r.retention_months, lang))?;
         w.write_str("</td><td>")?;
         t(w, &dpa_text(&c.lifecycle, lang))?;
         w.write_str("</td></tr>\n")?;
@@ -969,7 +1158,17 @@ fn render_records(w: &mut dyn Write, r: &RecordsOverview, lang: Lang) -> fmt::Re
     if !r.purged.is_empty() {
         w.write_str("<h2>")?;
         t(w, lang.pick("Gelöschte Kunden", "Purged clients"))?;
-        w.write_str("</h2>\n<table>\n")?;
+        w.write_str("</h2>\n<table>\n<tr>")?;
+        for h in [
+            lang.pick("Datum", "Date"),
+            lang.pick("Kunde", "Client"),
+            lang.pick("Löschprotokoll", "Deletion record"),
+        ] {
+            w.write_str("<th>")?;
+            t(w, h)?;
+            w.write_str("</th>")?;
+        }
+        w.write_str("</tr>\n")?;
         for e in &r.purged {
             w.write_str("<tr><td>")?;
             t(w, day(&e.time))?;

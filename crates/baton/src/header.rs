@@ -74,11 +74,6 @@ impl ShareSet {
             .map(|c| c.check.as_str())
     }
 
-    /// Number of distinct shares issued.
-    pub fn share_count(&self) -> usize {
-        self.checks.len()
-    }
-
     /// `2 of 3`, or `2 groups: 2 of 3 + 1 of 1` (counts of distinct shares).
     pub fn summary(&self) -> String {
         let parts: Vec<String> = self

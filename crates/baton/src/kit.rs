@@ -70,7 +70,12 @@ fn text(w: &mut dyn Write, s: &str) -> fmt::Result {
     esc_into(w, s)
 }
 
-fn render(w: &mut dyn Write, ctx: &KitContext, share: &HolderShare) -> fmt::Result {
+fn render(
+    w: &mut dyn Write,
+    ctx: &KitContext,
+    share: &HolderShare,
+    qr: Option<&str>,
+) -> fmt::Result {
     let h = ctx.header;
     let holder = &share.holder.name;
     let owner = if ctx.owner.name.is_empty() {
@@ -148,9 +153,9 @@ On its own it opens nothing.</p>\n",
         "<section class=\"share\">\n<h2>Ihr Anteil / Your share ({} Wörter / words)</h2>\n",
         words.len()
     )?;
-    if let Some(svg) = qr_svg(share.mnemonic.expose_words()) {
+    if let Some(svg) = qr {
         w.write_str("<div class=\"qr\">")?;
-        w.write_str(&svg)?;
+        w.write_str(svg)?;
         w.write_str("QR: dieselben Wörter / the same words</div>\n")?;
     }
     w.write_str("<ol class=\"words\">\n")?;
@@ -259,5 +264,7 @@ Or the owner invites the holders to a drill (<code>baton emergency drill</code>)
 
 /// The kit page of one holder. Secret (it holds the share): wiped on drop.
 pub fn html(ctx: &KitContext, share: &HolderShare) -> Zeroizing<String> {
-    render_exact(|w| render(w, ctx, share))
+    // The QR code once (rendering runs twice: see render_exact).
+    let qr = qr_svg(share.mnemonic.expose_words());
+    render_exact(|w| render(w, ctx, share, qr.as_deref().map(String::as_str)))
 }

@@ -33,6 +33,11 @@ pub fn now() -> String {
     humantime::format_rfc3339_seconds(std::time::SystemTime::now()).to_string()
 }
 
+/// Today's date (UTC), `YYYY-MM-DD`.
+pub fn today() -> String {
+    now()[..10].to_string()
+}
+
 /// Whether an open vault may be changed. Writers hold the vault lock for their lifetime.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Access {
@@ -167,6 +172,8 @@ pub enum VaultError {
     ReadOnly,
     #[error("only the owner can do this")]
     OwnerOnly,
+    #[error("client '{client}' is under a legal hold ({reason})")]
+    LegalHold { client: String, reason: String },
     #[error(
         "a rotation to generation {0} was interrupted; no other change is possible until it is finished or undone"
     )]

@@ -349,3 +349,16 @@ pub fn crash_at(e: &Env, base: &Path, trial: &str, args: &[&str], point: u64) ->
     );
     v
 }
+
+/// A command's stderr as text.
+pub fn stderr(out: &std::process::Output) -> String {
+    String::from_utf8_lossy(&out.stderr).to_string()
+}
+
+impl Env {
+    /// The newest audit record, as `audit --json` gives it.
+    pub fn last_audit(&self) -> serde_json::Value {
+        let log = self.json(&["audit", "--json"]);
+        log["records"].as_array().unwrap().last().unwrap().clone()
+    }
+}
