@@ -773,6 +773,17 @@ fn when(t: &str) -> String {
     }
 }
 
+/// A table's header row.
+fn header_row(w: &mut dyn Write, cells: &[&str]) -> fmt::Result {
+    w.write_str("<tr>")?;
+    for h in cells {
+        w.write_str("<th>")?;
+        t(w, h)?;
+        w.write_str("</th>")?;
+    }
+    w.write_str("</tr>\n")
+}
+
 fn row(w: &mut dyn Write, th: &str, td: &str) -> fmt::Result {
     w.write_str("<tr><th>")?;
     t(w, th)?;
@@ -935,19 +946,17 @@ fn render_report(w: &mut dyn Write, r: &AccessReport, lang: Lang) -> fmt::Result
             "The entries (without passwords, keys and notes)",
         ),
     )?;
-    w.write_str("</h2>\n<table>\n<tr>")?;
-    for h in [
-        lang.pick("Eintrag", "Entry"),
-        lang.pick("Kategorie", "Category"),
-        lang.pick("Adresse", "Address"),
-        lang.pick("Benutzer", "User"),
-        lang.pick("Zuletzt geändert", "Last changed"),
-    ] {
-        w.write_str("<th>")?;
-        t(w, h)?;
-        w.write_str("</th>")?;
-    }
-    w.write_str("</tr>\n")?;
+    w.write_str("</h2>\n<table>\n")?;
+    header_row(
+        w,
+        &[
+            lang.pick("Eintrag", "Entry"),
+            lang.pick("Kategorie", "Category"),
+            lang.pick("Adresse", "Address"),
+            lang.pick("Benutzer", "User"),
+            lang.pick("Zuletzt geändert", "Last changed"),
+        ],
+    )?;
     for e in &r.records {
         for (i, v) in [
             e.name.as_str(),
@@ -1124,20 +1133,18 @@ fn render_records(w: &mut dyn Write, r: &RecordsOverview, lang: Lang) -> fmt::Re
     )?;
     w.write_str("</table>\n<h2>")?;
     t(w, lang.pick("Kunden", "Clients"))?;
-    w.write_str("</h2>\n<table>\n<tr>")?;
-    for h in [
-        lang.pick("Kunde", "Client"),
-        lang.pick("seit", "since"),
-        lang.pick("Kategorien", "categories"),
-        lang.pick("Status", "status"),
-        lang.pick("Aufbewahrung", "retention"),
-        lang.pick("AV-Vertrag", "DPA"),
-    ] {
-        w.write_str("<th>")?;
-        t(w, h)?;
-        w.write_str("</th>")?;
-    }
-    w.write_str("</tr>\n")?;
+    w.write_str("</h2>\n<table>\n")?;
+    header_row(
+        w,
+        &[
+            lang.pick("Kunde", "Client"),
+            lang.pick("seit", "since"),
+            lang.pick("Kategorien", "categories"),
+            lang.pick("Status", "status"),
+            lang.pick("Aufbewahrung", "retention"),
+            lang.pick("AV-Vertrag", "DPA"),
+        ],
+    )?;
     for c in &r.clients {
         w.write_str("<tr><td>")?;
         t(w, &format!("{} ({})", c.name, c.id))?;
@@ -1158,17 +1165,15 @@ fn render_records(w: &mut dyn Write, r: &RecordsOverview, lang: Lang) -> fmt::Re
     if !r.purged.is_empty() {
         w.write_str("<h2>")?;
         t(w, lang.pick("Gelöschte Kunden", "Purged clients"))?;
-        w.write_str("</h2>\n<table>\n<tr>")?;
-        for h in [
-            lang.pick("Datum", "Date"),
-            lang.pick("Kunde", "Client"),
-            lang.pick("Löschprotokoll", "Deletion record"),
-        ] {
-            w.write_str("<th>")?;
-            t(w, h)?;
-            w.write_str("</th>")?;
-        }
-        w.write_str("</tr>\n")?;
+        w.write_str("</h2>\n<table>\n")?;
+        header_row(
+            w,
+            &[
+                lang.pick("Datum", "Date"),
+                lang.pick("Kunde", "Client"),
+                lang.pick("Löschprotokoll", "Deletion record"),
+            ],
+        )?;
         for e in &r.purged {
             w.write_str("<tr><td>")?;
             t(w, day(&e.time))?;
