@@ -4,11 +4,11 @@
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
-use baton::changes::{EntryFields, NewClient};
+use baton::crypto::kdf::KdfParams;
 use baton::emergency::{Collector, Policy};
 use baton::export::BatchOutcome;
-use baton::kdf::KdfParams;
 use baton::slip39::{self, Mnemonic};
+use baton::vault::changes::{EntryFields, NewClient};
 use baton::vault::{Access, InitOptions, Vault};
 use baton::{Passphrase, SecretText};
 
@@ -34,7 +34,7 @@ pub fn run(a: DemoArgs) -> Result<()> {
                 ))
                 .hint("give --keep a folder that does not exist yet"));
             }
-            baton::fsio::create_private_dir(d).map_err(fail)?;
+            baton::store::fsio::create_private_dir(d).map_err(fail)?;
             d.clone()
         }
         None => {
@@ -51,14 +51,14 @@ pub fn run(a: DemoArgs) -> Result<()> {
     step("init: owner passphrase, Argon2id, emergency key split 2 of 3 (SLIP-39)");
     let (passphrase, _) = baton::generate::passphrase(7);
     let pass_file = root.join("demo-passphrase.txt");
-    baton::fsio::write_new(
+    baton::store::fsio::write_new(
         &pass_file,
         zeroize::Zeroizing::new(format!("{}\n", passphrase.expose())).as_bytes(),
     )
     .map_err(fail)?;
     let passphrase = Passphrase::new(passphrase.expose().to_string());
     let started = Instant::now();
-    baton::fsio::create_private_dir(&shares_dir).map_err(fail)?;
+    baton::store::fsio::create_private_dir(&shares_dir).map_err(fail)?;
     let policy = Policy::single(vec!["anna".into(), "ben".into(), "carla".into()], 2);
     let mut vault = Vault::init(
         &vault_dir,
@@ -68,13 +68,13 @@ pub fn run(a: DemoArgs) -> Result<()> {
             kdf: KdfParams::standard(),
         },
         |header, shares| {
-            let owner = baton::index::OwnerProfile {
+            let owner = baton::store::index::OwnerProfile {
                 name: "Demo Admin".into(),
                 contact: "admin@example.org".into(),
                 vault_copies: "this demo folder".into(),
                 successor: "Erika Beispiel, +49 30 1234567".into(),
             };
-            let ctx = baton::kit::KitContext {
+            let ctx = baton::render::kit::KitContext {
                 header,
                 owner: &owner,
                 policy: &policy,
@@ -82,9 +82,9 @@ pub fn run(a: DemoArgs) -> Result<()> {
             for s in shares {
                 let p = shares_dir.join(format!("{}.txt", s.holder.name));
                 let line = zeroize::Zeroizing::new(format!("{}\n", s.mnemonic.expose_words()));
-                baton::fsio::write_new(&p, line.as_bytes()).map_err(|e| e.to_string())?;
+                baton::store::fsio::write_new(&p, line.as_bytes()).map_err(|e| e.to_string())?;
                 let kit = shares_dir.join(format!("{}.kit.html", s.holder.name));
-                baton::fsio::write_new(&kit, baton::kit::html(&ctx, s).as_bytes())
+                baton::store::fsio::write_new(&kit, baton::render::kit::html(&ctx, s).as_bytes())
                     .map_err(|e| e.to_string())?;
                 println!(
                     "share {} of 3 for {:<6} -> {} and the printable {} ({} words, check code {})",
@@ -188,10 +188,10 @@ pub fn run(a: DemoArgs) -> Result<()> {
 
     step("hand-over: export --all (one age package per client with a stored key)");
     let handover = root.join("handover");
-    baton::fsio::create_private_dir(&handover).map_err(fail)?;
+    baton::store::fsio::create_private_dir(&handover).map_err(fail)?;
     let outcomes = vault
         .export_all(false, None, |id, bytes| {
-            baton::fsio::write_new(&handover.join(format!("baton-{id}.age")), bytes)
+            baton::store::fsio::write_new(&handover.join(format!("baton-{id}.age")), bytes)
                 .map_err(|e| e.to_string())
         })
         .map_err(fail)?;
@@ -262,7 +262,7 @@ pub fn run(a: DemoArgs) -> Result<()> {
     vault
         .set_client_gdpr(
             "acme",
-            baton::changes::GdprEdit {
+            baton::vault::changes::GdprEdit {
                 dpa: Some(baton::client::Dpa {
                     status: baton::client::DpaStatus::Signed,
                     date: "2024-03-01".into(),
@@ -272,7 +272,7 @@ pub fn run(a: DemoArgs) -> Result<()> {
             },
         )
         .map_err(fail)?;
-    let today = &baton::vault::now()[..10];
+    let today = &baton::time::now()[..10];
     for c in vault.purge_candidates(today).map_err(fail)? {
         println!(
             "purge lists {} ({}): ended {}, kept until {}{}",
@@ -435,7 +435,7 @@ pub fn run(a: DemoArgs) -> Result<()> {
 }
 
 fn copy_dir(from: &Path, to: &Path) -> std::io::Result<()> {
-    baton::fsio::create_private_dir(to)?;
+    baton::store::fsio::create_private_dir(to)?;
     for e in std::fs::read_dir(from)? {
         let e = e?;
         let target = to.join(e.file_name());

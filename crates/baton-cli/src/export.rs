@@ -103,14 +103,15 @@ impl Staged {
         force: bool,
     ) -> std::result::Result<(), String> {
         check_output(target, force).map_err(|f| f.message)?;
-        let tmp = baton::fsio::stage(target, bytes).map_err(|e| io_message(target, &e))?;
+        let tmp = baton::store::fsio::stage(target, bytes).map_err(|e| io_message(target, &e))?;
         self.0 = Some(tmp);
         Ok(())
     }
 
     fn publish(mut self, target: &Path, force: bool) -> Result<()> {
         let tmp = self.0.take().expect("staged before publishing");
-        baton::fsio::publish(&tmp, target, force).map_err(|e| Failure::new(io_message(target, &e)))
+        baton::store::fsio::publish(&tmp, target, force)
+            .map_err(|e| Failure::new(io_message(target, &e)))
     }
 }
 
@@ -175,7 +176,7 @@ pub fn run(ctx: &Ctx, a: ExportArgs) -> Result<()> {
             ExportFormat::Kdbx => "kdbx",
             ExportFormat::Age { .. } => "age",
         };
-        PathBuf::from(format!("baton-{client}-{}.{ext}", baton::vault::today()))
+        PathBuf::from(format!("baton-{client}-{}.{ext}", baton::time::today()))
     });
     check_output(&output, a.force)?;
     if format == ExportFormat::Html
@@ -278,7 +279,7 @@ fn run_all(ctx: &Ctx, a: &ExportArgs) -> Result<()> {
         return Err(Failure::new("--all exports encrypted packages only")
             .hint("export sheets one client at a time with --format html"));
     }
-    baton::fsio::create_private_dir(&dir).map_err(|e| {
+    baton::store::fsio::create_private_dir(&dir).map_err(|e| {
         Failure::new(format!(
             "cannot create {}: {e}",
             esc(&dir.display().to_string())
@@ -286,7 +287,7 @@ fn run_all(ctx: &Ctx, a: &ExportArgs) -> Result<()> {
     })?;
     let to = parse_recipients(&a.to, &a.to_ssh_key)?;
     let mut v = ctx.open_recording()?;
-    let date = baton::vault::today();
+    let date = baton::time::today();
     let path_for = |id: &str| dir.join(format!("baton-{id}-{date}.age"));
     let mut staged: Vec<(String, Staged)> = Vec::new();
     let outcomes = v.export_all(a.armor, (!to.is_empty()).then_some(&to[..]), |id, bytes| {

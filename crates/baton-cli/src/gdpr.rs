@@ -3,10 +3,10 @@
 
 use std::path::Path;
 
-use baton::changes::GdprEdit;
 use baton::client::{Dpa, DpaStatus, valid_date};
 use baton::gdpr::{Lang, PurgeBasis, PurgeError};
 use baton::vault::Access;
+use baton::vault::changes::GdprEdit;
 use serde_json::json;
 
 use crate::cli::{GdprCmd, LangArg, PurgeArgs};
@@ -40,13 +40,13 @@ pub fn parse_dpa(text: &str, reference: Option<String>) -> Result<Dpa> {
 }
 
 pub fn end(ctx: &Ctx, id: &str, date: Option<String>, reason: &str) -> Result<()> {
-    let date = date.unwrap_or_else(baton::vault::today);
+    let date = date.unwrap_or_else(baton::time::today);
     let mut v = ctx.open(Access::Write)?;
     v.end_client(id, &date, reason)?;
     let months = v.index().retention_months;
     let c = v.client(id)?;
     let due = c.lifecycle.retention_date(months).unwrap_or_default();
-    let today = baton::vault::today();
+    let today = baton::time::today();
     match &c.lifecycle.hold {
         Some(h) => eprintln!(
             "client {} ended on {date}; under a legal hold ({}), so it is not purged until the hold is lifted",
@@ -133,7 +133,7 @@ fn purge_failure(e: PurgeError) -> Failure {
 }
 
 pub fn purge(ctx: &Ctx, a: PurgeArgs) -> Result<()> {
-    let today = baton::vault::today();
+    let today = baton::time::today();
     let mut v = ctx.open(if a.confirm {
         Access::Write
     } else {
@@ -267,7 +267,7 @@ fn lang(l: LangArg) -> Lang {
 fn emit(text: &str, output: Option<&Path>) -> Result<()> {
     match output {
         Some(p) => {
-            baton::fsio::write_new(p, text.as_bytes()).map_err(|e| {
+            baton::store::fsio::write_new(p, text.as_bytes()).map_err(|e| {
                 Failure::new(format!(
                     "cannot write {}: {e}",
                     esc(&p.display().to_string())

@@ -4,10 +4,11 @@
 use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
 
+use baton::audit::AuditAction;
 use baton::emergency::{Collector, Policy, ShareError, Verdict, format_check};
-use baton::header::Header;
-use baton::kit::KitContext;
+use baton::render::kit::KitContext;
 use baton::slip39::{self, Mnemonic, Slip39Error};
+use baton::store::header::Header;
 use baton::vault::Access;
 use baton::{AuditEvent, EmergencySecret};
 use serde_json::json;
@@ -369,7 +370,7 @@ fn type_one_word(kb: &mut dyn Keyboard, k: usize) -> Result<Zeroizing<String>> {
 /// checked as it comes.
 fn type_words(
     kb: &mut dyn Keyboard,
-    set: Option<&baton::header::ShareSet>,
+    set: Option<&baton::store::header::ShareSet>,
     vault_id: &str,
 ) -> Result<Vec<Zeroizing<String>>> {
     let mut words: Vec<Zeroizing<String>> = Vec::with_capacity(SHARE_WORDS);
@@ -430,7 +431,7 @@ fn type_words(
 /// The words of one share, from a file or typed.
 fn one_share(
     input: &ShareInput,
-    set: Option<&baton::header::ShareSet>,
+    set: Option<&baton::store::header::ShareSet>,
     vault_id: &str,
 ) -> Result<Zeroizing<String>> {
     Ok(match input.share_files.as_slice() {
@@ -598,13 +599,13 @@ fn check_share(
 /// Opens with the rebuilt key, for writing (to record the event) unless the folder is
 /// read-only (a copy on a read-only medium).
 fn open_rebuilt(ctx: &Ctx, path: &Path, e: &EmergencySecret) -> Result<(Opened, bool)> {
-    if baton::fsio::is_read_only_folder(path) {
+    if baton::store::fsio::is_read_only_folder(path) {
         return Ok((ctx.open_emergency(e, Access::Read)?, false));
     }
     Ok((ctx.open_emergency(e, Access::Write)?, true))
 }
 
-fn record(v: &mut Opened, writable: bool, action: &str, detail: String) -> Result<()> {
+fn record(v: &mut Opened, writable: bool, action: AuditAction, detail: String) -> Result<()> {
     if !writable {
         eprintln!(
             "baton: note: the vault folder is read-only, so this {action} is not in its audit log"
@@ -653,7 +654,7 @@ pub fn recover(ctx: &Ctx, a: RecoverArgs) -> Result<()> {
     drop(e);
     let who = v.holders_of(&taken).join(", ");
     let problems = v.verify();
-    baton::fsio::create_private_dir(&a.out_dir).map_err(|err| {
+    baton::store::fsio::create_private_dir(&a.out_dir).map_err(|err| {
         Failure::new(format!(
             "cannot create {}: {err}",
             esc(&a.out_dir.display().to_string())
@@ -664,10 +665,10 @@ pub fn recover(ctx: &Ctx, a: RecoverArgs) -> Result<()> {
         "# baton emergency key of vault {}, share set {}\n# rebuilt {} from the shares of {who}\n",
         h.vault_id,
         h.share_set.id,
-        baton::vault::now(),
+        baton::time::now(),
     );
-    let text = baton::secret::concat_secret(&[&head, v.identity_file().as_str()]);
-    baton::fsio::write_new(&key_file, text.as_bytes()).map_err(|err| {
+    let text = baton::crypto::secret::concat_secret(&[&head, v.identity_file().as_str()]);
+    baton::store::fsio::write_new(&key_file, text.as_bytes()).map_err(|err| {
         Failure::new(format!(
             "cannot write {}: {err}",
             esc(&key_file.display().to_string())
@@ -676,7 +677,7 @@ pub fn recover(ctx: &Ctx, a: RecoverArgs) -> Result<()> {
     record(
         &mut v,
         writable,
-        "emergency.recover",
+        AuditAction::EmergencyRecover,
         format!("share set {}: {who}", h.share_set.id),
     )?;
     let clients = v.clients().map(|c| c.len()).unwrap_or(0);
@@ -772,7 +773,7 @@ pub fn takeover(ctx: &Ctx, a: TakeoverArgs) -> Result<()> {
 mod tests {
     use super::*;
     use baton::emergency::{Policy, holder_shares, new_share_set};
-    use baton::header::{Recipients, ShareSet};
+    use baton::store::header::{Recipients, ShareSet};
     use std::collections::VecDeque;
 
     /// Typed lines in order; what baton said, for the assertions.

@@ -17,9 +17,9 @@ use std::path::{Path, PathBuf};
 use clap::{CommandFactory, Parser};
 use serde_json::json;
 
-use baton::changes::{ClientEdit, EntryFields, NewClient};
 use baton::client::{ClientSummary, EntryKind};
-use baton::kdf::{KdfParams, KdfProfile};
+use baton::crypto::kdf::{KdfParams, KdfProfile};
+use baton::vault::changes::{ClientEdit, EntryFields, NewClient};
 use baton::vault::{Access, InitOptions, Vault};
 use baton::{Passphrase, SecretText};
 
@@ -62,7 +62,7 @@ mod fault {
             return;
         };
         let at: u64 = v.to_str().and_then(|s| s.parse().ok()).unwrap_or(0);
-        baton::fsio::set_fault_hook(Box::new(move |_| {
+        baton::store::fsio::set_fault_hook(Box::new(move |_| {
             if COUNT.fetch_add(1, Ordering::SeqCst) + 1 == at {
                 // SAFETY: kill with our own pid and a constant signal has no
                 // preconditions; SIGKILL cannot be caught, exactly like a crash.
@@ -154,7 +154,7 @@ impl Ctx {
     /// the folder cannot be written (a copy on a read-only medium), saying so.
     fn open_recording(&self) -> Result<Opened> {
         let path = self.vault_path()?;
-        if baton::fsio::is_read_only_folder(&path) {
+        if baton::store::fsio::is_read_only_folder(&path) {
             eprintln!(
                 "baton: note: the vault folder is read-only, so this is not recorded in its audit log"
             );
@@ -277,9 +277,9 @@ mod seen {
             return;
         }
         if let Some(dir) = p.parent()
-            && baton::fsio::create_private_dir(dir).is_ok()
+            && baton::store::fsio::create_private_dir(dir).is_ok()
         {
-            let _ = baton::fsio::write_atomic(p, format!("{revision}\n").as_bytes());
+            let _ = baton::store::fsio::write_atomic(p, format!("{revision}\n").as_bytes());
         }
     }
 }
@@ -372,7 +372,7 @@ fn calibrate(mut p: KdfParams, target_ms: u64) -> Result<KdfParams> {
         p.derive(&probe).map_err(|e| Failure::new(e.to_string()))?;
         let ms = start.elapsed().as_millis() as u64;
         let next = p.m_cost_kib.saturating_mul(2);
-        if ms * 2 > target_ms || next > baton::kdf::MAX_M_COST_KIB / 2 {
+        if ms * 2 > target_ms || next > baton::crypto::kdf::MAX_M_COST_KIB / 2 {
             eprintln!(
                 "baton: argon2id calibrated to m={} MiB t={} p={} ({ms} ms here)",
                 p.m_cost_kib / 1024,
@@ -396,7 +396,7 @@ fn cmd_init(ctx: &Ctx, a: cli::InitArgs) -> Result<()> {
     let kit_opts = shares::prepare(&path, &shares_dir, &policy.holder_names(), &a.kits)?;
     let kdf = kdf_from_args(&a.kdf)?;
     let passphrase = input::new_passphrase(ctx.passphrase_file().as_deref(), "--passphrase-file")?;
-    let owner = baton::index::OwnerProfile::default();
+    let owner = baton::store::index::OwnerProfile::default();
     let mut delivered: Vec<(String, PathBuf)> = Vec::new();
     let vault = Vault::init(
         &path,
@@ -516,7 +516,7 @@ fn cmd_client(ctx: &Ctx, c: ClientCmd) -> Result<()> {
             retain_until,
             no_retain_until,
         } => {
-            let edit = baton::changes::GdprEdit {
+            let edit = baton::vault::changes::GdprEdit {
                 dpa: dpa.map(|d| gdpr::parse_dpa(&d, dpa_ref)).transpose()?,
                 hold: match (hold, no_hold) {
                     (Some(r), _) => Some(Some(r)),
@@ -765,7 +765,7 @@ fn split_target(t: &str) -> Result<(&str, &str)> {
 /// --show.
 fn emit_secret(bytes: &[u8], output: Option<&Path>, show: bool, binary: bool) -> Result<()> {
     if let Some(p) = output.filter(|p| p.as_os_str() != "-") {
-        return baton::fsio::write_new(p, bytes).map_err(|e| {
+        return baton::store::fsio::write_new(p, bytes).map_err(|e| {
             Failure::new(format!(
                 "cannot create {}: {e}",
                 esc(&p.display().to_string())
@@ -812,7 +812,7 @@ fn cmd_get(ctx: &Ctx, a: cli::GetArgs) -> Result<()> {
             #[serde(flatten)]
             entry: baton::export::EntryView<'a>,
         }
-        let text = baton::secret::json_bytes(&Out {
+        let text = baton::crypto::secret::json_bytes(&Out {
             client,
             entry: baton::export::EntryView::new(e),
         });
@@ -981,7 +981,7 @@ fn cmd_status(ctx: &Ctx, as_json: bool) -> Result<()> {
         ));
     }
     let due = h.rotation_due();
-    let overdue = h.rotation_overdue(&baton::vault::now());
+    let overdue = h.rotation_overdue(&baton::time::now());
     if let Some(since) = &overdue {
         warnings.push(format!(
             "key rotation is due (since {since}); run 'baton rotate'"
@@ -990,7 +990,7 @@ fn cmd_status(ctx: &Ctx, as_json: bool) -> Result<()> {
     let drill_due = v.drill_due();
     if let Some(due) = drill_due
         .as_deref()
-        .filter(|d| *d <= baton::vault::now().as_str())
+        .filter(|d| *d <= baton::time::now().as_str())
     {
         warnings.push(format!(
             "an emergency drill is due (since {due}): have the holders prove their kits ('baton emergency drill')",
@@ -998,7 +998,7 @@ fn cmd_status(ctx: &Ctx, as_json: bool) -> Result<()> {
         ));
     }
     // GDPR duties (docs/gdpr.md).
-    let today = baton::vault::today();
+    let today = baton::time::today();
     let purge_due: Vec<String> = catalog
         .iter()
         .filter(|c| c.lifecycle.purge_due(ix.retention_months, &today))
@@ -1138,7 +1138,7 @@ fn cmd_status_check(ctx: &Ctx, verify: bool) -> Result<()> {
             h.index_file()
         )));
     }
-    for d in [baton::vault::CLIENTS_DIR, baton::audit::AUDIT_DIR] {
+    for d in [baton::store::CLIENTS_DIR, baton::audit::AUDIT_DIR] {
         if !std::fs::symlink_metadata(path.join(d)).is_ok_and(|m| m.is_dir()) {
             return Err(problem(format!("{d}/ in the vault is not a plain folder")));
         }
@@ -1159,7 +1159,7 @@ fn cmd_status_check(ctx: &Ctx, verify: bool) -> Result<()> {
             )));
         }
     }
-    if let Some(due) = h.rotation_overdue(&baton::vault::now()) {
+    if let Some(due) = h.rotation_overdue(&baton::time::now()) {
         return Err(Failure::new(format!(
             "key rotation is due since {due} (last {})",
             h.last_rotation()
@@ -1274,7 +1274,7 @@ fn cmd_key(ctx: &Ctx, k: KeyCmd) -> Result<()> {
             (v.identity_file(), output)
         }
     };
-    baton::fsio::write_new(&output, text.as_bytes()).map_err(|e| {
+    baton::store::fsio::write_new(&output, text.as_bytes()).map_err(|e| {
         Failure::new(format!(
             "cannot create {}: {e}",
             esc(&output.display().to_string())

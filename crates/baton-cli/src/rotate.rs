@@ -3,7 +3,7 @@
 use std::io::IsTerminal;
 use std::path::PathBuf;
 
-use baton::kdf::MAX_M_COST_KIB;
+use baton::crypto::kdf::MAX_M_COST_KIB;
 use baton::rotate::{Phase, Progress, RotateError, RotateOptions, RotateReport};
 use baton::vault::Access;
 use indicatif::{ProgressBar, ProgressStyle};

@@ -5,7 +5,7 @@ use std::path::{Path, PathBuf};
 
 use baton::emergency::HolderShare;
 use baton::export::{Lock, PackageRecipient, seal_package};
-use baton::kit::KitContext;
+use baton::render::kit::KitContext;
 
 use crate::cli::KitArgs;
 
@@ -151,7 +151,7 @@ pub fn write(
     shares: &[HolderShare],
     opts: &KitOptions,
 ) -> Result<Vec<(String, PathBuf)>> {
-    baton::fsio::create_private_dir(dir).map_err(|e| {
+    baton::store::fsio::create_private_dir(dir).map_err(|e| {
         Failure::new(format!(
             "cannot create share folder {}: {e}",
             esc(&dir.display().to_string())
@@ -170,8 +170,8 @@ pub fn write(
             s.holder.member + 1,
             baton::emergency::format_check(&s.check),
         );
-        let text = baton::secret::concat_secret(&[&head, s.mnemonic.expose_words(), "\n"]);
-        let kit = baton::kit::html(ctx, s);
+        let text = baton::crypto::secret::concat_secret(&[&head, s.mnemonic.expose_words(), "\n"]);
+        let kit = baton::render::kit::html(ctx, s);
         let stem = holder_stem(name);
         let key = opts.key_of(name);
         let mut files: Vec<(String, zeroize::Zeroizing<Vec<u8>>)> = vec![
@@ -211,7 +211,7 @@ pub fn write(
                 None => (file, bytes),
             };
             let p = dir.join(&file);
-            baton::fsio::write_new(&p, &bytes).map_err(|e| {
+            baton::store::fsio::write_new(&p, &bytes).map_err(|e| {
                 Failure::new(format!(
                     "cannot write {}: {e}",
                     esc(&p.display().to_string())
@@ -227,11 +227,12 @@ pub fn write(
 /// before the new keys are used, and on failure removes the folder if it made it.
 pub fn deliverer<'a>(
     dir: &'a Path,
-    owner: &'a baton::index::OwnerProfile,
+    owner: &'a baton::store::index::OwnerProfile,
     policy: &'a baton::emergency::Policy,
     opts: &'a KitOptions,
     delivered: &'a mut Vec<(String, PathBuf)>,
-) -> impl FnOnce(&baton::header::Header, &[HolderShare]) -> std::result::Result<(), String> + 'a {
+) -> impl FnOnce(&baton::store::header::Header, &[HolderShare]) -> std::result::Result<(), String> + 'a
+{
     let existed = dir.exists();
     move |header, shares| {
         let kctx = KitContext {
@@ -265,7 +266,7 @@ fn print_pdf(
         .map_err(|e| Failure::new(format!("cannot create a folder for printing: {e}")))?;
     let html = work.path().join(format!("{stem}.html"));
     let pdf = work.path().join(format!("{stem}.pdf"));
-    baton::fsio::write_new(&html, kit.as_bytes())
+    baton::store::fsio::write_new(&html, kit.as_bytes())
         .map_err(|e| Failure::new(format!("cannot write a kit for printing: {e}")))?;
     let status = std::process::Command::new(browser)
         .args([
@@ -279,7 +280,7 @@ fn print_pdf(
             work.path().join("profile").display()
         ))
         .arg(format!("--print-to-pdf={}", pdf.display()))
-        .arg(baton::fsio::file_url(&html))
+        .arg(baton::store::fsio::file_url(&html))
         .stdin(std::process::Stdio::null())
         .stdout(std::process::Stdio::null())
         .stderr(std::process::Stdio::null())

@@ -248,7 +248,7 @@ fn retention_follows_the_vault_policy() {
     let (e, _) = clients();
     let date = {
         // Ended 13 months ago: due under the default 12, kept under 24.
-        let now = baton::vault::now();
+        let now = baton::time::now();
         let y: i32 = now[..4].parse().unwrap();
         let m: i32 = now[5..7].parse().unwrap();
         let total = y * 12 + (m - 1) - 13;
@@ -290,7 +290,7 @@ fn renders_cleanly(e: &Env, page: &Path) {
             e.dir.path().join("profile").display()
         ))
         .arg(format!("--screenshot={}", shot.display()))
-        .arg(baton::fsio::file_url(page))
+        .arg(baton::store::fsio::file_url(page))
         .output()
         .unwrap();
     let log = stderr(&out);
@@ -470,7 +470,7 @@ fn status_reports_missing_dpa_decisions_and_stale_exports() {
 /// deletion record; never half-deleted, never deleted without a record.
 #[test]
 fn purge_survives_sigkill_at_every_step() {
-    use baton::secret::Passphrase;
+    use baton::crypto::secret::Passphrase;
     use baton::vault::{Access, Vault};
     let (e, _) = clients();
     e.cmd(&END_ALTKUNDE).assert().success();
@@ -480,7 +480,7 @@ fn purge_survives_sigkill_at_every_step() {
     let pass = Passphrase::new(common::PASS.into());
     let before = Vault::open(&e.vault, &pass, Access::Read).unwrap();
     let kept = before.client("altkunde").unwrap();
-    let kept = String::from_utf8(baton::secret::json_bytes(&kept).to_vec()).unwrap();
+    let kept = String::from_utf8(baton::crypto::secret::json_bytes(&kept).to_vec()).unwrap();
     drop(before);
     let (mut gone, mut there) = (0, 0);
     for point in 1..=n {
@@ -497,7 +497,8 @@ fn purge_survives_sigkill_at_every_step() {
         let recorded = records.iter().any(|r| r.action == "client.purge");
         match vault.client("altkunde") {
             Ok(c) => {
-                let now = String::from_utf8(baton::secret::json_bytes(&c).to_vec()).unwrap();
+                let now =
+                    String::from_utf8(baton::crypto::secret::json_bytes(&c).to_vec()).unwrap();
                 assert_eq!(now, kept, "step {point}: the client changed");
                 assert!(
                     !recorded,

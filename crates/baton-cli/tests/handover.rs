@@ -4,7 +4,7 @@
 
 mod common;
 
-use baton::secret::Passphrase;
+use baton::crypto::secret::Passphrase;
 use baton::vault::{Access, Vault};
 use common::{Env, PASS, snapshot};
 use std::fs;
@@ -615,7 +615,7 @@ fn all_clients(v: &Vault) -> std::collections::BTreeMap<String, String> {
             let f = v.client(&c.id).unwrap();
             (
                 c.id.clone(),
-                String::from_utf8(baton::secret::json_bytes(&f).to_vec()).unwrap(),
+                String::from_utf8(baton::crypto::secret::json_bytes(&f).to_vec()).unwrap(),
             )
         })
         .collect()

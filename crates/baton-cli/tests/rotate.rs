@@ -63,7 +63,7 @@ fn populated(extra: usize) -> Env {
     baton::demo::populate(&mut v).unwrap();
     for i in 0..extra {
         let id = format!("client-{i:02}");
-        v.add_client(baton::changes::NewClient {
+        v.add_client(baton::vault::changes::NewClient {
             id: id.clone(),
             name: format!("Client {i} GmbH"),
             ..Default::default()
@@ -73,7 +73,7 @@ fn populated(extra: usize) -> Env {
             v.add_entry(
                 &id,
                 name,
-                baton::changes::EntryFields {
+                baton::vault::changes::EntryFields {
                     user: Some("admin".into()),
                     password: Some(SecretText::new(pw)),
                     ..Default::default()
@@ -131,7 +131,7 @@ fn rotate_reencrypts_everything_and_keeps_every_value() {
         let bytes = fs::read(f).unwrap();
         assert!(!old_files.contains(&bytes));
         assert!(
-            baton::seal::decrypt(&old_identity, &bytes).is_err(),
+            baton::crypto::seal::decrypt(&old_identity, &bytes).is_err(),
             "the old owner key opens {}",
             f.display()
         );
@@ -572,7 +572,7 @@ fn tampering_after_a_rotation_is_detected_and_named() {
 
     // Replaced by a file newly encrypted to the public recipients of the new generation.
     let recipients = public_recipients(&e.vault);
-    let forged = baton::seal::encrypt(&recipients, b"{\"format\":\"baton-client\"}");
+    let forged = baton::crypto::seal::encrypt(&recipients, b"{\"format\":\"baton-client\"}");
     fs::write(client_file(&e.vault, "acme"), forged).unwrap();
     assert_detected(&e, "acme");
     // And a rotation refuses to re-encrypt a tampered vault: it stays at generation 2
@@ -610,7 +610,7 @@ fn a_forged_rotation_state_file_is_refused() {
         br#"{"format":"baton-rotation","version":1,"mac_old":"00","mac_new":"00","body":{}}"#;
     fs::write(
         e.vault.join("rotation.g2.age"),
-        baton::seal::encrypt(&recipients, body),
+        baton::crypto::seal::encrypt(&recipients, body),
     )
     .unwrap();
     let snap = common::snapshot(&e.vault);

@@ -20,7 +20,8 @@ use std::str::FromStr;
 use std::time::Instant;
 
 use age::x25519;
-use baton::{fsio, seal};
+use baton::crypto::seal;
+use baton::store::fsio;
 use rayon::prelude::*;
 
 const USAGE: &str = "usage: bench_floor VAULT IDENTITY_FILE [--threads N] [--write-dir DIR]";
@@ -86,7 +87,7 @@ fn read_identity(path: &Path) -> Result<x25519::Identity, String> {
 
 /// Every `clients/*.age` file of the vault, read into memory.
 fn load_clients(vault: &Path) -> std::io::Result<Vec<Vec<u8>>> {
-    let mut paths: Vec<PathBuf> = std::fs::read_dir(vault.join(baton::vault::CLIENTS_DIR))?
+    let mut paths: Vec<PathBuf> = std::fs::read_dir(vault.join(baton::store::CLIENTS_DIR))?
         .filter_map(|e| e.ok().map(|e| e.path()))
         .filter(|p| p.extension().is_some_and(|x| x == "age"))
         .collect();

@@ -14,7 +14,8 @@ use std::process::ExitCode;
 use std::time::Instant;
 
 use baton::client::Attachment;
-use baton::vault::{Access, InitOptions, Vault, now};
+use baton::time::now;
+use baton::vault::{Access, InitOptions, Vault};
 use baton::{
     AuditEvent, ClientFile, Entry, EntryKind, KdfParams, Passphrase, SecretBytes, SecretText,
 };
@@ -314,7 +315,11 @@ fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
             client_name(done + 1, width),
             client_name(upto, width)
         );
-        vault.commit(AuditEvent::new("client.add", None, detail), batch, &[])?;
+        vault.commit(
+            AuditEvent::new(baton::audit::AuditAction::ClientAdd, None, detail),
+            batch,
+            &[],
+        )?;
         done = upto;
         if done % 1000 == 0 || done == args.clients {
             eprintln!(
@@ -353,7 +358,7 @@ fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
     let first_entry = file.entries.first().map(|e| e.name.clone());
 
     let (vault_bytes, vault_files) = tree_size(&args.vault);
-    let (clients_bytes, client_files) = tree_size(&args.vault.join(baton::vault::CLIENTS_DIR));
+    let (clients_bytes, client_files) = tree_size(&args.vault.join(baton::store::CLIENTS_DIR));
     let index_bytes = std::fs::metadata(&index_file)?.len();
     println!("clients={}", args.clients);
     println!("entries_per_client={}", args.entries);

@@ -3,7 +3,7 @@
 //!
 //! Run: `cargo run -p baton --example vault_tour`
 
-use baton::changes::{EntryFields, NewClient};
+use baton::vault::changes::{EntryFields, NewClient};
 use baton::vault::{Access, InitOptions, Vault};
 use baton::{EmergencySecret, EntryKind, KdfParams, Passphrase, SecretText, slip39};
 

@@ -3,7 +3,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::secret::{SecretBytes, SecretText, serde_secret_bytes, serde_secret_text};
+use crate::crypto::secret::{SecretBytes, SecretText, serde_secret_bytes, serde_secret_text};
 
 /// What kind of system an entry gives access to (docs/format.md#client-files).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, Hash, PartialOrd, Ord)]
@@ -208,7 +208,7 @@ impl Lifecycle {
         if !self.retain_until.is_empty() {
             return Some(self.retain_until.clone());
         }
-        crate::header::add_months(&format!("{}T00:00:00Z", ended.date), months)
+        crate::time::add_months(&format!("{}T00:00:00Z", ended.date), months)
             .and_then(|t| t.get(..10).map(str::to_string))
     }
 

@@ -1,10 +1,10 @@
 //! Sample clients for `baton demo` and for tests: realistic shapes, fake values
 //! (documentation IP ranges RFC 5737, `.example` domains RFC 2606).
 
-use crate::changes::{EntryFields, NewClient};
 use crate::client::EntryKind;
+use crate::crypto::secret::{SecretBytes, SecretText};
 use crate::export::PackageRecipient;
-use crate::secret::{SecretBytes, SecretText};
+use crate::vault::changes::{EntryFields, NewClient};
 use crate::vault::{Vault, VaultError};
 
 /// A fake OpenSSH private key body used as an attachment in the demo.
@@ -144,7 +144,7 @@ pub fn populate(vault: &mut Vault) -> Result<age::x25519::Identity, VaultError> 
         SecretBytes::new(DEMO_SSH_KEY.as_bytes().to_vec()),
         false,
     )?;
-    vault.set_owner_profile(crate::index::OwnerProfile {
+    vault.set_owner_profile(crate::store::index::OwnerProfile {
         name: "Max Admin".into(),
         contact: "max@admin.example".into(),
         vault_copies: "Nextcloud folder 'baton'; USB stick in the office safe".into(),

@@ -5,7 +5,7 @@ use rand::rngs::OsRng;
 use rand::seq::SliceRandom;
 use zeroize::Zeroizing;
 
-use crate::secret::SecretText;
+use crate::crypto::secret::SecretText;
 
 const LOWER: &[u8] = b"abcdefghijkmnopqrstuvwxyz";
 const UPPER: &[u8] = b"ABCDEFGHJKLMNPQRSTUVWXYZ";

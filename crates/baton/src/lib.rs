@@ -8,36 +8,26 @@
 #![forbid(unsafe_code)]
 
 pub mod audit;
-pub mod catalog;
-pub mod changes;
 pub mod client;
+pub mod crypto;
 pub mod demo;
 pub mod emergency;
 pub mod export;
-pub mod fsio;
 pub mod gdpr;
 pub mod generate;
-pub mod header;
-pub mod index;
-pub mod kdbx;
-pub mod kdf;
-pub mod keys;
-pub mod kit;
-pub mod locator;
 pub mod otp;
+pub mod render;
 pub mod rotate;
-pub mod seal;
-pub mod secret;
-pub mod shard;
-pub mod sheet;
 pub mod slip39;
+pub mod store;
+pub mod time;
 pub mod vault;
 
 pub use audit::{AuditEvent, AuditRecord};
 pub use client::{ClientFile, ClientRef, ClientSummary, Entry, EntryKind};
-pub use kdf::KdfParams;
-pub use keys::EmergencySecret;
-pub use secret::{Passphrase, SecretBytes, SecretText};
+pub use crypto::kdf::KdfParams;
+pub use crypto::keys::EmergencySecret;
+pub use crypto::secret::{Passphrase, SecretBytes, SecretText};
 pub use vault::{Access, InitError, InitOptions, IntegrityError, UnlockError, Vault, VaultError};
 
 /// `s` is exactly `len` lowercase hex digits: the form of every random name and hash

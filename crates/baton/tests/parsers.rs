@@ -30,7 +30,7 @@ proptest! {
     fn header_with_hostile_kdf_values_is_refused(m in any::<u32>(), t in any::<u32>(), p in any::<u32>()) {
         let params = baton::KdfParams { m_cost_kib: m, t_cost: t, p_cost: p, ..baton::KdfParams::standard() };
         if params.validate().is_ok() {
-            prop_assert!(m <= baton::kdf::MAX_M_COST_KIB && t <= baton::kdf::MAX_T_COST && p <= baton::kdf::MAX_P_COST);
+            prop_assert!(m <= baton::crypto::kdf::MAX_M_COST_KIB && t <= baton::crypto::kdf::MAX_T_COST && p <= baton::crypto::kdf::MAX_P_COST);
             prop_assert!(m >= 65536 && t >= 3);
         }
     }
@@ -38,7 +38,7 @@ proptest! {
     #[test]
     fn age_decrypt_of_garbage_fails_cleanly(bytes in prop::collection::vec(any::<u8>(), 0..400)) {
         let id = age::x25519::Identity::generate();
-        prop_assert!(baton::seal::decrypt(&id, &bytes).is_err());
+        prop_assert!(baton::crypto::seal::decrypt(&id, &bytes).is_err());
     }
 
     #[test]

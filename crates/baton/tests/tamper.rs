@@ -6,8 +6,8 @@ use std::fs;
 use std::path::{Path, PathBuf};
 use std::str::FromStr;
 
-use baton::changes::{EntryFields, NewClient};
 use baton::slip39;
+use baton::vault::changes::{EntryFields, NewClient};
 use baton::vault::{Access, InitOptions, IntegrityError, UnlockError, Vault, VaultError};
 use baton::{EmergencySecret, KdfParams, Passphrase, SecretText};
 
@@ -189,7 +189,7 @@ fn a_client_file_forged_with_the_public_recipients_is_detected() {
     };
     fs::write(
         &target,
-        baton::seal::encrypt(&public_recipients(&f.path), &plain),
+        baton::crypto::seal::encrypt(&public_recipients(&f.path), &plain),
     )
     .unwrap();
     for_both_keys(&f, |v| {
@@ -221,7 +221,7 @@ fn an_index_forged_with_the_public_recipients_is_detected() {
         let ip = f.path.join(h.index_file());
         fs::write(
             &ip,
-            baton::seal::encrypt(&public_recipients(&f.path), env.as_bytes()),
+            baton::crypto::seal::encrypt(&public_recipients(&f.path), env.as_bytes()),
         )
         .unwrap();
         for_both_keys(&f, |v| {
@@ -474,12 +474,12 @@ fn an_authenticated_index_cannot_point_outside_clients() {
     let v = Vault::open_emergency(&f.path, &f.secret, Access::Read).unwrap();
     let good = v.index().clone();
     let vid = v.header().vault_id_bytes().unwrap();
-    let shard = baton::locator::shard_of("alpha");
+    let shard = baton::store::locator::shard_of("alpha");
     let mut rows: Vec<baton::ClientRef> = v
         .clients()
         .unwrap()
         .iter()
-        .filter(|c| baton::locator::shard_of(&c.id) == shard)
+        .filter(|c| baton::store::locator::shard_of(&c.id) == shard)
         .cloned()
         .collect();
     drop(v);
@@ -488,14 +488,15 @@ fn an_authenticated_index_cannot_point_outside_clients() {
         "format": "baton-locator", "version": 1, "vault_id": good.vault_id,
         "shard": shard, "clients": rows,
     });
-    let cipher = baton::seal::encrypt(&public_recipients(&f.path), plain.to_string().as_bytes());
+    let cipher =
+        baton::crypto::seal::encrypt(&public_recipients(&f.path), plain.to_string().as_bytes());
     let forged = format!("{}.age", "ab".repeat(16));
     fs::write(f.path.join("clients").join(&forged), &cipher).unwrap();
-    let write_index = |idx: &baton::index::IndexBody| {
+    let write_index = |idx: &baton::store::index::IndexBody| {
         let sealed = idx.seal(&f.secret.auth_key(&vid));
         fs::write(
             f.path.join("index.g1.age"),
-            baton::seal::encrypt(&public_recipients(&f.path), &sealed),
+            baton::crypto::seal::encrypt(&public_recipients(&f.path), &sealed),
         )
         .unwrap();
     };
@@ -562,7 +563,7 @@ fn shard_file(path: &Path, pass: &Passphrase, id: &str) -> PathBuf {
         .index()
         .catalog
         .iter()
-        .find(|r| r.shard == baton::catalog::shard_of(&cid))
+        .find(|r| r.shard == baton::store::catalog::shard_of(&cid))
         .unwrap();
     path.join("clients").join(&r.file)
 }
@@ -610,7 +611,7 @@ fn a_catalog_shard_forged_with_the_public_recipients_is_detected() {
     let (vault_id, cid, shard) = {
         let v = Vault::open(&f.path, &f.pass, Access::Read).unwrap();
         let cid = v.locate("alpha").unwrap().cid.clone();
-        let shard = baton::catalog::shard_of(&cid).to_string();
+        let shard = baton::store::catalog::shard_of(&cid).to_string();
         (v.index().vault_id.clone(), cid, shard)
     };
     let forged = serde_json::json!({
@@ -621,7 +622,7 @@ fn a_catalog_shard_forged_with_the_public_recipients_is_detected() {
     });
     fs::write(
         &target,
-        baton::seal::encrypt(&public_recipients(&f.path), forged.to_string().as_bytes()),
+        baton::crypto::seal::encrypt(&public_recipients(&f.path), forged.to_string().as_bytes()),
     )
     .unwrap();
     assert_catalog_problem(&f, |e| matches!(e, IntegrityError::ShardDamaged { .. }));
@@ -654,7 +655,7 @@ fn a_client_file_swapped_with_a_catalog_shard_is_detected() {
 /// The locator shard file that holds `id`'s reference.
 fn locator_file(path: &Path, pass: &Passphrase, id: &str) -> PathBuf {
     let v = Vault::open(path, pass, Access::Read).unwrap();
-    let shard = baton::locator::shard_of(id);
+    let shard = baton::store::locator::shard_of(id);
     let r = v.index().locator.iter().find(|r| r.shard == shard).unwrap();
     path.join("clients").join(&r.file)
 }
@@ -662,7 +663,7 @@ fn locator_file(path: &Path, pass: &Passphrase, id: &str) -> PathBuf {
 /// Reading `id` fails as `expected` for both keys, `verify` reports it, and the clients
 /// of the other locator shards still verify and read.
 fn assert_locator_problem(f: &Fixture, id: &str, expected: impl Fn(&IntegrityError) -> bool) {
-    let shard = baton::locator::shard_of(id);
+    let shard = baton::store::locator::shard_of(id);
     for_both_keys(f, |v| {
         let v = v.unwrap();
         match v.client(id) {
@@ -672,7 +673,7 @@ fn assert_locator_problem(f: &Fixture, id: &str, expected: impl Fn(&IntegrityErr
         let p = problems_of(&v);
         assert!(p.iter().any(&expected), "{p:?}");
         for other in ["alpha", "beta"] {
-            if baton::locator::shard_of(other) != shard {
+            if baton::store::locator::shard_of(other) != shard {
                 v.client(other).unwrap();
             }
         }
@@ -695,7 +696,7 @@ fn a_rolled_back_locator_shard_is_detected() {
         matches!(
             e,
             IntegrityError::ShardDamaged {
-                kind: baton::shard::ShardKind::Locator,
+                kind: baton::store::shard::ShardKind::Locator,
                 ..
             }
         )
@@ -710,7 +711,7 @@ fn a_deleted_locator_shard_is_detected() {
         matches!(
             e,
             IntegrityError::ShardMissing {
-                kind: baton::shard::ShardKind::Locator,
+                kind: baton::store::shard::ShardKind::Locator,
                 ..
             }
         )
@@ -725,7 +726,7 @@ fn a_commit_that_names_a_client_twice_is_refused_and_changes_nothing() {
     let before = snapshot(&f.path);
     let alpha = v.client("alpha").unwrap();
     let cid = alpha.cid.clone();
-    let ev = || AuditEvent::new("test", None, "");
+    let ev = || AuditEvent::new(baton::audit::AuditAction::Other("test".into()), None, "");
     // Upserted and removed at once.
     assert!(
         v.commit(ev(), vec![v.client("alpha").unwrap()], &[cid])

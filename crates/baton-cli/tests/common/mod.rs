@@ -185,7 +185,7 @@ pub fn copy_tree(from: &std::path::Path, to: &std::path::Path) {
 /// catalog's shard files).
 #[allow(dead_code)]
 pub fn client_file(vault: &Path, id: &str) -> PathBuf {
-    use baton::secret::Passphrase;
+    use baton::crypto::secret::Passphrase;
     use baton::vault::{Access, Vault};
     let v = Vault::open(vault, &Passphrase::new(PASS.into()), Access::Read).unwrap();
     vault.join("clients").join(&v.locate(id).unwrap().file)
@@ -235,7 +235,7 @@ pub fn screenshot(browser: &str, page: &Path, shot: &Path, profile: &Path, size:
         .arg(format!("--window-size={size}"))
         .arg(format!("--user-data-dir={}", profile.display()))
         .arg(format!("--screenshot={}", shot.display()))
-        .arg(baton::fsio::file_url(page))
+        .arg(baton::store::fsio::file_url(page))
         .output()
         .unwrap();
     assert!(

@@ -8,58 +8,11 @@
 
 use std::collections::BTreeMap;
 
-use crate::client::{ClientRef, ClientSummary};
-use crate::index::IndexBody;
-use crate::shard::ShardKind;
-use crate::vault::{IntegrityError, Vault, VaultError};
+use crate::client::ClientSummary;
 
 /// The catalog shard a client belongs to: the first hex digit of its `cid`.
 pub fn shard_of(cid: &str) -> &str {
     cid.get(..1).unwrap_or("")
-}
-
-impl Vault {
-    /// Every client's summary, sorted by id, checked against the locator: each shard is
-    /// the file the index pins, and the shards hold exactly the clients the locator
-    /// names.
-    pub fn catalog(&self) -> Result<Vec<ClientSummary>, VaultError> {
-        let first = self
-            .clients()
-            .and_then(|clients| self.catalog_of(&self.index, clients))
-            .map_err(VaultError::from);
-        self.or_fresh(first, |fresh| {
-            let clients = self.load_clients(fresh)?;
-            Ok(self.catalog_of(fresh, &clients)?)
-        })
-    }
-
-    pub(crate) fn catalog_of(
-        &self,
-        index: &IndexBody,
-        clients: &[ClientRef],
-    ) -> Result<Vec<ClientSummary>, IntegrityError> {
-        let mut by_cid: BTreeMap<String, ClientSummary> = BTreeMap::new();
-        for r in &index.catalog {
-            let list: Vec<ClientSummary> =
-                self.read_shard(ShardKind::Catalog, &index.vault_id, r)?;
-            for s in list {
-                if shard_of(&s.cid) != r.shard || by_cid.insert(s.cid.clone(), s).is_some() {
-                    return Err(IntegrityError::CatalogMismatch);
-                }
-            }
-        }
-        let mut out = Vec::with_capacity(clients.len());
-        for c in clients {
-            match by_cid.remove(&c.cid) {
-                Some(s) if s.id == c.id => out.push(s),
-                _ => return Err(IntegrityError::CatalogMismatch),
-            }
-        }
-        if !by_cid.is_empty() {
-            return Err(IntegrityError::CatalogMismatch);
-        }
-        Ok(out)
-    }
 }
 
 /// Applies a write to the catalog: `upserts` replace or add summaries (matched by

@@ -1,5 +1,9 @@
 //! The append-only, hash-chained, encrypted audit log (docs/format.md#audit-log).
 
+mod action;
+
+pub use action::AuditAction;
+
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
@@ -29,7 +33,7 @@ pub struct AuditRecord {
     pub prev: String,
     pub time: String,
     pub actor: String,
-    pub action: String,
+    pub action: AuditAction,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub client: Option<String>,
     #[serde(default, skip_serializing_if = "String::is_empty")]
@@ -39,15 +43,15 @@ pub struct AuditRecord {
 /// What a caller asks to record; the vault fills in sequence, chain and time.
 #[derive(Clone, Debug)]
 pub struct AuditEvent {
-    pub action: String,
+    pub action: AuditAction,
     pub client: Option<String>,
     pub detail: String,
 }
 
 impl AuditEvent {
-    pub fn new(action: &str, client: Option<&str>, detail: impl Into<String>) -> Self {
+    pub fn new(action: AuditAction, client: Option<&str>, detail: impl Into<String>) -> Self {
         AuditEvent {
-            action: action.into(),
+            action,
             client: client.map(str::to_string),
             detail: detail.into(),
         }

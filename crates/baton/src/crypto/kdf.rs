@@ -7,7 +7,7 @@ use base64::engine::general_purpose::STANDARD;
 use serde::{Deserialize, Serialize};
 use zeroize::Zeroizing;
 
-use crate::secret::Passphrase;
+use crate::crypto::secret::Passphrase;
 
 /// Upper bounds accepted when reading a header, so that a crafted header cannot make
 /// `baton` allocate unbounded memory or spin (docs/format.md#names).

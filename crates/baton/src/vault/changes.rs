@@ -1,11 +1,12 @@
 //! The changes a user makes, each one commit with one audit record
 //! (docs/format.md#writes). Audit details never carry secret values.
 
-use crate::audit::AuditEvent;
+use crate::audit::{AuditAction, AuditEvent};
 use crate::client::{Attachment, ClientFile, Entry, EntryKind, valid_attachment_name, valid_id};
+use crate::crypto::secret::{SecretBytes, SecretText};
 use crate::otp;
-use crate::secret::{SecretBytes, SecretText};
-use crate::vault::{Vault, VaultError, now};
+use crate::time::now;
+use crate::vault::{Vault, VaultError};
 
 /// Largest attachment accepted (docs/format.md#names).
 pub const MAX_ATTACHMENT: usize = 1024 * 1024;
@@ -142,7 +143,7 @@ impl Vault {
         &mut self,
         client: &str,
         entry: &str,
-        event: (&str, String),
+        event: (AuditAction, String),
         change: impl FnOnce(&mut Entry) -> Result<(), VaultError>,
     ) -> Result<(), VaultError> {
         let mut file = self.client(client)?;
@@ -193,7 +194,7 @@ impl Vault {
             lifecycle: Default::default(),
         };
         self.commit(
-            AuditEvent::new("client.add", Some(&c.id), ""),
+            AuditEvent::new(AuditAction::ClientAdd, Some(&c.id), ""),
             vec![file],
             &[],
         )
@@ -223,7 +224,7 @@ impl Vault {
         }
         file.updated = now();
         self.commit(
-            AuditEvent::new("client.edit", Some(id), changed.join(",")),
+            AuditEvent::new(AuditAction::ClientEdit, Some(id), changed.join(",")),
             vec![file],
             &[],
         )
@@ -244,7 +245,7 @@ impl Vault {
             .collect::<Vec<_>>()
             .join(",");
         self.commit(
-            AuditEvent::new("client.recipients", Some(id), detail),
+            AuditEvent::new(AuditAction::ClientRecipients, Some(id), detail),
             vec![file],
             &[],
         )
@@ -253,14 +254,14 @@ impl Vault {
     /// Sets the owner's name and contact as shown in client packages.
     pub fn set_owner_profile(
         &mut self,
-        profile: crate::index::OwnerProfile,
+        profile: crate::store::index::OwnerProfile,
     ) -> Result<(), VaultError> {
         check_text("owner name", &profile.name, 256)?;
         check_text("owner contact", &profile.contact, 1024)?;
         check_text("vault copies", &profile.vault_copies, 1024)?;
         check_text("successor", &profile.successor, 1024)?;
         self.commit_with(
-            AuditEvent::new("vault.owner", None, ""),
+            AuditEvent::new(AuditAction::VaultOwner, None, ""),
             vec![],
             &[],
             |ix| ix.owner = profile,
@@ -287,7 +288,7 @@ impl Vault {
             format!("ended {date}: {reason}")
         };
         self.commit(
-            AuditEvent::new("client.end", Some(id), detail),
+            AuditEvent::new(AuditAction::ClientEnd, Some(id), detail),
             vec![file],
             &[],
         )
@@ -302,7 +303,7 @@ impl Vault {
         file.updated = now();
         self.commit(
             AuditEvent::new(
-                "client.reopen",
+                AuditAction::ClientReopen,
                 Some(id),
                 format!("was ended {}", ended.date),
             ),
@@ -373,7 +374,7 @@ impl Vault {
         }
         file.updated = now();
         self.commit(
-            AuditEvent::new("client.gdpr", Some(id), changed.join(", ")),
+            AuditEvent::new(AuditAction::ClientGdpr, Some(id), changed.join(", ")),
             vec![file],
             &[],
         )
@@ -387,7 +388,7 @@ impl Vault {
         let old = self.index().retention_months;
         self.commit_with(
             AuditEvent::new(
-                "settings.retention",
+                AuditAction::SettingsRetention,
                 None,
                 format!("retention {old} -> {months} months after a client's end"),
             ),
@@ -410,7 +411,7 @@ impl Vault {
         let cid = s.cid.clone();
         let detail = format!("{} entries", s.entries.len());
         self.commit(
-            AuditEvent::new("client.remove", Some(id), detail),
+            AuditEvent::new(AuditAction::ClientRemove, Some(id), detail),
             vec![],
             &[cid],
         )
@@ -449,7 +450,7 @@ impl Vault {
         file.entries.push(e);
         file.updated = t;
         self.commit(
-            AuditEvent::new("entry.add", Some(client), name),
+            AuditEvent::new(AuditAction::EntryAdd, Some(client), name),
             vec![file],
             &[],
         )
@@ -463,7 +464,7 @@ impl Vault {
     ) -> Result<(), VaultError> {
         fields.check()?;
         let detail = format!("{name}: {}", describe(&fields));
-        self.update_entry(client, name, ("entry.edit", detail), |e| {
+        self.update_entry(client, name, (AuditAction::EntryEdit, detail), |e| {
             fields.apply(e);
             Ok(())
         })
@@ -488,7 +489,7 @@ impl Vault {
             });
         }
         let detail = format!("{name} -> {new_name}");
-        self.update_entry(client, name, ("entry.rename", detail), |e| {
+        self.update_entry(client, name, (AuditAction::EntryRename, detail), |e| {
             e.name = new_name.into();
             Ok(())
         })
@@ -506,7 +507,7 @@ impl Vault {
         }
         file.updated = now();
         self.commit(
-            AuditEvent::new("entry.remove", Some(client), name),
+            AuditEvent::new(AuditAction::EntryRemove, Some(client), name),
             vec![file],
             &[],
         )
@@ -534,7 +535,7 @@ impl Vault {
             )));
         }
         let detail = format!("{entry}: {name} ({size} bytes)");
-        self.update_entry(client, entry, ("entry.attach", detail), |e| {
+        self.update_entry(client, entry, (AuditAction::EntryAttach, detail), |e| {
             // Names differing only in case would overwrite each other when the client
             // unpacks on macOS or Windows.
             if e.attachments
@@ -563,7 +564,7 @@ impl Vault {
 
     pub fn detach(&mut self, client: &str, entry: &str, name: &str) -> Result<(), VaultError> {
         let detail = format!("{entry}: {name}");
-        self.update_entry(client, entry, ("entry.detach", detail), |e| {
+        self.update_entry(client, entry, (AuditAction::EntryDetach, detail), |e| {
             let before = e.attachments.len();
             e.attachments.retain(|a| a.name != name);
             if e.attachments.len() == before {

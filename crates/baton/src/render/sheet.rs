@@ -6,8 +6,8 @@ use std::fmt::{self, Write};
 use zeroize::Zeroizing;
 
 use crate::client::ClientFile;
+use crate::crypto::secret::SecretText;
 use crate::export::{Origin, attachment_path};
-use crate::secret::SecretText;
 
 /// Writes `s` escaped for HTML element content and double-quoted attributes, straight
 /// into the output (no intermediate copy of secret values).

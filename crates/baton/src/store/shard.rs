@@ -3,10 +3,8 @@
 //! writing one change does not cost the whole vault.
 
 use serde::{Deserialize, Serialize};
-use zeroize::Zeroizing;
 
-use crate::seal;
-use crate::vault::{self, IntegrityError, Vault, is_client_file_name, sha256_hex};
+use crate::store::is_client_file_name;
 
 /// What the index keeps about one shard file.
 #[derive(Serialize, Deserialize, Debug, Clone, PartialEq, Eq)]
@@ -86,62 +84,9 @@ pub(crate) fn valid_refs(refs: &[ShardRef]) -> bool {
 /// The names a shard file's plaintext must carry; parsed without the rows, so rotation
 /// can check a shard it copies unchanged.
 #[derive(Deserialize)]
-struct ShardNames<'a> {
-    format: &'a str,
-    version: u32,
-    vault_id: &'a str,
-    shard: &'a str,
-}
-
-impl Vault {
-    /// A shard's plaintext, checked against the index's SHA-256 and its names.
-    pub(crate) fn shard_plaintext(
-        &self,
-        kind: ShardKind,
-        vault_id: &str,
-        r: &ShardRef,
-    ) -> Result<Zeroizing<Vec<u8>>, IntegrityError> {
-        let damaged = || IntegrityError::ShardDamaged {
-            kind,
-            shard: r.shard.clone(),
-        };
-        if !is_client_file_name(&r.file) || !valid_shard(&r.shard) {
-            return Err(damaged());
-        }
-        let p = self.path.join(vault::CLIENTS_DIR).join(&r.file);
-        let bytes = std::fs::read(&p).map_err(|_| IntegrityError::ShardMissing {
-            kind,
-            shard: r.shard.clone(),
-            file: format!("{}/{}", vault::CLIENTS_DIR, r.file),
-        })?;
-        if sha256_hex(&bytes) != r.sha256 {
-            return Err(damaged());
-        }
-        let plain = seal::decrypt(self.identity(), &bytes).map_err(|_| damaged())?;
-        let n: ShardNames = serde_json::from_slice(&plain).map_err(|_| damaged())?;
-        if n.format != kind.format()
-            || n.version != 1
-            || n.vault_id != vault_id
-            || n.shard != r.shard
-        {
-            return Err(damaged());
-        }
-        Ok(plain)
-    }
-
-    /// A shard's rows.
-    pub(crate) fn read_shard<T: serde::de::DeserializeOwned>(
-        &self,
-        kind: ShardKind,
-        vault_id: &str,
-        r: &ShardRef,
-    ) -> Result<Vec<T>, IntegrityError> {
-        let plain = self.shard_plaintext(kind, vault_id, r)?;
-        let file: ShardFile<T> =
-            serde_json::from_slice(&plain).map_err(|_| IntegrityError::ShardDamaged {
-                kind,
-                shard: r.shard.clone(),
-            })?;
-        Ok(file.clients)
-    }
+pub(crate) struct ShardNames<'a> {
+    pub(crate) format: &'a str,
+    pub(crate) version: u32,
+    pub(crate) vault_id: &'a str,
+    pub(crate) shard: &'a str,
 }

@@ -5,10 +5,9 @@ use serde_json::value::RawValue;
 use zeroize::Zeroizing;
 
 use crate::audit::{AuditArchive, AuditHead};
-use crate::emergency::Holder;
-use crate::header::{Recipients, ShareSet};
-use crate::keys::AuthKey;
-use crate::shard::ShardRef;
+use crate::crypto::keys::AuthKey;
+use crate::store::header::{Recipients, ShareSet};
+use crate::store::shard::ShardRef;
 
 const MAC_DOMAIN: &[u8] = b"baton-index/1\n";
 /// Version 2 split the entry summaries out into the catalog; version 3 records each
@@ -105,7 +104,7 @@ impl IndexBody {
 
     /// Serializes and authenticates the index; the result is the plaintext to encrypt.
     pub fn seal(&self, auth: &AuthKey) -> Zeroizing<Vec<u8>> {
-        let body = crate::secret::json_bytes(self);
+        let body = crate::crypto::secret::json_bytes(self);
         let raw = RawValue::from_string(
             String::from_utf8(body.to_vec()).expect("serde_json writes UTF-8"),
         )
@@ -117,7 +116,7 @@ impl IndexBody {
             mac,
             body: &raw,
         };
-        crate::secret::json_bytes(&env)
+        crate::crypto::secret::json_bytes(&env)
     }
 
     /// Verifies the MAC over the exact bytes of `body`, then parses it.
@@ -142,6 +141,17 @@ impl IndexBody {
     }
 }
 
+/// One holder of the current share set (kept in the index; names are private).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Holder {
+    pub name: String,
+    /// 0-based SLIP-39 group index.
+    pub group: u8,
+    /// 0-based SLIP-39 member index. Holders of a group with threshold 1 all hold
+    /// copies of member 0.
+    pub member: u8,
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -159,7 +169,7 @@ mod tests {
             share_set: ShareSet {
                 id: "0001".into(),
                 group_threshold: 1,
-                groups: vec![crate::header::ShareGroup {
+                groups: vec![crate::store::header::ShareGroup {
                     threshold: 1,
                     count: 1,
                 }],

@@ -8,9 +8,9 @@ use std::fmt::{self, Write};
 use zeroize::Zeroizing;
 
 use crate::emergency::{HolderShare, Policy, format_check};
-use crate::header::Header;
-use crate::index::OwnerProfile;
-use crate::sheet::{date, esc_into, head, qr_svg, render_exact};
+use crate::render::sheet::{date, esc_into, head, qr_svg, render_exact};
+use crate::store::header::Header;
+use crate::store::index::OwnerProfile;
 
 /// Everything public a kit shows besides the share itself.
 pub struct KitContext<'a> {

@@ -6,8 +6,8 @@ use keepass::db::{Value, fields};
 use keepass::{Database, DatabaseKey};
 
 use crate::client::ClientFile;
+use crate::crypto::secret::SecretText;
 use crate::export::Origin;
-use crate::secret::SecretText;
 
 /// Argon2id as KeePassXC's own default for new databases (64 MiB, 2 lanes), with
 /// enough passes that one unlock costs a noticeable fraction of a second.

@@ -18,22 +18,24 @@ use serde::{Deserialize, Serialize};
 use serde_json::value::RawValue;
 use sha2::{Digest, Sha256};
 
-use crate::audit::{self, AUDIT_DIR, AuditArchive, AuditEvent, AuditHead, AuditRecord};
-use crate::client::ClientRef;
-use crate::emergency::{self, Holder, HolderShare, Policy};
-use crate::fsio;
-use crate::header::{self, HEADER_FILE, Header, Recipients, ShareSet};
-use crate::index::IndexBody;
-use crate::kdf::{DerivedKeys, KdfError, KdfParams};
-use crate::keys::{self, AuthKey, EmergencySecret, OwnerIdentity, OwnerKeyError};
-use crate::locator;
-use crate::seal;
-use crate::secret::Passphrase;
-use crate::shard::{ShardFile, ShardKind, ShardRef};
-use crate::vault::{
-    self, CLIENTS_DIR, InitError, IntegrityError, Key, RawRecord, Vault, VaultError,
-    is_client_file_name, now, sha256_hex, write_header_file,
+use crate::audit::{
+    self, AUDIT_DIR, AuditAction, AuditArchive, AuditEvent, AuditHead, AuditRecord,
 };
+use crate::client::ClientRef;
+use crate::crypto::kdf::{DerivedKeys, KdfError, KdfParams};
+use crate::crypto::keys::{self, AuthKey, EmergencySecret, OwnerIdentity, OwnerKeyError};
+use crate::crypto::seal;
+use crate::crypto::secret::Passphrase;
+use crate::emergency::{self, Holder, HolderShare, Policy};
+use crate::store::fsio;
+use crate::store::header::write_header_file;
+use crate::store::header::{self, HEADER_FILE, Header, Recipients, ShareSet};
+use crate::store::index::IndexBody;
+use crate::store::locator;
+use crate::store::shard::{ShardFile, ShardKind, ShardRef};
+use crate::store::{CLIENTS_DIR, IntegrityError, is_client_file_name, sha256_hex};
+use crate::time::now;
+use crate::vault::{self, InitError, Key, RawRecord, Vault, VaultError};
 
 const STATE_MAC_DOMAIN: &[u8] = b"baton-rotation/1\n";
 
@@ -476,7 +478,7 @@ impl Vault {
                 // file stays and `abort` finishes the job. `discard` itself refuses if
                 // vault.json did switch after all (an error after its rename).
                 let record = AuditEvent::new(
-                    "vault.rotate-failed",
+                    AuditAction::VaultRotateFailed,
                     None,
                     format!("generation {} discarded: {e}", body.to),
                 );
@@ -578,7 +580,7 @@ impl Vault {
         };
         // A state file older than the index (its rotation was undone and recorded, and
         // the process died before removing it; or a copy put back) can only be removed.
-        let record = current.then(|| AuditEvent::new("vault.rotate-abort", None, detail));
+        let record = current.then(|| AuditEvent::new(AuditAction::VaultRotateAbort, None, detail));
         let removed = self.discard(&body, record)?;
         Ok(AbortReport {
             generation: to,
@@ -617,7 +619,7 @@ impl Vault {
     /// Writes the state file, encrypted to the old and the new recipients and
     /// authenticated with both generations' auth keys.
     fn write_state(&self, body: &StateBody, keys: &NewKeys) -> Result<(), RotateError> {
-        let raw = crate::secret::json_bytes(body);
+        let raw = crate::crypto::secret::json_bytes(body);
         let raw = RawValue::from_string(String::from_utf8(raw.to_vec()).expect("UTF-8"))
             .expect("valid JSON");
         let env = EnvelopeOut {
@@ -627,7 +629,7 @@ impl Vault {
             mac_new: hex::encode(keys.auth.mac(STATE_MAC_DOMAIN, raw.get().as_bytes())),
             body: &raw,
         };
-        let plain = crate::secret::json_bytes(&env);
+        let plain = crate::crypto::secret::json_bytes(&env);
         let mut to: Vec<x25519::Recipient> = self.recipients.clone();
         to.extend(keys.recipients.iter().cloned());
         let p = self.path.join(header::rotation_file(body.to));
@@ -791,7 +793,7 @@ impl Vault {
         let mut labels: Vec<String> = stored.iter().map(Stored::label).collect();
         let mut rewritten = rewritten;
         for (r, (shard, rows)) in self.index.locator.iter().zip(groups) {
-            let plain = crate::secret::json_bytes(&ShardFile::new(
+            let plain = crate::crypto::secret::json_bytes(&ShardFile::new(
                 ShardKind::Locator,
                 vault_id,
                 &shard,
@@ -825,9 +827,9 @@ impl Vault {
             time: now(),
             actor: self.actor().into(),
             action: if body.changes.iter().any(|c| c == TAKEOVER_CHANGE) {
-                "vault.takeover".into()
+                AuditAction::VaultTakeover
             } else {
-                "vault.rotate".into()
+                AuditAction::VaultRotate
             },
             client: None,
             detail: format!(
@@ -1112,7 +1114,7 @@ impl Vault {
         let old = self.header.rotation.interval_months;
         self.commit(
             AuditEvent::new(
-                "settings.rotation",
+                AuditAction::SettingsRotation,
                 None,
                 format!("rotation interval {old} -> {months} months"),
             ),

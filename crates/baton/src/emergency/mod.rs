@@ -6,15 +6,14 @@ use std::collections::HashSet;
 
 use hkdf::Hkdf;
 use hmac::{Hmac, Mac};
-use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 use zeroize::Zeroizing;
 
-use crate::audit::AuditEvent;
+use crate::audit::{AuditAction, AuditEvent};
 use crate::client::valid_holder;
-use crate::header::{RetiredSet, ShareCheck, ShareGroup, ShareSet};
-use crate::keys::EmergencySecret;
+use crate::crypto::keys::EmergencySecret;
 use crate::slip39::{self, GroupSpec, Mnemonic, Slip39Error};
+use crate::store::header::{RetiredSet, ShareCheck, ShareGroup, ShareSet};
 use crate::vault::{Vault, VaultError};
 
 /// SLIP-39 iteration exponent of new share sets: 20000 PBKDF2 rounds, cheap, because
@@ -22,6 +21,8 @@ use crate::vault::{Vault, VaultError};
 pub const ITERATION_EXPONENT: u8 = 1;
 
 /// Months after which `status` suggests a drill (the kits' "check it once a year").
+pub use crate::store::index::Holder;
+
 pub const DRILL_MONTHS: u32 = 12;
 
 /// Who must come together to rebuild the emergency key: every group is needed, and in
@@ -35,17 +36,6 @@ pub struct Policy {
 pub struct PolicyGroup {
     pub threshold: u8,
     pub holders: Vec<String>,
-}
-
-/// One holder of the current share set (kept in the index; names are private).
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Holder {
-    pub name: String,
-    /// 0-based SLIP-39 group index.
-    pub group: u8,
-    /// 0-based SLIP-39 member index. Holders of a group with threshold 1 all hold
-    /// copies of member 0.
-    pub member: u8,
 }
 
 #[derive(Clone, Debug, thiserror::Error, PartialEq, Eq)]
@@ -767,7 +757,7 @@ impl Vault {
         &mut self,
         name: &str,
         group: Option<usize>,
-        deliver: impl FnOnce(&crate::header::Header, &[HolderShare]) -> Result<(), String>,
+        deliver: impl FnOnce(&crate::store::header::Header, &[HolderShare]) -> Result<(), String>,
     ) -> Result<Holder, VaultError> {
         self.require_write()?;
         let groups = self.index.share_set.groups.len();
@@ -811,7 +801,7 @@ impl Vault {
         );
         let (s2, h2) = (set.clone(), holder.clone());
         self.commit_with(
-            AuditEvent::new("emergency.add-holder", None, detail),
+            AuditEvent::new(AuditAction::EmergencyAddHolder, None, detail),
             vec![],
             &[],
             move |ix| {
@@ -836,9 +826,9 @@ impl Vault {
             self.header.share_set.id,
             self.holders_of(taken).join(", ")
         );
-        let now = crate::vault::now();
+        let now = crate::time::now();
         self.commit_with(
-            AuditEvent::new("emergency.drill", None, detail),
+            AuditEvent::new(AuditAction::EmergencyDrill, None, detail),
             vec![],
             &[],
             move |ix| ix.last_drill = now,
@@ -852,7 +842,7 @@ impl Vault {
             self.index.last_drill.as_str(),
             self.header.share_set.created.as_str(),
         );
-        crate::header::add_months(since, DRILL_MONTHS)
+        crate::time::add_months(since, DRILL_MONTHS)
     }
 
     /// The holders' names for `(group, member)` pairs, for records and messages.

@@ -13,7 +13,7 @@ use std::io::{Read, Write};
 use std::str::FromStr;
 use zeroize::Zeroizing;
 
-use crate::kdf::DerivedKeys;
+use crate::crypto::kdf::DerivedKeys;
 
 type HmacSha256 = Hmac<Sha256>;
 
@@ -180,7 +180,7 @@ pub fn wrap_owner_key(
         emergency: e_hex.to_string(),
         mac: mac_hex(derived.mac_key(), &canonical),
     };
-    let json = crate::secret::json_bytes(&plain);
+    let json = crate::crypto::secret::json_bytes(&plain);
     let kek = identity_from_bytes(&derived.kek_secret()).to_public();
     let encryptor = age::Encryptor::with_recipients(std::iter::once(&kek as &dyn age::Recipient))
         .expect("one recipient");
@@ -236,8 +236,8 @@ pub fn unwrap_owner_key(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::kdf::KdfParams;
-    use crate::secret::Passphrase;
+    use crate::crypto::kdf::KdfParams;
+    use crate::crypto::secret::Passphrase;
 
     #[test]
     fn identity_from_bytes_matches_age_encoding() {

@@ -1,6 +1,8 @@
 //! Client credential packages (docs/export-format.md): everything one client needs to
 //! take over their own systems, as an age file that the standard `age` command opens.
 
+pub mod kdbx;
+
 use std::str::FromStr;
 
 use age::secrecy::SecretString;
@@ -8,10 +10,10 @@ use serde::Serialize;
 use sha2::{Digest, Sha256};
 use zeroize::Zeroizing;
 
-use crate::audit::AuditEvent;
+use crate::audit::{AuditAction, AuditEvent};
 use crate::client::{ClientFile, Entry, EntryKind};
-use crate::secret::{SecretText, json_bytes};
-use crate::sheet;
+use crate::crypto::secret::{SecretText, json_bytes};
+use crate::render::sheet;
 
 /// Version of `credentials.json` (docs/export-format.md#credentials-json).
 pub const EXPORT_VERSION: u32 = 1;
@@ -400,7 +402,7 @@ impl crate::vault::Vault {
     ) -> Result<ExportSummary, crate::vault::VaultError> {
         use crate::vault::VaultError;
         let file = self.client(client)?;
-        let exported = crate::vault::now();
+        let exported = crate::time::now();
         let owner = &self.index().owner;
         let from = match (owner.name.is_empty(), owner.contact.is_empty()) {
             (false, false) => format!("{} <{}>", owner.name, owner.contact),
@@ -424,7 +426,8 @@ impl crate::vault::Vault {
                         "a KeePass export is locked with a password, not with recipients".into(),
                     ));
                 };
-                let db = crate::kdbx::kdbx(&file, &origin, p).map_err(VaultError::Invalid)?;
+                let db =
+                    crate::export::kdbx::kdbx(&file, &origin, p).map_err(VaultError::Invalid)?;
                 (db, "kdbx", vec!["password".to_string()])
             }
             ExportFormat::Age { armor } => {
@@ -461,7 +464,7 @@ impl crate::vault::Vault {
             }
         );
         self.commit(
-            AuditEvent::new("client.export", Some(client), detail),
+            AuditEvent::new(AuditAction::ClientExport, Some(client), detail),
             vec![],
             &[],
         )?;

@@ -6,13 +6,21 @@ use std::fmt::{self, Write};
 
 use serde::Serialize;
 
-use crate::audit::{AuditEvent, AuditRecord};
+use crate::audit::{AuditAction, AuditEvent, AuditRecord};
 use crate::client::{ClientSummary, DpaStatus, EntryKind, Hold, Lifecycle};
-use crate::sheet::{esc_into, head};
-use crate::vault::{Vault, VaultError, now};
+use crate::render::sheet::{esc_into, head};
+use crate::time::now;
+use crate::vault::{Vault, VaultError};
 
 /// Audit actions that decrypt every client's data, so that an access report lists them.
-const VAULT_WIDE_ACCESS: [&str; 2] = ["emergency.recover", "vault.takeover"];
+/// Actions about the whole vault that also reach every client's data: they belong in
+/// each client's access report.
+fn vault_wide_access(action: &AuditAction) -> bool {
+    matches!(
+        action,
+        AuditAction::EmergencyRecover | AuditAction::VaultTakeover
+    )
+}
 
 /// A data category of GDPR Art. 15, with its labels.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize)]
@@ -133,7 +141,7 @@ fn day(t: &str) -> &str {
 fn first_seq(records: &[AuditRecord], id: &str) -> u64 {
     records
         .iter()
-        .filter(|r| r.action == "client.add" && r.client.as_deref() == Some(id))
+        .filter(|r| r.action == AuditAction::ClientAdd && r.client.as_deref() == Some(id))
         .map(|r| r.seq)
         .max()
         .unwrap_or(0)
@@ -147,11 +155,6 @@ fn history<'a>(records: &'a [AuditRecord], id: &'a str) -> impl Iterator<Item = 
         .filter(move |r| r.seq >= start && r.client.as_deref() == Some(id))
 }
 
-/// Actions that change what a client's package holds.
-fn changes_package(action: &str) -> bool {
-    action.starts_with("entry.") || action == "client.edit"
-}
-
 /// The clients among `ids` whose content changed after their last export: the
 /// package they have is out of date (lifecycle and DPA changes do not count).
 pub fn stale_exports(records: &[AuditRecord], ids: &[String]) -> Vec<String> {
@@ -160,9 +163,9 @@ pub fn stale_exports(records: &[AuditRecord], ids: &[String]) -> Vec<String> {
             let mut last_export = None;
             let mut last_change = None;
             for r in history(records, id) {
-                if r.action == "client.export" {
+                if r.action == AuditAction::ClientExport {
                     last_export = Some(r.seq);
-                } else if changes_package(&r.action) {
+                } else if r.action.changes_package() {
                     last_change = Some(r.seq);
                 }
             }
@@ -370,11 +373,11 @@ impl Vault {
         let summary = file.summary();
         let detail = purge_detail(&summary, basis, months, &by);
         let exports = history(records, id)
-            .filter(|r| r.action == "client.export")
+            .filter(|r| r.action == AuditAction::ClientExport)
             .map(|r| r.time.clone())
             .collect();
         self.commit(
-            AuditEvent::new("client.purge", Some(id), detail.clone()),
+            AuditEvent::new(AuditAction::ClientPurge, Some(id), detail.clone()),
             vec![],
             std::slice::from_ref(&file.cid),
         )?;
@@ -399,9 +402,7 @@ impl Vault {
         let events = records
             .into_iter()
             .filter(|r| {
-                r.seq >= start
-                    && (r.client.as_deref() == Some(id)
-                        || VAULT_WIDE_ACCESS.contains(&r.action.as_str()))
+                r.seq >= start && (r.client.as_deref() == Some(id) || vault_wide_access(&r.action))
             })
             .map(EventView::from)
             .collect();
@@ -475,7 +476,9 @@ impl Vault {
             .audit_log()
             .0
             .into_iter()
-            .filter(|r| r.action == "client.purge" || r.action == "client.remove")
+            .filter(|r| {
+                r.action == AuditAction::ClientPurge || r.action == AuditAction::ClientRemove
+            })
             .map(EventView::from)
             .collect();
         let policy = self.policy();
@@ -542,7 +545,7 @@ pub struct EntryView {
 #[derive(Clone, Debug, Serialize)]
 pub struct EventView {
     pub time: String,
-    pub action: String,
+    pub action: AuditAction,
     pub actor: String,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub client: Option<String>,
@@ -712,27 +715,45 @@ fn retention_text(v: &LifecycleView, months: u32, lang: Lang) -> String {
 }
 
 /// A person's word for an audit action.
-fn action_label(action: &str, lang: Lang) -> &'static str {
+fn action_label(action: &AuditAction, lang: Lang) -> &'static str {
     let (de, en) = match action {
-        "client.add" => ("Kunde angelegt", "client added"),
-        "client.edit" => ("Kundendaten geändert", "client details changed"),
-        "client.recipients" => ("Schlüssel für Pakete geändert", "package keys changed"),
-        "client.export" => ("Export (Paket)", "export (package)"),
-        "client.end" => ("Vertrag beendet", "contract ended"),
-        "client.reopen" => ("wieder aktiv", "active again"),
-        "client.gdpr" => ("Datenschutzangaben geändert", "GDPR facts changed"),
-        "client.purge" => ("gelöscht", "deleted"),
-        "entry.add" => ("Eintrag angelegt", "entry added"),
-        "entry.edit" => ("Eintrag geändert", "entry changed"),
-        "entry.remove" => ("Eintrag gelöscht", "entry removed"),
-        "entry.attach" => ("Datei gespeichert", "file stored"),
-        "entry.detach" => ("Datei entfernt", "file removed"),
-        "emergency.recover" => (
+        AuditAction::ClientAdd => ("Kunde angelegt", "client added"),
+        AuditAction::ClientEdit => ("Kundendaten geändert", "client details changed"),
+        AuditAction::ClientRecipients => ("Schlüssel für Pakete geändert", "package keys changed"),
+        AuditAction::ClientExport => ("Export (Paket)", "export (package)"),
+        AuditAction::ClientEnd => ("Vertrag beendet", "contract ended"),
+        AuditAction::ClientReopen => ("wieder aktiv", "active again"),
+        AuditAction::ClientGdpr => ("Datenschutzangaben geändert", "GDPR facts changed"),
+        AuditAction::ClientPurge => ("gelöscht", "deleted"),
+        AuditAction::EntryAdd => ("Eintrag angelegt", "entry added"),
+        AuditAction::EntryEdit => ("Eintrag geändert", "entry changed"),
+        AuditAction::EntryRemove => ("Eintrag gelöscht", "entry removed"),
+        AuditAction::EntryAttach => ("Datei gespeichert", "file stored"),
+        AuditAction::EntryDetach => ("Datei entfernt", "file removed"),
+        AuditAction::EmergencyRecover => (
             "Notfall: Schlüssel wiederhergestellt",
             "emergency: key recovered",
         ),
-        "vault.takeover" => ("Notfall: Übernahme durch Vertretung", "emergency: takeover"),
-        _ => ("", ""),
+        AuditAction::VaultTakeover => {
+            ("Notfall: Übernahme durch Vertretung", "emergency: takeover")
+        }
+        AuditAction::EntryRename => ("Eintrag umbenannt", "entry renamed"),
+        AuditAction::ClientRemove => ("Kunde entfernt", "client removed"),
+        AuditAction::VaultInit => ("Tresor angelegt", "vault created"),
+        AuditAction::VaultOwner => ("Verwalterangaben geändert", "keeper's details changed"),
+        AuditAction::VaultRotate => ("Schlüssel erneuert", "keys rotated"),
+        AuditAction::PassphraseChange => ("Passphrase geändert", "passphrase changed"),
+        AuditAction::SettingsRetention => ("Aufbewahrungsfrist geändert", "retention changed"),
+        AuditAction::SettingsRotation => ("Erneuerungsplan geändert", "rotation schedule changed"),
+        AuditAction::EmergencyDrill => ("Notfallübung", "emergency drill"),
+        AuditAction::EmergencyAddHolder => {
+            ("Notfall: Inhaber hinzugefügt", "emergency: holder added")
+        }
+        AuditAction::VaultRotateFailed => {
+            ("Schlüsselerneuerung fehlgeschlagen", "key rotation failed")
+        }
+        AuditAction::VaultRotateAbort => ("Schlüsselerneuerung abgebrochen", "key rotation undone"),
+        AuditAction::Other(_) => ("", ""),
     };
     lang.pick(de, en)
 }
@@ -1036,7 +1057,7 @@ fn render_report(w: &mut dyn Write, r: &AccessReport, lang: Lang) -> fmt::Result
             w.write_str(" ")?;
         }
         w.write_str("<code class=\"note\">")?;
-        t(w, &e.action)?;
+        t(w, e.action.as_str())?;
         w.write_str("</code></td><td>")?;
         t(w, &actor_text(&e.actor, &r.keeper.name, lang))?;
         w.write_str("</td><td>")?;

@@ -1,0 +1,62 @@
+//! Integrity problems found in a vault's files (docs/threat-model.md).
+
+use crate::audit::AuditProblem;
+use crate::store::shard::ShardKind;
+
+/// A problem with the integrity of the vault's files. Each variant names what is
+/// affected (docs/threat-model.md).
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum IntegrityError {
+    #[error("the index file {0} is missing")]
+    IndexMissing(String),
+    #[error("the index cannot be decrypted (damaged, or not encrypted to this vault's keys)")]
+    IndexUnreadable,
+    #[error("the index failed authentication: it was replaced or altered")]
+    IndexForged,
+    #[error("the index does not match vault.json ({0})")]
+    IndexMismatch(&'static str),
+    #[error("the index has format version {0}, written by a development build of baton before 0.1")]
+    IndexVersion(u32),
+    #[error("the {kind}'s shard {shard} file {file} is missing (deleted)")]
+    ShardMissing {
+        kind: ShardKind,
+        shard: String,
+        file: String,
+    },
+    #[error("the {kind}'s shard {shard} was replaced, altered or cannot be decrypted")]
+    ShardDamaged { kind: ShardKind, shard: String },
+    #[error("the catalog does not list exactly the clients the index names")]
+    CatalogMismatch,
+    #[error("vault.json names recipients that do not belong to this key (header altered)")]
+    HeaderRecipients,
+    #[error("client '{client}': its file {file} is missing (deleted)")]
+    ClientMissing { client: String, file: String },
+    #[error("client '{client}': its file was replaced, swapped or rolled back")]
+    ClientModified { client: String },
+    #[error("client '{client}': its file cannot be decrypted or parsed")]
+    ClientUnreadable { client: String },
+    #[error("client '{client}': its file belongs to another client or vault")]
+    ClientMismatch { client: String },
+    #[error(transparent)]
+    Audit(#[from] AuditProblem),
+    #[error(
+        "the index was rolled back: it ends the audit log at record {head}, but records up to {last} exist"
+    )]
+    RolledBack { head: u64, last: u64 },
+    #[error("{0}/ in the vault is not a plain folder (symlink or file)")]
+    NotADirectory(&'static str),
+}
+
+impl IntegrityError {
+    /// The client this problem is about, if any.
+    pub fn client(&self) -> Option<&str> {
+        match self {
+            IntegrityError::ClientMissing { client, .. }
+            | IntegrityError::ClientModified { client }
+            | IntegrityError::ClientUnreadable { client }
+            | IntegrityError::ClientMismatch { client } => Some(client),
+            _ => None,
+        }
+    }
+}

@@ -1,0 +1,26 @@
+//! The storage layer (docs/format.md#layout): the files of a vault folder and how each
+//! is named, written and checked. Nothing here knows about features (export, rotation,
+//! the emergency handover); they build on it.
+
+pub mod catalog;
+mod error;
+pub mod fsio;
+pub mod header;
+pub mod index;
+pub mod locator;
+pub mod shard;
+
+pub use error::IntegrityError;
+
+use sha2::{Digest, Sha256};
+
+pub const CLIENTS_DIR: &str = "clients";
+
+pub(crate) fn sha256_hex(bytes: &[u8]) -> String {
+    hex::encode(Sha256::digest(bytes))
+}
+
+pub(crate) fn is_client_file_name(name: &str) -> bool {
+    name.strip_suffix(".age")
+        .is_some_and(|fid| crate::is_lower_hex(fid, 32))
+}

@@ -1,0 +1,349 @@
+//! The commit engine (docs/format.md#writes): every change is one atomic switch of the
+//! index, after all new files are durable.
+
+use std::collections::HashSet;
+use std::fs;
+use std::path::PathBuf;
+
+use crate::audit::{self, AUDIT_DIR, AuditEvent, AuditHead, AuditRecord};
+use crate::client::{ClientFile, ClientRef, ClientSummary};
+use crate::crypto::seal;
+use crate::store::fsio::{self};
+use crate::store::header::HEADER_FILE;
+use crate::store::index::IndexBody;
+use crate::store::shard::{ShardFile, ShardKind, ShardRef};
+use crate::store::{catalog, locator};
+
+use super::error::*;
+use super::{Key, Vault};
+use crate::store::IntegrityError;
+use crate::store::header::write_header_file;
+use crate::store::{CLIENTS_DIR, is_client_file_name, sha256_hex};
+use crate::time::now;
+
+impl Vault {
+    pub(crate) fn require_write(&self) -> Result<(), VaultError> {
+        self.require_lock()?;
+        // A write now would be missing from the new generation (docs/format.md#rotation).
+        if let Some(generation) = crate::rotate::pending(&self.path) {
+            return Err(VaultError::RotationPending(generation));
+        }
+        Ok(())
+    }
+
+    pub(super) fn require_lock(&self) -> Result<(), VaultError> {
+        if self.lock.is_none() {
+            return Err(VaultError::ReadOnly);
+        }
+        Ok(())
+    }
+
+    /// Commits one audit record while a rotation's state file still exists: the record
+    /// that settles it (docs/format.md#rotation), written before the state file goes so
+    /// that a copy of it can never be resumed.
+    pub(crate) fn commit_settling_rotation(&mut self, event: AuditEvent) -> Result<(), VaultError> {
+        self.require_lock()?;
+        self.commit_unchecked(event, vec![], &[], |_| {})
+    }
+
+    /// Commits one change (docs/format.md#writes): audit record, changed client files
+    /// under new names, then the index as the single commit point, then cleanup.
+    pub fn commit(
+        &mut self,
+        event: AuditEvent,
+        upserts: Vec<ClientFile>,
+        removes: &[String],
+    ) -> Result<(), VaultError> {
+        self.commit_with(event, upserts, removes, |_| {})
+    }
+
+    /// `commit`, also applying `edit_index` to vault-wide index fields (owner profile).
+    pub fn commit_with(
+        &mut self,
+        event: AuditEvent,
+        upserts: Vec<ClientFile>,
+        removes: &[String],
+        edit_index: impl FnOnce(&mut IndexBody),
+    ) -> Result<(), VaultError> {
+        self.require_write()?;
+        self.commit_unchecked(event, upserts, removes, edit_index)
+    }
+
+    pub(super) fn commit_unchecked(
+        &mut self,
+        event: AuditEvent,
+        upserts: Vec<ClientFile>,
+        removes: &[String],
+        edit_index: impl FnOnce(&mut IndexBody),
+    ) -> Result<(), VaultError> {
+        // What readers check, enforced before anything is written.
+        let mut cids = HashSet::new();
+        for f in &upserts {
+            if !crate::client::valid_id(&f.id) {
+                return Err(VaultError::InvalidId(f.id.clone()));
+            }
+            if !crate::is_lower_hex(&f.cid, 32)
+                || !cids.insert(f.cid.as_str())
+                || removes.contains(&f.cid)
+            {
+                return Err(VaultError::Invalid(format!(
+                    "one change names client '{}' twice",
+                    f.id
+                )));
+            }
+        }
+        drop(cids);
+        // A change of vault-wide fields only (a settings or rotation record) needs no
+        // client table, so it works even where a locator shard cannot be read.
+        let touches_clients = !upserts.is_empty() || !removes.is_empty();
+        let existing = if touches_clients {
+            self.clients()?
+        } else {
+            &[]
+        };
+        for f in &upserts {
+            if existing.iter().any(|c| c.id == f.id && c.cid != f.cid)
+                || upserts.iter().any(|g| g.id == f.id && g.cid != f.cid)
+            {
+                return Err(VaultError::ClientExists(f.id.clone()));
+            }
+        }
+        let time = now();
+        // 1. The audit record. A leftover with this number is from a crashed write.
+        let record = AuditRecord {
+            seq: self.index.audit_head.seq + 1,
+            prev: self.index.audit_head.hash.clone(),
+            time: time.clone(),
+            actor: self.actor().into(),
+            action: event.action,
+            client: event.client,
+            detail: event.detail,
+        };
+        let rec_plain = serde_json::to_vec(&record).expect("serializable");
+        let rec_path = self
+            .path
+            .join(AUDIT_DIR)
+            .join(audit::record_file(record.seq));
+        if rec_path.exists() {
+            // The leftover of an interrupted write: keep it as evidence, never overwrite.
+            let aside = rec_path.with_extension(format!(
+                "age.interrupted-{}",
+                hex::encode(rand::random::<[u8; 4]>())
+            ));
+            fs::rename(&rec_path, &aside).map_err(io_err(&rec_path))?;
+        }
+        fsio::write_new(&rec_path, &seal::encrypt(&self.recipients, &rec_plain))
+            .map_err(io_err(&rec_path))?;
+
+        // 2. Client files under fresh names, then the locator and catalog shards the
+        // change touches, also under fresh names.
+        let mut next = self.index.clone();
+        let mut obsolete: Vec<String> = Vec::new();
+        let before = existing.to_vec();
+        let mut clients = before.clone();
+        let shards = catalog::touched(upserts.iter().map(|f| f.cid.as_str()), removes);
+        let mut summaries: Vec<ClientSummary> = Vec::with_capacity(upserts.len());
+        for file in upserts {
+            let plain = crate::crypto::secret::json_bytes(&file);
+            let (fid, sha256) = self.write_new_file(&plain)?;
+            let located = ClientRef {
+                id: file.id.clone(),
+                cid: file.cid.clone(),
+                file: fid,
+                sha256,
+            };
+            summaries.push(file.summary());
+            match clients.iter_mut().find(|c| c.cid == located.cid) {
+                Some(slot) => obsolete.push(std::mem::replace(slot, located).file),
+                None => clients.push(located),
+            }
+        }
+        clients.retain(|c| {
+            let keep = !removes.contains(&c.cid);
+            if !keep {
+                obsolete.push(c.file.clone());
+            }
+            keep
+        });
+        clients.sort_by(|a, b| a.id.cmp(&b.id));
+        let (old_groups, new_groups) = (locator::group(&before), locator::group(&clients));
+        let keys: std::collections::BTreeSet<&String> =
+            old_groups.keys().chain(new_groups.keys()).collect();
+        for shard in keys {
+            if old_groups.get(shard) != new_groups.get(shard) {
+                let rows = new_groups.get(shard).cloned().unwrap_or_default();
+                self.replace_shard(
+                    ShardKind::Locator,
+                    &mut next,
+                    shard.clone(),
+                    rows,
+                    &mut obsolete,
+                )?;
+            }
+        }
+        let mut current = std::collections::BTreeMap::new();
+        for r in self
+            .index
+            .catalog
+            .iter()
+            .filter(|r| shards.contains(&r.shard))
+        {
+            let list: Vec<ClientSummary> =
+                self.read_shard(ShardKind::Catalog, &self.index.vault_id, r)?;
+            current.insert(r.shard.clone(), list);
+        }
+        for (shard, list) in catalog::apply(current, summaries, removes) {
+            self.replace_shard(ShardKind::Catalog, &mut next, shard, list, &mut obsolete)?;
+        }
+        edit_index(&mut next);
+        next.revision += 1;
+        next.updated = time;
+        next.audit_head = AuditHead {
+            seq: record.seq,
+            hash: audit::hash(&rec_plain),
+        };
+
+        // 3. The commit point.
+        let sealed = next.seal(&self.auth);
+        let ip = self.path.join(self.header.index_file());
+        if let Err(e) = fsio::write_atomic(&ip, &seal::encrypt(&self.recipients, &sealed)) {
+            // The rename may have happened before the error (a failed folder sync): then
+            // every reader already sees this commit, and this handle must follow it, or
+            // its next commit would reuse the record number and revision.
+            let landed = self
+                .read_index()
+                .is_ok_and(|ix| ix.revision == next.revision && ix.audit_head == next.audit_head);
+            if landed {
+                self.index = next;
+                if touches_clients {
+                    self.located = clients.into();
+                }
+            }
+            return Err(io_err(&ip)(e).into());
+        }
+        self.index = next;
+        if touches_clients {
+            self.located = clients.into();
+        }
+
+        // 4. Cleanup; failures here leave only unreferenced files.
+        for f in obsolete.iter().filter(|f| is_client_file_name(f)) {
+            let _ = fsio::remove_durable(&self.path.join(CLIENTS_DIR).join(f));
+        }
+        self.remove_temp_files();
+        Ok(())
+    }
+
+    /// Writes a shard's new content under a fresh name (none if it is empty) and points
+    /// `next` at it; the file it replaces becomes obsolete.
+    pub(super) fn replace_shard<T: serde::Serialize>(
+        &self,
+        kind: ShardKind,
+        next: &mut IndexBody,
+        shard: String,
+        rows: Vec<T>,
+        obsolete: &mut Vec<String>,
+    ) -> Result<(), VaultError> {
+        let refs = match kind {
+            ShardKind::Locator => &mut next.locator,
+            ShardKind::Catalog => &mut next.catalog,
+        };
+        if let Some(i) = refs.iter().position(|r| r.shard == shard) {
+            obsolete.push(refs.remove(i).file);
+        }
+        if !rows.is_empty() {
+            let plain = crate::crypto::secret::json_bytes(&ShardFile::new(
+                kind,
+                &next.vault_id,
+                &shard,
+                rows,
+            ));
+            let (file, sha256) = self.write_new_file(&plain)?;
+            let refs = match kind {
+                ShardKind::Locator => &mut next.locator,
+                ShardKind::Catalog => &mut next.catalog,
+            };
+            refs.push(ShardRef {
+                shard,
+                file,
+                sha256,
+            });
+            refs.sort_by(|a, b| a.shard.cmp(&b.shard));
+        }
+        Ok(())
+    }
+
+    /// Encrypts `plain` to the vault's recipients into a new file in `clients/` under a
+    /// fresh random name, durably. Returns the name and the SHA-256 of the bytes.
+    pub(super) fn write_new_file(&self, plain: &[u8]) -> Result<(String, String), VaultError> {
+        let cipher = seal::encrypt(&self.recipients, plain);
+        let fid = format!("{}.age", hex::encode(rand::random::<[u8; 16]>()));
+        let p = self.path.join(CLIENTS_DIR).join(&fid);
+        fsio::write_new(&p, &cipher).map_err(io_err(&p))?;
+        Ok((fid, sha256_hex(&cipher)))
+    }
+
+    pub(crate) fn actor(&self) -> &'static str {
+        match self.key {
+            Key::Owner(_) => "owner",
+            Key::Emergency(_) => "emergency",
+        }
+    }
+
+    /// Files the index does not name: client files and audit records of interrupted
+    /// writes (docs/format.md#writes). They are reported, never deleted automatically:
+    /// in a synced folder such a file may be another machine's commit whose index has
+    /// not arrived yet.
+    pub fn orphans(&self) -> Result<Vec<PathBuf>, IntegrityError> {
+        let named = self.named_files()?;
+        let mut out = Vec::new();
+        if let Ok(rd) = fs::read_dir(self.path.join(CLIENTS_DIR)) {
+            for e in rd.flatten() {
+                let name = e.file_name().to_string_lossy().to_string();
+                if is_client_file_name(&name) && !named.contains(name.as_str()) {
+                    out.push(e.path());
+                }
+            }
+        }
+        out.extend(
+            self.audit_beyond_head()
+                .into_iter()
+                .map(|seq| self.path.join(AUDIT_DIR).join(audit::record_file(seq))),
+        );
+        Ok(out)
+    }
+
+    /// Every file in `clients/` the current index names: client files and shards.
+    pub(crate) fn named_files(&self) -> Result<HashSet<&str>, IntegrityError> {
+        Ok(self
+            .clients()?
+            .iter()
+            .map(|c| c.file.as_str())
+            .chain(self.index.shard_files())
+            .collect())
+    }
+
+    /// Removes this machine's temporary files (`.<name>.<12 hex>.tmp`, see
+    /// fsio::write_atomic). They are never part of a commit.
+    pub(crate) fn remove_temp_files(&self) {
+        for dir in [
+            self.path.clone(),
+            self.path.join(CLIENTS_DIR),
+            self.path.join(AUDIT_DIR),
+        ] {
+            let Ok(rd) = fs::read_dir(&dir) else { continue };
+            for e in rd.flatten() {
+                let name = e.file_name().to_string_lossy().to_string();
+                if fsio::is_temp_name(&name) && e.file_type().map(|t| t.is_file()).unwrap_or(false)
+                {
+                    let _ = fs::remove_file(e.path());
+                }
+            }
+        }
+    }
+
+    pub(crate) fn write_header(&self) -> Result<(), VaultError> {
+        let p = self.path.join(HEADER_FILE);
+        Ok(write_header_file(&self.path, &self.header).map_err(io_err(&p))?)
+    }
+}

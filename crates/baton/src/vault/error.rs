@@ -1,0 +1,113 @@
+//! The errors of vault operations.
+
+use std::io;
+use std::path::{Path, PathBuf};
+
+use crate::crypto::kdf::KdfError;
+use crate::emergency::{PolicyError, ShareSetError};
+
+use crate::store::IntegrityError;
+
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum UnlockError {
+    #[error("no vault at {0} (vault.json not found)")]
+    NotAVault(PathBuf),
+    #[error("cannot read {path}: {source}")]
+    Io { path: PathBuf, source: io::Error },
+    #[error("vault.json is not a valid baton header ({0})")]
+    BadHeader(String),
+    #[error("vault format version {0} is not supported by this baton")]
+    UnsupportedVersion(u32),
+    #[error(transparent)]
+    Kdf(#[from] KdfError),
+    #[error("wrong passphrase")]
+    WrongPassphrase,
+    #[error("the owner key in vault.json is damaged or was tampered with ({0})")]
+    OwnerKeyDamaged(&'static str),
+    #[error("this key is not the vault's emergency key")]
+    WrongEmergencyKey,
+    #[error("the vault is locked by another baton process")]
+    Locked,
+    #[error(transparent)]
+    Integrity(#[from] IntegrityError),
+}
+
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum InitError {
+    #[error("{0} already exists and is not empty")]
+    NotEmpty(PathBuf),
+    #[error(transparent)]
+    Policy(#[from] PolicyError),
+    #[error(transparent)]
+    Kdf(#[from] KdfError),
+    #[error("emergency split failed: {0}")]
+    Split(#[from] ShareSetError),
+    #[error("cannot write {path}: {source}")]
+    Io { path: PathBuf, source: io::Error },
+    #[error("the shares could not be handed out ({0}); nothing was created")]
+    Delivery(String),
+}
+
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum VaultError {
+    #[error("no client '{0}'")]
+    UnknownClient(String),
+    #[error("client '{0}' already exists")]
+    ClientExists(String),
+    #[error("client '{client}' has no entry '{entry}'")]
+    UnknownEntry { client: String, entry: String },
+    #[error("client '{client}' already has an entry '{entry}'")]
+    EntryExists { client: String, entry: String },
+    #[error(
+        "'{0}' is not a valid name (1-64 characters a-z 0-9 . _ -, starting with a letter or digit)"
+    )]
+    InvalidId(String),
+    #[error("invalid value: {0}")]
+    Invalid(String),
+    #[error("the vault was opened read-only")]
+    ReadOnly,
+    #[error("only the owner can do this")]
+    OwnerOnly,
+    #[error("client '{client}' is under a legal hold ({reason})")]
+    LegalHold { client: String, reason: String },
+    #[error(
+        "a rotation to generation {0} was interrupted; no other change is possible until it is finished or undone"
+    )]
+    RotationPending(u64),
+    #[error("the vault was rotated to generation {0} while this command read it")]
+    RotatedMeanwhile(u64),
+    #[error(transparent)]
+    Integrity(#[from] IntegrityError),
+    #[error(transparent)]
+    Kdf(#[from] KdfError),
+    #[error(transparent)]
+    ShareSet(#[from] ShareSetError),
+    #[error("cannot access {path}: {source}")]
+    Io { path: PathBuf, source: io::Error },
+}
+
+/// Attaches the path to an I/O error; `?` turns the pair into the caller's error type.
+pub(crate) fn io_err(path: &Path) -> impl FnOnce(io::Error) -> (PathBuf, io::Error) + '_ {
+    move |source| (path.to_path_buf(), source)
+}
+
+impl From<(PathBuf, io::Error)> for UnlockError {
+    fn from((path, source): (PathBuf, io::Error)) -> Self {
+        UnlockError::Io { path, source }
+    }
+}
+
+impl From<(PathBuf, io::Error)> for InitError {
+    fn from((path, source): (PathBuf, io::Error)) -> Self {
+        InitError::Io { path, source }
+    }
+}
+
+impl From<(PathBuf, io::Error)> for VaultError {
+    fn from((path, source): (PathBuf, io::Error)) -> Self {
+        VaultError::Io { path, source }
+    }
+}

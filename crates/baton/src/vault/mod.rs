@@ -1,0 +1,110 @@
+//! Opening, reading and changing a vault (docs/format.md#opening, #writes).
+
+mod audit_log;
+pub mod changes;
+mod commit;
+mod error;
+mod init;
+mod open;
+mod passwd;
+mod read;
+mod shards;
+mod verify;
+
+pub use crate::store::IntegrityError;
+pub(crate) use audit_log::RawRecord;
+pub(crate) use error::io_err;
+pub use error::{InitError, UnlockError, VaultError};
+pub use open::read_header;
+pub(crate) use open::{parse_recipients, passphrase_check};
+
+use std::path::{Path, PathBuf};
+
+use age::x25519;
+use zeroize::Zeroizing;
+
+use crate::client::ClientRef;
+use crate::crypto::kdf::{DerivedKeys, KdfParams};
+use crate::crypto::keys::{AuthKey, EmergencySecret, OwnerIdentity};
+use crate::emergency::Policy;
+use crate::store::fsio::WriteLock;
+use crate::store::header::Header;
+use crate::store::index::IndexBody;
+
+/// Whether an open vault may be changed. Writers hold the vault lock for their lifetime.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Access {
+    Read,
+    Write,
+}
+
+/// Which key opened the vault.
+pub(crate) enum Key {
+    Owner(OwnerIdentity),
+    Emergency(x25519::Identity),
+}
+
+/// Options for a new vault.
+pub struct InitOptions {
+    pub policy: Policy,
+    pub kdf: KdfParams,
+}
+
+/// An unlocked vault.
+pub struct Vault {
+    pub(crate) path: PathBuf,
+    pub(crate) header: Header,
+    pub(crate) key: Key,
+    /// The emergency secret `E`: rebuilt from shares, or unwrapped with the owner key.
+    pub(crate) emergency: EmergencySecret,
+    pub(crate) auth: AuthKey,
+    pub(crate) index: IndexBody,
+    pub(crate) recipients: Vec<x25519::Recipient>,
+    pub(crate) lock: Option<WriteLock>,
+    /// The passphrase-derived keys of an owner open, kept so a rotation can wrap the new
+    /// owner key without asking again (docs/format.md#rotation).
+    pub(crate) derived: Option<DerivedKeys>,
+    /// Every client's reference, once all locator shards were read (docs/format.md#locator).
+    pub(crate) located: std::sync::OnceLock<Vec<ClientRef>>,
+}
+
+impl Vault {
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    pub fn header(&self) -> &Header {
+        &self.header
+    }
+
+    pub fn index(&self) -> &IndexBody {
+        &self.index
+    }
+
+    /// The key that opened the vault as an age identity file, for the standard `age`
+    /// command (`age -d -i FILE`). Secret: the caller writes it to a 0600 file only.
+    pub fn identity_file(&self) -> Zeroizing<String> {
+        use age::secrecy::ExposeSecret;
+        let who = if self.is_owner() {
+            "owner"
+        } else {
+            "emergency"
+        };
+        let id = self.identity();
+        let head = format!(
+            "# baton {who} identity of vault {}\n# public key: {}\n",
+            self.header.vault_id,
+            id.to_public()
+        );
+        crate::crypto::secret::concat_secret(&[&head, id.to_string().expose_secret(), "\n"])
+    }
+
+    /// Whether the vault was opened for writing (it holds the write lock).
+    pub fn is_writable(&self) -> bool {
+        self.lock.is_some()
+    }
+
+    pub fn is_owner(&self) -> bool {
+        matches!(self.key, Key::Owner(_))
+    }
+}

@@ -1,0 +1,300 @@
+//! Opening a vault with the owner passphrase or the emergency key
+//! (docs/format.md#opening).
+
+use std::fs;
+use std::io;
+use std::path::Path;
+use std::str::FromStr;
+
+use age::x25519;
+use sha2::Sha256;
+
+use crate::audit::{self, AUDIT_DIR, AuditHead};
+use crate::crypto::kdf::DerivedKeys;
+use crate::crypto::keys::{self, EmergencySecret, OwnerKeyError};
+use crate::crypto::seal;
+use crate::crypto::secret::Passphrase;
+use crate::store::fsio::WriteLock;
+use crate::store::header::{self, HEADER_FILE, Header, Recipients};
+use crate::store::index::{IndexBody, IndexError};
+use crate::store::shard::ShardKind;
+
+use super::error::*;
+use super::{Access, Key, Vault};
+use crate::store::CLIENTS_DIR;
+use crate::store::IntegrityError;
+use crate::store::header::write_header_file;
+
+pub(crate) fn parse_recipients(r: &Recipients) -> Option<Vec<x25519::Recipient>> {
+    Some(vec![
+        x25519::Recipient::from_str(&r.owner).ok()?,
+        x25519::Recipient::from_str(&r.emergency).ok()?,
+    ])
+}
+
+pub(crate) fn passphrase_check(derived: &DerivedKeys) -> String {
+    use hmac::{Hmac, Mac};
+    let mut m = <Hmac<Sha256> as Mac>::new_from_slice(derived.mac_key()).expect("any key length");
+    m.update(b"baton-passphrase-check");
+    hex::encode(&m.finalize().into_bytes()[..16])
+}
+
+/// Reads and checks the public header only: no passphrase needed.
+pub fn read_header(path: &Path) -> Result<Header, UnlockError> {
+    let hp = path.join(HEADER_FILE);
+    let bytes = match fs::read(&hp) {
+        Ok(b) => b,
+        Err(e) if e.kind() == io::ErrorKind::NotFound => {
+            return Err(UnlockError::NotAVault(path.to_path_buf()));
+        }
+        Err(e) => {
+            return Err(UnlockError::Io {
+                path: hp,
+                source: e,
+            });
+        }
+    };
+    #[derive(serde::Deserialize)]
+    struct Probe {
+        format: String,
+        version: u32,
+    }
+    let probe: Probe =
+        serde_json::from_slice(&bytes).map_err(|e| UnlockError::BadHeader(e.to_string()))?;
+    if probe.format != header::FORMAT {
+        return Err(UnlockError::BadHeader("not a baton vault".into()));
+    }
+    if probe.version != header::VERSION {
+        return Err(UnlockError::UnsupportedVersion(probe.version));
+    }
+    let h: Header =
+        serde_json::from_slice(&bytes).map_err(|e| UnlockError::BadHeader(e.to_string()))?;
+    if h.vault_id_bytes().is_none() {
+        return Err(UnlockError::BadHeader("vault_id".into()));
+    }
+    if parse_recipients(&h.recipients).is_none() {
+        return Err(UnlockError::BadHeader("recipients".into()));
+    }
+    h.kdf.validate()?;
+    Ok(h)
+}
+
+impl Vault {
+    /// Opens a vault with the owner's passphrase (docs/format.md#opening).
+    pub fn open(
+        path: &Path,
+        passphrase: &Passphrase,
+        access: Access,
+    ) -> Result<Vault, UnlockError> {
+        let lock = Self::lock_for(path, access)?;
+        let header = read_header(path)?;
+        let derived = header.kdf.derive(passphrase)?;
+        use subtle::ConstantTimeEq;
+        let check_ok = bool::from(
+            passphrase_check(&derived)
+                .as_bytes()
+                .ct_eq(header.passphrase_check.as_bytes()),
+        );
+        // docs/format.md#owner-key: the check value tells "wrong passphrase" from "damaged
+        // owner key"; the owner key itself decides, so a forged check value cannot turn
+        // tampering into a harmless-looking wrong passphrase.
+        let (owner, emergency) =
+            match keys::unwrap_owner_key(&derived, &header.vault_id, &header.owner_key) {
+                Ok(pair) if check_ok => pair,
+                Ok(_) => return Err(UnlockError::OwnerKeyDamaged("passphrase check value")),
+                Err(OwnerKeyError::WrongPassphrase) if check_ok => {
+                    return Err(UnlockError::OwnerKeyDamaged("age header"));
+                }
+                Err(OwnerKeyError::Damaged(what)) if check_ok => {
+                    return Err(UnlockError::OwnerKeyDamaged(what));
+                }
+                Err(_) => return Err(UnlockError::WrongPassphrase),
+            };
+        if owner.recipient().to_string() != header.recipients.owner
+            || !emergency.matches(&header.recipients.emergency)
+        {
+            return Err(IntegrityError::HeaderRecipients.into());
+        }
+        let mut vault = Self::finish_open(path, header, Key::Owner(owner), emergency, lock)?;
+        vault.derived = Some(derived);
+        Ok(vault)
+    }
+
+    /// Opens a vault with the emergency secret rebuilt from shares. Works on a
+    /// read-only copy when `access` is `Read`.
+    pub fn open_emergency(
+        path: &Path,
+        secret: &EmergencySecret,
+        access: Access,
+    ) -> Result<Vault, UnlockError> {
+        let lock = Self::lock_for(path, access)?;
+        let header = read_header(path)?;
+        if !secret.matches(&header.recipients.emergency) {
+            return Err(UnlockError::WrongEmergencyKey);
+        }
+        Self::finish_open(
+            path,
+            header,
+            Key::Emergency(secret.identity()),
+            secret.duplicate(),
+            lock,
+        )
+    }
+
+    pub(super) fn lock_for(path: &Path, access: Access) -> Result<Option<WriteLock>, UnlockError> {
+        if access == Access::Read {
+            return Ok(None);
+        }
+        if !path.join(HEADER_FILE).exists() {
+            return Err(UnlockError::NotAVault(path.to_path_buf()));
+        }
+        match WriteLock::try_acquire(path).map_err(io_err(path))? {
+            Some(l) => Ok(Some(l)),
+            None => Err(UnlockError::Locked),
+        }
+    }
+
+    pub(super) fn finish_open(
+        path: &Path,
+        header: Header,
+        key: Key,
+        emergency: EmergencySecret,
+        lock: Option<WriteLock>,
+    ) -> Result<Vault, UnlockError> {
+        let auth = emergency.auth_key(&header.vault_id_bytes().expect("checked in read_header"));
+        let mut vault = Vault {
+            path: path.to_path_buf(),
+            recipients: parse_recipients(&header.recipients).expect("checked in read_header"),
+            header: header.clone(),
+            key,
+            emergency,
+            auth,
+            index: IndexBody {
+                vault_id: String::new(),
+                generation: 0,
+                revision: 0,
+                updated: String::new(),
+                recipients: Recipients {
+                    owner: String::new(),
+                    emergency: String::new(),
+                },
+                share_set: header.share_set.clone(),
+                holders: vec![],
+                owner: Default::default(),
+                last_drill: String::new(),
+                retention_months: crate::store::index::DEFAULT_RETENTION_MONTHS,
+                audit_head: AuditHead::empty(),
+                audit_archive: None,
+                locator: vec![],
+                catalog: vec![],
+            },
+            lock,
+            derived: None,
+            located: Default::default(),
+        };
+        for d in [CLIENTS_DIR, AUDIT_DIR] {
+            match fs::symlink_metadata(path.join(d)) {
+                Ok(m) if m.is_dir() => {}
+                _ => return Err(IntegrityError::NotADirectory(d).into()),
+            }
+        }
+        vault.index = vault.read_index()?;
+        vault.check_audit_tail()?;
+        // A member addition whose header write did not happen (docs/format.md#writes):
+        // the authenticated index has the whole set; catch the public copy up.
+        if vault.lock.is_some() && vault.header.share_set != vault.index.share_set {
+            vault.header.share_set = vault.index.share_set.clone();
+            write_header_file(path, &vault.header).map_err(io_err(&path.join(HEADER_FILE)))?;
+        }
+        Ok(vault)
+    }
+
+    /// Audit records past the head: one is the leftover of a write that crashed before
+    /// its commit; two or more mean the index was rolled back to an older, genuine copy
+    /// (docs/format.md#audit-log).
+    ///
+    /// Probes the names after the head instead of listing `audit/`, so opening stays
+    /// cheap however long the log grows.
+    pub(super) fn check_audit_tail(&self) -> Result<(), IntegrityError> {
+        let head = self.index.audit_head.seq;
+        let exists = |seq: u64| {
+            self.path
+                .join(AUDIT_DIR)
+                .join(audit::record_file(seq))
+                .exists()
+        };
+        if !exists(head + 2) {
+            return Ok(());
+        }
+        let mut last = head + 2;
+        while exists(last + 1) {
+            last += 1;
+        }
+        Err(IntegrityError::RolledBack { head, last })
+    }
+
+    /// Sequence numbers of record files above the index's head.
+    pub(super) fn audit_beyond_head(&self) -> Vec<u64> {
+        let head = self.index.audit_head.seq;
+        let Ok(rd) = fs::read_dir(self.path.join(AUDIT_DIR)) else {
+            return vec![];
+        };
+        rd.flatten()
+            .filter_map(|e| {
+                let name = e.file_name().to_string_lossy().to_string();
+                let seq = name.strip_suffix(".age")?;
+                (seq.len() == 12).then_some(())?;
+                seq.parse::<u64>().ok()
+            })
+            .filter(|&seq| seq > head)
+            .collect()
+    }
+
+    pub(crate) fn identity(&self) -> &x25519::Identity {
+        match &self.key {
+            Key::Owner(o) => o.identity(),
+            Key::Emergency(e) => e,
+        }
+    }
+
+    /// Reads, decrypts and authenticates the index of the header's generation.
+    pub(crate) fn read_index(&self) -> Result<IndexBody, IntegrityError> {
+        let name = self.header.index_file();
+        let bytes =
+            fs::read(self.path.join(&name)).map_err(|_| IntegrityError::IndexMissing(name))?;
+        let plain =
+            seal::decrypt(self.identity(), &bytes).map_err(|_| IntegrityError::IndexUnreadable)?;
+        let index = IndexBody::open(&plain, &self.auth).map_err(|e| match e {
+            IndexError::BadMac => IntegrityError::IndexForged,
+            IndexError::OldVersion(v) => IntegrityError::IndexVersion(v),
+            _ => IntegrityError::IndexUnreadable,
+        })?;
+        if index.vault_id != self.header.vault_id {
+            return Err(IntegrityError::IndexMismatch("vault id"));
+        }
+        if index.generation != self.header.generation {
+            return Err(IntegrityError::IndexMismatch("generation"));
+        }
+        if index.recipients != self.header.recipients {
+            return Err(IntegrityError::IndexMismatch("recipients"));
+        }
+        // The header may lag one member addition behind (docs/format.md#writes).
+        if index.share_set != self.header.share_set && !self.header.share_set.lags(&index.share_set)
+        {
+            return Err(IntegrityError::IndexMismatch("share set"));
+        }
+        // Authenticated, but still checked: file names must stay inside clients/.
+        for (kind, refs) in [
+            (ShardKind::Locator, &index.locator),
+            (ShardKind::Catalog, &index.catalog),
+        ] {
+            if !crate::store::shard::valid_refs(refs) {
+                return Err(IntegrityError::ShardDamaged {
+                    kind,
+                    shard: refs.first().map(|r| r.shard.clone()).unwrap_or_default(),
+                });
+            }
+        }
+        Ok(index)
+    }
+}

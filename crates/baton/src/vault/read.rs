@@ -1,0 +1,128 @@
+//! Reading clients (docs/format.md#opening): locator, catalog and client files, each
+//! checked against the index.
+
+use std::fs;
+
+use zeroize::Zeroizing;
+
+use crate::client::{ClientFile, ClientRef};
+use crate::crypto::seal;
+use crate::store::index::IndexBody;
+
+use super::Vault;
+use super::error::*;
+use super::read_header;
+use crate::store::IntegrityError;
+use crate::store::{CLIENTS_DIR, is_client_file_name, sha256_hex};
+
+impl Vault {
+    /// Reads one client's file and checks it against the index.
+    pub fn client(&self, id: &str) -> Result<ClientFile, VaultError> {
+        let first = self.locate(id).and_then(|s| Ok(self.read_client(&s)?));
+        self.or_fresh(first, |fresh| {
+            let s = self
+                .locate_in(fresh, id)?
+                .ok_or_else(|| VaultError::UnknownClient(id.to_string()))?;
+            Ok(self.read_client(&s)?)
+        })
+    }
+
+    /// A reader holds no lock: when a read fails its integrity check, a writer may have
+    /// committed meanwhile and removed the files this (older) index names. Then `again`
+    /// runs against the newer index; only if the index on disk is unchanged is the
+    /// problem real.
+    pub(crate) fn or_fresh<T>(
+        &self,
+        first: Result<T, VaultError>,
+        again: impl FnOnce(&IndexBody) -> Result<T, VaultError>,
+    ) -> Result<T, VaultError> {
+        match first {
+            Err(VaultError::Integrity(e)) if self.lock.is_none() => {
+                // A rotation replaced every file and the keys: this open cannot follow.
+                if let Ok(h) = read_header(&self.path)
+                    && h.generation > self.header.generation
+                {
+                    return Err(VaultError::RotatedMeanwhile(h.generation));
+                }
+                match self.read_index() {
+                    Ok(fresh) if fresh.revision > self.index.revision => again(&fresh),
+                    _ => Err(e.into()),
+                }
+            }
+            other => other,
+        }
+    }
+
+    pub(crate) fn read_client(&self, s: &ClientRef) -> Result<ClientFile, IntegrityError> {
+        let plain = self.client_plaintext(s)?;
+        let file: ClientFile =
+            serde_json::from_slice(&plain).map_err(|_| IntegrityError::ClientUnreadable {
+                client: s.id.clone(),
+            })?;
+        self.check_client_names(s, [&file.format, &file.vault_id, &file.cid, &file.id])?;
+        Ok(file)
+    }
+
+    /// A client file's plaintext, checked like `read_client` but without parsing more
+    /// than the names: rotation copies the plaintext unchanged.
+    pub(crate) fn read_client_plain(
+        &self,
+        s: &ClientRef,
+    ) -> Result<Zeroizing<Vec<u8>>, IntegrityError> {
+        #[derive(serde::Deserialize)]
+        struct Names<'a> {
+            format: &'a str,
+            vault_id: &'a str,
+            cid: &'a str,
+            id: &'a str,
+        }
+        let plain = self.client_plaintext(s)?;
+        let n: Names =
+            serde_json::from_slice(&plain).map_err(|_| IntegrityError::ClientUnreadable {
+                client: s.id.clone(),
+            })?;
+        self.check_client_names(s, [n.format, n.vault_id, n.cid, n.id])?;
+        Ok(plain)
+    }
+
+    /// Reads a client file, checks its bytes against the index's SHA-256 and decrypts it.
+    pub(super) fn client_plaintext(
+        &self,
+        s: &ClientRef,
+    ) -> Result<Zeroizing<Vec<u8>>, IntegrityError> {
+        let client = s.id.clone();
+        // The index is authenticated, but a path built from it must still stay inside
+        // clients/ (docs/format.md#layout).
+        if !is_client_file_name(&s.file) {
+            return Err(IntegrityError::ClientMismatch { client });
+        }
+        let p = self.path.join(CLIENTS_DIR).join(&s.file);
+        let bytes = fs::read(&p).map_err(|_| IntegrityError::ClientMissing {
+            client: client.clone(),
+            file: format!("{CLIENTS_DIR}/{}", s.file),
+        })?;
+        if sha256_hex(&bytes) != s.sha256 {
+            return Err(IntegrityError::ClientModified { client });
+        }
+        seal::decrypt(self.identity(), &bytes)
+            .map_err(|_| IntegrityError::ClientUnreadable { client })
+    }
+
+    /// The file must name the format, vault, cid and client id the index expects.
+    pub(super) fn check_client_names(
+        &self,
+        s: &ClientRef,
+        [format, vault_id, cid, id]: [&str; 4],
+    ) -> Result<(), IntegrityError> {
+        if format != ClientFile::FORMAT
+            || vault_id != self.index.vault_id
+            || cid != s.cid
+            || id != s.id
+        {
+            return Err(IntegrityError::ClientMismatch {
+                client: s.id.clone(),
+            });
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,57 @@
+//! Decrypting and checking every file of a vault (docs/format.md#verify).
+
+use crate::store::index::IndexBody;
+
+use super::Vault;
+use crate::store::IntegrityError;
+
+impl Vault {
+    /// Checks every file: index (already checked on open), every client file, the audit
+    /// chain. Returns every problem found, each naming what it is about.
+    pub fn verify(&self) -> Vec<IntegrityError> {
+        let problems = self.verify_against(&self.index);
+        // A reader holds no lock: if a writer committed meanwhile, check the newer index
+        // instead of reporting the files it legitimately replaced.
+        if !problems.is_empty()
+            && self.lock.is_none()
+            && let Ok(fresh) = self.read_index()
+            && fresh.revision > self.index.revision
+        {
+            return self.verify_against(&fresh);
+        }
+        problems
+    }
+
+    pub(super) fn verify_against(&self, index: &IndexBody) -> Vec<IntegrityError> {
+        let (clients, mut problems) = self.load_clients_partial(index);
+        let summaries = match self.catalog_of(index, &clients) {
+            Ok(list) => Some(list),
+            Err(e) => {
+                problems.push(e);
+                None
+            }
+        };
+        let mut stale = false;
+        for (i, s) in clients.iter().enumerate() {
+            match self.read_client(s) {
+                // The catalog is derived from the client files; it must agree.
+                Ok(file) => {
+                    stale |= summaries
+                        .as_ref()
+                        .is_some_and(|list| list[i] != file.summary());
+                }
+                Err(e) => problems.push(e),
+            }
+        }
+        if stale {
+            problems.push(IntegrityError::CatalogMismatch);
+        }
+        problems.extend(
+            self.audit_log_to(index)
+                .1
+                .into_iter()
+                .map(IntegrityError::Audit),
+        );
+        problems
+    }
+}
