@@ -153,11 +153,28 @@ pub fn snapshot(dir: &Path) -> Vec<(PathBuf, Vec<u8>)> {
     out
 }
 
-/// True when an interop peer is required: in CI a missing program is a failure.
+/// True under CI (`CI=true`), where a test that cannot set up what it needs must fail
+/// instead of returning early.
 pub fn required() -> bool {
     std::env::var("CI")
         .map(|v| v == "true" || v == "1")
         .unwrap_or(false)
+}
+
+// Peer programs. A test that needs one is `#[ignore = "needs PROGRAM; ..."]`, so a plain
+// `cargo test` lists it as ignored instead of passing it without running. An ignored
+// test only runs when asked for (`-- --include-ignored`, as CI does), so a missing peer
+// is then a failure that names the program, never a quiet return.
+
+/// Fails the test unless `program` is on the PATH; `package` is the Debian package
+/// that provides it.
+#[track_caller]
+pub fn need(program: &str, package: &str) {
+    assert!(
+        have(program),
+        "this test needs `{program}`, which is not installed (apt-get install {package}); \
+         it runs only when asked for with --include-ignored"
+    );
 }
 
 pub fn have(program: &str) -> bool {
@@ -258,17 +275,39 @@ pub fn age_identity(e: &Env, name: &str) -> (age::x25519::Identity, PathBuf) {
     (id, file)
 }
 
-/// Chromium and zbarimg, or `None` (which fails under CI).
-pub fn browser_and_qr_decoder() -> Option<&'static str> {
-    let found = chromium().filter(|_| have("zbarimg"));
-    if found.is_none() {
-        assert!(
-            !required(),
-            "CI needs chromium and zbarimg (apt-get install chromium zbar-tools)"
-        );
-        eprintln!("skipping: chromium or zbarimg not installed");
-    }
-    found
+/// Chromium on the PATH, or a failure naming it (see [`need`]).
+#[track_caller]
+pub fn need_chromium() -> &'static str {
+    chromium().unwrap_or_else(|| {
+        panic!(
+            "this test needs chromium, which is not installed (apt-get install chromium); \
+             it runs only when asked for with --include-ignored"
+        )
+    })
+}
+
+/// Chromium and zbarimg, or a failure naming what is missing (see [`need`]).
+#[track_caller]
+pub fn need_browser_and_qr_decoder() -> &'static str {
+    need("zbarimg", "zbar-tools");
+    need_chromium()
+}
+
+/// The plaintext of `file`, decrypted in-process (the `age` crate) with the identity in
+/// the identity file `identity`. For checks that need no peer program; the standard
+/// `age` command reads the same files in `interop_age.rs`.
+pub fn age_decrypt_in_process(identity: &Path, file: &Path) -> Result<Vec<u8>, age::DecryptError> {
+    let ids = age::IdentityFile::from_file(identity.to_string_lossy().into_owned())
+        .map_err(age::DecryptError::from)
+        .and_then(|f| f.into_identities())
+        .unwrap_or_else(|e| panic!("identity file {}: {e}", identity.display()));
+    let bytes = fs::read(file).unwrap();
+    // Like the `age` command, accept both binary and ASCII-armored files.
+    let decryptor = age::Decryptor::new_buffered(age::armor::ArmoredReader::new(&bytes[..]))?;
+    let mut reader = decryptor.decrypt(ids.iter().map(|i| i.as_ref() as &dyn age::Identity))?;
+    let mut plain = Vec::new();
+    std::io::Read::read_to_end(&mut reader, &mut plain)?;
+    Ok(plain)
 }
 
 /// The words of a share file (lines starting with # are comments).
