@@ -208,80 +208,33 @@ impl Ctx {
     /// Refuses a vault older than this machine has seen (a rollback of the whole
     /// folder); the returned handle records the revision when dropped.
     fn remember(&self, vault: Vault) -> Result<Opened> {
-        let seen = seen::path(&vault.header().vault_id);
-        if let Some(last) = seen.as_deref().and_then(seen::read)
-            && last > vault.index().revision
-        {
-            return Err(Failure::new(format!(
-                "the vault was rolled back: it is at revision {}, but this machine has seen revision {last}",
-                vault.index().revision
-            ))
-            .hint(format!(
+        let Some(memory) = seen_folder() else {
+            return Ok(vault);
+        };
+        let file = memory.file(&vault.header().vault_id);
+        vault.guard_rollback(Box::new(memory)).map_err(|e| {
+            Failure::new(e.to_string()).code(msg::EXIT_INTEGRITY).hint(format!(
                 "someone restored older files; if you restored a backup on purpose, delete {} and run the command again",
-                esc(&seen.unwrap_or_default().display().to_string())
+                esc(&file.display().to_string())
             ))
-            .code(msg::EXIT_INTEGRITY));
-        }
-        Ok(Opened { vault, seen })
+        })
     }
 }
 
-/// An open vault that, when dropped, records the highest index revision this machine
-/// has seen (docs/threat-model.md: rollback of the whole vault).
-pub(crate) struct Opened {
-    vault: Vault,
-    seen: Option<PathBuf>,
-}
-
-impl std::ops::Deref for Opened {
-    type Target = Vault;
-    fn deref(&self) -> &Vault {
-        &self.vault
-    }
-}
-
-impl std::ops::DerefMut for Opened {
-    fn deref_mut(&mut self) -> &mut Vault {
-        &mut self.vault
-    }
-}
-
-impl Drop for Opened {
-    fn drop(&mut self) {
-        if let Some(p) = &self.seen {
-            seen::record(p, self.vault.index().revision);
-        }
-    }
-}
+/// An open vault; it records the highest index revision this machine has seen when
+/// dropped (docs/threat-model.md: rollback of the whole vault).
+pub(crate) type Opened = Vault;
 
 /// The per-machine record of the last seen revision of each vault:
 /// `$XDG_STATE_HOME/baton/seen/<vault id>` (or `~/.local/state/...`).
-mod seen {
-    use std::path::{Path, PathBuf};
-
-    pub fn path(vault_id: &str) -> Option<PathBuf> {
-        let base = std::env::var_os("XDG_STATE_HOME")
-            .filter(|v| !v.is_empty())
-            .map(PathBuf::from)
-            .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".local/state")))?;
-        Some(base.join("baton").join("seen").join(vault_id))
-    }
-
-    pub fn read(p: &Path) -> Option<u64> {
-        std::fs::read_to_string(p).ok()?.trim().parse().ok()
-    }
-
-    /// Best effort: a machine without a writable state folder just does not remember.
-    pub fn record(p: &Path, revision: u64) {
-        if read(p).is_some_and(|last| last >= revision) {
-            return;
-        }
-        if let Some(dir) = p.parent()
-            && baton::store::fsio::create_private_dir(dir).is_ok()
-        {
-            let _ = baton::store::fsio::write_atomic(p, format!("{revision}\n").as_bytes());
-        }
-    }
+fn seen_folder() -> Option<baton::vault::rollback::SeenFolder> {
+    let base = std::env::var_os("XDG_STATE_HOME")
+        .filter(|v| !v.is_empty())
+        .map(PathBuf::from)
+        .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".local/state")))?;
+    Some(baton::vault::rollback::SeenFolder::new(
+        base.join("baton").join("seen"),
+    ))
 }
 
 fn run(cli: Cli) -> Result<()> {
@@ -969,94 +922,20 @@ fn cmd_status(ctx: &Ctx, as_json: bool) -> Result<()> {
     let v = ctx.open(Access::Read)?;
     let h = v.header();
     let ix = v.index();
-    let catalog = v.catalog()?;
-    let entries: usize = catalog.iter().map(|c| c.entries.len()).sum();
-    let mut warnings = Vec::new();
-    if h.kdf.is_insecure() {
-        warnings.push("the vault uses the insecure test key derivation".to_string());
-    }
-    if let Some(g) = baton::rotate::pending(v.path()) {
-        warnings.push(format!(
-            "a rotation to generation {g} was interrupted; run 'baton rotate --resume' or '--abort'"
-        ));
-    }
-    let due = h.rotation_due();
-    let overdue = h.rotation_overdue(&baton::time::now());
-    if let Some(since) = &overdue {
-        warnings.push(format!(
-            "key rotation is due (since {since}); run 'baton rotate'"
-        ));
-    }
-    let drill_due = v.drill_due();
-    if let Some(due) = drill_due
-        .as_deref()
-        .filter(|d| *d <= baton::time::now().as_str())
-    {
-        warnings.push(format!(
-            "an emergency drill is due (since {due}): have the holders prove their kits ('baton emergency drill')",
-            due = &due[..10.min(due.len())]
-        ));
-    }
-    // GDPR duties (docs/gdpr.md).
-    let today = baton::time::today();
-    let purge_due: Vec<String> = catalog
-        .iter()
-        .filter(|c| c.lifecycle.purge_due(ix.retention_months, &today))
-        .map(|c| c.id.clone())
-        .collect();
-    if !purge_due.is_empty() {
-        warnings.push(format!(
-            "{} former client(s) due for deletion ({}): run 'baton purge'",
-            purge_due.len(),
-            esc(&purge_due.join(", "))
-        ));
-    }
-    let without_dpa: Vec<String> = catalog
-        .iter()
-        .filter(|c| {
-            c.lifecycle.ended.is_none()
-                && c.lifecycle.dpa.status == baton::client::DpaStatus::Unknown
-        })
-        .map(|c| c.id.clone())
-        .collect();
-    if !without_dpa.is_empty() {
-        warnings.push(format!(
-            "{} client(s) without a DPA decision ({}): 'baton client set ID --dpa signed:DATE|none|not-needed'",
-            without_dpa.len(),
-            esc(&without_dpa.join(", "))
-        ));
-    }
-    // A client whose content changed since its last export has an out-of-date package.
-    let stale_exports = baton::gdpr::stale_exports(
-        &v.audit_log().0,
-        &catalog.iter().map(|c| c.id.clone()).collect::<Vec<_>>(),
-    );
-    if !stale_exports.is_empty() {
-        warnings.push(format!(
-            "{} client(s) changed since their last export ({}): their packages are out of date",
-            stale_exports.len(),
-            esc(&stale_exports.join(", "))
-        ));
-    }
-    let orphans = v.orphans()?;
-    if !orphans.is_empty() {
-        warnings.push(format!(
-            "{} file(s) the index does not name (left by an interrupted write or rotation, or another machine's change still syncing); they are kept, never read",
-            orphans.len()
-        ));
-    }
+    let st = v.status(&baton::time::now())?;
+    let warnings: Vec<String> = st.findings.iter().map(msg::finding).collect();
     if as_json {
         print_json(&json!({
             "vault_id": h.vault_id, "path": v.path(), "created": h.created, "generation": h.generation,
             "revision": ix.revision, "updated": ix.updated,
-            "clients": v.clients()?.len(), "entries": entries,
+            "clients": st.clients, "entries": st.entries,
             "recipients": h.recipients,
             "kdf": { "algorithm": h.kdf.algorithm, "m_cost_kib": h.kdf.m_cost_kib, "t_cost": h.kdf.t_cost, "p_cost": h.kdf.p_cost, "profile": h.kdf.profile },
             "share_set": { "id": h.share_set.id, "policy": v.policy().describe(), "group_threshold": h.share_set.group_threshold, "groups": h.share_set.groups, "holders": ix.holders, "created": h.share_set.created, "retired": h.share_set.retired },
-            "emergency_drill": { "last": ix.last_drill, "due": drill_due },
-            "gdpr": { "retention_months": ix.retention_months, "purge_due": purge_due, "without_dpa": without_dpa, "stale_exports": stale_exports },
+            "emergency_drill": { "last": ix.last_drill, "due": st.drill_due },
+            "gdpr": { "retention_months": ix.retention_months, "purge_due": st.purge_due, "without_dpa": st.without_dpa, "stale_exports": st.stale_exports },
             "audit_records": ix.audit_head.seq,
-            "rotation": { "last": h.last_rotation(), "interval_months": h.rotation.interval_months, "due": due, "overdue": overdue.is_some() },
+            "rotation": { "last": h.last_rotation(), "interval_months": h.rotation.interval_months, "due": st.rotation_due, "overdue": st.overdue() },
             "warnings": warnings,
         }));
         return Ok(());
@@ -1072,9 +951,7 @@ fn cmd_status(ctx: &Ctx, as_json: bool) -> Result<()> {
     );
     println!(
         "contents   {} clients, {} entries, {} audit records",
-        v.clients()?.len(),
-        entries,
-        ix.audit_head.seq
+        st.clients, st.entries, ix.audit_head.seq
     );
     println!(
         "shares     set {} of {}: {}",
@@ -1089,7 +966,7 @@ fn cmd_status(ctx: &Ctx, as_json: bool) -> Result<()> {
         } else {
             &ix.last_drill
         },
-        drill_due.as_deref().unwrap_or("-")
+        st.drill_due.as_deref().unwrap_or("-")
     );
     println!(
         "kdf        argon2id m={} MiB t={} p={}",
@@ -1104,7 +981,7 @@ fn cmd_status(ctx: &Ctx, as_json: bool) -> Result<()> {
     println!(
         "rotation   last {}   next due {}",
         h.last_rotation(),
-        match (&due, h.rotation.interval_months) {
+        match (&st.rotation_due, h.rotation.interval_months) {
             (Some(d), m) => format!("{d} (every {m} months)"),
             (None, _) => "never (no schedule; 'baton settings --rotate-every 12')".into(),
         }
@@ -1116,34 +993,15 @@ fn cmd_status(ctx: &Ctx, as_json: bool) -> Result<()> {
 }
 
 /// `status --check`: 0 fine, 10 rotation due, 11 integrity problem or interrupted
-/// rotation. Without --verify it reads only public facts, so cron needs no passphrase.
+/// rotation (the library's verdict, docs/format.md#rotation). Without --verify it
+/// reads only public facts, so cron needs no passphrase.
 fn cmd_status_check(ctx: &Ctx, verify: bool) -> Result<()> {
+    use baton::status::{Finding, Verdict};
     let path = ctx.vault_path()?;
-    let problem = |m: String| {
-        Failure::new(m)
-            .hint("run 'baton status' and 'baton verify' for details")
-            .code(msg::EXIT_CHECK_PROBLEM)
-    };
-    let h = baton::vault::read_header(&path).map_err(|e| problem(e.to_string()))?;
-    if let Some(g) = baton::rotate::pending(&path) {
-        return Err(
-            Failure::new(format!("a rotation to generation {g} was interrupted"))
-                .hint(msg::HINT_ROTATION_PENDING)
-                .code(msg::EXIT_CHECK_PROBLEM),
-        );
-    }
-    if !path.join(h.index_file()).is_file() {
-        return Err(problem(format!(
-            "the index file {} is missing",
-            h.index_file()
-        )));
-    }
-    for d in [baton::store::CLIENTS_DIR, baton::audit::AUDIT_DIR] {
-        if !std::fs::symlink_metadata(path.join(d)).is_ok_and(|m| m.is_dir()) {
-            return Err(problem(format!("{d}/ in the vault is not a plain folder")));
-        }
-    }
-    if verify {
+    let now = baton::time::now();
+    let (_, mut findings) =
+        baton::status::check_folder(&path, &now).map_err(|e| msg::check_problem(e.to_string()))?;
+    if verify && !matches!(Verdict::of(&findings), Verdict::Problem(_)) {
         let v = ctx.open(Access::Read).map_err(|f| {
             if f.code == msg::EXIT_INTEGRITY {
                 f.code(msg::EXIT_CHECK_PROBLEM)
@@ -1151,23 +1009,18 @@ fn cmd_status_check(ctx: &Ctx, verify: bool) -> Result<()> {
                 f
             }
         })?;
-        let problems = v.verify();
-        if let Some(p) = problems.first() {
-            return Err(problem(format!(
-                "{} problem(s) found, first: {p}",
-                problems.len()
-            )));
+        let mut problems = v.verify();
+        if !problems.is_empty() {
+            findings.push(Finding::Damaged {
+                count: problems.len(),
+                first: Box::new(problems.swap_remove(0)),
+            });
         }
     }
-    if let Some(due) = h.rotation_overdue(&baton::time::now()) {
-        return Err(Failure::new(format!(
-            "key rotation is due since {due} (last {})",
-            h.last_rotation()
-        ))
-        .hint("run 'baton rotate'")
-        .code(msg::EXIT_CHECK_ROTATION_DUE));
+    match Verdict::of(&findings) {
+        Verdict::Fine => Ok(()),
+        Verdict::RotationDue(f) | Verdict::Problem(f) => Err(msg::check_failure(f)),
     }
-    Ok(())
 }
 
 fn cmd_audit(ctx: &Ctx, verify: bool, as_json: bool) -> Result<()> {

@@ -1,6 +1,7 @@
 //! Every user-facing error and hint, in one place so they can be tested and later
 //! translated. Style (Go age): lowercase, no trailing period, one line each.
 
+use baton::status::Finding;
 use baton::vault::{InitError, IntegrityError, UnlockError, VaultError};
 use std::fmt;
 
@@ -85,6 +86,72 @@ shares still opens the old copies above: ask every holder to destroy the old kit
 /// Exit codes of `status --check` (for cron and systemd timers).
 pub const EXIT_CHECK_ROTATION_DUE: i32 = 10;
 pub const EXIT_CHECK_PROBLEM: i32 = 11;
+
+/// A `status` warning line for a finding (docs/gdpr.md, docs/format.md#rotation).
+pub fn finding(f: &Finding) -> String {
+    let list = |v: &[String]| esc(&v.join(", "));
+    match f {
+        Finding::InsecureKdf => "the vault uses the insecure test key derivation".to_string(),
+        Finding::RotationPending { generation } => format!(
+            "a rotation to generation {generation} was interrupted; run 'baton rotate --resume' or '--abort'"
+        ),
+        Finding::IndexMissing { file } => format!("the index file {file} is missing"),
+        Finding::NotAFolder { name } => format!("{name}/ in the vault is not a plain folder"),
+        Finding::Damaged { count, first } => {
+            format!("{count} problem(s) found, first: {first}")
+        }
+        Finding::RotationDue { since, .. } => {
+            format!("key rotation is due (since {since}); run 'baton rotate'")
+        }
+        Finding::DrillDue { since } => format!(
+            "an emergency drill is due (since {}): have the holders prove their kits ('baton emergency drill')",
+            since.get(..10).unwrap_or(since)
+        ),
+        Finding::PurgeDue { clients } => format!(
+            "{} former client(s) due for deletion ({}): run 'baton purge'",
+            clients.len(),
+            list(clients)
+        ),
+        Finding::WithoutDpa { clients } => format!(
+            "{} client(s) without a DPA decision ({}): 'baton client set ID --dpa signed:DATE|none|not-needed'",
+            clients.len(),
+            list(clients)
+        ),
+        Finding::StaleExports { clients } => format!(
+            "{} client(s) changed since their last export ({}): their packages are out of date",
+            clients.len(),
+            list(clients)
+        ),
+        Finding::Orphans { count } => format!(
+            "{count} file(s) the index does not name (left by an interrupted write or rotation, or another machine's change still syncing); they are kept, never read"
+        ),
+        _ => format!("{f:?}"),
+    }
+}
+
+/// A problem `status --check` reports with exit code 11.
+pub fn check_problem(message: String) -> Failure {
+    Failure::new(message)
+        .hint("run 'baton status' and 'baton verify' for details")
+        .code(EXIT_CHECK_PROBLEM)
+}
+
+/// The failure `status --check` exits with for its verdict's finding.
+pub fn check_failure(f: &Finding) -> Failure {
+    match f {
+        Finding::RotationDue { since, last } => {
+            Failure::new(format!("key rotation is due since {since} (last {last})"))
+                .hint("run 'baton rotate'")
+                .code(EXIT_CHECK_ROTATION_DUE)
+        }
+        Finding::RotationPending { generation } => Failure::new(format!(
+            "a rotation to generation {generation} was interrupted"
+        ))
+        .hint(HINT_ROTATION_PENDING)
+        .code(EXIT_CHECK_PROBLEM),
+        other => check_problem(finding(other)),
+    }
+}
 
 pub fn integrity(e: &IntegrityError) -> Failure {
     let hint = match e {

@@ -19,6 +19,7 @@ pub mod otp;
 pub mod render;
 pub mod rotate;
 pub mod slip39;
+pub mod status;
 pub mod store;
 pub mod time;
 pub mod vault;

@@ -44,6 +44,10 @@ pub enum IntegrityError {
         "the index was rolled back: it ends the audit log at record {head}, but records up to {last} exist"
     )]
     RolledBack { head: u64, last: u64 },
+    #[error(
+        "the vault was rolled back: it is at revision {revision}, but this machine has seen revision {seen}"
+    )]
+    VaultRolledBack { revision: u64, seen: u64 },
     #[error("{0}/ in the vault is not a plain folder (symlink or file)")]
     NotADirectory(&'static str),
 }

@@ -165,6 +165,7 @@ impl Vault {
             lock: Some(lock),
             derived: None,
             located: Default::default(),
+            memory: None,
         };
         let detail = format!(
             "share set {} ({})",

@@ -8,6 +8,7 @@ mod init;
 mod open;
 mod passwd;
 mod read;
+pub mod rollback;
 mod shards;
 mod verify;
 
@@ -66,6 +67,8 @@ pub struct Vault {
     pub(crate) derived: Option<DerivedKeys>,
     /// Every client's reference, once all locator shards were read (docs/format.md#locator).
     pub(crate) located: std::sync::OnceLock<Vec<ClientRef>>,
+    /// Where this machine remembers the revisions it has seen (docs/threat-model.md).
+    pub(crate) memory: Option<Box<dyn rollback::RevisionMemory>>,
 }
 
 impl Vault {

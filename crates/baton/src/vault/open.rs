@@ -191,6 +191,7 @@ impl Vault {
             lock,
             derived: None,
             located: Default::default(),
+            memory: None,
         };
         for d in [CLIENTS_DIR, AUDIT_DIR] {
             match fs::symlink_metadata(path.join(d)) {

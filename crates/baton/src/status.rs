@@ -1,0 +1,263 @@
+//! What needs the owner's attention (docs/format.md#rotation, docs/gdpr.md,
+//! docs/recovery.md#drill): one set of rules for `status` and for `status --check`.
+//!
+//! Each finding has a [`Severity`]. `status` shows every finding; `status --check`
+//! turns them into its verdict ([`Verdict::of`]): a problem beats a due rotation, and
+//! notices (drills, GDPR duties, files still syncing) never change the exit code.
+//! [`check_folder`] needs no key, so cron can run it; [`Vault::status`] adds what only
+//! an unlocked vault can tell.
+
+use std::path::Path;
+
+use crate::audit::AUDIT_DIR;
+use crate::client::{ClientSummary, DpaStatus};
+use crate::store::header::Header;
+use crate::store::{CLIENTS_DIR, IntegrityError};
+use crate::vault::{UnlockError, Vault, VaultError};
+
+/// How much a finding matters to `status --check`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Severity {
+    /// Shown, never changes the verdict.
+    Notice,
+    /// The key rotation schedule is due (`status --check` exits 10).
+    Due,
+    /// The vault is damaged or a rotation is unfinished (`status --check` exits 11).
+    Problem,
+}
+
+/// One thing that needs attention.
+#[derive(Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Finding {
+    /// The vault uses the insecure test key derivation.
+    InsecureKdf,
+    /// A rotation to `generation` was interrupted.
+    RotationPending { generation: u64 },
+    /// The index file `vault.json` names is not there.
+    IndexMissing { file: String },
+    /// `clients/` or `audit/` is not a plain folder.
+    NotAFolder { name: &'static str },
+    /// `verify` found problems (only when asked for).
+    Damaged {
+        count: usize,
+        first: Box<IntegrityError>,
+    },
+    /// The rotation schedule is due since `since` (RFC 3339); last rotation `last`.
+    RotationDue { since: String, last: String },
+    /// The yearly emergency drill is due since `since` (RFC 3339).
+    DrillDue { since: String },
+    /// Former clients whose retention has passed.
+    PurgeDue { clients: Vec<String> },
+    /// Active clients without a DPA decision.
+    WithoutDpa { clients: Vec<String> },
+    /// Clients whose content changed after their last export.
+    StaleExports { clients: Vec<String> },
+    /// Files the index does not name (an interrupted write, or a change still syncing).
+    Orphans { count: usize },
+}
+
+impl Finding {
+    pub fn severity(&self) -> Severity {
+        match self {
+            Finding::RotationPending { .. }
+            | Finding::IndexMissing { .. }
+            | Finding::NotAFolder { .. }
+            | Finding::Damaged { .. } => Severity::Problem,
+            Finding::RotationDue { .. } => Severity::Due,
+            Finding::InsecureKdf
+            | Finding::DrillDue { .. }
+            | Finding::PurgeDue { .. }
+            | Finding::WithoutDpa { .. }
+            | Finding::StaleExports { .. }
+            | Finding::Orphans { .. } => Severity::Notice,
+        }
+    }
+}
+
+/// The outcome of `status --check`.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Verdict<'a> {
+    Fine,
+    /// The first finding of the highest severity.
+    RotationDue(&'a Finding),
+    Problem(&'a Finding),
+}
+
+impl<'a> Verdict<'a> {
+    /// A problem beats a due rotation; notices never count.
+    pub fn of(findings: &'a [Finding]) -> Verdict<'a> {
+        let worst = |s| findings.iter().find(|f| f.severity() == s);
+        if let Some(f) = worst(Severity::Problem) {
+            Verdict::Problem(f)
+        } else if let Some(f) = worst(Severity::Due) {
+            Verdict::RotationDue(f)
+        } else {
+            Verdict::Fine
+        }
+    }
+}
+
+/// The checks that need no key: the public header, an unfinished rotation, the index
+/// file and the two folders, and the rotation schedule (against `now`, RFC 3339).
+pub fn check_folder(path: &Path, now: &str) -> Result<(Header, Vec<Finding>), UnlockError> {
+    let h = crate::vault::read_header(path)?;
+    let mut out = Vec::new();
+    if h.kdf.is_insecure() {
+        out.push(Finding::InsecureKdf);
+    }
+    if let Some(generation) = crate::rotate::pending(path) {
+        out.push(Finding::RotationPending { generation });
+    }
+    if !path.join(h.index_file()).is_file() {
+        out.push(Finding::IndexMissing {
+            file: h.index_file(),
+        });
+    }
+    for name in [CLIENTS_DIR, AUDIT_DIR] {
+        if !std::fs::symlink_metadata(path.join(name)).is_ok_and(|m| m.is_dir()) {
+            out.push(Finding::NotAFolder { name });
+        }
+    }
+    if let Some(since) = h.rotation_overdue(now) {
+        out.push(Finding::RotationDue {
+            since,
+            last: h.last_rotation().to_string(),
+        });
+    }
+    Ok((h, out))
+}
+
+/// Everything `status` shows about an unlocked vault.
+#[derive(Debug)]
+pub struct Status {
+    pub clients: usize,
+    pub entries: usize,
+    /// When the next rotation is due (RFC 3339), if there is a schedule.
+    pub rotation_due: Option<String>,
+    /// When the next emergency drill is due (RFC 3339).
+    pub drill_due: Option<String>,
+    pub purge_due: Vec<String>,
+    pub without_dpa: Vec<String>,
+    pub stale_exports: Vec<String>,
+    /// In order of importance: problems, then the due rotation, then notices.
+    pub findings: Vec<Finding>,
+}
+
+impl Status {
+    /// Whether the rotation schedule is overdue.
+    pub fn overdue(&self) -> bool {
+        self.findings
+            .iter()
+            .any(|f| matches!(f, Finding::RotationDue { .. }))
+    }
+}
+
+/// Former clients due for deletion on `today` (`YYYY-MM-DD`).
+pub fn purge_due(catalog: &[ClientSummary], retention_months: u32, today: &str) -> Vec<String> {
+    catalog
+        .iter()
+        .filter(|c| c.lifecycle.purge_due(retention_months, today))
+        .map(|c| c.id.clone())
+        .collect()
+}
+
+/// Active clients for whom no DPA decision is recorded.
+pub fn without_dpa(catalog: &[ClientSummary]) -> Vec<String> {
+    catalog
+        .iter()
+        .filter(|c| c.lifecycle.ended.is_none() && c.lifecycle.dpa.status == DpaStatus::Unknown)
+        .map(|c| c.id.clone())
+        .collect()
+}
+
+impl Vault {
+    /// The status of an unlocked vault at `now` (RFC 3339): the public checks of
+    /// [`check_folder`] plus the drill, the GDPR duties and unnamed files.
+    pub fn status(&self, now: &str) -> Result<Status, VaultError> {
+        let (_, mut findings) = check_folder(self.path(), now).map_err(|e| match e {
+            UnlockError::Integrity(i) => VaultError::Integrity(i),
+            UnlockError::Io { path, source } => VaultError::Io { path, source },
+            other => VaultError::Io {
+                path: self.path().to_path_buf(),
+                source: std::io::Error::other(other.to_string()),
+            },
+        })?;
+        let catalog = self.catalog()?;
+        let today = now.get(..10).unwrap_or(now);
+        let drill_due = self.drill_due();
+        if let Some(since) = drill_due.as_deref().filter(|d| *d <= now) {
+            findings.push(Finding::DrillDue {
+                since: since.to_string(),
+            });
+        }
+        let purge = purge_due(&catalog, self.index().retention_months, today);
+        if !purge.is_empty() {
+            findings.push(Finding::PurgeDue {
+                clients: purge.clone(),
+            });
+        }
+        let no_dpa = without_dpa(&catalog);
+        if !no_dpa.is_empty() {
+            findings.push(Finding::WithoutDpa {
+                clients: no_dpa.clone(),
+            });
+        }
+        let ids: Vec<String> = catalog.iter().map(|c| c.id.clone()).collect();
+        let stale = crate::gdpr::stale_exports(&self.audit_log().0, &ids);
+        if !stale.is_empty() {
+            findings.push(Finding::StaleExports {
+                clients: stale.clone(),
+            });
+        }
+        let orphans = self.orphans()?.len();
+        if orphans > 0 {
+            findings.push(Finding::Orphans { count: orphans });
+        }
+        findings.sort_by_key(|f| std::cmp::Reverse(f.severity()));
+        Ok(Status {
+            clients: self.clients()?.len(),
+            entries: catalog.iter().map(|c| c.entries.len()).sum(),
+            rotation_due: self.header().rotation_due(),
+            drill_due,
+            purge_due: purge,
+            without_dpa: no_dpa,
+            stale_exports: stale,
+            findings,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_problem_beats_a_due_rotation_and_notices_never_count() {
+        let due = Finding::RotationDue {
+            since: "2026-01-01T00:00:00Z".into(),
+            last: "2025-01-01T00:00:00Z".into(),
+        };
+        let pending = Finding::RotationPending { generation: 3 };
+        let notice = Finding::Orphans { count: 2 };
+        assert_eq!(Verdict::of(&[]), Verdict::Fine);
+        assert_eq!(Verdict::of(std::slice::from_ref(&notice)), Verdict::Fine);
+        let v = [notice, due];
+        assert_eq!(Verdict::of(&v), Verdict::RotationDue(&v[1]));
+        let v = [Finding::InsecureKdf, v.into_iter().nth(1).unwrap(), pending];
+        assert_eq!(Verdict::of(&v), Verdict::Problem(&v[2]));
+    }
+
+    #[test]
+    fn severities() {
+        assert_eq!(Finding::InsecureKdf.severity(), Severity::Notice);
+        assert_eq!(
+            Finding::NotAFolder { name: "clients" }.severity(),
+            Severity::Problem
+        );
+        assert_eq!(
+            Finding::DrillDue { since: "x".into() }.severity(),
+            Severity::Notice
+        );
+    }
+}
