@@ -2,34 +2,32 @@
 //! this binary parses flags, asks for secrets, prints, and maps errors to exit codes.
 
 mod cli;
-mod demo;
-mod export;
-mod gdpr;
-mod handover;
+mod cmd;
+mod context;
 mod input;
 mod msg;
-mod rotate;
+mod output;
+mod process;
 mod shares;
 
-use std::io::{IsTerminal, Write};
-use std::path::{Path, PathBuf};
+pub(crate) use context::{Ctx, Opened};
+pub(crate) use output::print_json;
+
+use std::path::PathBuf;
 
 use clap::{CommandFactory, Parser};
-use serde_json::json;
 
-use baton::client::{ClientSummary, EntryKind};
+use baton::Passphrase;
 use baton::crypto::kdf::{KdfParams, KdfProfile};
-use baton::vault::changes::{ClientEdit, EntryFields, NewClient};
 use baton::vault::{Access, InitOptions, Vault};
-use baton::{Passphrase, SecretText};
 
-use cli::{Cli, ClientCmd, Command, EntryCmd, EntryFieldArgs, Field, KeyCmd};
+use cli::{Cli, Command};
 use msg::{Failure, Result, esc};
 
 fn main() {
-    harden_process();
+    process::harden_process();
     #[cfg(debug_assertions)]
-    fault::install();
+    process::fault::install();
     let cli = Cli::parse();
     let code = match run(cli) {
         Ok(()) => 0,
@@ -44,197 +42,8 @@ fn main() {
         }
     };
     #[cfg(debug_assertions)]
-    fault::report();
+    process::fault::report();
     std::process::exit(code);
-}
-
-/// Crash testing (debug builds only, so never in a release binary):
-/// `BATON_FAULT_AT=N` kills the process with SIGKILL at the N-th step that changes the
-/// disk (fsio::fault_point); `BATON_FAULT_AT=count` prints how many steps there were.
-#[cfg(debug_assertions)]
-mod fault {
-    use std::sync::atomic::{AtomicU64, Ordering};
-
-    static COUNT: AtomicU64 = AtomicU64::new(0);
-
-    pub fn install() {
-        let Some(v) = std::env::var_os("BATON_FAULT_AT") else {
-            return;
-        };
-        let at: u64 = v.to_str().and_then(|s| s.parse().ok()).unwrap_or(0);
-        baton::store::fsio::set_fault_hook(Box::new(move |_| {
-            if COUNT.fetch_add(1, Ordering::SeqCst) + 1 == at {
-                // SAFETY: kill with our own pid and a constant signal has no
-                // preconditions; SIGKILL cannot be caught, exactly like a crash.
-                unsafe {
-                    libc::kill(libc::getpid(), libc::SIGKILL);
-                }
-            }
-        }));
-    }
-
-    pub fn report() {
-        if std::env::var_os("BATON_FAULT_AT").is_some_and(|v| v == "count") {
-            eprintln!("baton: fault points: {}", COUNT.load(Ordering::SeqCst));
-        }
-    }
-}
-
-/// No core dumps and no ptrace by other processes of the same user while secrets may be
-/// in memory (the whole life of the process).
-fn harden_process() {
-    let zero = libc::rlimit {
-        rlim_cur: 0,
-        rlim_max: 0,
-    };
-    // SAFETY: setrlimit and prctl take plain values and a pointer to a valid, initialized
-    // rlimit that lives across the call; neither retains the pointer.
-    unsafe {
-        libc::setrlimit(libc::RLIMIT_CORE, &zero);
-        libc::prctl(libc::PR_SET_DUMPABLE, 0, 0, 0, 0);
-    }
-    // A closed pipe (`baton list | head`) ends the process quietly instead of panicking.
-    // SAFETY: restoring the default disposition of SIGPIPE has no preconditions.
-    unsafe {
-        libc::signal(libc::SIGPIPE, libc::SIG_DFL);
-    }
-}
-
-pub(crate) struct Ctx {
-    vault: Option<PathBuf>,
-    passphrase_file: Option<PathBuf>,
-    identity: Option<PathBuf>,
-}
-
-impl Ctx {
-    fn vault_path(&self) -> Result<PathBuf> {
-        self.vault
-            .clone()
-            .or_else(|| std::env::var_os("BATON_VAULT").map(PathBuf::from))
-            .ok_or_else(|| Failure::new("no vault given").hint(msg::HINT_VAULT))
-    }
-
-    fn passphrase_file(&self) -> Option<PathBuf> {
-        self.passphrase_file
-            .clone()
-            .or_else(|| std::env::var_os("BATON_PASSPHRASE_FILE").map(PathBuf::from))
-    }
-
-    fn passphrase(&self) -> Result<Passphrase> {
-        input::passphrase(self.passphrase_file().as_deref(), "--passphrase-file")
-    }
-
-    /// The emergency key from `--identity FILE` (or BATON_IDENTITY), if given.
-    fn identity_secret(&self) -> Result<Option<baton::EmergencySecret>> {
-        let Some(file) = self
-            .identity
-            .clone()
-            .or_else(|| std::env::var_os("BATON_IDENTITY").map(PathBuf::from))
-        else {
-            return Ok(None);
-        };
-        let bytes = input::read_secret_file(&file, "--identity")?;
-        let text = std::str::from_utf8(&bytes)
-            .map_err(|_| Failure::new("the file given to --identity is not text"))?;
-        baton::EmergencySecret::from_identity_file(text)
-            .map(Some)
-            .ok_or_else(|| {
-                Failure::new(
-                    "the file given to --identity holds no age identity (AGE-SECRET-KEY-1...)",
-                )
-                .hint("use the emergency-key.txt that 'baton recover' wrote")
-            })
-    }
-
-    fn open(&self, access: Access) -> Result<Opened> {
-        self.open_keep_passphrase(access).map(|(v, _)| v)
-    }
-
-    /// Opens for writing, so the command goes into the audit log; or read-only where
-    /// the folder cannot be written (a copy on a read-only medium), saying so.
-    fn open_recording(&self) -> Result<Opened> {
-        let path = self.vault_path()?;
-        if baton::store::fsio::is_read_only_folder(&path) {
-            eprintln!(
-                "baton: note: the vault folder is read-only, so this is not recorded in its audit log"
-            );
-            return self.open(Access::Read);
-        }
-        self.open(Access::Write)
-    }
-
-    /// Opens the vault and keeps the passphrase for a command that needs it again
-    /// (a rotation that changes the key derivation).
-    fn open_keep_passphrase(&self, access: Access) -> Result<(Opened, Passphrase)> {
-        let path = self.checked_path()?;
-        match self.identity_secret()? {
-            Some(e) => Ok((
-                self.remember(Vault::open_emergency(&path, &e, access)?)?,
-                Passphrase::new(String::new()),
-            )),
-            None => {
-                let p = self.passphrase()?;
-                Ok((self.remember(Vault::open(&path, &p, access)?)?, p))
-            }
-        }
-    }
-
-    /// Opens with an emergency key rebuilt from shares, with the same checks as every
-    /// other open.
-    fn open_emergency(&self, e: &baton::EmergencySecret, access: Access) -> Result<Opened> {
-        let path = self.checked_path()?;
-        self.remember(Vault::open_emergency(&path, e, access)?)
-    }
-
-    /// The vault folder, after its public header was read (so a missing vault is
-    /// reported before anything is asked) and its warnings printed.
-    fn checked_path(&self) -> Result<PathBuf> {
-        let path = self.vault_path()?;
-        let header = baton::vault::read_header(&path)?;
-        if header.kdf.is_insecure() {
-            eprintln!(
-                "baton: warning: this vault uses the insecure test key derivation; do not store real secrets in it"
-            );
-        }
-        if let Some(g) = baton::rotate::pending(&path) {
-            eprintln!(
-                "baton: warning: a rotation to generation {g} was interrupted; {}",
-                msg::HINT_ROTATION_PENDING
-            );
-        }
-        Ok(path)
-    }
-
-    /// Refuses a vault older than this machine has seen (a rollback of the whole
-    /// folder); the returned handle records the revision when dropped.
-    fn remember(&self, vault: Vault) -> Result<Opened> {
-        let Some(memory) = seen_folder() else {
-            return Ok(vault);
-        };
-        let file = memory.file(&vault.header().vault_id);
-        vault.guard_rollback(Box::new(memory)).map_err(|e| {
-            Failure::new(e.to_string()).code(msg::EXIT_INTEGRITY).hint(format!(
-                "someone restored older files; if you restored a backup on purpose, delete {} and run the command again",
-                esc(&file.display().to_string())
-            ))
-        })
-    }
-}
-
-/// An open vault; it records the highest index revision this machine has seen when
-/// dropped (docs/threat-model.md: rollback of the whole vault).
-pub(crate) type Opened = Vault;
-
-/// The per-machine record of the last seen revision of each vault:
-/// `$XDG_STATE_HOME/baton/seen/<vault id>` (or `~/.local/state/...`).
-fn seen_folder() -> Option<baton::vault::rollback::SeenFolder> {
-    let base = std::env::var_os("XDG_STATE_HOME")
-        .filter(|v| !v.is_empty())
-        .map(PathBuf::from)
-        .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".local/state")))?;
-    Some(baton::vault::rollback::SeenFolder::new(
-        base.join("baton").join("seen"),
-    ))
 }
 
 fn run(cli: Cli) -> Result<()> {
@@ -245,27 +54,27 @@ fn run(cli: Cli) -> Result<()> {
     };
     match cli.command {
         Command::Init(a) => cmd_init(&ctx, a),
-        Command::Client(c) => cmd_client(&ctx, c),
-        Command::Entry(c) => cmd_entry(&ctx, c),
-        Command::List(j) => cmd_list(&ctx, j.json),
-        Command::Show { client, json } => cmd_show(&ctx, &client, json.json),
-        Command::Get(a) => cmd_get(&ctx, a),
-        Command::Search { term, json } => cmd_search(&ctx, &term, json.json),
-        Command::Otp { target, json } => cmd_otp(&ctx, &target, json.json),
-        Command::Generate(a) => cmd_generate(a),
+        Command::Client(c) => cmd::client::cmd_client(&ctx, c),
+        Command::Entry(c) => cmd::entry::cmd_entry(&ctx, c),
+        Command::List(j) => cmd::list::cmd_list(&ctx, j.json),
+        Command::Show { client, json } => cmd::show::cmd_show(&ctx, &client, json.json),
+        Command::Get(a) => cmd::get::cmd_get(&ctx, a),
+        Command::Search { term, json } => cmd::search::cmd_search(&ctx, &term, json.json),
+        Command::Otp { target, json } => cmd::otp::cmd_otp(&ctx, &target, json.json),
+        Command::Generate(a) => cmd::generate::cmd_generate(a),
         Command::Passwd(a) => cmd_passwd(&ctx, a),
-        Command::Status(a) if a.check => cmd_status_check(&ctx, a.verify),
-        Command::Status(a) => cmd_status(&ctx, a.json),
-        Command::Rotate(a) => rotate::run(&ctx, a),
-        Command::Audit { verify, json } => cmd_audit(&ctx, verify, json.json),
-        Command::Verify(j) => cmd_verify(&ctx, j.json),
-        Command::Key(k) => cmd_key(&ctx, k),
-        Command::Emergency(c) => handover::run(&ctx, c),
-        Command::Recover(a) => handover::recover(&ctx, a),
-        Command::Takeover(a) => handover::takeover(&ctx, a),
-        Command::Export(a) => export::run(&ctx, a),
-        Command::Purge(a) => gdpr::purge(&ctx, a),
-        Command::Gdpr(c) => gdpr::run(&ctx, c),
+        Command::Status(a) if a.check => cmd::status::cmd_status_check(&ctx, a.verify),
+        Command::Status(a) => cmd::status::cmd_status(&ctx, a.json),
+        Command::Rotate(a) => cmd::rotate::run(&ctx, a),
+        Command::Audit { verify, json } => cmd::audit::cmd_audit(&ctx, verify, json.json),
+        Command::Verify(j) => cmd::verify::cmd_verify(&ctx, j.json),
+        Command::Key(k) => cmd::key::cmd_key(&ctx, k),
+        Command::Emergency(c) => cmd::emergency::run(&ctx, c),
+        Command::Recover(a) => cmd::emergency::recover(&ctx, a),
+        Command::Takeover(a) => cmd::emergency::takeover(&ctx, a),
+        Command::Export(a) => cmd::export::run(&ctx, a),
+        Command::Purge(a) => cmd::gdpr::purge(&ctx, a),
+        Command::Gdpr(c) => cmd::gdpr::run(&ctx, c),
         Command::Settings {
             owner_name,
             owner_contact,
@@ -274,23 +83,19 @@ fn run(cli: Cli) -> Result<()> {
             retention_months,
             rotate_every,
             json,
-        } => cmd_settings(
+        } => cmd::settings::cmd_settings(
             &ctx,
             [owner_name, owner_contact, vault_copies, successor],
             [retention_months, rotate_every],
             json.json,
         ),
-        Command::Demo(a) => demo::run(a),
+        Command::Demo(a) => cmd::demo::run(a),
         Command::Completions { shell } => {
             clap_complete::generate(shell, &mut Cli::command(), "baton", &mut std::io::stdout());
             Ok(())
         }
-        Command::Man { out_dir } => cmd_man(out_dir),
+        Command::Man { out_dir } => cmd::man::cmd_man(out_dir),
     }
-}
-
-pub(crate) fn print_json(v: &serde_json::Value) {
-    println!("{}", serde_json::to_string_pretty(v).expect("serializable"));
 }
 
 // ---------------------------------------------------------------- init
@@ -341,7 +146,7 @@ fn calibrate(mut p: KdfParams, target_ms: u64) -> Result<KdfParams> {
 fn cmd_init(ctx: &Ctx, a: cli::InitArgs) -> Result<()> {
     let path = ctx.vault_path()?;
     let shares_dir = a.shares_out.clone();
-    let policy = handover::policy_of(&a.policy)?.ok_or_else(|| {
+    let policy = crate::cmd::emergency::policy_of(&a.policy)?.ok_or_else(|| {
         Failure::new("who holds the emergency key?")
             .hint("--holders anna,ben,carla -t 2, or --policy \"2 of anna,ben,carla; 1 of notary,spouse\"")
             .code(2)
@@ -379,7 +184,7 @@ fn cmd_init(ctx: &Ctx, a: cli::InitArgs) -> Result<()> {
         esc(&policy.describe())
     );
     shares::print_written(&delivered);
-    println!("{}", handover::HAND_OUT);
+    println!("{}", crate::cmd::emergency::HAND_OUT);
     println!(
         "set your name and contact ('baton settings --owner-name ... --owner-contact ...') and print the kits again ('baton emergency kits'), so the holders know whose vault it is"
     );
@@ -388,504 +193,7 @@ fn cmd_init(ctx: &Ctx, a: cli::InitArgs) -> Result<()> {
 
 // ---------------------------------------------------------------- clients and entries
 
-fn cmd_client(ctx: &Ctx, c: ClientCmd) -> Result<()> {
-    match c {
-        ClientCmd::Add {
-            id,
-            name,
-            contact,
-            notes,
-            tags,
-        } => {
-            let mut v = ctx.open(Access::Write)?;
-            v.add_client(NewClient {
-                name: name.unwrap_or_default(),
-                id: id.clone(),
-                contact,
-                notes,
-                tags,
-            })?;
-            eprintln!("added client {}", esc(&id));
-        }
-        ClientCmd::Edit {
-            id,
-            name,
-            contact,
-            notes,
-            tags,
-        } => {
-            let mut v = ctx.open(Access::Write)?;
-            v.edit_client(
-                &id,
-                ClientEdit {
-                    name,
-                    contact,
-                    notes,
-                    tags,
-                },
-            )?;
-            eprintln!("updated client {}", esc(&id));
-        }
-        ClientCmd::SetRecipient {
-            id,
-            recipients,
-            clear,
-        } => {
-            let parsed = if clear {
-                vec![]
-            } else {
-                export::parse_recipients(&recipients, &[])?
-            };
-            let mut v = ctx.open(Access::Write)?;
-            let before = v.client(&id)?.recipients;
-            v.set_recipients(&id, &parsed)?;
-            if parsed.is_empty() {
-                eprintln!("removed the package recipients of {}", esc(&id));
-            }
-            let kept: Vec<&str> = parsed.iter().map(|r| r.as_str()).collect();
-            if before.iter().any(|r| !kept.contains(&r.as_str())) {
-                // Honest about revocation (docs/threat-model.md#rotation).
-                eprintln!(
-                    "note: a removed key still opens every package already exported to it; only new exports leave it out"
-                );
-            }
-            for r in &parsed {
-                eprintln!(
-                    "{}: packages go to {} ({})",
-                    esc(&id),
-                    esc(r.as_str()),
-                    r.fingerprint()
-                );
-            }
-        }
-        ClientCmd::End { id, date, reason } => gdpr::end(ctx, &id, date, &reason)?,
-        ClientCmd::Reopen { id } => gdpr::reopen(ctx, &id)?,
-        ClientCmd::Set {
-            id,
-            dpa,
-            dpa_ref,
-            hold,
-            no_hold,
-            retain_until,
-            no_retain_until,
-        } => {
-            let edit = baton::vault::changes::GdprEdit {
-                dpa: dpa.map(|d| gdpr::parse_dpa(&d, dpa_ref)).transpose()?,
-                hold: match (hold, no_hold) {
-                    (Some(r), _) => Some(Some(r)),
-                    (None, true) => Some(None),
-                    (None, false) => None,
-                },
-                retain_until: match (retain_until, no_retain_until) {
-                    (Some(d), _) => Some(d),
-                    (None, true) => Some(String::new()),
-                    (None, false) => None,
-                },
-            };
-            gdpr::set(ctx, &id, edit)?
-        }
-        ClientCmd::Rm { id, yes } => {
-            let mut v = ctx.open(Access::Write)?;
-            let n = v.client(&id)?.entries.len();
-            if !yes
-                && !input::confirm(&format!(
-                    "remove client '{}' and its {n} entries?",
-                    esc(&id)
-                ))
-            {
-                return Err(Failure::new("not confirmed; nothing was removed")
-                    .hint("pass --yes to remove without asking"));
-            }
-            v.remove_client(&id)?;
-            eprintln!("removed client {} ({n} entries)", esc(&id));
-        }
-    }
-    Ok(())
-}
-
-fn entry_fields(a: EntryFieldArgs, clear_password: bool, clear_totp: bool) -> Result<EntryFields> {
-    let kind = match &a.kind {
-        Some(k) => Some(k.parse::<EntryKind>().map_err(|_| {
-            Failure::new(format!("unknown kind '{}'", esc(k))).hint(format!(
-                "use one of: {}",
-                EntryKind::ALL.map(|k| k.as_str()).join(", ")
-            ))
-        })?),
-        None => None,
-    };
-    let password = if a.generate {
-        let (p, bits) = baton::generate::password(a.length, true);
-        eprintln!(
-            "generated a {}-character password ({bits:.0} bits)",
-            p.expose().len()
-        );
-        Some(p)
-    } else if let Some(f) = &a.password_file {
-        Some(input::secret_text(f, "--password-file")?)
-    } else if a.password_prompt {
-        Some(input::prompt_secret("password")?)
-    } else {
-        None
-    };
-    let totp = match &a.totp_file {
-        Some(t)
-            if t.get(..8)
-                .is_some_and(|p| p.eq_ignore_ascii_case("otpauth:")) =>
-        {
-            return Err(Failure::new("--totp takes a file that holds the otpauth:// URI, not the URI itself")
-                .hint("the URI contains the TOTP secret and would be visible to other users in the process list: put it in a file, or pass '--totp -' and paste it on stdin"));
-        }
-        Some(t) => Some(input::secret_text(Path::new(t), "--totp")?),
-        None => None,
-    };
-    Ok(EntryFields {
-        kind,
-        url: a.url,
-        user: a.user,
-        password,
-        clear_password,
-        totp,
-        clear_totp,
-        note: a.note,
-        tags: a.tags,
-    })
-}
-
-fn cmd_entry(ctx: &Ctx, c: EntryCmd) -> Result<()> {
-    match c {
-        EntryCmd::Add {
-            client,
-            name,
-            fields,
-        } => {
-            let f = entry_fields(fields, false, false)?;
-            let mut v = ctx.open(Access::Write)?;
-            v.add_entry(&client, &name, f)?;
-            eprintln!("added {}/{}", esc(&client), esc(&name));
-        }
-        EntryCmd::Edit {
-            client,
-            name,
-            fields,
-            rename,
-            clear_password,
-            clear_totp,
-        } => {
-            let f = entry_fields(fields, clear_password, clear_totp)?;
-            let mut v = ctx.open(Access::Write)?;
-            v.edit_entry(&client, &name, f)?;
-            let mut shown = name.clone();
-            if let Some(new) = rename {
-                v.rename_entry(&client, &name, &new)?;
-                shown = new;
-            }
-            eprintln!("updated {}/{}", esc(&client), esc(&shown));
-        }
-        EntryCmd::Rm { client, name } => {
-            let mut v = ctx.open(Access::Write)?;
-            v.remove_entry(&client, &name)?;
-            eprintln!("removed {}/{}", esc(&client), esc(&name));
-        }
-        EntryCmd::Attach {
-            client,
-            entry,
-            file,
-            name,
-            force,
-        } => {
-            let name = match name {
-                Some(n) => n,
-                None => file
-                    .file_name()
-                    .map(|n| n.to_string_lossy().to_string())
-                    .ok_or_else(|| {
-                        Failure::new("the attachment path has no file name")
-                            .hint("give one with --as NAME")
-                    })?,
-            };
-            let data = input::attachment(&file)?;
-            let mut v = ctx.open(Access::Write)?;
-            v.attach(&client, &entry, &name, data, force)?;
-            eprintln!(
-                "attached {} to {}/{}",
-                esc(&name),
-                esc(&client),
-                esc(&entry)
-            );
-        }
-        EntryCmd::Detach {
-            client,
-            entry,
-            name,
-        } => {
-            let mut v = ctx.open(Access::Write)?;
-            v.detach(&client, &entry, &name)?;
-            eprintln!(
-                "removed attachment {} from {}/{}",
-                esc(&name),
-                esc(&client),
-                esc(&entry)
-            );
-        }
-    }
-    Ok(())
-}
-
 // ---------------------------------------------------------------- reading
-
-fn client_json(c: &ClientSummary) -> serde_json::Value {
-    json!({
-        "id": c.id, "name": c.name, "contact": c.contact, "notes": c.notes, "tags": c.tags,
-        "created": c.created, "updated": c.updated, "entries": c.entries,
-    })
-}
-
-fn cmd_list(ctx: &Ctx, as_json: bool) -> Result<()> {
-    let v = ctx.open(Access::Read)?;
-    let clients = v.catalog()?;
-    if as_json {
-        print_json(&json!(clients.iter().map(|c| json!({
-            "id": c.id, "name": c.name, "contact": c.contact, "entries": c.entries.len(), "updated": c.updated,
-        })).collect::<Vec<_>>()));
-        return Ok(());
-    }
-    if clients.is_empty() {
-        eprintln!("no clients yet; add one with 'baton client add ID --name NAME'");
-    }
-    for c in &clients {
-        println!(
-            "{:<20} {:<30} {:>3} entries  {}",
-            esc(&c.id),
-            esc(&c.name),
-            c.entries.len(),
-            esc(&c.contact)
-        );
-    }
-    Ok(())
-}
-
-fn cmd_show(ctx: &Ctx, id: &str, as_json: bool) -> Result<()> {
-    let v = ctx.open(Access::Read)?;
-    // The client file itself, checked against the index, so `show` reports tampering.
-    let c = v.client(id)?.summary();
-    if as_json {
-        print_json(&client_json(&c));
-        return Ok(());
-    }
-    println!("{} ({})", esc(&c.name), esc(&c.id));
-    if !c.contact.is_empty() {
-        println!("contact: {}", esc(&c.contact));
-    }
-    if !c.notes.is_empty() {
-        println!("notes:   {}", esc(&c.notes));
-    }
-    for e in &c.entries {
-        let mut flags = Vec::new();
-        if e.has_password {
-            flags.push("password".to_string());
-        }
-        if e.has_totp {
-            flags.push("totp".to_string());
-        }
-        for a in &e.attachments {
-            flags.push(format!("file:{}", esc(a)));
-        }
-        println!(
-            "  {:<16} {:<9} {:<40} {:<16} [{}]",
-            esc(&e.name),
-            e.kind.as_str(),
-            esc(&e.url),
-            esc(&e.user),
-            flags.join(", ")
-        );
-        if !e.note.is_empty() {
-            println!("  {:<16} note: {}", "", esc(&e.note));
-        }
-    }
-    Ok(())
-}
-
-fn split_target(t: &str) -> Result<(&str, &str)> {
-    t.split_once('/')
-        .filter(|(c, e)| !c.is_empty() && !e.is_empty())
-        .ok_or_else(|| {
-            Failure::new(format!("'{}' is not CLIENT/ENTRY", esc(t)))
-                .hint("for example: acme/ssh-root")
-        })
-}
-
-/// Writes secret output: to a new 0600 file, or to stdout, but to a terminal only with
-/// --show.
-fn emit_secret(bytes: &[u8], output: Option<&Path>, show: bool, binary: bool) -> Result<()> {
-    if let Some(p) = output.filter(|p| p.as_os_str() != "-") {
-        return baton::store::fsio::write_new(p, bytes).map_err(|e| {
-            Failure::new(format!(
-                "cannot create {}: {e}",
-                esc(&p.display().to_string())
-            ))
-            .hint("the output file must not exist yet")
-        });
-    }
-    let stdout = std::io::stdout();
-    let to_terminal = stdout.is_terminal();
-    if to_terminal && binary && output.is_none() {
-        return Err(
-            Failure::new("refusing to print a binary attachment to the terminal")
-                .hint("write it to a file with -o FILE, or force stdout with -o -"),
-        );
-    }
-    if to_terminal && !show && output.is_none() {
-        return Err(Failure::new("refusing to print a secret to the terminal")
-            .hint("pass --show to display it, or pipe the output (baton get ... | wl-copy)"));
-    }
-    let mut out = stdout.lock();
-    out.write_all(bytes)
-        .and_then(|_| {
-            if to_terminal && !bytes.ends_with(b"\n") {
-                out.write_all(b"\n")
-            } else {
-                Ok(())
-            }
-        })
-        .and_then(|_| out.flush())
-        .map_err(|e| Failure::new(format!("cannot write to stdout: {e}")))
-}
-
-fn cmd_get(ctx: &Ctx, a: cli::GetArgs) -> Result<()> {
-    let (client, entry) = split_target(&a.target)?;
-    let v = ctx.open(Access::Read)?;
-    let file = v.client(client)?;
-    let e = file.require_entry(entry)?;
-    if a.json {
-        /// The `credentials.json` entry shape plus the client; borrows from the decrypted
-        /// entry, so the only copy made is the wiped buffer.
-        #[derive(serde::Serialize)]
-        struct Out<'a> {
-            client: &'a str,
-            #[serde(flatten)]
-            entry: baton::export::EntryView<'a>,
-        }
-        let text = baton::crypto::secret::json_bytes(&Out {
-            client,
-            entry: baton::export::EntryView::new(e),
-        });
-        let mut line = zeroize::Zeroizing::new(Vec::with_capacity(text.len() + 1));
-        line.extend_from_slice(&text);
-        line.push(b'\n');
-        return emit_secret(&line, None, a.show, false);
-    }
-    if let Some(name) = &a.attachment {
-        let att = e
-            .attachments
-            .iter()
-            .find(|x| &x.name == name)
-            .ok_or_else(|| {
-                Failure::new(format!(
-                    "{client}/{entry} has no attachment '{}'",
-                    esc(name)
-                ))
-                .hint(format!("'baton show {client}' lists the attachments"))
-            })?;
-        let binary = std::str::from_utf8(att.data.expose()).is_err();
-        return emit_secret(att.data.expose(), a.output.as_deref(), a.show, binary);
-    }
-    let (value, secret): (Option<&str>, bool) = match a.field {
-        Field::Password => (e.password.as_ref().map(SecretText::expose), true),
-        Field::Totp => (e.totp.as_ref().map(SecretText::expose), true),
-        Field::User => (Some(e.user.as_str()), false),
-        Field::Url => (Some(e.url.as_str()), false),
-        Field::Note => (Some(e.note.as_str()), false),
-    };
-    let value = value.ok_or_else(|| {
-        Failure::new(format!(
-            "{client}/{entry} has no {}",
-            format!("{:?}", a.field).to_lowercase()
-        ))
-    })?;
-    let mut bytes = zeroize::Zeroizing::new(value.as_bytes().to_vec());
-    if !std::io::stdout().is_terminal() || a.output.is_some() {
-        bytes.push(b'\n');
-    }
-    emit_secret(&bytes, a.output.as_deref(), a.show || !secret, false)
-}
-
-fn cmd_search(ctx: &Ctx, term: &str, as_json: bool) -> Result<()> {
-    let v = ctx.open(Access::Read)?;
-    let mut hits = Vec::new();
-    let catalog = v.catalog()?;
-    for c in &catalog {
-        for m in c.matches(term) {
-            hits.push((c, m));
-        }
-    }
-    if as_json {
-        print_json(&json!(
-            hits.iter()
-                .map(|(c, e)| json!({
-                    "client": c.id, "client_name": c.name, "entry": e.map(|e| &e.name),
-                    "kind": e.map(|e| e.kind), "url": e.map(|e| &e.url), "user": e.map(|e| &e.user),
-                }))
-                .collect::<Vec<_>>()
-        ));
-        return Ok(());
-    }
-    for (c, e) in &hits {
-        match e {
-            Some(e) => println!(
-                "{}/{:<16} {:<9} {:<40} {}",
-                esc(&c.id),
-                esc(&e.name),
-                e.kind.as_str(),
-                esc(&e.url),
-                esc(&e.user)
-            ),
-            None => println!("{:<24} {}", esc(&c.id), esc(&c.name)),
-        }
-    }
-    if hits.is_empty() {
-        return Err(Failure::new(format!("nothing matches '{}'", esc(term))));
-    }
-    Ok(())
-}
-
-fn cmd_otp(ctx: &Ctx, target: &str, as_json: bool) -> Result<()> {
-    let (client, entry) = split_target(target)?;
-    let v = ctx.open(Access::Read)?;
-    let file = v.client(client)?;
-    let e = file.require_entry(entry)?;
-    let uri = e.totp.as_ref().ok_or_else(|| {
-        Failure::new(format!("{client}/{entry} has no TOTP seed")).hint(format!(
-            "add one with 'baton entry edit {client} {entry} --totp FILE'"
-        ))
-    })?;
-    let now = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_secs())
-        .unwrap_or(0);
-    let (code, ttl) =
-        baton::otp::code_at(uri.expose(), now).map_err(|e| Failure::new(e.to_string()))?;
-    if as_json {
-        print_json(&json!({ "code": code, "valid_for_seconds": ttl }));
-    } else {
-        println!("{code}");
-        if std::io::stderr().is_terminal() {
-            eprintln!("valid for {ttl} s");
-        }
-    }
-    Ok(())
-}
-
-fn cmd_generate(a: cli::GenerateArgs) -> Result<()> {
-    let (secret, bits) = match a.words {
-        Some(n) => baton::generate::passphrase(n),
-        None => baton::generate::password(a.length.unwrap_or(24), !a.no_symbols),
-    };
-    println!("{}", secret.expose());
-    if std::io::stderr().is_terminal() {
-        eprintln!("({bits:.0} bits of entropy)");
-    }
-    Ok(())
-}
 
 fn cmd_passwd(ctx: &Ctx, a: cli::PasswdArgs) -> Result<()> {
     let mut v = ctx.open(Access::Write)?;
@@ -915,288 +223,5 @@ fn cmd_passwd(ctx: &Ctx, a: cli::PasswdArgs) -> Result<()> {
         k.t_cost,
         k.p_cost
     );
-    Ok(())
-}
-
-fn cmd_status(ctx: &Ctx, as_json: bool) -> Result<()> {
-    let v = ctx.open(Access::Read)?;
-    let h = v.header();
-    let ix = v.index();
-    let st = v.status(&baton::time::now())?;
-    let warnings: Vec<String> = st.findings.iter().map(msg::finding).collect();
-    if as_json {
-        print_json(&json!({
-            "vault_id": h.vault_id, "path": v.path(), "created": h.created, "generation": h.generation,
-            "revision": ix.revision, "updated": ix.updated,
-            "clients": st.clients, "entries": st.entries,
-            "recipients": h.recipients,
-            "kdf": { "algorithm": h.kdf.algorithm, "m_cost_kib": h.kdf.m_cost_kib, "t_cost": h.kdf.t_cost, "p_cost": h.kdf.p_cost, "profile": h.kdf.profile },
-            "share_set": { "id": h.share_set.id, "policy": v.policy().describe(), "group_threshold": h.share_set.group_threshold, "groups": h.share_set.groups, "holders": ix.holders, "created": h.share_set.created, "retired": h.share_set.retired },
-            "emergency_drill": { "last": ix.last_drill, "due": st.drill_due },
-            "gdpr": { "retention_months": ix.retention_months, "purge_due": st.purge_due, "without_dpa": st.without_dpa, "stale_exports": st.stale_exports },
-            "audit_records": ix.audit_head.seq,
-            "rotation": { "last": h.last_rotation(), "interval_months": h.rotation.interval_months, "due": st.rotation_due, "overdue": st.overdue() },
-            "warnings": warnings,
-        }));
-        return Ok(());
-    }
-    println!(
-        "vault      {} ({})",
-        h.vault_id,
-        esc(&v.path().display().to_string())
-    );
-    println!(
-        "created    {}   generation {}   revision {}   updated {}",
-        h.created, h.generation, ix.revision, ix.updated
-    );
-    println!(
-        "contents   {} clients, {} entries, {} audit records",
-        st.clients, st.entries, ix.audit_head.seq
-    );
-    println!(
-        "shares     set {} of {}: {}",
-        h.share_set.id,
-        &h.share_set.created[..10.min(h.share_set.created.len())],
-        esc(&v.policy().describe())
-    );
-    println!(
-        "drill      last {}   next due {}",
-        if ix.last_drill.is_empty() {
-            "never"
-        } else {
-            &ix.last_drill
-        },
-        st.drill_due.as_deref().unwrap_or("-")
-    );
-    println!(
-        "kdf        argon2id m={} MiB t={} p={}",
-        h.kdf.m_cost_kib / 1024,
-        h.kdf.t_cost,
-        h.kdf.p_cost
-    );
-    println!(
-        "recipients owner {}\n           emergency {}",
-        h.recipients.owner, h.recipients.emergency
-    );
-    println!(
-        "rotation   last {}   next due {}",
-        h.last_rotation(),
-        match (&st.rotation_due, h.rotation.interval_months) {
-            (Some(d), m) => format!("{d} (every {m} months)"),
-            (None, _) => "never (no schedule; 'baton settings --rotate-every 12')".into(),
-        }
-    );
-    for w in warnings {
-        println!("warning    {w}");
-    }
-    Ok(())
-}
-
-/// `status --check`: 0 fine, 10 rotation due, 11 integrity problem or interrupted
-/// rotation (the library's verdict, docs/format.md#rotation). Without --verify it
-/// reads only public facts, so cron needs no passphrase.
-fn cmd_status_check(ctx: &Ctx, verify: bool) -> Result<()> {
-    use baton::status::{Finding, Verdict};
-    let path = ctx.vault_path()?;
-    let now = baton::time::now();
-    let (_, mut findings) =
-        baton::status::check_folder(&path, &now).map_err(|e| msg::check_problem(e.to_string()))?;
-    if verify && !matches!(Verdict::of(&findings), Verdict::Problem(_)) {
-        let v = ctx.open(Access::Read).map_err(|f| {
-            if f.code == msg::EXIT_INTEGRITY {
-                f.code(msg::EXIT_CHECK_PROBLEM)
-            } else {
-                f
-            }
-        })?;
-        let mut problems = v.verify();
-        if !problems.is_empty() {
-            findings.push(Finding::Damaged {
-                count: problems.len(),
-                first: Box::new(problems.swap_remove(0)),
-            });
-        }
-    }
-    match Verdict::of(&findings) {
-        Verdict::Fine => Ok(()),
-        Verdict::RotationDue(f) | Verdict::Problem(f) => Err(msg::check_failure(f)),
-    }
-}
-
-fn cmd_audit(ctx: &Ctx, verify: bool, as_json: bool) -> Result<()> {
-    let v = ctx.open(Access::Read)?;
-    let (records, problems) = v.audit_log();
-    if as_json {
-        print_json(
-            &json!({ "records": records, "problems": problems.iter().map(|p| p.to_string()).collect::<Vec<_>>() }),
-        );
-    } else if !verify {
-        for r in &records {
-            println!(
-                "{:>6}  {}  {:<9} {:<18} {:<16} {}",
-                r.seq,
-                r.time,
-                r.actor,
-                r.action,
-                esc(r.client.as_deref().unwrap_or("-")),
-                esc(&r.detail)
-            );
-        }
-    }
-    if let Some(first) = problems.first() {
-        for p in &problems {
-            eprintln!("baton: problem: {p}");
-        }
-        return Err(msg::integrity(&baton::IntegrityError::Audit(first.clone())));
-    }
-    if verify && !as_json {
-        println!(
-            "audit log intact: {} records, chain and head verified",
-            records.len()
-        );
-    }
-    Ok(())
-}
-
-fn cmd_verify(ctx: &Ctx, as_json: bool) -> Result<()> {
-    let v = ctx.open(Access::Read)?;
-    let problems = v.verify();
-    if as_json {
-        print_json(&json!({
-            "clients": v.clients().map_or(0, |c| c.len()),
-            "audit_records": v.index().audit_head.seq,
-            "problems": problems.iter().map(|p| json!({ "client": p.client(), "problem": p.to_string() })).collect::<Vec<_>>(),
-        }));
-    } else {
-        for p in &problems {
-            eprintln!("baton: problem: {p}");
-        }
-    }
-    match problems.first() {
-        Some(p) => Err(
-            Failure::new(format!("{} problem(s) found, first: {p}", problems.len()))
-                .hint(msg::HINT_VERIFY)
-                .code(msg::EXIT_INTEGRITY),
-        ),
-        None => {
-            if !as_json {
-                println!(
-                    "vault intact: index, {} client files and {} audit records verified",
-                    v.clients()?.len(),
-                    v.index().audit_head.seq
-                );
-            }
-            Ok(())
-        }
-    }
-}
-
-fn cmd_man(out_dir: Option<PathBuf>) -> Result<()> {
-    let cmd = Cli::command();
-    match out_dir {
-        None => clap_mangen::Man::new(cmd)
-            .render(&mut std::io::stdout())
-            .map_err(|e| Failure::new(format!("cannot write the man page: {e}"))),
-        Some(dir) => {
-            std::fs::create_dir_all(&dir)
-                .map_err(|e| Failure::new(format!("cannot create {}: {e}", dir.display())))?;
-            clap_mangen::generate_to(cmd, &dir)
-                .map_err(|e| Failure::new(format!("cannot write man pages: {e}")))?;
-            eprintln!("wrote man pages to {}", esc(&dir.display().to_string()));
-            Ok(())
-        }
-    }
-}
-
-fn cmd_key(ctx: &Ctx, k: KeyCmd) -> Result<()> {
-    let (text, output) = match k {
-        KeyCmd::ExportOwner { output } => {
-            let v = ctx.open(Access::Read)?;
-            (v.identity_file(), output)
-        }
-        KeyCmd::FromShares { shares, output } => {
-            let path = ctx.vault_path()?;
-            let h = baton::vault::read_header(&path)?;
-            let (secret, _) = handover::collect(
-                &h,
-                &cli::ShareInput {
-                    share_files: shares,
-                },
-            )?;
-            let v = ctx.open_emergency(&secret, Access::Read)?;
-            (v.identity_file(), output)
-        }
-    };
-    baton::store::fsio::write_new(&output, text.as_bytes()).map_err(|e| {
-        Failure::new(format!(
-            "cannot create {}: {e}",
-            esc(&output.display().to_string())
-        ))
-        .hint("the output file must not exist yet")
-    })?;
-    eprintln!(
-        "wrote identity to {} (mode 0600); delete it when done",
-        esc(&output.display().to_string())
-    );
-    Ok(())
-}
-
-fn cmd_settings(
-    ctx: &Ctx,
-    [name, contact, copies, successor]: [Option<String>; 4],
-    [retention, rotate_every]: [Option<u32>; 2],
-    as_json: bool,
-) -> Result<()> {
-    let profile_changes =
-        name.is_some() || contact.is_some() || copies.is_some() || successor.is_some();
-    let changing = profile_changes || rotate_every.is_some() || retention.is_some();
-    let mut v = ctx.open(if changing {
-        Access::Write
-    } else {
-        Access::Read
-    })?;
-    if let Some(months) = rotate_every {
-        v.set_rotation_interval(months)?;
-    }
-    if let Some(months) = retention {
-        v.set_retention_months(months)?;
-    }
-    let retention_months = v.index().retention_months;
-    if profile_changes {
-        let mut p = v.index().owner.clone();
-        if let Some(n) = name {
-            p.name = n;
-        }
-        if let Some(c) = contact {
-            p.contact = c;
-        }
-        if let Some(c) = copies {
-            p.vault_copies = c;
-        }
-        if let Some(c) = successor {
-            p.successor = c;
-        }
-        v.set_owner_profile(p)?;
-        eprintln!(
-            "baton: the emergency kits show these; print them again with 'baton emergency kits'"
-        );
-    }
-    let p = &v.index().owner;
-    let every = v.header().rotation.interval_months;
-    if as_json {
-        print_json(
-            &json!({ "owner_name": p.name, "owner_contact": p.contact, "vault_copies": p.vault_copies, "successor": p.successor, "retention_months": retention_months, "rotate_every_months": every }),
-        );
-    } else {
-        println!("owner name     {}", esc(&p.name));
-        println!("owner contact  {}", esc(&p.contact));
-        println!("vault copies   {}", esc(&p.vault_copies));
-        println!("successor      {}", esc(&p.successor));
-        println!("retention      {retention_months} months after a client's end");
-        println!(
-            "rotate every   {every} months{}",
-            if every == 0 { " (no schedule)" } else { "" }
-        );
-    }
     Ok(())
 }

@@ -114,7 +114,7 @@ pub fn run(ctx: &Ctx, c: EmergencyCmd) -> Result<()> {
             policy,
             out_dir,
             kits,
-        } => crate::rotate::rotate_emergency(ctx, policy, out_dir, kits),
+        } => crate::cmd::rotate::rotate_emergency(ctx, policy, out_dir, kits),
     }
 }
 
@@ -745,7 +745,7 @@ pub fn takeover(ctx: &Ctx, a: TakeoverArgs) -> Result<()> {
     if profile != v.index().owner {
         v.set_owner_profile(profile)?;
     }
-    let bar = crate::rotate::Bar::new();
+    let bar = crate::cmd::rotate::Bar::new();
     let progress = |p| bar.update(p);
     let mut delivered: Vec<(String, PathBuf)> = Vec::new();
     let owner = v.index().owner.clone();
@@ -757,8 +757,8 @@ pub fn takeover(ctx: &Ctx, a: TakeoverArgs) -> Result<()> {
         &progress,
     );
     bar.finish();
-    let r = result.map_err(crate::rotate::failure)?;
-    crate::rotate::print_report(&r);
+    let r = result.map_err(crate::cmd::rotate::failure)?;
+    crate::cmd::rotate::print_report(&r);
     println!(
         "you are the owner now: open the vault with the new passphrase; the old passphrase and the old shares open nothing from generation {} on",
         r.to_generation

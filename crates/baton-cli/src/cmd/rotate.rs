@@ -80,7 +80,7 @@ pub fn rotate_emergency(
 
 pub fn run(ctx: &Ctx, a: RotateArgs) -> Result<()> {
     let path = ctx.vault_path()?;
-    let new_policy = crate::handover::policy_of(&a.policy)?;
+    let new_policy = crate::cmd::emergency::policy_of(&a.policy)?;
     if new_policy.is_some() && !a.emergency {
         return Err(Failure::new("--holders, -t and --policy need --emergency")
             .hint("a new set of holders means a new emergency key: 'baton rotate --emergency' or 'baton emergency reissue'"));

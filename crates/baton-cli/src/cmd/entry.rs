@@ -1,0 +1,144 @@
+//! `baton entry`: add, edit, attach, detach and remove entries.
+
+use std::path::Path;
+
+use baton::client::EntryKind;
+use baton::vault::Access;
+use baton::vault::changes::EntryFields;
+
+use crate::cli::{EntryCmd, EntryFieldArgs};
+use crate::context::Ctx;
+use crate::input;
+use crate::msg::{Failure, Result, esc};
+
+pub(crate) fn entry_fields(
+    a: EntryFieldArgs,
+    clear_password: bool,
+    clear_totp: bool,
+) -> Result<EntryFields> {
+    let kind = match &a.kind {
+        Some(k) => Some(k.parse::<EntryKind>().map_err(|_| {
+            Failure::new(format!("unknown kind '{}'", esc(k))).hint(format!(
+                "use one of: {}",
+                EntryKind::ALL.map(|k| k.as_str()).join(", ")
+            ))
+        })?),
+        None => None,
+    };
+    let password = if a.generate {
+        let (p, bits) = baton::generate::password(a.length, true);
+        eprintln!(
+            "generated a {}-character password ({bits:.0} bits)",
+            p.expose().len()
+        );
+        Some(p)
+    } else if let Some(f) = &a.password_file {
+        Some(input::secret_text(f, "--password-file")?)
+    } else if a.password_prompt {
+        Some(input::prompt_secret("password")?)
+    } else {
+        None
+    };
+    let totp = match &a.totp_file {
+        Some(t)
+            if t.get(..8)
+                .is_some_and(|p| p.eq_ignore_ascii_case("otpauth:")) =>
+        {
+            return Err(Failure::new("--totp takes a file that holds the otpauth:// URI, not the URI itself")
+                .hint("the URI contains the TOTP secret and would be visible to other users in the process list: put it in a file, or pass '--totp -' and paste it on stdin"));
+        }
+        Some(t) => Some(input::secret_text(Path::new(t), "--totp")?),
+        None => None,
+    };
+    Ok(EntryFields {
+        kind,
+        url: a.url,
+        user: a.user,
+        password,
+        clear_password,
+        totp,
+        clear_totp,
+        note: a.note,
+        tags: a.tags,
+    })
+}
+
+pub(crate) fn cmd_entry(ctx: &Ctx, c: EntryCmd) -> Result<()> {
+    match c {
+        EntryCmd::Add {
+            client,
+            name,
+            fields,
+        } => {
+            let f = entry_fields(fields, false, false)?;
+            let mut v = ctx.open(Access::Write)?;
+            v.add_entry(&client, &name, f)?;
+            eprintln!("added {}/{}", esc(&client), esc(&name));
+        }
+        EntryCmd::Edit {
+            client,
+            name,
+            fields,
+            rename,
+            clear_password,
+            clear_totp,
+        } => {
+            let f = entry_fields(fields, clear_password, clear_totp)?;
+            let mut v = ctx.open(Access::Write)?;
+            v.edit_entry(&client, &name, f)?;
+            let mut shown = name.clone();
+            if let Some(new) = rename {
+                v.rename_entry(&client, &name, &new)?;
+                shown = new;
+            }
+            eprintln!("updated {}/{}", esc(&client), esc(&shown));
+        }
+        EntryCmd::Rm { client, name } => {
+            let mut v = ctx.open(Access::Write)?;
+            v.remove_entry(&client, &name)?;
+            eprintln!("removed {}/{}", esc(&client), esc(&name));
+        }
+        EntryCmd::Attach {
+            client,
+            entry,
+            file,
+            name,
+            force,
+        } => {
+            let name = match name {
+                Some(n) => n,
+                None => file
+                    .file_name()
+                    .map(|n| n.to_string_lossy().to_string())
+                    .ok_or_else(|| {
+                        Failure::new("the attachment path has no file name")
+                            .hint("give one with --as NAME")
+                    })?,
+            };
+            let data = input::attachment(&file)?;
+            let mut v = ctx.open(Access::Write)?;
+            v.attach(&client, &entry, &name, data, force)?;
+            eprintln!(
+                "attached {} to {}/{}",
+                esc(&name),
+                esc(&client),
+                esc(&entry)
+            );
+        }
+        EntryCmd::Detach {
+            client,
+            entry,
+            name,
+        } => {
+            let mut v = ctx.open(Access::Write)?;
+            v.detach(&client, &entry, &name)?;
+            eprintln!(
+                "removed attachment {} from {}/{}",
+                esc(&name),
+                esc(&client),
+                esc(&entry)
+            );
+        }
+    }
+    Ok(())
+}
