@@ -4,6 +4,58 @@
 //!
 //! This crate never prompts, prints, reads environment variables or exits; the `baton`
 //! binary does all of that.
+//!
+//! # The tree
+//!
+//! Lower layers never import higher ones:
+//!
+//! | layer | modules | concern |
+//! |---|---|---|
+//! | primitives | [`crypto`], [`slip39`], [`time`], [`audit`], [`client`] | keys and secrets, share math, dates, audit records, the client data model |
+//! | storage | [`store`] | the files of a vault folder: header, index, locator, catalog, shards, atomic writes |
+//! | the vault | [`vault`] | open, read, commit, verify, passphrase change, rollback memory |
+//! | features | [`emergency`], [`rotate`], [`export`], [`gdpr`], [`status`] | the handover, key rotation, client packages, GDPR duties, what needs attention |
+//! | output | [`render`] | printable pages: client sheets, holders' kits |
+//!
+//! # Example
+//!
+//! ```
+//! use baton::emergency::Policy;
+//! use baton::vault::changes::{EntryFields, NewClient};
+//! use baton::{Access, InitOptions, KdfParams, Passphrase, SecretText, Vault};
+//!
+//! # fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! let dir = tempfile::tempdir()?;
+//! let path = dir.path().join("vault");
+//! let passphrase = Passphrase::new("correct horse battery staple".into());
+//! let policy = Policy::single(vec!["anna".into(), "ben".into(), "carla".into()], 2);
+//! // `deliver` gets the holders' shares before the vault exists (here: dropped).
+//! let mut vault = Vault::init(
+//!     &path,
+//!     &passphrase,
+//!     InitOptions { policy, kdf: KdfParams::insecure_test() },
+//!     |_, _shares| Ok(()),
+//! )?;
+//! vault.add_client(NewClient { id: "acme".into(), name: "ACME GmbH".into(), ..Default::default() })?;
+//! vault.add_entry(
+//!     "acme",
+//!     "ssh-root",
+//!     EntryFields {
+//!         user: Some("root".into()),
+//!         password: Some(SecretText::new("hunter2".into())),
+//!         ..Default::default()
+//!     },
+//! )?;
+//! drop(vault);
+//!
+//! let vault = Vault::open(&path, &passphrase, Access::Read)?;
+//! let client = vault.client("acme")?;
+//! let entry = client.entry("ssh-root").expect("stored above");
+//! assert_eq!(entry.user, "root");
+//! assert!(vault.verify().is_empty());
+//! # Ok(())
+//! # }
+//! ```
 
 #![forbid(unsafe_code)]
 
@@ -29,6 +81,7 @@ pub use client::{ClientFile, ClientRef, ClientSummary, Entry, EntryKind};
 pub use crypto::kdf::KdfParams;
 pub use crypto::keys::EmergencySecret;
 pub use crypto::secret::{Passphrase, SecretBytes, SecretText};
+pub use status::{Finding, Severity, Verdict};
 pub use vault::{Access, InitError, InitOptions, IntegrityError, UnlockError, Vault, VaultError};
 
 /// `s` is exactly `len` lowercase hex digits: the form of every random name and hash

@@ -14,6 +14,7 @@ use crate::audit::{AuditAction, AuditEvent};
 use crate::client::{ClientFile, Entry, EntryKind};
 use crate::crypto::secret::{SecretText, json_bytes};
 use crate::render::sheet;
+pub use crate::render::sheet::{Origin, attachment_path};
 
 /// Version of `credentials.json` (docs/export-format.md#credentials-json).
 pub const EXPORT_VERSION: u32 = 1;
@@ -137,13 +138,6 @@ pub enum Lock<'a> {
     Passphrase(&'a SecretText),
 }
 
-/// Who hands the package over, and when.
-pub struct Origin<'a> {
-    pub from: &'a str,
-    /// RFC 3339 time of the export.
-    pub exported: &'a str,
-}
-
 // ---------------------------------------------------------------- credentials.json
 
 #[derive(Serialize)]
@@ -215,11 +209,6 @@ struct JsonAttachment<'a> {
     path: String,
     size: usize,
     sha256: String,
-}
-
-/// Path of an attachment inside the package.
-pub fn attachment_path(entry: &str, name: &str) -> String {
-    format!("attachments/{entry}/{name}")
 }
 
 /// `credentials.json` (docs/export-format.md#credentials-json).

@@ -7,7 +7,6 @@ use zeroize::Zeroizing;
 
 use crate::client::ClientFile;
 use crate::crypto::secret::SecretText;
-use crate::export::{Origin, attachment_path};
 
 /// Writes `s` escaped for HTML element content and double-quoted attributes, straight
 /// into the output (no intermediate copy of secret values).
@@ -67,6 +66,18 @@ pub(crate) fn render_exact(render: impl Fn(&mut dyn Write) -> fmt::Result) -> Ze
     let mut out = Zeroizing::new(String::with_capacity(count.0));
     render(&mut *out).expect("writing to a String");
     out
+}
+
+/// Who hands the package over, and when.
+pub struct Origin<'a> {
+    pub from: &'a str,
+    /// RFC 3339 time of the export.
+    pub exported: &'a str,
+}
+
+/// Path of an attachment inside the package.
+pub fn attachment_path(entry: &str, name: &str) -> String {
+    format!("attachments/{entry}/{name}")
 }
 
 /// `README.txt`, German first, then English.
