@@ -64,9 +64,10 @@ fn check_id(id: &str) -> Result<(), VaultError> {
 
 fn check_text(what: &str, s: &str, max: usize) -> Result<(), VaultError> {
     if s.len() > max || s.chars().any(|c| c.is_control() && c != '\n' && c != '\t') {
-        return Err(VaultError::Invalid(format!(
-            "{what} must be at most {max} bytes without control characters"
-        )));
+        return Err(VaultError::BadText {
+            what: what.to_string(),
+            max,
+        });
     }
     Ok(())
 }
@@ -83,14 +84,12 @@ impl EntryFields {
             }
         }
         if let Some(t) = &self.totp {
-            otp::validate(t.expose()).map_err(|e| VaultError::Invalid(e.to_string()))?;
+            otp::validate(t.expose()).map_err(VaultError::BadTotp)?;
         }
         if let Some(p) = &self.password
             && p.expose().len() > 4096
         {
-            return Err(VaultError::Invalid(
-                "password must be at most 4096 bytes".into(),
-            ));
+            return Err(VaultError::PasswordTooLong);
         }
         Ok(())
     }
@@ -271,9 +270,7 @@ impl Vault {
     /// Records that the contract with `id` ended on `date` (YYYY-MM-DD).
     pub fn end_client(&mut self, id: &str, date: &str, reason: &str) -> Result<(), VaultError> {
         if !crate::client::valid_date(date) {
-            return Err(VaultError::Invalid(format!(
-                "'{date}' is not a date (YYYY-MM-DD)"
-            )));
+            return Err(VaultError::BadDate(date.to_string()));
         }
         check_text("reason", reason, 1024)?;
         let mut file = self.client(id)?;
@@ -298,7 +295,7 @@ impl Vault {
     pub fn reopen_client(&mut self, id: &str) -> Result<(), VaultError> {
         let mut file = self.client(id)?;
         let Some(ended) = file.lifecycle.ended.take() else {
-            return Err(VaultError::Invalid(format!("client '{id}' has not ended")));
+            return Err(VaultError::NotEnded(id.to_string()));
         };
         file.updated = now();
         self.commit(
@@ -321,10 +318,7 @@ impl Vault {
                 check_text(what, v, 256)?;
             }
             if !dpa.date.is_empty() && !crate::client::valid_date(&dpa.date) {
-                return Err(VaultError::Invalid(format!(
-                    "'{}' is not a date (YYYY-MM-DD)",
-                    dpa.date
-                )));
+                return Err(VaultError::BadDate(dpa.date.clone()));
             }
             let mut what = format!("dpa={}", dpa.status.as_str());
             for v in [&dpa.date, &dpa.reference] {
@@ -358,9 +352,7 @@ impl Vault {
         }
         if let Some(until) = edit.retain_until {
             if !until.is_empty() && !crate::client::valid_date(&until) {
-                return Err(VaultError::Invalid(format!(
-                    "'{until}' is not a date (YYYY-MM-DD)"
-                )));
+                return Err(VaultError::BadDate(until.clone()));
             }
             changed.push(if until.is_empty() {
                 "retention: vault policy".to_string()
@@ -383,7 +375,7 @@ impl Vault {
     /// Sets how many months an ended client's data is kept (docs/gdpr.md#retention).
     pub fn set_retention_months(&mut self, months: u32) -> Result<(), VaultError> {
         if months > 1200 {
-            return Err(VaultError::Invalid("retention above 100 years".into()));
+            return Err(VaultError::RetentionTooLong);
         }
         let old = self.index().retention_months;
         self.commit_with(
@@ -523,16 +515,11 @@ impl Vault {
         replace: bool,
     ) -> Result<(), VaultError> {
         if !valid_attachment_name(name) {
-            return Err(VaultError::Invalid(format!(
-                "attachment name '{name}' is not a plain file name"
-            )));
+            return Err(VaultError::BadAttachmentName(name.to_string()));
         }
         let size = data.expose().len();
         if size > MAX_ATTACHMENT {
-            return Err(VaultError::Invalid(format!(
-                "attachment is larger than {} KiB",
-                MAX_ATTACHMENT / 1024
-            )));
+            return Err(VaultError::AttachmentTooLarge(MAX_ATTACHMENT / 1024));
         }
         let detail = format!("{entry}: {name} ({size} bytes)");
         self.update_entry(client, entry, (AuditAction::EntryAttach, detail), |e| {
@@ -542,15 +529,17 @@ impl Vault {
                 .iter()
                 .any(|a| a.name != name && a.name.to_lowercase() == name.to_lowercase())
             {
-                return Err(VaultError::Invalid(format!(
-                    "entry '{entry}' already has an attachment whose name differs from '{name}' only in case"
-                )));
+                return Err(VaultError::AttachmentCaseClash {
+                    entry: entry.to_string(),
+                    name: name.to_string(),
+                });
             }
             match e.attachments.iter_mut().find(|a| a.name == name) {
                 Some(_) if !replace => {
-                    return Err(VaultError::Invalid(format!(
-                        "entry '{entry}' already has an attachment '{name}' (use --force to replace it)"
-                    )));
+                    return Err(VaultError::AttachmentExists {
+                        entry: entry.to_string(),
+                        name: name.to_string(),
+                    });
                 }
                 Some(a) => a.data = data,
                 None => e.attachments.push(Attachment {
@@ -568,9 +557,10 @@ impl Vault {
             let before = e.attachments.len();
             e.attachments.retain(|a| a.name != name);
             if e.attachments.len() == before {
-                return Err(VaultError::Invalid(format!(
-                    "entry '{entry}' has no attachment '{name}'"
-                )));
+                return Err(VaultError::UnknownAttachment {
+                    entry: entry.to_string(),
+                    name: name.to_string(),
+                });
             }
             Ok(())
         })

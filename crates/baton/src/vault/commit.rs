@@ -86,10 +86,7 @@ impl Vault {
                 || !cids.insert(f.cid.as_str())
                 || removes.contains(&f.cid)
             {
-                return Err(VaultError::Invalid(format!(
-                    "one change names client '{}' twice",
-                    f.id
-                )));
+                return Err(VaultError::ClientTwice(f.id.clone()));
             }
         }
         drop(cids);

@@ -65,6 +65,34 @@ pub enum VaultError {
         "'{0}' is not a valid name (1-64 characters a-z 0-9 . _ -, starting with a letter or digit)"
     )]
     InvalidId(String),
+    #[error("invalid value: {what} must be at most {max} bytes without control characters")]
+    BadText { what: String, max: usize },
+    #[error("invalid value: {0}")]
+    BadTotp(#[source] crate::otp::TotpError),
+    #[error("invalid value: password must be at most 4096 bytes")]
+    PasswordTooLong,
+    #[error("invalid value: '{0}' is not a date (YYYY-MM-DD)")]
+    BadDate(String),
+    #[error("invalid value: client '{0}' has not ended")]
+    NotEnded(String),
+    #[error("invalid value: retention above 100 years")]
+    RetentionTooLong,
+    #[error("invalid value: attachment name '{0}' is not a plain file name")]
+    BadAttachmentName(String),
+    #[error("invalid value: attachment is larger than {0} KiB")]
+    AttachmentTooLarge(usize),
+    #[error(
+        "invalid value: entry '{entry}' already has an attachment whose name differs from '{name}' only in case"
+    )]
+    AttachmentCaseClash { entry: String, name: String },
+    #[error(
+        "invalid value: entry '{entry}' already has an attachment '{name}' (use --force to replace it)"
+    )]
+    AttachmentExists { entry: String, name: String },
+    #[error("invalid value: entry '{entry}' has no attachment '{name}'")]
+    UnknownAttachment { entry: String, name: String },
+    #[error("invalid value: one change names client '{0}' twice")]
+    ClientTwice(String),
     #[error("invalid value: {0}")]
     Invalid(String),
     #[error("the vault was opened read-only")]
