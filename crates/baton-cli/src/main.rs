@@ -18,7 +18,7 @@ use clap::{CommandFactory, Parser};
 use serde_json::json;
 
 use baton::client::{ClientSummary, EntryKind};
-use baton::crypto::kdf::{KdfParams, KdfProfile};
+use baton::crypto::kdf::{self, KdfParams};
 use baton::vault::changes::{ClientEdit, EntryFields, NewClient};
 use baton::vault::{Access, InitOptions, Vault};
 use baton::{Passphrase, SecretText};
@@ -347,42 +347,23 @@ pub(crate) fn kdf_from_args(a: &cli::KdfArgs) -> Result<KdfParams> {
         eprintln!(
             "baton: warning: --insecure-test-kdf offers no protection against passphrase guessing; for tests only"
         );
-        return Ok(KdfParams::insecure_test());
     }
-    let mut p = KdfParams::with(
-        a.kdf_memory.saturating_mul(1024),
-        a.kdf_time,
-        a.kdf_lanes,
-        KdfProfile::Standard,
-    );
-    p.validate().map_err(|e| {
-        Failure::new(e.to_string()).hint("use at least --kdf-memory 64 --kdf-time 3 (RFC 9106)")
-    })?;
-    if let Some(target_ms) = a.calibrate {
-        p = calibrate(p, target_ms)?;
+    let mut p = a
+        .request()
+        .fresh()
+        .map_err(|e| msg::kdf_refused(&e, false))?;
+    if let Some(target_ms) = a.calibrate.filter(|_| !a.insecure_test_kdf) {
+        let c = kdf::calibrate(p, target_ms).map_err(|e| Failure::new(e.to_string()))?;
+        eprintln!(
+            "baton: argon2id calibrated to m={} MiB t={} p={} ({} ms here)",
+            c.params.m_cost_kib / 1024,
+            c.params.t_cost,
+            c.params.p_cost,
+            c.millis
+        );
+        p = c.params;
     }
     Ok(p)
-}
-
-/// Doubles the memory cost while one derivation stays under the target time.
-fn calibrate(mut p: KdfParams, target_ms: u64) -> Result<KdfParams> {
-    let probe = Passphrase::new("calibration".into());
-    loop {
-        let start = std::time::Instant::now();
-        p.derive(&probe).map_err(|e| Failure::new(e.to_string()))?;
-        let ms = start.elapsed().as_millis() as u64;
-        let next = p.m_cost_kib.saturating_mul(2);
-        if ms * 2 > target_ms || next > baton::crypto::kdf::MAX_M_COST_KIB / 2 {
-            eprintln!(
-                "baton: argon2id calibrated to m={} MiB t={} p={} ({ms} ms here)",
-                p.m_cost_kib / 1024,
-                p.t_cost,
-                p.p_cost
-            );
-            return Ok(p);
-        }
-        p.m_cost_kib = next;
-    }
 }
 
 fn cmd_init(ctx: &Ctx, a: cli::InitArgs) -> Result<()> {
@@ -937,23 +918,10 @@ fn cmd_generate(a: cli::GenerateArgs) -> Result<()> {
 fn cmd_passwd(ctx: &Ctx, a: cli::PasswdArgs) -> Result<()> {
     let mut v = ctx.open(Access::Write)?;
     let new = input::new_passphrase(a.new_passphrase_file.as_deref(), "--new-passphrase-file")?;
-    let kdf = if a.kdf_memory.is_some() || a.kdf_time.is_some() || a.kdf_lanes.is_some() {
-        let cur = &v.header().kdf;
-        let p = KdfParams::with(
-            a.kdf_memory
-                .map(|m| m.saturating_mul(1024))
-                .unwrap_or(cur.m_cost_kib),
-            a.kdf_time.unwrap_or(cur.t_cost),
-            a.kdf_lanes.unwrap_or(cur.p_cost),
-            KdfProfile::Standard,
-        );
-        p.validate().map_err(|e| {
-            Failure::new(e.to_string()).hint("use at least --kdf-memory 64 --kdf-time 3 (RFC 9106)")
-        })?;
-        Some(p)
-    } else {
-        None
-    };
+    let kdf = a
+        .kdf_request()
+        .changed(&v.header().kdf)
+        .map_err(|e| msg::kdf_refused(&e, false))?;
     v.change_passphrase(&new, kdf)?;
     let k = &v.header().kdf;
     eprintln!(
