@@ -218,6 +218,24 @@ impl From<baton::emergency::PolicyError> for Failure {
     }
 }
 
+impl From<baton::emergency::RecoverError> for Failure {
+    fn from(e: baton::emergency::RecoverError) -> Self {
+        use baton::emergency::RecoverError as R;
+        match e {
+            R::CreateDir { path, source } => Failure::new(format!(
+                "cannot create {}: {source}",
+                esc(&path.display().to_string())
+            )),
+            R::WriteKey { path, source } => Failure::new(format!(
+                "cannot write {}: {source}",
+                esc(&path.display().to_string())
+            )),
+            R::Record(v) => v.into(),
+            e => Failure::new(e.to_string()),
+        }
+    }
+}
+
 /// Escapes control and bidi characters in text printed to a terminal (names come from
 /// the vault and could carry escape sequences).
 pub fn esc(s: &str) -> String {
