@@ -1,6 +1,7 @@
 //! The command-line definition. One definition produces `--help`, the man page and the
 //! shell completions.
 
+use baton::crypto::kdf;
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use std::path::PathBuf;
 
@@ -199,13 +200,13 @@ pub struct InitArgs {
 #[derive(Args, Debug, Clone)]
 pub struct KdfArgs {
     /// Argon2id memory in MiB (at least 64)
-    #[arg(long, value_name = "MIB", default_value_t = 64)]
+    #[arg(long, value_name = "MIB", default_value_t = kdf::DEFAULT_MEMORY_MIB)]
     pub kdf_memory: u32,
     /// Argon2id passes (at least 3)
-    #[arg(long, value_name = "N", default_value_t = 3)]
+    #[arg(long, value_name = "N", default_value_t = kdf::DEFAULT_TIME)]
     pub kdf_time: u32,
     /// Argon2id lanes
-    #[arg(long, value_name = "N", default_value_t = 4)]
+    #[arg(long, value_name = "N", default_value_t = kdf::DEFAULT_LANES)]
     pub kdf_lanes: u32,
     /// Raise the Argon2id memory until one unlock takes about this many milliseconds
     #[arg(long, value_name = "MS")]
@@ -213,6 +214,18 @@ pub struct KdfArgs {
     /// Use tiny Argon2id parameters: for tests only, offers no protection
     #[arg(long, hide = true)]
     pub insecure_test_kdf: bool,
+}
+
+impl KdfArgs {
+    /// The request for the library's policy (`KdfRequest::fresh`).
+    pub fn request(&self) -> kdf::KdfRequest {
+        kdf::KdfRequest {
+            memory_mib: Some(self.kdf_memory),
+            time: Some(self.kdf_time),
+            lanes: Some(self.kdf_lanes),
+            insecure_test: self.insecure_test_kdf,
+        }
+    }
 }
 
 #[derive(Subcommand, Debug)]
@@ -477,6 +490,18 @@ pub struct RotateArgs {
     pub yes: bool,
 }
 
+impl RotateArgs {
+    /// `--kdf-*` for the library's "only raise" rule (`KdfRequest::raised`).
+    pub fn kdf_request(&self) -> kdf::KdfRequest {
+        kdf::KdfRequest {
+            memory_mib: self.kdf_memory,
+            time: self.kdf_time,
+            lanes: self.kdf_lanes,
+            insecure_test: false,
+        }
+    }
+}
+
 #[derive(Args, Debug)]
 pub struct PasswdArgs {
     /// Read the new passphrase from FILE instead of the terminal
@@ -491,6 +516,18 @@ pub struct PasswdArgs {
     /// New Argon2id lanes
     #[arg(long, value_name = "N")]
     pub kdf_lanes: Option<u32>,
+}
+
+impl PasswdArgs {
+    /// `--kdf-*` for the library's policy (`KdfRequest::changed`).
+    pub fn kdf_request(&self) -> kdf::KdfRequest {
+        kdf::KdfRequest {
+            memory_mib: self.kdf_memory,
+            time: self.kdf_time,
+            lanes: self.kdf_lanes,
+            insecure_test: false,
+        }
+    }
 }
 
 #[derive(Args, Debug)]

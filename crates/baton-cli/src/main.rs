@@ -13,16 +13,10 @@ mod shares;
 pub(crate) use context::{Ctx, Opened};
 pub(crate) use output::print_json;
 
-use std::path::PathBuf;
-
 use clap::{CommandFactory, Parser};
 
-use baton::Passphrase;
-use baton::crypto::kdf::{KdfParams, KdfProfile};
-use baton::vault::{Access, InitOptions, Vault};
-
 use cli::{Cli, Command};
-use msg::{Failure, Result, esc};
+use msg::{Result, esc};
 
 fn main() {
     process::harden_process();
@@ -53,7 +47,7 @@ fn run(cli: Cli) -> Result<()> {
         identity: cli.identity,
     };
     match cli.command {
-        Command::Init(a) => cmd_init(&ctx, a),
+        Command::Init(a) => cmd::init::cmd_init(&ctx, a),
         Command::Client(c) => cmd::client::cmd_client(&ctx, c),
         Command::Entry(c) => cmd::entry::cmd_entry(&ctx, c),
         Command::List(j) => cmd::list::cmd_list(&ctx, j.json),
@@ -62,7 +56,7 @@ fn run(cli: Cli) -> Result<()> {
         Command::Search { term, json } => cmd::search::cmd_search(&ctx, &term, json.json),
         Command::Otp { target, json } => cmd::otp::cmd_otp(&ctx, &target, json.json),
         Command::Generate(a) => cmd::generate::cmd_generate(a),
-        Command::Passwd(a) => cmd_passwd(&ctx, a),
+        Command::Passwd(a) => cmd::passwd::cmd_passwd(&ctx, a),
         Command::Status(a) if a.check => cmd::status::cmd_status_check(&ctx, a.verify),
         Command::Status(a) => cmd::status::cmd_status(&ctx, a.json),
         Command::Rotate(a) => cmd::rotate::run(&ctx, a),
@@ -96,132 +90,4 @@ fn run(cli: Cli) -> Result<()> {
         }
         Command::Man { out_dir } => cmd::man::cmd_man(out_dir),
     }
-}
-
-// ---------------------------------------------------------------- init
-
-pub(crate) fn kdf_from_args(a: &cli::KdfArgs) -> Result<KdfParams> {
-    if a.insecure_test_kdf {
-        eprintln!(
-            "baton: warning: --insecure-test-kdf offers no protection against passphrase guessing; for tests only"
-        );
-        return Ok(KdfParams::insecure_test());
-    }
-    let mut p = KdfParams::with(
-        a.kdf_memory.saturating_mul(1024),
-        a.kdf_time,
-        a.kdf_lanes,
-        KdfProfile::Standard,
-    );
-    p.validate().map_err(|e| {
-        Failure::new(e.to_string()).hint("use at least --kdf-memory 64 --kdf-time 3 (RFC 9106)")
-    })?;
-    if let Some(target_ms) = a.calibrate {
-        p = calibrate(p, target_ms)?;
-    }
-    Ok(p)
-}
-
-/// Doubles the memory cost while one derivation stays under the target time.
-fn calibrate(mut p: KdfParams, target_ms: u64) -> Result<KdfParams> {
-    let probe = Passphrase::new("calibration".into());
-    loop {
-        let start = std::time::Instant::now();
-        p.derive(&probe).map_err(|e| Failure::new(e.to_string()))?;
-        let ms = start.elapsed().as_millis() as u64;
-        let next = p.m_cost_kib.saturating_mul(2);
-        if ms * 2 > target_ms || next > baton::crypto::kdf::MAX_M_COST_KIB / 2 {
-            eprintln!(
-                "baton: argon2id calibrated to m={} MiB t={} p={} ({ms} ms here)",
-                p.m_cost_kib / 1024,
-                p.t_cost,
-                p.p_cost
-            );
-            return Ok(p);
-        }
-        p.m_cost_kib = next;
-    }
-}
-
-fn cmd_init(ctx: &Ctx, a: cli::InitArgs) -> Result<()> {
-    let path = ctx.vault_path()?;
-    let shares_dir = a.shares_out.clone();
-    let policy = crate::cmd::emergency::policy_of(&a.policy)?.ok_or_else(|| {
-        Failure::new("who holds the emergency key?")
-            .hint("--holders anna,ben,carla -t 2, or --policy \"2 of anna,ben,carla; 1 of notary,spouse\"")
-            .code(2)
-    })?;
-    let kit_opts = shares::prepare(&path, &shares_dir, &policy.holder_names(), &a.kits)?;
-    let kdf = kdf_from_args(&a.kdf)?;
-    let passphrase = input::new_passphrase(ctx.passphrase_file().as_deref(), "--passphrase-file")?;
-    let owner = baton::store::index::OwnerProfile::default();
-    let mut delivered: Vec<(String, PathBuf)> = Vec::new();
-    let vault = Vault::init(
-        &path,
-        &passphrase,
-        InitOptions {
-            policy: policy.clone(),
-            kdf,
-        },
-        // Written and fsynced before vault.json exists (Vault::init).
-        shares::deliverer(&shares_dir, &owner, &policy, &kit_opts, &mut delivered),
-    )
-    .map_err(|e| match e {
-        baton::InitError::Delivery(_) => {
-            Failure::from(e).hint("fix the share folder and run 'baton init' again")
-        }
-        e => Failure::from(e),
-    })?;
-    let h = vault.header();
-    println!(
-        "created vault {} at {}",
-        h.vault_id,
-        esc(&path.display().to_string())
-    );
-    println!(
-        "emergency key split into SLIP-39 share set {}: {}",
-        h.share_set.id,
-        esc(&policy.describe())
-    );
-    shares::print_written(&delivered);
-    println!("{}", crate::cmd::emergency::HAND_OUT);
-    println!(
-        "set your name and contact ('baton settings --owner-name ... --owner-contact ...') and print the kits again ('baton emergency kits'), so the holders know whose vault it is"
-    );
-    Ok(())
-}
-
-// ---------------------------------------------------------------- clients and entries
-
-// ---------------------------------------------------------------- reading
-
-fn cmd_passwd(ctx: &Ctx, a: cli::PasswdArgs) -> Result<()> {
-    let mut v = ctx.open(Access::Write)?;
-    let new = input::new_passphrase(a.new_passphrase_file.as_deref(), "--new-passphrase-file")?;
-    let kdf = if a.kdf_memory.is_some() || a.kdf_time.is_some() || a.kdf_lanes.is_some() {
-        let cur = &v.header().kdf;
-        let p = KdfParams::with(
-            a.kdf_memory
-                .map(|m| m.saturating_mul(1024))
-                .unwrap_or(cur.m_cost_kib),
-            a.kdf_time.unwrap_or(cur.t_cost),
-            a.kdf_lanes.unwrap_or(cur.p_cost),
-            KdfProfile::Standard,
-        );
-        p.validate().map_err(|e| {
-            Failure::new(e.to_string()).hint("use at least --kdf-memory 64 --kdf-time 3 (RFC 9106)")
-        })?;
-        Some(p)
-    } else {
-        None
-    };
-    v.change_passphrase(&new, kdf)?;
-    let k = &v.header().kdf;
-    eprintln!(
-        "passphrase changed (argon2id m={} MiB t={} p={})",
-        k.m_cost_kib / 1024,
-        k.t_cost,
-        k.p_cost
-    );
-    Ok(())
 }

@@ -1,6 +1,8 @@
 //! Every user-facing error and hint, in one place so they can be tested and later
 //! translated. Style (Go age): lowercase, no trailing period, one line each.
 
+use baton::KdfParams;
+use baton::crypto::kdf::KdfRequestError;
 use baton::status::Finding;
 use baton::vault::{InitError, IntegrityError, UnlockError, VaultError};
 use std::fmt;
@@ -48,6 +50,24 @@ pub type Result<T> = std::result::Result<T, Failure>;
 pub const HINT_VAULT: &str = "give the vault folder with --vault DIR or BATON_VAULT";
 pub const HINT_VERIFY: &str =
     "run 'baton verify' for a full report; restore the named files from a backup you trust";
+
+/// Why new Argon2id costs were refused. `raising`: by `rotate --kdf`, whose rule is
+/// "never lower" (its range errors get no minimum hint: they are about the maximum).
+pub fn kdf_refused(e: &KdfRequestError, raising: bool) -> Failure {
+    match e {
+        KdfRequestError::Invalid(_) if !raising => Failure::new(e.to_string()).hint(format!(
+            "use at least --kdf-memory {} --kdf-time {} (RFC 9106)",
+            KdfParams::STANDARD_M_KIB / 1024,
+            KdfParams::STANDARD_T
+        )),
+        KdfRequestError::WouldLower { .. } => {
+            Failure::new("--kdf would lower the argon2id parameters").hint(
+                "rotate --kdf only raises them; use 'baton passwd --kdf-memory/--kdf-time' to lower them on purpose",
+            )
+        }
+        _ => Failure::new(e.to_string()),
+    }
+}
 
 pub const HINT_ROTATION_PENDING: &str = "run 'baton rotate --resume' to finish it, or 'baton rotate --abort' to undo it (nothing is lost either way)";
 
@@ -262,6 +282,24 @@ impl From<baton::emergency::PolicyError> for Failure {
             _ => "at most 16 groups of at most 16 holders",
         };
         Failure::new(e.to_string()).hint(hint).code(2)
+    }
+}
+
+impl From<baton::emergency::RecoverError> for Failure {
+    fn from(e: baton::emergency::RecoverError) -> Self {
+        use baton::emergency::RecoverError as R;
+        match e {
+            R::CreateDir { path, source } => Failure::new(format!(
+                "cannot create {}: {source}",
+                esc(&path.display().to_string())
+            )),
+            R::WriteKey { path, source } => Failure::new(format!(
+                "cannot write {}: {source}",
+                esc(&path.display().to_string())
+            )),
+            R::Record(v) => v.into(),
+            e => Failure::new(e.to_string()),
+        }
     }
 }
 

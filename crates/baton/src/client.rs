@@ -199,6 +199,47 @@ pub struct Dpa {
     pub reference: String,
 }
 
+/// Why a DPA decision was not understood (`Dpa::from_str`).
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum DpaParseError {
+    /// Not one of the spellings below; the text as given.
+    #[error(
+        "unknown DPA decision '{0}' (use signed:YYYY-MM-DD, signed, none, not-needed or unknown)"
+    )]
+    Unknown(String),
+    /// `signed:` followed by something that is not a YYYY-MM-DD date; that text.
+    #[error("'{0}' is not a date (write it as YYYY-MM-DD)")]
+    BadDate(String),
+}
+
+/// Parses a DPA decision as people write it (docs/gdpr.md#dpa): `signed:2024-03-01`,
+/// `signed` (date unknown), `none`, `not-needed` or `unknown`. The reference stays
+/// empty: it is given separately.
+impl std::str::FromStr for Dpa {
+    type Err = DpaParseError;
+
+    fn from_str(text: &str) -> Result<Dpa, DpaParseError> {
+        let (status, date) = match text.split_once(':') {
+            Some(("signed", d)) => (DpaStatus::Signed, d),
+            None if text == "signed" => (DpaStatus::Signed, ""),
+            None if text == "none" => (DpaStatus::None, ""),
+            None if text == "not-needed" => (DpaStatus::NotNeeded, ""),
+            None if text == "unknown" => (DpaStatus::Unknown, ""),
+            _ => return Err(DpaParseError::Unknown(text.to_string())),
+        };
+        // `signed:` with nothing after it is a signed agreement of unknown date.
+        if !date.is_empty() && !valid_date(date) {
+            return Err(DpaParseError::BadDate(date.to_string()));
+        }
+        Ok(Dpa {
+            status,
+            date: date.to_string(),
+            reference: String::new(),
+        })
+    }
+}
+
 impl Lifecycle {
     /// The date (YYYY-MM-DD) from which the client's data is due for deletion: the
     /// per-client date if one is set (it replaces the policy, longer or shorter), else
@@ -239,6 +280,42 @@ pub fn valid_date(s: &str) -> bool {
 #[cfg(test)]
 mod lifecycle_tests {
     use super::*;
+
+    #[test]
+    fn dpa_decisions_parse() {
+        let dpa = |t: &str| t.parse::<Dpa>().map(|d| (d.status, d.date, d.reference));
+        let s = String::new;
+        assert_eq!(
+            dpa("signed:2024-03-01"),
+            Ok((DpaStatus::Signed, "2024-03-01".into(), s()))
+        );
+        assert_eq!(dpa("signed"), Ok((DpaStatus::Signed, s(), s())));
+        assert_eq!(dpa("signed:"), Ok((DpaStatus::Signed, s(), s())));
+        assert_eq!(dpa("none"), Ok((DpaStatus::None, s(), s())));
+        assert_eq!(dpa("not-needed"), Ok((DpaStatus::NotNeeded, s(), s())));
+        assert_eq!(dpa("unknown"), Ok((DpaStatus::Unknown, s(), s())));
+        for bad in [
+            "",
+            "Signed",
+            "yes",
+            "none:2024-03-01",
+            "signed 2024-03-01",
+            " none",
+        ] {
+            assert_eq!(dpa(bad), Err(DpaParseError::Unknown(bad.into())), "{bad:?}");
+        }
+        for (text, date) in [
+            ("signed:2023-02-29", "2023-02-29"),
+            ("signed:01.03.2024", "01.03.2024"),
+            ("signed:2024-03-01:x", "2024-03-01:x"),
+        ] {
+            assert_eq!(
+                dpa(text),
+                Err(DpaParseError::BadDate(date.into())),
+                "{text}"
+            );
+        }
+    }
 
     #[test]
     fn dates_are_checked() {

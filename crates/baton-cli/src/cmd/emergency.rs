@@ -4,13 +4,13 @@
 use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
 
+use baton::EmergencySecret;
 use baton::audit::AuditAction;
 use baton::emergency::{Collector, Policy, ShareError, Verdict, format_check};
 use baton::render::kit::KitContext;
 use baton::slip39::{self, Mnemonic, Slip39Error};
 use baton::store::header::Header;
 use baton::vault::Access;
-use baton::{AuditEvent, EmergencySecret};
 use serde_json::json;
 use zeroize::Zeroizing;
 
@@ -605,17 +605,6 @@ fn open_rebuilt(ctx: &Ctx, path: &Path, e: &EmergencySecret) -> Result<(Opened, 
     Ok((ctx.open_emergency(e, Access::Write)?, true))
 }
 
-fn record(v: &mut Opened, writable: bool, action: AuditAction, detail: String) -> Result<()> {
-    if !writable {
-        eprintln!(
-            "baton: note: the vault folder is read-only, so this {action} is not in its audit log"
-        );
-        return Ok(());
-    }
-    v.commit(AuditEvent::new(action, None, detail), vec![], &[])?;
-    Ok(())
-}
-
 fn drill(ctx: &Ctx, input: &ShareInput) -> Result<()> {
     let path = ctx.vault_path()?;
     let h = baton::vault::read_header(&path)?;
@@ -650,52 +639,31 @@ pub fn recover(ctx: &Ctx, a: RecoverArgs) -> Result<()> {
     let h = baton::vault::read_header(&path)?;
     shares::check_private_dir(&path, &a.out_dir, "key folder")?;
     let (e, taken) = collect(&h, &a.input)?;
-    let (mut v, writable) = open_rebuilt(ctx, &path, &e)?;
+    let (mut v, _) = open_rebuilt(ctx, &path, &e)?;
     drop(e);
-    let who = v.holders_of(&taken).join(", ");
-    let problems = v.verify();
-    baton::store::fsio::create_private_dir(&a.out_dir).map_err(|err| {
-        Failure::new(format!(
-            "cannot create {}: {err}",
-            esc(&a.out_dir.display().to_string())
-        ))
-    })?;
-    let key_file = a.out_dir.join("emergency-key.txt");
-    let head = format!(
-        "# baton emergency key of vault {}, share set {}\n# rebuilt {} from the shares of {who}\n",
-        h.vault_id,
-        h.share_set.id,
-        baton::time::now(),
-    );
-    let text = baton::crypto::secret::concat_secret(&[&head, v.identity_file().as_str()]);
-    baton::store::fsio::write_new(&key_file, text.as_bytes()).map_err(|err| {
-        Failure::new(format!(
-            "cannot write {}: {err}",
-            esc(&key_file.display().to_string())
-        ))
-    })?;
-    record(
-        &mut v,
-        writable,
-        AuditAction::EmergencyRecover,
-        format!("share set {}: {who}", h.share_set.id),
-    )?;
-    let clients = v.clients().map(|c| c.len()).unwrap_or(0);
+    let r = v.recover(&taken, &a.out_dir)?;
+    if !r.recorded {
+        eprintln!(
+            "baton: note: the vault folder is read-only, so this {} is not in its audit log",
+            AuditAction::EmergencyRecover
+        );
+    }
+    let key_file = &r.key_file;
     println!(
         "recovered: the shares of {} rebuild the emergency key of vault {}",
-        esc(&who),
+        esc(&r.holders.join(", ")),
         h.vault_id
     );
     println!(
         "emergency key written to {} (mode 0600)",
         esc(&key_file.display().to_string())
     );
-    if problems.is_empty() {
-        println!("{clients} clients; every file checks out");
+    if r.problems.is_empty() {
+        println!("{} clients; every file checks out", r.clients);
     } else {
         println!(
             "{} problem(s) found; 'baton verify' lists them. The rest is readable.",
-            problems.len()
+            r.problems.len()
         );
     }
     let key = esc(&key_file.display().to_string());
@@ -719,7 +687,7 @@ pub fn takeover(ctx: &Ctx, a: TakeoverArgs) -> Result<()> {
     let opts = shares::prepare(&path, &a.shares_out, &policy.holder_names(), &a.kits)?;
     // The new passphrase's Argon2id parameters come from the flags (default: RFC 9106),
     // never from vault.json, which the emergency key does not authenticate.
-    let kdf = crate::kdf_from_args(&a.kdf)?;
+    let kdf = crate::cmd::init::kdf_from_args(&a.kdf)?;
     let mut v = match ctx.identity_secret()? {
         Some(e) => ctx.open_emergency(&e, Access::Write)?,
         None => {

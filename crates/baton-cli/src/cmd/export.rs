@@ -4,7 +4,10 @@ use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
 
 use baton::SecretText;
-use baton::export::{BatchOutcome, ExportFormat, Lock, PackageRecipient};
+use baton::export::{
+    BatchOutcome, ExportFormat, Lock, PackageRecipient, RecipientChoice, RecipientFileError,
+    parse_recipients_file,
+};
 
 use crate::cli::{ExportArgs, ExportFormatArg};
 use crate::msg::{Failure, Result, esc};
@@ -41,8 +44,7 @@ pub fn parse_recipients(args: &[String], ssh_files: &[PathBuf]) -> Result<Vec<Pa
     for f in ssh_files {
         out.extend(recipients_from_file(f)?);
     }
-    let mut seen = std::collections::HashSet::new();
-    out.retain(|r| seen.insert(r.as_str().to_string()));
+    baton::export::dedup_recipients(&mut out);
     Ok(out)
 }
 
@@ -54,29 +56,16 @@ fn recipients_from_file(path: &Path) -> Result<Vec<PackageRecipient>> {
             e.kind()
         ))
     })?;
-    let mut out = Vec::new();
-    for (n, line) in text.lines().enumerate() {
-        let line = line.trim();
-        if line.is_empty() || line.starts_with('#') {
-            continue;
+    // The library never quotes the file: a private key file given by mistake must not
+    // be printed.
+    let file = esc(&path.display().to_string());
+    parse_recipients_file(&text).map_err(|e| match e {
+        RecipientFileError::Line { line, error } => {
+            Failure::new(format!("{file} line {line}: {error}"))
+                .hint("give the public key file (.pub), not the private key")
         }
-        // The line is not echoed: a private key file given by mistake must not be printed.
-        out.push(PackageRecipient::parse(line).map_err(|e| {
-            Failure::new(format!(
-                "{} line {}: {e}",
-                esc(&path.display().to_string()),
-                n + 1
-            ))
-            .hint("give the public key file (.pub), not the private key")
-        })?);
-    }
-    if out.is_empty() {
-        return Err(Failure::new(format!(
-            "{} holds no public key",
-            esc(&path.display().to_string())
-        )));
-    }
-    Ok(out)
+        _ => Failure::new(format!("{file} holds no public key")),
+    })
 }
 
 fn io_message(path: &Path, e: &std::io::Error) -> String {
@@ -187,25 +176,18 @@ pub fn run(ctx: &Ctx, a: ExportArgs) -> Result<()> {
             .hint("pass --yes to write the plaintext sheet without asking"));
     }
     let mut v = ctx.open_recording()?;
-    let stored_raw = v.client(&client)?.recipients;
-    let stored: Vec<PackageRecipient> = stored_raw
-        .iter()
-        .filter_map(|r| PackageRecipient::parse(r).ok())
-        .collect();
-    if explicit.is_empty() && stored.len() < stored_raw.len() {
+    let choice = RecipientChoice::new(&explicit, &v.client(&client)?.recipients);
+    if choice.left_out > 0 {
         eprintln!(
             "baton: warning: {} stored recipient(s) of {} are no longer usable and were left out",
-            stored_raw.len() - stored.len(),
+            choice.left_out,
             esc(&client)
         );
     }
-    let passphrase =
-        (a.passphrase || format == ExportFormat::Kdbx).then(|| baton::generate::passphrase(8).0);
-    let recipients = if explicit.is_empty() {
-        stored
-    } else {
-        explicit
-    };
+    let passphrase = format
+        .locked_by_password(a.passphrase)
+        .then(|| baton::generate::passphrase(8).0);
+    let recipients = choice.recipients;
     let lock = match &passphrase {
         Some(p) => Lock::Passphrase(p),
         None => Lock::Recipients(&recipients),

@@ -3,8 +3,8 @@
 
 use std::path::Path;
 
-use baton::client::{Dpa, DpaStatus, valid_date};
-use baton::gdpr::{Lang, PurgeBasis, PurgeError};
+use baton::client::{Dpa, DpaParseError};
+use baton::gdpr::{Lang, PurgeError, PurgeStatus};
 use baton::vault::Access;
 use baton::vault::changes::GdprEdit;
 use serde_json::json;
@@ -13,29 +13,20 @@ use crate::cli::{GdprCmd, LangArg, PurgeArgs};
 use crate::msg::{self, Failure, Result, esc};
 use crate::{Ctx, print_json};
 
-/// Parses `--dpa signed:2024-03-01 | signed | none | not-needed | unknown`.
+/// `--dpa signed:2024-03-01 | signed | none | not-needed | unknown` (parsed by the
+/// library), with `--dpa-ref`.
 pub fn parse_dpa(text: &str, reference: Option<String>) -> Result<Dpa> {
-    let (status, date) = match text.split_once(':') {
-        Some(("signed", d)) => (DpaStatus::Signed, d.to_string()),
-        None if text == "signed" => (DpaStatus::Signed, String::new()),
-        None if text == "none" => (DpaStatus::None, String::new()),
-        None if text == "not-needed" => (DpaStatus::NotNeeded, String::new()),
-        None if text == "unknown" => (DpaStatus::Unknown, String::new()),
-        _ => {
-            return Err(Failure::new(format!("unknown --dpa value '{}'", esc(text)))
-                .hint("use signed:YYYY-MM-DD, signed, none, not-needed or unknown")
-                .code(2));
-        }
-    };
-    if !date.is_empty() && !valid_date(&date) {
-        return Err(
+    let dpa: Dpa = text.parse().map_err(|e| match e {
+        DpaParseError::BadDate(date) => {
             Failure::new(format!("'{}' is not a date", esc(&date))).hint("write it as YYYY-MM-DD")
-        );
-    }
+        }
+        _ => Failure::new(format!("unknown --dpa value '{}'", esc(text)))
+            .hint("use signed:YYYY-MM-DD, signed, none, not-needed or unknown")
+            .code(2),
+    })?;
     Ok(Dpa {
-        status,
-        date,
         reference: reference.unwrap_or_default(),
+        ..dpa
     })
 }
 
@@ -139,45 +130,25 @@ pub fn purge(ctx: &Ctx, a: PurgeArgs) -> Result<()> {
     } else {
         Access::Read
     })?;
-    let candidates = v.purge_candidates(&today)?;
-    // What this run deletes (or would delete).
-    let targets: Vec<(String, PurgeBasis)> = match &a.client {
-        Some(id) => {
-            let c = v.catalog()?.into_iter().find(|c| &c.id == id);
-            let c = c.ok_or_else(|| Failure::from(baton::VaultError::UnknownClient(id.clone())))?;
-            if let Some(h) = &c.lifecycle.hold {
-                return Err(purge_failure(PurgeError::LegalHold {
-                    client: id.clone(),
-                    reason: h.reason.clone(),
-                }));
-            }
-            vec![(id.clone(), PurgeBasis::Request)]
-        }
-        None => candidates
-            .iter()
-            .filter(|c| c.due)
-            .map(|c| (c.id.clone(), PurgeBasis::Retention))
-            .collect(),
-    };
+    let plan = v
+        .plan_purge(&today, a.client.as_deref())
+        .map_err(purge_failure)?;
     if !a.confirm {
         if a.json.json {
             print_json(
-                &json!({ "today": today, "clients": candidates, "would_delete": targets.iter().map(|t| &t.0).collect::<Vec<_>>() }),
+                &json!({ "today": today, "clients": plan.candidates, "would_delete": plan.would_delete() }),
             );
             return Ok(());
         }
-        if candidates.is_empty() && a.client.is_none() {
+        if plan.is_empty() {
             println!("no ended clients; nothing to purge");
             return Ok(());
         }
-        for c in candidates
-            .iter()
-            .filter(|c| a.client.as_ref().is_none_or(|id| *id == c.id))
-        {
-            let state = match (&c.hold, c.due) {
-                (Some(h), _) => format!("legal hold ({})", esc(&h.reason)),
-                (None, true) => "due: would be deleted".to_string(),
-                (None, false) => format!("kept until {}", c.retention_date),
+        for c in plan.shown() {
+            let state = match c.status() {
+                PurgeStatus::LegalHold(h) => format!("legal hold ({})", esc(&h.reason)),
+                PurgeStatus::Due => "due: would be deleted".to_string(),
+                PurgeStatus::KeptUntil(date) => format!("kept until {date}"),
             };
             println!(
                 "{:<20} {:<28} ended {}  {state}",
@@ -186,22 +157,22 @@ pub fn purge(ctx: &Ctx, a: PurgeArgs) -> Result<()> {
                 c.ended
             );
         }
-        if let Some(id) = &a.client {
+        if let Some(id) = &plan.request {
             println!("{} would be deleted on request (GDPR Art. 17)", esc(id));
         }
-        let command = match &a.client {
+        let command = match &plan.request {
             Some(id) => format!("baton purge --client {} --confirm", esc(id)),
             None => "baton purge --confirm".to_string(),
         };
         println!(
             "dry run: {} client(s) would be deleted; run '{command}' to delete them",
-            targets.len()
+            plan.targets.len()
         );
         return Ok(());
     }
     let mut done = Vec::new();
     let mut failed = Vec::new();
-    for (id, result) in v.purge_clients(&targets, &today) {
+    for (id, result) in v.execute_purge(&plan) {
         match result {
             Ok(p) => {
                 if !a.json.json {

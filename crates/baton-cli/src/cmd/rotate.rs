@@ -3,7 +3,6 @@
 use std::io::IsTerminal;
 use std::path::PathBuf;
 
-use baton::crypto::kdf::MAX_M_COST_KIB;
 use baton::rotate::{Phase, Progress, RotateError, RotateOptions, RotateReport};
 use baton::vault::Access;
 use indicatif::{ProgressBar, ProgressStyle};
@@ -141,28 +140,10 @@ pub fn run(ctx: &Ctx, a: RotateArgs) -> Result<()> {
 
     let mut opts = RotateOptions::default();
     if a.kdf {
-        let cur = &v.header().kdf;
-        let mut k = cur.resalted();
-        match (a.kdf_memory, a.kdf_time, a.kdf_lanes) {
-            (None, None, None) => k.m_cost_kib = cur.m_cost_kib.saturating_mul(2),
-            (m, t, p) => {
-                k.m_cost_kib = m.map_or(cur.m_cost_kib, |m| m.saturating_mul(1024));
-                k.t_cost = t.unwrap_or(cur.t_cost);
-                k.p_cost = p.unwrap_or(cur.p_cost);
-            }
-        }
-        if k.m_cost_kib > MAX_M_COST_KIB {
-            return Err(Failure::new(format!(
-                "argon2id memory of {} MiB is above the limit of {} MiB",
-                k.m_cost_kib / 1024,
-                MAX_M_COST_KIB / 1024
-            )));
-        }
-        if k.m_cost_kib < cur.m_cost_kib || k.t_cost < cur.t_cost {
-            return Err(Failure::new("--kdf would lower the argon2id parameters")
-                .hint("rotate --kdf only raises them; use 'baton passwd --kdf-memory/--kdf-time' to lower them on purpose"));
-        }
-        k.validate().map_err(|e| Failure::new(e.to_string()))?;
+        let k = a
+            .kdf_request()
+            .raised(&v.header().kdf)
+            .map_err(|e| msg::kdf_refused(&e, true))?;
         opts.kdf = Some(k);
     }
     let mut delivered: Vec<(String, PathBuf)> = Vec::new();

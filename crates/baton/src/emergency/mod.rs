@@ -1,6 +1,11 @@
 //! The emergency key's share set (docs/format.md#emergency-key): who holds which share
 //! (the policy), the split that lets the owner print any share of the current set
-//! again, the public check codes, and the diagnosis of shares typed by holders.
+//! again, the public check codes, the diagnosis of shares typed by holders, and
+//! recovery with the rebuilt key (`recover`).
+
+mod recover;
+
+pub use recover::{EMERGENCY_KEY_FILE, RecoverError, RecoverReport};
 
 use std::collections::HashSet;
 

@@ -2,6 +2,11 @@
 //! take over their own systems, as an age file that the standard `age` command opens.
 
 pub mod kdbx;
+mod recipients;
+
+pub use recipients::{
+    NoRecipient, RecipientChoice, RecipientFileError, dedup_recipients, parse_recipients_file,
+};
 
 use std::str::FromStr;
 
@@ -378,6 +383,14 @@ pub enum ExportFormat {
     Kdbx,
 }
 
+impl ExportFormat {
+    /// Whether the package is locked with a generated password rather than to
+    /// recipients: asked for, or always for KeePass (KDBX has no public-key lock).
+    pub fn locked_by_password(self, asked: bool) -> bool {
+        asked || self == ExportFormat::Kdbx
+    }
+}
+
 impl crate::vault::Vault {
     /// Exports one client. The bytes go to `sink` (which writes the file); only when it
     /// succeeds is the export recorded in the audit log (client, format, recipients'
@@ -466,15 +479,15 @@ impl crate::vault::Vault {
 pub enum BatchOutcome {
     Exported(ExportSummary),
     /// Why the client was skipped.
-    Skipped(&'static str),
+    Skipped(NoRecipient),
     /// The export of this client failed; the others went on.
     Failed(String),
 }
 
 impl crate::vault::Vault {
     /// Exports every client that has a usable stored recipient, in index order, or
-    /// every client to `to` if given; `sink(client, bytes)` writes each package.
-    /// Returns one outcome per client.
+    /// every client to `to` if given and not empty (`RecipientChoice`);
+    /// `sink(client, bytes)` writes each package. Returns one outcome per client.
     pub fn export_all(
         &mut self,
         armor: bool,
@@ -488,29 +501,20 @@ impl crate::vault::Vault {
             .collect();
         let mut out = Vec::with_capacity(clients.len());
         for (id, stored) in clients {
-            let usable: Vec<PackageRecipient> = match to {
-                Some(to) => to.to_vec(),
-                None => stored
-                    .iter()
-                    .filter_map(|r| PackageRecipient::parse(r).ok())
-                    .collect(),
-            };
-            let outcome = if to.is_none() && stored.is_empty() {
-                BatchOutcome::Skipped("no recipient stored")
-            } else if usable.is_empty() {
-                BatchOutcome::Skipped("its stored recipients are unusable")
-            } else {
-                match self.export(
+            let choice = RecipientChoice::new(to.unwrap_or_default(), &stored);
+            let outcome = match choice.missing() {
+                Some(why) => BatchOutcome::Skipped(why),
+                None => match self.export(
                     &id,
                     ExportFormat::Age { armor },
-                    &Lock::Recipients(&usable),
+                    &Lock::Recipients(&choice.recipients),
                     |bytes| sink(&id, bytes),
                 ) {
                     Ok(summary) => BatchOutcome::Exported(summary),
                     // An integrity problem stops everything: the vault is not trustworthy.
                     Err(e @ crate::vault::VaultError::Integrity(_)) => return Err(e),
                     Err(e) => BatchOutcome::Failed(e.to_string()),
-                }
+                },
             };
             out.push((id, outcome));
         }
@@ -521,6 +525,14 @@ impl crate::vault::Vault {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn keepass_is_always_locked_by_password() {
+        assert!(ExportFormat::Kdbx.locked_by_password(false));
+        assert!(ExportFormat::Age { armor: false }.locked_by_password(true));
+        assert!(!ExportFormat::Age { armor: true }.locked_by_password(false));
+        assert!(!ExportFormat::Html.locked_by_password(false));
+    }
 
     #[test]
     fn recipient_parsing_names_the_mistake() {

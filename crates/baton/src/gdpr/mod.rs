@@ -6,11 +6,17 @@ use std::fmt::{self, Write};
 
 use serde::Serialize;
 
-use crate::audit::{AuditAction, AuditEvent, AuditRecord};
-use crate::client::{ClientSummary, DpaStatus, EntryKind, Hold, Lifecycle};
+use crate::audit::{AuditAction, AuditRecord};
+use crate::client::{ClientSummary, DpaStatus, EntryKind, Lifecycle};
 use crate::render::sheet::{esc_into, head};
 use crate::time::now;
 use crate::vault::{Vault, VaultError};
+
+mod purge;
+
+pub use purge::{
+    PurgeBasis, PurgeCandidate, PurgeError, PurgePlan, PurgeStatus, PurgeTarget, Purged,
+};
 
 /// Audit actions that decrypt every client's data, so that an access report lists them.
 /// Actions about the whole vault that also reach every client's data: they belong in
@@ -196,200 +202,7 @@ fn lifecycle_view(l: &Lifecycle, months: u32) -> LifecycleView {
     }
 }
 
-/// An ended client and whether its data may be purged now.
-#[derive(Clone, Debug, Serialize)]
-pub struct PurgeCandidate {
-    pub id: String,
-    pub name: String,
-    pub ended: String,
-    pub reason: String,
-    pub retention_date: String,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub hold: Option<Hold>,
-    /// Retention passed and no legal hold.
-    pub due: bool,
-}
-
-/// Why a client is purged.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum PurgeBasis {
-    /// Its retention period after the end of the contract has passed.
-    Retention,
-    /// The person asked for deletion (GDPR Art. 17).
-    Request,
-}
-
-/// What `purge` deleted, for the printout (the audit record says the same).
-#[derive(Clone, Debug, Serialize)]
-pub struct Purged {
-    pub id: String,
-    pub name: String,
-    pub categories: Vec<CategoryCount>,
-    /// When earlier packages of this client were exported: copies outside the vault.
-    pub exports: Vec<String>,
-    pub detail: String,
-}
-
-#[derive(Debug, thiserror::Error)]
-#[non_exhaustive]
-pub enum PurgeError {
-    #[error("client '{client}' is under a legal hold ({reason})")]
-    LegalHold { client: String, reason: String },
-    #[error("client '{client}' is kept until {date} (retention after the end of the contract)")]
-    NotDue { client: String, date: String },
-    #[error("client '{0}' has not ended")]
-    Active(String),
-    #[error(transparent)]
-    Vault(#[from] VaultError),
-}
-
-fn purge_detail(c: &ClientSummary, basis: PurgeBasis, months: u32, by: &str) -> String {
-    let cats = categories(c);
-    let mut parts: Vec<String> = cats
-        .iter()
-        .map(|x| format!("{} {}", Category::label(x.category, Lang::En), x.entries))
-        .collect();
-    let sum = |f: fn(&CategoryCount) -> usize| cats.iter().map(f).sum::<usize>();
-    let (pw, totp, att) = (
-        sum(|x| x.passwords),
-        sum(|x| x.totp),
-        sum(|x| x.attachments),
-    );
-    let n = |k: usize, one: &str, many: &str| format!("{k} {}", if k == 1 { one } else { many });
-    parts.push(format!(
-        "{}, {}, {}",
-        n(pw, "password", "passwords"),
-        n(totp, "TOTP seed", "TOTP seeds"),
-        n(att, "attachment", "attachments")
-    ));
-    if !c.notes.is_empty() || c.entries.iter().any(|e| !e.note.is_empty()) {
-        parts.push("notes".into());
-    }
-    let why = match (basis, &c.lifecycle.ended) {
-        (PurgeBasis::Retention, Some(e)) => format!(
-            "retention passed (ended {}{}; kept until {})",
-            e.date,
-            if e.reason.is_empty() {
-                String::new()
-            } else {
-                format!(": {}", e.reason)
-            },
-            c.lifecycle.retention_date(months).unwrap_or_default()
-        ),
-        (PurgeBasis::Request, _) => "deletion requested (GDPR Art. 17)".to_string(),
-        (PurgeBasis::Retention, None) => "retention".to_string(),
-    };
-    format!(
-        "name={}; {why}; deleted: {} entries ({}); by {by}",
-        c.name,
-        c.entries.len(),
-        parts.join(", ")
-    )
-}
-
 impl Vault {
-    /// Every ended client, with its retention date and whether it is due on `today`
-    /// (YYYY-MM-DD).
-    pub fn purge_candidates(&self, today: &str) -> Result<Vec<PurgeCandidate>, VaultError> {
-        let months = self.index().retention_months;
-        Ok(self
-            .catalog()?
-            .into_iter()
-            .filter_map(|c| {
-                let e = c.lifecycle.ended.clone()?;
-                Some(PurgeCandidate {
-                    retention_date: c.lifecycle.retention_date(months).unwrap_or_default(),
-                    hold: c.lifecycle.hold.clone(),
-                    due: c.lifecycle.purge_due(months, today),
-                    id: c.id,
-                    name: c.name,
-                    ended: e.date,
-                    reason: e.reason,
-                })
-            })
-            .collect())
-    }
-
-    /// Deletes a client and everything stored for it, and writes the deletion record
-    /// (`client.purge`: name, categories, counts, basis, by whom; no secret value).
-    /// Refused under a legal hold, and for `Retention` before the retention date.
-    pub fn purge_client(
-        &mut self,
-        id: &str,
-        basis: PurgeBasis,
-        today: &str,
-    ) -> Result<Purged, PurgeError> {
-        let records = self.audit_log().0;
-        self.purge_one(id, basis, today, &records)
-    }
-
-    /// `purge_client` for several clients, reading the audit log once; one result
-    /// per client (a refusal does not stop the others).
-    pub fn purge_clients(
-        &mut self,
-        targets: &[(String, PurgeBasis)],
-        today: &str,
-    ) -> Vec<(String, Result<Purged, PurgeError>)> {
-        let records = self.audit_log().0;
-        targets
-            .iter()
-            .map(|(id, basis)| (id.clone(), self.purge_one(id, *basis, today, &records)))
-            .collect()
-    }
-
-    fn purge_one(
-        &mut self,
-        id: &str,
-        basis: PurgeBasis,
-        today: &str,
-        records: &[AuditRecord],
-    ) -> Result<Purged, PurgeError> {
-        // The client file itself decides (its catalog summary is only a copy).
-        let file = self.client(id)?;
-        let l = &file.lifecycle;
-        if let Some(h) = &l.hold {
-            return Err(PurgeError::LegalHold {
-                client: id.into(),
-                reason: h.reason.clone(),
-            });
-        }
-        let months = self.index().retention_months;
-        if basis == PurgeBasis::Retention {
-            if l.ended.is_none() {
-                return Err(PurgeError::Active(id.into()));
-            }
-            if !l.purge_due(months, today) {
-                return Err(PurgeError::NotDue {
-                    client: id.into(),
-                    date: l.retention_date(months).unwrap_or_default(),
-                });
-            }
-        }
-        let by = match (self.is_owner(), self.index().owner.name.as_str()) {
-            (true, "") => "the owner".to_string(),
-            (true, name) => name.to_string(),
-            (false, _) => "the emergency key".to_string(),
-        };
-        let summary = file.summary();
-        let detail = purge_detail(&summary, basis, months, &by);
-        let exports = history(records, id)
-            .filter(|r| r.action == AuditAction::ClientExport)
-            .map(|r| r.time.clone())
-            .collect();
-        self.commit(
-            AuditEvent::new(AuditAction::ClientPurge, Some(id), detail.clone()),
-            vec![],
-            std::slice::from_ref(&file.cid),
-        )?;
-        Ok(Purged {
-            id: id.into(),
-            name: file.name.clone(),
-            categories: categories(&summary),
-            exports,
-            detail,
-        })
-    }
-
     /// The access report of GDPR Art. 15 for one client.
     pub fn access_report(&self, id: &str) -> Result<AccessReport, VaultError> {
         let c = self

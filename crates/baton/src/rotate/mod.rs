@@ -42,6 +42,47 @@ const STATE_MAC_DOMAIN: &[u8] = b"baton-rotation/1\n";
 /// The first change of a takeover's rotation (a new owner, by the emergency key).
 const TAKEOVER_CHANGE: &str = "owner key and passphrase (takeover)";
 
+/// What kind of rotation a state file describes (docs/format.md#rotation): it decides
+/// the rotation's audit action and whether a new share set comes with it. Any of them
+/// may also change the Argon2id parameters.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum RotationKind {
+    /// The owner replaces the owner key; the emergency key stays.
+    Plain,
+    /// The owner replaces the owner key and the emergency key (a new share set).
+    Emergency,
+    /// The emergency key re-keys the vault for a new owner and new holders.
+    Takeover,
+}
+
+impl RotationKind {
+    /// Whether the rotation makes a new emergency key and share set.
+    pub fn replaces_emergency(self) -> bool {
+        !matches!(self, RotationKind::Plain)
+    }
+
+    /// The action of the rotation's own audit record.
+    pub fn action(self) -> AuditAction {
+        match self {
+            RotationKind::Takeover => AuditAction::VaultTakeover,
+            RotationKind::Plain | RotationKind::Emergency => AuditAction::VaultRotate,
+        }
+    }
+
+    /// State files written before `kind` existed name it only in their `changes`
+    /// texts, which those versions spelled exactly so.
+    fn from_legacy_changes(changes: &[String]) -> RotationKind {
+        if changes.iter().any(|c| c == TAKEOVER_CHANGE) {
+            RotationKind::Takeover
+        } else if changes.iter().any(|c| c.starts_with("emergency")) {
+            RotationKind::Emergency
+        } else {
+            RotationKind::Plain
+        }
+    }
+}
+
 /// What a rotation changes besides the owner key, which it always replaces.
 #[derive(Clone, Debug, Default)]
 pub struct RotateOptions {
@@ -77,6 +118,7 @@ pub struct RotateReport {
     /// Records re-encrypted into the new generation's archive (including the
     /// rotation's own record).
     pub audit_records: u64,
+    pub kind: RotationKind,
     /// "owner key", "emergency key", "key derivation".
     pub changes: Vec<String>,
     pub share_set: ShareSet,
@@ -93,6 +135,7 @@ pub struct PendingRotation {
     /// finished).
     pub switched: bool,
     pub started: String,
+    pub kind: RotationKind,
     pub changes: Vec<String>,
     /// The new share set, if the rotation replaces the emergency key.
     pub share_set: Option<ShareSet>,
@@ -193,6 +236,11 @@ struct StateBody {
     from: u64,
     to: u64,
     started: String,
+    /// Always written; missing in state files of earlier versions (then `kind()`
+    /// reads it from `changes`).
+    #[serde(default)]
+    kind: Option<RotationKind>,
+    /// What the rotation changes, in words, for its record and the report.
     changes: Vec<String>,
     /// The complete header of the new generation, owner key included.
     header: Header,
@@ -274,9 +322,11 @@ fn new_fid() -> String {
     format!("{}.age", hex::encode(rand::random::<[u8; 16]>()))
 }
 
-/// Whether a rotation's list of changes includes a new emergency key.
-fn replaces_emergency(changes: &[String]) -> bool {
-    changes.iter().any(|c| c.starts_with("emergency"))
+impl StateBody {
+    fn kind(&self) -> RotationKind {
+        self.kind
+            .unwrap_or_else(|| RotationKind::from_legacy_changes(&self.changes))
+    }
 }
 
 fn describe(changes: &[String]) -> String {
@@ -327,7 +377,12 @@ impl Vault {
             }
             None => None,
         };
-        self.rotate_with(opts, derived_new, false, deliver, progress)
+        let kind = if opts.emergency.is_some() {
+            RotationKind::Emergency
+        } else {
+            RotationKind::Plain
+        };
+        self.rotate_with(opts, derived_new, kind, deliver, progress)
     }
 
     /// The colleague's takeover (docs/recovery.md#takeover), with the emergency key: a
@@ -357,14 +412,20 @@ impl Vault {
             emergency: Some(policy),
             kdf: Some(params),
         };
-        self.rotate_with(opts, Some(derived), true, deliver, progress)
+        self.rotate_with(
+            opts,
+            Some(derived),
+            RotationKind::Takeover,
+            deliver,
+            progress,
+        )
     }
 
     fn rotate_with(
         &mut self,
         opts: RotateOptions,
         derived_new: Option<DerivedKeys>,
-        takeover: bool,
+        kind: RotationKind,
         deliver: impl FnOnce(&Header, &[HolderShare]) -> Result<(), String>,
         progress: &(dyn Fn(Progress) + Sync),
     ) -> Result<RotateReport, RotateError> {
@@ -381,7 +442,7 @@ impl Vault {
         let vid_bytes = self.header.vault_id_bytes().expect("checked on open");
 
         let owner = OwnerIdentity::generate();
-        let mut changes = vec![if takeover {
+        let mut changes = vec![if kind == RotationKind::Takeover {
             TAKEOVER_CHANGE.to_string()
         } else {
             "owner key".to_string()
@@ -454,6 +515,7 @@ impl Vault {
             from,
             to,
             started,
+            kind: Some(kind),
             changes,
             header: new_header,
             holders,
@@ -498,13 +560,14 @@ impl Vault {
         let switched = to == self.header.generation;
         let side = if switched { Side::New } else { Side::Old };
         let body = self.read_state(to, side, None)?;
-        let emergency_changes = replaces_emergency(&body.changes);
+        let kind = body.kind();
         Ok(Some(PendingRotation {
             to,
             switched,
             started: body.started,
+            kind,
             changes: body.changes,
-            share_set: emergency_changes.then_some(body.header.share_set),
+            share_set: kind.replaces_emergency().then_some(body.header.share_set),
             holders: body.holders,
         }))
     }
@@ -609,9 +672,10 @@ impl Vault {
                 .as_ref()
                 .map(|a| a.through)
                 .unwrap_or(0),
+            kind: body.kind(),
             changes: body.changes.clone(),
             share_set: self.header.share_set.clone(),
-            emergency_rotated: replaces_emergency(&body.changes),
+            emergency_rotated: body.kind().replaces_emergency(),
             removed_files: removed,
         }
     }
@@ -826,11 +890,7 @@ impl Vault {
             prev: head.hash.clone(),
             time: now(),
             actor: self.actor().into(),
-            action: if body.changes.iter().any(|c| c == TAKEOVER_CHANGE) {
-                AuditAction::VaultTakeover
-            } else {
-                AuditAction::VaultRotate
-            },
+            action: body.kind().action(),
             client: None,
             detail: format!(
                 "generation {} -> {}: new {}; {} client files, {} catalog and {} locator shards and {} audit records re-encrypted",
@@ -1129,5 +1189,173 @@ impl Vault {
             return Err(e);
         }
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::vault::{Access, InitOptions};
+
+    /// A state body as a rotation of `kind` writes it, as JSON.
+    fn body_json(kind: RotationKind, changes: &[&str]) -> serde_json::Value {
+        let dir = tempfile::tempdir().unwrap();
+        let v = Vault::init(
+            &dir.path().join("v"),
+            &Passphrase::new("correct horse battery staple".into()),
+            InitOptions {
+                policy: Policy::single(vec!["anna".into(), "ben".into()], 2),
+                kdf: KdfParams::insecure_test(),
+            },
+            |_, _| Ok(()),
+        )
+        .unwrap();
+        let body = StateBody {
+            vault_id: v.header.vault_id.clone(),
+            from: 1,
+            to: 2,
+            started: now(),
+            kind: Some(kind),
+            changes: changes.iter().map(|c| c.to_string()).collect(),
+            header: v.header.clone(),
+            holders: v.index.holders.clone(),
+            files: vec![],
+            base_revision: v.index.revision,
+            base_head: v.index.audit_head.hash.clone(),
+        };
+        serde_json::to_value(&body).unwrap()
+    }
+
+    fn parse(v: &serde_json::Value) -> StateBody {
+        serde_json::from_value(v.clone()).unwrap()
+    }
+
+    #[test]
+    fn the_kind_is_written_and_read_back() {
+        for kind in [
+            RotationKind::Plain,
+            RotationKind::Emergency,
+            RotationKind::Takeover,
+        ] {
+            let v = body_json(kind, &["owner key"]);
+            let label = serde_json::to_value(kind).unwrap();
+            assert_eq!(v["kind"], label);
+            // The typed field decides, whatever the words say.
+            assert_eq!(parse(&v).kind(), kind);
+        }
+        assert_eq!(
+            serde_json::to_value(RotationKind::Takeover).unwrap(),
+            "takeover"
+        );
+        let v = body_json(RotationKind::Plain, &[TAKEOVER_CHANGE, "emergency key (x)"]);
+        assert_eq!(parse(&v).kind().action(), AuditAction::VaultRotate);
+    }
+
+    #[test]
+    fn state_files_without_a_kind_are_read_from_their_changes() {
+        let legacy = |changes: &[&str]| {
+            let mut v = body_json(RotationKind::Plain, changes);
+            v.as_object_mut().unwrap().remove("kind");
+            parse(&v).kind()
+        };
+        assert_eq!(
+            legacy(&[
+                "owner key and passphrase (takeover)",
+                "emergency key (share set 1a2b: 2 of anna, ben)",
+                "key derivation (argon2id m=65536 KiB t=3 p=4)"
+            ]),
+            RotationKind::Takeover
+        );
+        assert_eq!(
+            legacy(&[
+                "owner key",
+                "emergency key (share set 1a2b: 2 of anna, ben)"
+            ]),
+            RotationKind::Emergency
+        );
+        assert_eq!(
+            legacy(&[
+                "owner key",
+                "key derivation (argon2id m=131072 KiB t=3 p=4)"
+            ]),
+            RotationKind::Plain
+        );
+    }
+
+    #[test]
+    fn the_kind_decides_action_and_share_set() {
+        assert_eq!(RotationKind::Takeover.action(), AuditAction::VaultTakeover);
+        assert_eq!(RotationKind::Emergency.action(), AuditAction::VaultRotate);
+        assert_eq!(RotationKind::Plain.action(), AuditAction::VaultRotate);
+        assert!(RotationKind::Takeover.replaces_emergency());
+        assert!(RotationKind::Emergency.replaces_emergency());
+        assert!(!RotationKind::Plain.replaces_emergency());
+    }
+
+    #[test]
+    fn a_rotation_reports_its_kind() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("v");
+        let pass = Passphrase::new("correct horse battery staple".into());
+        let policy = Policy::single(vec!["anna".into(), "ben".into()], 2);
+        Vault::init(
+            &path,
+            &pass,
+            InitOptions {
+                policy: policy.clone(),
+                kdf: KdfParams::insecure_test(),
+            },
+            |_, _| Ok(()),
+        )
+        .unwrap();
+        let mut v = Vault::open(&path, &pass, Access::Write).unwrap();
+        let r = v
+            .rotate(RotateOptions::default(), None, |_, _| Ok(()), &|_| {})
+            .unwrap();
+        assert_eq!((r.kind, r.emergency_rotated), (RotationKind::Plain, false));
+        let opts = RotateOptions {
+            emergency: Some(policy.clone()),
+            kdf: None,
+        };
+        let mut new_e = None;
+        let r = v
+            .rotate(
+                opts,
+                None,
+                |h, shares| {
+                    let mut c = emergency::Collector::new(
+                        &h.vault_id,
+                        &h.share_set,
+                        &h.recipients.emergency,
+                    );
+                    for s in shares {
+                        c.add(s.mnemonic.expose_words())
+                            .map_err(|e| e.to_string())?;
+                    }
+                    new_e = Some(c.combine().map_err(|e| e.to_string())?);
+                    Ok(())
+                },
+                &|_| {},
+            )
+            .unwrap();
+        assert_eq!(
+            (r.kind, r.emergency_rotated),
+            (RotationKind::Emergency, true)
+        );
+        drop(v);
+        let mut v = Vault::open_emergency(&path, &new_e.unwrap(), Access::Write).unwrap();
+        let r = v
+            .take_over(
+                &pass,
+                KdfParams::insecure_test(),
+                policy,
+                |_, _| Ok(()),
+                &|_| {},
+            )
+            .unwrap();
+        assert_eq!(r.kind, RotationKind::Takeover);
+        let last = v.audit_log().0.pop().unwrap();
+        assert_eq!(last.action, AuditAction::VaultTakeover);
+        assert!(last.detail.contains(TAKEOVER_CHANGE), "{}", last.detail);
     }
 }

@@ -1,5 +1,12 @@
 //! Argon2id (RFC 9106) derivation of the owner's key-encryption key
-//! (docs/format.md#owner-key).
+//! (docs/format.md#owner-key), and the policy that chooses its parameters (`policy`).
+
+mod policy;
+
+pub use policy::{
+    Calibrated, DEFAULT_LANES, DEFAULT_MEMORY_MIB, DEFAULT_TIME, KdfRequest, KdfRequestError,
+    calibrate, calibrate_with,
+};
 
 use argon2::{Algorithm, Argon2, Params, Version};
 use base64::Engine;

@@ -1,0 +1,84 @@
+//! `baton init`: a new vault, its Argon2id parameters (the library's policy) and the
+//! holders' kits.
+
+use baton::crypto::kdf::{self, KdfParams};
+use baton::vault::{InitOptions, Vault};
+
+use std::path::PathBuf;
+
+use crate::cli;
+use crate::context::Ctx;
+use crate::msg::{self, Failure, Result, esc};
+use crate::{input, shares};
+
+pub(crate) fn kdf_from_args(a: &cli::KdfArgs) -> Result<KdfParams> {
+    if a.insecure_test_kdf {
+        eprintln!(
+            "baton: warning: --insecure-test-kdf offers no protection against passphrase guessing; for tests only"
+        );
+    }
+    let mut p = a
+        .request()
+        .fresh()
+        .map_err(|e| msg::kdf_refused(&e, false))?;
+    if let Some(target_ms) = a.calibrate.filter(|_| !a.insecure_test_kdf) {
+        let c = kdf::calibrate(p, target_ms).map_err(|e| Failure::new(e.to_string()))?;
+        eprintln!(
+            "baton: argon2id calibrated to m={} MiB t={} p={} ({} ms here)",
+            c.params.m_cost_kib / 1024,
+            c.params.t_cost,
+            c.params.p_cost,
+            c.millis
+        );
+        p = c.params;
+    }
+    Ok(p)
+}
+
+pub(crate) fn cmd_init(ctx: &Ctx, a: cli::InitArgs) -> Result<()> {
+    let path = ctx.vault_path()?;
+    let shares_dir = a.shares_out.clone();
+    let policy = crate::cmd::emergency::policy_of(&a.policy)?.ok_or_else(|| {
+        Failure::new("who holds the emergency key?")
+            .hint("--holders anna,ben,carla -t 2, or --policy \"2 of anna,ben,carla; 1 of notary,spouse\"")
+            .code(2)
+    })?;
+    let kit_opts = shares::prepare(&path, &shares_dir, &policy.holder_names(), &a.kits)?;
+    let kdf = kdf_from_args(&a.kdf)?;
+    let passphrase = input::new_passphrase(ctx.passphrase_file().as_deref(), "--passphrase-file")?;
+    let owner = baton::store::index::OwnerProfile::default();
+    let mut delivered: Vec<(String, PathBuf)> = Vec::new();
+    let vault = Vault::init(
+        &path,
+        &passphrase,
+        InitOptions {
+            policy: policy.clone(),
+            kdf,
+        },
+        // Written and fsynced before vault.json exists (Vault::init).
+        shares::deliverer(&shares_dir, &owner, &policy, &kit_opts, &mut delivered),
+    )
+    .map_err(|e| match e {
+        baton::InitError::Delivery(_) => {
+            Failure::from(e).hint("fix the share folder and run 'baton init' again")
+        }
+        e => Failure::from(e),
+    })?;
+    let h = vault.header();
+    println!(
+        "created vault {} at {}",
+        h.vault_id,
+        esc(&path.display().to_string())
+    );
+    println!(
+        "emergency key split into SLIP-39 share set {}: {}",
+        h.share_set.id,
+        esc(&policy.describe())
+    );
+    shares::print_written(&delivered);
+    println!("{}", crate::cmd::emergency::HAND_OUT);
+    println!(
+        "set your name and contact ('baton settings --owner-name ... --owner-contact ...') and print the kits again ('baton emergency kits'), so the holders know whose vault it is"
+    );
+    Ok(())
+}
