@@ -7,7 +7,7 @@ use baton::SecretText;
 use baton::export::{BatchOutcome, ExportFormat, Lock, PackageRecipient};
 
 use crate::cli::{ExportArgs, ExportFormatArg};
-use crate::msg::{Failure, Result, esc};
+use crate::msg::{self, Failure, Result, esc};
 use crate::{Ctx, input};
 
 /// Parses recipients from arguments (`age1…`, an SSH key line, or a .pub file) and SSH
@@ -18,6 +18,8 @@ pub fn parse_recipients(args: &[String], ssh_files: &[PathBuf]) -> Result<Vec<Pa
         Failure::new(format!("{what}: {e}")).hint(
             "give the client's public key: an age recipient (age1…) or an SSH public key (.pub file, ssh-ed25519 or ssh-rsa)",
         )
+        // A key given on the command line that does not parse: a usage error.
+        .code(msg::EXIT_USAGE)
     };
     for (i, a) in args.iter().enumerate() {
         let path = Path::new(a);
@@ -31,7 +33,8 @@ pub fn parse_recipients(args: &[String], ssh_files: &[PathBuf]) -> Result<Vec<Pa
                 i + 1,
                 args.len(),
                 esc(a)
-            )));
+            ))
+            .hint("give the path of an existing .pub file, or the key itself (age1… or \"ssh-ed25519 AAAA…\")"));
         }
         out.push(
             PackageRecipient::parse(a)
@@ -53,6 +56,7 @@ fn recipients_from_file(path: &Path) -> Result<Vec<PackageRecipient>> {
             esc(&path.display().to_string()),
             e.kind()
         ))
+        .hint("give a public key file you can read (.pub, one key per line)")
     })?;
     let mut out = Vec::new();
     for (n, line) in text.lines().enumerate() {
@@ -74,7 +78,8 @@ fn recipients_from_file(path: &Path) -> Result<Vec<PackageRecipient>> {
         return Err(Failure::new(format!(
             "{} holds no public key",
             esc(&path.display().to_string())
-        )));
+        ))
+        .hint("give a .pub file with one age or SSH public key per line"));
     }
     Ok(out)
 }
@@ -111,7 +116,7 @@ impl Staged {
     fn publish(mut self, target: &Path, force: bool) -> Result<()> {
         let tmp = self.0.take().expect("staged before publishing");
         baton::store::fsio::publish(&tmp, target, force)
-            .map_err(|e| Failure::new(io_message(target, &e)))
+            .map_err(|e| Failure::new(io_message(target, &e)).hint(msg::HINT_WRITABLE))
     }
 }
 
@@ -161,13 +166,15 @@ pub fn run(ctx: &Ctx, a: ExportArgs) -> Result<()> {
         return Err(Failure::new(
             "--format html writes an unencrypted sheet; it takes no recipients",
         )
-        .hint("drop --to/--to-ssh-key/--passphrase, or use --format age"));
+        .hint("drop --to/--to-ssh-key/--passphrase, or use --format age")
+        .code(msg::EXIT_USAGE));
     }
     if format == ExportFormat::Kdbx && (!a.to.is_empty() || !a.to_ssh_key.is_empty() || a.armor) {
         return Err(Failure::new(
             "--format kdbx is locked with a generated password; it takes no recipients or --armor",
         )
-        .hint("drop --to/--to-ssh-key/--armor, or use --format age"));
+        .hint("drop --to/--to-ssh-key/--armor, or use --format age")
+        .code(msg::EXIT_USAGE));
     }
     let explicit = parse_recipients(&a.to, &a.to_ssh_key)?;
     let output = a.output.clone().unwrap_or_else(|| {
@@ -180,7 +187,7 @@ pub fn run(ctx: &Ctx, a: ExportArgs) -> Result<()> {
     });
     check_output(&output, a.force)?;
     if format == ExportFormat::Html
-        && !a.yes
+        && !a.yes.yes
         && !input::confirm("the sheet holds every password in plaintext; write it?")
     {
         return Err(Failure::new("not confirmed; nothing was written")
@@ -277,13 +284,15 @@ fn run_all(ctx: &Ctx, a: &ExportArgs) -> Result<()> {
         .expect("clap requires --out-dir with --all");
     if a.format != ExportFormatArg::Age {
         return Err(Failure::new("--all exports encrypted packages only")
-            .hint("export sheets one client at a time with --format html"));
+            .hint("export sheets one client at a time with --format html")
+            .code(msg::EXIT_USAGE));
     }
     baton::store::fsio::create_private_dir(&dir).map_err(|e| {
         Failure::new(format!(
             "cannot create {}: {e}",
             esc(&dir.display().to_string())
         ))
+        .hint("--out-dir must name a new folder whose parent exists and is writable")
     })?;
     let to = parse_recipients(&a.to, &a.to_ssh_key)?;
     let mut v = ctx.open_recording()?;

@@ -21,16 +21,10 @@ pub fn parse_dpa(text: &str, reference: Option<String>) -> Result<Dpa> {
         None if text == "none" => (DpaStatus::None, String::new()),
         None if text == "not-needed" => (DpaStatus::NotNeeded, String::new()),
         None if text == "unknown" => (DpaStatus::Unknown, String::new()),
-        _ => {
-            return Err(Failure::new(format!("unknown --dpa value '{}'", esc(text)))
-                .hint("use signed:YYYY-MM-DD, signed, none, not-needed or unknown")
-                .code(2));
-        }
+        _ => return Err(msg::bad_dpa(text)),
     };
     if !date.is_empty() && !valid_date(&date) {
-        return Err(
-            Failure::new(format!("'{}' is not a date", esc(&date))).hint("write it as YYYY-MM-DD")
-        );
+        return Err(msg::bad_dpa_date(&date));
     }
     Ok(Dpa {
         status,
@@ -122,19 +116,20 @@ fn purge_failure(e: PurgeError) -> Failure {
                 "a legal hold forbids deletion; lift it first if it no longer applies: 'baton client set {client} --no-hold'"
             )),
         PurgeError::NotDue { ref client, .. } => Failure::new(e.to_string()).hint(format!(
-            "to delete it on the client's request (GDPR Art. 17) use 'baton purge --client {client} --confirm'"
+            "to delete it on the client's request (GDPR Art. 17) use 'baton purge --client {client} --yes'"
         )),
         PurgeError::Active(ref client) => Failure::new(e.to_string()).hint(format!(
-            "end it first ('baton client end {client}'), or delete it on request with 'baton purge --client {client} --confirm'"
+            "end it first ('baton client end {client}'), or delete it on request with 'baton purge --client {client} --yes'"
         )),
         PurgeError::Vault(v) => v.into(),
-        other => Failure::new(other.to_string()),
+        other => Failure::new(other.to_string())
+            .hint("run 'baton purge' for what is due, and 'baton verify' if this persists"),
     }
 }
 
 pub fn purge(ctx: &Ctx, a: PurgeArgs) -> Result<()> {
     let today = baton::time::today();
-    let mut v = ctx.open(if a.confirm {
+    let mut v = ctx.open(if a.yes.yes {
         Access::Write
     } else {
         Access::Read
@@ -159,7 +154,7 @@ pub fn purge(ctx: &Ctx, a: PurgeArgs) -> Result<()> {
             .map(|c| (c.id.clone(), PurgeBasis::Retention))
             .collect(),
     };
-    if !a.confirm {
+    if !a.yes.yes {
         if a.json.json {
             print_json(
                 &json!({ "today": today, "clients": candidates, "would_delete": targets.iter().map(|t| &t.0).collect::<Vec<_>>() }),
@@ -190,8 +185,8 @@ pub fn purge(ctx: &Ctx, a: PurgeArgs) -> Result<()> {
             println!("{} would be deleted on request (GDPR Art. 17)", esc(id));
         }
         let command = match &a.client {
-            Some(id) => format!("baton purge --client {} --confirm", esc(id)),
-            None => "baton purge --confirm".to_string(),
+            Some(id) => format!("baton purge --client {} --yes", esc(id)),
+            None => "baton purge --yes".to_string(),
         };
         println!(
             "dry run: {} client(s) would be deleted; run '{command}' to delete them",
@@ -267,13 +262,8 @@ fn lang(l: LangArg) -> Lang {
 fn emit(text: &str, output: Option<&Path>) -> Result<()> {
     match output {
         Some(p) => {
-            baton::store::fsio::write_new(p, text.as_bytes()).map_err(|e| {
-                Failure::new(format!(
-                    "cannot write {}: {e}",
-                    esc(&p.display().to_string())
-                ))
-                .hint("the output file must not exist yet")
-            })?;
+            baton::store::fsio::write_new(p, text.as_bytes())
+                .map_err(|e| msg::output_uncreatable(p, &e))?;
             eprintln!("wrote {}", esc(&p.display().to_string()));
             Ok(())
         }
@@ -289,7 +279,7 @@ pub fn run(ctx: &Ctx, c: GdprCmd) -> Result<()> {
     let (text, out) = match c {
         GdprCmd::Report { client, out } => {
             let r = v.access_report(&client)?;
-            let text = if out.json {
+            let text = if out.json.json {
                 pretty(&r)
             } else {
                 baton::gdpr::report_html(&r, lang(out.lang))
@@ -298,7 +288,7 @@ pub fn run(ctx: &Ctx, c: GdprCmd) -> Result<()> {
         }
         GdprCmd::Records { out } => {
             let r = v.records_overview()?;
-            let text = if out.json {
+            let text = if out.json.json {
                 pretty(&r)
             } else {
                 baton::gdpr::records_html(&r, lang(out.lang))
