@@ -2,8 +2,15 @@
 //! shell completions.
 
 use baton::crypto::kdf;
+use clap::builder::{PossibleValuesParser, TypedValueParser};
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use std::path::PathBuf;
+
+use baton::client::EntryKind;
+use baton::export::PackageRecipient;
+use baton::generate;
+
+use crate::msg::{self, BadValue};
 
 #[derive(Parser, Debug)]
 #[command(
@@ -13,9 +20,7 @@ use std::path::PathBuf;
     long_about = "baton keeps the access data of all your clients in an encrypted, \
                   tamper-evident vault of age files, hands each client its package, and \
                   lets a threshold of trusted holders (SLIP-39 shares) take over in an emergency.",
-    after_help = "Exit codes: 0 success, 1 error, 2 usage error, 3 wrong passphrase or key, \
-                  4 integrity problem (tampering or damage), 5 vault locked by another process; \
-                  'status --check': 10 key rotation due, 11 integrity problem or interrupted rotation."
+    after_help = msg::EXIT_CODES_HELP
 )]
 pub struct Cli {
     /// The vault folder [env: BATON_VAULT]
@@ -47,12 +52,12 @@ pub enum Command {
     #[command(subcommand)]
     Entry(EntryCmd),
     /// List clients
-    List(JsonFlag),
+    List(JsonArg),
     /// Show a client's entries (without secret values)
     Show {
         client: String,
         #[command(flatten)]
-        json: JsonFlag,
+        json: JsonArg,
     },
     /// Print one field of an entry (the password by default)
     Get(GetArgs),
@@ -60,14 +65,15 @@ pub enum Command {
     Search {
         term: String,
         #[command(flatten)]
-        json: JsonFlag,
+        json: JsonArg,
     },
     /// Print the current TOTP code of an entry
     Otp {
-        /// CLIENT/ENTRY
+        /// The entry, as CLIENT/ENTRY
+        #[arg(value_name = "CLIENT/ENTRY")]
         target: String,
         #[command(flatten)]
-        json: JsonFlag,
+        json: JsonArg,
     },
     /// Generate a password or a passphrase (printed to stdout)
     Generate(GenerateArgs),
@@ -82,13 +88,13 @@ pub enum Command {
         #[arg(long)]
         verify: bool,
         #[command(flatten)]
-        json: JsonFlag,
+        json: JsonArg,
     },
     /// Decrypt and check every file: index, client files, audit chain
-    Verify(JsonFlag),
+    Verify(JsonArg),
     /// Export a client's complete credential package (age file or printable sheet)
     Export(ExportArgs),
-    /// Delete former clients whose retention has passed (a dry run without --confirm)
+    /// Delete former clients whose retention has passed (a dry run without --yes)
     Purge(PurgeArgs),
     /// GDPR reports: the access report of Art. 15 and the records of processing
     #[command(subcommand)]
@@ -108,15 +114,16 @@ pub enum Command {
         /// holders ("Erika Beispiel, +49 30 1234567")
         #[arg(long, value_name = "TEXT")]
         successor: Option<String>,
-        /// Months an ended client's data is kept before 'purge' deletes it (default 12)
-        #[arg(long, value_name = "MONTHS")]
+        /// Months an ended client's data is kept before 'purge' deletes it (default 12;
+        /// 0 to 1200)
+        #[arg(long, value_name = "MONTHS", value_parser = between::<u32, 0, 1200>)]
         retention_months: Option<u32>,
-        /// Months between key rotations (0: no schedule); `status --check` reports when
-        /// one is due
-        #[arg(long, value_name = "MONTHS")]
+        /// Months between key rotations (0: no schedule; at most 120); `status --check`
+        /// reports when one is due
+        #[arg(long, value_name = "MONTHS", value_parser = between::<u32, 0, 120>)]
         rotate_every: Option<u32>,
         #[command(flatten)]
-        json: JsonFlag,
+        json: JsonArg,
     },
     /// Export a key as an age identity file, for the standard `age` command
     #[command(subcommand)]
@@ -144,11 +151,22 @@ pub enum Command {
     },
 }
 
+/// `--json`, the one definition every listing flattens (a command that means something
+/// more specific by it says so with `mut_arg`).
 #[derive(Args, Debug, Clone, Copy)]
-pub struct JsonFlag {
+pub struct JsonArg {
     /// Machine-readable JSON output
     #[arg(long)]
     pub json: bool,
+}
+
+/// `--yes`, the one confirmation flag (`--confirm` is a hidden alias, as `purge` had
+/// it). Each command says what it skips with `mut_arg`.
+#[derive(Args, Debug, Clone, Copy)]
+pub struct YesArg {
+    /// Do not ask for confirmation
+    #[arg(long, alias = "confirm")]
+    pub yes: bool,
 }
 
 /// Who holds the emergency key: `--holders` with `-t`, or `--policy`.
@@ -162,24 +180,119 @@ pub struct PolicyArgs {
         requires = "threshold"
     )]
     pub holders: Option<Vec<String>>,
-    /// How many holders are needed to rebuild the emergency key
-    #[arg(short = 't', long, value_name = "T", requires = "holders")]
+    /// How many holders are needed to rebuild the emergency key (1 to 16)
+    #[arg(
+        short = 't',
+        long,
+        value_name = "T",
+        requires = "holders",
+        value_parser = between::<u8, 1, 16>
+    )]
     pub threshold: Option<u8>,
     /// SLIP-39 groups, all needed: "2 of anna,ben,carla; 1 of notary,spouse"
     #[arg(long, value_name = "POLICY", conflicts_with_all = ["holders", "threshold"])]
     pub policy: Option<String>,
 }
 
-/// Where kits go and how.
-#[derive(Args, Debug, Clone)]
+/// How kits are written. `--holder` is the one flag that names a holder's kit
+/// (`--holder-key` is its hidden alias); `emergency kits` also takes a bare NAME there,
+/// to write only some holders' kits.
+#[derive(Args, Debug, Clone, Default)]
 pub struct KitArgs {
     /// Encrypt this holder's kit to an age or SSH public key: NAME=RECIPIENT (repeat;
     /// the holder gets only .age files)
-    #[arg(long = "holder-key", value_name = "NAME=RECIPIENT")]
-    pub holder_keys: Vec<String>,
+    #[arg(
+        long = "holder",
+        alias = "holder-key",
+        value_name = "NAME=RECIPIENT",
+        value_parser = holder_with_key
+    )]
+    pub holder_keys: Vec<HolderSpec>,
     /// Also print each kit to PDF with headless Chromium
     #[arg(long)]
     pub pdf: bool,
+}
+
+/// A holder named by `--holder NAME[=RECIPIENT]`.
+#[derive(Clone, Debug)]
+pub struct HolderSpec {
+    pub name: String,
+    pub key: Option<PackageRecipient>,
+}
+
+/// `NAME` or `NAME=RECIPIENT` (`emergency kits`, which selects holders).
+fn holder(text: &str) -> Result<HolderSpec, BadValue> {
+    let Some((name, key)) = text.split_once('=') else {
+        let name = text.trim();
+        if name.is_empty() {
+            return Err(msg::holder_spec_empty());
+        }
+        return Ok(HolderSpec {
+            name: name.to_string(),
+            key: None,
+        });
+    };
+    let name = name.trim();
+    if name.is_empty() {
+        return Err(msg::holder_spec_empty());
+    }
+    // The key is not echoed: a secret key pasted by mistake must not be printed back.
+    let key = PackageRecipient::parse(key).map_err(|e| msg::holder_key_invalid(name, &e))?;
+    Ok(HolderSpec {
+        name: name.to_string(),
+        key: Some(key),
+    })
+}
+
+/// `NAME=RECIPIENT` (every command that writes every holder's kit).
+fn holder_with_key(text: &str) -> Result<HolderSpec, BadValue> {
+    let spec = holder(text)?;
+    if spec.key.is_none() {
+        return Err(msg::holder_spec_without_key(&spec.name));
+    }
+    Ok(spec)
+}
+
+/// A whole number from MIN to MAX, refused with the bounds in words (clap's own
+/// `value_parser!(u32).range(..)` would say "0 is not in 12..=256").
+fn between<T: TryFrom<u64>, const MIN: u64, const MAX: u64>(text: &str) -> Result<T, BadValue> {
+    let n: u64 = text
+        .trim()
+        .parse()
+        .map_err(|_| msg::not_a_number(text, MIN, MAX))?;
+    if !(MIN..=MAX).contains(&n) {
+        return Err(msg::out_of_range(n, MIN, MAX));
+    }
+    T::try_from(n).map_err(|_| msg::out_of_range(n, MIN, MAX))
+}
+
+/// A calendar date, YYYY-MM-DD.
+fn date(text: &str) -> Result<String, BadValue> {
+    if baton::client::valid_date(text) {
+        Ok(text.to_string())
+    } else {
+        Err(msg::not_a_date(text))
+    }
+}
+
+/// `--kind`: the library's entry kinds, offered by completions and `--help`.
+fn entry_kind() -> impl TypedValueParser<Value = EntryKind> {
+    PossibleValuesParser::new(EntryKind::ALL.map(EntryKind::as_str))
+        .map(|s| s.parse::<EntryKind>().expect("one of EntryKind::ALL"))
+}
+
+/// A new emergency key and share set: who holds it and where its kits go. `emergency
+/// reissue` and `rotate --emergency` are one operation and take this one set of flags.
+#[derive(Args, Debug, Clone, Default)]
+pub struct NewSharesArgs {
+    /// The new holders (default: the current policy)
+    #[command(flatten)]
+    pub policy: PolicyArgs,
+    /// New folder for the holders' new kits (mode 0700), outside the vault
+    #[arg(long, alias = "shares-out", value_name = "DIR")]
+    pub out_dir: Option<PathBuf>,
+    #[command(flatten)]
+    pub kits: KitArgs,
 }
 
 #[derive(Args, Debug)]
@@ -188,8 +301,8 @@ pub struct InitArgs {
     pub policy: PolicyArgs,
     /// New folder for the holders' kits and share files (mode 0700), outside the vault
     /// and preferably on a local, unsynced disk
-    #[arg(long, value_name = "DIR")]
-    pub shares_out: PathBuf,
+    #[arg(long, alias = "shares-out", value_name = "DIR")]
+    pub out_dir: PathBuf,
     #[command(flatten)]
     pub kits: KitArgs,
     #[command(flatten)]
@@ -272,7 +385,7 @@ pub enum ClientCmd {
     End {
         id: String,
         /// The day it ended, YYYY-MM-DD [default: today]
-        #[arg(long, value_name = "DATE")]
+        #[arg(long, value_name = "DATE", value_parser = date)]
         date: Option<String>,
         /// Why ("moved to another provider", "site offline for good")
         #[arg(long, default_value = "")]
@@ -297,7 +410,12 @@ pub enum ClientCmd {
         #[arg(long)]
         no_hold: bool,
         /// Keep the data until DATE (YYYY-MM-DD) instead of the vault's retention policy
-        #[arg(long, value_name = "DATE", conflicts_with = "no_retain_until")]
+        #[arg(
+            long,
+            value_name = "DATE",
+            conflicts_with = "no_retain_until",
+            value_parser = date
+        )]
         retain_until: Option<String>,
         /// Back to the vault's retention policy
         #[arg(long)]
@@ -306,17 +424,16 @@ pub enum ClientCmd {
     /// Remove a client and all its entries
     Rm {
         id: String,
-        /// Do not ask for confirmation
-        #[arg(long)]
-        yes: bool,
+        #[command(flatten)]
+        yes: YesArg,
     },
 }
 
 #[derive(Args, Debug, Default)]
 pub struct EntryFieldArgs {
-    /// server, ssh, panel, domain, dns, database, cms, mail, api or other
-    #[arg(long)]
-    pub kind: Option<String>,
+    /// What the entry is for
+    #[arg(long, value_parser = entry_kind())]
+    pub kind: Option<EntryKind>,
     #[arg(long)]
     pub url: Option<String>,
     #[arg(long)]
@@ -330,8 +447,14 @@ pub struct EntryFieldArgs {
     /// Generate a random password
     #[arg(long)]
     pub generate: bool,
-    /// Length of a generated password
-    #[arg(long, value_name = "N", default_value_t = 24, requires = "generate")]
+    /// Length of a generated password (12 to 256)
+    #[arg(
+        long,
+        value_name = "N",
+        default_value_t = 24,
+        requires = "generate",
+        value_parser = between::<usize, { generate::MIN_LENGTH as u64 }, { generate::MAX_LENGTH as u64 }>
+    )]
     pub length: usize,
     /// Read an otpauth://totp/ URI from FILE ('-' for stdin)
     #[arg(long = "totp", value_name = "FILE")]
@@ -399,32 +522,38 @@ pub enum Field {
 }
 
 #[derive(Args, Debug)]
+#[command(mut_arg("json", |a| a.help("The whole entry as JSON, secrets included")))]
 pub struct GetArgs {
-    /// CLIENT/ENTRY
+    /// The entry, as CLIENT/ENTRY
+    #[arg(value_name = "CLIENT/ENTRY")]
     pub target: String,
     #[arg(long, value_enum, default_value = "password")]
     pub field: Field,
     /// Print an attachment instead of a field
-    #[arg(long, value_name = "NAME", conflicts_with = "field")]
+    #[arg(long, value_name = "NAME", conflicts_with_all = ["field", "json"])]
     pub attachment: Option<String>,
     /// Allow printing a secret to a terminal
     #[arg(long)]
     pub show: bool,
     /// Write to FILE (created new, mode 0600) instead of stdout
-    #[arg(short, long, value_name = "FILE")]
+    #[arg(short, long, value_name = "FILE", conflicts_with = "json")]
     pub output: Option<PathBuf>,
-    /// The whole entry as JSON, secrets included
-    #[arg(long, conflicts_with_all = ["attachment", "output"])]
-    pub json: bool,
+    #[command(flatten)]
+    pub json: JsonArg,
 }
 
 #[derive(Args, Debug)]
 pub struct GenerateArgs {
-    /// Password length
-    #[arg(long, value_name = "N", conflicts_with = "words")]
+    /// Password length (12 to 256) [default: 24]
+    #[arg(
+        long,
+        value_name = "N",
+        conflicts_with = "words",
+        value_parser = between::<usize, { generate::MIN_LENGTH as u64 }, { generate::MAX_LENGTH as u64 }>
+    )]
     pub length: Option<usize>,
-    /// A passphrase of N words instead (SLIP-39 word list, 10 bits per word)
-    #[arg(long, value_name = "N")]
+    /// A passphrase of N words instead (4 to 32; SLIP-39 word list, 10 bits per word)
+    #[arg(long, value_name = "N", value_parser = between::<usize, { generate::MIN_WORDS as u64 }, { generate::MAX_WORDS as u64 }>)]
     pub words: Option<usize>,
     /// Letters and digits only
     #[arg(long, conflicts_with = "words")]
@@ -436,35 +565,31 @@ pub struct StatusArgs {
     /// Print nothing; exit 0 if all is well, 10 if a key rotation is due, 11 if there
     /// is an integrity problem or an interrupted rotation (for cron or a systemd timer).
     /// Needs no passphrase unless --verify is given
-    #[arg(long)]
+    #[arg(long, conflicts_with = "json")]
     pub check: bool,
     /// With --check: also unlock the vault and decrypt and check every file
     #[arg(long, requires = "check")]
     pub verify: bool,
-    /// Machine-readable JSON output
-    #[arg(long, conflicts_with = "check")]
-    pub json: bool,
+    #[command(flatten)]
+    pub json: JsonArg,
 }
 
 #[derive(Args, Debug)]
 #[command(
     after_help = "Rotation cannot revoke old copies: backups, git history, synced \
                         trash and earlier exports stay readable with the old keys. \
-                        'baton rotate' prints the checklist."
+                        'baton rotate' prints the checklist.",
+    mut_arg("out_dir", |a| a.help("With --emergency: new folder for the holders' new kits (mode 0700), outside the vault")),
+    mut_arg("yes", |a| a.requires("resume").help("With --resume: finish a rotation that replaces the emergency key without asking whether its share files still exist"))
 )]
 pub struct RotateArgs {
     /// Also replace the emergency key: new SLIP-39 shares for every holder (old shares
-    /// open nothing written from now on)
-    #[arg(long, requires = "shares_out")]
+    /// open nothing written from now on); the same as 'baton emergency reissue'
+    #[arg(long, requires = "out_dir")]
     pub emergency: bool,
-    /// With --emergency: the new holders (default: the current policy)
+    /// With --emergency: the new holders, where their kits go and how
     #[command(flatten)]
-    pub policy: PolicyArgs,
-    /// With --emergency: new folder for the holders' new kits, outside the vault
-    #[arg(long, value_name = "DIR", requires = "emergency")]
-    pub shares_out: Option<PathBuf>,
-    #[command(flatten)]
-    pub kits: KitArgs,
+    pub shares: NewSharesArgs,
     /// Also raise the Argon2id parameters of the passphrase (new salt); without values
     /// the memory cost is doubled
     #[arg(long)]
@@ -484,10 +609,8 @@ pub struct RotateArgs {
     /// Undo a rotation that was interrupted before it switched to the new keys
     #[arg(long, conflicts_with_all = ["emergency", "kdf"])]
     pub abort: bool,
-    /// With --resume: finish a rotation that replaces the emergency key without asking
-    /// whether its share files still exist
-    #[arg(long, requires = "resume")]
-    pub yes: bool,
+    #[command(flatten)]
+    pub yes: YesArg,
 }
 
 impl RotateArgs {
@@ -566,6 +689,7 @@ pub enum ExportFormatArg {
 }
 
 #[derive(Args, Debug)]
+#[command(mut_arg("yes", |a| a.help("Do not ask before writing a plaintext sheet")))]
 pub struct ExportArgs {
     /// The client to export
     #[arg(required_unless_present = "all", conflicts_with = "all")]
@@ -597,9 +721,8 @@ pub struct ExportArgs {
     /// Replace an existing output file
     #[arg(long)]
     pub force: bool,
-    /// Do not ask before writing a plaintext sheet
-    #[arg(long)]
-    pub yes: bool,
+    #[command(flatten)]
+    pub yes: YesArg,
 }
 
 /// Shares typed by holders: from files, or word by word on the terminal.
@@ -616,14 +739,14 @@ pub struct ShareInput {
 pub enum EmergencyCmd {
     /// Write one printable kit (HTML, and PDF with --pdf) and share file per holder of
     /// the current share set
+    #[command(mut_arg("holder_keys", |a| a
+        .value_name("NAME[=RECIPIENT]")
+        .value_parser(holder)
+        .help("Only this holder's kit (repeat; default: every holder's); NAME=RECIPIENT also encrypts it to an age or SSH public key")))]
     Kits {
         /// New folder for the kits (mode 0700), outside the vault
         #[arg(long, value_name = "DIR")]
         out_dir: PathBuf,
-        /// Only these holders (repeat; default: all). NAME=RECIPIENT also encrypts that
-        /// holder's kit to an age or SSH public key
-        #[arg(long = "holder", value_name = "NAME[=RECIPIENT]")]
-        holders: Vec<String>,
         #[command(flatten)]
         kits: KitArgs,
     },
@@ -637,7 +760,7 @@ pub enum EmergencyCmd {
         #[arg(long, value_name = "ID")]
         vault_id: Option<String>,
         #[command(flatten)]
-        json: JsonFlag,
+        json: JsonArg,
     },
     /// A rehearsal: enough holders enter their shares; baton proves they rebuild the
     /// emergency key, records the drill, and prints nothing secret. Needs no passphrase
@@ -650,7 +773,7 @@ pub enum EmergencyCmd {
     AddHolder {
         name: String,
         /// The group (1-based) the holder joins, if the policy has several
-        #[arg(long, value_name = "N")]
+        #[arg(long, value_name = "N", value_parser = between::<usize, 1, 16>)]
         group: Option<usize>,
         /// New folder for the holder's kit, outside the vault
         #[arg(long, value_name = "DIR")]
@@ -659,16 +782,10 @@ pub enum EmergencyCmd {
         kits: KitArgs,
     },
     /// A new emergency key and share set (a key rotation): every old share becomes
-    /// void for everything written from now on; kits for every holder
-    Reissue {
-        #[command(flatten)]
-        policy: PolicyArgs,
-        /// New folder for the kits, outside the vault
-        #[arg(long, value_name = "DIR")]
-        out_dir: PathBuf,
-        #[command(flatten)]
-        kits: KitArgs,
-    },
+    /// void for everything written from now on; kits for every holder. The same as
+    /// 'baton rotate --emergency'
+    #[command(mut_arg("out_dir", |a| a.required(true)))]
+    Reissue(NewSharesArgs),
 }
 
 #[derive(Args, Debug)]
@@ -698,9 +815,9 @@ pub struct TakeoverArgs {
     /// Who takes over from you, for the new kits (default: nobody named)
     #[arg(long, value_name = "TEXT", default_value = "")]
     pub successor: String,
-    /// New folder for the new holders' kits, outside the vault
-    #[arg(long, value_name = "DIR")]
-    pub shares_out: PathBuf,
+    /// New folder for the new holders' kits (mode 0700), outside the vault
+    #[arg(long, alias = "shares-out", value_name = "DIR")]
+    pub out_dir: PathBuf,
     /// Read the new owner passphrase from FILE instead of the terminal
     #[arg(long, value_name = "FILE")]
     pub new_passphrase_file: Option<PathBuf>,
@@ -713,16 +830,16 @@ pub struct TakeoverArgs {
 }
 
 #[derive(Args, Debug)]
+#[command(mut_arg("yes", |a| a.help("Delete now: without it, purge only lists what it would delete")))]
 pub struct PurgeArgs {
-    /// Delete now: without it, purge only lists what it would delete
-    #[arg(long)]
-    pub confirm: bool,
+    #[command(flatten)]
+    pub yes: YesArg,
     /// Delete this client on request (GDPR Art. 17), whatever its retention date;
     /// refused under a legal hold
     #[arg(long, value_name = "ID")]
     pub client: Option<String>,
     #[command(flatten)]
-    pub json: JsonFlag,
+    pub json: JsonArg,
 }
 
 #[derive(Clone, Copy, Debug, ValueEnum, PartialEq, Eq)]
@@ -750,13 +867,44 @@ pub enum GdprCmd {
 
 /// How a GDPR report is written.
 #[derive(Args, Debug)]
+#[command(mut_arg("json", |a| a.help("JSON instead of HTML")))]
 pub struct ReportOut {
     #[arg(long, value_enum, default_value = "de")]
     pub lang: LangArg,
     /// Write the page (or the JSON) to FILE (created new, mode 0600) instead of stdout
     #[arg(short, long, value_name = "FILE")]
     pub output: Option<PathBuf>,
-    /// JSON instead of HTML
-    #[arg(long)]
-    pub json: bool,
+    #[command(flatten)]
+    pub json: JsonArg,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::CommandFactory;
+
+    /// clap's own checks over every command: the ids that `requires`, `conflicts_with`
+    /// and `mut_arg` name exist, and no flag is defined twice.
+    #[test]
+    fn flag_definitions_are_consistent() {
+        Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn numbers_outside_their_range_are_refused() {
+        assert_eq!(between::<u8, 1, 16>("16").unwrap(), 16);
+        assert!(between::<u8, 1, 16>("0").is_err());
+        assert!(between::<u8, 1, 16>("17").is_err());
+        assert!(between::<u8, 1, 16>("-1").is_err());
+        assert!(between::<u32, 0, 120>("x").is_err());
+        assert_eq!(between::<usize, 0, 120>(" 7").unwrap(), 7);
+    }
+
+    #[test]
+    fn a_holder_key_must_be_public() {
+        assert!(holder("anna").unwrap().key.is_none());
+        assert!(holder_with_key("anna").is_err());
+        assert!(holder("=age1x").is_err());
+        assert!(holder("anna=AGE-SECRET-KEY-1QQQQ").is_err());
+    }
 }

@@ -7,7 +7,7 @@ use baton::Passphrase;
 use baton::vault::{Access, Vault};
 
 use crate::input;
-use crate::msg::{self, Failure, Result, esc};
+use crate::msg::{self, Result};
 
 pub(crate) struct Ctx {
     pub(crate) vault: Option<PathBuf>,
@@ -20,7 +20,7 @@ impl Ctx {
         self.vault
             .clone()
             .or_else(|| std::env::var_os("BATON_VAULT").map(PathBuf::from))
-            .ok_or_else(|| Failure::new("no vault given").hint(msg::HINT_VAULT))
+            .ok_or_else(msg::no_vault)
     }
 
     pub(crate) fn passphrase_file(&self) -> Option<PathBuf> {
@@ -43,16 +43,10 @@ impl Ctx {
             return Ok(None);
         };
         let bytes = input::read_secret_file(&file, "--identity")?;
-        let text = std::str::from_utf8(&bytes)
-            .map_err(|_| Failure::new("the file given to --identity is not text"))?;
+        let text = std::str::from_utf8(&bytes).map_err(|_| msg::identity_not_text())?;
         baton::EmergencySecret::from_identity_file(text)
             .map(Some)
-            .ok_or_else(|| {
-                Failure::new(
-                    "the file given to --identity holds no age identity (AGE-SECRET-KEY-1...)",
-                )
-                .hint("use the emergency-key.txt that 'baton recover' wrote")
-            })
+            .ok_or_else(msg::identity_without_key)
     }
 
     pub(crate) fn open(&self, access: Access) -> Result<Opened> {
@@ -125,12 +119,9 @@ impl Ctx {
             return Ok(vault);
         };
         let file = memory.file(&vault.header().vault_id);
-        vault.guard_rollback(Box::new(memory)).map_err(|e| {
-            Failure::new(e.to_string()).code(msg::EXIT_INTEGRITY).hint(format!(
-                "someone restored older files; if you restored a backup on purpose, delete {} and run the command again",
-                esc(&file.display().to_string())
-            ))
-        })
+        vault
+            .guard_rollback(Box::new(memory))
+            .map_err(|e| msg::rolled_back(&e, &file))
     }
 }
 

@@ -8,7 +8,7 @@ use zeroize::Zeroizing;
 
 use baton::{Passphrase, SecretBytes, SecretText};
 
-use crate::msg::{Failure, Result};
+use crate::msg::{self, Result};
 
 /// Reads a whole secret file ('-' = stdin) into zeroizing memory. The path is not
 /// echoed in errors: a user who typed a secret where a path belongs must not see it
@@ -18,18 +18,10 @@ pub fn read_secret_file(path: &Path, flag: &str) -> Result<Zeroizing<Vec<u8>>> {
     if path.as_os_str() == "-" {
         std::io::stdin()
             .read_to_end(&mut buf)
-            .map_err(|e| Failure::new(format!("cannot read {flag} from stdin: {}", e.kind())))?;
+            .map_err(|e| msg::stdin_unreadable(flag, &e))?;
         return Ok(buf);
     }
-    let mut f = std::fs::File::open(path).map_err(|e| {
-        Failure::new(format!(
-            "cannot open the file given to {flag}: {}",
-            e.kind()
-        ))
-        .hint(format!(
-            "{flag} takes the path of a file that holds the secret, not the secret itself"
-        ))
-    })?;
+    let mut f = std::fs::File::open(path).map_err(|e| msg::secret_file_unopenable(flag, &e))?;
     if let Ok(m) = f.metadata()
         && m.permissions().mode() & 0o077 != 0
     {
@@ -37,12 +29,8 @@ pub fn read_secret_file(path: &Path, flag: &str) -> Result<Zeroizing<Vec<u8>>> {
             "baton: warning: the file given to {flag} is readable by other users (chmod 600 it)"
         );
     }
-    f.read_to_end(&mut buf).map_err(|e| {
-        Failure::new(format!(
-            "cannot read the file given to {flag}: {}",
-            e.kind()
-        ))
-    })?;
+    f.read_to_end(&mut buf)
+        .map_err(|e| msg::secret_file_unreadable(flag, &e))?;
     Ok(buf)
 }
 
@@ -50,37 +38,24 @@ pub fn read_secret_file(path: &Path, flag: &str) -> Result<Zeroizing<Vec<u8>>> {
 pub fn first_line(bytes: &[u8], flag: &str) -> Result<Zeroizing<String>> {
     let line = bytes.split(|&b| b == b'\n').next().unwrap_or_default();
     let line = line.strip_suffix(b"\r").unwrap_or(line);
-    let s = std::str::from_utf8(line).map_err(|_| {
-        Failure::new(format!(
-            "the file given to {flag} is not UTF-8 text (line 1)"
-        ))
-    })?;
+    let s = std::str::from_utf8(line).map_err(|_| msg::secret_file_not_text(flag))?;
     Ok(Zeroizing::new(s.to_string()))
 }
 
 fn prompt(text: &str) -> Result<Zeroizing<String>> {
     if !std::io::stdin().is_terminal() && std::fs::File::open("/dev/tty").is_err() {
-        return Err(Failure::new("no terminal to ask for the passphrase")
-            .hint("use --passphrase-file FILE or BATON_PASSPHRASE_FILE=FILE"));
+        return Err(msg::no_terminal_passphrase());
     }
     rpassword::prompt_password(text)
         .map(Zeroizing::new)
-        .map_err(|e| {
-            Failure::new(format!(
-                "cannot read the passphrase from the terminal: {}",
-                e.kind()
-            ))
-            .hint("use --passphrase-file FILE or BATON_PASSPHRASE_FILE=FILE")
-        })
+        .map_err(|e| msg::terminal_unreadable(&e))
 }
 
 fn from_file(path: &Path, flag: &str) -> Result<Passphrase> {
     let bytes = read_secret_file(path, flag)?;
     let line = first_line(&bytes, flag)?;
     if line.is_empty() {
-        return Err(Failure::new(format!(
-            "the file given to {flag} has an empty first line"
-        )));
+        return Err(msg::secret_file_empty(flag));
     }
     Ok(Passphrase::new(line.to_string()))
 }
@@ -101,14 +76,13 @@ pub fn new_passphrase(file: Option<&Path>, flag: &str) -> Result<Passphrase> {
             let a = prompt("baton: new passphrase: ")?;
             let b = prompt("baton: repeat new passphrase: ")?;
             if a != b {
-                return Err(Failure::new("the two passphrases differ")
-                    .hint("nothing was changed; try again"));
+                return Err(msg::secrets_differ("passphrase"));
             }
             Passphrase::new(a.to_string())
         }
     };
     if p.is_empty() {
-        return Err(Failure::new("the passphrase is empty"));
+        return Err(msg::passphrase_empty());
     }
     if p.expose().chars().count() < 12 {
         eprintln!(
@@ -129,9 +103,7 @@ pub fn prompt_secret(what: &str) -> Result<SecretText> {
     let a = prompt(&format!("baton: {what}: "))?;
     let b = prompt(&format!("baton: repeat {what}: "))?;
     if a != b {
-        return Err(
-            Failure::new(format!("the two {what}s differ")).hint("nothing was changed; try again")
-        );
+        return Err(msg::secrets_differ(what));
     }
     Ok(SecretText::new(a.to_string()))
 }

@@ -1,17 +1,39 @@
 //! Every user-facing error and hint, in one place so they can be tested and later
-//! translated. Style (Go age): lowercase, no trailing period, one line each.
+//! translated. Style (Go age): lowercase, no trailing period, one line each, flags
+//! spelled `-t/--threshold`. Every error a user can cause has a hint with the next step
+//! and an exit code from the table below; `tests/errors.rs` pins each one.
+
+use std::fmt;
+use std::path::Path;
 
 use baton::KdfParams;
 use baton::crypto::kdf::KdfRequestError;
+use baton::emergency::ShareError;
+use baton::rotate::RotateError;
+use baton::slip39::Slip39Error;
 use baton::status::Finding;
 use baton::vault::{InitError, IntegrityError, UnlockError, VaultError};
-use std::fmt;
 
 /// Exit codes (documented in `--help` and the README).
 pub const EXIT_ERROR: i32 = 1;
+/// The command line is wrong: unknown, missing or conflicting flags, bad values. Nothing
+/// was read or changed.
+pub const EXIT_USAGE: i32 = 2;
 pub const EXIT_AUTH: i32 = 3;
 pub const EXIT_INTEGRITY: i32 = 4;
 pub const EXIT_LOCKED: i32 = 5;
+
+/// The exit code table of `baton --help` (and of the man page); the README repeats it.
+pub const EXIT_CODES_HELP: &str = "\
+Exit codes:
+  0   success
+  1   error (the message says what failed; a hint says what to do)
+  2   usage error: unknown, missing or conflicting flags, or a bad value
+  3   wrong passphrase, key or share
+  4   integrity problem (tampering or damage detected)
+  5   vault locked by another baton process
+  10  'status --check' only: key rotation due
+  11  'status --check' only: integrity problem or interrupted rotation";
 
 /// An error ready to print: message, optional hint, exit code.
 #[derive(Debug)]
@@ -37,6 +59,10 @@ impl Failure {
         self.code = code;
         self
     }
+    /// A mistake in the command line (exit 2).
+    fn usage(message: impl Into<String>, hint: impl Into<String>) -> Self {
+        Failure::new(message).hint(hint).code(EXIT_USAGE)
+    }
 }
 
 impl fmt::Display for Failure {
@@ -47,7 +73,17 @@ impl fmt::Display for Failure {
 
 pub type Result<T> = std::result::Result<T, Failure>;
 
+/// A path as printed in a message (escaped for the terminal when printed).
+fn shown(path: &Path) -> String {
+    path.display().to_string()
+}
+
 pub const HINT_VAULT: &str = "give the vault folder with --vault DIR or BATON_VAULT";
+pub const HINT_READABLE: &str = "check that the vault folder and its files are readable by you";
+pub const HINT_WRITABLE: &str =
+    "check that the folder exists, is writable by you and the disk has space";
+/// The Argon2id floor (RFC 9106's second recommendation).
+pub const HINT_KDF: &str = "use at least --kdf-memory 64 --kdf-time 3 (RFC 9106)";
 pub const HINT_VERIFY: &str =
     "run 'baton verify' for a full report; restore the named files from a backup you trust";
 
@@ -223,7 +259,7 @@ impl From<UnlockError> for Failure {
                 .hint("the key derivation parameters were changed; restore vault.json from a backup")
                 .code(EXIT_INTEGRITY),
             UnlockError::Integrity(i) => integrity(i),
-            _ => Failure::new(e.to_string()),
+            _ => Failure::new(e.to_string()).hint(HINT_READABLE),
         }
     }
 }
@@ -250,7 +286,20 @@ impl From<VaultError> for Failure {
             VaultError::RotatedMeanwhile(_) => Failure::new(e.to_string()).hint(
                 "nothing is wrong with the vault: run the command again to read the new generation",
             ),
-            _ => Failure::new(e.to_string()),
+            // Names come from the command line (client ids, entry and attachment names).
+            VaultError::InvalidId(_) => Failure::usage(
+                e.to_string(),
+                "for example 'acme' or 'acme-gmbh'; the display name (--name) may be anything",
+            ),
+            VaultError::Invalid(_) => Failure::new(e.to_string())
+                .hint("nothing was changed; correct the value and run the command again"),
+            VaultError::ReadOnly => Failure::new(e.to_string())
+                .hint("the vault folder is read-only here: work on a writable copy"),
+            VaultError::OwnerOnly => Failure::new(e.to_string()).hint(
+                "this needs the owner passphrase; with the emergency key, 'baton takeover' makes you the owner",
+            ),
+            VaultError::Io { .. } => Failure::new(e.to_string()).hint(HINT_WRITABLE),
+            _ => Failure::new(e.to_string()).hint(HINT_VERIFY),
         }
     }
 }
@@ -262,7 +311,10 @@ impl From<InitError> for Failure {
                 Failure::new(e.to_string()).hint("choose a new or empty folder for the vault")
             }
             InitError::Policy(p) => Failure::from(p.clone()),
-            _ => Failure::new(e.to_string()),
+            InitError::Kdf(_) => Failure::new(e.to_string()).hint(HINT_KDF),
+            InitError::Io { .. } => Failure::new(e.to_string()).hint(HINT_WRITABLE),
+            _ => Failure::new(e.to_string())
+                .hint("nothing was created; run 'baton init' again (a new folder is safest)"),
         }
     }
 }
@@ -281,7 +333,7 @@ impl From<baton::emergency::PolicyError> for Failure {
             P::DuplicateHolder(_) => "every holder is named once, in one group",
             _ => "at most 16 groups of at most 16 holders",
         };
-        Failure::new(e.to_string()).hint(hint).code(2)
+        Failure::usage(e.to_string(), hint)
     }
 }
 
@@ -301,6 +353,835 @@ impl From<baton::emergency::RecoverError> for Failure {
             e => Failure::new(e.to_string()),
         }
     }
+}
+
+// ------------------------------------------------------------------ the command line
+
+/// A flag value that a value parser in cli.rs refused: what is wrong and what to write
+/// instead. clap carries it as the error's source; [`usage`] prints it in baton's form.
+#[derive(Debug)]
+pub struct BadValue {
+    detail: String,
+    hint: String,
+}
+
+impl BadValue {
+    fn new(detail: impl Into<String>, hint: impl Into<String>) -> Self {
+        BadValue {
+            detail: detail.into(),
+            hint: hint.into(),
+        }
+    }
+}
+
+impl fmt::Display for BadValue {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.detail)
+    }
+}
+
+impl std::error::Error for BadValue {}
+
+pub fn not_a_number(text: &str, min: u64, max: u64) -> BadValue {
+    BadValue::new(
+        format!("'{text}' is not a whole number"),
+        format!("give a number from {min} to {max}"),
+    )
+}
+
+pub fn out_of_range(n: u64, min: u64, max: u64) -> BadValue {
+    BadValue::new(
+        format!("{n} is out of range"),
+        format!("give a number from {min} to {max}"),
+    )
+}
+
+pub fn not_a_date(text: &str) -> BadValue {
+    BadValue::new(
+        format!("'{text}' is not a date"),
+        "write it as YYYY-MM-DD, for example 2026-11-30",
+    )
+}
+
+pub fn holder_spec_empty() -> BadValue {
+    BadValue::new(
+        "the holder's name is missing",
+        "write --holder NAME=RECIPIENT, for example --holder \"anna=age1...\"",
+    )
+}
+
+pub fn holder_spec_without_key(name: &str) -> BadValue {
+    BadValue::new(
+        format!("'{name}' names no key"),
+        format!(
+            "every holder gets a kit here; --holder NAME=RECIPIENT encrypts one of them, for example --holder \"{name}=age1...\""
+        ),
+    )
+}
+
+/// The key is not echoed: a secret key pasted by mistake must not be printed back.
+pub fn holder_key_invalid(name: &str, e: &baton::export::RecipientError) -> BadValue {
+    BadValue::new(
+        format!("the key of {name}: {e}"),
+        "give the holder's public key: an age recipient (age1...) or an SSH public key line (ssh-ed25519 or ssh-rsa)",
+    )
+}
+
+/// Hints for conflicting flags, one per pair (STYLE.md#5), by long name in either order.
+const CONFLICTS: &[(&str, &str, &str)] = &[
+    (
+        "--resume",
+        "--abort",
+        "finish the interrupted rotation with --resume, or undo it with --abort",
+    ),
+    (
+        "--resume",
+        "--emergency",
+        "--resume finishes the interrupted rotation as it was started; start a new rotation with --emergency after it",
+    ),
+    (
+        "--resume",
+        "--kdf",
+        "--resume finishes the interrupted rotation as it was started; start a new rotation with --kdf after it",
+    ),
+    (
+        "--abort",
+        "--emergency",
+        "--abort undoes the interrupted rotation; start a new rotation with --emergency after it",
+    ),
+    (
+        "--abort",
+        "--kdf",
+        "--abort undoes the interrupted rotation; start a new rotation with --kdf after it",
+    ),
+    (
+        "--passphrase",
+        "--to",
+        "a package is locked either with a generated passphrase or to public keys (--to, --to-ssh-key)",
+    ),
+    (
+        "--passphrase",
+        "--to-ssh-key",
+        "a package is locked either with a generated passphrase or to public keys (--to, --to-ssh-key)",
+    ),
+    (
+        "--passphrase",
+        "--all",
+        "--all locks each package to the client's stored keys (or --to); export one client at a time with --passphrase",
+    ),
+    (
+        "CLIENT",
+        "--all",
+        "export one client by name, or every client with --all",
+    ),
+    (
+        "--out-dir",
+        "--output",
+        "--out-dir is the folder for --all; -o/--output names the file of one package",
+    ),
+    (
+        "--password-file",
+        "--generate",
+        "the password comes from one place: a file, the terminal (--password-prompt) or --generate",
+    ),
+    (
+        "--password-file",
+        "--password-prompt",
+        "the password comes from one place: a file, the terminal (--password-prompt) or --generate",
+    ),
+    (
+        "--password-prompt",
+        "--generate",
+        "the password comes from one place: a file, the terminal (--password-prompt) or --generate",
+    ),
+    (
+        "--clear-password",
+        "--password-file",
+        "--clear-password removes the password; to replace it, give the new one without --clear-password",
+    ),
+    (
+        "--clear-password",
+        "--password-prompt",
+        "--clear-password removes the password; to replace it, give the new one without --clear-password",
+    ),
+    (
+        "--clear-password",
+        "--generate",
+        "--clear-password removes the password; to replace it, give the new one without --clear-password",
+    ),
+    (
+        "--clear-totp",
+        "--totp",
+        "--clear-totp removes the TOTP seed; to replace it, give --totp FILE alone",
+    ),
+    (
+        "--hold",
+        "--no-hold",
+        "set a legal hold with --hold REASON, or lift it with --no-hold",
+    ),
+    (
+        "--retain-until",
+        "--no-retain-until",
+        "keep the data until a date with --retain-until DATE, or return to the retention policy with --no-retain-until",
+    ),
+    (
+        "--clear",
+        "RECIPIENT",
+        "--clear removes every stored key; to replace them, give the new keys without --clear",
+    ),
+    (
+        "--attachment",
+        "--field",
+        "print a field with --field, or a file with --attachment",
+    ),
+    (
+        "--attachment",
+        "--json",
+        "--json prints the whole entry; --attachment prints one file",
+    ),
+    (
+        "--output",
+        "--json",
+        "--json prints the entry to stdout: redirect it to a file",
+    ),
+    (
+        "--length",
+        "--words",
+        "--words makes a passphrase of words, --length a password of characters: give one of them",
+    ),
+    (
+        "--no-symbols",
+        "--words",
+        "a passphrase has no symbols anyway; --no-symbols shapes a password (--length)",
+    ),
+    (
+        "--check",
+        "--json",
+        "--check prints nothing and answers with its exit code; --json prints the whole status",
+    ),
+    (
+        "--policy",
+        "--holders",
+        "give the holders as --holders NAMES -t/--threshold N, or as --policy \"2 of anna,ben,carla\", not both",
+    ),
+    (
+        "--policy",
+        "--threshold",
+        "give the holders as --holders NAMES -t/--threshold N, or as --policy \"2 of anna,ben,carla\", not both",
+    ),
+];
+
+/// A flag as clap names it in an error ("--out-dir <DIR>", "[CLIENT]") reduced to its
+/// name ("--out-dir", "CLIENT").
+fn flag_name(arg: &str) -> String {
+    let first = arg.split_whitespace().next().unwrap_or(arg);
+    first
+        .trim_end_matches("...")
+        .trim_matches(|c| matches!(c, '<' | '>' | '[' | ']'))
+        .to_string()
+}
+
+/// A flag name as messages spell it: with its short form (`-t/--threshold`).
+fn flag_spelled(name: &str) -> String {
+    match name {
+        "--threshold" => "-t/--threshold".into(),
+        "--output" => "-o/--output".into(),
+        other => other.into(),
+    }
+}
+
+/// Turns one of clap's errors into baton's form (`baton: error:` and `baton: hint:`),
+/// exit code 2. `path` is the command as typed so far ("baton emergency kits");
+/// `commands` are its subcommands, for a command that needs one.
+pub fn usage(e: &clap::Error, path: &str, commands: &[String]) -> Failure {
+    use clap::error::{ContextKind as C, ContextValue, ErrorKind as K};
+    let all = |k| match e.get(k) {
+        Some(ContextValue::String(s)) => vec![s.clone()],
+        Some(ContextValue::Strings(v)) => v.clone(),
+        Some(ContextValue::StyledStr(s)) => vec![s.to_string()],
+        Some(ContextValue::StyledStrs(v)) => v.iter().map(|s| s.to_string()).collect(),
+        _ => vec![],
+    };
+    let one = |k| all(k).into_iter().next();
+    let name = one(C::InvalidArg)
+        .map(|a| flag_name(&a))
+        .unwrap_or_default();
+    let spelled = flag_spelled(&name);
+    let help = format!(
+        "'{path} --help' describes {}",
+        if name.is_empty() {
+            "it"
+        } else {
+            spelled.as_str()
+        }
+    );
+    match e.kind() {
+        K::UnknownArgument => {
+            let arg = one(C::InvalidArg).unwrap_or_default();
+            let hint = match (one(C::SuggestedArg), one(C::Suggested)) {
+                (Some(s), _) => format!("did you mean '{s}'?"),
+                (None, Some(tip)) => tip,
+                (None, None) => format!("'{path} --help' lists what it takes"),
+            };
+            Failure::usage(format!("unexpected argument '{arg}'"), hint)
+        }
+        K::InvalidSubcommand => {
+            let sub = one(C::InvalidSubcommand).unwrap_or_default();
+            // clap lists similar commands from the least to the most similar.
+            let hint = match all(C::SuggestedSubcommand).pop() {
+                Some(s) => format!("did you mean '{path} {s}'?"),
+                None => format!("'{path} --help' lists the commands"),
+            };
+            Failure::usage(format!("unknown command '{path} {sub}'"), hint)
+        }
+        K::InvalidValue => {
+            let valid = all(C::ValidValue);
+            let list = format!("use one of: {}", valid.join(", "));
+            match one(C::InvalidValue).filter(|v| !v.is_empty()) {
+                // `--kind` at the end of the line, or `--out-dir` without its folder.
+                None => {
+                    let arg = one(C::InvalidArg).unwrap_or_default();
+                    let hint = if valid.is_empty() {
+                        format!("write it as {}", arg.replacen(&name, &spelled, 1))
+                    } else {
+                        list
+                    };
+                    Failure::usage(format!("{spelled} needs a value"), hint)
+                }
+                Some(v) => {
+                    let hint = match one(C::SuggestedValue) {
+                        Some(s) => format!("did you mean '{s}'? {list}"),
+                        None => list,
+                    };
+                    Failure::usage(format!("unknown {spelled} value '{v}'"), hint)
+                }
+            }
+        }
+        K::ValueValidation => {
+            let source = std::error::Error::source(e);
+            match source.and_then(|s| s.downcast_ref::<BadValue>()) {
+                Some(b) => Failure::usage(format!("invalid {spelled}: {}", b.detail), &b.hint),
+                None => Failure::usage(
+                    format!(
+                        "invalid {spelled} value '{}': {}",
+                        one(C::InvalidValue).unwrap_or_default(),
+                        source.map(|s| s.to_string()).unwrap_or_default()
+                    ),
+                    help,
+                ),
+            }
+        }
+        K::MissingRequiredArgument => {
+            let missing: Vec<String> = all(C::InvalidArg)
+                .iter()
+                .map(|a| {
+                    let n = flag_name(a);
+                    a.replacen(&n, &flag_spelled(&n), 1)
+                })
+                .collect();
+            let hint = match one(C::Usage) {
+                Some(u) => {
+                    let line = u.lines().next().unwrap_or_default();
+                    format!("usage: {}", line.trim_start_matches("Usage:").trim())
+                }
+                None => format!("'{path} --help' describes them"),
+            };
+            Failure::usage(format!("'{path}' needs {}", missing.join(" and ")), hint)
+        }
+        K::ArgumentConflict => {
+            let prior: Vec<String> = all(C::PriorArg).iter().map(|a| flag_name(a)).collect();
+            if prior.is_empty() || prior.contains(&name) {
+                return Failure::usage(
+                    format!("{spelled} was given more than once"),
+                    "give it once",
+                );
+            }
+            let hint = prior
+                .iter()
+                .find_map(|p| {
+                    let (n, p) = (name.as_str(), p.as_str());
+                    CONFLICTS
+                        .iter()
+                        .find(|&&(a, b, _)| (a == n && b == p) || (a == p && b == n))
+                        .map(|&(_, _, h)| h.to_string())
+                })
+                .unwrap_or_else(|| {
+                    format!("give one of them; '{path} --help' says what each does")
+                });
+            let prior: Vec<String> = prior.iter().map(|p| flag_spelled(p)).collect();
+            Failure::usage(
+                format!("{spelled} cannot be used with {}", prior.join(" or ")),
+                hint,
+            )
+        }
+        K::MissingSubcommand | K::DisplayHelpOnMissingArgumentOrSubcommand => {
+            let hint = if commands.is_empty() || !path.contains(' ') {
+                format!(
+                    "'{path} --help' lists the commands; 'baton demo' shows them all on a throwaway vault"
+                )
+            } else {
+                format!("one of: {}", commands.join(", "))
+            };
+            Failure::usage(format!("'{path}' needs a command"), hint)
+        }
+        K::InvalidUtf8 => Failure::usage(
+            "an argument is not valid UTF-8",
+            "names and values are UTF-8 text; only file names may be other bytes",
+        ),
+        _ => {
+            // The rest (too many or too few values, ...): clap's own first line.
+            let text = e.render().to_string();
+            let line = text.lines().next().unwrap_or_default();
+            Failure::usage(line.trim_start_matches("error: ").to_string(), help)
+        }
+    }
+}
+
+// ------------------------------------------------------------------ vault and secrets
+
+pub fn no_vault() -> Failure {
+    Failure::usage("no vault given", HINT_VAULT)
+}
+
+pub fn identity_not_text() -> Failure {
+    Failure::new("the file given to --identity is not text")
+        .hint("use the emergency-key.txt that 'baton recover' wrote")
+}
+
+pub fn identity_without_key() -> Failure {
+    Failure::new("the file given to --identity holds no age identity (AGE-SECRET-KEY-1...)")
+        .hint("use the emergency-key.txt that 'baton recover' wrote")
+}
+
+pub fn rolled_back(e: &dyn fmt::Display, memory_file: &Path) -> Failure {
+    Failure::new(e.to_string()).code(EXIT_INTEGRITY).hint(format!(
+        "someone restored older files; if you restored a backup on purpose, delete {} and run the command again",
+        shown(memory_file)
+    ))
+}
+
+pub fn stdin_unreadable(flag: &str, e: &std::io::Error) -> Failure {
+    Failure::new(format!("cannot read {flag} from stdin: {}", e.kind())).hint(format!(
+        "pipe the secret into baton, or give {flag} a file instead of '-'"
+    ))
+}
+
+/// The path is not echoed: a secret typed where a path belongs must not be shown.
+pub fn secret_file_unopenable(flag: &str, e: &std::io::Error) -> Failure {
+    Failure::new(format!(
+        "cannot open the file given to {flag}: {}",
+        e.kind()
+    ))
+    .hint(format!(
+        "{flag} takes the path of a file that holds the secret, not the secret itself"
+    ))
+}
+
+pub fn secret_file_unreadable(flag: &str, e: &std::io::Error) -> Failure {
+    Failure::new(format!(
+        "cannot read the file given to {flag}: {}",
+        e.kind()
+    ))
+    .hint(format!("{flag} takes a regular file that you can read"))
+}
+
+pub fn secret_file_not_text(flag: &str) -> Failure {
+    Failure::new(format!(
+        "the file given to {flag} is not UTF-8 text (line 1)"
+    ))
+    .hint("save the file as UTF-8 text with the secret on its first line")
+}
+
+pub fn secret_file_empty(flag: &str) -> Failure {
+    Failure::new(format!("the file given to {flag} has an empty first line"))
+        .hint("put the secret on the first line of the file")
+}
+
+pub const HINT_PASSPHRASE_FILE: &str = "use --passphrase-file FILE or BATON_PASSPHRASE_FILE=FILE";
+
+pub fn no_terminal_passphrase() -> Failure {
+    Failure::new("no terminal to ask for the passphrase").hint(HINT_PASSPHRASE_FILE)
+}
+
+pub fn terminal_unreadable(e: &std::io::Error) -> Failure {
+    Failure::new(format!(
+        "cannot read the passphrase from the terminal: {}",
+        e.kind()
+    ))
+    .hint(HINT_PASSPHRASE_FILE)
+}
+
+pub fn secrets_differ(what: &str) -> Failure {
+    Failure::new(format!("the two {what}s differ")).hint("nothing was changed; try again")
+}
+
+pub fn passphrase_empty() -> Failure {
+    Failure::new("the passphrase is empty").hint(
+        "choose one of at least 12 characters; 'baton generate --words 7' suggests a strong one",
+    )
+}
+
+// ------------------------------------------------------------------ output
+
+/// `-o FILE`, a report or a key file that could not be created (they are never
+/// overwritten).
+pub fn output_uncreatable(path: &Path, e: &dyn fmt::Display) -> Failure {
+    Failure::new(format!("cannot create {}: {e}", shown(path)))
+        .hint("the output file must not exist yet, and its folder must be writable")
+}
+
+pub fn binary_to_terminal() -> Failure {
+    Failure::usage(
+        "refusing to print a binary attachment to the terminal",
+        "write it to a file with -o FILE, or force stdout with -o -",
+    )
+}
+
+pub fn secret_to_terminal() -> Failure {
+    Failure::usage(
+        "refusing to print a secret to the terminal",
+        "pass --show to display it, or pipe the output (baton get ... | wl-copy)",
+    )
+}
+
+pub fn stdout_unwritable(e: &std::io::Error) -> Failure {
+    Failure::new(format!("cannot write to stdout: {e}"))
+        .hint("check where the output goes: a full disk or a closed pipe")
+}
+
+pub fn cannot_write(path: &Path, e: &dyn fmt::Display) -> Failure {
+    Failure::new(format!("cannot write {}: {e}", shown(path))).hint(HINT_WRITABLE)
+}
+
+pub fn dir_uncreatable(path: &Path, e: &dyn fmt::Display) -> Failure {
+    Failure::new(format!("cannot create {}: {e}", shown(path))).hint(HINT_WRITABLE)
+}
+
+pub fn man_unwritable(e: &dyn fmt::Display) -> Failure {
+    Failure::new(format!("cannot write the man page: {e}"))
+        .hint("redirect it to a file: baton man > baton.1")
+}
+
+// ------------------------------------------------------------------ clients and entries
+
+pub fn not_a_target(text: &str) -> Failure {
+    Failure::usage(
+        format!("'{text}' is not CLIENT/ENTRY"),
+        "for example: acme/ssh-root ('baton show CLIENT' lists the entries)",
+    )
+}
+
+pub fn totp_uri_inline() -> Failure {
+    Failure::usage(
+        "--totp takes a file that holds the otpauth:// URI, not the URI itself",
+        "the URI contains the TOTP secret and would be visible to other users in the process list: put it in a file, or pass '--totp -' and paste it on stdin",
+    )
+}
+
+pub fn attachment_without_name() -> Failure {
+    Failure::usage(
+        "the attachment path has no file name",
+        "give one with --as NAME",
+    )
+}
+
+pub fn no_attachment(client: &str, entry: &str, name: &str) -> Failure {
+    Failure::new(format!("{client}/{entry} has no attachment '{name}'"))
+        .hint(format!("'baton show {client}' lists the attachments"))
+}
+
+/// `get --field F` on an entry without that field.
+pub fn no_field(client: &str, entry: &str, field: &str) -> Failure {
+    let set = match field {
+        "password" => "--password-file FILE, --password-prompt or --generate",
+        "totp" => "--totp FILE",
+        "user" => "--user USER",
+        "url" => "--url URL",
+        _ => "--note TEXT",
+    };
+    Failure::new(format!("{client}/{entry} has no {field}")).hint(format!(
+        "set it with 'baton entry edit {client} {entry} {set}'"
+    ))
+}
+
+pub fn no_totp(client: &str, entry: &str) -> Failure {
+    Failure::new(format!("{client}/{entry} has no TOTP seed")).hint(format!(
+        "add one with 'baton entry edit {client} {entry} --totp FILE'"
+    ))
+}
+
+pub fn otp_failed(client: &str, entry: &str, e: &dyn fmt::Display) -> Failure {
+    Failure::new(format!("{client}/{entry}: {e}")).hint(format!(
+        "store a working otpauth:// URI with 'baton entry edit {client} {entry} --totp FILE'"
+    ))
+}
+
+pub fn nothing_matches(term: &str) -> Failure {
+    Failure::new(format!("nothing matches '{term}'")).hint(
+        "search looks at client and entry names, URLs, users, notes and tags; 'baton list' shows every client",
+    )
+}
+
+pub fn not_confirmed_remove() -> Failure {
+    Failure::new("not confirmed; nothing was removed").hint("pass --yes to remove without asking")
+}
+
+pub fn verify_problems(count: usize, first: &dyn fmt::Display) -> Failure {
+    Failure::new(format!("{count} problem(s) found, first: {first}"))
+        .hint(HINT_VERIFY)
+        .code(EXIT_INTEGRITY)
+}
+
+pub fn bad_dpa(text: &str) -> Failure {
+    Failure::usage(
+        format!("unknown --dpa value '{text}'"),
+        "use signed:YYYY-MM-DD, signed, none, not-needed or unknown",
+    )
+}
+
+pub fn bad_dpa_date(date: &str) -> Failure {
+    Failure::usage(
+        format!("'{date}' is not a date"),
+        "write --dpa signed:YYYY-MM-DD, for example signed:2024-03-01",
+    )
+}
+
+// ------------------------------------------------------------------ kits and shares
+
+pub fn no_policy() -> Failure {
+    Failure::usage(
+        "who holds the emergency key?",
+        "--holders anna,ben,carla -t 2, or --policy \"2 of anna,ben,carla; 1 of notary,spouse\"",
+    )
+}
+
+pub fn takeover_without_holders() -> Failure {
+    Failure::usage(
+        "a takeover needs the new holders",
+        "--policy \"2 of anna,ben,carla\" or --holders anna,ben,carla -t 2",
+    )
+}
+
+/// `rotate` given a flag of the new share set without `--emergency`.
+pub fn needs_emergency(flag: &str) -> Failure {
+    Failure::usage(
+        format!("{flag} needs --emergency"),
+        "new holders or kits mean a new emergency key: 'baton rotate --emergency --out-dir DIR' or 'baton emergency reissue --out-dir DIR'",
+    )
+}
+
+pub fn rotate_with_emergency_key() -> Failure {
+    Failure::new("with the emergency key, the vault is re-keyed by a takeover").hint(
+        "'baton takeover --holders ... -t N --out-dir DIR' sets a new owner passphrase and new holders",
+    )
+}
+
+pub fn resume_not_confirmed(set: &str, again: &str) -> Failure {
+    Failure::new("not confirmed; nothing was changed").hint(format!(
+        "if the share files of set {set} are lost or were destroyed, run 'baton rotate --abort' and then '{again}' again; pass --yes to finish without asking"
+    ))
+}
+
+pub fn holders_same_file(file: &str) -> Failure {
+    Failure::usage(
+        format!("two holders map to the same share file name ({file})"),
+        "give holders distinct names",
+    )
+}
+
+pub fn private_dir_in_vault(what: &str) -> Failure {
+    Failure::new(format!(
+        "the {what} must not be inside the vault (or contain it)"
+    ))
+    .hint("choose a folder on a local, unsynced (preferably encrypted) disk")
+}
+
+pub fn private_dir_not_empty(what: &str, dir: &Path) -> Failure {
+    Failure::new(format!("{what} {} exists and is not empty", shown(dir)))
+        .hint("choose a new folder")
+}
+
+pub fn holder_twice(name: &str) -> Failure {
+    Failure::usage(
+        format!("--holder names {name} twice"),
+        "name each holder once: --holder NAME or --holder NAME=RECIPIENT",
+    )
+}
+
+pub fn holder_not_found(name: &str, holders: &[String]) -> Failure {
+    Failure::usage(
+        format!("--holder names {name}, who holds no share"),
+        format!("the holders are: {}", holders.join(", ")),
+    )
+}
+
+pub fn no_chromium() -> Failure {
+    Failure::new("--pdf needs Chromium, which was not found")
+        .hint("install it (Debian: apt install chromium), or print the HTML kits from a browser")
+}
+
+pub fn pdf_with_holder_key() -> Failure {
+    Failure::usage(
+        "--pdf with an encrypted kit (--holder NAME=RECIPIENT) would put a plaintext kit on the disk while printing",
+        "print encrypted kits without --pdf (the HTML prints from any browser), or run where XDG_RUNTIME_DIR is set",
+    )
+}
+
+pub fn kit_unencryptable(name: &str, e: &dyn fmt::Display) -> Failure {
+    Failure::new(format!("cannot encrypt the kit of {name}: {e}"))
+        .hint("check the key given with --holder NAME=RECIPIENT")
+}
+
+pub fn print_failed(what: &str, e: &dyn fmt::Display) -> Failure {
+    Failure::new(format!("{what}: {e}"))
+        .hint("the HTML kits are complete on their own: print them from a browser, without --pdf")
+}
+
+pub fn chromium_no_pdf() -> Failure {
+    Failure::new("Chromium did not print the kit to PDF")
+        .hint("the HTML kits are complete on their own: print them from a browser")
+}
+
+pub fn keyboard_failed(e: &std::io::Error) -> Failure {
+    Failure::new(format!("cannot read from the terminal: {}", e.kind()))
+        .hint("give the shares with --share-file FILE (one per holder)")
+}
+
+pub fn share_file_not_text() -> Failure {
+    Failure::new("a share file is not UTF-8 text")
+        .hint("a share file holds the words of one share, as 'baton init' wrote it")
+}
+
+pub fn no_terminal_shares() -> Failure {
+    Failure::new("no terminal to type the shares on")
+        .hint("give the shares with --share-file FILE (one per holder, '-' for stdin)")
+}
+
+pub fn no_terminal_share() -> Failure {
+    Failure::new("no terminal to type the share on").hint("give the share with --share-file FILE")
+}
+
+pub fn not_enough_shares(need: &str) -> Failure {
+    Failure::new(format!("not enough shares: {need}"))
+        .hint("the emergency key needs shares from more holders (see the kits: 'who is needed')")
+        .code(EXIT_AUTH)
+}
+
+pub fn one_share_only() -> Failure {
+    Failure::usage(
+        "check-share checks one share at a time",
+        "give one --share-file FILE; check the other shares one by one",
+    )
+}
+
+pub fn bad_vault_id() -> Failure {
+    Failure::usage(
+        "--vault-id takes the 32 hex digits of the vault id",
+        "the kit prints it under the title",
+    )
+}
+
+pub fn vault_id_or_vault(f: Failure) -> Failure {
+    f.hint("without a copy of the vault, give the vault id printed on the kit: --vault-id ID")
+}
+
+/// `check-share` on a share that is valid but not one of the current set.
+pub fn share_not_current(short: &str) -> Failure {
+    Failure::new(short)
+        .hint("ask the vault's owner for a current kit")
+        .code(EXIT_AUTH)
+}
+
+/// What to tell a holder whose share was not taken.
+pub fn share_hint(e: &ShareError, vault_id: &str) -> String {
+    match e {
+        ShareError::Invalid {
+            mistyped: Some(k), ..
+        } => format!("word {k} is wrong: the checksum points to it; compare it with the kit"),
+        ShareError::Invalid { error, .. } => match error {
+            Slip39Error::InvalidLength { .. } => {
+                "a word is missing or was typed twice; compare the words with the kit".into()
+            }
+            _ => "compare the words with the kit; the first four letters of each word are enough"
+                .into(),
+        },
+        ShareError::Duplicate { .. } => {
+            "each share counts once: the next share must come from another holder".into()
+        }
+        ShareError::Retired(_) => {
+            "this kit is out of date: the holder should have a newer kit of the current set; destroy the old one".into()
+        }
+        ShareError::Foreign { .. } => {
+            format!("check that this kit belongs to this vault: its vault id must be {vault_id}")
+        }
+        ShareError::NotIssued => format!(
+            "check that this kit belongs to this vault (vault id {vault_id}) and compare its check code; if every kit is refused like this, this copy's vault.json may have been altered: use another copy of the vault"
+        ),
+        ShareError::GroupComplete { .. } | ShareError::NotNeeded => {
+            "this share is not needed: shares from the other groups are".into()
+        }
+        _ => format!(
+            "compare the words with the kit, and its vault id with this vault's ({vault_id})"
+        ),
+    }
+}
+
+/// A share that was not taken: exit 3, like a wrong passphrase.
+pub fn share(e: ShareError, vault_id: &str, source: &str) -> Failure {
+    let hint = share_hint(&e, vault_id);
+    Failure::new(format!("{source}: {e}"))
+        .hint(hint)
+        .code(EXIT_AUTH)
+}
+
+// ------------------------------------------------------------------ rotation
+
+pub fn rotate(e: RotateError) -> Failure {
+    match e {
+        RotateError::Pending(g) => Failure::new(format!(
+            "a rotation to generation {g} was interrupted"
+        ))
+        .hint(HINT_ROTATION_PENDING),
+        RotateError::NothingPending => Failure::new(e.to_string())
+            .hint("'baton rotate' starts a new rotation"),
+        RotateError::AlreadySwitched(_) => Failure::new(e.to_string())
+            .hint("run 'baton rotate --resume' to remove the old generation's files"),
+        RotateError::WrongPassphrase => Failure::new("wrong passphrase")
+            .hint("passphrases are case-sensitive; nothing was changed")
+            .code(EXIT_AUTH),
+        RotateError::StateForged(_) | RotateError::StateMismatch(_) => {
+            Failure::new(e.to_string())
+                .hint("if you did not start this rotation, move the file out of the vault and run 'baton verify'")
+                .code(EXIT_INTEGRITY)
+        }
+        RotateError::Integrity(i) => integrity(&i),
+        RotateError::VerifyFailed(_) => Failure::new(format!("rotation stopped: {e}"))
+            .hint("the disk returned different data than was written; the vault was left at its old keys; check the disk and run 'baton verify'")
+            .code(EXIT_INTEGRITY),
+        RotateError::Io { .. } => Failure::new(format!("rotation stopped: {e}"))
+            .hint("nothing was lost: the vault keeps its old keys; free space or fix the folder and run 'baton rotate' again"),
+        RotateError::Setup(i) => Failure::from(i),
+        RotateError::Kdf(_) => Failure::new(e.to_string()).hint(HINT_KDF),
+        RotateError::ReadOnly => Failure::new(e.to_string())
+            .hint("the vault folder is read-only here: rotate a writable copy"),
+        RotateError::OwnerOnly | RotateError::TakeoverByOwner => Failure::new(e.to_string()).hint(
+            "the owner rotates with the passphrase ('baton rotate'); the emergency key's holder takes over ('baton takeover')",
+        ),
+        other => Failure::new(other.to_string())
+            .hint("nothing was lost: run 'baton status' to see the vault's state"),
+    }
+}
+
+// ------------------------------------------------------------------ demo
+
+pub fn demo_failed(e: &dyn fmt::Display) -> Failure {
+    Failure::new(format!("demo failed: {e}"))
+        .hint("the demo works in a temporary folder: check that TMPDIR (or --keep DIR) is writable")
+}
+
+pub fn demo_keep_exists(dir: &Path) -> Failure {
+    Failure::new(format!("{} already exists", shown(dir)))
+        .hint("give --keep a folder that does not exist yet")
 }
 
 /// Escapes control and bidi characters in text printed to a terminal (names come from

@@ -8,7 +8,7 @@ use serde_json::json;
 
 use baton::client::ClientSummary;
 
-use crate::msg::{Failure, Result, esc};
+use crate::msg::{self, Result};
 
 pub(crate) fn print_json(v: &serde_json::Value) {
     println!("{}", serde_json::to_string_pretty(v).expect("serializable"));
@@ -30,25 +30,15 @@ pub(crate) fn emit_secret(
     binary: bool,
 ) -> Result<()> {
     if let Some(p) = output.filter(|p| p.as_os_str() != "-") {
-        return baton::store::fsio::write_new(p, bytes).map_err(|e| {
-            Failure::new(format!(
-                "cannot create {}: {e}",
-                esc(&p.display().to_string())
-            ))
-            .hint("the output file must not exist yet")
-        });
+        return baton::store::fsio::write_new(p, bytes).map_err(|e| msg::output_uncreatable(p, &e));
     }
     let stdout = std::io::stdout();
     let to_terminal = stdout.is_terminal();
     if to_terminal && binary && output.is_none() {
-        return Err(
-            Failure::new("refusing to print a binary attachment to the terminal")
-                .hint("write it to a file with -o FILE, or force stdout with -o -"),
-        );
+        return Err(msg::binary_to_terminal());
     }
     if to_terminal && !show && output.is_none() {
-        return Err(Failure::new("refusing to print a secret to the terminal")
-            .hint("pass --show to display it, or pipe the output (baton get ... | wl-copy)"));
+        return Err(msg::secret_to_terminal());
     }
     let mut out = stdout.lock();
     out.write_all(bytes)
@@ -60,5 +50,5 @@ pub(crate) fn emit_secret(
             }
         })
         .and_then(|_| out.flush())
-        .map_err(|e| Failure::new(format!("cannot write to stdout: {e}")))
+        .map_err(|e| msg::stdout_unwritable(&e))
 }

@@ -9,7 +9,7 @@ use baton::render::kit::KitContext;
 
 use crate::cli::KitArgs;
 
-use crate::msg::{Failure, Result, esc};
+use crate::msg::{self, Result, esc};
 
 /// Checks a kit folder before any key exists: a folder that cannot take the kits must
 /// be refused up front.
@@ -23,11 +23,7 @@ pub fn check_out_dir(vault: &Path, shares_dir: &Path, holders: &[String]) -> Res
     let mut names = std::collections::HashSet::new();
     for h in holders {
         if !names.insert(holder_file_name(h)) {
-            return Err(Failure::new(format!(
-                "two holders map to the same share file name ({})",
-                holder_file_name(h)
-            ))
-            .hint("give holders distinct names"));
+            return Err(msg::holders_same_file(&holder_file_name(h)));
         }
     }
     Ok(())
@@ -39,27 +35,22 @@ pub fn check_private_dir(vault: &Path, dir: &Path, what: &str) -> Result<()> {
     let (vault_real, dir_real) = (resolve(vault), resolve(dir));
     // Anyone who can read the (synced) vault folder would get what is in it.
     if dir_real.starts_with(&vault_real) || vault_real.starts_with(&dir_real) {
-        return Err(Failure::new(format!(
-            "the {what} must not be inside the vault (or contain it)"
-        ))
-        .hint("choose a folder on a local, unsynced (preferably encrypted) disk"));
+        return Err(msg::private_dir_in_vault(what));
     }
     if dir.exists()
         && std::fs::read_dir(dir)
             .map(|mut d| d.next().is_some())
             .unwrap_or(true)
     {
-        return Err(Failure::new(format!(
-            "{what} {} exists and is not empty",
-            esc(&dir.display().to_string())
-        ))
-        .hint("choose a new folder"));
+        return Err(msg::private_dir_not_empty(what, dir));
     }
     Ok(())
 }
 
-/// How kits are written: which holders get theirs encrypted, and whether PDFs are made.
+/// How kits are written: which holders `--holder` names, which of them get theirs
+/// encrypted, and whether PDFs are made.
 pub struct KitOptions {
+    names: Vec<String>,
     keys: Vec<(String, PackageRecipient)>,
     pdf: Option<PathBuf>,
     /// Where Chromium reads and writes the plaintext while printing: the user's
@@ -68,23 +59,22 @@ pub struct KitOptions {
 }
 
 impl KitOptions {
-    /// Parses `--holder-key NAME=RECIPIENT` and finds Chromium for `--pdf`.
+    /// Takes the holders `--holder` names (each once: a second key for the same holder
+    /// would otherwise be dropped) and finds Chromium for `--pdf`.
     pub fn from_args(a: &KitArgs) -> Result<KitOptions> {
+        let mut names: Vec<String> = Vec::new();
         let mut keys = Vec::new();
         for spec in &a.holder_keys {
-            let (name, key) = spec.split_once('=').ok_or_else(|| {
-                Failure::new("--holder-key takes NAME=RECIPIENT")
-                    .hint("for example --holder-key \"anna=age1...\" or --holder-key \"ben=ssh-ed25519 AAAA...\"")
-            })?;
-            let r = PackageRecipient::parse(key)
-                .map_err(|e| Failure::new(format!("--holder-key for {}: {e}", esc(name.trim()))))?;
-            keys.push((name.trim().to_string(), r));
+            if names.iter().any(|n| n.eq_ignore_ascii_case(&spec.name)) {
+                return Err(msg::holder_twice(&spec.name));
+            }
+            names.push(spec.name.clone());
+            if let Some(r) = &spec.key {
+                keys.push((spec.name.clone(), r.clone()));
+            }
         }
         let pdf = if a.pdf {
-            Some(chromium().ok_or_else(|| {
-                Failure::new("--pdf needs Chromium, which was not found")
-                    .hint("install it (Debian: apt install chromium), or print the HTML kits from a browser")
-            })?)
+            Some(chromium().ok_or_else(msg::no_chromium)?)
         } else {
             None
         };
@@ -92,29 +82,30 @@ impl KitOptions {
             .map(PathBuf::from)
             .filter(|d| d.is_dir());
         if pdf.is_some() && !keys.is_empty() && print_dir.is_none() {
-            return Err(Failure::new(
-                "--pdf with --holder-key would put a plaintext kit on the disk while printing",
-            )
-            .hint("print encrypted kits without --pdf (the HTML prints from any browser), or run where XDG_RUNTIME_DIR is set"));
+            return Err(msg::pdf_with_holder_key());
         }
         Ok(KitOptions {
+            names,
             keys,
             pdf,
             print_dir,
         })
     }
 
-    /// Every holder named by `--holder-key` must hold a share.
+    /// Every holder named by `--holder` must hold a share.
     pub fn check_names(&self, holders: &[String]) -> Result<()> {
-        for (name, _) in &self.keys {
+        for name in &self.names {
             if !holders.iter().any(|h| h.eq_ignore_ascii_case(name)) {
-                return Err(Failure::new(format!(
-                    "--holder-key names {}, who holds no share",
-                    esc(name)
-                )));
+                return Err(msg::holder_not_found(name, holders));
             }
         }
         Ok(())
+    }
+
+    /// The holders `--holder` names, in the order given (`emergency kits` writes only
+    /// theirs).
+    pub fn names(&self) -> &[String] {
+        &self.names
     }
 
     fn key_of(&self, holder: &str) -> Option<&PackageRecipient> {
@@ -133,7 +124,7 @@ fn chromium() -> Option<PathBuf> {
         .find(|p| p.is_file())
 }
 
-/// Before any key exists: parses the kit options, checks that `--holder-key` names only
+/// Before any key exists: parses the kit options, checks that `--holder` names only
 /// holders, and that `dir` can take the kits.
 pub fn prepare(vault: &Path, dir: &Path, holders: &[String], a: &KitArgs) -> Result<KitOptions> {
     let opts = KitOptions::from_args(a)?;
@@ -151,12 +142,7 @@ pub fn write(
     shares: &[HolderShare],
     opts: &KitOptions,
 ) -> Result<Vec<(String, PathBuf)>> {
-    baton::store::fsio::create_private_dir(dir).map_err(|e| {
-        Failure::new(format!(
-            "cannot create share folder {}: {e}",
-            esc(&dir.display().to_string())
-        ))
-    })?;
+    baton::store::fsio::create_private_dir(dir).map_err(|e| msg::dir_uncreatable(dir, &e))?;
     let h = ctx.header;
     let mut written = Vec::new();
     for s in shares {
@@ -200,23 +186,13 @@ pub fn write(
                 Some(r) => {
                     let sealed =
                         seal_package(&bytes, &Lock::Recipients(std::slice::from_ref(r)), false)
-                            .map_err(|e| {
-                                Failure::new(format!(
-                                    "cannot encrypt the kit of {}: {e}",
-                                    esc(name)
-                                ))
-                            })?;
+                            .map_err(|e| msg::kit_unencryptable(name, &e))?;
                     (format!("{file}.age"), zeroize::Zeroizing::new(sealed))
                 }
                 None => (file, bytes),
             };
             let p = dir.join(&file);
-            baton::store::fsio::write_new(&p, &bytes).map_err(|e| {
-                Failure::new(format!(
-                    "cannot write {}: {e}",
-                    esc(&p.display().to_string())
-                ))
-            })?;
+            baton::store::fsio::write_new(&p, &bytes).map_err(|e| msg::cannot_write(&p, &e))?;
             written.push((name.clone(), p));
         }
     }
@@ -263,11 +239,11 @@ fn print_pdf(
     let work = tempfile::Builder::new()
         .prefix(".kit-print-")
         .tempdir_in(dir)
-        .map_err(|e| Failure::new(format!("cannot create a folder for printing: {e}")))?;
+        .map_err(|e| msg::print_failed("cannot create a folder for printing", &e))?;
     let html = work.path().join(format!("{stem}.html"));
     let pdf = work.path().join(format!("{stem}.pdf"));
     baton::store::fsio::write_new(&html, kit.as_bytes())
-        .map_err(|e| Failure::new(format!("cannot write a kit for printing: {e}")))?;
+        .map_err(|e| msg::print_failed("cannot write a kit for printing", &e))?;
     let status = std::process::Command::new(browser)
         .args([
             "--headless",
@@ -285,12 +261,11 @@ fn print_pdf(
         .stdout(std::process::Stdio::null())
         .stderr(std::process::Stdio::null())
         .status()
-        .map_err(|e| Failure::new(format!("cannot run Chromium: {e}")))?;
+        .map_err(|e| msg::print_failed("cannot run Chromium", &e))?;
     let bytes = std::fs::read(&pdf).ok().filter(|b| b.starts_with(b"%PDF"));
     match bytes {
         Some(b) if status.success() => Ok(zeroize::Zeroizing::new(b)),
-        _ => Err(Failure::new("Chromium did not print the kit to PDF")
-            .hint("the HTML kits are complete on their own: print them from a browser")),
+        _ => Err(msg::chromium_no_pdf()),
     }
 }
 

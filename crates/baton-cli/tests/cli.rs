@@ -308,9 +308,10 @@ fn unknown_client_and_entry() {
         .stderr(predicate::str::contains(
             "client 'acme' has no entry 'nope'",
         ));
+    // Usage errors (a malformed argument) exit 2.
     e.cmd(&["get", "acme"])
         .assert()
-        .code(1)
+        .code(2)
         .stderr(predicate::str::contains("CLIENT/ENTRY"));
     let before = snapshot(&e.vault);
     e.cmd(&["entry", "rm", "acme", "nope"]).assert().code(1);
@@ -320,12 +321,12 @@ fn unknown_client_and_entry() {
         .stderr(predicate::str::contains("already exists"));
     e.cmd(&["client", "add", "Bad Name"])
         .assert()
-        .code(1)
+        .code(2)
         .stderr(predicate::str::contains("not a valid name"));
     e.cmd(&["entry", "add", "acme", "x", "--kind", "spaceship"])
         .assert()
-        .code(1)
-        .stderr(predicate::str::contains("unknown kind"));
+        .code(2)
+        .stderr(predicate::str::contains("unknown --kind value"));
     assert_eq!(before, snapshot(&e.vault));
 }
 
@@ -351,7 +352,7 @@ fn bad_totp_uri_is_refused_without_echo() {
         "otpauth://totp/x?secret=GEZDGNBV",
     ])
     .assert()
-    .code(1)
+    .code(2)
     .stderr(predicate::str::contains("not the URI itself"))
     .stderr(predicate::str::contains("GEZDGNBV").not());
     assert_eq!(before, snapshot(&e.vault));
@@ -473,7 +474,7 @@ fn missing_vault_and_missing_flags() {
     c.env_remove("BATON_VAULT")
         .arg("list")
         .assert()
-        .code(1)
+        .code(2)
         .stderr(predicate::str::contains("--vault"));
     // Init into a non-empty folder is refused.
     fs::create_dir_all(&e.vault).unwrap();

@@ -350,7 +350,7 @@ fn bad_recipients_are_named_and_never_echoed() {
     for (bad, expect) in cases {
         e.cmd(&["export", "acme", "--to", bad])
             .assert()
-            .code(1)
+            .code(2)
             .stderr(predicate::str::contains("recipient 1 of 1"))
             .stderr(predicate::str::contains(expect))
             .stderr(predicate::str::contains(bad).not());
@@ -639,7 +639,7 @@ fn export_all_goes_on_after_a_failure_and_reports_it() {
     e.cmd(&["export", "--all", "--format", "kdbx", "--out-dir"])
         .arg(&dir)
         .assert()
-        .code(1);
+        .code(2);
 }
 
 #[test]

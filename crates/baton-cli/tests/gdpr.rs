@@ -226,7 +226,7 @@ fn lifecycle_retention_legal_hold_and_purge() {
         "only the client asked about: {out}"
     );
     assert!(
-        out.contains("run 'baton purge --client acme --confirm'"),
+        out.contains("run 'baton purge --client acme --yes'"),
         "{out}"
     );
     assert!(ids(&e).contains(&"acme".to_string()));

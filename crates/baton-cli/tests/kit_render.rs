@@ -123,15 +123,19 @@ fn kits_can_be_delivered_encrypted_to_a_holder_key() {
     let e = Env::init();
     let (anna, anna_file) = common::age_identity(&e, "anna-key.txt");
     let kits = e.dir.path().join("kits");
+    // Every holder's kit, anna's encrypted (`--holder-key` is the old spelling of
+    // `--holder`; both name the holders whose kits are written).
     e.cmd(&["emergency", "kits", "--out-dir"])
         .arg(&kits)
         .arg("--holder-key")
         .arg(format!("anna={}", anna.to_public()))
+        .args(["--holder", "ben", "--holder", "carla"])
         .assert()
         .success();
     assert!(!kits.join("anna.kit.html").exists());
     assert!(!kits.join("anna.txt").exists());
     assert!(kits.join("ben.kit.html").exists());
+    assert!(kits.join("carla.kit.html").exists());
     // The same with --holder NAME=KEY: only anna's kit, encrypted.
     let only = e.dir.path().join("only-anna");
     e.cmd(&["emergency", "kits", "--out-dir"])

@@ -18,6 +18,9 @@ const WORDS: &str = include_str!("slip39/wordlist.txt");
 
 pub const MIN_LENGTH: usize = 12;
 pub const MAX_LENGTH: usize = 256;
+/// Words in a generated passphrase: 4 (40 bits) to 32.
+pub const MIN_WORDS: usize = 4;
+pub const MAX_WORDS: usize = 32;
 
 /// A random password of `length` characters (look-alikes 0/O, 1/l/I removed), with at
 /// least one character of each class. Returns it with its entropy in bits.
@@ -47,7 +50,7 @@ pub fn password(length: usize, symbols: bool) -> (SecretText, f64) {
 /// A diceware-style passphrase of `count` words separated by `-`, with its entropy.
 pub fn passphrase(count: usize) -> (SecretText, f64) {
     let words: Vec<&str> = WORDS.lines().filter(|l| !l.is_empty()).collect();
-    let count = count.clamp(4, 32);
+    let count = count.clamp(MIN_WORDS, MAX_WORDS);
     let mut rng = OsRng;
     let chosen: Vec<&str> = (0..count)
         .map(|_| *words.choose(&mut rng).expect("non-empty list"))

@@ -7,7 +7,7 @@ use crate::cli::ClientCmd;
 use crate::cmd::{export, gdpr};
 use crate::context::Ctx;
 use crate::input;
-use crate::msg::{Failure, Result, esc};
+use crate::msg::{self, Result, esc};
 
 pub(crate) fn cmd_client(ctx: &Ctx, c: ClientCmd) -> Result<()> {
     match c {
@@ -106,6 +106,7 @@ pub(crate) fn cmd_client(ctx: &Ctx, c: ClientCmd) -> Result<()> {
             gdpr::set(ctx, &id, edit)?
         }
         ClientCmd::Rm { id, yes } => {
+            let yes = yes.yes;
             let mut v = ctx.open(Access::Write)?;
             let n = v.client(&id)?.entries.len();
             if !yes
@@ -114,8 +115,7 @@ pub(crate) fn cmd_client(ctx: &Ctx, c: ClientCmd) -> Result<()> {
                     esc(&id)
                 ))
             {
-                return Err(Failure::new("not confirmed; nothing was removed")
-                    .hint("pass --yes to remove without asking"));
+                return Err(msg::not_confirmed_remove());
             }
             v.remove_client(&id)?;
             eprintln!("removed client {} ({n} entries)", esc(&id));

@@ -13,14 +13,14 @@ use baton::vault::{Access, InitOptions, Vault};
 use baton::{Passphrase, SecretText};
 
 use crate::cli::DemoArgs;
-use crate::msg::{Failure, Result, esc};
+use crate::msg::{self, Failure, Result};
 
 fn step(title: &str) {
     println!("\n== {title}");
 }
 
 fn fail<E: std::fmt::Display>(e: E) -> Failure {
-    Failure::new(format!("demo failed: {e}"))
+    msg::demo_failed(&e)
 }
 
 pub fn run(a: DemoArgs) -> Result<()> {
@@ -28,11 +28,7 @@ pub fn run(a: DemoArgs) -> Result<()> {
     let root: PathBuf = match &a.keep {
         Some(d) => {
             if d.exists() {
-                return Err(Failure::new(format!(
-                    "{} already exists",
-                    esc(&d.display().to_string())
-                ))
-                .hint("give --keep a folder that does not exist yet"));
+                return Err(msg::demo_keep_exists(d));
             }
             baton::store::fsio::create_private_dir(d).map_err(fail)?;
             d.clone()
@@ -281,7 +277,7 @@ pub fn run(a: DemoArgs) -> Result<()> {
             c.ended,
             c.retention_date,
             if c.due {
-                "; due for deletion ('baton purge --confirm')"
+                "; due for deletion ('baton purge --yes')"
             } else {
                 ""
             }

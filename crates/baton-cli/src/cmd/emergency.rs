@@ -35,26 +35,12 @@ pub fn policy_of(a: &PolicyArgs) -> Result<Option<Policy>> {
 
 pub fn run(ctx: &Ctx, c: EmergencyCmd) -> Result<()> {
     match c {
-        EmergencyCmd::Kits {
-            out_dir,
-            holders,
-            mut kits,
-        } => {
-            // `--holder anna=age1...` selects anna and encrypts her kit to that key.
-            let holders: Vec<String> = holders
-                .into_iter()
-                .map(|h| match h.split_once('=') {
-                    Some((name, _)) => {
-                        kits.holder_keys.push(h.clone());
-                        name.trim().to_string()
-                    }
-                    None => h,
-                })
-                .collect();
+        EmergencyCmd::Kits { out_dir, kits } => {
+            // `--holder anna` selects anna; `--holder anna=age1...` also encrypts her kit.
             let path = ctx.vault_path()?;
             let v = ctx.open(Access::Read)?;
             let opts = shares::prepare(&path, &out_dir, &v.policy().holder_names(), &kits)?;
-            let chosen = v.holder_shares(&holders)?;
+            let chosen = v.holder_shares(opts.names())?;
             let policy = v.policy();
             let kctx = KitContext {
                 header: v.header(),
@@ -110,11 +96,7 @@ pub fn run(ctx: &Ctx, c: EmergencyCmd) -> Result<()> {
             );
             Ok(())
         }
-        EmergencyCmd::Reissue {
-            policy,
-            out_dir,
-            kits,
-        } => crate::cmd::rotate::rotate_emergency(ctx, policy, out_dir, kits),
+        EmergencyCmd::Reissue(shares) => crate::cmd::rotate::rotate_emergency(ctx, shares),
     }
 }
 
@@ -136,52 +118,15 @@ impl Keyboard for Terminal {
     fn ask(&mut self, prompt: &str) -> Result<Zeroizing<String>> {
         rpassword::prompt_password(prompt)
             .map(Zeroizing::new)
-            .map_err(|e| {
-                Failure::new(format!("cannot read from the terminal: {}", e.kind()))
-                    .hint("give the shares with --share-file FILE (one per holder)")
-            })
+            .map_err(|e| msg::keyboard_failed(&e))
     }
     fn say(&mut self, line: &str) {
         eprintln!("{line}");
     }
 }
 
-/// What to tell a holder whose share was not taken.
-fn share_hint(e: &ShareError, vault_id: &str) -> String {
-    match e {
-        ShareError::Invalid {
-            mistyped: Some(k), ..
-        } => format!("word {k} is wrong: the checksum points to it; compare it with the kit"),
-        ShareError::Invalid { error, .. } => match error {
-            Slip39Error::InvalidLength { .. } => {
-                "a word is missing or was typed twice; compare the words with the kit".into()
-            }
-            _ => "compare the words with the kit; the first four letters of each word are enough"
-                .into(),
-        },
-        ShareError::Duplicate { .. } => {
-            "each share counts once: the next share must come from another holder".into()
-        }
-        ShareError::Retired(_) => {
-            "this kit is out of date: the holder should have a newer kit of the current set; destroy the old one".into()
-        }
-        ShareError::Foreign { .. } => {
-            format!("check that this kit belongs to this vault: its vault id must be {vault_id}")
-        }
-        ShareError::NotIssued => format!(
-            "check that this kit belongs to this vault (vault id {vault_id}) and compare its check code; if every kit is refused like this, this copy's vault.json may have been altered: use another copy of the vault"
-        ),
-        ShareError::GroupComplete { .. } | ShareError::NotNeeded => {
-            "this share is not needed: shares from the other groups are".into()
-        }
-        _ => String::new(),
-    }
-}
-
 fn share_failure(e: ShareError, vault_id: &str, source: &str) -> Failure {
-    let hint = share_hint(&e, vault_id);
-    let f = Failure::new(format!("{source}: {e}")).code(msg::EXIT_AUTH);
-    if hint.is_empty() { f } else { f.hint(hint) }
+    msg::share(e, vault_id, source)
 }
 
 /// What is still missing, from the public header alone (names are in the index).
@@ -209,8 +154,7 @@ fn need_text(c: &Collector) -> String {
 fn share_file_texts(path: &Path) -> Result<Vec<Zeroizing<String>>> {
     let stdin = path.as_os_str() == "-";
     let bytes = input::read_secret_file(path, "--share-file")?;
-    let text =
-        std::str::from_utf8(&bytes).map_err(|_| Failure::new("a share file is not UTF-8 text"))?;
+    let text = std::str::from_utf8(&bytes).map_err(|_| msg::share_file_not_text())?;
     let lines = text
         .lines()
         .map(str::trim)
@@ -243,8 +187,7 @@ pub fn collect(h: &Header, input: &ShareInput) -> Result<(EmergencySecret, Vec<(
     if input.share_files.is_empty() {
         let mut kb = Terminal;
         if !std::io::stdin().is_terminal() && std::fs::File::open("/dev/tty").is_err() {
-            return Err(Failure::new("no terminal to type the shares on")
-                .hint("give the shares with --share-file FILE (one per holder, '-' for stdin)"));
+            return Err(msg::no_terminal_shares());
         }
         type_shares(&mut kb, h, &mut c)?;
     } else {
@@ -275,9 +218,7 @@ pub fn collect(h: &Header, input: &ShareInput) -> Result<(EmergencySecret, Vec<(
             }
         }
         if !c.need().done() {
-            return Err(Failure::new(format!("not enough shares: {}", need_text(&c)))
-                .hint("the emergency key needs shares from more holders (see the kits: 'who is needed')")
-                .code(msg::EXIT_AUTH));
+            return Err(msg::not_enough_shares(&need_text(&c)));
         }
     }
     let e = c
@@ -335,11 +276,8 @@ pub fn type_shares(kb: &mut dyn Keyboard, h: &Header, c: &mut Collector) -> Resu
                     words[k - 1] = type_one_word(kb, k)?;
                 }
                 Err(e) => {
-                    let hint = share_hint(&e, &h.vault_id);
                     kb.say(&format!("  not taken: {e}"));
-                    if !hint.is_empty() {
-                        kb.say(&format!("  {hint}"));
-                    }
+                    kb.say(&format!("  {}", msg::share_hint(&e, &h.vault_id)));
                     break;
                 }
             }
@@ -437,8 +375,7 @@ fn one_share(
     Ok(match input.share_files.as_slice() {
         [] => {
             if !std::io::stdin().is_terminal() && std::fs::File::open("/dev/tty").is_err() {
-                return Err(Failure::new("no terminal to type the share on")
-                    .hint("give the share with --share-file FILE"));
+                return Err(msg::no_terminal_share());
             }
             let mut kb = Terminal;
             kb.say("baton: type your share, word by word (the first 4 letters of each word are enough; nothing is shown)");
@@ -454,11 +391,11 @@ fn one_share(
         [one] => {
             let mut t = share_file_texts(one)?;
             if t.len() != 1 {
-                return Err(Failure::new("check-share checks one share at a time"));
+                return Err(msg::one_share_only());
             }
             t.remove(0)
         }
-        _ => return Err(Failure::new("check-share checks one share at a time")),
+        _ => return Err(msg::one_share_only()),
     })
 }
 
@@ -472,10 +409,7 @@ fn parse_checked(text: &str, vault_id: &str) -> Result<Mnemonic> {
 fn check_share_offline(input: &ShareInput, vault_id: &str, json_out: bool) -> Result<()> {
     let vault_id = vault_id.trim().to_ascii_lowercase();
     if !(vault_id.len() == 32 && vault_id.bytes().all(|b| b.is_ascii_hexdigit())) {
-        return Err(
-            Failure::new("--vault-id takes the 32 hex digits of the vault id")
-                .hint("the kit prints it under the title"),
-        );
+        return Err(msg::bad_vault_id());
     }
     let text = one_share(input, None, &vault_id)?;
     let m = parse_checked(&text, &vault_id)?;
@@ -514,11 +448,7 @@ fn check_share(
     let path = match (ctx.vault_path(), vault_id) {
         (Ok(p), _) => p,
         (Err(_), Some(id)) => return check_share_offline(input, id, json_out),
-        (Err(f), None) => {
-            return Err(f.hint(
-                "without a copy of the vault, give the vault id printed on the kit: --vault-id ID",
-            ));
-        }
+        (Err(f), None) => return Err(msg::vault_id_or_vault(f)),
     };
     let h = baton::vault::read_header(&path)?;
     let text = one_share(input, Some(&h.share_set), &h.vault_id)?;
@@ -590,9 +520,7 @@ fn check_share(
     if ok {
         Ok(())
     } else {
-        Err(Failure::new(short)
-            .hint("ask the vault's owner for a current kit")
-            .code(msg::EXIT_AUTH))
+        Err(msg::share_not_current(short))
     }
 }
 
@@ -672,7 +600,7 @@ pub fn recover(ctx: &Ctx, a: RecoverArgs) -> Result<()> {
     println!("  baton --vault {vault} --identity {key} list");
     println!("  baton --vault {vault} --identity {key} export CLIENT --format kdbx");
     println!(
-        "  baton --vault {vault} --identity {key} takeover --owner-name \"YOUR NAME\" --holders NAME,NAME -t 2 --shares-out DIR"
+        "  baton --vault {vault} --identity {key} takeover --owner-name \"YOUR NAME\" --holders NAME,NAME -t 2 --out-dir DIR"
     );
     println!("keep the key file on an encrypted disk and delete it after the takeover");
     Ok(())
@@ -680,11 +608,8 @@ pub fn recover(ctx: &Ctx, a: RecoverArgs) -> Result<()> {
 
 pub fn takeover(ctx: &Ctx, a: TakeoverArgs) -> Result<()> {
     let path = ctx.vault_path()?;
-    let policy = policy_of(&a.policy)?.ok_or_else(|| {
-        Failure::new("a takeover needs the new holders")
-            .hint("--policy \"2 of anna,ben,carla\" or --holders anna,ben,carla -t 2")
-    })?;
-    let opts = shares::prepare(&path, &a.shares_out, &policy.holder_names(), &a.kits)?;
+    let policy = policy_of(&a.policy)?.ok_or_else(msg::takeover_without_holders)?;
+    let opts = shares::prepare(&path, &a.out_dir, &policy.holder_names(), &a.kits)?;
     // The new passphrase's Argon2id parameters come from the flags (default: RFC 9106),
     // never from vault.json, which the emergency key does not authenticate.
     let kdf = crate::cmd::init::kdf_from_args(&a.kdf)?;
@@ -721,11 +646,11 @@ pub fn takeover(ctx: &Ctx, a: TakeoverArgs) -> Result<()> {
         &passphrase,
         kdf,
         policy.clone(),
-        shares::deliverer(&a.shares_out, &owner, &policy, &opts, &mut delivered),
+        shares::deliverer(&a.out_dir, &owner, &policy, &opts, &mut delivered),
         &progress,
     );
     bar.finish();
-    let r = result.map_err(crate::cmd::rotate::failure)?;
+    let r = result.map_err(msg::rotate)?;
     crate::cmd::rotate::print_report(&r);
     println!(
         "you are the owner now: open the vault with the new passphrase; the old passphrase and the old shares open nothing from generation {} on",

@@ -2,29 +2,19 @@
 
 use std::path::Path;
 
-use baton::client::EntryKind;
 use baton::vault::Access;
 use baton::vault::changes::EntryFields;
 
 use crate::cli::{EntryCmd, EntryFieldArgs};
 use crate::context::Ctx;
 use crate::input;
-use crate::msg::{Failure, Result, esc};
+use crate::msg::{self, Result, esc};
 
 pub(crate) fn entry_fields(
     a: EntryFieldArgs,
     clear_password: bool,
     clear_totp: bool,
 ) -> Result<EntryFields> {
-    let kind = match &a.kind {
-        Some(k) => Some(k.parse::<EntryKind>().map_err(|_| {
-            Failure::new(format!("unknown kind '{}'", esc(k))).hint(format!(
-                "use one of: {}",
-                EntryKind::ALL.map(|k| k.as_str()).join(", ")
-            ))
-        })?),
-        None => None,
-    };
     let password = if a.generate {
         let (p, bits) = baton::generate::password(a.length, true);
         eprintln!(
@@ -44,14 +34,13 @@ pub(crate) fn entry_fields(
             if t.get(..8)
                 .is_some_and(|p| p.eq_ignore_ascii_case("otpauth:")) =>
         {
-            return Err(Failure::new("--totp takes a file that holds the otpauth:// URI, not the URI itself")
-                .hint("the URI contains the TOTP secret and would be visible to other users in the process list: put it in a file, or pass '--totp -' and paste it on stdin"));
+            return Err(msg::totp_uri_inline());
         }
         Some(t) => Some(input::secret_text(Path::new(t), "--totp")?),
         None => None,
     };
     Ok(EntryFields {
-        kind,
+        kind: a.kind,
         url: a.url,
         user: a.user,
         password,
@@ -110,10 +99,7 @@ pub(crate) fn cmd_entry(ctx: &Ctx, c: EntryCmd) -> Result<()> {
                 None => file
                     .file_name()
                     .map(|n| n.to_string_lossy().to_string())
-                    .ok_or_else(|| {
-                        Failure::new("the attachment path has no file name")
-                            .hint("give one with --as NAME")
-                    })?,
+                    .ok_or_else(msg::attachment_without_name)?,
             };
             let data = input::attachment(&file)?;
             let mut v = ctx.open(Access::Write)?;

@@ -10,7 +10,7 @@ use baton::export::{
 };
 
 use crate::cli::{ExportArgs, ExportFormatArg};
-use crate::msg::{Failure, Result, esc};
+use crate::msg::{self, Failure, Result, esc};
 use crate::{Ctx, input};
 
 /// Parses recipients from arguments (`age1…`, an SSH key line, or a .pub file) and SSH
@@ -21,6 +21,8 @@ pub fn parse_recipients(args: &[String], ssh_files: &[PathBuf]) -> Result<Vec<Pa
         Failure::new(format!("{what}: {e}")).hint(
             "give the client's public key: an age recipient (age1…) or an SSH public key (.pub file, ssh-ed25519 or ssh-rsa)",
         )
+        // A key given on the command line that does not parse: a usage error.
+        .code(msg::EXIT_USAGE)
     };
     for (i, a) in args.iter().enumerate() {
         let path = Path::new(a);
@@ -34,7 +36,8 @@ pub fn parse_recipients(args: &[String], ssh_files: &[PathBuf]) -> Result<Vec<Pa
                 i + 1,
                 args.len(),
                 esc(a)
-            )));
+            ))
+            .hint("give the path of an existing .pub file, or the key itself (age1… or \"ssh-ed25519 AAAA…\")"));
         }
         out.push(
             PackageRecipient::parse(a)
@@ -55,6 +58,7 @@ fn recipients_from_file(path: &Path) -> Result<Vec<PackageRecipient>> {
             esc(&path.display().to_string()),
             e.kind()
         ))
+        .hint("give a public key file you can read (.pub, one key per line)")
     })?;
     // The library never quotes the file: a private key file given by mistake must not
     // be printed.
@@ -64,7 +68,8 @@ fn recipients_from_file(path: &Path) -> Result<Vec<PackageRecipient>> {
             Failure::new(format!("{file} line {line}: {error}"))
                 .hint("give the public key file (.pub), not the private key")
         }
-        _ => Failure::new(format!("{file} holds no public key")),
+        _ => Failure::new(format!("{file} holds no public key"))
+            .hint("give a .pub file with one age or SSH public key per line"),
     })
 }
 
@@ -100,7 +105,7 @@ impl Staged {
     fn publish(mut self, target: &Path, force: bool) -> Result<()> {
         let tmp = self.0.take().expect("staged before publishing");
         baton::store::fsio::publish(&tmp, target, force)
-            .map_err(|e| Failure::new(io_message(target, &e)))
+            .map_err(|e| Failure::new(io_message(target, &e)).hint(msg::HINT_WRITABLE))
     }
 }
 
@@ -150,13 +155,15 @@ pub fn run(ctx: &Ctx, a: ExportArgs) -> Result<()> {
         return Err(Failure::new(
             "--format html writes an unencrypted sheet; it takes no recipients",
         )
-        .hint("drop --to/--to-ssh-key/--passphrase, or use --format age"));
+        .hint("drop --to/--to-ssh-key/--passphrase, or use --format age")
+        .code(msg::EXIT_USAGE));
     }
     if format == ExportFormat::Kdbx && (!a.to.is_empty() || !a.to_ssh_key.is_empty() || a.armor) {
         return Err(Failure::new(
             "--format kdbx is locked with a generated password; it takes no recipients or --armor",
         )
-        .hint("drop --to/--to-ssh-key/--armor, or use --format age"));
+        .hint("drop --to/--to-ssh-key/--armor, or use --format age")
+        .code(msg::EXIT_USAGE));
     }
     let explicit = parse_recipients(&a.to, &a.to_ssh_key)?;
     let output = a.output.clone().unwrap_or_else(|| {
@@ -169,7 +176,7 @@ pub fn run(ctx: &Ctx, a: ExportArgs) -> Result<()> {
     });
     check_output(&output, a.force)?;
     if format == ExportFormat::Html
-        && !a.yes
+        && !a.yes.yes
         && !input::confirm("the sheet holds every password in plaintext; write it?")
     {
         return Err(Failure::new("not confirmed; nothing was written")
@@ -259,13 +266,15 @@ fn run_all(ctx: &Ctx, a: &ExportArgs) -> Result<()> {
         .expect("clap requires --out-dir with --all");
     if a.format != ExportFormatArg::Age {
         return Err(Failure::new("--all exports encrypted packages only")
-            .hint("export sheets one client at a time with --format html"));
+            .hint("export sheets one client at a time with --format html")
+            .code(msg::EXIT_USAGE));
     }
     baton::store::fsio::create_private_dir(&dir).map_err(|e| {
         Failure::new(format!(
             "cannot create {}: {e}",
             esc(&dir.display().to_string())
         ))
+        .hint("--out-dir must name a new folder whose parent exists and is writable")
     })?;
     let to = parse_recipients(&a.to, &a.to_ssh_key)?;
     let mut v = ctx.open_recording()?;

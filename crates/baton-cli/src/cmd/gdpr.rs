@@ -17,12 +17,8 @@ use crate::{Ctx, print_json};
 /// library), with `--dpa-ref`.
 pub fn parse_dpa(text: &str, reference: Option<String>) -> Result<Dpa> {
     let dpa: Dpa = text.parse().map_err(|e| match e {
-        DpaParseError::BadDate(date) => {
-            Failure::new(format!("'{}' is not a date", esc(&date))).hint("write it as YYYY-MM-DD")
-        }
-        _ => Failure::new(format!("unknown --dpa value '{}'", esc(text)))
-            .hint("use signed:YYYY-MM-DD, signed, none, not-needed or unknown")
-            .code(2),
+        DpaParseError::BadDate(date) => msg::bad_dpa_date(&date),
+        _ => msg::bad_dpa(text),
     })?;
     Ok(Dpa {
         reference: reference.unwrap_or_default(),
@@ -113,19 +109,20 @@ fn purge_failure(e: PurgeError) -> Failure {
                 "a legal hold forbids deletion; lift it first if it no longer applies: 'baton client set {client} --no-hold'"
             )),
         PurgeError::NotDue { ref client, .. } => Failure::new(e.to_string()).hint(format!(
-            "to delete it on the client's request (GDPR Art. 17) use 'baton purge --client {client} --confirm'"
+            "to delete it on the client's request (GDPR Art. 17) use 'baton purge --client {client} --yes'"
         )),
         PurgeError::Active(ref client) => Failure::new(e.to_string()).hint(format!(
-            "end it first ('baton client end {client}'), or delete it on request with 'baton purge --client {client} --confirm'"
+            "end it first ('baton client end {client}'), or delete it on request with 'baton purge --client {client} --yes'"
         )),
         PurgeError::Vault(v) => v.into(),
-        other => Failure::new(other.to_string()),
+        other => Failure::new(other.to_string())
+            .hint("run 'baton purge' for what is due, and 'baton verify' if this persists"),
     }
 }
 
 pub fn purge(ctx: &Ctx, a: PurgeArgs) -> Result<()> {
     let today = baton::time::today();
-    let mut v = ctx.open(if a.confirm {
+    let mut v = ctx.open(if a.yes.yes {
         Access::Write
     } else {
         Access::Read
@@ -133,7 +130,7 @@ pub fn purge(ctx: &Ctx, a: PurgeArgs) -> Result<()> {
     let plan = v
         .plan_purge(&today, a.client.as_deref())
         .map_err(purge_failure)?;
-    if !a.confirm {
+    if !a.yes.yes {
         if a.json.json {
             print_json(
                 &json!({ "today": today, "clients": plan.candidates, "would_delete": plan.would_delete() }),
@@ -161,8 +158,8 @@ pub fn purge(ctx: &Ctx, a: PurgeArgs) -> Result<()> {
             println!("{} would be deleted on request (GDPR Art. 17)", esc(id));
         }
         let command = match &plan.request {
-            Some(id) => format!("baton purge --client {} --confirm", esc(id)),
-            None => "baton purge --confirm".to_string(),
+            Some(id) => format!("baton purge --client {} --yes", esc(id)),
+            None => "baton purge --yes".to_string(),
         };
         println!(
             "dry run: {} client(s) would be deleted; run '{command}' to delete them",
@@ -238,13 +235,8 @@ fn lang(l: LangArg) -> Lang {
 fn emit(text: &str, output: Option<&Path>) -> Result<()> {
     match output {
         Some(p) => {
-            baton::store::fsio::write_new(p, text.as_bytes()).map_err(|e| {
-                Failure::new(format!(
-                    "cannot write {}: {e}",
-                    esc(&p.display().to_string())
-                ))
-                .hint("the output file must not exist yet")
-            })?;
+            baton::store::fsio::write_new(p, text.as_bytes())
+                .map_err(|e| msg::output_uncreatable(p, &e))?;
             eprintln!("wrote {}", esc(&p.display().to_string()));
             Ok(())
         }
@@ -260,7 +252,7 @@ pub fn run(ctx: &Ctx, c: GdprCmd) -> Result<()> {
     let (text, out) = match c {
         GdprCmd::Report { client, out } => {
             let r = v.access_report(&client)?;
-            let text = if out.json {
+            let text = if out.json.json {
                 pretty(&r)
             } else {
                 baton::gdpr::report_html(&r, lang(out.lang))
@@ -269,7 +261,7 @@ pub fn run(ctx: &Ctx, c: GdprCmd) -> Result<()> {
         }
         GdprCmd::Records { out } => {
             let r = v.records_overview()?;
-            let text = if out.json {
+            let text = if out.json.json {
                 pretty(&r)
             } else {
                 baton::gdpr::records_html(&r, lang(out.lang))

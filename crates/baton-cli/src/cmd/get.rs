@@ -7,16 +7,13 @@ use baton::vault::Access;
 
 use crate::cli::{self, Field};
 use crate::context::Ctx;
-use crate::msg::{Failure, Result, esc};
+use crate::msg::{self, Result};
 use crate::output::emit_secret;
 
 pub(crate) fn split_target(t: &str) -> Result<(&str, &str)> {
     t.split_once('/')
         .filter(|(c, e)| !c.is_empty() && !e.is_empty())
-        .ok_or_else(|| {
-            Failure::new(format!("'{}' is not CLIENT/ENTRY", esc(t)))
-                .hint("for example: acme/ssh-root")
-        })
+        .ok_or_else(|| msg::not_a_target(t))
 }
 
 pub(crate) fn cmd_get(ctx: &Ctx, a: cli::GetArgs) -> Result<()> {
@@ -24,7 +21,7 @@ pub(crate) fn cmd_get(ctx: &Ctx, a: cli::GetArgs) -> Result<()> {
     let v = ctx.open(Access::Read)?;
     let file = v.client(client)?;
     let e = file.require_entry(entry)?;
-    if a.json {
+    if a.json.json {
         /// The `credentials.json` entry shape plus the client; borrows from the decrypted
         /// entry, so the only copy made is the wiped buffer.
         #[derive(serde::Serialize)]
@@ -47,13 +44,7 @@ pub(crate) fn cmd_get(ctx: &Ctx, a: cli::GetArgs) -> Result<()> {
             .attachments
             .iter()
             .find(|x| &x.name == name)
-            .ok_or_else(|| {
-                Failure::new(format!(
-                    "{client}/{entry} has no attachment '{}'",
-                    esc(name)
-                ))
-                .hint(format!("'baton show {client}' lists the attachments"))
-            })?;
+            .ok_or_else(|| msg::no_attachment(client, entry, name))?;
         let binary = std::str::from_utf8(att.data.expose()).is_err();
         return emit_secret(att.data.expose(), a.output.as_deref(), a.show, binary);
     }
@@ -64,12 +55,8 @@ pub(crate) fn cmd_get(ctx: &Ctx, a: cli::GetArgs) -> Result<()> {
         Field::Url => (Some(e.url.as_str()), false),
         Field::Note => (Some(e.note.as_str()), false),
     };
-    let value = value.ok_or_else(|| {
-        Failure::new(format!(
-            "{client}/{entry} has no {}",
-            format!("{:?}", a.field).to_lowercase()
-        ))
-    })?;
+    let value = value
+        .ok_or_else(|| msg::no_field(client, entry, &format!("{:?}", a.field).to_lowercase()))?;
     let mut bytes = zeroize::Zeroizing::new(value.as_bytes().to_vec());
     if !std::io::stdout().is_terminal() || a.output.is_some() {
         bytes.push(b'\n');

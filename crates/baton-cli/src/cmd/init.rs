@@ -37,12 +37,8 @@ pub(crate) fn kdf_from_args(a: &cli::KdfArgs) -> Result<KdfParams> {
 
 pub(crate) fn cmd_init(ctx: &Ctx, a: cli::InitArgs) -> Result<()> {
     let path = ctx.vault_path()?;
-    let shares_dir = a.shares_out.clone();
-    let policy = crate::cmd::emergency::policy_of(&a.policy)?.ok_or_else(|| {
-        Failure::new("who holds the emergency key?")
-            .hint("--holders anna,ben,carla -t 2, or --policy \"2 of anna,ben,carla; 1 of notary,spouse\"")
-            .code(2)
-    })?;
+    let shares_dir = a.out_dir.clone();
+    let policy = crate::cmd::emergency::policy_of(&a.policy)?.ok_or_else(msg::no_policy)?;
     let kit_opts = shares::prepare(&path, &shares_dir, &policy.holder_names(), &a.kits)?;
     let kdf = kdf_from_args(&a.kdf)?;
     let passphrase = input::new_passphrase(ctx.passphrase_file().as_deref(), "--passphrase-file")?;

@@ -4,7 +4,7 @@ use baton::vault::Access;
 
 use crate::cli::{self, KeyCmd};
 use crate::context::Ctx;
-use crate::msg::{Failure, Result, esc};
+use crate::msg::{self, Result, esc};
 
 pub(crate) fn cmd_key(ctx: &Ctx, k: KeyCmd) -> Result<()> {
     let (text, output) = match k {
@@ -25,13 +25,8 @@ pub(crate) fn cmd_key(ctx: &Ctx, k: KeyCmd) -> Result<()> {
             (v.identity_file(), output)
         }
     };
-    baton::store::fsio::write_new(&output, text.as_bytes()).map_err(|e| {
-        Failure::new(format!(
-            "cannot create {}: {e}",
-            esc(&output.display().to_string())
-        ))
-        .hint("the output file must not exist yet")
-    })?;
+    baton::store::fsio::write_new(&output, text.as_bytes())
+        .map_err(|e| msg::output_uncreatable(&output, &e))?;
     eprintln!(
         "wrote identity to {} (mode 0600); delete it when done",
         esc(&output.display().to_string())

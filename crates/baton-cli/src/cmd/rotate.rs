@@ -3,12 +3,12 @@
 use std::io::IsTerminal;
 use std::path::PathBuf;
 
-use baton::rotate::{Phase, Progress, RotateError, RotateOptions, RotateReport};
+use baton::rotate::{Phase, Progress, RotateOptions, RotateReport};
 use baton::vault::Access;
 use indicatif::{ProgressBar, ProgressStyle};
 
-use crate::cli::{KitArgs, PolicyArgs, RotateArgs};
-use crate::msg::{self, Failure, Result};
+use crate::cli::{NewSharesArgs, RotateArgs, YesArg};
+use crate::msg::{self, Result};
 use crate::{Ctx, shares};
 
 /// Before finishing an interrupted `rotate --emergency`: its share files were written
@@ -16,7 +16,7 @@ use crate::{Ctx, shares};
 /// passphrase. Someone who took them for void (the rotation failed, after all) and
 /// destroyed them must abort instead.
 fn confirm_resume(v: &baton::vault::Vault, yes: bool) -> Result<()> {
-    let Some(p) = v.pending_rotation().map_err(failure)? else {
+    let Some(p) = v.pending_rotation().map_err(msg::rotate)? else {
         return Ok(());
     };
     let Some(set) = p.share_set.filter(|_| !p.switched) else {
@@ -35,9 +35,7 @@ fn confirm_resume(v: &baton::vault::Vault, yes: bool) -> Result<()> {
                 .join(", ")
         )
     );
-    eprintln!(
-        "its share files were written before the crash, to the --shares-out folder of that run"
-    );
+    eprintln!("its share files were written before the crash, to the --out-dir folder of that run");
     if yes || crate::input::confirm("are all of those share files still there?") {
         return Ok(());
     }
@@ -46,47 +44,53 @@ fn confirm_resume(v: &baton::vault::Vault, yes: bool) -> Result<()> {
     } else {
         "baton takeover"
     };
-    Err(Failure::new("not confirmed; nothing was changed").hint(format!(
-        "if the share files of set {} are lost or were destroyed, run 'baton rotate --abort' and then '{again}' again; pass --yes to finish without asking",
-        set.id
-    )))
+    Err(msg::resume_not_confirmed(&set.id, again))
 }
 
-/// `baton emergency reissue`: `rotate --emergency` under another name.
-pub fn rotate_emergency(
-    ctx: &Ctx,
-    policy: PolicyArgs,
-    out_dir: PathBuf,
-    kits: KitArgs,
-) -> Result<()> {
+/// `baton emergency reissue`: `rotate --emergency` under another name, with the same
+/// flags (cli::NewSharesArgs).
+pub fn rotate_emergency(ctx: &Ctx, shares: NewSharesArgs) -> Result<()> {
     run(
         ctx,
         RotateArgs {
             emergency: true,
-            policy,
-            shares_out: Some(out_dir),
-            kits,
+            shares,
             kdf: false,
             kdf_memory: None,
             kdf_time: None,
             kdf_lanes: None,
             resume: false,
             abort: false,
-            yes: false,
+            yes: YesArg { yes: false },
         },
     )
 }
 
+/// The first flag of the new share set given without `--emergency`, if any.
+fn without_emergency(a: &RotateArgs) -> Option<&'static str> {
+    let s = &a.shares;
+    let given = [
+        (s.policy.holders.is_some(), "--holders"),
+        (s.policy.threshold.is_some(), "-t/--threshold"),
+        (s.policy.policy.is_some(), "--policy"),
+        (s.out_dir.is_some(), "--out-dir"),
+        (!s.kits.holder_keys.is_empty(), "--holder"),
+        (s.kits.pdf, "--pdf"),
+    ];
+    (!a.emergency)
+        .then(|| given.iter().find(|(g, _)| *g).map(|(_, f)| *f))
+        .flatten()
+}
+
 pub fn run(ctx: &Ctx, a: RotateArgs) -> Result<()> {
     let path = ctx.vault_path()?;
-    let new_policy = crate::cmd::emergency::policy_of(&a.policy)?;
-    if new_policy.is_some() && !a.emergency {
-        return Err(Failure::new("--holders, -t and --policy need --emergency")
-            .hint("a new set of holders means a new emergency key: 'baton rotate --emergency' or 'baton emergency reissue'"));
+    if let Some(flag) = without_emergency(&a) {
+        return Err(msg::needs_emergency(flag));
     }
-    let kit_opts = shares::KitOptions::from_args(&a.kits)?;
+    let new_policy = crate::cmd::emergency::policy_of(&a.shares.policy)?;
+    let kit_opts = shares::KitOptions::from_args(&a.shares.kits)?;
     if a.emergency
-        && let Some(dir) = &a.shares_out
+        && let Some(dir) = &a.shares.out_dir
     {
         // Checked before the passphrase is asked and before any key exists.
         let holders = new_policy
@@ -97,10 +101,7 @@ pub fn run(ctx: &Ctx, a: RotateArgs) -> Result<()> {
     }
     let (mut v, passphrase) = ctx.open_keep_passphrase(Access::Write)?;
     if !v.is_owner() && !a.resume && !a.abort {
-        return Err(Failure::new(
-            "with the emergency key, the vault is re-keyed by a takeover",
-        )
-        .hint("'baton takeover --holders ... -t N --shares-out DIR' sets a new owner passphrase and new holders"));
+        return Err(msg::rotate_with_emergency_key());
     }
     // Opened with the emergency key: an interrupted takeover is finished with the new
     // owner passphrase it chose (its new owner key is wrapped under it).
@@ -114,7 +115,7 @@ pub fn run(ctx: &Ctx, a: RotateArgs) -> Result<()> {
     let progress = |p: Progress| bar.update(p);
 
     if a.abort {
-        let r = v.abort_rotation().map_err(failure)?;
+        let r = v.abort_rotation().map_err(msg::rotate)?;
         println!(
             "rotation to generation {} undone: {} new file(s) removed; the vault is unchanged at generation {}",
             r.generation,
@@ -129,10 +130,10 @@ pub fn run(ctx: &Ctx, a: RotateArgs) -> Result<()> {
         return Ok(());
     }
     if a.resume {
-        confirm_resume(&v, a.yes)?;
+        confirm_resume(&v, a.yes.yes)?;
         let r = v
             .resume_rotation(Some(&passphrase), &progress)
-            .map_err(failure)?;
+            .map_err(msg::rotate)?;
         bar.finish();
         print_report(&r);
         return Ok(());
@@ -147,7 +148,7 @@ pub fn run(ctx: &Ctx, a: RotateArgs) -> Result<()> {
         opts.kdf = Some(k);
     }
     let mut delivered: Vec<(String, PathBuf)> = Vec::new();
-    let out_dir = a.shares_out.clone();
+    let out_dir = a.shares.out_dir.clone();
     let policy = new_policy.unwrap_or_else(|| v.policy());
     if a.emergency {
         kit_opts.check_names(&policy.holder_names())?;
@@ -155,7 +156,7 @@ pub fn run(ctx: &Ctx, a: RotateArgs) -> Result<()> {
     }
     let owner = v.index().owner.clone();
     let from = v.header().generation;
-    // Only a rotation with --emergency hands out kits, and clap requires --shares-out
+    // Only a rotation with --emergency hands out kits, and clap requires --out-dir
     // with it.
     let out_dir = out_dir.unwrap_or_default();
     let result = v.rotate(
@@ -168,7 +169,7 @@ pub fn run(ctx: &Ctx, a: RotateArgs) -> Result<()> {
     let r = match result {
         Ok(r) => r,
         Err(e) => {
-            let mut f = failure(e);
+            let mut f = msg::rotate(e);
             // Say what is true on disk now, not what was intended (docs/format.md#rotation).
             let unchanged = baton::rotate::pending(&path).is_none()
                 && baton::vault::read_header(&path).is_ok_and(|h| h.generation == from);
@@ -219,35 +220,6 @@ pub fn print_report(r: &RotateReport) {
         println!("{}", msg::ROTATION_LIMITS_SHARES);
     } else {
         println!("{}", msg::ROTATION_KEPT_EMERGENCY);
-    }
-}
-
-pub fn failure(e: RotateError) -> Failure {
-    match e {
-        RotateError::Pending(g) => Failure::new(format!(
-            "a rotation to generation {g} was interrupted"
-        ))
-        .hint(msg::HINT_ROTATION_PENDING),
-        RotateError::NothingPending => Failure::new(e.to_string())
-            .hint("'baton rotate' starts a new rotation"),
-        RotateError::AlreadySwitched(_) => Failure::new(e.to_string())
-            .hint("run 'baton rotate --resume' to remove the old generation's files"),
-        RotateError::WrongPassphrase => Failure::new("wrong passphrase")
-            .hint("passphrases are case-sensitive; nothing was changed")
-            .code(msg::EXIT_AUTH),
-        RotateError::StateForged(_) | RotateError::StateMismatch(_) => {
-            Failure::new(e.to_string())
-                .hint("if you did not start this rotation, move the file out of the vault and run 'baton verify'")
-                .code(msg::EXIT_INTEGRITY)
-        }
-        RotateError::Integrity(i) => msg::integrity(&i),
-        RotateError::VerifyFailed(_) => Failure::new(format!("rotation stopped: {e}"))
-            .hint("the disk returned different data than was written; the vault was left at its old keys; check the disk and run 'baton verify'")
-            .code(msg::EXIT_INTEGRITY),
-        RotateError::Io { .. } => Failure::new(format!("rotation stopped: {e}"))
-            .hint("nothing was lost: the vault keeps its old keys; free space or fix the folder and run 'baton rotate' again"),
-        RotateError::Setup(i) => Failure::from(i),
-        other => Failure::new(other.to_string()),
     }
 }
 

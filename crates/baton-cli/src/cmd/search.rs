@@ -5,7 +5,7 @@ use serde_json::json;
 use baton::vault::Access;
 
 use crate::context::Ctx;
-use crate::msg::{Failure, Result, esc};
+use crate::msg::{self, Result, esc};
 use crate::output::print_json;
 
 pub(crate) fn cmd_search(ctx: &Ctx, term: &str, as_json: bool) -> Result<()> {
@@ -42,7 +42,7 @@ pub(crate) fn cmd_search(ctx: &Ctx, term: &str, as_json: bool) -> Result<()> {
         }
     }
     if hits.is_empty() {
-        return Err(Failure::new(format!("nothing matches '{}'", esc(term))));
+        return Err(msg::nothing_matches(term));
     }
     Ok(())
 }

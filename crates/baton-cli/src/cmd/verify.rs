@@ -5,7 +5,7 @@ use serde_json::json;
 use baton::vault::Access;
 
 use crate::context::Ctx;
-use crate::msg::{self, Failure, Result};
+use crate::msg::{self, Result};
 use crate::output::print_json;
 
 pub(crate) fn cmd_verify(ctx: &Ctx, as_json: bool) -> Result<()> {
@@ -23,11 +23,7 @@ pub(crate) fn cmd_verify(ctx: &Ctx, as_json: bool) -> Result<()> {
         }
     }
     match problems.first() {
-        Some(p) => Err(
-            Failure::new(format!("{} problem(s) found, first: {p}", problems.len()))
-                .hint(msg::HINT_VERIFY)
-                .code(msg::EXIT_INTEGRITY),
-        ),
+        Some(p) => Err(msg::verify_problems(problems.len(), p)),
         None => {
             if !as_json {
                 println!(
