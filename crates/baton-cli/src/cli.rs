@@ -878,6 +878,52 @@ pub struct ReportOut {
     pub json: JsonArg,
 }
 
+/// The command line, or a usage error in baton's form (exit 2). `--help` and
+/// `--version` print as clap does and exit 0.
+pub fn parse() -> crate::msg::Result<Cli> {
+    use clap::error::ErrorKind;
+    <Cli as clap::Parser>::try_parse().map_err(|e| {
+        if matches!(e.kind(), ErrorKind::DisplayHelp | ErrorKind::DisplayVersion) {
+            e.exit();
+        }
+        let (path, commands) = command_path();
+        crate::msg::usage(&e, &path, &commands)
+    })
+}
+
+/// The (sub)command as typed ("baton emergency kits") and the names of its
+/// subcommands, for usage errors. Flags are skipped, and with them the values of the
+/// global flags.
+fn command_path() -> (String, Vec<String>) {
+    let mut cmd = <Cli as clap::CommandFactory>::command();
+    let mut path = vec![cmd.get_name().to_string()];
+    let mut args = std::env::args().skip(1);
+    while let Some(a) = args.next() {
+        if matches!(a.as_str(), "--vault" | "--passphrase-file" | "--identity") {
+            args.next();
+            continue;
+        }
+        if a.starts_with('-') {
+            continue;
+        }
+        match cmd.find_subcommand(&a) {
+            Some(sub) => {
+                let sub = sub.clone();
+                path.push(sub.get_name().to_string());
+                cmd = sub;
+            }
+            None => break,
+        }
+    }
+    let commands = cmd
+        .get_subcommands()
+        .filter(|c| !c.is_hide_set())
+        .map(|c| c.get_name().to_string())
+        .filter(|n| n != "help")
+        .collect();
+    (path.join(" "), commands)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -1,6 +1,7 @@
 //! `baton`, the command line of the baton vault. All logic lives in the `baton` library;
 //! this binary parses flags, asks for secrets, prints, and maps errors to exit codes.
 
+mod args;
 mod cli;
 mod cmd;
 mod context;
@@ -13,7 +14,7 @@ mod shares;
 pub(crate) use context::{Ctx, Opened};
 pub(crate) use output::print_json;
 
-use clap::{CommandFactory, Parser};
+use clap::CommandFactory;
 
 use cli::{Cli, Command};
 use msg::{Result, esc};
@@ -22,7 +23,7 @@ fn main() {
     process::harden_process();
     #[cfg(debug_assertions)]
     process::fault::install();
-    let code = match parse().and_then(run) {
+    let code = match cli::parse().and_then(run) {
         Ok(()) => 0,
         Err(f) => {
             // Messages can carry text from files (a client's key file, a vault name):
@@ -37,52 +38,6 @@ fn main() {
     #[cfg(debug_assertions)]
     process::fault::report();
     std::process::exit(code);
-}
-
-/// The command line, or a usage error in baton's form (exit 2). `--help` and
-/// `--version` print as clap does and exit 0.
-fn parse() -> Result<Cli> {
-    use clap::error::ErrorKind;
-    Cli::try_parse().map_err(|e| {
-        if matches!(e.kind(), ErrorKind::DisplayHelp | ErrorKind::DisplayVersion) {
-            e.exit();
-        }
-        let (path, commands) = command_path();
-        msg::usage(&e, &path, &commands)
-    })
-}
-
-/// The (sub)command as typed ("baton emergency kits") and the names of its
-/// subcommands, for usage errors. Flags are skipped, and with them the values of the
-/// global flags.
-fn command_path() -> (String, Vec<String>) {
-    let mut cmd = Cli::command();
-    let mut path = vec![cmd.get_name().to_string()];
-    let mut args = std::env::args().skip(1);
-    while let Some(a) = args.next() {
-        if matches!(a.as_str(), "--vault" | "--passphrase-file" | "--identity") {
-            args.next();
-            continue;
-        }
-        if a.starts_with('-') {
-            continue;
-        }
-        match cmd.find_subcommand(&a) {
-            Some(sub) => {
-                let sub = sub.clone();
-                path.push(sub.get_name().to_string());
-                cmd = sub;
-            }
-            None => break,
-        }
-    }
-    let commands = cmd
-        .get_subcommands()
-        .filter(|c| !c.is_hide_set())
-        .map(|c| c.get_name().to_string())
-        .filter(|n| n != "help")
-        .collect();
-    (path.join(" "), commands)
 }
 
 fn run(cli: Cli) -> Result<()> {

@@ -78,6 +78,10 @@ fn shown(path: &Path) -> String {
     path.display().to_string()
 }
 
+/// Printed after kits were written.
+pub const HAND_OUT: &str =
+    "hand each holder their kit (print it, or pass the file in person), then delete this folder";
+
 pub const HINT_VAULT: &str = "give the vault folder with --vault DIR or BATON_VAULT";
 pub const HINT_READABLE: &str = "check that the vault folder and its files are readable by you";
 pub const HINT_WRITABLE: &str =

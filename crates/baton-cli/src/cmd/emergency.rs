@@ -14,24 +14,13 @@ use baton::vault::Access;
 use serde_json::json;
 use zeroize::Zeroizing;
 
-use crate::cli::{EmergencyCmd, PolicyArgs, RecoverArgs, ShareInput, TakeoverArgs};
+use crate::cli::{EmergencyCmd, RecoverArgs, ShareInput, TakeoverArgs};
 use crate::msg::{self, Failure, Result, esc};
 use crate::shares;
 use crate::{Ctx, Opened, input};
 
 /// Words in a share of a 256-bit emergency key.
 const SHARE_WORDS: usize = 33;
-
-/// The policy from `--policy` or `--holders`/`-t`; `None` if neither was given.
-pub fn policy_of(a: &PolicyArgs) -> Result<Option<Policy>> {
-    let p = match (&a.policy, &a.holders, a.threshold) {
-        (Some(text), _, _) => Policy::parse(text)?,
-        (None, Some(h), Some(t)) => Policy::single(h.clone(), t),
-        _ => return Ok(None),
-    };
-    p.validate()?;
-    Ok(Some(p))
-}
 
 pub fn run(ctx: &Ctx, c: EmergencyCmd) -> Result<()> {
     match c {
@@ -55,7 +44,7 @@ pub fn run(ctx: &Ctx, c: EmergencyCmd) -> Result<()> {
                 esc(&out_dir.display().to_string())
             );
             shares::print_written(&written);
-            println!("{}", HAND_OUT);
+            println!("{}", msg::HAND_OUT);
             Ok(())
         }
         EmergencyCmd::CheckShare {
@@ -99,9 +88,6 @@ pub fn run(ctx: &Ctx, c: EmergencyCmd) -> Result<()> {
         EmergencyCmd::Reissue(shares) => crate::cmd::rotate::rotate_emergency(ctx, shares),
     }
 }
-
-pub const HAND_OUT: &str =
-    "hand each holder their kit (print it, or pass the file in person), then delete this folder";
 
 // ------------------------------------------------------------------ typing shares
 
@@ -608,11 +594,11 @@ pub fn recover(ctx: &Ctx, a: RecoverArgs) -> Result<()> {
 
 pub fn takeover(ctx: &Ctx, a: TakeoverArgs) -> Result<()> {
     let path = ctx.vault_path()?;
-    let policy = policy_of(&a.policy)?.ok_or_else(msg::takeover_without_holders)?;
+    let policy = crate::args::policy(&a.policy)?.ok_or_else(msg::takeover_without_holders)?;
     let opts = shares::prepare(&path, &a.out_dir, &policy.holder_names(), &a.kits)?;
     // The new passphrase's Argon2id parameters come from the flags (default: RFC 9106),
     // never from vault.json, which the emergency key does not authenticate.
-    let kdf = crate::cmd::init::kdf_from_args(&a.kdf)?;
+    let kdf = crate::args::kdf_params(&a.kdf)?;
     let mut v = match ctx.identity_secret()? {
         Some(e) => ctx.open_emergency(&e, Access::Write)?,
         None => {
@@ -658,7 +644,7 @@ pub fn takeover(ctx: &Ctx, a: TakeoverArgs) -> Result<()> {
     );
     println!("kits for the new holders ({}):", esc(&policy.describe()));
     shares::print_written(&delivered);
-    println!("{HAND_OUT}");
+    println!("{}", msg::HAND_OUT);
     Ok(())
 }
 

@@ -1,7 +1,6 @@
 //! `baton init`: a new vault, its Argon2id parameters (the library's policy) and the
 //! holders' kits.
 
-use baton::crypto::kdf::{self, KdfParams};
 use baton::vault::{InitOptions, Vault};
 
 use std::path::PathBuf;
@@ -11,36 +10,12 @@ use crate::context::Ctx;
 use crate::msg::{self, Failure, Result, esc};
 use crate::{input, shares};
 
-pub(crate) fn kdf_from_args(a: &cli::KdfArgs) -> Result<KdfParams> {
-    if a.insecure_test_kdf {
-        eprintln!(
-            "baton: warning: --insecure-test-kdf offers no protection against passphrase guessing; for tests only"
-        );
-    }
-    let mut p = a
-        .request()
-        .fresh()
-        .map_err(|e| msg::kdf_refused(&e, false))?;
-    if let Some(target_ms) = a.calibrate.filter(|_| !a.insecure_test_kdf) {
-        let c = kdf::calibrate(p, target_ms).map_err(|e| Failure::new(e.to_string()))?;
-        eprintln!(
-            "baton: argon2id calibrated to m={} MiB t={} p={} ({} ms here)",
-            c.params.m_cost_kib / 1024,
-            c.params.t_cost,
-            c.params.p_cost,
-            c.millis
-        );
-        p = c.params;
-    }
-    Ok(p)
-}
-
 pub(crate) fn cmd_init(ctx: &Ctx, a: cli::InitArgs) -> Result<()> {
     let path = ctx.vault_path()?;
     let shares_dir = a.out_dir.clone();
-    let policy = crate::cmd::emergency::policy_of(&a.policy)?.ok_or_else(msg::no_policy)?;
+    let policy = crate::args::policy(&a.policy)?.ok_or_else(msg::no_policy)?;
     let kit_opts = shares::prepare(&path, &shares_dir, &policy.holder_names(), &a.kits)?;
-    let kdf = kdf_from_args(&a.kdf)?;
+    let kdf = crate::args::kdf_params(&a.kdf)?;
     let passphrase = input::new_passphrase(ctx.passphrase_file().as_deref(), "--passphrase-file")?;
     let owner = baton::store::index::OwnerProfile::default();
     let mut delivered: Vec<(String, PathBuf)> = Vec::new();
@@ -72,7 +47,7 @@ pub(crate) fn cmd_init(ctx: &Ctx, a: cli::InitArgs) -> Result<()> {
         esc(&policy.describe())
     );
     shares::print_written(&delivered);
-    println!("{}", crate::cmd::emergency::HAND_OUT);
+    println!("{}", msg::HAND_OUT);
     println!(
         "set your name and contact ('baton settings --owner-name ... --owner-contact ...') and print the kits again ('baton emergency kits'), so the holders know whose vault it is"
     );

@@ -87,7 +87,7 @@ pub fn run(ctx: &Ctx, a: RotateArgs) -> Result<()> {
     if let Some(flag) = without_emergency(&a) {
         return Err(msg::needs_emergency(flag));
     }
-    let new_policy = crate::cmd::emergency::policy_of(&a.shares.policy)?;
+    let new_policy = crate::args::policy(&a.shares.policy)?;
     let kit_opts = shares::KitOptions::from_args(&a.shares.kits)?;
     if a.emergency
         && let Some(dir) = &a.shares.out_dir
