@@ -57,7 +57,7 @@ impl Ctx {
     /// the folder cannot be written (a copy on a read-only medium), saying so.
     pub(crate) fn open_recording(&self) -> Result<Opened> {
         let path = self.vault_path()?;
-        if baton::store::fsio::is_read_only_folder(&path) {
+        if baton::fs::is_read_only_folder(&path) {
             eprintln!(
                 "baton: note: the vault folder is read-only, so this is not recorded in its audit log"
             );

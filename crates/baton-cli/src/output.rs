@@ -30,7 +30,7 @@ pub(crate) fn emit_secret(
     binary: bool,
 ) -> Result<()> {
     if let Some(p) = output.filter(|p| p.as_os_str() != "-") {
-        return baton::store::fsio::write_new(p, bytes).map_err(|e| msg::output_uncreatable(p, &e));
+        return baton::fs::write_new(p, bytes).map_err(|e| msg::output_uncreatable(p, &e));
     }
     let stdout = std::io::stdout();
     let to_terminal = stdout.is_terminal();

@@ -15,7 +15,7 @@ pub(crate) mod fault {
             return;
         };
         let at: u64 = v.to_str().and_then(|s| s.parse().ok()).unwrap_or(0);
-        baton::store::fsio::set_fault_hook(Box::new(move |_| {
+        baton::fs::set_fault_hook(Box::new(move |_| {
             if COUNT.fetch_add(1, Ordering::SeqCst) + 1 == at {
                 // SAFETY: kill with our own pid and a constant signal has no
                 // preconditions; SIGKILL cannot be caught, exactly like a crash.

@@ -142,7 +142,7 @@ pub fn write(
     shares: &[HolderShare],
     opts: &KitOptions,
 ) -> Result<Vec<(String, PathBuf)>> {
-    baton::store::fsio::create_private_dir(dir).map_err(|e| msg::dir_uncreatable(dir, &e))?;
+    baton::fs::create_private_dir(dir).map_err(|e| msg::dir_uncreatable(dir, &e))?;
     let h = ctx.header;
     let mut written = Vec::new();
     for s in shares {
@@ -192,7 +192,7 @@ pub fn write(
                 None => (file, bytes),
             };
             let p = dir.join(&file);
-            baton::store::fsio::write_new(&p, &bytes).map_err(|e| msg::cannot_write(&p, &e))?;
+            baton::fs::write_new(&p, &bytes).map_err(|e| msg::cannot_write(&p, &e))?;
             written.push((name.clone(), p));
         }
     }
@@ -203,12 +203,11 @@ pub fn write(
 /// before the new keys are used, and on failure removes the folder if it made it.
 pub fn deliverer<'a>(
     dir: &'a Path,
-    owner: &'a baton::store::index::OwnerProfile,
+    owner: &'a baton::OwnerProfile,
     policy: &'a baton::emergency::Policy,
     opts: &'a KitOptions,
     delivered: &'a mut Vec<(String, PathBuf)>,
-) -> impl FnOnce(&baton::store::header::Header, &[HolderShare]) -> std::result::Result<(), String> + 'a
-{
+) -> impl FnOnce(&baton::Header, &[HolderShare]) -> std::result::Result<(), String> + 'a {
     let existed = dir.exists();
     move |header, shares| {
         let kctx = KitContext {
@@ -242,7 +241,7 @@ fn print_pdf(
         .map_err(|e| msg::print_failed("cannot create a folder for printing", &e))?;
     let html = work.path().join(format!("{stem}.html"));
     let pdf = work.path().join(format!("{stem}.pdf"));
-    baton::store::fsio::write_new(&html, kit.as_bytes())
+    baton::fs::write_new(&html, kit.as_bytes())
         .map_err(|e| msg::print_failed("cannot write a kit for printing", &e))?;
     let status = std::process::Command::new(browser)
         .args([
@@ -256,7 +255,7 @@ fn print_pdf(
             work.path().join("profile").display()
         ))
         .arg(format!("--print-to-pdf={}", pdf.display()))
-        .arg(baton::store::fsio::file_url(&html))
+        .arg(baton::fs::file_url(&html))
         .stdin(std::process::Stdio::null())
         .stdout(std::process::Stdio::null())
         .stderr(std::process::Stdio::null())

@@ -515,7 +515,7 @@ fn missing_vault_and_missing_flags() {
 #[test]
 fn locked_vault() {
     let e = Env::init();
-    let _held = baton::store::fsio::WriteLock::try_acquire(&e.vault)
+    let _held = baton::fs::WriteLock::try_acquire(&e.vault)
         .unwrap()
         .unwrap();
     e.cmd(&["client", "add", "acme"])

@@ -286,7 +286,7 @@ fn renders_cleanly(e: &Env, browser: &str, page: &Path) {
             e.dir.path().join("profile").display()
         ))
         .arg(format!("--screenshot={}", shot.display()))
-        .arg(baton::store::fsio::file_url(page))
+        .arg(baton::fs::file_url(page))
         .output()
         .unwrap();
     let log = stderr(&out);

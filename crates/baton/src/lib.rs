@@ -12,7 +12,7 @@
 //! | layer | modules | concern |
 //! |---|---|---|
 //! | primitives | [`crypto`], [`slip39`], [`time`], [`audit`], [`client`] | keys and secrets, share math, dates, audit records, the client data model |
-//! | storage | [`store`] | the files of a vault folder: header, index, locator, catalog, shards, atomic writes |
+//! | storage | `store` (internal; its public types are re-exported here, its file helpers in [`fs`]) | the files of a vault folder: header, index, locator, catalog, shards, atomic writes |
 //! | the vault | [`vault`] | open, read, commit, verify, passphrase change, rollback memory |
 //! | features | [`emergency`], [`rotate`], [`export`], [`gdpr`], [`status`] | the handover, key rotation, client packages, GDPR duties, what needs attention |
 //! | output | [`render`] | printable pages: client sheets, holders' kits |
@@ -72,6 +72,7 @@ pub mod render;
 pub mod rotate;
 pub mod slip39;
 pub mod status;
+#[doc(hidden)]
 pub mod store;
 pub mod time;
 pub mod vault;
@@ -82,7 +83,22 @@ pub use crypto::kdf::KdfParams;
 pub use crypto::keys::EmergencySecret;
 pub use crypto::secret::{Passphrase, SecretBytes, SecretText};
 pub use status::{Finding, Severity, Verdict};
+pub use store::header::{Header, Recipients, RetiredSet, ShareCheck, ShareGroup, ShareSet};
+pub use store::index::{Holder, IndexBody, OwnerProfile};
 pub use vault::{Access, InitError, InitOptions, IntegrityError, UnlockError, Vault, VaultError};
+
+/// File writing with the vault's durability and modes (docs/format.md#writes), for
+/// callers that write kits, packages and reports: private folders (0700), files
+/// created exclusively (0600), atomic replacement.
+pub mod fs {
+    pub use crate::store::fsio::{
+        DIR_MODE, FILE_MODE, WriteLock, create_private_dir, file_url, is_read_only_folder, publish,
+        stage, write_atomic, write_new,
+    };
+    /// Test hooks at every step that changes the disk (crash and error injection).
+    #[doc(hidden)]
+    pub use crate::store::fsio::{set_error_hook, set_fault_hook};
+}
 
 /// `s` is exactly `len` lowercase hex digits: the form of every random name and hash
 /// the vault stores (docs/format.md#names).

@@ -11,7 +11,7 @@ static ARMED: AtomicBool = AtomicBool::new(false);
 
 #[test]
 fn a_commit_whose_folder_sync_fails_after_the_rename_is_followed_not_repeated() {
-    baton::store::fsio::set_error_hook(Box::new(|label| {
+    baton::fs::set_error_hook(Box::new(|label| {
         label == "write_atomic: renamed" && ARMED.swap(false, Ordering::SeqCst)
     }));
     let dir = tempfile::tempdir().unwrap();

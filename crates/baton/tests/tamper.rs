@@ -492,7 +492,7 @@ fn an_authenticated_index_cannot_point_outside_clients() {
         baton::crypto::seal::encrypt(&public_recipients(&f.path), plain.to_string().as_bytes());
     let forged = format!("{}.age", "ab".repeat(16));
     fs::write(f.path.join("clients").join(&forged), &cipher).unwrap();
-    let write_index = |idx: &baton::store::index::IndexBody| {
+    let write_index = |idx: &baton::IndexBody| {
         let sealed = idx.seal(&f.secret.auth_key(&vid));
         fs::write(
             f.path.join("index.g1.age"),

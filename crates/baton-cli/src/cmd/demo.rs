@@ -30,7 +30,7 @@ pub fn run(a: DemoArgs) -> Result<()> {
             if d.exists() {
                 return Err(msg::demo_keep_exists(d));
             }
-            baton::store::fsio::create_private_dir(d).map_err(fail)?;
+            baton::fs::create_private_dir(d).map_err(fail)?;
             d.clone()
         }
         None => {
@@ -47,14 +47,14 @@ pub fn run(a: DemoArgs) -> Result<()> {
     step("init: owner passphrase, Argon2id, emergency key split 2 of 3 (SLIP-39)");
     let (passphrase, _) = baton::generate::passphrase(7);
     let pass_file = root.join("demo-passphrase.txt");
-    baton::store::fsio::write_new(
+    baton::fs::write_new(
         &pass_file,
         zeroize::Zeroizing::new(format!("{}\n", passphrase.expose())).as_bytes(),
     )
     .map_err(fail)?;
     let passphrase = Passphrase::new(passphrase.expose().to_string());
     let started = Instant::now();
-    baton::store::fsio::create_private_dir(&shares_dir).map_err(fail)?;
+    baton::fs::create_private_dir(&shares_dir).map_err(fail)?;
     let policy = Policy::single(vec!["anna".into(), "ben".into(), "carla".into()], 2);
     let mut vault = Vault::init(
         &vault_dir,
@@ -64,7 +64,7 @@ pub fn run(a: DemoArgs) -> Result<()> {
             kdf: KdfParams::standard(),
         },
         |header, shares| {
-            let owner = baton::store::index::OwnerProfile {
+            let owner = baton::OwnerProfile {
                 name: "Demo Admin".into(),
                 contact: "admin@example.org".into(),
                 vault_copies: "this demo folder".into(),
@@ -78,9 +78,9 @@ pub fn run(a: DemoArgs) -> Result<()> {
             for s in shares {
                 let p = shares_dir.join(format!("{}.txt", s.holder.name));
                 let line = zeroize::Zeroizing::new(format!("{}\n", s.mnemonic.expose_words()));
-                baton::store::fsio::write_new(&p, line.as_bytes()).map_err(|e| e.to_string())?;
+                baton::fs::write_new(&p, line.as_bytes()).map_err(|e| e.to_string())?;
                 let kit = shares_dir.join(format!("{}.kit.html", s.holder.name));
-                baton::store::fsio::write_new(&kit, baton::render::kit::html(&ctx, s).as_bytes())
+                baton::fs::write_new(&kit, baton::render::kit::html(&ctx, s).as_bytes())
                     .map_err(|e| e.to_string())?;
                 println!(
                     "share {} of 3 for {:<6} -> {} and the printable {} ({} words, check code {})",
@@ -184,10 +184,10 @@ pub fn run(a: DemoArgs) -> Result<()> {
 
     step("hand-over: export --all (one age package per client with a stored key)");
     let handover = root.join("handover");
-    baton::store::fsio::create_private_dir(&handover).map_err(fail)?;
+    baton::fs::create_private_dir(&handover).map_err(fail)?;
     let outcomes = vault
         .export_all(false, None, |id, bytes| {
-            baton::store::fsio::write_new(&handover.join(format!("baton-{id}.age")), bytes)
+            baton::fs::write_new(&handover.join(format!("baton-{id}.age")), bytes)
                 .map_err(|e| e.to_string())
         })
         .map_err(fail)?;
@@ -431,7 +431,7 @@ pub fn run(a: DemoArgs) -> Result<()> {
 }
 
 fn copy_dir(from: &Path, to: &Path) -> std::io::Result<()> {
-    baton::store::fsio::create_private_dir(to)?;
+    baton::fs::create_private_dir(to)?;
     for e in std::fs::read_dir(from)? {
         let e = e?;
         let target = to.join(e.file_name());

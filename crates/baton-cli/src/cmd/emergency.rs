@@ -5,11 +5,11 @@ use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
 
 use baton::EmergencySecret;
+use baton::Header;
 use baton::audit::AuditAction;
 use baton::emergency::{Collector, Policy, ShareError, Verdict, format_check};
 use baton::render::kit::KitContext;
 use baton::slip39::{self, Mnemonic, Slip39Error};
-use baton::store::header::Header;
 use baton::vault::Access;
 use serde_json::json;
 use zeroize::Zeroizing;
@@ -294,7 +294,7 @@ fn type_one_word(kb: &mut dyn Keyboard, k: usize) -> Result<Zeroizing<String>> {
 /// checked as it comes.
 fn type_words(
     kb: &mut dyn Keyboard,
-    set: Option<&baton::store::header::ShareSet>,
+    set: Option<&baton::ShareSet>,
     vault_id: &str,
 ) -> Result<Vec<Zeroizing<String>>> {
     let mut words: Vec<Zeroizing<String>> = Vec::with_capacity(SHARE_WORDS);
@@ -355,7 +355,7 @@ fn type_words(
 /// The words of one share, from a file or typed.
 fn one_share(
     input: &ShareInput,
-    set: Option<&baton::store::header::ShareSet>,
+    set: Option<&baton::ShareSet>,
     vault_id: &str,
 ) -> Result<Zeroizing<String>> {
     Ok(match input.share_files.as_slice() {
@@ -513,7 +513,7 @@ fn check_share(
 /// Opens with the rebuilt key, for writing (to record the event) unless the folder is
 /// read-only (a copy on a read-only medium).
 fn open_rebuilt(ctx: &Ctx, path: &Path, e: &EmergencySecret) -> Result<(Opened, bool)> {
-    if baton::store::fsio::is_read_only_folder(path) {
+    if baton::fs::is_read_only_folder(path) {
         return Ok((ctx.open_emergency(e, Access::Read)?, false));
     }
     Ok((ctx.open_emergency(e, Access::Write)?, true))
@@ -652,7 +652,7 @@ pub fn takeover(ctx: &Ctx, a: TakeoverArgs) -> Result<()> {
 mod tests {
     use super::*;
     use baton::emergency::{Policy, holder_shares, new_share_set};
-    use baton::store::header::{Recipients, ShareSet};
+    use baton::{Recipients, ShareSet};
     use std::collections::VecDeque;
 
     /// Typed lines in order; what baton said, for the assertions.

@@ -97,14 +97,14 @@ impl Staged {
         force: bool,
     ) -> std::result::Result<(), String> {
         check_output(target, force).map_err(|f| f.message)?;
-        let tmp = baton::store::fsio::stage(target, bytes).map_err(|e| io_message(target, &e))?;
+        let tmp = baton::fs::stage(target, bytes).map_err(|e| io_message(target, &e))?;
         self.0 = Some(tmp);
         Ok(())
     }
 
     fn publish(mut self, target: &Path, force: bool) -> Result<()> {
         let tmp = self.0.take().expect("staged before publishing");
-        baton::store::fsio::publish(&tmp, target, force)
+        baton::fs::publish(&tmp, target, force)
             .map_err(|e| Failure::new(io_message(target, &e)).hint(msg::HINT_WRITABLE))
     }
 }
@@ -269,7 +269,7 @@ fn run_all(ctx: &Ctx, a: &ExportArgs) -> Result<()> {
             .hint("export sheets one client at a time with --format html")
             .code(msg::EXIT_USAGE));
     }
-    baton::store::fsio::create_private_dir(&dir).map_err(|e| {
+    baton::fs::create_private_dir(&dir).map_err(|e| {
         Failure::new(format!(
             "cannot create {}: {e}",
             esc(&dir.display().to_string())

@@ -235,8 +235,7 @@ fn lang(l: LangArg) -> Lang {
 fn emit(text: &str, output: Option<&Path>) -> Result<()> {
     match output {
         Some(p) => {
-            baton::store::fsio::write_new(p, text.as_bytes())
-                .map_err(|e| msg::output_uncreatable(p, &e))?;
+            baton::fs::write_new(p, text.as_bytes()).map_err(|e| msg::output_uncreatable(p, &e))?;
             eprintln!("wrote {}", esc(&p.display().to_string()));
             Ok(())
         }

@@ -17,7 +17,7 @@ pub(crate) fn cmd_init(ctx: &Ctx, a: cli::InitArgs) -> Result<()> {
     let kit_opts = shares::prepare(&path, &shares_dir, &policy.holder_names(), &a.kits)?;
     let kdf = crate::args::kdf_params(&a.kdf)?;
     let passphrase = input::new_passphrase(ctx.passphrase_file().as_deref(), "--passphrase-file")?;
-    let owner = baton::store::index::OwnerProfile::default();
+    let owner = baton::OwnerProfile::default();
     let mut delivered: Vec<(String, PathBuf)> = Vec::new();
     let vault = Vault::init(
         &path,

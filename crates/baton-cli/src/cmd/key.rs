@@ -25,7 +25,7 @@ pub(crate) fn cmd_key(ctx: &Ctx, k: KeyCmd) -> Result<()> {
             (v.identity_file(), output)
         }
     };
-    baton::store::fsio::write_new(&output, text.as_bytes())
+    baton::fs::write_new(&output, text.as_bytes())
         .map_err(|e| msg::output_uncreatable(&output, &e))?;
     eprintln!(
         "wrote identity to {} (mode 0600); delete it when done",

@@ -252,7 +252,7 @@ pub fn screenshot(browser: &str, page: &Path, shot: &Path, profile: &Path, size:
         .arg(format!("--window-size={size}"))
         .arg(format!("--user-data-dir={}", profile.display()))
         .arg(format!("--screenshot={}", shot.display()))
-        .arg(baton::store::fsio::file_url(page))
+        .arg(baton::fs::file_url(page))
         .output()
         .unwrap();
     assert!(
