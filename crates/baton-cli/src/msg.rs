@@ -295,7 +295,22 @@ impl From<VaultError> for Failure {
                 e.to_string(),
                 "for example 'acme' or 'acme-gmbh'; the display name (--name) may be anything",
             ),
-            VaultError::Invalid(_) => Failure::new(e.to_string())
+            VaultError::BadDate(_) => Failure::new(e.to_string())
+                .hint("write dates as YYYY-MM-DD, for example 2026-11-30; nothing was changed"),
+            VaultError::NotEnded(id) => Failure::new(e.to_string())
+                .hint(format!("'baton client end {id}' records the end of a contract")),
+            VaultError::NotAHolder(_) => Failure::new(e.to_string())
+                .hint("'baton status' lists the holders of the current share set"),
+            VaultError::GroupNeeded(_) => Failure::new(e.to_string())
+                .hint("give the group with --group N ('baton status' shows the policy)"),
+            VaultError::AttachmentExists { .. } => Failure::new(e.to_string())
+                .hint("pass --force to replace it, or store it under another name with --as NAME"),
+            VaultError::UnknownAttachment { .. } => Failure::new(e.to_string())
+                .hint("'baton show CLIENT' lists the attachments of each entry"),
+            VaultError::BadTotp(_) => Failure::new(e.to_string()).hint(
+                "the file must hold one otpauth://totp/... URI, as a QR code of the service encodes it",
+            ),
+            _ if e.to_string().starts_with("invalid value: ") => Failure::new(e.to_string())
                 .hint("nothing was changed; correct the value and run the command again"),
             VaultError::ReadOnly => Failure::new(e.to_string())
                 .hint("the vault folder is read-only here: work on a writable copy"),

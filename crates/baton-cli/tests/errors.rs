@@ -589,6 +589,20 @@ fn errors_a_command_reports() {
             ),
         ),
         case(
+            &["entry", "detach", "acme", "ssh", "nope"],
+            1,
+            kdf!(
+                "baton: error: invalid value: entry 'ssh' has no attachment 'nope'\nbaton: hint: 'baton show CLIENT' lists the attachments of each entry\n"
+            ),
+        ),
+        case(
+            &["client", "reopen", "acme"],
+            1,
+            kdf!(
+                "baton: error: invalid value: client 'acme' has not ended\nbaton: hint: 'baton client end acme' records the end of a contract\n"
+            ),
+        ),
+        case(
             &["otp", "acme/ssh"],
             1,
             kdf!(

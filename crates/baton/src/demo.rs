@@ -152,7 +152,7 @@ pub fn populate(vault: &mut Vault) -> Result<age::x25519::Identity, VaultError> 
     })?;
     let acme_key = age::x25519::Identity::generate();
     let parse =
-        |s: &str| PackageRecipient::parse(s).map_err(|e| VaultError::Invalid(e.to_string()));
+        |s: &str| PackageRecipient::parse(s).map_err(|e| VaultError::BadRecipient(e.to_string()));
     vault.set_recipients("acme", &[parse(&acme_key.to_public().to_string())?])?;
     vault.set_recipients("verein-nord", &[parse(DEMO_CLIENT_SSH_KEY)?])?;
     Ok(acme_key)

@@ -13,9 +13,7 @@ impl Vault {
         let holders = &self.index.holders;
         for n in names {
             if !holders.iter().any(|h| h.name.eq_ignore_ascii_case(n)) {
-                return Err(VaultError::Invalid(format!(
-                    "'{n}' does not hold a share of this vault"
-                )));
+                return Err(VaultError::NotAHolder(n.to_string()));
             }
         }
         let chosen: Vec<Holder> = holders
@@ -53,9 +51,7 @@ impl Vault {
             Some(g) => return Err(ShareSetError::NoGroup(g).into()),
             None if groups == 1 => 0,
             None => {
-                return Err(VaultError::Invalid(format!(
-                    "the policy has {groups} groups: say which one the holder joins"
-                )));
+                return Err(VaultError::GroupNeeded(groups));
             }
         };
         let (set, holder) = add_member(
@@ -74,11 +70,7 @@ impl Vault {
         )?;
         let mut next_header = self.header.clone();
         next_header.share_set = set.clone();
-        deliver(&next_header, &share).map_err(|reason| {
-            VaultError::Invalid(format!(
-                "the kit could not be written ({reason}); nothing was changed"
-            ))
-        })?;
+        deliver(&next_header, &share).map_err(VaultError::KitNotWritten)?;
         drop(share);
         let detail = format!(
             "{name} holds share {} of group {} of share set {}",

@@ -424,18 +424,16 @@ impl crate::vault::Vault {
             ),
             ExportFormat::Kdbx => {
                 let Lock::Passphrase(p) = lock else {
-                    return Err(VaultError::Invalid(
-                        "a KeePass export is locked with a password, not with recipients".into(),
-                    ));
+                    return Err(VaultError::KdbxNeedsPassword);
                 };
                 let db =
-                    crate::export::kdbx::kdbx(&file, &origin, p).map_err(VaultError::Invalid)?;
+                    crate::export::kdbx::kdbx(&file, &origin, p).map_err(VaultError::Package)?;
                 (db, "kdbx", vec!["password".to_string()])
             }
             ExportFormat::Age { armor } => {
                 let tar = package_tar(&file, &origin);
                 let sealed = seal_package(&tar, lock, armor)
-                    .map_err(|e| VaultError::Invalid(e.to_string()))?;
+                    .map_err(|e| VaultError::Package(e.to_string()))?;
                 let fps = match lock {
                     Lock::Recipients(rs) => rs.iter().map(PackageRecipient::fingerprint).collect(),
                     Lock::Passphrase(_) => vec!["passphrase".to_string()],
@@ -444,7 +442,7 @@ impl crate::vault::Vault {
             }
         };
         let bytes = Zeroizing::new(bytes);
-        sink(&bytes).map_err(VaultError::Invalid)?;
+        sink(&bytes).map_err(VaultError::Output)?;
         let summary = ExportSummary {
             client: file.id.clone(),
             entries: file.entries.len(),

@@ -1167,9 +1167,7 @@ impl Vault {
     /// the audit log first, then written to `vault.json`, like a passphrase change.
     pub fn set_rotation_interval(&mut self, months: u32) -> Result<(), VaultError> {
         if months > 120 {
-            return Err(VaultError::Invalid(
-                "rotation interval above 120 months".into(),
-            ));
+            return Err(VaultError::RotationIntervalTooLong);
         }
         let old = self.header.rotation.interval_months;
         self.commit(

@@ -93,8 +93,22 @@ pub enum VaultError {
     UnknownAttachment { entry: String, name: String },
     #[error("invalid value: one change names client '{0}' twice")]
     ClientTwice(String),
+    #[error("invalid value: rotation interval above 120 months")]
+    RotationIntervalTooLong,
+    #[error("invalid value: '{0}' does not hold a share of this vault")]
+    NotAHolder(String),
+    #[error("invalid value: the policy has {0} groups: say which one the holder joins")]
+    GroupNeeded(usize),
+    #[error("invalid value: the kit could not be written ({0}); nothing was changed")]
+    KitNotWritten(String),
+    #[error("invalid value: a KeePass export is locked with a password, not with recipients")]
+    KdbxNeedsPassword,
     #[error("invalid value: {0}")]
-    Invalid(String),
+    Package(String),
+    #[error("invalid value: {0}")]
+    Output(String),
+    #[error("invalid value: {0}")]
+    BadRecipient(String),
     #[error("the vault was opened read-only")]
     ReadOnly,
     #[error("only the owner can do this")]
