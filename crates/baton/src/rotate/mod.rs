@@ -1020,14 +1020,16 @@ impl Vault {
         // refuses) is left alone; one failure does not stop the rest.
         let outcomes: Vec<Result<bool, RotateError>> = old
             .into_par_iter()
-            .map(|p| match fs::remove_file(&p) {
-                Ok(()) => {
-                    fsio::fault_point("rotate: old file removed");
-                    Ok(true)
+            .map(|p| {
+                // The crash point comes before the change, as in fsio::write_unsynced:
+                // parallel work that a crash test lets run on must stop before it.
+                fsio::fault_point("rotate: removing old file");
+                match fs::remove_file(&p) {
+                    Ok(()) => Ok(true),
+                    Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(false),
+                    Err(_) if fs::symlink_metadata(&p).is_ok_and(|m| m.is_dir()) => Ok(false),
+                    Err(e) => Err(RotateError::Io { path: p, source: e }),
                 }
-                Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(false),
-                Err(_) if fs::symlink_metadata(&p).is_ok_and(|m| m.is_dir()) => Ok(false),
-                Err(e) => Err(RotateError::Io { path: p, source: e }),
             })
             .collect();
         let mut removed = 0;
@@ -1037,6 +1039,7 @@ impl Vault {
         for d in [&clients_dir, &audit_dir, &self.path] {
             fsio::sync_dir(d).map_err(vault::io_err(d))?;
         }
+        fsio::fault_point("rotate: old generation removed");
         let sp = self.path.join(header::rotation_file(body.to));
         fsio::remove_durable(&sp).map_err(vault::io_err(&sp))?;
         self.remove_temp_files();
@@ -1080,7 +1083,10 @@ impl Vault {
         targets.push(self.path.join(AUDIT_DIR).join(audit::archive_file(body.to)));
         for p in targets {
             match fs::remove_file(&p) {
-                Ok(()) => removed += 1,
+                Ok(()) => {
+                    fsio::fault_point("rotate: new file removed");
+                    removed += 1;
+                }
                 Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
                 Err(e) => return Err(RotateError::Io { path: p, source: e }),
             }
@@ -1131,3 +1137,4 @@ impl Vault {
         Ok(())
     }
 }
+

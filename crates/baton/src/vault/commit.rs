@@ -131,6 +131,7 @@ impl Vault {
                 hex::encode(rand::random::<[u8; 4]>())
             ));
             fs::rename(&rec_path, &aside).map_err(io_err(&rec_path))?;
+            fsio::fault_point("commit: interrupted record set aside");
         }
         fsio::write_new(&rec_path, &seal::encrypt(&self.recipients, &rec_plain))
             .map_err(io_err(&rec_path))?;
@@ -347,3 +348,4 @@ impl Vault {
         Ok(write_header_file(&self.path, &self.header).map_err(io_err(&p))?)
     }
 }
+
