@@ -3,7 +3,9 @@
 
 /// Crash testing (debug builds only, so never in a release binary):
 /// `BATON_FAULT_AT=N` kills the process with SIGKILL at the N-th step that changes the
-/// disk (fsio::fault_point); `BATON_FAULT_AT=count` prints how many steps there were.
+/// disk (fsio::fault_point); `BATON_FAULT_AT=count` prints each step's label as it
+/// passes and how many steps there were, so a smoke test can pick its steps by what
+/// they do. (The library's crash tests sweep every step in-process: tests/crash.rs.)
 #[cfg(debug_assertions)]
 pub(crate) mod fault {
     use std::sync::atomic::{AtomicU64, Ordering};
@@ -15,8 +17,13 @@ pub(crate) mod fault {
             return;
         };
         let at: u64 = v.to_str().and_then(|s| s.parse().ok()).unwrap_or(0);
-        baton::fs::set_fault_hook(Box::new(move |_| {
-            if COUNT.fetch_add(1, Ordering::SeqCst) + 1 == at {
+        let trace = v == "count";
+        baton::fs::set_fault_hook(Box::new(move |label| {
+            let step = COUNT.fetch_add(1, Ordering::SeqCst) + 1;
+            if trace {
+                eprintln!("baton: fault point {step}: {label}");
+            }
+            if step == at {
                 // SAFETY: kill with our own pid and a constant signal has no
                 // preconditions; SIGKILL cannot be caught, exactly like a crash.
                 unsafe {

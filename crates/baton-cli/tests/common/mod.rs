@@ -340,10 +340,30 @@ pub fn run_with_input(c: &mut std::process::Command, input: &str) -> std::proces
 }
 
 // ------------------------------------------------------------------ crash safety
+//
+// The library sweeps every step of every write in-process (crates/baton/tests/crash.rs);
+// the CLI tests kill the real binary with SIGKILL at a few steps, chosen by label.
 
-/// How many disk-changing steps `args` takes on a copy of `base` (single-threaded, so
-/// the order of steps is the same on every run).
-pub fn fault_points(e: &Env, base: &Path, args: &[&str]) -> u64 {
+/// The steps `BATON_FAULT_AT=count` reported on stderr, by label, in order.
+pub fn fault_trace_of(stderr: &str) -> Vec<String> {
+    let total: usize = stderr
+        .lines()
+        .find_map(|l| l.strip_prefix("baton: fault points: "))
+        .expect("the crash tests need baton built with debug assertions (the fault hook)")
+        .parse()
+        .unwrap();
+    let labels: Vec<String> = stderr
+        .lines()
+        .filter_map(|l| l.strip_prefix("baton: fault point "))
+        .map(|l| l.split_once(": ").expect("N: label").1.to_string())
+        .collect();
+    assert_eq!(labels.len(), total, "{stderr}");
+    labels
+}
+
+/// The steps `args` takes on a copy of `base`, by label (single-threaded, so the order
+/// of steps is the same on every run).
+pub fn fault_trace(e: &Env, base: &Path, args: &[&str]) -> Vec<String> {
     let probe = e.dir.path().join("probe");
     let _ = fs::remove_dir_all(&probe);
     let _ = fs::remove_dir_all(probe.with_extension("state"));
@@ -359,15 +379,23 @@ pub fn fault_points(e: &Env, base: &Path, args: &[&str]) -> u64 {
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
-    let err = String::from_utf8_lossy(&out.stderr).to_string();
-    let n = err
-        .lines()
-        .find_map(|l| l.strip_prefix("baton: fault points: "))
-        .expect("the crash tests need baton built with debug assertions (the fault hook)")
-        .parse()
-        .unwrap();
     let _ = fs::remove_dir_all(&probe);
-    n
+    let _ = fs::remove_dir_all(probe.with_extension("state"));
+    fault_trace_of(&String::from_utf8_lossy(&out.stderr))
+}
+
+/// The 1-based number of the first step labelled `label`.
+pub fn step_of(trace: &[String], label: &str) -> u64 {
+    1 + trace
+        .iter()
+        .position(|l| l == label)
+        .unwrap_or_else(|| panic!("no step {label:?} in {trace:?}")) as u64
+}
+
+/// The step just before the commit point of an ordinary write: the index is written
+/// and synced under its temporary name, not yet renamed (docs/format.md#writes).
+pub fn step_before_commit(trace: &[String]) -> u64 {
+    step_of(trace, "write_atomic: renamed") - 1
 }
 
 /// Runs `args` on a fresh copy of `base`, killed with SIGKILL at step `point`.

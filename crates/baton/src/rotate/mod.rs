@@ -1080,14 +1080,16 @@ impl Vault {
         // refuses) is left alone; one failure does not stop the rest.
         let outcomes: Vec<Result<bool, RotateError>> = old
             .into_par_iter()
-            .map(|p| match fs::remove_file(&p) {
-                Ok(()) => {
-                    fsio::fault_point("rotate: old file removed");
-                    Ok(true)
+            .map(|p| {
+                // The crash point comes before the change, as in fsio::write_unsynced:
+                // parallel work that a crash test lets run on must stop before it.
+                fsio::fault_point("rotate: removing old file");
+                match fs::remove_file(&p) {
+                    Ok(()) => Ok(true),
+                    Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(false),
+                    Err(_) if fs::symlink_metadata(&p).is_ok_and(|m| m.is_dir()) => Ok(false),
+                    Err(e) => Err(RotateError::Io { path: p, source: e }),
                 }
-                Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(false),
-                Err(_) if fs::symlink_metadata(&p).is_ok_and(|m| m.is_dir()) => Ok(false),
-                Err(e) => Err(RotateError::Io { path: p, source: e }),
             })
             .collect();
         let mut removed = 0;
@@ -1097,6 +1099,7 @@ impl Vault {
         for d in [&clients_dir, &audit_dir, &self.path] {
             fsio::sync_dir(d).map_err(vault::io_err(d))?;
         }
+        fsio::fault_point("rotate: old generation removed");
         let sp = self.path.join(header::rotation_file(body.to));
         fsio::remove_durable(&sp).map_err(vault::io_err(&sp))?;
         self.remove_temp_files();
@@ -1140,7 +1143,10 @@ impl Vault {
         targets.push(self.path.join(AUDIT_DIR).join(audit::archive_file(body.to)));
         for p in targets {
             match fs::remove_file(&p) {
-                Ok(()) => removed += 1,
+                Ok(()) => {
+                    fsio::fault_point("rotate: new file removed");
+                    removed += 1;
+                }
                 Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
                 Err(e) => return Err(RotateError::Io { path: p, source: e }),
             }
@@ -1355,5 +1361,165 @@ mod tests {
         let last = v.audit_log().0.pop().unwrap();
         assert_eq!(last.action, AuditAction::VaultTakeover);
         assert!(last.detail.contains(TAKEOVER_CHANGE), "{}", last.detail);
+    }
+}
+
+/// The steps of docs/format.md#rotation, one rule at a time.
+#[cfg(test)]
+mod step_tests {
+    use std::path::Path;
+
+    use super::*;
+    use crate::crypto::kdf::KdfParams;
+    use crate::emergency::Policy;
+    use crate::vault::InitOptions;
+
+    const PASS: &str = "rotation unit test";
+
+    fn vault(dir: &Path) -> Vault {
+        Vault::init(
+            &dir.join("v"),
+            &Passphrase::new(PASS.into()),
+            InitOptions {
+                policy: Policy::single(vec!["anna".into(), "ben".into()], 2),
+                kdf: KdfParams::insecure_test(),
+            },
+            |_, _| Ok(()),
+        )
+        .unwrap()
+    }
+
+    /// The keys and the state file of a rotation of `v` to the next generation, as
+    /// step 3 of docs/format.md#rotation writes it (with no files to re-encrypt).
+    fn start(v: &Vault) -> (StateBody, NewKeys) {
+        let owner = OwnerIdentity::generate();
+        let emergency = EmergencySecret::generate();
+        let recipients = Recipients {
+            owner: owner.recipient().to_string(),
+            emergency: emergency.identity().to_public().to_string(),
+        };
+        let keys = NewKeys {
+            auth: emergency.auth_key(&v.header.vault_id_bytes().unwrap()),
+            recipients: vault::parse_recipients(&recipients).unwrap(),
+            owner,
+            emergency,
+        };
+        let mut header = v.header.clone();
+        header.generation += 1;
+        header.recipients = recipients;
+        let body = StateBody {
+            vault_id: v.header.vault_id.clone(),
+            from: v.header.generation,
+            to: header.generation,
+            started: now(),
+            kind: Some(RotationKind::Plain),
+            changes: vec!["owner key".into()],
+            header,
+            holders: v.index.holders.clone(),
+            files: vec![],
+            base_revision: v.index.revision,
+            base_head: v.index.audit_head.hash.clone(),
+        };
+        v.write_state(&body, &keys).unwrap();
+        (body, keys)
+    }
+
+    fn settling_record() -> AuditEvent {
+        AuditEvent::new(
+            AuditAction::VaultRotateAbort,
+            None,
+            "generation 2 discarded",
+        )
+    }
+
+    /// The state file is bound to the index it was made from: once a record is
+    /// committed on top (an abort's), it is stale, so `--resume` refuses it and
+    /// `--abort` removes it without recording anything more (docs/format.md#rotation).
+    #[test]
+    fn the_state_file_is_bound_to_its_index() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut v = vault(dir.path());
+        start(&v);
+        assert_eq!(pending(&v.path), Some(2));
+        let (_, current) = v.read_state_any(2, Side::Old, None).unwrap();
+        assert!(current);
+        assert!(v.pending_rotation().unwrap().is_some());
+
+        v.commit_settling_rotation(settling_record()).unwrap();
+        let (_, current) = v.read_state_any(2, Side::Old, None).unwrap();
+        assert!(!current, "a state older than the index is stale");
+        let e = v.resume_rotation(None, &|_| {}).unwrap_err();
+        assert!(matches!(e, RotateError::StateMismatch(_)), "{e:?}");
+        assert!(matches!(
+            v.pending_rotation(),
+            Err(RotateError::StateMismatch(_))
+        ));
+        let head = v.index.audit_head.seq;
+        v.abort_rotation().unwrap();
+        assert_eq!(pending(&v.path), None);
+        assert_eq!(
+            v.index.audit_head.seq, head,
+            "a stale state's abort records nothing"
+        );
+        assert!(matches!(
+            v.abort_rotation(),
+            Err(RotateError::NothingPending)
+        ));
+    }
+
+    /// Each side of the switch checks its own MAC: before it the old generation's key,
+    /// after it the new one's, and neither key passes for the other side.
+    #[test]
+    fn the_state_file_needs_the_mac_of_its_side() {
+        let dir = tempfile::tempdir().unwrap();
+        let v = vault(dir.path());
+        let (_, keys) = start(&v);
+        assert!(v.read_state(2, Side::Old, None).is_ok());
+        assert!(v.read_state(2, Side::New, Some(&keys.auth)).is_ok());
+        let forged =
+            |r: Result<StateBody, RotateError>| matches!(r, Err(RotateError::StateForged(_)));
+        assert!(forged(v.read_state(2, Side::New, None)));
+        assert!(forged(v.read_state(2, Side::Old, Some(&keys.auth))));
+        // A state file under another generation's name is refused too.
+        fs::rename(
+            v.path.join(header::rotation_file(2)),
+            v.path.join(header::rotation_file(3)),
+        )
+        .unwrap();
+        assert!(forged(v.read_state(3, Side::Old, None)));
+    }
+
+    /// An undo re-reads vault.json and refuses once it names the new generation (an
+    /// error after the switch's rename): then only `--resume` may continue.
+    #[test]
+    fn an_undo_refuses_a_switched_vault() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut v = vault(dir.path());
+        let (body, _) = start(&v);
+        let revision = v.index.revision;
+        write_header_file(&v.path, &body.header).unwrap();
+        let e = v.abort_rotation().unwrap_err();
+        assert!(matches!(e, RotateError::AlreadySwitched(2)), "{e:?}");
+        assert_eq!(pending(&v.path), Some(2), "nothing was undone");
+        // And the failure path of a rotation refuses the same way.
+        let e = v.discard(&body, Some(settling_record())).unwrap_err();
+        assert!(matches!(e, RotateError::AlreadySwitched(2)), "{e:?}");
+        assert_eq!(v.index.revision, revision, "nothing was recorded");
+    }
+
+    #[test]
+    fn pending_names_the_highest_state_file_only() {
+        let dir = tempfile::tempdir().unwrap();
+        assert_eq!(pending(dir.path()), None);
+        for name in [
+            "rotation.g2.age",
+            "rotation.g10.age",
+            "rotation.g07.age",
+            "rotation.g3.age.tmp",
+        ] {
+            fs::write(dir.path().join(name), b"").unwrap();
+        }
+        assert_eq!(pending(dir.path()), Some(10));
+        assert_eq!(pending(&dir.path().join("missing")), None);
     }
 }

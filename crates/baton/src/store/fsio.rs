@@ -7,7 +7,9 @@ use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 
 /// A test hook called at every step that changes the disk, so a crash test can stop
-/// the process at each one in turn (the CLI installs it in debug builds only).
+/// there, at each step in turn: the library's tests panic in-process
+/// (crates/baton/tests/crash.rs), the CLI's debug builds kill themselves with SIGKILL.
+/// Never installed in production.
 static FAULT_HOOK: std::sync::OnceLock<Box<dyn Fn(&'static str) + Send + Sync>> =
     std::sync::OnceLock::new();
 
@@ -140,6 +142,10 @@ pub fn write_new(path: &Path, bytes: &[u8]) -> io::Result<()> {
 /// symlink). For files that no commit refers to yet: the caller syncs them all at once
 /// with `sync_file` before the commit (docs/format.md#rotation).
 pub fn write_unsynced(path: &Path, bytes: &[u8]) -> io::Result<()> {
+    // The crash point comes before the change: these writes run in parallel, and a
+    // panicking crash test lets rayon start queued items after the crash, which must
+    // stop before they change anything (crates/baton/tests/fault/).
+    fault_point("write_unsynced: writing");
     // Never write through what is there (a planted hard link, FIFO or symlink): create
     // the file exclusively, and if the name is taken, remove it and try once more.
     let create = || {
@@ -158,7 +164,6 @@ pub fn write_unsynced(path: &Path, bytes: &[u8]) -> io::Result<()> {
         other => other?,
     };
     f.write_all(bytes)?;
-    fault_point("write_unsynced: written");
     Ok(())
 }
 

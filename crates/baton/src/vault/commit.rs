@@ -128,6 +128,7 @@ impl Vault {
                 hex::encode(rand::random::<[u8; 4]>())
             ));
             fs::rename(&rec_path, &aside).map_err(io_err(&rec_path))?;
+            fsio::fault_point("commit: interrupted record set aside");
         }
         fsio::write_new(&rec_path, &seal::encrypt(&self.recipients, &rec_plain))
             .map_err(io_err(&rec_path))?;
@@ -342,5 +343,191 @@ impl Vault {
     pub(crate) fn write_header(&self) -> Result<(), VaultError> {
         let p = self.path.join(HEADER_FILE);
         Ok(write_header_file(&self.path, &self.header).map_err(io_err(&p))?)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::path::Path;
+
+    use super::*;
+    use crate::audit::AuditAction;
+    use crate::crypto::kdf::KdfParams;
+    use crate::crypto::secret::Passphrase;
+    use crate::emergency::Policy;
+    use crate::vault::changes::NewClient;
+    use crate::vault::{Access, InitOptions};
+
+    const PASS: &str = "commit engine unit test";
+
+    /// A vault with one client, `acme`.
+    fn vault(dir: &Path) -> Vault {
+        let mut v = Vault::init(
+            &dir.join("v"),
+            &Passphrase::new(PASS.into()),
+            InitOptions {
+                policy: Policy::single(vec!["anna".into(), "ben".into()], 2),
+                kdf: KdfParams::insecure_test(),
+            },
+            |_, _| Ok(()),
+        )
+        .unwrap();
+        v.add_client(NewClient {
+            id: "acme".into(),
+            ..Default::default()
+        })
+        .unwrap();
+        v
+    }
+
+    /// Every file below `dir` but the lock, with its bytes.
+    fn snapshot(dir: &Path) -> Vec<(PathBuf, Vec<u8>)> {
+        let mut out = Vec::new();
+        let mut todo = vec![dir.to_path_buf()];
+        while let Some(d) = todo.pop() {
+            for e in fs::read_dir(&d).unwrap().flatten() {
+                if e.file_type().unwrap().is_dir() {
+                    todo.push(e.path());
+                } else if e.file_name() != ".lock" {
+                    out.push((e.path(), fs::read(e.path()).unwrap()));
+                }
+            }
+        }
+        out.sort();
+        out
+    }
+
+    fn edit() -> AuditEvent {
+        AuditEvent::new(AuditAction::ClientEdit, Some("acme"), "name")
+    }
+
+    fn new_client(v: &Vault, id: &str) -> ClientFile {
+        let mut f = v.client("acme").unwrap();
+        f.id = id.into();
+        f.cid = hex::encode(rand::random::<[u8; 16]>());
+        f
+    }
+
+    /// What readers check is refused before anything is written: one change that names
+    /// a client twice (the same cid twice, or changed and removed at once), an id that
+    /// another client has, an invalid id or cid.
+    #[test]
+    fn a_change_that_names_a_client_twice_is_refused_before_anything_is_written() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut v = vault(dir.path());
+        let before = snapshot(v.path());
+        let revision = v.index.revision;
+        let acme = v.client("acme").unwrap();
+        let cid = acme.cid.clone();
+        let twice = |e: &VaultError| matches!(e, VaultError::ClientTwice(_));
+
+        let e = v
+            .commit(
+                edit(),
+                vec![v.client("acme").unwrap(), v.client("acme").unwrap()],
+                &[],
+            )
+            .unwrap_err();
+        assert!(twice(&e), "{e:?}");
+        let e = v
+            .commit(
+                edit(),
+                vec![v.client("acme").unwrap()],
+                std::slice::from_ref(&cid),
+            )
+            .unwrap_err();
+        assert!(twice(&e), "{e:?}");
+        let mut bad_cid = v.client("acme").unwrap();
+        bad_cid.cid = "ACME".into();
+        assert!(twice(&v.commit(edit(), vec![bad_cid], &[]).unwrap_err()));
+        // The id of another client, in the vault or in the same change.
+        let e = v
+            .commit(edit(), vec![new_client(&v, "acme")], &[])
+            .unwrap_err();
+        assert!(
+            matches!(&e, VaultError::ClientExists(id) if id == "acme"),
+            "{e:?}"
+        );
+        let e = v
+            .commit(
+                edit(),
+                vec![new_client(&v, "neu"), new_client(&v, "neu")],
+                &[],
+            )
+            .unwrap_err();
+        assert!(
+            matches!(&e, VaultError::ClientExists(id) if id == "neu"),
+            "{e:?}"
+        );
+        let e = v
+            .commit(edit(), vec![new_client(&v, "../x")], &[])
+            .unwrap_err();
+        assert!(matches!(e, VaultError::InvalidId(_)), "{e:?}");
+
+        assert_eq!(
+            snapshot(v.path()),
+            before,
+            "a refused change wrote something"
+        );
+        assert_eq!(v.index.revision, revision);
+        // And the same change named once commits.
+        v.commit(edit(), vec![acme], &[]).unwrap();
+        assert_eq!(v.index.revision, revision + 1);
+    }
+
+    /// The record file of a write that died before its commit is evidence: the next
+    /// write moves it aside under a new name, byte for byte, and never overwrites it
+    /// (docs/format.md#audit-log).
+    #[test]
+    fn a_leftover_record_is_set_aside_never_overwritten() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut v = vault(dir.path());
+        let head = v.index.audit_head.seq;
+        let leftover = v.path.join(AUDIT_DIR).join(audit::record_file(head + 1));
+        fs::write(&leftover, b"the record of a crashed write").unwrap();
+        assert_eq!(v.orphans().unwrap(), vec![leftover.clone()]);
+        v.commit(edit(), vec![v.client("acme").unwrap()], &[])
+            .unwrap();
+        assert_eq!(v.index.audit_head.seq, head + 1);
+        assert_ne!(
+            fs::read(&leftover).unwrap(),
+            b"the record of a crashed write"
+        );
+        let aside: Vec<_> = fs::read_dir(v.path.join(AUDIT_DIR))
+            .unwrap()
+            .flatten()
+            .filter(|e| e.file_name().to_string_lossy().contains(".interrupted-"))
+            .map(|e| fs::read(e.path()).unwrap())
+            .collect();
+        assert_eq!(aside, vec![b"the record of a crashed write".to_vec()]);
+        assert_eq!(v.orphans().unwrap(), Vec::<PathBuf>::new());
+        assert!(v.audit_log().1.is_empty());
+    }
+
+    /// While a rotation's state file exists every write is refused (it would be missing
+    /// from the new generation), except the record that settles the rotation; a
+    /// read-only handle writes nothing.
+    #[test]
+    fn writes_wait_for_a_pending_rotation_and_need_the_lock() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut v = vault(dir.path());
+        let state = v.path.join(crate::store::header::rotation_file(2));
+        fs::write(&state, b"").unwrap();
+        let e = v
+            .commit(edit(), vec![v.client("acme").unwrap()], &[])
+            .unwrap_err();
+        assert!(matches!(e, VaultError::RotationPending(2)), "{e:?}");
+        let revision = v.index.revision;
+        v.commit_settling_rotation(AuditEvent::new(AuditAction::VaultRotateAbort, None, "x"))
+            .unwrap();
+        assert_eq!(v.index.revision, revision + 1);
+        fs::remove_file(&state).unwrap();
+        let path = v.path.clone();
+        drop(v);
+        let mut r = Vault::open(&path, &Passphrase::new(PASS.into()), Access::Read).unwrap();
+        let e = r
+            .commit(edit(), vec![r.client("acme").unwrap()], &[])
+            .unwrap_err();
+        assert!(matches!(e, VaultError::ReadOnly), "{e:?}");
     }
 }
