@@ -106,7 +106,7 @@ pub fn check_folder(path: &Path, now: &str) -> Result<(Header, Vec<Finding>), Un
     if h.kdf.is_insecure() {
         out.push(Finding::InsecureKdf);
     }
-    if let Some(generation) = crate::rotate::pending(path) {
+    if let Some(generation) = crate::store::header::pending_rotation(path) {
         out.push(Finding::RotationPending { generation });
     }
     if !path.join(h.index_file()).is_file() {

@@ -9,7 +9,7 @@
 
 use std::collections::{HashMap, HashSet};
 use std::fs;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 use age::x25519;
@@ -219,15 +219,7 @@ impl From<VaultError> for RotateError {
     }
 }
 
-/// The generation an unfinished rotation is heading for, if its state file exists.
-/// Needs no key: `status --check` uses it.
-pub fn pending(vault: &Path) -> Option<u64> {
-    fs::read_dir(vault)
-        .ok()?
-        .flatten()
-        .filter_map(|e| header::parse_rotation_file(&e.file_name().to_string_lossy()))
-        .max()
-}
+pub use crate::store::header::pending_rotation as pending;
 
 /// The plaintext body of the state file (docs/format.md#rotation).
 #[derive(Serialize, Deserialize)]

@@ -225,6 +225,16 @@ pub(crate) fn write_header_file(vault: &Path, h: &Header) -> io::Result<()> {
     fsio::write_atomic(&vault.join(HEADER_FILE), &json)
 }
 
+/// The generation an unfinished rotation is heading for, if its state file exists.
+/// Needs no key: `status --check` uses it.
+pub fn pending_rotation(vault: &Path) -> Option<u64> {
+    std::fs::read_dir(vault)
+        .ok()?
+        .flatten()
+        .filter_map(|e| parse_rotation_file(&e.file_name().to_string_lossy()))
+        .max()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

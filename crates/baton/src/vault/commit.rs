@@ -25,7 +25,7 @@ impl Vault {
     pub(crate) fn require_write(&self) -> Result<(), VaultError> {
         self.require_lock()?;
         // A write now would be missing from the new generation (docs/format.md#rotation).
-        if let Some(generation) = crate::rotate::pending(&self.path) {
+        if let Some(generation) = crate::store::header::pending_rotation(&self.path) {
             return Err(VaultError::RotationPending(generation));
         }
         Ok(())
