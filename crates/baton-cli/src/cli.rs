@@ -268,7 +268,7 @@ fn between<T: TryFrom<u64>, const MIN: u64, const MAX: u64>(text: &str) -> Resul
 
 /// A calendar date, YYYY-MM-DD.
 fn date(text: &str) -> Result<String, BadValue> {
-    if baton::client::valid_date(text) {
+    if baton::time::is_date(text) {
         Ok(text.to_string())
     } else {
         Err(msg::not_a_date(text))

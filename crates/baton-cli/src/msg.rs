@@ -165,7 +165,7 @@ pub fn finding(f: &Finding) -> String {
         }
         Finding::DrillDue { since } => format!(
             "an emergency drill is due (since {}): have the holders prove their kits ('baton emergency drill')",
-            since.get(..10).unwrap_or(since)
+            baton::time::day_of(since)
         ),
         Finding::PurgeDue { clients } => format!(
             "{} former client(s) due for deletion ({}): run 'baton purge'",

@@ -250,7 +250,7 @@ impl Lifecycle {
             return Some(self.retain_until.clone());
         }
         crate::time::add_months(&format!("{}T00:00:00Z", ended.date), months)
-            .and_then(|t| t.get(..10).map(str::to_string))
+            .map(|t| crate::time::day_of(&t).to_string())
     }
 
     /// Whether the client's data may be purged on `today` (YYYY-MM-DD) under the
@@ -264,18 +264,7 @@ impl Lifecycle {
     }
 }
 
-/// A calendar date as `YYYY-MM-DD` (checked, so text comparison orders dates).
-pub fn valid_date(s: &str) -> bool {
-    s.len() == 10
-        && s.bytes().enumerate().all(|(i, b)| {
-            if i == 4 || i == 7 {
-                b == b'-'
-            } else {
-                b.is_ascii_digit()
-            }
-        })
-        && humantime::parse_rfc3339_weak(&format!("{s}T00:00:00Z")).is_ok()
-}
+pub use crate::time::is_date as valid_date;
 
 #[cfg(test)]
 mod lifecycle_tests {

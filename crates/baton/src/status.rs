@@ -184,7 +184,7 @@ impl Vault {
             },
         })?;
         let catalog = self.catalog()?;
-        let today = now.get(..10).unwrap_or(now);
+        let today = crate::time::day_of(now);
         let drill_due = self.drill_due();
         if let Some(since) = drill_due.as_deref().filter(|d| *d <= now) {
             findings.push(Finding::DrillDue {

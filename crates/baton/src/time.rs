@@ -7,7 +7,71 @@ pub fn now() -> String {
 
 /// Today's date (UTC), `YYYY-MM-DD`.
 pub fn today() -> String {
-    now()[..10].to_string()
+    day_of(&now()).to_string()
+}
+
+/// The calendar day (`YYYY-MM-DD`) of an RFC 3339 time the vault recorded. Text that is
+/// shorter, or not cut at a character boundary (a damaged file), comes back whole:
+/// this never panics, unlike slicing.
+pub fn day_of(rfc3339: &str) -> &str {
+    rfc3339.get(..10).unwrap_or(rfc3339)
+}
+
+/// Whether `s` is a calendar date written `YYYY-MM-DD` (so that text order is date
+/// order, which retention and rotation rely on).
+pub fn is_date(s: &str) -> bool {
+    s.len() == 10
+        && s.bytes().enumerate().all(|(i, b)| {
+            if i == 4 || i == 7 {
+                b == b'-'
+            } else {
+                b.is_ascii_digit()
+            }
+        })
+        && humantime::parse_rfc3339_weak(&format!("{s}T00:00:00Z")).is_ok()
+}
+
+/// A checked calendar date, `YYYY-MM-DD`.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct Date(String);
+
+/// Text that is not a `YYYY-MM-DD` calendar date.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[error("'{0}' is not a date (YYYY-MM-DD)")]
+pub struct BadDate(pub String);
+
+impl Date {
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+
+    /// Today (UTC).
+    pub fn today() -> Date {
+        Date(today())
+    }
+}
+
+impl std::str::FromStr for Date {
+    type Err = BadDate;
+    fn from_str(s: &str) -> Result<Date, BadDate> {
+        if is_date(s) {
+            Ok(Date(s.to_string()))
+        } else {
+            Err(BadDate(s.to_string()))
+        }
+    }
+}
+
+impl std::fmt::Display for Date {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl From<Date> for String {
+    fn from(d: Date) -> String {
+        d.0
+    }
 }
 
 /// Adds calendar months to an RFC 3339 UTC time (`YYYY-MM-DDThh:mm:ssZ`), keeping the
@@ -41,6 +105,19 @@ pub fn add_months(rfc3339: &str, months: u32) -> Option<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn days_and_dates() {
+        assert_eq!(day_of("2026-11-27T07:00:14Z"), "2026-11-27");
+        assert_eq!(day_of("2026"), "2026");
+        // Byte 10 inside a multi-byte character: no panic, the text back whole.
+        assert_eq!(day_of("2026-11-2ä7"), "2026-11-2ä7");
+        assert!("2024-02-29".parse::<Date>().is_ok());
+        for bad in ["2023-02-29", "2026-13-01", "26-01-01", "2026-1-01x", ""] {
+            assert_eq!(bad.parse::<Date>(), Err(BadDate(bad.into())), "{bad}");
+        }
+        assert_eq!(Date::today().as_str(), today());
+    }
 
     #[test]
     fn months_are_calendar_months() {

@@ -268,7 +268,7 @@ pub fn run(a: DemoArgs) -> Result<()> {
             },
         )
         .map_err(fail)?;
-    let today = &baton::time::now()[..10];
+    let today = &baton::time::today();
     for c in vault.purge_candidates(today).map_err(fail)? {
         println!(
             "purge lists {} ({}): ended {}, kept until {}{}",

@@ -334,7 +334,7 @@ fn type_words(
                     match set.retired.iter().find(|r| r.id == id) {
                         Some(r) => kb.say(&format!(
                             "  these words begin a share of set {id}, which was replaced on {}: that kit is void. Start again with a current kit.",
-                            &r.retired[..10.min(r.retired.len())]
+                            baton::time::day_of(&r.retired)
                         )),
                         None => kb.say(&format!(
                             "  these words begin a share of set {id}, not of this vault's set {}: check the vault id on the kit ({}). Start again.",
@@ -465,7 +465,7 @@ fn check_share(
                 "the words are typed correctly (check code {}), but share set {} was replaced on {}: this share opens nothing written since; destroy this kit once you have the new one",
                 format_check(&check),
                 r.id,
-                &r.retired[..10.min(r.retired.len())]
+                baton::time::day_of(&r.retired)
             ),
         ),
         Verdict::Foreign { id } => (

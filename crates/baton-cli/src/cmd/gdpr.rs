@@ -206,7 +206,7 @@ pub fn purge(ctx: &Ctx, a: PurgeArgs) -> Result<()> {
                     esc(&p.id),
                     p.exports
                         .iter()
-                        .map(|t| t.get(..10).unwrap_or(t))
+                        .map(|t| baton::time::day_of(t))
                         .collect::<Vec<_>>()
                         .join(", ")
                 );

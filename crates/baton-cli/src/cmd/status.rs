@@ -46,7 +46,7 @@ pub(crate) fn cmd_status(ctx: &Ctx, as_json: bool) -> Result<()> {
     println!(
         "shares     set {} of {}: {}",
         h.share_set.id,
-        &h.share_set.created[..10.min(h.share_set.created.len())],
+        baton::time::day_of(&h.share_set.created),
         esc(&v.policy().describe())
     );
     println!(

@@ -57,7 +57,7 @@ pub enum ShareError {
     },
     #[error("this share was already entered (group {}, share {})", .group + 1, .member + 1)]
     Duplicate { group: u8, member: u8 },
-    #[error("this share is from share set {}, which was replaced on {}: it is void", .0.id, &.0.retired[..10.min(.0.retired.len())])]
+    #[error("this share is from share set {}, which was replaced on {}: it is void", .0.id, crate::time::day_of(&.0.retired))]
     Retired(RetiredSet),
     #[error("this share is from share set {id}, not from this vault (its share set is {current})")]
     Foreign { id: String, current: String },

@@ -242,7 +242,7 @@ pub fn package_dir(client: &ClientFile, origin: &Origin) -> String {
     format!(
         "baton-{}-{}",
         client.id,
-        &origin.exported[..10.min(origin.exported.len())]
+        crate::time::day_of(origin.exported)
     )
 }
 

@@ -137,9 +137,7 @@ pub fn categories(c: &ClientSummary) -> Vec<CategoryCount> {
     out
 }
 
-fn day(t: &str) -> &str {
-    t.get(..10).unwrap_or(t)
-}
+use crate::time::day_of as day;
 
 /// Where the current client of this id starts in the audit log: its last `client.add`
 /// (an id can be used again after a purge; the earlier client's records are another
@@ -601,7 +599,10 @@ fn actor_text(actor: &str, keeper: &str, lang: Lang) -> String {
 
 /// `2026-11-27T07:00:14Z` as `2026-11-27 07:00 UTC`.
 fn when(t: &str) -> String {
-    match (t.get(..10), t.get(11..16)) {
+    match (
+        Some(crate::time::day_of(t)).filter(|d| d.len() == 10),
+        t.get(11..16),
+    ) {
         (Some(d), Some(hm)) => format!("{d} {hm} UTC"),
         _ => t.to_string(),
     }

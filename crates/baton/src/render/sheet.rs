@@ -47,9 +47,7 @@ pub fn qr_svg(text: &str) -> Option<Zeroizing<String>> {
     Some(Zeroizing::new(svg[start..].to_string()))
 }
 
-pub(crate) fn date(rfc3339: &str) -> &str {
-    &rfc3339[..10.min(rfc3339.len())]
-}
+pub(crate) use crate::time::day_of as date;
 
 /// Renders twice: once to measure, once into a buffer of exactly that size, so no
 /// reallocation leaves an unwiped copy of the secrets behind; wiped on drop.

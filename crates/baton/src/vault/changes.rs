@@ -341,7 +341,7 @@ impl Vault {
                         .hold
                         .take()
                         .map(|h| h.since)
-                        .unwrap_or_else(|| now()[..10].to_string());
+                        .unwrap_or_else(crate::time::today);
                     file.lifecycle.hold = Some(crate::client::Hold { reason, since });
                 }
                 None => {
