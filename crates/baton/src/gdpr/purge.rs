@@ -336,16 +336,10 @@ mod tests {
     fn vault(dir: &std::path::Path) -> Vault {
         let path = dir.join("v");
         let pass = Passphrase::new("correct horse battery staple".into());
-        Vault::init(
+        drop(crate::vault::test_vault(
             &path,
-            &pass,
-            InitOptions {
-                policy: Policy::single(vec!["anna".into(), "ben".into()], 2),
-                kdf: KdfParams::insecure_test(),
-            },
-            |_, _| Ok(()),
-        )
-        .unwrap();
+            "correct horse battery staple",
+        ));
         let mut v = Vault::open(&path, &pass, Access::Write).unwrap();
         for id in ["due", "recent", "held", "kept", "active"] {
             v.add_client(NewClient {

@@ -1196,16 +1196,7 @@ mod tests {
     /// A state body as a rotation of `kind` writes it, as JSON.
     fn body_json(kind: RotationKind, changes: &[&str]) -> serde_json::Value {
         let dir = tempfile::tempdir().unwrap();
-        let v = Vault::init(
-            &dir.path().join("v"),
-            &Passphrase::new("correct horse battery staple".into()),
-            InitOptions {
-                policy: Policy::single(vec!["anna".into(), "ben".into()], 2),
-                kdf: KdfParams::insecure_test(),
-            },
-            |_, _| Ok(()),
-        )
-        .unwrap();
+        let v = crate::vault::test_vault(&dir.path().join("v"), "correct horse battery staple");
         let body = StateBody {
             vault_id: v.header.vault_id.clone(),
             from: 1,
@@ -1362,23 +1353,11 @@ mod step_tests {
     use std::path::Path;
 
     use super::*;
-    use crate::crypto::kdf::KdfParams;
-    use crate::emergency::Policy;
-    use crate::vault::InitOptions;
 
     const PASS: &str = "rotation unit test";
 
     fn vault(dir: &Path) -> Vault {
-        Vault::init(
-            &dir.join("v"),
-            &Passphrase::new(PASS.into()),
-            InitOptions {
-                policy: Policy::single(vec!["anna".into(), "ben".into()], 2),
-                kdf: KdfParams::insecure_test(),
-            },
-            |_, _| Ok(()),
-        )
-        .unwrap()
+        crate::vault::test_vault(&dir.join("v"), PASS)
     }
 
     /// The keys and the state file of a rotation of `v` to the next generation, as

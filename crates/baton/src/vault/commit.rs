@@ -352,26 +352,17 @@ mod tests {
 
     use super::*;
     use crate::audit::AuditAction;
-    use crate::crypto::kdf::KdfParams;
+
     use crate::crypto::secret::Passphrase;
-    use crate::emergency::Policy;
+
+    use crate::vault::Access;
     use crate::vault::changes::NewClient;
-    use crate::vault::{Access, InitOptions};
 
     const PASS: &str = "commit engine unit test";
 
     /// A vault with one client, `acme`.
     fn vault(dir: &Path) -> Vault {
-        let mut v = Vault::init(
-            &dir.join("v"),
-            &Passphrase::new(PASS.into()),
-            InitOptions {
-                policy: Policy::single(vec!["anna".into(), "ben".into()], 2),
-                kdf: KdfParams::insecure_test(),
-            },
-            |_, _| Ok(()),
-        )
-        .unwrap();
+        let mut v = crate::vault::test_vault(&dir.join("v"), PASS);
         v.add_client(NewClient {
             id: "acme".into(),
             ..Default::default()

@@ -111,3 +111,18 @@ impl Vault {
         matches!(self.key, Key::Owner(_))
     }
 }
+
+/// A vault for unit tests: holders anna and ben (2 of 2), the fast test KDF.
+#[cfg(test)]
+pub(crate) fn test_vault(path: &Path, passphrase: impl Into<String>) -> Vault {
+    Vault::init(
+        path,
+        &crate::crypto::secret::Passphrase::new(passphrase.into()),
+        InitOptions {
+            policy: Policy::single(vec!["anna".into(), "ben".into()], 2),
+            kdf: KdfParams::insecure_test(),
+        },
+        |_, _| Ok(()),
+    )
+    .expect("a test vault")
+}
