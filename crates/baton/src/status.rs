@@ -102,6 +102,12 @@ impl<'a> Verdict<'a> {
 /// file and the two folders, and the rotation schedule (against `now`, RFC 3339).
 pub fn check_folder(path: &Path, now: &str) -> Result<(Header, Vec<Finding>), UnlockError> {
     let h = crate::vault::read_header(path)?;
+    let findings = folder_findings(path, &h, now);
+    Ok((h, findings))
+}
+
+/// The keyless checks against a header already read.
+fn folder_findings(path: &Path, h: &Header, now: &str) -> Vec<Finding> {
     let mut out = Vec::new();
     if h.kdf.is_insecure() {
         out.push(Finding::InsecureKdf);
@@ -125,7 +131,7 @@ pub fn check_folder(path: &Path, now: &str) -> Result<(Header, Vec<Finding>), Un
             last: h.last_rotation().to_string(),
         });
     }
-    Ok((h, out))
+    out
 }
 
 /// Everything `status` shows about an unlocked vault.
@@ -175,14 +181,7 @@ impl Vault {
     /// The status of an unlocked vault at `now` (RFC 3339): the public checks of
     /// [`check_folder`] plus the drill, the GDPR duties and unnamed files.
     pub fn status(&self, now: &str) -> Result<Status, VaultError> {
-        let (_, mut findings) = check_folder(self.path(), now).map_err(|e| match e {
-            UnlockError::Integrity(i) => VaultError::Integrity(i),
-            UnlockError::Io { path, source } => VaultError::Io { path, source },
-            other => VaultError::Io {
-                path: self.path().to_path_buf(),
-                source: std::io::Error::other(other.to_string()),
-            },
-        })?;
+        let mut findings = folder_findings(self.path(), self.header(), now);
         let catalog = self.catalog()?;
         let today = crate::time::day_of(now);
         let drill_due = self.drill_due();
