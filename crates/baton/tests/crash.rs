@@ -9,6 +9,9 @@
 
 mod fault;
 
+mod common;
+
+use common::copy_tree;
 use std::collections::{BTreeMap, HashSet};
 use std::fs;
 use std::path::{Path, PathBuf};
@@ -134,18 +137,6 @@ fn base(extra: usize) -> Base {
         dir,
         path,
         emergency: combine(&shares),
-    }
-}
-
-fn copy_tree(from: &Path, to: &Path) {
-    fs::create_dir_all(to).unwrap();
-    for d in fs::read_dir(from).unwrap() {
-        let d = d.unwrap();
-        if d.file_type().unwrap().is_dir() {
-            copy_tree(&d.path(), &to.join(d.file_name()));
-        } else {
-            fs::copy(d.path(), to.join(d.file_name())).unwrap();
-        }
     }
 }
 

@@ -8,6 +8,9 @@
 //! names), and the expected values of typed fields are compared in their serialized
 //! form, which is the format itself.
 
+mod common;
+
+use common::copy_tree;
 use std::fs;
 use std::path::{Path, PathBuf};
 
@@ -25,18 +28,6 @@ const SHARE_SET: &str = "4380";
 struct Scratch {
     _dir: tempfile::TempDir,
     vault: PathBuf,
-}
-
-fn copy_tree(from: &Path, to: &Path) {
-    fs::create_dir_all(to).unwrap();
-    for d in fs::read_dir(from).unwrap() {
-        let d = d.unwrap();
-        if d.file_type().unwrap().is_dir() {
-            copy_tree(&d.path(), &to.join(d.file_name()));
-        } else {
-            fs::copy(d.path(), to.join(d.file_name())).unwrap();
-        }
-    }
 }
 
 fn reference_vault() -> Scratch {
