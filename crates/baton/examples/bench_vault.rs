@@ -227,6 +227,7 @@ fn make_client(
                 created: time.into(),
                 updated: time.into(),
                 name,
+                ver: Default::default(),
             }
         })
         .collect();
@@ -245,6 +246,9 @@ fn make_client(
         entries,
         id,
         lifecycle: Default::default(),
+        meta_ver: Default::default(),
+        removed: vec![],
+        conflicts: Default::default(),
     }
 }
 

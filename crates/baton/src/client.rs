@@ -4,6 +4,7 @@
 use serde::{Deserialize, Serialize};
 
 use crate::crypto::secret::{SecretBytes, SecretText, serde_secret_bytes, serde_secret_text};
+use crate::sync::Ver;
 
 /// What kind of system an entry gives access to (docs/format.md#client-files).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, Hash, PartialOrd, Ord)]
@@ -98,6 +99,10 @@ pub struct Entry {
     pub attachments: Vec<Attachment>,
     pub created: String,
     pub updated: String,
+    /// Which writers' changes this version of the entry includes
+    /// (docs/format.md#multi-writer); empty before version 3.
+    #[serde(default, skip_serializing_if = "Ver::is_empty")]
+    pub ver: Ver,
 }
 
 /// The plaintext of a client file.
@@ -127,6 +132,67 @@ pub struct ClientFile {
     pub entries: Vec<Entry>,
     #[serde(default)]
     pub lifecycle: Lifecycle,
+    /// The version of the client's own fields (name, contact, notes, tags, recipients,
+    /// lifecycle); empty before version 3 (docs/format.md#multi-writer).
+    #[serde(default, skip_serializing_if = "Ver::is_empty")]
+    pub meta_ver: Ver,
+    /// Tombstones of removed entries, so an older copy cannot bring them back.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub removed: Vec<Removal>,
+    /// Versions made apart on other devices that are still to be resolved
+    /// (docs/format.md#merge).
+    #[serde(default, skip_serializing_if = "Conflicts::is_empty")]
+    pub conflicts: Conflicts,
+}
+
+/// A tombstone: what was removed (an entry name, or a client id), when, at which
+/// version.
+#[derive(Serialize, Deserialize, Debug, Clone, PartialEq, Eq)]
+pub struct Removal {
+    pub name: String,
+    pub ver: Ver,
+    #[serde(default)]
+    pub time: String,
+}
+
+/// A client's own fields as one version (a side of a conflict over them).
+#[derive(Serialize, Deserialize, Debug, Clone, PartialEq, Eq)]
+pub struct ClientFields {
+    pub name: String,
+    #[serde(default)]
+    pub contact: String,
+    #[serde(default)]
+    pub notes: String,
+    #[serde(default)]
+    pub tags: Vec<String>,
+    #[serde(default)]
+    pub recipients: Vec<String>,
+    #[serde(default)]
+    pub lifecycle: Lifecycle,
+    #[serde(default)]
+    pub updated: String,
+    pub ver: Ver,
+}
+
+/// The other sides of a client's unresolved conflicts (docs/format.md#merge): the
+/// version in the client file's own fields and entries is one side; these are the rest.
+#[derive(Serialize, Deserialize, Debug, Default)]
+pub struct Conflicts {
+    /// Other versions of entries; each name is also in `entries` or `removed`.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub entries: Vec<Entry>,
+    /// Other versions of the client's own fields.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub fields: Vec<ClientFields>,
+    /// Removals of the whole client made apart from this version.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub removed: Vec<Removal>,
+}
+
+impl Conflicts {
+    pub fn is_empty(&self) -> bool {
+        self.entries.is_empty() && self.fields.is_empty() && self.removed.is_empty()
+    }
 }
 
 /// A client's place in its lifecycle and its GDPR facts (docs/gdpr.md): when the
@@ -546,6 +612,7 @@ mod tests {
             }],
             created: String::new(),
             updated: String::new(),
+            ver: Default::default(),
         };
         let d = format!("{e:?}");
         assert!(!d.contains("hunter2"));

@@ -11,7 +11,7 @@
 //!
 //! | layer | modules | concern |
 //! |---|---|---|
-//! | primitives | [`crypto`], [`slip39`], [`time`], [`audit`], [`client`] | keys and secrets, share math, dates, audit records, the client data model |
+//! | primitives | [`crypto`], [`slip39`], [`time`], [`audit`], [`client`], [`sync`] | keys and secrets, share math, dates, audit records, the client data model, versions and the merge of versions made apart |
 //! | storage | `store` (internal; its public types are re-exported here, its file helpers in [`fs`]) | the files of a vault folder: header, index, locator, catalog, shards, atomic writes |
 //! | the vault | [`vault`] | open, read, commit, verify, passphrase change, rollback memory |
 //! | features | [`emergency`], [`rotate`], [`export`], [`gdpr`], [`status`] | the handover, key rotation, client packages, GDPR duties, what needs attention |
@@ -74,6 +74,7 @@ pub mod slip39;
 pub mod status;
 #[doc(hidden)]
 pub mod store;
+pub mod sync;
 pub mod time;
 pub mod vault;
 

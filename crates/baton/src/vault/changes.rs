@@ -191,6 +191,9 @@ impl Vault {
             updated: t,
             entries: vec![],
             lifecycle: Default::default(),
+            meta_ver: Default::default(),
+            removed: vec![],
+            conflicts: Default::default(),
         };
         self.commit(
             AuditEvent::new(AuditAction::ClientAdd, Some(&c.id), ""),
@@ -437,6 +440,7 @@ impl Vault {
             attachments: vec![],
             created: t.clone(),
             updated: t.clone(),
+            ver: Default::default(),
         };
         fields.apply(&mut e);
         file.entries.push(e);

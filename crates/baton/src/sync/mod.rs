@@ -1,0 +1,18 @@
+//! Several writers, one vault (docs/format.md#multi-writer): version vectors, the merge
+//! of client versions made apart on different devices, and the names sync services
+//! give the conflicted copies of a file.
+//!
+//! Everything here is pure: no files, no keys. The storage layer decides which versions
+//! exist; this module decides what they merge to.
+
+mod merge;
+mod ver;
+
+pub use merge::{
+    ClientVersion, ConflictKind, EntrySide, Merged, ResolveError, StampError, conflicts_of,
+    entry_sides, merge_client, resolve_entry, resolve_fields, stamp_change,
+};
+pub use ver::{LEGACY, Order, Ver, valid_writer};
+
+#[cfg(test)]
+mod tests;
