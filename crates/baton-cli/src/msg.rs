@@ -143,6 +143,10 @@ pub const ROTATION_LIMITS_SHARES: &str = "\
 the old share set is void for everything written from now on, but any threshold of old
 shares still opens the old copies above: ask every holder to destroy the old kit.";
 
+/// What to do about a sync service's conflicted copy in a version 2 vault
+/// (docs/format.md#conflict-copies).
+pub const HINT_CONFLICT_COPY: &str = "two devices changed the vault while apart; keep every file (the copy is the only record of the other device's changes), write from one device only, and enter that device's changes again there ('baton audit' on it lists them)";
+
 /// Exit codes of `status --check` (for cron and systemd timers).
 pub const EXIT_CHECK_ROTATION_DUE: i32 = 10;
 pub const EXIT_CHECK_PROBLEM: i32 = 11;
@@ -185,6 +189,18 @@ pub fn finding(f: &Finding) -> String {
         Finding::Orphans { count } => format!(
             "{count} file(s) the index does not name (left by an interrupted write or rotation, or another machine's change still syncing); they are kept, never read"
         ),
+        Finding::ConflictCopies { copies, total } => format!(
+            "{total} conflicted cop(ies) made by a sync service ({}): another device's changes are in them, not in this vault",
+            esc(&copies
+                .iter()
+                .map(|(copy, original)| format!("{copy} of {original}"))
+                .collect::<Vec<_>>()
+                .join(", "))
+        ),
+        Finding::UnknownFiles { files, total } => format!(
+            "{total} file(s) in the vault folder that baton did not write ({}): move them out of the vault folder",
+            list(files)
+        ),
         _ => format!("{f:?}"),
     }
 }
@@ -209,6 +225,9 @@ pub fn check_failure(f: &Finding) -> Failure {
         ))
         .hint(HINT_ROTATION_PENDING)
         .code(EXIT_CHECK_PROBLEM),
+        Finding::ConflictCopies { .. } => Failure::new(finding(f))
+            .hint(HINT_CONFLICT_COPY)
+            .code(EXIT_CHECK_PROBLEM),
         other => check_problem(finding(other)),
     }
 }
@@ -218,6 +237,7 @@ pub fn integrity(e: &IntegrityError) -> Failure {
         IntegrityError::HeaderRecipients | IntegrityError::IndexForged => {
             "someone with write access changed the vault; do not add secrets until you have restored it from a backup you trust"
         }
+        IntegrityError::ConflictCopy { .. } => HINT_CONFLICT_COPY,
         IntegrityError::IndexVersion(_) => {
             "this vault was made by a development build of baton: open it with that build (its client files also decrypt with the age command and the owner identity)"
         }
@@ -945,9 +965,16 @@ pub fn not_confirmed_remove() -> Failure {
     Failure::new("not confirmed; nothing was removed").hint("pass --yes to remove without asking")
 }
 
-pub fn verify_problems(count: usize, first: &dyn fmt::Display) -> Failure {
+pub fn verify_problems(count: usize, first: &IntegrityError) -> Failure {
+    let hint = match first {
+        IntegrityError::ConflictCopy { .. } => HINT_CONFLICT_COPY,
+        IntegrityError::UnknownFile { .. } => {
+            "move the files baton did not write out of the vault folder (they are not read, and a copy of the folder takes them along)"
+        }
+        _ => HINT_VERIFY,
+    };
     Failure::new(format!("{count} problem(s) found, first: {first}"))
-        .hint(HINT_VERIFY)
+        .hint(hint)
         .code(EXIT_INTEGRITY)
 }
 

@@ -796,5 +796,14 @@ fn planted_non_files_do_not_break_the_cleanup() {
     e.stdout(&["rotate"]);
     assert!(e.vault.join("audit/archive.g0.age").is_dir(), "left alone");
     assert_eq!(baton::rotate::pending(&e.vault), None);
+    // It is not baton's, so verify names it rather than call the folder intact.
+    let out = e.cmd(&["verify"]).output().unwrap();
+    assert_eq!(out.status.code(), Some(4));
+    assert!(
+        stderr(&out).contains("audit/archive.g0.age"),
+        "{}",
+        stderr(&out)
+    );
+    fs::remove_dir(e.vault.join("audit/archive.g0.age")).unwrap();
     e.cmd(&["verify"]).assert().success();
 }

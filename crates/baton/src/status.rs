@@ -55,6 +55,15 @@ pub enum Finding {
     StaleExports { clients: Vec<String> },
     /// Files the index does not name (an interrupted write, or a change still syncing).
     Orphans { count: usize },
+    /// A sync service's conflicted copies: another device's version of a vault file
+    /// (docs/format.md#conflict-copies). `copies` are (copy, original) paths relative to
+    /// the vault, the first few of `total`.
+    ConflictCopies {
+        copies: Vec<(String, String)>,
+        total: usize,
+    },
+    /// Files in the vault folder that baton did not write (the first few of `total`).
+    UnknownFiles { files: Vec<String>, total: usize },
 }
 
 impl Finding {
@@ -63,6 +72,8 @@ impl Finding {
             Finding::RotationPending { .. }
             | Finding::IndexMissing { .. }
             | Finding::NotAFolder { .. }
+            | Finding::ConflictCopies { .. }
+            | Finding::UnknownFiles { .. }
             | Finding::Damaged { .. } => Severity::Problem,
             Finding::RotationDue { .. } => Severity::Due,
             Finding::InsecureKdf
@@ -125,10 +136,47 @@ fn folder_findings(path: &Path, h: &Header, now: &str) -> Vec<Finding> {
             out.push(Finding::NotAFolder { name });
         }
     }
+    out.extend(stray_findings(&crate::store::survey::survey(path)));
     if let Some(since) = h.rotation_overdue(now) {
         out.push(Finding::RotationDue {
             since,
             last: h.last_rotation().to_string(),
+        });
+    }
+    out
+}
+
+/// The findings for what a survey of the folder found that baton did not write.
+fn stray_findings(s: &crate::store::survey::Survey) -> Vec<Finding> {
+    use crate::store::survey::Stray;
+    let copies: Vec<(String, String)> = s
+        .strays
+        .iter()
+        .filter_map(|x| match x {
+            Stray::ConflictCopy { file, original, .. } => Some((file.clone(), original.clone())),
+            Stray::Unknown { .. } => None,
+        })
+        .collect();
+    let unknown: Vec<String> = s
+        .strays
+        .iter()
+        .filter(|x| matches!(x, Stray::Unknown { .. }))
+        .map(|x| x.file().to_string())
+        .collect();
+    // Beyond the named ones, the kind of the rest is not known: count them with the
+    // unknown files.
+    let rest = s.total - s.strays.len();
+    let mut out = Vec::new();
+    if !copies.is_empty() {
+        out.push(Finding::ConflictCopies {
+            total: copies.len(),
+            copies,
+        });
+    }
+    if !unknown.is_empty() || rest > 0 {
+        out.push(Finding::UnknownFiles {
+            total: unknown.len() + rest,
+            files: unknown,
         });
     }
     out

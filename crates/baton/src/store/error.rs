@@ -50,6 +50,12 @@ pub enum IntegrityError {
     VaultRolledBack { revision: u64, seen: u64 },
     #[error("{0}/ in the vault is not a plain folder (symlink or file)")]
     NotADirectory(&'static str),
+    #[error(
+        "{file} is a sync service's conflicted copy of {original}: another device's version, whose changes are not in this vault"
+    )]
+    ConflictCopy { file: String, original: String },
+    #[error("{file} in the vault folder was not written by baton")]
+    UnknownFile { file: String },
 }
 
 impl IntegrityError {

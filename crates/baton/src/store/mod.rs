@@ -9,6 +9,7 @@ pub mod header;
 pub mod index;
 pub mod locator;
 pub mod shard;
+pub mod survey;
 
 pub use error::IntegrityError;
 

@@ -6,6 +6,7 @@
 //! exist; this module decides what they merge to.
 
 mod merge;
+pub mod names;
 mod ver;
 
 pub use merge::{

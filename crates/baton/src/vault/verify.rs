@@ -9,6 +9,35 @@ impl Vault {
     /// Checks every file: index (already checked on open), every client file, the audit
     /// chain. Returns every problem found, each naming what it is about.
     pub fn verify(&self) -> Vec<IntegrityError> {
+        let mut problems = self.verify_files();
+        problems.extend(self.strays());
+        problems
+    }
+
+    /// Every file in the folder that baton did not write is a problem: a conflicted copy
+    /// holds another device's changes (docs/format.md#conflict-copies).
+    pub fn strays(&self) -> Vec<IntegrityError> {
+        use crate::store::survey::{Stray, survey};
+        let s = survey(&self.path);
+        let mut out: Vec<IntegrityError> = s
+            .strays
+            .into_iter()
+            .map(|x| match x {
+                Stray::ConflictCopy { file, original, .. } => {
+                    IntegrityError::ConflictCopy { file, original }
+                }
+                Stray::Unknown { file } => IntegrityError::UnknownFile { file },
+            })
+            .collect();
+        if s.total > out.len() {
+            out.push(IntegrityError::UnknownFile {
+                file: format!("… and {} more", s.total - out.len()),
+            });
+        }
+        out
+    }
+
+    fn verify_files(&self) -> Vec<IntegrityError> {
         let problems = self.verify_against(&self.index);
         // A reader holds no lock: if a writer committed meanwhile, check the newer index
         // instead of reporting the files it legitimately replaced.

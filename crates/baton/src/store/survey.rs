@@ -1,0 +1,208 @@
+//! Everything in a vault folder that baton did not write (docs/format.md#conflict-copies):
+//! the conflicted copies a sync service made of two devices' versions of one file, and
+//! files nobody can account for. Neither is ever "intact": a conflicted copy of the
+//! index holds another device's changes, and an unknown file may be anything.
+
+use std::fs;
+use std::path::Path;
+
+use crate::audit::{AUDIT_DIR, parse_archive_file, parse_record_file};
+use crate::store::header::HEADER_FILE;
+use crate::store::{CLIENTS_DIR, fsio, is_client_file_name};
+use crate::sync::names;
+
+/// At most this many strays are named; a folder with more says so by the count.
+const MAX_NAMED: usize = 50;
+
+/// A file in the vault folder that baton did not write.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Stray {
+    /// A sync service's conflicted copy of `original` (paths relative to the vault).
+    ConflictCopy {
+        file: String,
+        original: String,
+        service: names::Service,
+    },
+    /// Not a name baton writes, and not a sync service's own file.
+    Unknown { file: String },
+}
+
+impl Stray {
+    pub fn file(&self) -> &str {
+        match self {
+            Stray::ConflictCopy { file, .. } | Stray::Unknown { file } => file,
+        }
+    }
+}
+
+/// What a survey found: the first strays by name, and how many there are in all.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Survey {
+    pub strays: Vec<Stray>,
+    pub total: usize,
+}
+
+/// Files sync services and desktops keep in a synced folder's top level: theirs, not
+/// strays.
+fn sync_service_file(name: &str) -> bool {
+    const EXACT: [&str; 14] = [
+        ".stfolder",
+        ".stversions",
+        ".stignore",
+        ".owncloudsync.log",
+        ".nextcloudsync.log",
+        ".dropbox",
+        ".dropbox.attr",
+        ".dropbox.cache",
+        ".git",
+        ".gitignore",
+        ".gitattributes",
+        ".DS_Store",
+        "Thumbs.db",
+        "desktop.ini",
+    ];
+    EXACT.contains(&name)
+        // Nextcloud and ownCloud's sync journal: .sync_<hex>.db, ._sync_<hex>.db, -wal, -shm
+        || ((name.starts_with(".sync_") || name.starts_with("._sync_")) && name.contains(".db"))
+}
+
+/// Names baton writes at the top level of a vault.
+fn vault_root_file(name: &str) -> bool {
+    let generation_file = |prefix: &str| {
+        name.strip_prefix(prefix)
+            .and_then(|n| n.strip_suffix(".age"))
+            .is_some_and(|n| {
+                !n.is_empty() && n.len() <= 19 && n.bytes().all(|b| b.is_ascii_digit())
+            })
+    };
+    [HEADER_FILE, ".lock", CLIENTS_DIR, AUDIT_DIR].contains(&name)
+        || generation_file("index.g")
+        || generation_file("rotation.g")
+        || fsio::is_temp_name(name)
+}
+
+fn audit_file(name: &str) -> bool {
+    let interrupted = name
+        .split_once(".age.interrupted-")
+        .is_some_and(|(seq, tag)| {
+            parse_record_file(&format!("{seq}.age")).is_some() && crate::is_lower_hex(tag, 8)
+        });
+    parse_record_file(name).is_some()
+        || parse_archive_file(name).is_some()
+        || interrupted
+        || fsio::is_temp_name(name)
+}
+
+/// Lists the vault folder, `clients/` and `audit/` and returns what baton did not
+/// write. Folders that cannot be listed are left to the other checks (they report a
+/// missing or damaged folder).
+pub fn survey(path: &Path) -> Survey {
+    let mut out = Survey::default();
+    let note = |file: String, out: &mut Survey| {
+        out.total += 1;
+        if out.strays.len() < MAX_NAMED {
+            let stray = match names::parse(&file) {
+                Some(c) => Stray::ConflictCopy {
+                    original: names::original_name(&file).unwrap_or(c.original),
+                    file,
+                    service: c.service,
+                },
+                None => Stray::Unknown { file },
+            };
+            out.strays.push(stray);
+        }
+    };
+    type Known = fn(&str) -> bool;
+    let listing: [(&str, Known); 3] = [
+        ("", |n| vault_root_file(n) || sync_service_file(n)),
+        (CLIENTS_DIR, |n| {
+            is_client_file_name(n) || fsio::is_temp_name(n) || n == ".DS_Store"
+        }),
+        (AUDIT_DIR, |n| audit_file(n) || n == ".DS_Store"),
+    ];
+    for (dir, known) in listing {
+        let Ok(rd) = fs::read_dir(path.join(dir)) else {
+            continue;
+        };
+        let mut names: Vec<String> = Vec::new();
+        for e in rd.flatten() {
+            let name = e.file_name().to_string_lossy().into_owned();
+            let is_dir = e.file_type().is_ok_and(|t| t.is_dir());
+            // Inside clients/ and audit/ baton writes only files.
+            let fine = known(&name) && (dir.is_empty() || !is_dir);
+            if !fine {
+                names.push(if dir.is_empty() {
+                    name
+                } else {
+                    format!("{dir}/{name}")
+                });
+            }
+        }
+        names.sort();
+        for n in names {
+            note(n, &mut out);
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn conflicted_copies_and_unknown_files_are_found_and_the_rest_is_not() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path();
+        for d in ["clients", "audit", ".stfolder"] {
+            fs::create_dir(p.join(d)).unwrap();
+        }
+        let fid = "0123456789abcdef0123456789abcdef";
+        for f in [
+            "vault.json".to_string(),
+            ".lock".into(),
+            "index.g1.age".into(),
+            "rotation.g2.age".into(),
+            ".index.g1.age.0123456789ab.tmp".into(),
+            ".sync_3f2a1b.db".into(),
+            ".sync_3f2a1b.db-wal".into(),
+            format!("clients/{fid}.age"),
+            "audit/000000000001.age".into(),
+            "audit/000000000002.age.interrupted-0a1b2c3d".into(),
+            "audit/archive.g2.age".into(),
+            // What a sync service or a person left:
+            "index.g1 (conflicted copy 2026-12-01 154500).age".into(),
+            "audit/000000000003.sync-conflict-20261201-154500-ABCDEFG.age".into(),
+            format!("clients/{fid} (laptop's conflicted copy 2026-12-01).age"),
+            "notes.txt".into(),
+            "clients/readme".into(),
+        ] {
+            fs::write(p.join(&f), b"x").unwrap();
+        }
+        fs::create_dir(p.join("audit/sub")).unwrap();
+        let s = survey(p);
+        assert_eq!(s.total, 6, "{s:?}");
+        let files: Vec<&str> = s.strays.iter().map(Stray::file).collect();
+        assert_eq!(
+            files,
+            [
+                "index.g1 (conflicted copy 2026-12-01 154500).age",
+                "notes.txt",
+                &format!("clients/{fid} (laptop's conflicted copy 2026-12-01).age"),
+                "clients/readme",
+                "audit/000000000003.sync-conflict-20261201-154500-ABCDEFG.age",
+                "audit/sub",
+            ]
+        );
+        assert!(matches!(
+            &s.strays[0],
+            Stray::ConflictCopy { original, service: names::Service::Nextcloud, .. } if original == "index.g1.age"
+        ));
+        assert!(matches!(
+            &s.strays[4],
+            Stray::ConflictCopy { original, service: names::Service::Syncthing, .. }
+                if original == "audit/000000000003.age"
+        ));
+        assert!(matches!(&s.strays[1], Stray::Unknown { .. }));
+    }
+}
