@@ -118,10 +118,14 @@ impl Ctx {
         let Some(memory) = seen_folder() else {
             return Ok(vault);
         };
-        let file = memory.file(&vault.header().vault_id);
-        vault
+        let file = memory.file(&vault.header().vault_id, vault.path());
+        let vault = vault
             .guard_rollback(Box::new(memory))
-            .map_err(|e| msg::rolled_back(&e, &file))
+            .map_err(|e| msg::rolled_back(&e, &file))?;
+        if let Some(o) = vault.older_copy() {
+            eprintln!("baton: warning: {}", msg::older_copy(o));
+        }
+        Ok(vault)
     }
 }
 

@@ -334,6 +334,10 @@ impl From<VaultError> for Failure {
                 .hint("nothing was changed; correct the value and run the command again"),
             VaultError::ReadOnly => Failure::new(e.to_string())
                 .hint("the vault folder is read-only here: work on a writable copy"),
+            VaultError::OlderCopy { newer, .. } => Failure::new(e.to_string()).hint(format!(
+                "work in {} instead; if this copy is to go on from here (that folder is lost or stale), move that folder away first",
+                shown(newer)
+            )),
             VaultError::OwnerOnly => Failure::new(e.to_string()).hint(
                 "this needs the owner passphrase; with the emergency key, 'baton takeover' makes you the owner",
             ),
@@ -792,6 +796,16 @@ pub fn identity_without_key() -> Failure {
         .hint("use the emergency-key.txt that 'baton recover' wrote")
 }
 
+/// The warning for an older copy of a vault (vault::rollback).
+pub fn older_copy(o: &baton::vault::rollback::OlderCopy) -> String {
+    format!(
+        "this is an older copy of the vault: {} has {} more change(s) (opened on this machine {}); it is read-only here",
+        shown(&o.newer),
+        o.behind,
+        baton::time::day_of(&o.seen)
+    )
+}
+
 pub fn rolled_back(e: &dyn fmt::Display, memory_file: &Path) -> Failure {
     Failure::new(e.to_string()).code(EXIT_INTEGRITY).hint(format!(
         "someone restored older files; if you restored a backup on purpose, delete {} and run the command again",
@@ -1210,6 +1224,7 @@ pub fn rotate(e: RotateError) -> Failure {
         RotateError::Kdf(_) => Failure::new(e.to_string()).hint(HINT_KDF),
         RotateError::ReadOnly => Failure::new(e.to_string())
             .hint("the vault folder is read-only here: rotate a writable copy"),
+        RotateError::OlderCopy(v) => Failure::from(v),
         RotateError::OwnerOnly | RotateError::TakeoverByOwner => Failure::new(e.to_string()).hint(
             "the owner rotates with the passphrase ('baton rotate'); the emergency key's holder takes over ('baton takeover')",
         ),

@@ -157,6 +157,9 @@ pub struct AbortReport {
 pub enum RotateError {
     #[error("the vault was opened read-only")]
     ReadOnly,
+    /// This folder is an older copy of another folder of the vault (vault::rollback).
+    #[error("{0}")]
+    OlderCopy(VaultError),
     #[error("only the owner can do this")]
     OwnerOnly,
     #[error(
@@ -209,6 +212,7 @@ impl From<VaultError> for RotateError {
             VaultError::Kdf(k) => RotateError::Kdf(k),
             VaultError::Io { path, source } => RotateError::Io { path, source },
             VaultError::ReadOnly => RotateError::ReadOnly,
+            e @ VaultError::OlderCopy { .. } => RotateError::OlderCopy(e),
             VaultError::OwnerOnly => RotateError::OwnerOnly,
             VaultError::RotationPending(g) => RotateError::Pending(g),
             other => RotateError::Io {
@@ -327,10 +331,7 @@ fn describe(changes: &[String]) -> String {
 
 impl Vault {
     fn require_rotator(&self) -> Result<(), RotateError> {
-        if self.lock.is_none() {
-            return Err(RotateError::ReadOnly);
-        }
-        Ok(())
+        Ok(self.require_lock()?)
     }
 
     /// Rotates the keys: a new owner identity always (so every file gets a new data key

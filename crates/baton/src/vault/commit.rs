@@ -31,7 +31,13 @@ impl Vault {
         Ok(())
     }
 
-    pub(super) fn require_lock(&self) -> Result<(), VaultError> {
+    pub(crate) fn require_lock(&self) -> Result<(), VaultError> {
+        if let Some(o) = &self.older {
+            return Err(VaultError::OlderCopy {
+                newer: o.newer.clone(),
+                behind: o.behind,
+            });
+        }
         if self.lock.is_none() {
             return Err(VaultError::ReadOnly);
         }

@@ -111,6 +111,14 @@ pub enum VaultError {
     BadRecipient(String),
     #[error("the vault was opened read-only")]
     ReadOnly,
+    #[error(
+        "this folder is an older copy of the vault: the copy in {} has {behind} more change(s), so nothing is written here",
+        newer.display()
+    )]
+    OlderCopy {
+        newer: std::path::PathBuf,
+        behind: u64,
+    },
     #[error("only the owner can do this")]
     OwnerOnly,
     #[error("client '{client}' is under a legal hold ({reason})")]

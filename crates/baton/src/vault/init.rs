@@ -166,6 +166,7 @@ impl Vault {
             derived: None,
             located: Default::default(),
             memory: None,
+            older: None,
         };
         let detail = format!(
             "share set {} ({})",

@@ -69,6 +69,9 @@ pub struct Vault {
     pub(crate) located: std::sync::OnceLock<Vec<ClientRef>>,
     /// Where this machine remembers the revisions it has seen (docs/threat-model.md).
     pub(crate) memory: Option<Box<dyn rollback::RevisionMemory>>,
+    /// Set when this folder is an older copy of another one (vault::rollback): then
+    /// nothing is written here.
+    pub(crate) older: Option<rollback::OlderCopy>,
 }
 
 impl Vault {
@@ -104,7 +107,7 @@ impl Vault {
 
     /// Whether the vault was opened for writing (it holds the write lock).
     pub fn is_writable(&self) -> bool {
-        self.lock.is_some()
+        self.lock.is_some() && self.older.is_none()
     }
 
     pub fn is_owner(&self) -> bool {

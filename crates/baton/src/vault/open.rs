@@ -192,6 +192,7 @@ impl Vault {
             derived: None,
             located: Default::default(),
             memory: None,
+            older: None,
         };
         for d in [CLIENTS_DIR, AUDIT_DIR] {
             match fs::symlink_metadata(path.join(d)) {

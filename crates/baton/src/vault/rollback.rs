@@ -1,24 +1,78 @@
-//! Rollback of the whole vault folder (docs/threat-model.md#rollback): every file of
-//! an older state is authentic, so only a memory outside the folder can tell. The
-//! caller supplies that memory; a vault given one refuses to open at a revision lower
-//! than the memory holds, and records its revision there when it is dropped.
+//! Rollback of a vault folder, and copies of a vault (docs/threat-model.md#rollback,
+//! docs/format.md#opening).
+//!
+//! Every file of an older state is authentic, so only a memory outside the folder can
+//! tell that a folder went back in time. The caller supplies that memory; it keeps one
+//! record per vault **and folder** this machine opened: the highest revision seen there
+//! and the last few states (audit record number and hash). So:
+//!
+//! - the same folder at a lower revision than remembered is a rollback (refused);
+//! - another folder of the same vault (a USB copy, a colleague's test copy, the other
+//!   device's folder) is a copy, not tampering: if a folder this machine remembers has
+//!   gone on from exactly this state, this copy is **older**, by how many changes, and
+//!   it is opened read-only (unless that folder no longer exists); a copy whose state
+//!   no other folder went on from opens normally.
 
 use std::path::{Path, PathBuf};
 
-use crate::store::{IntegrityError, fsio};
+use crate::store::{IntegrityError, fsio, sha256_hex};
 use crate::vault::Vault;
 
-/// Where a machine remembers the highest index revision it has seen of each vault.
-pub trait RevisionMemory: Send + Sync {
-    /// The highest revision seen of `vault_id`, if any.
-    fn last_seen(&self, vault_id: &str) -> Option<u64>;
-    /// Raises the remembered revision to `revision` (never lowers it). Best effort:
-    /// a machine without a writable place simply does not remember.
-    fn record(&self, vault_id: &str, revision: u64);
+/// States kept per folder for telling an older copy from a diverged one.
+const STATES_KEPT: usize = 32;
+/// A record file is small; anything larger is not one.
+const MAX_RECORD_BYTES: u64 = 16 * 1024;
+
+/// One state of a vault folder: its revision and the last audit record (number and
+/// hash), which names the state across generations.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct State {
+    pub revision: u64,
+    pub seq: u64,
+    pub hash: String,
 }
 
-/// One small file per vault id in a private folder (the CLI uses
-/// `$XDG_STATE_HOME/baton/seen/`).
+/// What a machine remembers of one folder of a vault.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct FolderRecord {
+    /// The folder, as resolved when it was opened.
+    pub folder: PathBuf,
+    /// When it was last opened here (RFC 3339).
+    pub time: String,
+    /// The highest revision seen in this folder.
+    pub revision: u64,
+    /// The last states seen, oldest first.
+    pub states: Vec<State>,
+}
+
+/// Where a machine remembers the folders of each vault it opened.
+pub trait RevisionMemory: Send + Sync {
+    /// Every folder of `vault_id` this machine remembers.
+    fn folders(&self, vault_id: &str) -> Vec<FolderRecord>;
+    /// Stores `record` (replacing the one of the same folder). Best effort: a machine
+    /// without a writable place simply does not remember.
+    fn store(&self, vault_id: &str, record: &FolderRecord);
+    /// A revision remembered from before memory was kept per folder: the highest seen
+    /// of `vault_id` in any folder. `forget_legacy` drops it once a folder took it over.
+    fn legacy(&self, _vault_id: &str) -> Option<u64> {
+        None
+    }
+    fn forget_legacy(&self, _vault_id: &str) {}
+}
+
+/// This copy is older than another folder of the same vault this machine saw.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct OlderCopy {
+    /// The folder that went on from this copy's state.
+    pub newer: PathBuf,
+    /// How many changes that folder is ahead (audit records).
+    pub behind: u64,
+    /// When that folder was last opened here (RFC 3339).
+    pub seen: String,
+}
+
+/// One file per vault and folder in a private folder (the CLI uses
+/// `$XDG_STATE_HOME/baton/seen/`): `<vault id>-<16 hex of SHA-256(folder)>`.
 #[derive(Clone, Debug)]
 pub struct SeenFolder {
     dir: PathBuf,
@@ -29,62 +83,231 @@ impl SeenFolder {
         SeenFolder { dir: dir.into() }
     }
 
-    /// The file that holds `vault_id`'s revision (to name in a hint).
-    pub fn file(&self, vault_id: &str) -> PathBuf {
+    /// The file that holds what this machine remembers of `folder` of `vault_id` (to
+    /// name in a hint).
+    pub fn file(&self, vault_id: &str, folder: &Path) -> PathBuf {
+        let key = sha256_hex(resolved(folder).as_os_str().as_encoded_bytes());
+        self.dir.join(format!("{vault_id}-{}", &key[..16]))
+    }
+
+    /// The file of the memory kept before it was per folder (one number).
+    pub fn legacy_file(&self, vault_id: &str) -> PathBuf {
         self.dir.join(vault_id)
     }
 
-    fn read(p: &Path) -> Option<u64> {
-        // Bounded: a revision is at most 20 digits.
-        let mut buf = [0u8; 32];
-        let n = std::io::Read::read(&mut std::fs::File::open(p).ok()?, &mut buf).ok()?;
-        std::str::from_utf8(&buf[..n]).ok()?.trim().parse().ok()
+    fn read_small(p: &Path) -> Option<String> {
+        use std::io::Read;
+        let f = std::fs::File::open(p).ok()?;
+        let mut s = String::new();
+        f.take(MAX_RECORD_BYTES).read_to_string(&mut s).ok()?;
+        Some(s)
+    }
+
+    fn parse(text: &str) -> Option<FolderRecord> {
+        let mut lines = text.lines();
+        if lines.next()? != "baton-seen 1" {
+            return None;
+        }
+        let mut r = FolderRecord {
+            folder: PathBuf::new(),
+            time: String::new(),
+            revision: 0,
+            states: vec![],
+        };
+        for line in lines {
+            let (key, value) = line.split_once(' ')?;
+            match key {
+                "folder" => r.folder = PathBuf::from(value),
+                "time" => r.time = value.to_string(),
+                "revision" => r.revision = value.parse().ok()?,
+                "state" => {
+                    let mut p = value.split(' ');
+                    let state = State {
+                        revision: p.next()?.parse().ok()?,
+                        seq: p.next()?.parse().ok()?,
+                        hash: p.next()?.to_string(),
+                    };
+                    if !crate::is_lower_hex(&state.hash, 64) {
+                        return None;
+                    }
+                    r.states.push(state);
+                }
+                _ => {}
+            }
+        }
+        (!r.folder.as_os_str().is_empty()).then_some(r)
+    }
+
+    fn format(r: &FolderRecord) -> Option<String> {
+        let folder = r.folder.to_str()?;
+        if folder.contains('\n') {
+            return None;
+        }
+        let mut s = format!(
+            "baton-seen 1\nfolder {folder}\ntime {}\nrevision {}\n",
+            r.time, r.revision
+        );
+        for st in &r.states {
+            s.push_str(&format!("state {} {} {}\n", st.revision, st.seq, st.hash));
+        }
+        Some(s)
     }
 }
 
 impl RevisionMemory for SeenFolder {
-    fn last_seen(&self, vault_id: &str) -> Option<u64> {
-        crate::is_lower_hex(vault_id, 32)
-            .then(|| Self::read(&self.file(vault_id)))
+    fn folders(&self, vault_id: &str) -> Vec<FolderRecord> {
+        if !crate::is_lower_hex(vault_id, 32) {
+            return vec![];
+        }
+        let Ok(rd) = std::fs::read_dir(&self.dir) else {
+            return vec![];
+        };
+        let prefix = format!("{vault_id}-");
+        let mut out: Vec<FolderRecord> = rd
             .flatten()
+            .filter(|e| {
+                e.file_name()
+                    .to_str()
+                    .and_then(|n| n.strip_prefix(&prefix))
+                    .is_some_and(|k| crate::is_lower_hex(k, 16))
+            })
+            .filter_map(|e| Self::read_small(&e.path()).and_then(|t| Self::parse(&t)))
+            .collect();
+        out.sort_by(|a, b| a.folder.cmp(&b.folder));
+        out
     }
 
-    fn record(&self, vault_id: &str, revision: u64) {
-        if !crate::is_lower_hex(vault_id, 32)
-            || self
-                .last_seen(vault_id)
-                .is_some_and(|last| last >= revision)
-        {
+    fn store(&self, vault_id: &str, record: &FolderRecord) {
+        if !crate::is_lower_hex(vault_id, 32) {
             return;
         }
+        let Some(text) = Self::format(record) else {
+            return;
+        };
         if fsio::create_private_dir(&self.dir).is_ok() {
-            let _ = fsio::write_atomic(&self.file(vault_id), format!("{revision}\n").as_bytes());
+            let _ = fsio::write_atomic(&self.file(vault_id, &record.folder), text.as_bytes());
+        }
+    }
+
+    fn legacy(&self, vault_id: &str) -> Option<u64> {
+        if !crate::is_lower_hex(vault_id, 32) {
+            return None;
+        }
+        Self::read_small(&self.legacy_file(vault_id))?
+            .trim()
+            .parse()
+            .ok()
+    }
+
+    fn forget_legacy(&self, vault_id: &str) {
+        if crate::is_lower_hex(vault_id, 32) {
+            let _ = std::fs::remove_file(self.legacy_file(vault_id));
         }
     }
 }
 
+/// A folder as the memory names it: resolved if it can be.
+fn resolved(folder: &Path) -> PathBuf {
+    std::fs::canonicalize(folder).unwrap_or_else(|_| folder.to_path_buf())
+}
+
 impl Vault {
-    /// Checks the vault against `memory` and keeps it, so the revision this handle
-    /// ends at is recorded when it is dropped.
+    /// This vault's state as the memory names it.
+    fn memory_state(&self) -> State {
+        State {
+            revision: self.index.revision,
+            seq: self.index.audit_head.seq,
+            hash: self.index.audit_head.hash.clone(),
+        }
+    }
+
+    /// Checks the vault against `memory` and keeps it, so the state this handle ends
+    /// at is recorded when it is dropped. A rollback of this folder is refused; an older
+    /// copy of a folder this machine saw go on opens read-only ([`Vault::older_copy`]).
     pub fn guard_rollback(
         mut self,
         memory: Box<dyn RevisionMemory>,
     ) -> Result<Vault, IntegrityError> {
+        let id = self.header.vault_id.clone();
+        let here = resolved(&self.path);
         let revision = self.index.revision;
-        if let Some(seen) = memory.last_seen(&self.header.vault_id)
+        let folders = memory.folders(&id);
+        let mine = folders.iter().find(|r| r.folder == here);
+        let seen = match (mine, memory.legacy(&id)) {
+            (Some(r), _) => Some(r.revision),
+            // Memory from before it was per folder: it may be this folder's, so it is
+            // held against this folder until this folder has its own record.
+            (None, legacy) => legacy,
+        };
+        if let Some(seen) = seen
             && seen > revision
         {
             return Err(IntegrityError::VaultRolledBack { revision, seen });
         }
+        let state = self.memory_state();
+        self.older = folders
+            .iter()
+            .filter(|r| {
+                r.folder != here && r.folder.join(crate::store::header::HEADER_FILE).exists()
+            })
+            .filter_map(|r| {
+                let last = r.states.last()?;
+                let went_on = last.seq > state.seq
+                    && r.states
+                        .iter()
+                        .any(|s| s.seq == state.seq && s.hash == state.hash);
+                went_on.then(|| OlderCopy {
+                    newer: r.folder.clone(),
+                    behind: last.seq - state.seq,
+                    seen: r.time.clone(),
+                })
+            })
+            .max_by_key(|o| o.behind);
+        if mine.is_none() && memory.legacy(&id).is_some() {
+            self.remember(memory.as_ref(), &folders);
+            memory.forget_legacy(&id);
+        }
         self.memory = Some(memory);
         Ok(self)
+    }
+
+    /// Set when this folder is an older copy of another folder of the same vault that
+    /// this machine saw go on from this very state: then no change is written here.
+    pub fn older_copy(&self) -> Option<&OlderCopy> {
+        self.older.as_ref()
+    }
+
+    /// Records this folder's current state in `memory`.
+    fn remember(&self, memory: &dyn RevisionMemory, folders: &[FolderRecord]) {
+        let here = resolved(&self.path);
+        let mut record = folders
+            .iter()
+            .find(|r| r.folder == here)
+            .cloned()
+            .unwrap_or(FolderRecord {
+                folder: here,
+                time: String::new(),
+                revision: 0,
+                states: vec![],
+            });
+        let state = self.memory_state();
+        record.time = crate::time::now();
+        record.revision = record.revision.max(state.revision);
+        if record.states.last() != Some(&state) {
+            record.states.retain(|s| s.seq < state.seq);
+            record.states.push(state);
+        }
+        let excess = record.states.len().saturating_sub(STATES_KEPT);
+        record.states.drain(..excess);
+        memory.store(&self.header.vault_id, &record);
     }
 }
 
 impl Drop for Vault {
     fn drop(&mut self) {
-        if let Some(m) = &self.memory {
-            m.record(&self.header.vault_id, self.index.revision);
+        if let Some(m) = self.memory.take() {
+            let folders = m.folders(&self.header.vault_id);
+            self.remember(m.as_ref(), &folders);
         }
     }
 }
@@ -95,25 +318,39 @@ mod tests {
 
     const ID: &str = "0123456789abcdef0123456789abcdef";
 
+    fn record(folder: &Path, revision: u64) -> FolderRecord {
+        FolderRecord {
+            folder: folder.to_path_buf(),
+            time: "2026-12-01T00:00:00Z".into(),
+            revision,
+            states: vec![State {
+                revision,
+                seq: revision,
+                hash: "ab".repeat(32),
+            }],
+        }
+    }
+
     #[test]
-    fn remembers_the_highest_revision_only() {
+    fn one_record_per_folder_read_back() {
         let dir = tempfile::tempdir().unwrap();
         let m = SeenFolder::new(dir.path().join("seen"));
-        assert_eq!(m.last_seen(ID), None);
-        m.record(ID, 7);
-        assert_eq!(m.last_seen(ID), Some(7));
-        m.record(ID, 3);
-        assert_eq!(m.last_seen(ID), Some(7));
-        m.record(ID, 9);
-        assert_eq!(m.last_seen(ID), Some(9));
+        assert!(m.folders(ID).is_empty());
+        let (a, b) = (dir.path().join("a"), dir.path().join("b"));
+        m.store(ID, &record(&a, 7));
+        m.store(ID, &record(&b, 3));
+        m.store(ID, &record(&a, 9));
+        assert_eq!(m.folders(ID), vec![record(&a, 9), record(&b, 3)]);
+        assert_ne!(m.file(ID, &a), m.file(ID, &b));
     }
 
     #[test]
     fn a_vault_id_that_is_not_a_name_is_never_a_path() {
         let dir = tempfile::tempdir().unwrap();
         let m = SeenFolder::new(dir.path());
-        m.record("../escape", 5);
-        assert_eq!(m.last_seen("../escape"), None);
+        m.store("../escape", &record(dir.path(), 5));
+        assert!(m.folders("../escape").is_empty());
+        assert_eq!(m.legacy("../escape"), None);
         assert!(!dir.path().parent().unwrap().join("escape").exists());
     }
 
@@ -121,9 +358,14 @@ mod tests {
     fn garbage_and_huge_files_read_as_nothing() {
         let dir = tempfile::tempdir().unwrap();
         let m = SeenFolder::new(dir.path());
-        std::fs::write(m.file(ID), "not a number").unwrap();
-        assert_eq!(m.last_seen(ID), None);
-        std::fs::write(m.file(ID), "1".repeat(100)).unwrap();
-        assert_eq!(m.last_seen(ID), None);
+        let f = m.file(ID, Path::new("/x"));
+        std::fs::write(&f, "not a record").unwrap();
+        assert!(m.folders(ID).is_empty());
+        std::fs::write(&f, "baton-seen 1\nfolder /x\nrevision 1\n".repeat(2000)).unwrap();
+        assert!(m.folders(ID).is_empty());
+        std::fs::write(m.legacy_file(ID), "1".repeat(100)).unwrap();
+        assert_eq!(m.legacy(ID), None);
+        std::fs::write(m.legacy_file(ID), "42\n").unwrap();
+        assert_eq!(m.legacy(ID), Some(42));
     }
 }
