@@ -5,6 +5,7 @@
 pub mod catalog;
 mod error;
 pub mod fsio;
+pub mod head;
 pub mod header;
 pub mod index;
 pub mod locator;

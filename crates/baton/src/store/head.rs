@@ -1,0 +1,296 @@
+//! Writer heads (docs/format.md#multi-writer, "Head"): in the multi-writer format each
+//! writer replaces only its own head, `heads/<writer>.g<generation>.age`, which holds
+//! what the version 2 index holds plus what that writer has seen of the others.
+//!
+//! This module is the file format and its checks; the vault does not write heads yet
+//! (docs/format.md#multi-writer, "Status").
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+use serde_json::value::RawValue;
+use zeroize::Zeroizing;
+
+use crate::audit::AuditHead;
+use crate::crypto::keys::AuthKey;
+use crate::store::index::IndexBody;
+use crate::sync::{Ver, names, valid_writer};
+
+const MAC_DOMAIN: &[u8] = b"baton-head/1\n";
+const FORMAT: &str = "baton-head";
+const VERSION: u32 = 1;
+pub const HEADS_DIR: &str = "heads";
+
+/// A writer's head: its state of the vault and what it has merged.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct HeadBody {
+    #[serde(flatten)]
+    pub index: IndexBody,
+    /// The writer that wrote this head (16 lowercase hex).
+    pub writer: String,
+    /// For each writer, the highest revision of its head this state includes; the
+    /// writer's own entry equals `index.revision`.
+    pub seen: Ver,
+    /// For each writer's audit chain (and `legacy`), the last record this state
+    /// includes.
+    #[serde(default)]
+    pub audit: BTreeMap<String, AuditHead>,
+    /// The version of the vault-wide fields (holders, owner, drill, retention).
+    #[serde(default)]
+    pub settings_ver: Ver,
+    /// Client files this writer replaced while another head was not yet merged.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub deferred: Vec<String>,
+}
+
+#[derive(Serialize)]
+struct EnvelopeOut<'a> {
+    format: &'static str,
+    version: u32,
+    mac: String,
+    body: &'a RawValue,
+}
+
+#[derive(Deserialize)]
+struct EnvelopeIn<'a> {
+    format: String,
+    version: u32,
+    mac: String,
+    #[serde(borrow)]
+    body: &'a RawValue,
+}
+
+/// Why a head file was refused.
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum HeadError {
+    #[error("head is not valid JSON of a known version")]
+    Malformed,
+    #[error("head authentication failed: it was replaced or altered")]
+    BadMac,
+    #[error("head names writer {found}, but its file is writer {expected}'s")]
+    WrongWriter { expected: String, found: String },
+    #[error("head's versions are not well formed")]
+    BadVersions,
+}
+
+impl HeadBody {
+    /// Serializes and authenticates the head; the result is the plaintext to encrypt.
+    pub fn seal(&self, auth: &AuthKey) -> Zeroizing<Vec<u8>> {
+        let body = crate::crypto::secret::json_bytes(self);
+        let raw = RawValue::from_string(
+            String::from_utf8(body.to_vec()).expect("serde_json writes UTF-8"),
+        )
+        .expect("valid JSON");
+        let mac = hex::encode(auth.mac(MAC_DOMAIN, raw.get().as_bytes()));
+        crate::crypto::secret::json_bytes(&EnvelopeOut {
+            format: FORMAT,
+            version: VERSION,
+            mac,
+            body: &raw,
+        })
+    }
+
+    /// Verifies the MAC over the exact bytes of `body` before anything else is believed,
+    /// then parses it and checks that it is `writer`'s (the one its file name gives).
+    pub fn open(plaintext: &[u8], auth: &AuthKey, writer: &str) -> Result<HeadBody, HeadError> {
+        let env: EnvelopeIn =
+            serde_json::from_slice(plaintext).map_err(|_| HeadError::Malformed)?;
+        if env.format != FORMAT {
+            return Err(HeadError::Malformed);
+        }
+        let tag = hex::decode(&env.mac).map_err(|_| HeadError::BadMac)?;
+        if !auth.verify(MAC_DOMAIN, env.body.get().as_bytes(), &tag) {
+            return Err(HeadError::BadMac);
+        }
+        if env.version != VERSION {
+            return Err(HeadError::Malformed);
+        }
+        let head: HeadBody =
+            serde_json::from_str(env.body.get()).map_err(|_| HeadError::Malformed)?;
+        if head.writer != writer {
+            return Err(HeadError::WrongWriter {
+                expected: writer.to_string(),
+                found: head.writer,
+            });
+        }
+        let own = head.seen.get(&head.writer);
+        if !crate::is_lower_hex(&head.writer, 16)
+            || !head.seen.is_valid()
+            || !head.settings_ver.is_valid()
+            || own != head.index.revision
+            || !head.audit.keys().all(|w| valid_writer(w))
+        {
+            return Err(HeadError::BadVersions);
+        }
+        Ok(head)
+    }
+
+    /// Whether this head's state includes `other`'s: the other writer's revision is
+    /// at most what this head has seen of it.
+    pub fn covers(&self, other: &HeadBody) -> bool {
+        self.seen.get(&other.writer) >= other.index.revision
+    }
+}
+
+/// `heads/<writer>.g<generation>.age`, relative to the vault.
+pub fn head_file(writer: &str, generation: u64) -> String {
+    format!("{HEADS_DIR}/{writer}.g{generation}.age")
+}
+
+/// The writer and generation of a file in `heads/`, also of a sync service's conflicted
+/// copy of one (docs/format.md#conflict-copies), which is read as one more head.
+pub fn parse_head_file(name: &str) -> Option<(String, u64)> {
+    let plain = |n: &str| {
+        let rest = n.strip_suffix(".age")?;
+        let (writer, generation) = rest.split_once(".g")?;
+        let ok = crate::is_lower_hex(writer, 16)
+            && !generation.is_empty()
+            && generation.len() <= 19
+            && generation.bytes().all(|b| b.is_ascii_digit());
+        ok.then(|| Some((writer.to_string(), generation.parse().ok()?)))
+            .flatten()
+    };
+    plain(name).or_else(|| plain(&names::original_name(name)?))
+}
+
+/// The heads that no other head covers, by position: the state is their merge. Heads
+/// that are the same (one writer, one revision, copied twice) count once.
+pub fn uncovered(heads: &[HeadBody]) -> Vec<usize> {
+    let mut out: Vec<usize> = Vec::new();
+    for (i, h) in heads.iter().enumerate() {
+        let same_as_kept = out.iter().any(|&j| {
+            heads[j].writer == h.writer
+                && heads[j].index.revision == h.index.revision
+                && heads[j].seen == h.seen
+        });
+        let covered = heads.iter().enumerate().any(|(j, g)| {
+            j != i && g.covers(h) && !(g.writer == h.writer && g.index.revision == h.index.revision)
+        });
+        if !covered && !same_as_kept {
+            out.push(i);
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::header::{Recipients, ShareGroup, ShareSet};
+
+    const A: &str = "aaaaaaaaaaaaaaaa";
+    const B: &str = "bbbbbbbbbbbbbbbb";
+
+    fn head(writer: &str, revision: u64, seen: &[(&str, u64)]) -> HeadBody {
+        let index = IndexBody {
+            vault_id: "v".into(),
+            generation: 1,
+            revision,
+            updated: "t".into(),
+            recipients: Recipients {
+                owner: "o".into(),
+                emergency: "e".into(),
+            },
+            share_set: ShareSet {
+                id: "0001".into(),
+                group_threshold: 1,
+                groups: vec![ShareGroup {
+                    threshold: 1,
+                    count: 1,
+                }],
+                extendable: true,
+                iteration_exponent: 1,
+                created: "t".into(),
+                checks: vec![],
+                retired: vec![],
+            },
+            holders: vec![],
+            owner: Default::default(),
+            last_drill: String::new(),
+            retention_months: 12,
+            audit_head: AuditHead::empty(),
+            audit_archive: None,
+            locator: vec![],
+            catalog: vec![],
+        };
+        let seen = seen
+            .iter()
+            .fold(Ver::of(writer, revision), |v, (w, n)| v.with(w, *n));
+        HeadBody {
+            index,
+            writer: writer.into(),
+            seen,
+            audit: BTreeMap::new(),
+            settings_ver: Ver::new(),
+            deferred: vec![],
+        }
+    }
+
+    #[test]
+    fn seal_open_and_tamper() {
+        let k = AuthKey::from_bytes([9; 32]);
+        let sealed = head(A, 3, &[(B, 2)]).seal(&k);
+        let back = HeadBody::open(&sealed, &k, A).unwrap();
+        assert_eq!((back.index.revision, back.seen.get(B)), (3, 2));
+        assert_eq!(
+            HeadBody::open(&sealed, &AuthKey::from_bytes([8; 32]), A).err(),
+            Some(HeadError::BadMac)
+        );
+        // A head put under another writer's name is refused (a replayed head).
+        assert!(matches!(
+            HeadBody::open(&sealed, &k, B),
+            Err(HeadError::WrongWriter { .. })
+        ));
+        let forged = String::from_utf8(sealed.to_vec())
+            .unwrap()
+            .replace(&format!("\"{B}\":2"), &format!("\"{B}\":9"));
+        assert_eq!(
+            HeadBody::open(forged.as_bytes(), &k, A).err(),
+            Some(HeadError::BadMac)
+        );
+        // Authentic but inconsistent: the own counter is not the revision.
+        let mut bad = head(A, 3, &[]);
+        bad.seen = Ver::of(A, 2);
+        assert_eq!(
+            HeadBody::open(&bad.seal(&k), &k, A).err(),
+            Some(HeadError::BadVersions)
+        );
+    }
+
+    #[test]
+    fn heads_and_their_conflicted_copies_are_named() {
+        assert_eq!(head_file(A, 2), format!("heads/{A}.g2.age"));
+        assert_eq!(parse_head_file(&format!("{A}.g2.age")), Some((A.into(), 2)));
+        assert_eq!(
+            parse_head_file(&format!("{A}.g2.sync-conflict-20261201-154500-ABCDEFG.age")),
+            Some((A.into(), 2))
+        );
+        assert_eq!(
+            parse_head_file(&format!("{A}.g2 (conflicted copy 2026-12-01 154500).age")),
+            Some((A.into(), 2))
+        );
+        for bad in [
+            "x.g2.age",
+            &format!("{A}.g.age"),
+            &format!("{A}.g2.age.tmp"),
+            "../x",
+        ] {
+            assert_eq!(parse_head_file(bad), None, "{bad}");
+        }
+    }
+
+    #[test]
+    fn the_state_is_the_heads_nothing_covers() {
+        // B merged A's revision 3: A's head is covered; A's later revision 4 is not.
+        let heads = [head(A, 3, &[]), head(B, 5, &[(A, 3)])];
+        assert_eq!(uncovered(&heads), vec![1]);
+        let heads = [head(A, 4, &[]), head(B, 5, &[(A, 3)])];
+        assert_eq!(uncovered(&heads), vec![0, 1]);
+        // A conflicted copy of the same head counts once.
+        let heads = [head(A, 4, &[]), head(A, 4, &[]), head(B, 5, &[(A, 4)])];
+        assert_eq!(uncovered(&heads), vec![2]);
+        let heads = [head(A, 4, &[]), head(A, 4, &[])];
+        assert_eq!(uncovered(&heads), vec![0]);
+    }
+}
