@@ -2,7 +2,7 @@
 //! and the simulator's Syncthing model checked against the real program: a file
 //! written on one side arrives on the other; edits made on both sides while they
 //! are apart end with the newer one everywhere and one `.sync-conflict-` copy on
-//! both sides, named as `tests/sync/names.rs` expects (device ID included); a
+//! both sides, named as `baton::sync::names` expects (device ID included); a
 //! deletion loses to a modification.
 //!
 //! The test needs the `syncthing` program (Debian package `syncthing`), so it is

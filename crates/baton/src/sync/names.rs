@@ -3,8 +3,9 @@
 //! name alone.
 //!
 //! Pure functions over a file name or a `/`-separated relative path (only the last
-//! component is looked at or changed); no I/O and nothing from the rest of the test
-//! support, so that this file can move into the library as it is.
+//! component is looked at or changed); no I/O. The vault uses [`parse`] and
+//! [`original_name`] (docs/format.md#conflict-copies); the makers are for the sync
+//! simulator in the tests, which names copies as the services do.
 //!
 //! # The rules, and where they come from
 //!
@@ -108,8 +109,8 @@ impl Stamp {
     }
 
     fn is_valid(&self) -> bool {
-        let leap = self.year.is_multiple_of(4)
-            && (!self.year.is_multiple_of(100) || self.year.is_multiple_of(400));
+        let y = self.year;
+        let leap = y.is_multiple_of(4) && (!y.is_multiple_of(100) || y.is_multiple_of(400));
         let days_in_month = match self.month {
             1 | 3 | 5 | 7 | 8 | 10 | 12 => 31,
             4 | 6 | 9 | 11 => 30,
@@ -159,9 +160,10 @@ pub struct ConflictCopy {
     pub legacy: bool,
 }
 
-/// Syncthing's name for the conflict copy of `name`, made at `at` in a conflict
-/// where `short_id` names the device (see `Sim` in the parent module for which one
-/// the real program writes).
+/// Syncthing's name for the conflict copy of `name`, made at `at`; `short_id` is
+/// the device that last changed the *winning* version (what Syncthing 1.19 writes:
+/// `moveForConflict(name, file.ModifiedBy.String())` with the incoming file; checked
+/// against the real program in `syncthing_selftest.rs`).
 pub fn syncthing_name(name: &str, at: Stamp, short_id: &str) -> String {
     let (dir, base) = split(name);
     let ext = go_ext(base);

@@ -117,7 +117,7 @@
 
 #![allow(dead_code)]
 
-pub mod names;
+pub use baton::sync::names;
 pub mod syncthing;
 
 use std::collections::{BTreeMap, BTreeSet};
