@@ -807,3 +807,35 @@ fn planted_non_files_do_not_break_the_cleanup() {
     fs::remove_dir(e.vault.join("audit/archive.g0.age")).unwrap();
     e.cmd(&["verify"]).assert().success();
 }
+
+/// A rotation accounts for every file: this writer's leftovers of interrupted writes
+/// (client files with passwords) do not survive it under the old keys; another
+/// device's unnamed files (maybe its change still syncing) are kept and reported.
+#[test]
+fn rotation_removes_this_writers_leftovers_and_keeps_another_devices() {
+    let e = populated(0);
+    let header: serde_json::Value =
+        serde_json::from_slice(&fs::read(e.vault.join("vault.json")).unwrap()).unwrap();
+    let writer = baton::sync::writer::derive(header["vault_id"].as_str().unwrap(), &e.vault);
+    let clients = e.vault.join("clients");
+    // A complete client file of this writer, as a crashed purge leaves it.
+    let named = fs::read_dir(&clients)
+        .unwrap()
+        .flatten()
+        .next()
+        .unwrap()
+        .path();
+    let own = clients.join(baton::sync::writer::new_file_name(&writer));
+    fs::copy(&named, &own).unwrap();
+    let foreign = clients.join(baton::sync::writer::new_file_name("0123456789abcdef"));
+    fs::copy(&named, &foreign).unwrap();
+    e.stdout(&["rotate"]);
+    assert!(
+        !own.exists(),
+        "this writer's leftover survived the rotation"
+    );
+    assert!(foreign.exists(), "another device's file was removed");
+    let out = e.cmd(&["status"]).output().unwrap();
+    let all = format!("{}{}", stderr(&out), String::from_utf8_lossy(&out.stdout));
+    assert!(all.contains("1 file(s) the index does not name"), "{all}");
+}

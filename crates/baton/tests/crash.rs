@@ -490,8 +490,14 @@ fn commit_sweep(
         assert_eq!(is_record(&last_record(&v)), is_changed, "{ctx}: record");
         next_write(&mut v);
         // Left behind (docs/format.md#writes): before the commit point the files this
-        // write made, after it the files it replaced; never anything else.
-        for o in assert_settled(&v, &ctx) {
+        // write made, which are this writer's own and which the next write removed;
+        // after it the files it replaced (the base vault's, written from another
+        // folder, so another writer's here); never anything else.
+        let orphans = assert_settled(&v, &ctx);
+        if !is_changed {
+            assert_eq!(orphans, Vec::<PathBuf>::new(), "{ctx}: own leftovers kept");
+        }
+        for o in orphans {
             let rel = o
                 .strip_prefix(t.path.join("clients"))
                 .expect("only client files");

@@ -314,10 +314,6 @@ struct Rewritten {
     plain_hash: [u8; 32],
 }
 
-fn new_fid() -> String {
-    format!("{}.age", hex::encode(rand::random::<[u8; 16]>()))
-}
-
 impl StateBody {
     fn kind(&self) -> RotationKind {
         self.kind
@@ -517,7 +513,12 @@ impl Vault {
                 .iter()
                 .map(|c| c.file.as_str())
                 .chain(self.index.shard_files())
-                .map(|f| [f.to_string(), new_fid()])
+                .map(|f| {
+                    [
+                        f.to_string(),
+                        crate::sync::writer::new_file_name(&self.writer),
+                    ]
+                })
                 .collect(),
             base_revision: self.index.revision,
             base_head: self.index.audit_head.hash.clone(),
@@ -1045,6 +1046,20 @@ impl Vault {
             .filter(|[o, _]| is_client_file_name(o) && !named.contains(o.as_str()))
             .map(|[o, _]| clients_dir.join(o))
             .collect();
+        // This writer's own leftovers (docs/format.md#writers): files it wrote that no
+        // index names, from a write or purge that was interrupted. Another device's
+        // unnamed files may be its change still syncing, and are left alone.
+        if let Ok(rd) = fs::read_dir(&clients_dir) {
+            for e in rd.flatten() {
+                let name = e.file_name().to_string_lossy().to_string();
+                if crate::sync::writer::written_by(&name, &self.writer)
+                    && !named.contains(name.as_str())
+                    && !old.contains(&e.path())
+                {
+                    old.push(e.path());
+                }
+            }
+        }
         // Audit files of earlier generations: records the archive now holds, their
         // interrupted-write leftovers, and older archives.
         let through = self

@@ -8,6 +8,7 @@
 mod merge;
 pub mod names;
 mod ver;
+pub mod writer;
 
 pub use merge::{
     ClientVersion, ConflictKind, EntrySide, Merged, ResolveError, StampError, conflicts_of,

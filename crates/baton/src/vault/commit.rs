@@ -234,8 +234,40 @@ impl Vault {
         for f in obsolete.iter().filter(|f| is_client_file_name(f)) {
             let _ = fsio::remove_durable(&self.path.join(CLIENTS_DIR).join(f));
         }
+        if touches_clients {
+            self.remove_own_leftovers();
+        }
         self.remove_temp_files();
         Ok(())
+    }
+
+    /// Removes the files this writer wrote in `clients/` that the index does not name:
+    /// the leftovers of an interrupted write or purge (docs/format.md#writes). Another
+    /// device's unnamed files may be its change still syncing and are kept. Nothing is
+    /// removed while a rotation is unfinished (its new files are named by its state
+    /// file, not yet by the index).
+    pub(crate) fn remove_own_leftovers(&self) -> usize {
+        if crate::store::header::pending_rotation(&self.path).is_some() {
+            return 0;
+        }
+        let Ok(named) = self.named_files() else {
+            return 0;
+        };
+        let Ok(rd) = fs::read_dir(self.path.join(CLIENTS_DIR)) else {
+            return 0;
+        };
+        let mut removed = 0;
+        for e in rd.flatten() {
+            let name = e.file_name().to_string_lossy().to_string();
+            if crate::sync::writer::written_by(&name, &self.writer)
+                && !named.contains(name.as_str())
+                && fsio::remove_durable(&e.path()).is_ok()
+            {
+                fsio::fault_point("commit: own leftover removed");
+                removed += 1;
+            }
+        }
+        removed
     }
 
     /// Writes a shard's new content under a fresh name (none if it is empty) and points
@@ -278,10 +310,10 @@ impl Vault {
     }
 
     /// Encrypts `plain` to the vault's recipients into a new file in `clients/` under a
-    /// fresh random name, durably. Returns the name and the SHA-256 of the bytes.
+    /// fresh name of this writer (docs/format.md#writers), durably. Returns the name and the SHA-256 of the bytes.
     pub(super) fn write_new_file(&self, plain: &[u8]) -> Result<(String, String), VaultError> {
         let cipher = seal::encrypt(&self.recipients, plain);
-        let fid = format!("{}.age", hex::encode(rand::random::<[u8; 16]>()));
+        let fid = crate::sync::writer::new_file_name(&self.writer);
         let p = self.path.join(CLIENTS_DIR).join(&fid);
         fsio::write_new(&p, &cipher).map_err(io_err(&p))?;
         Ok((fid, sha256_hex(&cipher)))
@@ -499,6 +531,37 @@ mod tests {
         assert_eq!(aside, vec![b"the record of a crashed write".to_vec()]);
         assert_eq!(v.orphans().unwrap(), Vec::<PathBuf>::new());
         assert!(v.audit_log().1.is_empty());
+    }
+
+    /// The files this writer wrote that no index names (an interrupted write or purge)
+    /// are removed by its next write; another writer's are kept and reported, since
+    /// they may be its change still syncing (docs/format.md#writes).
+    #[test]
+    fn own_leftovers_go_with_the_next_write_and_another_writers_stay() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut v = vault(dir.path());
+        let clients = v.path.join(CLIENTS_DIR);
+        let own = clients.join(crate::sync::writer::new_file_name(&v.writer));
+        let foreign = clients.join(crate::sync::writer::new_file_name("0123456789abcdef"));
+        fs::write(&own, b"a client file of a crashed write").unwrap();
+        fs::write(&foreign, b"another device's change, still syncing").unwrap();
+        let mut orphans = v.orphans().unwrap();
+        orphans.sort();
+        let mut both = vec![own.clone(), foreign.clone()];
+        both.sort();
+        assert_eq!(orphans, both);
+        v.commit(edit(), vec![v.client("acme").unwrap()], &[])
+            .unwrap();
+        assert!(!own.exists(), "an own leftover stays");
+        assert!(foreign.exists(), "another writer's file was removed");
+        assert_eq!(v.orphans().unwrap(), vec![foreign]);
+        // Every file the index names carries this writer's id.
+        let named = v.named_files().unwrap();
+        assert!(
+            named
+                .iter()
+                .all(|f| crate::sync::writer::written_by(f, &v.writer))
+        );
     }
 
     /// While a rotation's state file exists every write is refused (it would be missing

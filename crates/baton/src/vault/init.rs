@@ -154,6 +154,7 @@ impl Vault {
             locator: vec![],
             catalog: vec![],
         };
+        let writer = crate::sync::writer::derive(&header.vault_id, path);
         let mut vault = Vault {
             path: path.to_path_buf(),
             recipients: parse_recipients(&recipients).expect("just generated"),
@@ -167,6 +168,7 @@ impl Vault {
             located: Default::default(),
             memory: None,
             older: None,
+            writer,
         };
         let detail = format!(
             "share set {} ({})",

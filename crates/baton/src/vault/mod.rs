@@ -72,6 +72,9 @@ pub struct Vault {
     /// Set when this folder is an older copy of another one (vault::rollback): then
     /// nothing is written here.
     pub(crate) older: Option<rollback::OlderCopy>,
+    /// This folder's writer id on this machine (docs/format.md#writers): the prefix of
+    /// every file it writes in `clients/`.
+    pub(crate) writer: String,
 }
 
 impl Vault {

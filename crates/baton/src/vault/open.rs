@@ -193,6 +193,7 @@ impl Vault {
             located: Default::default(),
             memory: None,
             older: None,
+            writer: crate::sync::writer::derive(&header.vault_id, path),
         };
         for d in [CLIENTS_DIR, AUDIT_DIR] {
             match fs::symlink_metadata(path.join(d)) {
