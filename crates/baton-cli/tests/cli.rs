@@ -231,7 +231,7 @@ fn full_flow_through_the_cli() {
             "entry.add",
             "entry.add",
             "entry.attach",
-            "entry.edit",
+            // One edit with --rename: one change, one record.
             "entry.rename",
             "entry.remove",
             "client.add",
@@ -662,4 +662,114 @@ fn attachments_replace_and_detach() {
         .assert()
         .code(1)
         .stderr(predicate::str::contains("has no entry 'nope'"));
+}
+
+/// The actions of the audit log, in order.
+fn audit_actions(e: &Env) -> Vec<String> {
+    e.json(&["audit", "--json"])["records"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["action"].as_str().unwrap().to_string())
+        .collect()
+}
+
+/// A command that fails applies nothing, and a command that is one change is one commit
+/// with one record (red-team finding: an entry edit whose rename was refused still
+/// stored the new password; settings with a bad owner name still changed the interval
+/// and the retention and wrote two records).
+#[test]
+fn a_failing_command_applies_nothing() {
+    let e = Env::init();
+    e.cmd(&["client", "add", "c1"]).assert().success();
+    let old = e.file("old.txt", "the-old-password\n");
+    let new = e.file("new.txt", "the-new-password\n");
+    for name in ["root", "db"] {
+        e.cmd(&["entry", "add", "c1", name, "--password-file"])
+            .arg(&old)
+            .assert()
+            .success();
+    }
+    let before = snapshot(&e.vault);
+    e.cmd(&[
+        "entry",
+        "edit",
+        "c1",
+        "root",
+        "--rename",
+        "db",
+        "--password-file",
+    ])
+    .arg(&new)
+    .assert()
+    .code(1)
+    .stderr(predicate::str::contains("already has an entry 'db'"));
+    assert!(
+        snapshot(&e.vault) == before,
+        "a refused entry edit changed the vault"
+    );
+    e.cmd(&[
+        "settings",
+        "--rotate-every",
+        "6",
+        "--retention-months",
+        "24",
+        "--owner-name",
+        "bad\u{1}",
+    ])
+    .assert()
+    .code(1)
+    .stderr(predicate::str::contains("owner name"))
+    .stderr(predicate::str::contains("nothing was changed"));
+    assert!(
+        snapshot(&e.vault) == before,
+        "refused settings changed the vault"
+    );
+
+    // The same commands with good values: each is one commit with one record.
+    let records = audit_actions(&e).len();
+    e.cmd(&[
+        "entry",
+        "edit",
+        "c1",
+        "root",
+        "--rename",
+        "admin",
+        "--password-file",
+    ])
+    .arg(&new)
+    .assert()
+    .success()
+    .stderr(predicate::str::contains("updated c1/admin"));
+    assert_eq!(
+        e.stdout(&["get", "c1/admin", "--show"]),
+        "the-new-password\n"
+    );
+    let log = e.json(&["audit", "--json"]);
+    let last = log["records"].as_array().unwrap().last().unwrap().clone();
+    assert_eq!(last["action"], "entry.rename");
+    assert_eq!(last["detail"], "root -> admin: password");
+    assert_eq!(audit_actions(&e).len(), records + 1);
+    e.cmd(&[
+        "settings",
+        "--rotate-every",
+        "6",
+        "--retention-months",
+        "24",
+        "--owner-name",
+        "Max Admin",
+    ])
+    .assert()
+    .success();
+    let s = e.json(&["settings", "--json"]);
+    assert_eq!(s["rotate_every_months"], 6);
+    assert_eq!(s["retention_months"], 24);
+    assert_eq!(s["owner_name"], "Max Admin");
+    assert_eq!(audit_actions(&e).len(), records + 2);
+    assert_eq!(e.last_audit()["action"], "settings.change");
+    // One setting alone keeps its own record.
+    e.cmd(&["settings", "--retention-months", "36"])
+        .assert()
+        .success();
+    assert_eq!(e.last_audit()["action"], "settings.retention");
 }

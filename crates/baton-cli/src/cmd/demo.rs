@@ -227,6 +227,7 @@ pub fn run(a: DemoArgs) -> Result<()> {
                 password: Some(baton::generate::password(24, true).0),
                 ..Default::default()
             },
+            None,
         )
         .map_err(fail)?;
     vault.remove_client("kanzlei-stein").map_err(fail)?;
