@@ -31,7 +31,8 @@ Exit codes:
   2   usage error: unknown, missing or conflicting flags, or a bad value
   3   wrong passphrase, key or share
   4   integrity problem (tampering or damage detected)
-  5   vault locked by another baton process
+  5   vault locked by another baton process (while it rotates the keys, readers
+      and 'status --check' wait too: try again when it finishes)
   10  'status --check' only: key rotation due
   11  'status --check' only: integrity problem or interrupted rotation";
 
@@ -155,6 +156,9 @@ pub fn finding(f: &Finding) -> String {
         Finding::RotationPending { generation } => format!(
             "a rotation to generation {generation} was interrupted; run 'baton rotate --resume' or '--abort'"
         ),
+        Finding::RotationRunning { generation } => format!(
+            "a rotation to generation {generation} is in progress; try again when it finishes"
+        ),
         Finding::IndexMissing { file } => format!("the index file {file} is missing"),
         Finding::NotAFolder { name } => format!("{name}/ in the vault is not a plain folder"),
         Finding::Damaged { count, first } => {
@@ -209,8 +213,17 @@ pub fn check_failure(f: &Finding) -> Failure {
         ))
         .hint(HINT_ROTATION_PENDING)
         .code(EXIT_CHECK_PROBLEM),
+        Finding::RotationRunning { generation } => running_rotation(*generation),
         other => check_problem(finding(other)),
     }
+}
+
+/// Another baton process is rotating the keys now (exit 5, as for a locked vault): not
+/// an interrupted rotation, so nothing to resume.
+pub fn running_rotation(generation: u64) -> Failure {
+    Failure::new(UnlockError::RotationRunning(generation).to_string())
+        .hint("another baton command is rotating the keys and holds the vault's lock; nothing needs to be done")
+        .code(EXIT_LOCKED)
 }
 
 pub fn integrity(e: &IntegrityError) -> Failure {
@@ -253,6 +266,7 @@ impl From<UnlockError> for Failure {
             UnlockError::Locked => Failure::new(e.to_string())
                 .hint("wait for the other baton command to finish; the lock is released when it exits")
                 .code(EXIT_LOCKED),
+            UnlockError::RotationRunning(g) => running_rotation(*g),
             UnlockError::OwnerKeyDamaged(_) | UnlockError::BadHeader(_) => Failure::new(e.to_string())
                 .hint("restore vault.json from a backup; the emergency shares can still open the vault")
                 .code(EXIT_INTEGRITY),

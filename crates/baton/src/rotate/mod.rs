@@ -220,6 +220,7 @@ impl From<VaultError> for RotateError {
 }
 
 pub use crate::store::header::pending_rotation as pending;
+pub use crate::store::header::{UnfinishedRotation, unfinished_rotation as unfinished};
 
 /// The plaintext body of the state file (docs/format.md#rotation).
 #[derive(Serialize, Deserialize)]

@@ -345,6 +345,31 @@ impl WriteLock {
             Err(fs::TryLockError::Error(e)) => Err(e),
         }
     }
+
+    /// Whether another process holds the lock now (a running writer or rotation), for
+    /// a process that does not hold it itself: a non-blocking shared lock is tried and
+    /// released at once. Never creates `.lock` (the folder may be read-only).
+    ///
+    /// The probe holds a shared lock for an instant, so a writer that starts at exactly
+    /// that moment is told the vault is locked: callers probe only when it matters
+    /// (a rotation's state file exists). A handle of this same process that holds the
+    /// lock counts as another holder (flock locks belong to open files).
+    pub fn held_elsewhere(vault: &Path) -> io::Result<bool> {
+        let file = match OpenOptions::new()
+            .read(true)
+            .custom_flags(libc::O_NOFOLLOW)
+            .open(vault.join(".lock"))
+        {
+            Ok(f) => f,
+            Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(false),
+            Err(e) => return Err(e),
+        };
+        match file.try_lock_shared() {
+            Ok(()) => Ok(false),
+            Err(fs::TryLockError::WouldBlock) => Ok(true),
+            Err(fs::TryLockError::Error(e)) => Err(e),
+        }
+    }
 }
 
 /// A `file://` URL for `path`, every byte but `A-Z a-z 0-9 / . _ -` percent-encoded.
@@ -477,10 +502,18 @@ mod tests {
     #[test]
     fn lock_is_exclusive() {
         let dir = tempfile::tempdir().unwrap();
+        assert!(!WriteLock::held_elsewhere(dir.path()).unwrap());
+        assert!(
+            !dir.path().join(".lock").exists(),
+            "a probe creates nothing"
+        );
         let a = WriteLock::try_acquire(dir.path()).unwrap();
         assert!(a.is_some());
         assert!(WriteLock::try_acquire(dir.path()).unwrap().is_none());
+        assert!(WriteLock::held_elsewhere(dir.path()).unwrap());
         drop(a);
+        assert!(!WriteLock::held_elsewhere(dir.path()).unwrap());
+        // The probe released its shared lock: a writer gets the lock.
         assert!(WriteLock::try_acquire(dir.path()).unwrap().is_some());
     }
 }

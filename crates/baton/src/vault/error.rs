@@ -29,6 +29,10 @@ pub enum UnlockError {
     WrongEmergencyKey,
     #[error("the vault is locked by another baton process")]
     Locked,
+    /// Another process is rotating the keys now (it holds the lock and its state file
+    /// exists): not an interrupted rotation, nothing to settle.
+    #[error("a rotation to generation {0} is in progress; try again when it finishes")]
+    RotationRunning(u64),
     #[error(transparent)]
     Integrity(#[from] IntegrityError),
 }
