@@ -295,6 +295,9 @@ impl From<VaultError> for Failure {
                 Failure::new(e.to_string()).hint("choose another name, or use 'edit'")
             }
             VaultError::Integrity(i) => integrity(i),
+            VaultError::BrokenAuditLog(_) => Failure::new(e.to_string())
+                .hint("'baton audit --verify' names every damaged record; put the record files back from a backup you trust, then run the command again")
+                .code(EXIT_INTEGRITY),
             VaultError::LegalHold { client, .. } => Failure::new(e.to_string()).hint(format!(
                 "a legal hold forbids deletion; lift it first if it no longer applies: 'baton client set {client} --no-hold'"
             )),

@@ -773,3 +773,53 @@ fn a_failing_command_applies_nothing() {
         .success();
     assert_eq!(e.last_audit()["action"], "settings.retention");
 }
+
+/// A write refuses an audit log whose chain is broken (a record deleted, or replaced by
+/// another one): chaining on would make the break permanent (red-team finding). Reads
+/// still work, and `audit --verify` names the record.
+#[test]
+fn writes_refuse_a_broken_audit_chain() {
+    let e = Env::init();
+    e.cmd(&["client", "add", "acme"]).assert().success();
+    e.cmd(&["entry", "add", "acme", "one"]).assert().success();
+    e.cmd(&["entry", "add", "acme", "two"]).assert().success();
+    let record = |seq: u64| e.vault.join("audit").join(format!("{seq:012}.age"));
+    let kept = e.dir.path().join("record-2");
+    fs::rename(record(2), &kept).unwrap();
+    let before = snapshot(&e.vault);
+    e.cmd(&["entry", "add", "acme", "three"])
+        .assert()
+        .code(4)
+        .stderr(predicate::str::contains(
+            "baton: error: the audit log is broken (audit record 2 is missing); no change is written on top of it",
+        ))
+        .stderr(predicate::str::contains("baton: hint:"));
+    assert!(
+        snapshot(&e.vault) == before,
+        "a write chained onto a broken log"
+    );
+    // An export is recorded too: refused before the package is written.
+    let out = e.dir.path().join("acme.age");
+    e.cmd(&["export", "acme", "--passphrase", "-o"])
+        .arg(&out)
+        .assert()
+        .code(4);
+    assert!(!out.exists(), "a package was written without its record");
+    e.cmd(&["list"]).assert().success();
+    e.cmd(&["audit", "--verify"])
+        .assert()
+        .code(4)
+        .stderr(predicate::str::contains("audit record 2 is missing"));
+    // A genuine record in the wrong place (a forgery with real bytes) breaks it too.
+    fs::copy(record(3), record(2)).unwrap();
+    e.cmd(&["client", "add", "beta"])
+        .assert()
+        .code(4)
+        .stderr(predicate::str::contains(
+            "audit record 2 does not continue the chain",
+        ));
+    // Put back, the log is whole and writes work again.
+    fs::rename(&kept, record(2)).unwrap();
+    e.cmd(&["entry", "add", "acme", "three"]).assert().success();
+    e.cmd(&["audit", "--verify"]).assert().success();
+}

@@ -123,6 +123,10 @@ pub enum VaultError {
         "a rotation to generation {0} was interrupted; no other change is possible until it is finished or undone"
     )]
     RotationPending(u64),
+    /// The audit log is damaged: no record is chained onto it
+    /// (`Vault::check_chain_for_write`).
+    #[error("the audit log is broken ({0}); no change is written on top of it")]
+    BrokenAuditLog(#[source] crate::audit::AuditProblem),
     #[error("the vault was rotated to generation {0} while this command read it")]
     RotatedMeanwhile(u64),
     #[error(transparent)]
