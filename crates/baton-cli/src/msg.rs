@@ -1025,6 +1025,41 @@ pub fn holders_same_file(file: &str) -> Failure {
     )
 }
 
+/// An export whose file or folder is inside the vault (or contains it).
+pub fn export_inside_vault(what: &'static str) -> Failure {
+    export(baton::export::ExportError::InsideVault {
+        what,
+        path: Default::default(),
+    })
+}
+
+/// Why an export failed (docs/export-format.md).
+pub fn export(e: baton::export::ExportError) -> Failure {
+    use baton::export::ExportError;
+    match e {
+        ExportError::InsideVault { .. } => Failure::new(e.to_string()).hint(
+            "choose a file or folder outside the vault folder (which may sync, and whose cleanup removes files it does not know)",
+        ),
+        ExportError::Write { ref path, ref source } => match source.kind() {
+            std::io::ErrorKind::AlreadyExists => Failure::new(format!(
+                "{} {source} (use --force to replace a regular file)",
+                shown(path)
+            ))
+            .hint("choose another file with -o FILE, or replace it with --force"),
+            _ => Failure::new(e.to_string()).hint(HINT_WRITABLE),
+        },
+        ExportError::NotRecorded { removed, .. } => Failure::new(e.to_string()).hint(if removed {
+            "nothing was exported; fix the problem named above and export again"
+        } else {
+            "delete that file before anyone gets it, fix the problem and export again"
+        }),
+        ExportError::Vault(v) => v.into(),
+        ExportError::NoRecipients | ExportError::Encrypt(_) => Failure::new(e.to_string())
+            .hint("nothing was written; check the recipients (--to, --to-ssh-key or the client's stored keys)"),
+        other => Failure::new(other.to_string()).hint(HINT_VERIFY),
+    }
+}
+
 pub fn private_dir_in_vault(what: &str) -> Failure {
     Failure::new(format!(
         "the {what} must not be inside the vault (or contain it)"

@@ -110,8 +110,6 @@ pub enum VaultError {
     #[error("invalid value: {0}")]
     Package(String),
     #[error("invalid value: {0}")]
-    Output(String),
-    #[error("invalid value: {0}")]
     BadRecipient(String),
     #[error("the vault was opened read-only")]
     ReadOnly,
