@@ -4,6 +4,7 @@
 use std::path::PathBuf;
 
 use baton::Passphrase;
+use baton::rotate::UnfinishedRotation::{Interrupted, Running};
 use baton::vault::{Access, Vault};
 
 use crate::input;
@@ -103,11 +104,14 @@ impl Ctx {
                 "baton: warning: this vault uses the insecure test key derivation; do not store real secrets in it"
             );
         }
-        if let Some(g) = baton::rotate::pending(&path) {
-            eprintln!(
+        match baton::rotate::unfinished(&path) {
+            // Refused before the passphrase is asked for (the library refuses it too).
+            Some(Running(g)) => return Err(baton::vault::UnlockError::RotationRunning(g).into()),
+            Some(Interrupted(g)) => eprintln!(
                 "baton: warning: a rotation to generation {g} was interrupted; {}",
                 msg::HINT_ROTATION_PENDING
-            );
+            ),
+            None => {}
         }
         Ok(path)
     }

@@ -31,7 +31,8 @@ Exit codes:
   2   usage error: unknown, missing or conflicting flags, or a bad value
   3   wrong passphrase, key or share
   4   integrity problem (tampering or damage detected)
-  5   vault locked by another baton process
+  5   vault locked by another baton process (while it rotates the keys, readers
+      and 'status --check' wait too: try again when it finishes)
   10  'status --check' only: key rotation due
   11  'status --check' only: integrity problem or interrupted rotation";
 
@@ -159,6 +160,9 @@ pub fn finding(f: &Finding) -> String {
         Finding::RotationPending { generation } => format!(
             "a rotation to generation {generation} was interrupted; run 'baton rotate --resume' or '--abort'"
         ),
+        Finding::RotationRunning { generation } => format!(
+            "a rotation to generation {generation} is in progress; try again when it finishes"
+        ),
         Finding::IndexMissing { file } => format!("the index file {file} is missing"),
         Finding::NotAFolder { name } => format!("{name}/ in the vault is not a plain folder"),
         Finding::Damaged { count, first } => {
@@ -228,8 +232,17 @@ pub fn check_failure(f: &Finding) -> Failure {
         Finding::ConflictCopies { .. } => Failure::new(finding(f))
             .hint(HINT_CONFLICT_COPY)
             .code(EXIT_CHECK_PROBLEM),
+        Finding::RotationRunning { generation } => running_rotation(*generation),
         other => check_problem(finding(other)),
     }
+}
+
+/// Another baton process is rotating the keys now (exit 5, as for a locked vault): not
+/// an interrupted rotation, so nothing to resume.
+pub fn running_rotation(generation: u64) -> Failure {
+    Failure::new(UnlockError::RotationRunning(generation).to_string())
+        .hint("another baton command is rotating the keys and holds the vault's lock; nothing needs to be done")
+        .code(EXIT_LOCKED)
 }
 
 pub fn integrity(e: &IntegrityError) -> Failure {
@@ -273,6 +286,7 @@ impl From<UnlockError> for Failure {
             UnlockError::Locked => Failure::new(e.to_string())
                 .hint("wait for the other baton command to finish; the lock is released when it exits")
                 .code(EXIT_LOCKED),
+            UnlockError::RotationRunning(g) => running_rotation(*g),
             UnlockError::OwnerKeyDamaged(_) | UnlockError::BadHeader(_) => Failure::new(e.to_string())
                 .hint("restore vault.json from a backup; the emergency shares can still open the vault")
                 .code(EXIT_INTEGRITY),
@@ -301,6 +315,9 @@ impl From<VaultError> for Failure {
                 Failure::new(e.to_string()).hint("choose another name, or use 'edit'")
             }
             VaultError::Integrity(i) => integrity(i),
+            VaultError::BrokenAuditLog(_) => Failure::new(e.to_string())
+                .hint("'baton audit --verify' names every damaged record; put the record files back from a backup you trust, then run the command again")
+                .code(EXIT_INTEGRITY),
             VaultError::LegalHold { client, .. } => Failure::new(e.to_string()).hint(format!(
                 "a legal hold forbids deletion; lift it first if it no longer applies: 'baton client set {client} --no-hold'"
             )),
@@ -1047,6 +1064,41 @@ pub fn holders_same_file(file: &str) -> Failure {
         format!("two holders map to the same share file name ({file})"),
         "give holders distinct names",
     )
+}
+
+/// An export whose file or folder is inside the vault (or contains it).
+pub fn export_inside_vault(what: &'static str) -> Failure {
+    export(baton::export::ExportError::InsideVault {
+        what,
+        path: Default::default(),
+    })
+}
+
+/// Why an export failed (docs/export-format.md).
+pub fn export(e: baton::export::ExportError) -> Failure {
+    use baton::export::ExportError;
+    match e {
+        ExportError::InsideVault { .. } => Failure::new(e.to_string()).hint(
+            "choose a file or folder outside the vault folder (which may sync, and whose cleanup removes files it does not know)",
+        ),
+        ExportError::Write { ref path, ref source } => match source.kind() {
+            std::io::ErrorKind::AlreadyExists => Failure::new(format!(
+                "{} {source} (use --force to replace a regular file)",
+                shown(path)
+            ))
+            .hint("choose another file with -o FILE, or replace it with --force"),
+            _ => Failure::new(e.to_string()).hint(HINT_WRITABLE),
+        },
+        ExportError::NotRecorded { removed, .. } => Failure::new(e.to_string()).hint(if removed {
+            "nothing was exported; fix the problem named above and export again"
+        } else {
+            "delete that file before anyone gets it, fix the problem and export again"
+        }),
+        ExportError::Vault(v) => v.into(),
+        ExportError::NoRecipients | ExportError::Encrypt(_) => Failure::new(e.to_string())
+            .hint("nothing was written; check the recipients (--to, --to-ssh-key or the client's stored keys)"),
+        other => Failure::new(other.to_string()).hint(HINT_VERIFY),
+    }
 }
 
 pub fn private_dir_in_vault(what: &str) -> Failure {

@@ -15,7 +15,7 @@ use crate::msg::{self, Result, esc};
 /// be refused up front.
 pub fn check_out_dir(vault: &Path, shares_dir: &Path, holders: &[String]) -> Result<()> {
     check_private_dir(vault, shares_dir, "kit folder")?;
-    if resolve(shares_dir).parent() == resolve(vault).parent() {
+    if baton::fs::resolve(shares_dir).parent() == baton::fs::resolve(vault).parent() {
         eprintln!(
             "baton: warning: the kit folder is next to the vault; if that folder syncs, hand out the kits and delete the folder right away"
         );
@@ -32,9 +32,8 @@ pub fn check_out_dir(vault: &Path, shares_dir: &Path, holders: &[String]) -> Res
 /// A folder for secrets (kits, a recovered key): never inside the vault, which may
 /// sync, nor containing it; new or empty.
 pub fn check_private_dir(vault: &Path, dir: &Path, what: &str) -> Result<()> {
-    let (vault_real, dir_real) = (resolve(vault), resolve(dir));
     // Anyone who can read the (synced) vault folder would get what is in it.
-    if dir_real.starts_with(&vault_real) || vault_real.starts_with(&dir_real) {
+    if baton::fs::overlaps(vault, dir) {
         return Err(msg::private_dir_in_vault(what));
     }
     if dir.exists()
@@ -286,30 +285,6 @@ fn holder_stem(holder: &str) -> String {
         })
         .collect();
     s
-}
-
-/// An absolute, symlink-resolved form of a path that may not exist yet: the deepest
-/// existing ancestor is canonicalized and the rest appended.
-fn resolve(path: &Path) -> PathBuf {
-    let abs = std::path::absolute(path).unwrap_or_else(|_| path.to_path_buf());
-    let mut existing = abs.as_path();
-    let mut rest = Vec::new();
-    while !existing.exists() {
-        match (existing.parent(), existing.file_name()) {
-            (Some(p), Some(name)) => {
-                rest.push(name.to_os_string());
-                existing = p;
-            }
-            _ => break,
-        }
-    }
-    let mut out = existing
-        .canonicalize()
-        .unwrap_or_else(|_| existing.to_path_buf());
-    for name in rest.into_iter().rev() {
-        out.push(name);
-    }
-    out
 }
 
 /// Lists the share files written, one line per holder.

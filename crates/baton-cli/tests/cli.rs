@@ -231,7 +231,7 @@ fn full_flow_through_the_cli() {
             "entry.add",
             "entry.add",
             "entry.attach",
-            "entry.edit",
+            // One edit with --rename: one change, one record.
             "entry.rename",
             "entry.remove",
             "client.add",
@@ -662,4 +662,164 @@ fn attachments_replace_and_detach() {
         .assert()
         .code(1)
         .stderr(predicate::str::contains("has no entry 'nope'"));
+}
+
+/// The actions of the audit log, in order.
+fn audit_actions(e: &Env) -> Vec<String> {
+    e.json(&["audit", "--json"])["records"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["action"].as_str().unwrap().to_string())
+        .collect()
+}
+
+/// A command that fails applies nothing, and a command that is one change is one commit
+/// with one record (red-team finding: an entry edit whose rename was refused still
+/// stored the new password; settings with a bad owner name still changed the interval
+/// and the retention and wrote two records).
+#[test]
+fn a_failing_command_applies_nothing() {
+    let e = Env::init();
+    e.cmd(&["client", "add", "c1"]).assert().success();
+    let old = e.file("old.txt", "the-old-password\n");
+    let new = e.file("new.txt", "the-new-password\n");
+    for name in ["root", "db"] {
+        e.cmd(&["entry", "add", "c1", name, "--password-file"])
+            .arg(&old)
+            .assert()
+            .success();
+    }
+    let before = snapshot(&e.vault);
+    e.cmd(&[
+        "entry",
+        "edit",
+        "c1",
+        "root",
+        "--rename",
+        "db",
+        "--password-file",
+    ])
+    .arg(&new)
+    .assert()
+    .code(1)
+    .stderr(predicate::str::contains("already has an entry 'db'"));
+    assert!(
+        snapshot(&e.vault) == before,
+        "a refused entry edit changed the vault"
+    );
+    e.cmd(&[
+        "settings",
+        "--rotate-every",
+        "6",
+        "--retention-months",
+        "24",
+        "--owner-name",
+        "bad\u{1}",
+    ])
+    .assert()
+    .code(1)
+    .stderr(predicate::str::contains("owner name"))
+    .stderr(predicate::str::contains("nothing was changed"));
+    assert!(
+        snapshot(&e.vault) == before,
+        "refused settings changed the vault"
+    );
+
+    // The same commands with good values: each is one commit with one record.
+    let records = audit_actions(&e).len();
+    e.cmd(&[
+        "entry",
+        "edit",
+        "c1",
+        "root",
+        "--rename",
+        "admin",
+        "--password-file",
+    ])
+    .arg(&new)
+    .assert()
+    .success()
+    .stderr(predicate::str::contains("updated c1/admin"));
+    assert_eq!(
+        e.stdout(&["get", "c1/admin", "--show"]),
+        "the-new-password\n"
+    );
+    let log = e.json(&["audit", "--json"]);
+    let last = log["records"].as_array().unwrap().last().unwrap().clone();
+    assert_eq!(last["action"], "entry.rename");
+    assert_eq!(last["detail"], "root -> admin: password");
+    assert_eq!(audit_actions(&e).len(), records + 1);
+    e.cmd(&[
+        "settings",
+        "--rotate-every",
+        "6",
+        "--retention-months",
+        "24",
+        "--owner-name",
+        "Max Admin",
+    ])
+    .assert()
+    .success();
+    let s = e.json(&["settings", "--json"]);
+    assert_eq!(s["rotate_every_months"], 6);
+    assert_eq!(s["retention_months"], 24);
+    assert_eq!(s["owner_name"], "Max Admin");
+    assert_eq!(audit_actions(&e).len(), records + 2);
+    assert_eq!(e.last_audit()["action"], "settings.change");
+    // One setting alone keeps its own record.
+    e.cmd(&["settings", "--retention-months", "36"])
+        .assert()
+        .success();
+    assert_eq!(e.last_audit()["action"], "settings.retention");
+}
+
+/// A write refuses an audit log whose chain is broken (a record deleted, or replaced by
+/// another one): chaining on would make the break permanent (red-team finding). Reads
+/// still work, and `audit --verify` names the record.
+#[test]
+fn writes_refuse_a_broken_audit_chain() {
+    let e = Env::init();
+    e.cmd(&["client", "add", "acme"]).assert().success();
+    e.cmd(&["entry", "add", "acme", "one"]).assert().success();
+    e.cmd(&["entry", "add", "acme", "two"]).assert().success();
+    let record = |seq: u64| e.vault.join("audit").join(format!("{seq:012}.age"));
+    let kept = e.dir.path().join("record-2");
+    fs::rename(record(2), &kept).unwrap();
+    let before = snapshot(&e.vault);
+    e.cmd(&["entry", "add", "acme", "three"])
+        .assert()
+        .code(4)
+        .stderr(predicate::str::contains(
+            "baton: error: the audit log is broken (audit record 2 is missing); no change is written on top of it",
+        ))
+        .stderr(predicate::str::contains("baton: hint:"));
+    assert!(
+        snapshot(&e.vault) == before,
+        "a write chained onto a broken log"
+    );
+    // An export is recorded too: refused before the package is written.
+    let out = e.dir.path().join("acme.age");
+    e.cmd(&["export", "acme", "--passphrase", "-o"])
+        .arg(&out)
+        .assert()
+        .code(4);
+    assert!(!out.exists(), "a package was written without its record");
+    e.cmd(&["list"]).assert().success();
+    e.cmd(&["audit", "--verify"])
+        .assert()
+        .code(4)
+        .stderr(predicate::str::contains("audit record 2 is missing"));
+    // A genuine record in the wrong place (a forgery with real bytes) breaks it too.
+    fs::copy(record(3), record(2)).unwrap();
+    e.cmd(&["client", "add", "beta"])
+        .assert()
+        .code(4)
+        .stderr(predicate::str::contains(
+            "audit record 2 does not continue the chain",
+        ));
+    // Put back, the log is whole and writes work again.
+    fs::rename(&kept, record(2)).unwrap();
+    e.cmd(&["entry", "add", "acme", "three"]).assert().success();
+    e.cmd(&["audit", "--verify"]).assert().success();
 }

@@ -683,6 +683,22 @@ fn errors_a_command_reports() {
             "baton: error: recipient 1 of 1: not a valid age recipient (age1…)\nbaton: hint: give the client's public key: an age recipient (age1…) or an SSH public key (.pub file, ssh-ed25519 or ssh-rsa)\n",
         ),
         case(
+            &[
+                "export",
+                "acme",
+                "--passphrase",
+                "-o",
+                "[DIR]/vault/acme.age",
+            ],
+            1,
+            "baton: error: the export file must not be inside the vault\nbaton: hint: choose a file or folder outside the vault folder (which may sync, and whose cleanup removes files it does not know)\n",
+        ),
+        case(
+            &["export", "--all", "--out-dir", "[DIR]/vault/all"],
+            1,
+            "baton: error: the export folder must not be inside the vault (or contain it)\nbaton: hint: choose a file or folder outside the vault folder (which may sync, and whose cleanup removes files it does not know)\n",
+        ),
+        case(
             &["export", "acme", "-o", "[DIR]/acme.age"],
             1,
             kdf!(
@@ -838,6 +854,54 @@ fn errors_a_command_reports() {
         ),
     ];
     assert_all(&e, &cases);
+}
+
+/// Errors of a vault in a state: a rotation running in another process, a damaged
+/// audit log under a write.
+#[test]
+fn errors_of_a_busy_or_damaged_vault() {
+    let e = fixture();
+    std::fs::write(e.vault.join("rotation.g2.age"), b"").unwrap();
+    let held = baton::fs::WriteLock::try_acquire(&e.vault)
+        .unwrap()
+        .unwrap();
+    assert_all(
+        &e,
+        &[
+            case(
+                &["list"],
+                5,
+                kdf!(
+                    "baton: error: a rotation to generation 2 is in progress; try again when it finishes\nbaton: hint: another baton command is rotating the keys and holds the vault's lock; nothing needs to be done\n"
+                ),
+            ),
+            case(
+                &["client", "add", "late"],
+                5,
+                kdf!(
+                    "baton: error: a rotation to generation 2 is in progress; try again when it finishes\nbaton: hint: another baton command is rotating the keys and holds the vault's lock; nothing needs to be done\n"
+                ),
+            ),
+            case(
+                &["status", "--check"],
+                5,
+                "baton: error: a rotation to generation 2 is in progress; try again when it finishes\nbaton: hint: another baton command is rotating the keys and holds the vault's lock; nothing needs to be done\n",
+            ),
+        ],
+    );
+    drop(held);
+    std::fs::remove_file(e.vault.join("rotation.g2.age")).unwrap();
+    std::fs::remove_file(e.vault.join("audit").join("000000000002.age")).unwrap();
+    assert_all(
+        &e,
+        &[case(
+            &["client", "add", "late"],
+            4,
+            kdf!(
+                "baton: error: the audit log is broken (audit record 2 is missing); no change is written on top of it\nbaton: hint: 'baton audit --verify' names every damaged record; put the record files back from a backup you trust, then run the command again\n"
+            ),
+        )],
+    );
 }
 
 /// The old spellings still work but stay out of `--help`; completions offer the kinds;

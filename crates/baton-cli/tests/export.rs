@@ -670,3 +670,123 @@ fn force_never_replaces_a_symlink() {
         "no record without a file"
     );
 }
+
+/// Whether `dir`'s file system makes unnamed files (`O_TMPFILE`), with which a killed
+/// export leaves no temporary file (baton::fs::write_private).
+fn unnamed_files_work(dir: &Path) -> bool {
+    use std::os::unix::fs::OpenOptionsExt;
+    fs::OpenOptions::new()
+        .write(true)
+        .custom_flags(libc::O_TMPFILE)
+        .mode(0o600)
+        .open(dir)
+        .is_ok()
+}
+
+/// The clients named by `client.export` records, in order.
+fn export_records(e: &Env, vault: &Path) -> Vec<String> {
+    let out = e.cmd_at(vault, &["audit", "--json"]).output().unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let log: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    log["records"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|r| r["action"] == "client.export")
+        .map(|r| r["client"].as_str().unwrap().to_string())
+        .collect()
+}
+
+/// An output inside the vault folder is refused before anything is written or recorded
+/// (red-team finding: the export was recorded, then failed with ENOENT because the
+/// vault's own cleanup removed the staged package), also through a symlink.
+#[test]
+fn an_export_into_the_vault_folder_is_refused_before_anything() {
+    let e = populated();
+    give_age_key(&e, "acme");
+    let records = export_records(&e, &e.vault);
+    let before = common::snapshot(&e.vault);
+    let link = e.dir.path().join("link");
+    std::os::unix::fs::symlink(&e.vault, &link).unwrap();
+    for target in [
+        e.vault.join("acme.age"),
+        e.vault.join("clients").join("acme.age"),
+        link.join("acme.age"),
+    ] {
+        e.cmd(&["export", "acme", "-o"])
+            .arg(&target)
+            .assert()
+            .code(1)
+            .stderr(predicate::str::contains(
+                "baton: error: the export file must not be inside the vault",
+            ));
+        assert!(!target.exists());
+    }
+    for dir in [e.vault.join("out"), link.join("out"), e.vault.clone()] {
+        e.cmd(&["export", "--all", "--out-dir"])
+            .arg(&dir)
+            .assert()
+            .code(1)
+            .stderr(predicate::str::contains(
+                "baton: error: the export folder must not be inside the vault (or contain it)",
+            ));
+    }
+    assert!(common::snapshot(&e.vault) == before, "the vault changed");
+    assert_eq!(export_records(&e, &e.vault), records);
+}
+
+/// `export --all` killed with SIGKILL at every step: every `client.export` record names
+/// a package that exists under its final name (red-team finding: the records were
+/// committed while the packages existed only as hidden temporary files), and no
+/// temporary file is left beside the packages where the file system can avoid it.
+#[test]
+fn export_all_killed_at_any_step_records_only_written_packages() {
+    let e = populated();
+    for c in ["acme", "other"] {
+        give_age_key(&e, c);
+    }
+    let date = e.json(&["status", "--json"])["updated"].as_str().unwrap()[..10].to_string();
+    let args = |out: &Path| -> Vec<String> {
+        vec![
+            "export".into(),
+            "--all".into(),
+            "--out-dir".into(),
+            out.display().to_string(),
+        ]
+    };
+    let probe_out = e.dir.path().join("probe-out");
+    let probe_args = args(&probe_out);
+    let probe_args: Vec<&str> = probe_args.iter().map(String::as_str).collect();
+    let trace = common::fault_trace(&e, &e.vault, &probe_args);
+    assert!(trace.len() > 4, "{trace:?}");
+    let before = export_records(&e, &e.vault).len();
+    for point in 1..=trace.len() as u64 {
+        let out = e.dir.path().join(format!("out-{point}"));
+        let a = args(&out);
+        let a: Vec<&str> = a.iter().map(String::as_str).collect();
+        let v = common::crash_at(&e, &e.vault, &format!("export-{point}"), &a, point);
+        let recorded = export_records(&e, &v);
+        if out.is_dir() && unnamed_files_work(&out) {
+            let hidden: Vec<_> = fs::read_dir(&out)
+                .unwrap()
+                .map(|d| d.unwrap().file_name().to_string_lossy().to_string())
+                .filter(|n| n.starts_with('.'))
+                .collect();
+            assert!(hidden.is_empty(), "step {point}: left {hidden:?}");
+        }
+        for id in &recorded[before..] {
+            let package = out.join(format!("baton-{id}-{date}.age"));
+            assert!(
+                package.is_file(),
+                "step {point} ({}): {id} recorded, but {} does not exist",
+                trace[point as usize - 1],
+                package.display()
+            );
+        }
+        fs::remove_dir_all(&v).unwrap();
+    }
+}

@@ -299,6 +299,55 @@ fn status_check_reports_due_rotation_and_problems_without_a_passphrase() {
     assert_eq!(out.status.code(), Some(11), "{}", stderr(&out));
 }
 
+/// A rotation that runs now (its process holds the writer lock) is not an interrupted
+/// one (red-team finding: readers told the user to resume a rotation that was running,
+/// and `status --check` exited 11). Readers and `status --check` say it is in progress
+/// and exit 5; once the lock is free, the same state file means an interruption.
+#[test]
+fn a_running_rotation_is_not_reported_as_interrupted() {
+    let e = populated(0);
+    // The state file of a rotation to generation 2; readers look only at its name.
+    fs::write(e.vault.join("rotation.g2.age"), b"").unwrap();
+    let held = baton::fs::WriteLock::try_acquire(&e.vault)
+        .unwrap()
+        .expect("nobody else holds the lock");
+    let check = || {
+        e.cmd(&["status", "--check"])
+            .env("BATON_PASSPHRASE_FILE", "/nonexistent")
+            .output()
+            .unwrap()
+    };
+    let running =
+        "baton: error: a rotation to generation 2 is in progress; try again when it finishes";
+    for out in [
+        e.cmd(&["list"]).output().unwrap(),
+        e.cmd(&["get", "acme/registrar", "--show"])
+            .output()
+            .unwrap(),
+        e.cmd(&["status"]).output().unwrap(),
+        check(),
+    ] {
+        let err = stderr(&out);
+        assert_eq!(out.status.code(), Some(5), "{err}");
+        assert!(err.contains(running), "{err}");
+        assert!(!err.contains("interrupted"), "{err}");
+        assert!(!err.contains("--resume"), "{err}");
+    }
+    // A writer waits for it too, with the same words.
+    let out = e.cmd(&["client", "add", "late"]).output().unwrap();
+    assert_eq!(out.status.code(), Some(5), "{}", stderr(&out));
+    assert!(stderr(&out).contains(running), "{}", stderr(&out));
+
+    // The lock is free: the rotation was interrupted.
+    drop(held);
+    let out = e.cmd(&["list"]).output().unwrap();
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(stderr(&out).contains("a rotation to generation 2 was interrupted"));
+    let out = check();
+    assert_eq!(out.status.code(), Some(11), "{}", stderr(&out));
+    assert!(stderr(&out).contains("was interrupted"), "{}", stderr(&out));
+}
+
 // ------------------------------------------------------------------ crash safety
 
 // Every step of `rotate` (plain, --emergency, --kdf), of `--resume` and `--abort`, and

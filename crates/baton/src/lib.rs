@@ -93,8 +93,8 @@ pub use vault::{Access, InitError, InitOptions, IntegrityError, UnlockError, Vau
 /// created exclusively (0600), atomic replacement.
 pub mod fs {
     pub use crate::store::fsio::{
-        DIR_MODE, FILE_MODE, WriteLock, create_private_dir, file_url, is_read_only_folder, publish,
-        stage, write_atomic, write_new,
+        DIR_MODE, FILE_MODE, WriteLock, create_private_dir, file_url, is_read_only_folder,
+        overlaps, resolve, write_atomic, write_new, write_private,
     };
     /// Test hooks at every step that changes the disk (crash and error injection).
     #[doc(hidden)]

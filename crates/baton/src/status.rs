@@ -2,8 +2,9 @@
 //! docs/recovery.md#drill): one set of rules for `status` and for `status --check`.
 //!
 //! Each finding has a [`Severity`]. `status` shows every finding; `status --check`
-//! turns them into its verdict ([`Verdict::of`]): a problem beats a due rotation, and
-//! notices (drills, GDPR duties, files still syncing) never change the exit code.
+//! turns them into its verdict ([`Verdict::of`]): a rotation running now makes every
+//! other finding unreliable, a problem beats a due rotation, and notices (drills, GDPR
+//! duties, files still syncing) never change the exit code.
 //! [`check_folder`] needs no key, so cron can run it; [`Vault::status`] adds what only
 //! an unlocked vault can tell.
 
@@ -11,7 +12,7 @@ use std::path::Path;
 
 use crate::audit::AUDIT_DIR;
 use crate::client::{ClientSummary, DpaStatus};
-use crate::store::header::Header;
+use crate::store::header::{Header, UnfinishedRotation};
 use crate::store::{CLIENTS_DIR, IntegrityError};
 use crate::vault::{UnlockError, Vault, VaultError};
 
@@ -22,8 +23,11 @@ pub enum Severity {
     Notice,
     /// The key rotation schedule is due (`status --check` exits 10).
     Due,
-    /// The vault is damaged or a rotation is unfinished (`status --check` exits 11).
+    /// The vault is damaged or a rotation was interrupted (`status --check` exits 11).
     Problem,
+    /// Another process is rotating the keys now: nothing can be judged until it ends
+    /// (`status --check` exits 5, like any command that finds the vault locked).
+    Busy,
 }
 
 /// One thing that needs attention.
@@ -34,6 +38,8 @@ pub enum Finding {
     InsecureKdf,
     /// A rotation to `generation` was interrupted.
     RotationPending { generation: u64 },
+    /// A rotation to `generation` is running now (another process holds the lock).
+    RotationRunning { generation: u64 },
     /// The index file `vault.json` names is not there.
     IndexMissing { file: String },
     /// `clients/` or `audit/` is not a plain folder.
@@ -75,6 +81,7 @@ impl Finding {
             | Finding::ConflictCopies { .. }
             | Finding::UnknownFiles { .. }
             | Finding::Damaged { .. } => Severity::Problem,
+            Finding::RotationRunning { .. } => Severity::Busy,
             Finding::RotationDue { .. } => Severity::Due,
             Finding::InsecureKdf
             | Finding::DrillDue { .. }
@@ -93,13 +100,17 @@ pub enum Verdict<'a> {
     /// The first finding of the highest severity.
     RotationDue(&'a Finding),
     Problem(&'a Finding),
+    Busy(&'a Finding),
 }
 
 impl<'a> Verdict<'a> {
-    /// A problem beats a due rotation; notices never count.
+    /// A running rotation beats everything (what is on disk is changing), a problem
+    /// beats a due rotation; notices never count.
     pub fn of(findings: &'a [Finding]) -> Verdict<'a> {
         let worst = |s| findings.iter().find(|f| f.severity() == s);
-        if let Some(f) = worst(Severity::Problem) {
+        if let Some(f) = worst(Severity::Busy) {
+            Verdict::Busy(f)
+        } else if let Some(f) = worst(Severity::Problem) {
             Verdict::Problem(f)
         } else if let Some(f) = worst(Severity::Due) {
             Verdict::RotationDue(f)
@@ -113,18 +124,31 @@ impl<'a> Verdict<'a> {
 /// file and the two folders, and the rotation schedule (against `now`, RFC 3339).
 pub fn check_folder(path: &Path, now: &str) -> Result<(Header, Vec<Finding>), UnlockError> {
     let h = crate::vault::read_header(path)?;
-    let findings = folder_findings(path, &h, now);
+    let rotation = crate::store::header::unfinished_rotation(path);
+    let findings = folder_findings(path, &h, rotation, now);
     Ok((h, findings))
 }
 
-/// The keyless checks against a header already read.
-fn folder_findings(path: &Path, h: &Header, now: &str) -> Vec<Finding> {
+/// The keyless checks against a header already read, with the unfinished rotation as
+/// the caller sees it (a writer knows it is not running: it holds the lock).
+fn folder_findings(
+    path: &Path,
+    h: &Header,
+    rotation: Option<UnfinishedRotation>,
+    now: &str,
+) -> Vec<Finding> {
     let mut out = Vec::new();
     if h.kdf.is_insecure() {
         out.push(Finding::InsecureKdf);
     }
-    if let Some(generation) = crate::store::header::pending_rotation(path) {
-        out.push(Finding::RotationPending { generation });
+    match rotation {
+        Some(UnfinishedRotation::Running(generation)) => {
+            out.push(Finding::RotationRunning { generation })
+        }
+        Some(UnfinishedRotation::Interrupted(generation)) => {
+            out.push(Finding::RotationPending { generation })
+        }
+        None => {}
     }
     if !path.join(h.index_file()).is_file() {
         out.push(Finding::IndexMissing {
@@ -229,7 +253,12 @@ impl Vault {
     /// The status of an unlocked vault at `now` (RFC 3339): the public checks of
     /// [`check_folder`] plus the drill, the GDPR duties and unnamed files.
     pub fn status(&self, now: &str) -> Result<Status, VaultError> {
-        let mut findings = folder_findings(self.path(), self.header(), now);
+        let rotation = if self.is_writable() {
+            crate::store::header::pending_rotation(self.path()).map(UnfinishedRotation::Interrupted)
+        } else {
+            crate::store::header::unfinished_rotation(self.path())
+        };
+        let mut findings = folder_findings(self.path(), self.header(), rotation, now);
         let catalog = self.catalog()?;
         let today = crate::time::day_of(now);
         let drill_due = self.drill_due();
@@ -293,6 +322,55 @@ mod tests {
         assert_eq!(Verdict::of(&v), Verdict::RotationDue(&v[1]));
         let v = [Finding::InsecureKdf, v.into_iter().nth(1).unwrap(), pending];
         assert_eq!(Verdict::of(&v), Verdict::Problem(&v[2]));
+        // A rotation running now beats everything: the folder is changing under us.
+        let running = Finding::RotationRunning { generation: 3 };
+        let v = [v.into_iter().nth(2).unwrap(), running];
+        assert_eq!(Verdict::of(&v), Verdict::Busy(&v[1]));
+    }
+
+    /// A state file with the lock held by another holder is a running rotation; with
+    /// the lock free it is an interrupted one (red-team finding: readers and `status
+    /// --check` called a running rotation interrupted).
+    #[test]
+    fn a_running_rotation_is_told_from_an_interrupted_one() {
+        let dir = tempfile::tempdir().unwrap();
+        let v = crate::vault::test_vault(&dir.path().join("v"), "status unit test");
+        let path = v.path().to_path_buf();
+        let now = crate::time::now();
+        let rotation = |f: &[Finding]| {
+            f.iter()
+                .filter(|f| {
+                    matches!(
+                        f,
+                        Finding::RotationRunning { .. } | Finding::RotationPending { .. }
+                    )
+                })
+                .map(|f| format!("{f:?}"))
+                .collect::<Vec<_>>()
+        };
+        std::fs::write(path.join(crate::store::header::rotation_file(2)), b"").unwrap();
+        // This handle holds the lock: to it the rotation is interrupted (it is not
+        // rotating).
+        assert_eq!(
+            rotation(&v.status(&now).unwrap().findings),
+            ["RotationPending { generation: 2 }"]
+        );
+        // To everyone else the lock means a rotation that is running.
+        let (_, f) = check_folder(&path, &now).unwrap();
+        assert_eq!(rotation(&f), ["RotationRunning { generation: 2 }"]);
+        assert!(matches!(Verdict::of(&f), Verdict::Busy(_)));
+        let e = Vault::open(
+            &path,
+            &crate::Passphrase::new("status unit test".into()),
+            crate::vault::Access::Read,
+        )
+        .err()
+        .unwrap();
+        assert!(matches!(e, UnlockError::RotationRunning(2)), "{e:?}");
+        drop(v);
+        let (_, f) = check_folder(&path, &now).unwrap();
+        assert_eq!(rotation(&f), ["RotationPending { generation: 2 }"]);
+        assert!(matches!(Verdict::of(&f), Verdict::Problem(_)));
     }
 
     #[test]

@@ -137,6 +137,7 @@ fn restoring_an_older_copy_is_detected() {
                 password: Some(SecretText::new("new-password".into())),
                 ..Default::default()
             },
+            None,
         )
         .unwrap();
     }
@@ -374,6 +375,7 @@ fn set_password(f: &Fixture, client: &str, value: &str) {
             password: Some(SecretText::new(value.into())),
             ..Default::default()
         },
+        None,
     )
     .unwrap();
 }

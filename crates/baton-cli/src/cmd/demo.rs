@@ -186,23 +186,28 @@ pub fn run(a: DemoArgs) -> Result<()> {
     let handover = root.join("handover");
     baton::fs::create_private_dir(&handover).map_err(fail)?;
     let outcomes = vault
-        .export_all(false, None, |id, bytes| {
-            baton::fs::write_new(&handover.join(format!("baton-{id}.age")), bytes)
-                .map_err(|e| e.to_string())
-        })
+        .export_all(false, None, &handover, false)
         .map_err(fail)?;
+    let mut acme_package = None;
     for (id, outcome) in outcomes {
         match outcome {
-            BatchOutcome::Exported(s) => println!(
-                "  exported {id:<16} {} entries -> handover/baton-{id}.age (for {})",
-                s.entries,
-                s.fingerprints.join(", ")
-            ),
+            BatchOutcome::Exported { summary: s, file } => {
+                println!(
+                    "  exported {id:<16} {} entries -> handover/{} (for {})",
+                    s.entries,
+                    file.file_name().unwrap_or_default().to_string_lossy(),
+                    s.fingerprints.join(", ")
+                );
+                if id == "acme" {
+                    acme_package = Some(file);
+                }
+            }
             BatchOutcome::Skipped(why) => println!("  skipped  {id:<16} {why}"),
             BatchOutcome::Failed(why) => return Err(fail(why)),
         }
     }
-    let package = std::fs::read(handover.join("baton-acme.age")).map_err(fail)?;
+    let package =
+        std::fs::read(acme_package.ok_or_else(|| fail("acme was not exported"))?).map_err(fail)?;
     let tar = age::decrypt(&acme_key, &package).map_err(fail)?;
     let mut archive = tar::Archive::new(tar.as_slice());
     let names: Vec<String> = archive
@@ -227,6 +232,7 @@ pub fn run(a: DemoArgs) -> Result<()> {
                 password: Some(baton::generate::password(24, true).0),
                 ..Default::default()
             },
+            None,
         )
         .map_err(fail)?;
     vault.remove_client("kanzlei-stein").map_err(fail)?;

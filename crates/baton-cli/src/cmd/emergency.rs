@@ -556,7 +556,12 @@ pub fn recover(ctx: &Ctx, a: RecoverArgs) -> Result<()> {
     let (mut v, _) = open_rebuilt(ctx, &path, &e)?;
     drop(e);
     let r = v.recover(&taken, &a.out_dir)?;
-    if !r.recorded {
+    if !r.recorded && v.is_writable() {
+        eprintln!(
+            "baton: note: the audit log is damaged (see the problems below), so this {} is not in it",
+            AuditAction::EmergencyRecover
+        );
+    } else if !r.recorded {
         eprintln!(
             "baton: note: the vault folder is read-only, so this {} is not in its audit log",
             AuditAction::EmergencyRecover

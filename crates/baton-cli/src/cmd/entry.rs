@@ -74,13 +74,11 @@ pub(crate) fn cmd_entry(ctx: &Ctx, c: EntryCmd) -> Result<()> {
         } => {
             let f = entry_fields(fields, clear_password, clear_totp)?;
             let mut v = ctx.open(Access::Write)?;
-            v.edit_entry(&client, &name, f)?;
-            let mut shown = name.clone();
-            if let Some(new) = rename {
-                v.rename_entry(&client, &name, &new)?;
-                shown = new;
-            }
-            eprintln!("updated {}/{}", esc(&client), esc(&shown));
+            // One change: the fields and the new name are checked together and
+            // committed once, so a refused rename stores nothing.
+            v.edit_entry(&client, &name, f, rename.as_deref())?;
+            let shown = rename.as_deref().unwrap_or(&name);
+            eprintln!("updated {}/{}", esc(&client), esc(shown));
         }
         EntryCmd::Rm { client, name } => {
             let mut v = ctx.open(Access::Write)?;

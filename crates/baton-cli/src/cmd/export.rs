@@ -73,53 +73,13 @@ fn recipients_from_file(path: &Path) -> Result<Vec<PackageRecipient>> {
     })
 }
 
-fn io_message(path: &Path, e: &std::io::Error) -> String {
-    match e.kind() {
-        std::io::ErrorKind::AlreadyExists => format!(
-            "{} {e} (use --force to replace a regular file)",
-            esc(&path.display().to_string())
-        ),
-        _ => format!("cannot write {}: {e}", esc(&path.display().to_string())),
+/// Refuses, before the vault is opened (and the passphrase asked for), an output inside
+/// the vault folder and an output path that exists, unless --force and it is a regular
+/// file. The library checks both again where it writes.
+fn check_output(ctx: &Ctx, path: &Path, force: bool) -> Result<()> {
+    if baton::fs::overlaps(&ctx.vault_path()?, path) {
+        return Err(msg::export_inside_vault("file"));
     }
-}
-
-/// A package written under a temporary name (0600, fsynced) that takes its final name
-/// only after its audit record is committed (docs/export-format.md#audit).
-struct Staged(Option<PathBuf>);
-
-impl Staged {
-    /// Stages the package after checking the target, so that a refused target fails the
-    /// export before its audit record is written.
-    fn write(
-        &mut self,
-        target: &Path,
-        bytes: &[u8],
-        force: bool,
-    ) -> std::result::Result<(), String> {
-        check_output(target, force).map_err(|f| f.message)?;
-        let tmp = baton::fs::stage(target, bytes).map_err(|e| io_message(target, &e))?;
-        self.0 = Some(tmp);
-        Ok(())
-    }
-
-    fn publish(mut self, target: &Path, force: bool) -> Result<()> {
-        let tmp = self.0.take().expect("staged before publishing");
-        baton::fs::publish(&tmp, target, force)
-            .map_err(|e| Failure::new(io_message(target, &e)).hint(msg::HINT_WRITABLE))
-    }
-}
-
-impl Drop for Staged {
-    /// A package whose export failed (no audit record) is removed.
-    fn drop(&mut self) {
-        if let Some(tmp) = self.0.take() {
-            let _ = std::fs::remove_file(tmp);
-        }
-    }
-}
-
-/// Refuses an output path that exists, unless --force and it is a regular file.
-fn check_output(path: &Path, force: bool) -> Result<()> {
     match std::fs::symlink_metadata(path) {
         Ok(m) if force && m.is_file() => Ok(()),
         Ok(_) if force => Err(Failure::new(format!(
@@ -174,7 +134,7 @@ pub fn run(ctx: &Ctx, a: ExportArgs) -> Result<()> {
         };
         PathBuf::from(format!("baton-{client}-{}.{ext}", baton::time::today()))
     });
-    check_output(&output, a.force)?;
+    check_output(ctx, &output, a.force)?;
     if format == ExportFormat::Html
         && !a.yes.yes
         && !input::confirm("the sheet holds every password in plaintext; write it?")
@@ -204,11 +164,10 @@ pub fn run(ctx: &Ctx, a: ExportArgs) -> Result<()> {
             "store the client's key with 'baton client set-recipient {client} age1…', or use --to, --to-ssh-key or --passphrase"
         )));
     }
-    let mut staged = Staged(None);
-    let summary = v.export(&client, format, &lock, |bytes| {
-        staged.write(&output, bytes, a.force)
-    })?;
-    staged.publish(&output, a.force)?;
+    // The package is written first, then recorded (docs/export-format.md#audit).
+    let summary = v
+        .export_file(&client, format, &lock, &output, a.force)
+        .map_err(msg::export)?;
     eprintln!(
         "exported {} ({} entries, {} attachments) to {}",
         esc(&client),
@@ -269,45 +228,27 @@ fn run_all(ctx: &Ctx, a: &ExportArgs) -> Result<()> {
             .hint("export sheets one client at a time with --format html")
             .code(msg::EXIT_USAGE));
     }
-    baton::fs::create_private_dir(&dir).map_err(|e| {
-        Failure::new(format!(
-            "cannot create {}: {e}",
-            esc(&dir.display().to_string())
-        ))
-        .hint("--out-dir must name a new folder whose parent exists and is writable")
-    })?;
+    if baton::fs::overlaps(&ctx.vault_path()?, &dir) {
+        return Err(msg::export_inside_vault("folder"));
+    }
     let to = parse_recipients(&a.to, &a.to_ssh_key)?;
     let mut v = ctx.open_recording()?;
-    let date = baton::time::today();
-    let path_for = |id: &str| dir.join(format!("baton-{id}-{date}.age"));
-    let mut staged: Vec<(String, Staged)> = Vec::new();
-    let outcomes = v.export_all(a.armor, (!to.is_empty()).then_some(&to[..]), |id, bytes| {
-        let mut st = Staged(None);
-        st.write(&path_for(id), bytes, a.force)?;
-        staged.push((id.to_string(), st));
-        Ok(())
-    })?;
+    // The library makes the folder (0700; an existing one keeps its mode) and writes
+    // each package before its record.
+    let outcomes = v
+        .export_all(a.armor, (!to.is_empty()).then_some(&to[..]), &dir, a.force)
+        .map_err(msg::export)?;
     let (mut done, mut skipped, mut failed) = (0, 0, 0);
     for (id, outcome) in outcomes {
         match outcome {
-            BatchOutcome::Exported(s) => {
-                let st = staged
-                    .iter()
-                    .position(|(sid, _)| *sid == id)
-                    .map(|i| staged.swap_remove(i).1)
-                    .expect("an exported package was staged");
-                if let Err(f) = st.publish(&path_for(&id), a.force) {
-                    failed += 1;
-                    println!("failed   {:<24} {}", esc(&id), f.message);
-                    continue;
-                }
+            BatchOutcome::Exported { summary: s, file } => {
                 done += 1;
                 println!(
                     "exported {:<24} {} entries, {} attachments -> {} (for {})",
                     esc(&id),
                     s.entries,
                     s.attachments,
-                    esc(&path_for(&id).display().to_string()),
+                    esc(&file.display().to_string()),
                     s.fingerprints.join(", ")
                 );
             }
@@ -320,7 +261,11 @@ fn run_all(ctx: &Ctx, a: &ExportArgs) -> Result<()> {
             }
             BatchOutcome::Failed(why) => {
                 failed += 1;
-                println!("failed   {:<24} {}", esc(&id), esc(&why));
+                println!(
+                    "failed   {:<24} {}",
+                    esc(&id),
+                    esc(&msg::export(why).message)
+                );
             }
         }
     }

@@ -3,6 +3,7 @@
 use serde_json::json;
 
 use baton::vault::Access;
+use baton::vault::changes::SettingsChange;
 
 use crate::context::Ctx;
 use crate::msg::{Result, esc};
@@ -14,40 +15,36 @@ pub(crate) fn cmd_settings(
     [retention, rotate_every]: [Option<u32>; 2],
     as_json: bool,
 ) -> Result<()> {
-    let profile_changes =
-        name.is_some() || contact.is_some() || copies.is_some() || successor.is_some();
-    let changing = profile_changes || rotate_every.is_some() || retention.is_some();
+    let change = SettingsChange {
+        owner_name: name,
+        owner_contact: contact,
+        vault_copies: copies,
+        successor,
+        retention_months: retention,
+        rotate_every_months: rotate_every,
+    };
+    let profile_changes = change.owner_name.is_some()
+        || change.owner_contact.is_some()
+        || change.vault_copies.is_some()
+        || change.successor.is_some();
+    let changing = profile_changes
+        || change.retention_months.is_some()
+        || change.rotate_every_months.is_some();
     let mut v = ctx.open(if changing {
         Access::Write
     } else {
         Access::Read
     })?;
-    if let Some(months) = rotate_every {
-        v.set_rotation_interval(months)?;
+    if changing {
+        // Every value is checked first, then one commit: a bad value changes nothing.
+        v.change_settings(change)?;
     }
-    if let Some(months) = retention {
-        v.set_retention_months(months)?;
-    }
-    let retention_months = v.index().retention_months;
     if profile_changes {
-        let mut p = v.index().owner.clone();
-        if let Some(n) = name {
-            p.name = n;
-        }
-        if let Some(c) = contact {
-            p.contact = c;
-        }
-        if let Some(c) = copies {
-            p.vault_copies = c;
-        }
-        if let Some(c) = successor {
-            p.successor = c;
-        }
-        v.set_owner_profile(p)?;
         eprintln!(
             "baton: the emergency kits show these; print them again with 'baton emergency kits'"
         );
     }
+    let retention_months = v.index().retention_months;
     let p = &v.index().owner;
     let every = v.header().rotation.interval_months;
     if as_json {

@@ -83,15 +83,20 @@ pub(crate) fn cmd_status(ctx: &Ctx, as_json: bool) -> Result<()> {
 }
 
 /// `status --check`: 0 fine, 10 rotation due, 11 integrity problem or interrupted
-/// rotation (the library's verdict, docs/format.md#rotation). Without --verify it
-/// reads only public facts, so cron needs no passphrase.
+/// rotation, 5 a rotation running now (the library's verdict, docs/format.md#rotation).
+/// Without --verify it reads only public facts, so cron needs no passphrase.
 pub(crate) fn cmd_status_check(ctx: &Ctx, verify: bool) -> Result<()> {
     use baton::status::{Finding, Verdict};
     let path = ctx.vault_path()?;
     let now = baton::time::now();
     let (_, mut findings) =
         baton::status::check_folder(&path, &now).map_err(|e| msg::check_problem(e.to_string()))?;
-    if verify && !matches!(Verdict::of(&findings), Verdict::Problem(_)) {
+    if verify
+        && matches!(
+            Verdict::of(&findings),
+            Verdict::Fine | Verdict::RotationDue(_)
+        )
+    {
         let v = ctx.open(Access::Read).map_err(|f| {
             if f.code == msg::EXIT_INTEGRITY {
                 f.code(msg::EXIT_CHECK_PROBLEM)
@@ -109,6 +114,8 @@ pub(crate) fn cmd_status_check(ctx: &Ctx, verify: bool) -> Result<()> {
     }
     match Verdict::of(&findings) {
         Verdict::Fine => Ok(()),
-        Verdict::RotationDue(f) | Verdict::Problem(f) => Err(msg::check_failure(f)),
+        Verdict::RotationDue(f) | Verdict::Problem(f) | Verdict::Busy(f) => {
+            Err(msg::check_failure(f))
+        }
     }
 }

@@ -21,6 +21,8 @@ pub enum AuditAction {
     VaultTakeover,
     SettingsRetention,
     SettingsRotation,
+    /// Several settings changed by one command (each named in the detail).
+    SettingsChange,
     ClientAdd,
     ClientEdit,
     ClientRecipients,
@@ -45,7 +47,7 @@ pub enum AuditAction {
 
 impl AuditAction {
     /// Every action this version writes, in the order of the spec's table.
-    pub const ALL: [AuditAction; 27] = [
+    pub const ALL: [AuditAction; 28] = [
         AuditAction::VaultInit,
         AuditAction::VaultOwner,
         AuditAction::PassphraseChange,
@@ -55,6 +57,7 @@ impl AuditAction {
         AuditAction::VaultTakeover,
         AuditAction::SettingsRetention,
         AuditAction::SettingsRotation,
+        AuditAction::SettingsChange,
         AuditAction::ClientAdd,
         AuditAction::ClientEdit,
         AuditAction::ClientRecipients,
@@ -87,6 +90,7 @@ impl AuditAction {
             AuditAction::VaultTakeover => "vault.takeover",
             AuditAction::SettingsRetention => "settings.retention",
             AuditAction::SettingsRotation => "settings.rotation",
+            AuditAction::SettingsChange => "settings.change",
             AuditAction::ClientAdd => "client.add",
             AuditAction::ClientEdit => "client.edit",
             AuditAction::ClientRecipients => "client.recipients",

@@ -24,7 +24,7 @@ pub struct RecoverReport {
     /// Every problem `verify` found: the rest of the vault is still readable.
     pub problems: Vec<IntegrityError>,
     /// Whether `emergency.recover` is in the audit log. A vault opened read-only (a
-    /// copy on a read-only medium) cannot record it.
+    /// copy on a read-only medium) cannot record it, nor can a damaged audit log.
     pub recorded: bool,
     /// The key file written (mode 0600).
     pub key_file: PathBuf,
@@ -91,7 +91,9 @@ impl Vault {
             source,
         })?;
         drop(text);
-        let recorded = self.is_writable();
+        // A damaged log takes no record on top (Vault::check_chain_for_write); the key
+        // is still handed over, and the report's problems name the damage.
+        let recorded = self.is_writable() && self.check_chain_for_write().is_ok();
         if recorded {
             let detail = format!("share set {}: {who}", self.header.share_set.id);
             self.commit(
@@ -226,6 +228,35 @@ mod tests {
             .unwrap();
         assert!(!r.problems.is_empty());
         assert!(r.key_file.is_file() && r.recorded);
+    }
+
+    /// A damaged audit log takes no record on top (Vault::check_chain_for_write), but
+    /// the colleague still gets the key, and the report names the damage.
+    #[test]
+    fn a_damaged_audit_log_gets_no_record_but_the_key_is_handed_over() {
+        let dir = tempfile::tempdir().unwrap();
+        let (path, e) = vault(dir.path());
+        std::fs::remove_file(
+            path.join(crate::audit::AUDIT_DIR)
+                .join(crate::audit::record_file(1)),
+        )
+        .unwrap();
+        let mut v = Vault::open_emergency(&path, &e, Access::Write).unwrap();
+        let head = v.index().audit_head.seq;
+        let r = v
+            .recover(&[(0, 0), (0, 1)], &dir.path().join("out"))
+            .unwrap();
+        assert!(r.key_file.is_file());
+        assert!(!r.recorded);
+        assert!(
+            r.problems.iter().any(|p| matches!(
+                p,
+                IntegrityError::Audit(crate::audit::AuditProblem::Missing(1))
+            )),
+            "{:?}",
+            r.problems
+        );
+        assert_eq!(v.index().audit_head.seq, head);
     }
 
     #[test]

@@ -325,6 +325,41 @@ pub enum ExportError {
     NoRecipients,
     #[error("encryption failed: {0}")]
     Encrypt(String),
+    /// The output (`what`: "file" or "folder") is the vault folder, inside it, or
+    /// contains it: a package there would sync with the vault (and the vault's own
+    /// cleanup removes files it does not know). Refused before anything is written.
+    #[error(
+        "the export {what} must not be inside the vault{}",
+        if *what == "folder" { " (or contain it)" } else { "" }
+    )]
+    InsideVault {
+        what: &'static str,
+        path: std::path::PathBuf,
+    },
+    /// The package could not be written (an existing file, a full disk): nothing was
+    /// exported or recorded.
+    #[error("cannot write {}: {source}", path.display())]
+    Write {
+        path: std::path::PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    /// The package was written, but its audit record failed. The package was then
+    /// removed again if `removed`, so that no package exists without its record.
+    #[error(
+        "the package for {client} was written to {}, but its export could not be recorded in the audit log ({source}); {}",
+        path.display(),
+        if *removed { "the package was removed again" } else { "the package is still there, without its record" }
+    )]
+    NotRecorded {
+        client: String,
+        path: std::path::PathBuf,
+        removed: bool,
+        #[source]
+        source: Box<crate::vault::VaultError>,
+    },
+    #[error(transparent)]
+    Vault(#[from] crate::vault::VaultError),
 }
 
 /// Encrypts `plaintext` for the lock; ASCII-armored when `armor`.
@@ -391,17 +426,70 @@ impl ExportFormat {
     }
 }
 
+/// The file name of a client's package in `export --all`: `baton-<client>-<date>.age`
+/// (docs/export-format.md#package).
+pub fn package_file_name(client: &str, date: &str) -> String {
+    format!("baton-{client}-{date}.age")
+}
+
+/// A package ready to write, with what its audit record says.
+struct Built {
+    bytes: Zeroizing<Vec<u8>>,
+    format: &'static str,
+    summary: ExportSummary,
+}
+
 impl crate::vault::Vault {
-    /// Exports one client. The bytes go to `sink` (which writes the file); only when it
-    /// succeeds is the export recorded in the audit log (client, format, recipients'
-    /// fingerprints; never a secret value).
-    pub fn export(
+    /// Exports one client into the file `target` (docs/export-format.md): refused
+    /// before anything is written if `target` is inside the vault folder or the vault
+    /// cannot take the record; then the package is written completely under its name
+    /// (fsio::write_private: 0600, fsynced, never over an existing file unless
+    /// `replace`, and then only over a regular file), and only then is the export
+    /// recorded in the audit log (client, format, recipients' fingerprints; never a
+    /// secret value), so a record always names a package that was written. If the
+    /// record fails, the package is removed again ([`ExportError::NotRecorded`]).
+    ///
+    /// A vault opened read-only (a colleague's copy on a read-only medium) exports
+    /// without a record.
+    pub fn export_file(
         &mut self,
         client: &str,
         format: ExportFormat,
         lock: &Lock,
-        sink: impl FnOnce(&[u8]) -> Result<(), String>,
-    ) -> Result<ExportSummary, crate::vault::VaultError> {
+        target: &std::path::Path,
+        replace: bool,
+    ) -> Result<ExportSummary, ExportError> {
+        self.check_export_target("file", target)?;
+        let built = self.build_package(client, format, lock)?;
+        self.write_and_record(client, built, target, replace)
+    }
+
+    /// Refuses an output inside the vault folder, and, where the export will be
+    /// recorded, a vault that cannot take the record now (an unfinished rotation, a
+    /// damaged audit log): both before anything is written.
+    fn check_export_target(
+        &self,
+        what: &'static str,
+        target: &std::path::Path,
+    ) -> Result<(), ExportError> {
+        if crate::store::fsio::overlaps(self.path(), target) {
+            return Err(ExportError::InsideVault {
+                what,
+                path: target.to_path_buf(),
+            });
+        }
+        if self.is_writable() {
+            self.require_write()?;
+        }
+        Ok(())
+    }
+
+    fn build_package(
+        &self,
+        client: &str,
+        format: ExportFormat,
+        lock: &Lock,
+    ) -> Result<Built, ExportError> {
         use crate::vault::VaultError;
         let file = self.client(client)?;
         let exported = crate::time::now();
@@ -424,7 +512,7 @@ impl crate::vault::Vault {
             ),
             ExportFormat::Kdbx => {
                 let Lock::Passphrase(p) = lock else {
-                    return Err(VaultError::KdbxNeedsPassword);
+                    return Err(VaultError::KdbxNeedsPassword.into());
                 };
                 let db =
                     crate::export::kdbx::kdbx(&file, &origin, p).map_err(VaultError::Package)?;
@@ -432,8 +520,7 @@ impl crate::vault::Vault {
             }
             ExportFormat::Age { armor } => {
                 let tar = package_tar(&file, &origin);
-                let sealed = seal_package(&tar, lock, armor)
-                    .map_err(|e| VaultError::Package(e.to_string()))?;
+                let sealed = seal_package(&tar, lock, armor)?;
                 let fps = match lock {
                     Lock::Recipients(rs) => rs.iter().map(PackageRecipient::fingerprint).collect(),
                     Lock::Passphrase(_) => vec!["passphrase".to_string()],
@@ -441,20 +528,41 @@ impl crate::vault::Vault {
                 (sealed, if armor { "age-armor" } else { "age" }, fps)
             }
         };
-        let bytes = Zeroizing::new(bytes);
-        sink(&bytes).map_err(VaultError::Output)?;
-        let summary = ExportSummary {
-            client: file.id.clone(),
-            entries: file.entries.len(),
-            attachments: file.entries.iter().map(|e| e.attachments.len()).sum(),
-            fingerprints,
-        };
-        // A read-only open (a colleague's copy on a read-only medium) cannot record it.
+        Ok(Built {
+            bytes: Zeroizing::new(bytes),
+            format: fmt,
+            summary: ExportSummary {
+                client: file.id.clone(),
+                entries: file.entries.len(),
+                attachments: file.entries.iter().map(|e| e.attachments.len()).sum(),
+                fingerprints,
+            },
+        })
+    }
+
+    /// The package first, complete under its name; then its record
+    /// (docs/export-format.md#audit).
+    fn write_and_record(
+        &mut self,
+        client: &str,
+        built: Built,
+        target: &std::path::Path,
+        replace: bool,
+    ) -> Result<ExportSummary, ExportError> {
+        crate::store::fsio::write_private(target, &built.bytes, replace).map_err(|source| {
+            ExportError::Write {
+                path: target.to_path_buf(),
+                source,
+            }
+        })?;
+        drop(built.bytes);
+        let summary = built.summary;
         if !self.is_writable() {
             return Ok(summary);
         }
         let detail = format!(
-            "format={fmt} entries={} attachments={} to={}",
+            "format={} entries={} attachments={} to={}",
+            built.format,
             summary.entries,
             summary.attachments,
             if summary.fingerprints.is_empty() {
@@ -463,56 +571,91 @@ impl crate::vault::Vault {
                 summary.fingerprints.join(",")
             }
         );
-        self.commit(
+        let recorded = self.commit(
             AuditEvent::new(AuditAction::ClientExport, Some(client), detail),
             vec![],
             &[],
-        )?;
-        Ok(summary)
+        );
+        match recorded {
+            Ok(()) => Ok(summary),
+            Err(source) => {
+                // No package without its record: take it back.
+                let removed = crate::store::fsio::remove_durable(target).is_ok();
+                Err(ExportError::NotRecorded {
+                    client: client.to_string(),
+                    path: target.to_path_buf(),
+                    removed,
+                    source: Box::new(source),
+                })
+            }
+        }
     }
 }
 
 /// What `export_all` did for one client.
 #[derive(Debug)]
 pub enum BatchOutcome {
-    Exported(ExportSummary),
+    /// Written to `file` (and recorded where the vault is writable).
+    Exported {
+        summary: ExportSummary,
+        file: std::path::PathBuf,
+    },
     /// Why the client was skipped.
     Skipped(NoRecipient),
-    /// The export of this client failed; the others went on.
-    Failed(String),
+    /// The export of this client failed and wrote nothing; the others went on.
+    Failed(ExportError),
 }
 
 impl crate::vault::Vault {
     /// Exports every client that has a usable stored recipient, in index order, or
-    /// every client to `to` if given and not empty (`RecipientChoice`);
-    /// `sink(client, bytes)` writes each package. Returns one outcome per client.
+    /// every client to `to` if given and not empty (`RecipientChoice`), each into
+    /// `dir/baton-<client>-<today>.age` like [`Vault::export_file`](crate::vault::Vault::export_file). `dir` is refused
+    /// inside the vault before anything is written, and created (0700) if missing; an
+    /// existing one keeps its mode. Returns one outcome per client; an integrity problem,
+    /// or a package whose record failed and that could not be removed, stops the batch.
     pub fn export_all(
         &mut self,
         armor: bool,
         to: Option<&[PackageRecipient]>,
-        mut sink: impl FnMut(&str, &[u8]) -> Result<(), String>,
-    ) -> Result<Vec<(String, BatchOutcome)>, crate::vault::VaultError> {
+        dir: &std::path::Path,
+        replace: bool,
+    ) -> Result<Vec<(String, BatchOutcome)>, ExportError> {
+        self.check_export_target("folder", dir)?;
+        crate::store::fsio::create_private_dir(dir).map_err(|source| ExportError::Write {
+            path: dir.to_path_buf(),
+            source,
+        })?;
         let clients: Vec<(String, Vec<String>)> = self
             .catalog()?
             .into_iter()
             .map(|c| (c.id, c.recipients))
             .collect();
+        let date = crate::time::today();
         let mut out = Vec::with_capacity(clients.len());
         for (id, stored) in clients {
             let choice = RecipientChoice::new(to.unwrap_or_default(), &stored);
             let outcome = match choice.missing() {
                 Some(why) => BatchOutcome::Skipped(why),
-                None => match self.export(
-                    &id,
-                    ExportFormat::Age { armor },
-                    &Lock::Recipients(&choice.recipients),
-                    |bytes| sink(&id, bytes),
-                ) {
-                    Ok(summary) => BatchOutcome::Exported(summary),
-                    // An integrity problem stops everything: the vault is not trustworthy.
-                    Err(e @ crate::vault::VaultError::Integrity(_)) => return Err(e),
-                    Err(e) => BatchOutcome::Failed(e.to_string()),
-                },
+                None => {
+                    let file = dir.join(package_file_name(&id, &date));
+                    let built = self.build_package(
+                        &id,
+                        ExportFormat::Age { armor },
+                        &Lock::Recipients(&choice.recipients),
+                    );
+                    match built.and_then(|b| self.write_and_record(&id, b, &file, replace)) {
+                        Ok(summary) => BatchOutcome::Exported { summary, file },
+                        // The vault is not trustworthy: stop.
+                        Err(e @ ExportError::Vault(crate::vault::VaultError::Integrity(_))) => {
+                            return Err(e);
+                        }
+                        // A package without its record is left: stop before another.
+                        Err(e @ ExportError::NotRecorded { removed: false, .. }) => {
+                            return Err(e);
+                        }
+                        Err(e) => BatchOutcome::Failed(e),
+                    }
+                }
             };
             out.push((id, outcome));
         }
@@ -523,6 +666,102 @@ impl crate::vault::Vault {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A vault with client `acme` (one entry), and a passphrase lock.
+    fn vault(dir: &std::path::Path) -> crate::vault::Vault {
+        let mut v = crate::vault::test_vault(&dir.join("v"), "export unit test");
+        v.add_client(crate::vault::changes::NewClient {
+            id: "acme".into(),
+            ..Default::default()
+        })
+        .unwrap();
+        v.add_entry("acme", "ssh", Default::default()).unwrap();
+        v
+    }
+
+    fn exports(v: &crate::vault::Vault) -> usize {
+        v.audit_log()
+            .0
+            .iter()
+            .filter(|r| r.action == AuditAction::ClientExport)
+            .count()
+    }
+
+    /// The package is written before its record; an output inside the vault or a vault
+    /// that cannot take the record is refused before anything is written; a record
+    /// that fails takes the package back (red-team finding: records for packages that
+    /// existed only as temporary files, or not at all).
+    #[test]
+    fn a_package_exists_exactly_when_its_record_does() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut v = vault(dir.path());
+        let pw = SecretText::new("package password".into());
+        let lock = Lock::Passphrase(&pw);
+        let age = ExportFormat::Age { armor: false };
+        let out = dir.path().join("acme.age");
+        v.export_file("acme", age, &lock, &out, false).unwrap();
+        assert!(out.is_file());
+        assert_eq!(exports(&v), 1);
+
+        // Inside the vault: refused, nothing written, nothing recorded.
+        for inside in [v.path().join("acme.age"), v.path().join("clients/x.age")] {
+            let e = v
+                .export_file("acme", age, &lock, &inside, false)
+                .unwrap_err();
+            assert!(
+                matches!(e, ExportError::InsideVault { what: "file", .. }),
+                "{e:?}"
+            );
+            assert!(!inside.exists());
+        }
+        let e = v
+            .export_all(false, None, &v.path().join("out"), false)
+            .unwrap_err();
+        assert!(
+            matches!(e, ExportError::InsideVault { what: "folder", .. }),
+            "{e:?}"
+        );
+        assert!(!v.path().join("out").exists());
+        // An existing file without `replace`: nothing written or recorded.
+        let e = v.export_file("acme", age, &lock, &out, false).unwrap_err();
+        assert!(matches!(e, ExportError::Write { .. }), "{e:?}");
+        assert_eq!(exports(&v), 1);
+
+        // The record fails after the package was written (the index cannot be
+        // replaced): the package is taken back.
+        let index = v.path().join(v.header().index_file());
+        let aside = dir.path().join("index");
+        std::fs::rename(&index, &aside).unwrap();
+        std::fs::create_dir(&index).unwrap();
+        std::fs::write(index.join("x"), b"").unwrap();
+        let second = dir.path().join("second.age");
+        let e = v
+            .export_file("acme", age, &lock, &second, false)
+            .unwrap_err();
+        assert!(
+            matches!(e, ExportError::NotRecorded { removed: true, .. }),
+            "{e:?}"
+        );
+        assert!(!second.exists(), "a package without its record");
+        std::fs::remove_dir_all(&index).unwrap();
+        std::fs::rename(&aside, &index).unwrap();
+        assert_eq!(exports(&v), 1);
+
+        // A damaged audit log: refused before the package is written.
+        let first = v.path().join("audit").join(crate::audit::record_file(1));
+        std::fs::remove_file(&first).unwrap();
+        let e = v
+            .export_file("acme", age, &lock, &second, false)
+            .unwrap_err();
+        assert!(
+            matches!(
+                e,
+                ExportError::Vault(crate::vault::VaultError::BrokenAuditLog(_))
+            ),
+            "{e:?}"
+        );
+        assert!(!second.exists());
+    }
 
     #[test]
     fn keepass_is_always_locked_by_password() {

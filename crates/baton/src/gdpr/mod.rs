@@ -556,6 +556,7 @@ fn action_label(action: &AuditAction, lang: Lang) -> &'static str {
         AuditAction::PassphraseChange => ("Passphrase geändert", "passphrase changed"),
         AuditAction::SettingsRetention => ("Aufbewahrungsfrist geändert", "retention changed"),
         AuditAction::SettingsRotation => ("Erneuerungsplan geändert", "rotation schedule changed"),
+        AuditAction::SettingsChange => ("Einstellungen geändert", "settings changed"),
         AuditAction::EmergencyDrill => ("Notfallübung", "emergency drill"),
         AuditAction::EmergencyAddHolder => {
             ("Notfall: Inhaber hinzugefügt", "emergency: holder added")

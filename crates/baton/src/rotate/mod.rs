@@ -224,6 +224,7 @@ impl From<VaultError> for RotateError {
 }
 
 pub use crate::store::header::pending_rotation as pending;
+pub use crate::store::header::{UnfinishedRotation, unfinished_rotation as unfinished};
 
 /// The plaintext body of the state file (docs/format.md#rotation).
 #[derive(Serialize, Deserialize)]
@@ -1177,30 +1178,13 @@ impl Vault {
 }
 
 impl Vault {
-    /// Sets the rotation schedule (months between rotations, 0 for none). Recorded in
-    /// the audit log first, then written to `vault.json`, like a passphrase change.
+    /// Sets the rotation schedule (months between rotations, 0 for none), kept in
+    /// `vault.json` (see `change_settings` for the order of header and record).
     pub fn set_rotation_interval(&mut self, months: u32) -> Result<(), VaultError> {
-        if months > 120 {
-            return Err(VaultError::RotationIntervalTooLong);
-        }
-        let old = self.header.rotation.interval_months;
-        self.commit(
-            AuditEvent::new(
-                AuditAction::SettingsRotation,
-                None,
-                format!("rotation interval {old} -> {months} months"),
-            ),
-            vec![],
-            &[],
-        )?;
-        let mut h = self.header.clone();
-        h.rotation.interval_months = months;
-        let prev = std::mem::replace(&mut self.header, h);
-        if let Err(e) = self.write_header() {
-            self.header = prev;
-            return Err(e);
-        }
-        Ok(())
+        self.change_settings(crate::vault::changes::SettingsChange {
+            rotate_every_months: Some(months),
+            ..Default::default()
+        })
     }
 }
 

@@ -252,13 +252,8 @@ fn kernel_at_least(release: &str, (major, minor): (u32, u32)) -> bool {
 /// that name; `publish` later gives the file its final name. Lets a caller record what
 /// it did between the two steps, so a file never appears without its record.
 pub fn stage(target: &Path, bytes: &[u8]) -> io::Result<PathBuf> {
-    let name = target
-        .file_name()
+    let tmp = temp_name(target)
         .ok_or_else(|| io::Error::new(io::ErrorKind::InvalidInput, "path has no file name"))?;
-    let mut tmp_name = std::ffi::OsString::from(".");
-    tmp_name.push(name);
-    tmp_name.push(format!(".{}.tmp", hex::encode(rand::random::<[u8; 6]>())));
-    let tmp = parent_dir(target).join(tmp_name);
     write_new(&tmp, bytes)?;
     Ok(tmp)
 }
@@ -296,6 +291,102 @@ pub fn publish(staged: &Path, target: &Path, replace: bool) -> io::Result<()> {
     }
     moved?;
     sync_dir(&parent_dir(target))
+}
+
+/// Writes a file for the user (a client package, a sheet) that appears under `target`
+/// complete or not at all: mode 0600, fsynced, its folder fsynced. Never over an
+/// existing name unless `replace`, and then only over a regular file (not a symlink or
+/// a device).
+///
+/// Where the file system allows it (Linux `O_TMPFILE`, and `/proc` to name the file),
+/// the bytes go into an unnamed file that gets its name only when complete, so a crash,
+/// SIGKILL or Ctrl-C while writing leaves nothing behind; a plaintext sheet never
+/// exists under a temporary name. Elsewhere (and for `replace` over an existing file,
+/// for the instant between link and rename) a temporary name `.NAME.<12 hex>.tmp`
+/// beside `target` is used, which every error removes and only a crash can leave.
+pub fn write_private(target: &Path, bytes: &[u8], replace: bool) -> io::Result<()> {
+    match fs::symlink_metadata(target) {
+        Ok(m) if !replace || !m.is_file() => {
+            return Err(io::Error::new(
+                io::ErrorKind::AlreadyExists,
+                if m.is_file() {
+                    "already exists"
+                } else {
+                    "exists and is not a regular file"
+                },
+            ));
+        }
+        _ => {}
+    }
+    #[cfg(target_os = "linux")]
+    if let Some(done) = write_unnamed(target, bytes, replace) {
+        return done;
+    }
+    let staged = stage(target, bytes)?;
+    publish(&staged, target, replace)
+}
+
+/// `write_private` through an unnamed `O_TMPFILE` file; `None` where that cannot be
+/// done here (another file system, no `/proc`), before anything has a name.
+#[cfg(target_os = "linux")]
+fn write_unnamed(target: &Path, bytes: &[u8], replace: bool) -> Option<io::Result<()>> {
+    use rustix::fs::{AtFlags, CWD, Mode, OFlags};
+    let dir = parent_dir(target);
+    let fd = rustix::fs::open(
+        &dir,
+        OFlags::TMPFILE | OFlags::WRONLY | OFlags::CLOEXEC,
+        Mode::from_raw_mode(FILE_MODE),
+    )
+    .ok()?;
+    let mut file = File::from(fd);
+    let written = file.write_all(bytes).and_then(|()| {
+        fault_point("write_private: written");
+        file.sync_all()
+    });
+    if let Err(e) = written {
+        // Nothing has a name yet: closing the file discards it.
+        return Some(Err(e));
+    }
+    let proc_path = format!("/proc/self/fd/{}", std::os::fd::AsRawFd::as_raw_fd(&file));
+    let link = |to: &Path| {
+        rustix::fs::linkat(CWD, proc_path.as_str(), CWD, to, AtFlags::SYMLINK_FOLLOW)
+            .map_err(io::Error::from)
+    };
+    let exists = fs::symlink_metadata(target).is_ok();
+    let named = if replace && exists {
+        // link() never replaces a name: link beside the target, then rename over it.
+        let tmp = temp_name(target)?;
+        match link(&tmp) {
+            Ok(()) => {
+                let moved = fs::rename(&tmp, target);
+                if moved.is_err() {
+                    let _ = fs::remove_file(&tmp);
+                }
+                moved
+            }
+            Err(e) => Err(e),
+        }
+    } else {
+        link(target)
+    };
+    match named {
+        Ok(()) => {
+            fault_point("write_private: named");
+            Some(sync_dir(&dir))
+        }
+        Err(e) if e.kind() == io::ErrorKind::AlreadyExists => Some(Err(e)),
+        // No /proc, or a file system that cannot link the unnamed file: write it the
+        // other way (nothing was named here).
+        Err(_) => None,
+    }
+}
+
+/// `.NAME.<12 hex>.tmp` beside `target`.
+fn temp_name(target: &Path) -> Option<PathBuf> {
+    let mut name = std::ffi::OsString::from(".");
+    name.push(target.file_name()?);
+    name.push(format!(".{}.tmp", hex::encode(rand::random::<[u8; 6]>())));
+    Some(parent_dir(target).join(name))
 }
 
 /// Removes a file and fsyncs its folder; a file that is already gone is fine.
@@ -345,6 +436,79 @@ impl WriteLock {
             Err(fs::TryLockError::Error(e)) => Err(e),
         }
     }
+
+    /// Whether another process holds the lock now (a running writer or rotation), for
+    /// a process that does not hold it itself: a non-blocking shared lock is tried and
+    /// released at once. Never creates `.lock` (the folder may be read-only).
+    ///
+    /// The probe holds a shared lock for an instant, so a writer that starts at exactly
+    /// that moment is told the vault is locked: callers probe only when it matters
+    /// (a rotation's state file exists). A handle of this same process that holds the
+    /// lock counts as another holder (flock locks belong to open files).
+    pub fn held_elsewhere(vault: &Path) -> io::Result<bool> {
+        let file = match OpenOptions::new()
+            .read(true)
+            .custom_flags(libc::O_NOFOLLOW)
+            .open(vault.join(".lock"))
+        {
+            Ok(f) => f,
+            Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(false),
+            Err(e) => return Err(e),
+        };
+        match file.try_lock_shared() {
+            Ok(()) => Ok(false),
+            Err(fs::TryLockError::WouldBlock) => Ok(true),
+            Err(fs::TryLockError::Error(e)) => Err(e),
+        }
+    }
+}
+
+/// An absolute form of `path` with every symlink resolved, for a path that may not
+/// exist yet: each existing component is resolved as the system would, and the
+/// components from the first missing one on are taken as written (`..` after a missing
+/// folder cancels it, after which resolving goes on).
+pub fn resolve(path: &Path) -> PathBuf {
+    use std::path::Component;
+    let abs = std::path::absolute(path).unwrap_or_else(|_| path.to_path_buf());
+    let mut out = PathBuf::from("/");
+    // How many of the last components of `out` do not exist.
+    let mut missing = 0usize;
+    for c in abs.components() {
+        match c {
+            Component::RootDir | Component::Prefix(_) => {
+                out = PathBuf::from(c.as_os_str());
+                missing = 0;
+            }
+            Component::CurDir => {}
+            Component::ParentDir => {
+                out.pop();
+                missing = missing.saturating_sub(1);
+            }
+            Component::Normal(name) if missing == 0 => {
+                let next = out.join(name);
+                match next.canonicalize() {
+                    Ok(real) => out = real,
+                    Err(_) => {
+                        out = next;
+                        missing = 1;
+                    }
+                }
+            }
+            Component::Normal(name) => {
+                out.push(name);
+                missing += 1;
+            }
+        }
+    }
+    out
+}
+
+/// Whether `path` is the vault folder, lies inside it or contains it, compared after
+/// resolving symlinks ([`resolve`]): where kits, keys and packages must never go, since
+/// the vault folder may sync and anyone who reads it would get them.
+pub fn overlaps(vault: &Path, path: &Path) -> bool {
+    let (vault, path) = (resolve(vault), resolve(path));
+    path.starts_with(&vault) || vault.starts_with(&path)
 }
 
 /// A `file://` URL for `path`, every byte but `A-Z a-z 0-9 / . _ -` percent-encoded.
@@ -455,6 +619,67 @@ mod tests {
         assert_eq!(fs::read_dir(dir.path()).unwrap().count(), 2);
     }
 
+    /// A private write appears complete or not at all, never replaces a file unless
+    /// asked (and then never a symlink), and leaves no temporary file.
+    #[test]
+    fn private_writes() {
+        let dir = tempfile::tempdir().unwrap();
+        let t = dir.path().join("package.age");
+        write_private(&t, b"one", false).unwrap();
+        assert_eq!(fs::read(&t).unwrap(), b"one");
+        assert_eq!(
+            fs::metadata(&t).unwrap().permissions().mode() & 0o777,
+            0o600
+        );
+        let e = write_private(&t, b"two", false).unwrap_err();
+        assert_eq!(e.kind(), io::ErrorKind::AlreadyExists);
+        assert_eq!(fs::read(&t).unwrap(), b"one");
+        write_private(&t, b"two", true).unwrap();
+        assert_eq!(fs::read(&t).unwrap(), b"two");
+        let link = dir.path().join("link");
+        std::os::unix::fs::symlink(dir.path().join("elsewhere"), &link).unwrap();
+        assert!(write_private(&link, b"x", true).is_err());
+        assert!(!dir.path().join("elsewhere").exists());
+        assert!(write_private(&dir.path().join("no/such/folder/f"), b"x", false).is_err());
+        let names: Vec<_> = fs::read_dir(dir.path())
+            .unwrap()
+            .map(|e| e.unwrap().file_name())
+            .collect();
+        assert_eq!(names.len(), 2, "{names:?}");
+    }
+
+    #[test]
+    fn paths_inside_the_vault_are_found_through_symlinks_and_dot_dot() {
+        let dir = tempfile::tempdir().unwrap();
+        let base = dir.path().canonicalize().unwrap();
+        let vault = base.join("vault");
+        fs::create_dir_all(vault.join("clients")).unwrap();
+        fs::create_dir(base.join("elsewhere")).unwrap();
+        std::os::unix::fs::symlink(&vault, base.join("link")).unwrap();
+        for inside in [
+            vault.clone(),
+            vault.join("x.age"),
+            vault.join("clients/new/x"),
+            base.join("link/out"),
+            base.join("elsewhere/../vault/x"),
+            base.join("missing/../vault/x"),
+            base.join("missing/../link/x"),
+            base.join("missing/deeper/../../link/x"),
+            base.clone(),
+        ] {
+            assert!(overlaps(&vault, &inside), "{}", inside.display());
+        }
+        for outside in [
+            base.join("elsewhere/x"),
+            base.join("vault-2/x"),
+            base.join("vault/../x"),
+            base.join("missing/x"),
+        ] {
+            assert!(!overlaps(&vault, &outside), "{}", outside.display());
+        }
+        assert_eq!(resolve(&base.join("a/./b/../c")), base.join("a/c"));
+    }
+
     #[test]
     fn existing_folders_keep_their_mode() {
         let dir = tempfile::tempdir().unwrap();
@@ -477,10 +702,18 @@ mod tests {
     #[test]
     fn lock_is_exclusive() {
         let dir = tempfile::tempdir().unwrap();
+        assert!(!WriteLock::held_elsewhere(dir.path()).unwrap());
+        assert!(
+            !dir.path().join(".lock").exists(),
+            "a probe creates nothing"
+        );
         let a = WriteLock::try_acquire(dir.path()).unwrap();
         assert!(a.is_some());
         assert!(WriteLock::try_acquire(dir.path()).unwrap().is_none());
+        assert!(WriteLock::held_elsewhere(dir.path()).unwrap());
         drop(a);
+        assert!(!WriteLock::held_elsewhere(dir.path()).unwrap());
+        // The probe released its shared lock: a writer gets the lock.
         assert!(WriteLock::try_acquire(dir.path()).unwrap().is_some());
     }
 }

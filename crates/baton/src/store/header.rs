@@ -226,13 +226,47 @@ pub(crate) fn write_header_file(vault: &Path, h: &Header) -> io::Result<()> {
 }
 
 /// The generation an unfinished rotation is heading for, if its state file exists.
-/// Needs no key: `status --check` uses it.
+/// Needs no key: `status --check` uses it. A process that holds the writer lock knows
+/// that such a rotation is not running; others ask [`unfinished_rotation`].
 pub fn pending_rotation(vault: &Path) -> Option<u64> {
     std::fs::read_dir(vault)
         .ok()?
         .flatten()
         .filter_map(|e| parse_rotation_file(&e.file_name().to_string_lossy()))
         .max()
+}
+
+/// An unfinished rotation, as a process that does not hold the writer lock sees it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum UnfinishedRotation {
+    /// Its state file exists and another process holds the lock: it is running now.
+    Running(u64),
+    /// Its state file exists and nobody holds the lock: it was interrupted (a crash,
+    /// Ctrl-C, a full disk) and waits for `--resume` or `--abort`.
+    Interrupted(u64),
+}
+
+impl UnfinishedRotation {
+    /// The generation it is heading for.
+    pub fn generation(self) -> u64 {
+        match self {
+            UnfinishedRotation::Running(g) | UnfinishedRotation::Interrupted(g) => g,
+        }
+    }
+}
+
+/// Whether a rotation's state file exists, and whether that rotation is running now
+/// (the writer lock is held: a rotation holds it from start to end) or was
+/// interrupted (docs/format.md#rotation). Needs no key. A lock that cannot be probed
+/// counts as free, which reports an interruption as before.
+pub fn unfinished_rotation(vault: &Path) -> Option<UnfinishedRotation> {
+    let generation = pending_rotation(vault)?;
+    if fsio::WriteLock::held_elsewhere(vault).unwrap_or(false) {
+        return Some(UnfinishedRotation::Running(generation));
+    }
+    // Read again with the lock seen free: a rotation that finished meanwhile removed
+    // its state file before it let go of the lock.
+    pending_rotation(vault).map(UnfinishedRotation::Interrupted)
 }
 
 #[cfg(test)]

@@ -1,5 +1,6 @@
 //! Reading the hash-chained audit log (docs/format.md#audit).
 
+use std::collections::HashSet;
 use std::fs;
 
 use zeroize::Zeroizing;
@@ -10,6 +11,10 @@ use crate::store::index::IndexBody;
 
 use super::Vault;
 use crate::store::sha256_hex;
+
+/// How many of the newest audit records every write decrypts and re-chains
+/// ([`Vault::check_chain_for_write`]).
+pub const WRITE_CHECK_TAIL: u64 = 64;
 
 /// An audit record with the exact plaintext its hash is taken over.
 pub(crate) type RawRecord = (Zeroizing<Vec<u8>>, AuditRecord);
@@ -70,22 +75,101 @@ impl Vault {
             first = a.through + 1;
         }
         for seq in first..=head.seq {
-            let p = self.path.join(AUDIT_DIR).join(audit::record_file(seq));
-            let Ok(bytes) = fs::read(&p) else {
-                problems.push(AuditProblem::Missing(seq));
-                prev.clear();
-                continue;
-            };
-            let Ok(plain) = seal::decrypt(self.identity(), &bytes) else {
-                problems.push(AuditProblem::Unreadable(seq));
-                prev.clear();
-                continue;
+            let plain = match self.read_record(seq) {
+                Ok(plain) => plain,
+                Err(p) => {
+                    problems.push(p);
+                    prev.clear();
+                    continue;
+                }
             };
             if let Some(r) = check(seq, plain, &mut prev, &mut problems) {
                 records.push(r);
             }
         }
         (records, problems)
+    }
+
+    /// The plaintext of the single record file `seq`.
+    fn read_record(&self, seq: u64) -> Result<Zeroizing<Vec<u8>>, AuditProblem> {
+        let p = self.path.join(AUDIT_DIR).join(audit::record_file(seq));
+        let bytes = fs::read(&p).map_err(|_| AuditProblem::Missing(seq))?;
+        seal::decrypt(self.identity(), &bytes).map_err(|_| AuditProblem::Unreadable(seq))
+    }
+
+    /// Refuses a write on top of a damaged audit log (docs/format.md#audit-log): a
+    /// record chained onto a gap or a forgery hides the damage under new writes until a
+    /// rotation or takeover refuses the log, when the backups that still hold the
+    /// missing record may be gone. Called before every commit (`require_write`).
+    ///
+    /// It must stay cheap at any length of log (a busy vault writes thousands of
+    /// records between rotations; docs/performance.md#audit-check), so it checks:
+    ///
+    /// 1. the archive of earlier generations is the file the index pins (SHA-256);
+    /// 2. every single record file from the archive to the head exists (one listing
+    ///    of `audit/`, no decryption): a deleted record anywhere is found;
+    /// 3. the newest [`WRITE_CHECK_TAIL`] records decrypt, carry their numbers and
+    ///    chain to each other and to the head the authenticated index pins: an
+    ///    altered, replaced, reordered or forged record among them is found.
+    ///
+    /// A forged record older than that tail is found by `audit --verify`,
+    /// `status --check --verify` and every rotation, which check the whole chain.
+    /// (With one chain per device this becomes the same check per chain.)
+    pub fn check_chain_for_write(&self) -> Result<(), AuditProblem> {
+        let index = &self.index;
+        let head = index.audit_head.seq;
+        let mut first = 1;
+        if let Some(a) = &index.audit_archive {
+            let pinned = audit::parse_archive_file(&a.file).is_some()
+                && fs::read(self.path.join(AUDIT_DIR).join(&a.file))
+                    .is_ok_and(|bytes| sha256_hex(&bytes) == a.sha256);
+            if !pinned {
+                return Err(AuditProblem::Archive(a.file.clone()));
+            }
+            first = a.through + 1;
+        }
+        if head < first {
+            return Ok(());
+        }
+        // 2. Every record file exists. Names only; a folder that cannot be listed is
+        // probed name by name.
+        let listed: Option<HashSet<u64>> = fs::read_dir(self.path.join(AUDIT_DIR)).ok().map(|rd| {
+            rd.flatten()
+                .filter_map(|e| audit::parse_record_file(&e.file_name().to_string_lossy()))
+                .filter(|seq| (first..=head).contains(seq))
+                .collect()
+        });
+        let exists = |seq: u64| match &listed {
+            Some(set) => set.contains(&seq),
+            None => self
+                .path
+                .join(AUDIT_DIR)
+                .join(audit::record_file(seq))
+                .exists(),
+        };
+        if listed
+            .as_ref()
+            .is_none_or(|set| set.len() as u64 != head - first + 1)
+            && let Some(seq) = (first..=head).find(|&seq| !exists(seq))
+        {
+            return Err(AuditProblem::Missing(seq));
+        }
+        // 3. The newest records chain to the pinned head.
+        let from = head.saturating_sub(WRITE_CHECK_TAIL - 1).max(first);
+        let mut prev: Option<String> = (from == 1).then(|| audit::GENESIS.to_string());
+        for seq in from..=head {
+            let plain = self.read_record(seq)?;
+            let rec: AuditRecord =
+                serde_json::from_slice(&plain).map_err(|_| AuditProblem::Unreadable(seq))?;
+            if rec.seq != seq || prev.as_ref().is_some_and(|p| *p != rec.prev) {
+                return Err(AuditProblem::BrokenChain(seq));
+            }
+            prev = Some(audit::hash(&plain));
+        }
+        if prev.as_deref() != Some(index.audit_head.hash.as_str()) {
+            return Err(AuditProblem::HeadMismatch);
+        }
+        Ok(())
     }
 
     /// The archive's records, if the file is the one the index pins and decrypts.
@@ -102,5 +186,116 @@ impl Vault {
                 .map(|r| Zeroizing::new(r.to_vec()))
                 .collect(),
         )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::audit::{AuditAction, AuditEvent};
+    use crate::vault::VaultError;
+
+    /// A vault whose log has `n` records.
+    fn vault(dir: &std::path::Path, n: u64) -> Vault {
+        let mut v = crate::vault::test_vault(&dir.join("v"), "audit check unit test");
+        while v.index.audit_head.seq < n {
+            v.commit(
+                AuditEvent::new(AuditAction::SettingsRetention, None, "x"),
+                vec![],
+                &[],
+            )
+            .unwrap();
+        }
+        v
+    }
+
+    fn record(v: &Vault, seq: u64) -> std::path::PathBuf {
+        v.path.join(AUDIT_DIR).join(audit::record_file(seq))
+    }
+
+    fn write(v: &mut Vault) -> Result<(), VaultError> {
+        v.commit(
+            AuditEvent::new(AuditAction::SettingsRetention, None, "y"),
+            vec![],
+            &[],
+        )
+    }
+
+    /// A deleted record anywhere, or a record replaced within the newest ones, stops
+    /// every write (red-team finding: writes chained on and made the break permanent);
+    /// put back, the log takes writes again.
+    #[test]
+    fn writes_refuse_a_deleted_or_replaced_record() {
+        let dir = tempfile::tempdir().unwrap();
+        let n = WRITE_CHECK_TAIL + 6;
+        let mut v = vault(dir.path(), n);
+        assert_eq!(v.check_chain_for_write(), Ok(()));
+        let revision = v.index.revision;
+        for seq in [2, n - 3, n] {
+            let aside = dir.path().join("aside");
+            fs::rename(record(&v, seq), &aside).unwrap();
+            assert_eq!(v.check_chain_for_write(), Err(AuditProblem::Missing(seq)));
+            let e = write(&mut v).unwrap_err();
+            assert!(
+                matches!(e, VaultError::BrokenAuditLog(AuditProblem::Missing(s)) if s == seq),
+                "{e:?}"
+            );
+            assert!(!record(&v, n + 1).exists(), "nothing written");
+            fs::rename(&aside, record(&v, seq)).unwrap();
+        }
+        // A genuine record in the wrong place, a record swapped, the head replaced.
+        let keep = |seq| fs::read(record(&v, seq)).unwrap();
+        let (a, b) = (keep(n - 2), keep(n - 1));
+        fs::write(record(&v, n - 2), &b).unwrap();
+        assert_eq!(
+            v.check_chain_for_write(),
+            Err(AuditProblem::BrokenChain(n - 2))
+        );
+        fs::write(record(&v, n - 2), &a).unwrap();
+        let head = keep(n);
+        fs::write(record(&v, n), &b).unwrap();
+        assert_eq!(v.check_chain_for_write(), Err(AuditProblem::BrokenChain(n)));
+        fs::write(record(&v, n), b"not an age file").unwrap();
+        assert_eq!(v.check_chain_for_write(), Err(AuditProblem::Unreadable(n)));
+        fs::write(record(&v, n), &head).unwrap();
+        assert_eq!(v.index.revision, revision);
+        write(&mut v).unwrap();
+        assert_eq!(v.check_chain_for_write(), Ok(()));
+    }
+
+    /// Records older than the checked tail are only checked for existence: a forgery
+    /// there is left to the full check (`audit --verify`, rotation), by design; and
+    /// after a rotation the archive is checked against the index.
+    #[test]
+    fn old_records_and_the_archive() {
+        let dir = tempfile::tempdir().unwrap();
+        let n = WRITE_CHECK_TAIL + 4;
+        let mut v = vault(dir.path(), n);
+        let (two, three) = (
+            fs::read(record(&v, 2)).unwrap(),
+            fs::read(record(&v, 3)).unwrap(),
+        );
+        fs::write(record(&v, 2), &three).unwrap();
+        assert_eq!(v.check_chain_for_write(), Ok(()));
+        assert!(v.audit_log().1.contains(&AuditProblem::BrokenChain(2)));
+        fs::write(record(&v, 2), &two).unwrap();
+
+        v.rotate(Default::default(), None, |_, _| Ok(()), &|_| {})
+            .unwrap();
+        let archive = v.index.audit_archive.clone().unwrap();
+        assert_eq!(v.check_chain_for_write(), Ok(()));
+        write(&mut v).unwrap();
+        let file = v.path.join(AUDIT_DIR).join(&archive.file);
+        let bytes = fs::read(&file).unwrap();
+        fs::write(&file, &bytes[..bytes.len() - 1]).unwrap();
+        assert_eq!(
+            v.check_chain_for_write(),
+            Err(AuditProblem::Archive(archive.file.clone()))
+        );
+        fs::write(&file, &bytes).unwrap();
+        // A record after the archive deleted.
+        let first = archive.through + 1;
+        fs::remove_file(record(&v, first)).unwrap();
+        assert_eq!(v.check_chain_for_write(), Err(AuditProblem::Missing(first)));
     }
 }

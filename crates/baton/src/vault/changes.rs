@@ -40,6 +40,20 @@ pub struct ClientEdit {
     pub tags: Option<Vec<String>>,
 }
 
+/// Changes to the vault-wide settings (`baton settings`); `None` keeps the value.
+#[derive(Default, Debug, Clone)]
+pub struct SettingsChange {
+    /// The owner profile shown in client packages and on the holders' kits.
+    pub owner_name: Option<String>,
+    pub owner_contact: Option<String>,
+    pub vault_copies: Option<String>,
+    pub successor: Option<String>,
+    /// Months an ended client's data is kept (docs/gdpr.md#retention).
+    pub retention_months: Option<u32>,
+    /// Months between key rotations, 0 for none (docs/format.md#header).
+    pub rotate_every_months: Option<u32>,
+}
+
 /// Fields of a new entry or changes to one; `None` keeps (or leaves empty) the value.
 #[derive(Default)]
 pub struct EntryFields {
@@ -258,16 +272,126 @@ impl Vault {
         &mut self,
         profile: crate::store::index::OwnerProfile,
     ) -> Result<(), VaultError> {
-        check_text("owner name", &profile.name, 256)?;
-        check_text("owner contact", &profile.contact, 1024)?;
-        check_text("vault copies", &profile.vault_copies, 1024)?;
-        check_text("successor", &profile.successor, 1024)?;
-        self.commit_with(
-            AuditEvent::new(AuditAction::VaultOwner, None, ""),
-            vec![],
-            &[],
-            |ix| ix.owner = profile,
-        )
+        self.change_settings(SettingsChange {
+            owner_name: Some(profile.name),
+            owner_contact: Some(profile.contact),
+            vault_copies: Some(profile.vault_copies),
+            successor: Some(profile.successor),
+            ..Default::default()
+        })
+    }
+
+    /// Changes vault-wide settings: every value is checked first, then one commit with
+    /// one record (the setting's own action when only one kind changes, else
+    /// `settings.change` naming each), so a command with one bad value changes nothing.
+    pub fn change_settings(&mut self, change: SettingsChange) -> Result<(), VaultError> {
+        for (what, value, max) in [
+            ("owner name", &change.owner_name, 256),
+            ("owner contact", &change.owner_contact, 1024),
+            ("vault copies", &change.vault_copies, 1024),
+            ("successor", &change.successor, 1024),
+        ] {
+            if let Some(v) = value {
+                check_text(what, v, max)?;
+            }
+        }
+        if change.retention_months.is_some_and(|m| m > 1200) {
+            return Err(VaultError::RetentionTooLong);
+        }
+        if change.rotate_every_months.is_some_and(|m| m > 120) {
+            return Err(VaultError::RotationIntervalTooLong);
+        }
+        // Refused writes (no lock, an unfinished rotation, a broken audit log) are
+        // refused before vault.json is touched below.
+        self.require_write()?;
+
+        let mut owner = self.index().owner.clone();
+        let mut owner_fields = Vec::new();
+        for (what, value, field) in [
+            ("name", change.owner_name, &mut owner.name),
+            ("contact", change.owner_contact, &mut owner.contact),
+            ("vault copies", change.vault_copies, &mut owner.vault_copies),
+            ("successor", change.successor, &mut owner.successor),
+        ] {
+            if let Some(v) = value {
+                *field = v;
+                owner_fields.push(what);
+            }
+        }
+        let mut parts: Vec<(AuditAction, String)> = Vec::new();
+        if !owner_fields.is_empty() {
+            parts.push((
+                AuditAction::VaultOwner,
+                format!("owner {}", owner_fields.join(", ")),
+            ));
+        }
+        if let Some(months) = change.retention_months {
+            let old = self.index().retention_months;
+            parts.push((
+                AuditAction::SettingsRetention,
+                format!("retention {old} -> {months} months after a client's end"),
+            ));
+        }
+        if let Some(months) = change.rotate_every_months {
+            let old = self.header.rotation.interval_months;
+            parts.push((
+                AuditAction::SettingsRotation,
+                format!("rotation interval {old} -> {months} months"),
+            ));
+        }
+        let event = match parts.len() {
+            0 => return Ok(()),
+            1 => {
+                let (action, detail) = parts.remove(0);
+                AuditEvent::new(action, None, detail)
+            }
+            _ => AuditEvent::new(
+                AuditAction::SettingsChange,
+                None,
+                parts
+                    .into_iter()
+                    .map(|(_, d)| d)
+                    .collect::<Vec<_>>()
+                    .join("; "),
+            ),
+        };
+
+        // The rotation interval lives in the public header (docs/format.md#header),
+        // written before the commit and put back if the commit fails, so an error
+        // applies nothing. A crash between the two leaves only the interval changed
+        // without its record: the field is public and unauthenticated, so that gives
+        // nobody more than writing vault.json does.
+        let old_header = change.rotate_every_months.map(|months| {
+            let mut h = self.header.clone();
+            h.rotation.interval_months = months;
+            std::mem::replace(&mut self.header, h)
+        });
+        if let Some(old) = &old_header
+            && let Err(e) = self.write_header()
+        {
+            self.header = old.clone();
+            return Err(e);
+        }
+        let revision = self.index().revision;
+        let retention = change.retention_months;
+        let edit_owner = !owner_fields.is_empty();
+        let committed = self.commit_with(event, vec![], &[], |ix| {
+            if edit_owner {
+                ix.owner = owner;
+            }
+            if let Some(months) = retention {
+                ix.retention_months = months;
+            }
+        });
+        if committed.is_err()
+            && self.index().revision == revision
+            && let Some(old) = old_header
+        {
+            // Not committed: the header goes back (best effort; the error is the commit's).
+            self.header = old;
+            let _ = self.write_header();
+        }
+        committed
     }
 
     /// Records that the contract with `id` ended on `date` (YYYY-MM-DD).
@@ -377,20 +501,10 @@ impl Vault {
 
     /// Sets how many months an ended client's data is kept (docs/gdpr.md#retention).
     pub fn set_retention_months(&mut self, months: u32) -> Result<(), VaultError> {
-        if months > 1200 {
-            return Err(VaultError::RetentionTooLong);
-        }
-        let old = self.index().retention_months;
-        self.commit_with(
-            AuditEvent::new(
-                AuditAction::SettingsRetention,
-                None,
-                format!("retention {old} -> {months} months after a client's end"),
-            ),
-            vec![],
-            &[],
-            |ix| ix.retention_months = months,
-        )
+        self.change_settings(SettingsChange {
+            retention_months: Some(months),
+            ..Default::default()
+        })
     }
 
     /// Removes a client (a mistake, a test). Refused under a legal hold; deletion for
@@ -452,18 +566,58 @@ impl Vault {
         )
     }
 
+    /// Changes an entry's fields and, with `rename`, its name: every value is checked
+    /// first, then one commit with one record (`entry.rename` when the name changes,
+    /// else `entry.edit`), so a refused rename changes nothing else either.
     pub fn edit_entry(
         &mut self,
         client: &str,
         name: &str,
         fields: EntryFields,
+        rename: Option<&str>,
     ) -> Result<(), VaultError> {
         fields.check()?;
-        let detail = format!("{name}: {}", describe(&fields));
-        self.update_entry(client, name, (AuditAction::EntryEdit, detail), |e| {
-            fields.apply(e);
-            Ok(())
-        })
+        if let Some(new) = rename {
+            check_id(new)?;
+        }
+        let mut file = self.client(client)?;
+        let unknown = || VaultError::UnknownEntry {
+            client: client.into(),
+            entry: name.into(),
+        };
+        file.entry(name).ok_or_else(unknown)?;
+        if let Some(new) = rename
+            && file.entry(new).is_some()
+        {
+            return Err(VaultError::EntryExists {
+                client: client.into(),
+                entry: new.into(),
+            });
+        }
+        let changed = describe(&fields);
+        let event = match rename {
+            Some(new) if changed.is_empty() => {
+                (AuditAction::EntryRename, format!("{name} -> {new}"))
+            }
+            Some(new) => (
+                AuditAction::EntryRename,
+                format!("{name} -> {new}: {changed}"),
+            ),
+            None => (AuditAction::EntryEdit, format!("{name}: {changed}")),
+        };
+        let t = now();
+        let e = file.entry_mut(name).ok_or_else(unknown)?;
+        fields.apply(e);
+        if let Some(new) = rename {
+            e.name = new.into();
+        }
+        e.updated = t.clone();
+        file.updated = t;
+        self.commit(
+            AuditEvent::new(event.0, Some(client), event.1),
+            vec![file],
+            &[],
+        )
     }
 
     pub fn rename_entry(
@@ -472,23 +626,7 @@ impl Vault {
         name: &str,
         new_name: &str,
     ) -> Result<(), VaultError> {
-        check_id(new_name)?;
-        if self
-            .client(client)?
-            .entries
-            .iter()
-            .any(|e| e.name == new_name)
-        {
-            return Err(VaultError::EntryExists {
-                client: client.into(),
-                entry: new_name.into(),
-            });
-        }
-        let detail = format!("{name} -> {new_name}");
-        self.update_entry(client, name, (AuditAction::EntryRename, detail), |e| {
-            e.name = new_name.into();
-            Ok(())
-        })
+        self.edit_entry(client, name, EntryFields::default(), Some(new_name))
     }
 
     pub fn remove_entry(&mut self, client: &str, name: &str) -> Result<(), VaultError> {
@@ -596,4 +734,199 @@ fn describe(f: &EntryFields) -> String {
         v.push("tags");
     }
     v.join(",")
+}
+
+#[cfg(test)]
+mod tests {
+    use std::fs;
+    use std::path::{Path, PathBuf};
+
+    use super::*;
+    use crate::vault::read_header;
+
+    const PASS: &str = "typed changes unit test";
+
+    /// A vault with client `acme` and its entries `root` and `db` (password "old").
+    fn vault(dir: &Path) -> Vault {
+        let mut v = crate::vault::test_vault(&dir.join("v"), PASS);
+        v.add_client(NewClient {
+            id: "acme".into(),
+            ..Default::default()
+        })
+        .unwrap();
+        for name in ["root", "db"] {
+            v.add_entry(
+                "acme",
+                name,
+                EntryFields {
+                    password: Some(SecretText::new("old".into())),
+                    ..Default::default()
+                },
+            )
+            .unwrap();
+        }
+        v
+    }
+
+    /// Every file below `dir` but the lock, with its bytes.
+    fn snapshot(dir: &Path) -> Vec<(PathBuf, Vec<u8>)> {
+        let mut out = Vec::new();
+        let mut todo = vec![dir.to_path_buf()];
+        while let Some(d) = todo.pop() {
+            for e in fs::read_dir(&d).unwrap().flatten() {
+                if e.file_type().unwrap().is_dir() {
+                    todo.push(e.path());
+                } else if e.file_name() != ".lock" {
+                    out.push((e.path(), fs::read(e.path()).unwrap()));
+                }
+            }
+        }
+        out.sort();
+        out
+    }
+
+    fn password(v: &Vault, entry: &str) -> String {
+        let c = v.client("acme").unwrap();
+        c.entry(entry)
+            .unwrap()
+            .password
+            .as_ref()
+            .unwrap()
+            .expose()
+            .to_string()
+    }
+
+    /// An edit whose rename is refused stores none of its other changes either, and an
+    /// accepted edit with a rename is one commit with one `entry.rename` record.
+    #[test]
+    fn an_entry_edit_and_its_rename_are_one_change() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut v = vault(dir.path());
+        let before = snapshot(v.path());
+        let revision = v.index().revision;
+        let new = || EntryFields {
+            password: Some(SecretText::new("new".into())),
+            ..Default::default()
+        };
+        let e = v.edit_entry("acme", "root", new(), Some("db")).unwrap_err();
+        assert!(matches!(e, VaultError::EntryExists { .. }), "{e:?}");
+        let e = v
+            .edit_entry("acme", "root", new(), Some("../x"))
+            .unwrap_err();
+        assert!(matches!(e, VaultError::InvalidId(_)), "{e:?}");
+        let e = v.edit_entry("acme", "nope", new(), Some("x")).unwrap_err();
+        assert!(matches!(e, VaultError::UnknownEntry { .. }), "{e:?}");
+        assert!(
+            snapshot(v.path()) == before,
+            "a refused edit wrote something"
+        );
+        assert_eq!(v.index().revision, revision);
+        assert_eq!(password(&v, "root"), "old");
+
+        v.edit_entry("acme", "root", new(), Some("admin")).unwrap();
+        assert_eq!(v.index().revision, revision + 1);
+        assert_eq!(password(&v, "admin"), "new");
+        assert!(v.client("acme").unwrap().entry("root").is_none());
+        let last = v.audit_log().0.pop().unwrap();
+        assert_eq!(last.action, AuditAction::EntryRename);
+        assert_eq!(last.detail, "root -> admin: password");
+        v.rename_entry("acme", "admin", "root").unwrap();
+        assert_eq!(v.audit_log().0.pop().unwrap().detail, "admin -> root");
+        v.edit_entry("acme", "root", new(), None).unwrap();
+        let last = v.audit_log().0.pop().unwrap();
+        assert_eq!(
+            (last.action, last.detail.as_str()),
+            (AuditAction::EntryEdit, "root: password")
+        );
+    }
+
+    /// Settings are all checked before anything is written, header included; several
+    /// at once are one commit with one `settings.change` record; one alone keeps its
+    /// own action.
+    #[test]
+    fn settings_are_checked_first_and_committed_once() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut v = vault(dir.path());
+        let before = snapshot(v.path());
+        let revision = v.index().revision;
+        let all = |name: &str| SettingsChange {
+            owner_name: Some(name.into()),
+            retention_months: Some(24),
+            rotate_every_months: Some(6),
+            ..Default::default()
+        };
+        let e = v.change_settings(all("bad\u{1}")).unwrap_err();
+        assert!(matches!(e, VaultError::BadText { .. }), "{e:?}");
+        for bad in [
+            SettingsChange {
+                rotate_every_months: Some(121),
+                ..all("Max")
+            },
+            SettingsChange {
+                retention_months: Some(1201),
+                ..all("Max")
+            },
+        ] {
+            assert!(v.change_settings(bad).is_err());
+        }
+        assert!(
+            snapshot(v.path()) == before,
+            "refused settings wrote something"
+        );
+        assert_eq!(v.header().rotation.interval_months, 12);
+
+        v.change_settings(all("Max Admin")).unwrap();
+        assert_eq!(v.index().revision, revision + 1);
+        assert_eq!(v.index().owner.name, "Max Admin");
+        assert_eq!(v.index().retention_months, 24);
+        assert_eq!(read_header(v.path()).unwrap().rotation.interval_months, 6);
+        let last = v.audit_log().0.pop().unwrap();
+        assert_eq!(last.action, AuditAction::SettingsChange);
+        assert_eq!(
+            last.detail,
+            "owner name; retention 12 -> 24 months after a client's end; rotation interval 12 -> 6 months"
+        );
+        v.set_retention_months(36).unwrap();
+        assert_eq!(
+            v.audit_log().0.pop().unwrap().action,
+            AuditAction::SettingsRetention
+        );
+        // Nothing asked, nothing written.
+        v.change_settings(SettingsChange::default()).unwrap();
+        assert_eq!(v.index().revision, revision + 2);
+    }
+
+    /// A commit that fails after the header was written puts the header back; a write
+    /// refused up front (an unfinished rotation) never touches it.
+    #[test]
+    fn a_failed_settings_commit_puts_the_header_back() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut v = vault(dir.path());
+        let header = fs::read(v.path().join("vault.json")).unwrap();
+        let change = SettingsChange {
+            retention_months: Some(24),
+            rotate_every_months: Some(6),
+            ..Default::default()
+        };
+        // The index cannot be replaced (a folder in its place): the commit fails.
+        let index = v.path().join(v.header().index_file());
+        let aside = dir.path().join("index");
+        fs::rename(&index, &aside).unwrap();
+        fs::create_dir(&index).unwrap();
+        fs::write(index.join("x"), b"").unwrap();
+        assert!(v.change_settings(change.clone()).is_err());
+        assert_eq!(fs::read(v.path().join("vault.json")).unwrap(), header);
+        assert_eq!(v.header().rotation.interval_months, 12);
+        fs::remove_dir_all(&index).unwrap();
+        fs::rename(&aside, &index).unwrap();
+        // A pending rotation refuses the write before the header is written.
+        let state = v.path().join(crate::store::header::rotation_file(2));
+        fs::write(&state, b"").unwrap();
+        let e = v.change_settings(change.clone()).unwrap_err();
+        assert!(matches!(e, VaultError::RotationPending(2)), "{e:?}");
+        assert_eq!(fs::read(v.path().join("vault.json")).unwrap(), header);
+        fs::remove_file(&state).unwrap();
+        v.change_settings(change).unwrap();
+        assert_eq!(read_header(v.path()).unwrap().rotation.interval_months, 6);
+    }
 }

@@ -28,6 +28,8 @@ impl Vault {
         if let Some(generation) = crate::store::header::pending_rotation(&self.path) {
             return Err(VaultError::RotationPending(generation));
         }
+        self.check_chain_for_write()
+            .map_err(VaultError::BrokenAuditLog)?;
         Ok(())
     }
 

@@ -29,6 +29,10 @@ pub enum UnlockError {
     WrongEmergencyKey,
     #[error("the vault is locked by another baton process")]
     Locked,
+    /// Another process is rotating the keys now (it holds the lock and its state file
+    /// exists): not an interrupted rotation, nothing to settle.
+    #[error("a rotation to generation {0} is in progress; try again when it finishes")]
+    RotationRunning(u64),
     #[error(transparent)]
     Integrity(#[from] IntegrityError),
 }
@@ -106,8 +110,6 @@ pub enum VaultError {
     #[error("invalid value: {0}")]
     Package(String),
     #[error("invalid value: {0}")]
-    Output(String),
-    #[error("invalid value: {0}")]
     BadRecipient(String),
     #[error("the vault was opened read-only")]
     ReadOnly,
@@ -127,6 +129,10 @@ pub enum VaultError {
         "a rotation to generation {0} was interrupted; no other change is possible until it is finished or undone"
     )]
     RotationPending(u64),
+    /// The audit log is damaged: no record is chained onto it
+    /// (`Vault::check_chain_for_write`).
+    #[error("the audit log is broken ({0}); no change is written on top of it")]
+    BrokenAuditLog(#[source] crate::audit::AuditProblem),
     #[error("the vault was rotated to generation {0} while this command read it")]
     RotatedMeanwhile(u64),
     #[error(transparent)]

@@ -14,6 +14,7 @@ mod verify;
 
 pub use crate::store::IntegrityError;
 pub(crate) use audit_log::RawRecord;
+pub use audit_log::WRITE_CHECK_TAIL;
 pub(crate) use error::io_err;
 pub use error::{InitError, UnlockError, VaultError};
 pub use open::read_header;

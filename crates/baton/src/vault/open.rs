@@ -142,15 +142,21 @@ impl Vault {
     }
 
     pub(super) fn lock_for(path: &Path, access: Access) -> Result<Option<WriteLock>, UnlockError> {
+        use header::UnfinishedRotation::Running;
         if access == Access::Read {
-            return Ok(None);
+            // A running rotation removes the files a reader is reading.
+            return match header::unfinished_rotation(path) {
+                Some(Running(g)) => Err(UnlockError::RotationRunning(g)),
+                _ => Ok(None),
+            };
         }
         if !path.join(HEADER_FILE).exists() {
             return Err(UnlockError::NotAVault(path.to_path_buf()));
         }
         match WriteLock::try_acquire(path).map_err(io_err(path))? {
             Some(l) => Ok(Some(l)),
-            None => Err(UnlockError::Locked),
+            None => Err(header::pending_rotation(path)
+                .map_or(UnlockError::Locked, UnlockError::RotationRunning)),
         }
     }
 
