@@ -129,6 +129,12 @@ impl Ctx {
         if let Some(o) = vault.older_copy() {
             eprintln!("baton: warning: {}", msg::older_copy(o));
         }
+        if let Some(g) = vault.header_restored() {
+            eprintln!(
+                "baton: warning: {}",
+                msg::header_restored(g, vault.header().generation)
+            );
+        }
         Ok(vault)
     }
 }

@@ -201,6 +201,11 @@ pub fn finding(f: &Finding) -> String {
                 .collect::<Vec<_>>()
                 .join(", "))
         ),
+        Finding::OtherGeneration { files } => format!(
+            "{} index file(s) of another generation ({}): left by an interrupted rotation, or a device wrote under the old keys after a rotation; keep them",
+            files.len(),
+            list(files)
+        ),
         Finding::UnknownFiles { files, total } => format!(
             "{total} file(s) in the vault folder that baton did not write ({}): move them out of the vault folder",
             list(files)
@@ -811,6 +816,14 @@ pub fn identity_not_text() -> Failure {
 pub fn identity_without_key() -> Failure {
     Failure::new("the file given to --identity holds no age identity (AGE-SECRET-KEY-1...)")
         .hint("use the emergency-key.txt that 'baton recover' wrote")
+}
+
+/// The warning when opening put a later generation's header back (another device's
+/// older vault.json had won a sync race; docs/format.md#header-conflicts).
+pub fn header_restored(old: u64, now: u64) -> String {
+    format!(
+        "vault.json was another device's version of generation {old}, while this vault is at generation {now}; baton put generation {now}'s header back from the sync service's conflicted copy. A setting that device changed in vault.json (the rotation interval) is not kept: check 'baton status'"
+    )
 }
 
 /// The warning for an older copy of a vault (vault::rollback).

@@ -101,3 +101,57 @@ fn files_baton_did_not_write_are_a_problem_and_sync_metadata_is_not() {
         "{err}"
     );
 }
+
+/// One device rotates while another changes a setting in `vault.json`; the sync service
+/// keeps the other device's older `vault.json` and the rotation's as a conflicted copy.
+/// baton reads the later generation, says what happened, and puts its header back.
+#[test]
+fn a_rotation_racing_a_header_change_on_another_device_is_repaired() {
+    let e = Env::init();
+    e.cmd(&["client", "add", "acme"]).assert().success();
+    let b = e.dir.path().join("device-b");
+    copy_tree(&e.vault, &b);
+    e.cmd(&["rotate"]).assert().success();
+    e.cmd_at(&b, &["settings", "--rotate-every", "6"])
+        .assert()
+        .success();
+    // Nextcloud: B's vault.json reaches the server first, so A's becomes the copy; B's
+    // index of generation 1 was changed on B and deleted on A: the change wins.
+    let mine = e.vault.join("vault.json");
+    fs::rename(
+        &mine,
+        e.vault
+            .join("vault (conflicted copy 2026-12-01 154500).json"),
+    )
+    .unwrap();
+    fs::copy(b.join("vault.json"), &mine).unwrap();
+    fs::copy(b.join("index.g1.age"), e.vault.join("index.g1.age")).unwrap();
+
+    // Reading works, at generation 2, with every client.
+    let out = e.cmd(&["list"]).output().unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(String::from_utf8_lossy(&out.stdout).contains("acme"));
+    // The first write puts the header back and says so.
+    let out = e.cmd(&["client", "add", "beta"]).output().unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{err}");
+    assert!(err.contains("put generation 2's header back"), "{err}");
+    let header: serde_json::Value = serde_json::from_slice(&fs::read(&mine).unwrap()).unwrap();
+    assert_eq!(header["generation"], 2);
+    assert!(
+        !e.vault
+            .join("vault (conflicted copy 2026-12-01 154500).json")
+            .exists()
+    );
+    // The other device's index under the old keys is reported, not called intact.
+    let out = e.cmd(&["status", "--check"]).output().unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(11), "{err}");
+    assert!(err.contains("index.g1.age"), "{err}");
+    fs::remove_file(e.vault.join("index.g1.age")).unwrap();
+    e.cmd(&["verify"]).assert().success();
+}

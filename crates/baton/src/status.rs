@@ -70,6 +70,9 @@ pub enum Finding {
     },
     /// Files in the vault folder that baton did not write (the first few of `total`).
     UnknownFiles { files: Vec<String>, total: usize },
+    /// Indexes of another generation than the header's: left by an interrupted
+    /// rotation, or a device's changes under the old keys after a rotation.
+    OtherGeneration { files: Vec<String> },
 }
 
 impl Finding {
@@ -80,6 +83,7 @@ impl Finding {
             | Finding::NotAFolder { .. }
             | Finding::ConflictCopies { .. }
             | Finding::UnknownFiles { .. }
+            | Finding::OtherGeneration { .. }
             | Finding::Damaged { .. } => Severity::Problem,
             Finding::RotationRunning { .. } => Severity::Busy,
             Finding::RotationDue { .. } => Severity::Due,
@@ -160,7 +164,10 @@ fn folder_findings(
             out.push(Finding::NotAFolder { name });
         }
     }
-    out.extend(stray_findings(&crate::store::survey::survey(path)));
+    out.extend(stray_findings(&crate::store::survey::survey(
+        path,
+        h.generation,
+    )));
     if let Some(since) = h.rotation_overdue(now) {
         out.push(Finding::RotationDue {
             since,
@@ -178,15 +185,18 @@ fn stray_findings(s: &crate::store::survey::Survey) -> Vec<Finding> {
         .iter()
         .filter_map(|x| match x {
             Stray::ConflictCopy { file, original, .. } => Some((file.clone(), original.clone())),
-            Stray::Unknown { .. } => None,
+            Stray::Unknown { .. } | Stray::OtherGeneration { .. } => None,
         })
         .collect();
-    let unknown: Vec<String> = s
-        .strays
-        .iter()
-        .filter(|x| matches!(x, Stray::Unknown { .. }))
-        .map(|x| x.file().to_string())
-        .collect();
+    let files = |kind: fn(&Stray) -> bool| -> Vec<String> {
+        s.strays
+            .iter()
+            .filter(|x| kind(x))
+            .map(|x| x.file().to_string())
+            .collect()
+    };
+    let unknown = files(|x| matches!(x, Stray::Unknown { .. }));
+    let other_generation = files(|x| matches!(x, Stray::OtherGeneration { .. }));
     // Beyond the named ones, the kind of the rest is not known: count them with the
     // unknown files.
     let rest = s.total - s.strays.len();
@@ -195,6 +205,11 @@ fn stray_findings(s: &crate::store::survey::Survey) -> Vec<Finding> {
         out.push(Finding::ConflictCopies {
             total: copies.len(),
             copies,
+        });
+    }
+    if !other_generation.is_empty() {
+        out.push(Finding::OtherGeneration {
+            files: other_generation,
         });
     }
     if !unknown.is_empty() || rest > 0 {

@@ -56,6 +56,14 @@ pub enum IntegrityError {
     ConflictCopy { file: String, original: String },
     #[error("{file} in the vault folder was not written by baton")]
     UnknownFile { file: String },
+    #[error(
+        "{file} is an index of generation {generation}, not of the current generation {current}: left by an interrupted rotation, or written by a device that still used the old keys (then its changes are only there)"
+    )]
+    OtherGeneration {
+        file: String,
+        generation: u64,
+        current: u64,
+    },
 }
 
 impl IntegrityError {

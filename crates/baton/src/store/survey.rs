@@ -25,12 +25,18 @@ pub enum Stray {
     },
     /// Not a name baton writes, and not a sync service's own file.
     Unknown { file: String },
+    /// The index of another generation than the header's (and not a rotation's in
+    /// progress): left by an interrupted rotation, or written after a rotation by a
+    /// device that still used the old keys.
+    OtherGeneration { file: String, generation: u64 },
 }
 
 impl Stray {
     pub fn file(&self) -> &str {
         match self {
-            Stray::ConflictCopy { file, .. } | Stray::Unknown { file } => file,
+            Stray::ConflictCopy { file, .. }
+            | Stray::Unknown { file }
+            | Stray::OtherGeneration { file, .. } => file,
         }
     }
 }
@@ -66,18 +72,19 @@ fn sync_service_file(name: &str) -> bool {
         || ((name.starts_with(".sync_") || name.starts_with("._sync_")) && name.contains(".db"))
 }
 
-/// Names baton writes at the top level of a vault.
+/// The generation of `<prefix><N>.age`.
+fn generation_of(name: &str, prefix: &str) -> Option<u64> {
+    let n = name.strip_prefix(prefix)?.strip_suffix(".age")?;
+    (!n.is_empty() && n.len() <= 19 && n.bytes().all(|b| b.is_ascii_digit()))
+        .then(|| n.parse().ok())
+        .flatten()
+}
+
+/// Names baton writes at the top level of a vault (an index: see [`survey`]).
 fn vault_root_file(name: &str) -> bool {
-    let generation_file = |prefix: &str| {
-        name.strip_prefix(prefix)
-            .and_then(|n| n.strip_suffix(".age"))
-            .is_some_and(|n| {
-                !n.is_empty() && n.len() <= 19 && n.bytes().all(|b| b.is_ascii_digit())
-            })
-    };
     [HEADER_FILE, ".lock", CLIENTS_DIR, AUDIT_DIR].contains(&name)
-        || generation_file("index.g")
-        || generation_file("rotation.g")
+        || generation_of(name, "index.g").is_some()
+        || generation_of(name, "rotation.g").is_some()
         || fsio::is_temp_name(name)
 }
 
@@ -94,10 +101,30 @@ fn audit_file(name: &str) -> bool {
 }
 
 /// Lists the vault folder, `clients/` and `audit/` and returns what baton did not
-/// write. Folders that cannot be listed are left to the other checks (they report a
-/// missing or damaged folder).
-pub fn survey(path: &Path) -> Survey {
+/// write, for a vault whose header names `generation`. Folders that cannot be listed
+/// are left to the other checks (they report a missing or damaged folder).
+pub fn survey(path: &Path, generation: u64) -> Survey {
     let mut out = Survey::default();
+    // The index of this generation, and of a rotation's target while it runs.
+    let current =
+        |g: u64| g == generation || path.join(crate::store::header::rotation_file(g)).exists();
+    if let Ok(rd) = fs::read_dir(path) {
+        let mut other: Vec<(String, u64)> = rd
+            .flatten()
+            .filter_map(|e| {
+                let name = e.file_name().to_string_lossy().into_owned();
+                let g = generation_of(&name, "index.g")?;
+                (!current(g)).then_some((name, g))
+            })
+            .collect();
+        other.sort();
+        for (file, generation) in other {
+            out.total += 1;
+            if out.strays.len() < MAX_NAMED {
+                out.strays.push(Stray::OtherGeneration { file, generation });
+            }
+        }
+    }
     let note = |file: String, out: &mut Survey| {
         out.total += 1;
         if out.strays.len() < MAX_NAMED {
@@ -180,7 +207,7 @@ mod tests {
             fs::write(p.join(&f), b"x").unwrap();
         }
         fs::create_dir(p.join("audit/sub")).unwrap();
-        let s = survey(p);
+        let s = survey(p, 1);
         assert_eq!(s.total, 6, "{s:?}");
         let files: Vec<&str> = s.strays.iter().map(Stray::file).collect();
         assert_eq!(
@@ -204,5 +231,27 @@ mod tests {
                 if original == "audit/000000000003.age"
         ));
         assert!(matches!(&s.strays[1], Stray::Unknown { .. }));
+        // Under generation 2's header the index of generation 1 is not the vault's,
+        // and neither is one of generation 3 without a rotation to it.
+        fs::write(p.join("index.g3.age"), b"x").unwrap();
+        let s = survey(p, 2);
+        assert_eq!(s.total, 8, "{s:?}");
+        assert_eq!(
+            s.strays[..2],
+            [
+                Stray::OtherGeneration {
+                    file: "index.g1.age".into(),
+                    generation: 1
+                },
+                Stray::OtherGeneration {
+                    file: "index.g3.age".into(),
+                    generation: 3
+                }
+            ]
+        );
+        // The target of a rotation in progress is (rotation.g2.age is in the folder).
+        fs::remove_file(p.join("index.g1.age")).unwrap();
+        let s = survey(p, 1);
+        assert!(!s.strays.iter().any(|x| x.file() == "index.g2.age"));
     }
 }

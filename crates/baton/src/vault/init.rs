@@ -169,6 +169,7 @@ impl Vault {
             memory: None,
             older: None,
             writer,
+            header_restored: None,
         };
         let detail = format!(
             "share set {} ({})",

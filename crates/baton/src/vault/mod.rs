@@ -76,6 +76,9 @@ pub struct Vault {
     /// This folder's writer id on this machine (docs/format.md#writers): the prefix of
     /// every file it writes in `clients/`.
     pub(crate) writer: String,
+    /// Set when opening put a later generation's header back in place of another
+    /// device's older `vault.json` (its generation; docs/format.md#header-conflicts).
+    pub(crate) header_restored: Option<u64>,
 }
 
 impl Vault {
@@ -112,6 +115,14 @@ impl Vault {
     /// Whether the vault was opened for writing (it holds the write lock).
     pub fn is_writable(&self) -> bool {
         self.lock.is_some() && self.older.is_none()
+    }
+
+    /// The generation of the older `vault.json` this open replaced with the later one
+    /// a sync service had kept as a conflicted copy (docs/format.md#header-conflicts):
+    /// a change another device made to the old header (the rotation interval) is gone
+    /// and may need making again.
+    pub fn header_restored(&self) -> Option<u64> {
+        self.header_restored
     }
 
     pub fn is_owner(&self) -> bool {

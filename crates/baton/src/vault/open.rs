@@ -40,8 +40,41 @@ pub(crate) fn passphrase_check(derived: &DerivedKeys) -> String {
 }
 
 /// Reads and checks the public header only: no passphrase needed.
+///
+/// When a sync service kept another device's `vault.json` as a conflicted copy and that
+/// copy names a later generation whose index is here (one device rotated while another
+/// changed the header), the later one is the vault's (docs/format.md#header-conflicts).
 pub fn read_header(path: &Path) -> Result<Header, UnlockError> {
-    let hp = path.join(HEADER_FILE);
+    let h = read_header_file(path, &path.join(HEADER_FILE))?;
+    Ok(newer_header_copy(path, &h).map_or(h, |(newer, _)| newer))
+}
+
+/// A conflicted copy of `vault.json` of the same vault that names a later generation
+/// than `h` and whose index file exists, with its path: the latest such.
+pub fn newer_header_copy(path: &Path, h: &Header) -> Option<(Header, std::path::PathBuf)> {
+    let mut best: Option<(Header, std::path::PathBuf)> = None;
+    for e in fs::read_dir(path).ok()?.flatten() {
+        let name = e.file_name().to_string_lossy().into_owned();
+        if name == HEADER_FILE
+            || crate::sync::names::original_name(&name).as_deref() != Some(HEADER_FILE)
+        {
+            continue;
+        }
+        let Ok(copy) = read_header_file(path, &e.path()) else {
+            continue;
+        };
+        let later = copy.vault_id == h.vault_id
+            && copy.generation > best.as_ref().map_or(h.generation, |b| b.0.generation)
+            && path.join(copy.index_file()).is_file();
+        if later {
+            best = Some((copy, e.path()));
+        }
+    }
+    best
+}
+
+fn read_header_file(path: &Path, hp: &Path) -> Result<Header, UnlockError> {
+    let hp = hp.to_path_buf();
     let bytes = match fs::read(&hp) {
         Ok(b) => b,
         Err(e) if e.kind() == io::ErrorKind::NotFound => {
@@ -200,6 +233,7 @@ impl Vault {
             memory: None,
             older: None,
             writer: crate::sync::writer::derive(&header.vault_id, path),
+            header_restored: None,
         };
         for d in [CLIENTS_DIR, AUDIT_DIR] {
             match fs::symlink_metadata(path.join(d)) {
@@ -209,6 +243,18 @@ impl Vault {
         }
         vault.index = vault.read_index()?;
         vault.check_audit_tail()?;
+        // Another device's older vault.json won a sync race against a rotation made
+        // here (docs/format.md#header-conflicts): the later header was read from its
+        // conflicted copy; a writer puts it back in place.
+        if vault.lock.is_some()
+            && let Ok(file) = read_header_file(path, &path.join(HEADER_FILE))
+            && let Some((newer, copy)) = newer_header_copy(path, &file)
+            && newer.generation == vault.header.generation
+        {
+            write_header_file(path, &vault.header).map_err(io_err(&path.join(HEADER_FILE)))?;
+            let _ = fs::remove_file(&copy);
+            vault.header_restored = Some(file.generation);
+        }
         // A member addition whose header write did not happen (docs/format.md#writes):
         // the authenticated index has the whole set; catch the public copy up.
         if vault.lock.is_some() && vault.header.share_set != vault.index.share_set {

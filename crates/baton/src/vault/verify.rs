@@ -18,7 +18,7 @@ impl Vault {
     /// holds another device's changes (docs/format.md#conflict-copies).
     pub fn strays(&self) -> Vec<IntegrityError> {
         use crate::store::survey::{Stray, survey};
-        let s = survey(&self.path);
+        let s = survey(&self.path, self.header.generation);
         let mut out: Vec<IntegrityError> = s
             .strays
             .into_iter()
@@ -27,6 +27,11 @@ impl Vault {
                     IntegrityError::ConflictCopy { file, original }
                 }
                 Stray::Unknown { file } => IntegrityError::UnknownFile { file },
+                Stray::OtherGeneration { file, generation } => IntegrityError::OtherGeneration {
+                    file,
+                    generation,
+                    current: self.header.generation,
+                },
             })
             .collect();
         if s.total > out.len() {
