@@ -123,9 +123,27 @@ impl Ctx {
             return Ok(vault);
         };
         let file = memory.file(&vault.header().vault_id, vault.path());
-        let vault = vault
-            .guard_rollback(Box::new(memory))
-            .map_err(|e| msg::rolled_back(&e, &file))?;
+        let (path, generation) = (vault.path().to_path_buf(), vault.header().generation);
+        let index_file = vault.header().index_file();
+        let vault = vault.guard_rollback(Box::new(memory)).map_err(|e| {
+            // A sync service that kept another device's index and renamed this
+            // one's looks like a rollback here: say what it is.
+            let copy = baton::store::survey::survey(&path, generation)
+                .strays
+                .into_iter()
+                .find_map(|s| match s {
+                    baton::store::survey::Stray::ConflictCopy { file, original, .. }
+                        if original == index_file =>
+                    {
+                        Some(file)
+                    }
+                    _ => None,
+                });
+            match copy {
+                Some(copy) => msg::index_replaced_by_sync(&e, &copy),
+                None => msg::rolled_back(&e, &file),
+            }
+        })?;
         if let Some(o) = vault.older_copy() {
             eprintln!("baton: warning: {}", msg::older_copy(o));
         }

@@ -836,6 +836,17 @@ pub fn older_copy(o: &baton::vault::rollback::OlderCopy) -> String {
     )
 }
 
+/// A rollback alarm where a sync service kept another device's index and renamed this
+/// device's (docs/format.md#conflict-copies).
+pub fn index_replaced_by_sync(e: &dyn fmt::Display, copy: &str) -> Failure {
+    Failure::new(format!(
+        "{e}: the sync service replaced this device's index with another device's and kept this device's as {}",
+        esc(copy)
+    ))
+    .code(EXIT_INTEGRITY)
+    .hint(HINT_CONFLICT_COPY)
+}
+
 pub fn rolled_back(e: &dyn fmt::Display, memory_file: &Path) -> Failure {
     Failure::new(e.to_string()).code(EXIT_INTEGRITY).hint(format!(
         "someone restored older files; if you restored a backup on purpose, delete {} and run the command again",

@@ -14,6 +14,12 @@ use common::{Env, copy_tree};
 /// same files: A keeps its version, B's becomes `NAME (conflicted copy …).EXT`, and B's
 /// new files are copied in.
 fn nextcloud_sync(b: &Path, a: &Path) {
+    sync_into(b, a, false)
+}
+
+/// Like `nextcloud_sync`, but where both changed a file `theirs_win` decides which
+/// version keeps the name (the other becomes the conflicted copy).
+fn sync_into(b: &Path, a: &Path, theirs_win: bool) {
     for dir in ["", "clients", "audit"] {
         for e in fs::read_dir(b.join(dir)).unwrap().flatten() {
             if e.file_type().unwrap().is_dir() || e.file_name() == ".lock" {
@@ -24,10 +30,17 @@ fn nextcloud_sync(b: &Path, a: &Path) {
             let theirs = fs::read(e.path()).unwrap();
             match fs::read(&target) {
                 Ok(ours) if ours == theirs => {}
-                Ok(_) => {
+                Ok(ours) => {
                     let (stem, ext) = name.rsplit_once('.').unwrap();
-                    let copy = format!("{stem} (conflicted copy 2026-12-01 154500).{ext}");
-                    fs::write(a.join(dir).join(copy), theirs).unwrap();
+                    let copy = a
+                        .join(dir)
+                        .join(format!("{stem} (conflicted copy 2026-12-01 154500).{ext}"));
+                    if theirs_win {
+                        fs::write(copy, ours).unwrap();
+                        fs::write(target, theirs).unwrap();
+                    } else {
+                        fs::write(copy, theirs).unwrap();
+                    }
                 }
                 Err(_) => fs::write(target, theirs).unwrap(),
             }
@@ -154,4 +167,30 @@ fn a_rotation_racing_a_header_change_on_another_device_is_repaired() {
     assert!(err.contains("index.g1.age"), "{err}");
     fs::remove_file(e.vault.join("index.g1.age")).unwrap();
     e.cmd(&["verify"]).assert().success();
+}
+
+/// The device whose index lost the sync race sees a revision lower than it wrote: that
+/// is no rollback by an attacker, and baton says what it is instead of blaming a
+/// restored backup.
+#[test]
+fn an_index_replaced_by_the_sync_service_is_named_as_such() {
+    let e = Env::init();
+    e.cmd(&["client", "add", "acme"]).assert().success();
+    let b = e.dir.path().join("device-b");
+    copy_tree(&e.vault, &b);
+    e.cmd(&["client", "add", "beta"]).assert().success();
+    e.cmd_at(&b, &["client", "add", "gamma"]).assert().success();
+    e.cmd_at(&b, &["client", "add", "delta"]).assert().success();
+    // On B, A's index wins and B's becomes the conflicted copy.
+    sync_into(&e.vault, &b, true);
+    let out = e.cmd_at(&b, &["list"]).output().unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(4), "{err}");
+    assert!(
+        err.contains("the sync service replaced this device's index")
+            && err.contains("index.g1 (conflicted copy 2026-12-01 154500).age")
+            && err.contains("keep every file"),
+        "{err}"
+    );
+    assert!(!err.contains("restored a backup"), "{err}");
 }
