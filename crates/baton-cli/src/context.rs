@@ -122,7 +122,12 @@ impl Ctx {
         let Some(memory) = seen_folder() else {
             return Ok(vault);
         };
-        let file = memory.file(&vault.header().vault_id, vault.path());
+        // The file to name in a rollback hint: this folder's record, or the memory from
+        // before records were per folder while it still decides.
+        let file = match memory.legacy_file(&vault.header().vault_id) {
+            legacy if legacy.is_file() => legacy,
+            _ => memory.file(&vault.header().vault_id, vault.path()),
+        };
         let (path, generation) = (vault.path().to_path_buf(), vault.header().generation);
         let index_file = vault.header().index_file();
         let vault = vault.guard_rollback(Box::new(memory)).map_err(|e| {

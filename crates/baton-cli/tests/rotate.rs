@@ -865,7 +865,16 @@ fn rotation_removes_this_writers_leftovers_and_keeps_another_devices() {
     let e = populated(0);
     let header: serde_json::Value =
         serde_json::from_slice(&fs::read(e.vault.join("vault.json")).unwrap()).unwrap();
-    let writer = baton::sync::writer::derive(header["vault_id"].as_str().unwrap(), &e.vault);
+    // The id baton gives this folder on this machine, from the machine's secret (made
+    // by the first command).
+    e.stdout(&["list"]);
+    let secret = fs::read_to_string(e.dir.path().join("state/baton/seen/machine-secret")).unwrap();
+    let secret: Vec<u8> = (0..32)
+        .map(|i| u8::from_str_radix(&secret.trim()[2 * i..2 * i + 2], 16).unwrap())
+        .collect();
+    let secret: [u8; 32] = secret.try_into().unwrap();
+    let writer =
+        baton::sync::writer::derive_keyed(&secret, header["vault_id"].as_str().unwrap(), &e.vault);
     let clients = e.vault.join("clients");
     // A complete client file of this writer, as a crashed purge leaves it.
     let named = fs::read_dir(&clients)

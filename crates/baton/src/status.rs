@@ -127,7 +127,8 @@ impl<'a> Verdict<'a> {
 /// The checks that need no key: the public header, an unfinished rotation, the index
 /// file and the two folders, and the rotation schedule (against `now`, RFC 3339).
 pub fn check_folder(path: &Path, now: &str) -> Result<(Header, Vec<Finding>), UnlockError> {
-    let h = crate::vault::read_header(path)?;
+    // vault.json's own header: a conflicted copy of it is reported, not chosen, here.
+    let h = crate::vault::read_header_only(path)?;
     let rotation = crate::store::header::unfinished_rotation(path);
     let findings = folder_findings(path, &h, rotation, now);
     Ok((h, findings))

@@ -1015,7 +1015,8 @@ impl Vault {
         if let Err(e) = write_header_file(&self.path, &body.header) {
             // The rename may have happened before the error (a failed folder sync):
             // then this is the new generation, and only `--resume` may continue.
-            let switched = vault::read_header(&self.path).is_ok_and(|h| h.generation == body.to);
+            let switched =
+                vault::read_header_only(&self.path).is_ok_and(|h| h.generation == body.to);
             return Err((vault::io_err(&hp)(e).into(), switched));
         }
         fsio::fault_point("rotate: switched");
@@ -1050,11 +1051,20 @@ impl Vault {
         // This writer's own leftovers (docs/format.md#writers): files it wrote that no
         // index names, from a write or purge that was interrupted. Another device's
         // unnamed files may be its change still syncing, and are left alone.
-        if let Ok(rd) = fs::read_dir(&clients_dir) {
+        // Only with the index's own list of names (never the fallback of a damaged
+        // locator), never a file of this rotation, and only when no other state of the
+        // vault is in the folder (Vault::no_other_states).
+        let new_files: HashSet<&str> = body.files.iter().map(|[_, n]| n.as_str()).collect();
+        if let Ok(indexed) = self.named_files()
+            && self.no_other_states(Some(body.from))
+            && let Ok(rd) = fs::read_dir(&clients_dir)
+        {
             for e in rd.flatten() {
                 let name = e.file_name().to_string_lossy().to_string();
                 if crate::sync::writer::written_by(&name, &self.writer)
+                    && !indexed.contains(name.as_str())
                     && !named.contains(name.as_str())
+                    && !new_files.contains(name.as_str())
                     && !old.contains(&e.path())
                 {
                     old.push(e.path());
@@ -1135,7 +1145,7 @@ impl Vault {
         record: Option<AuditEvent>,
     ) -> Result<usize, RotateError> {
         // Never undo a generation that vault.json already names.
-        match vault::read_header(&self.path) {
+        match vault::read_header_only(&self.path) {
             Ok(h) if h.generation == body.from => {}
             _ => return Err(RotateError::AlreadySwitched(body.to)),
         }

@@ -120,6 +120,12 @@ impl HeadBody {
             || !head.settings_ver.is_valid()
             || own != head.index.revision
             || !head.audit.keys().all(|w| valid_writer(w))
+            || !head
+                .deferred
+                .iter()
+                .all(|f| crate::store::is_client_file_name(f))
+            || !crate::store::shard::valid_refs(&head.index.locator)
+            || !crate::store::shard::valid_refs(&head.index.catalog)
         {
             return Err(HeadError::BadVersions);
         }
@@ -159,11 +165,14 @@ pub fn parse_head_file(name: &str) -> Option<(String, u64)> {
 pub fn uncovered(heads: &[HeadBody]) -> Vec<usize> {
     let mut out: Vec<usize> = Vec::new();
     for (i, h) in heads.iter().enumerate() {
-        let same_as_kept = out.iter().any(|&j| {
-            heads[j].writer == h.writer
-                && heads[j].index.revision == h.index.revision
-                && heads[j].seen == h.seen
-        });
+        // The same head twice (a copy) counts once; one writer's two different heads
+        // at one revision (a reused revision) are both kept, neither covers the other.
+        let same = |g: &HeadBody| {
+            g.writer == h.writer
+                && g.index.revision == h.index.revision
+                && serde_json::to_vec(g).ok() == serde_json::to_vec(h).ok()
+        };
+        let same_as_kept = out.iter().any(|&j| same(&heads[j]));
         let covered = heads.iter().enumerate().any(|(j, g)| {
             j != i && g.covers(h) && !(g.writer == h.writer && g.index.revision == h.index.revision)
         });
@@ -292,5 +301,10 @@ mod tests {
         assert_eq!(uncovered(&heads), vec![2]);
         let heads = [head(A, 4, &[]), head(A, 4, &[])];
         assert_eq!(uncovered(&heads), vec![0]);
+        // One writer's two different heads at one revision: both stay.
+        let mut other = head(A, 4, &[]);
+        other.index.updated = "another".into();
+        let heads = [head(A, 4, &[]), other];
+        assert_eq!(uncovered(&heads), vec![0, 1]);
     }
 }

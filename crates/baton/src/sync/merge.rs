@@ -259,12 +259,14 @@ fn set_fields(f: &mut ClientFile, x: ClientFields) {
 /// collapsed into a version of that writer, and the merged client's version covers
 /// every input plus that revision. Without it (a reader's view) nothing new is made.
 pub fn merge_client(versions: Vec<ClientVersion>, stamp: Option<(&str, u64)>) -> Merged {
-    let mut rows = maximal(versions, ClientVersion::ver, |a, b| {
-        matches!(
-            (a, b),
-            (ClientVersion::Removed(_), ClientVersion::Removed(_))
-                | (ClientVersion::Live { .. }, ClientVersion::Live { .. })
-        )
+    // Rows with equal versions are one event and so one content; should they differ (a
+    // reused revision), both are kept as a conflict rather than one lost.
+    let mut rows = maximal(versions, ClientVersion::ver, |a, b| match (a, b) {
+        (ClientVersion::Removed(_), ClientVersion::Removed(_)) => true,
+        (ClientVersion::Live { file: x, .. }, ClientVersion::Live { file: y, .. }) => {
+            crate::crypto::secret::json_bytes(x) == crate::crypto::secret::json_bytes(y)
+        }
+        _ => false,
     });
     if rows.len() == 1 {
         return Merged::One(rows.remove(0));
@@ -293,9 +295,9 @@ pub fn merge_client(versions: Vec<ClientVersion>, stamp: Option<(&str, u64)>) ->
     let mut markers: Vec<Removal> = removals;
     for (_, f) in &lives {
         for t in &f.conflicts.removed {
-            let resolved = lives
-                .iter()
-                .any(|(v, g)| t.ver.leq(v) && !g.conflicts.removed.iter().any(|u| u.ver == t.ver));
+            let resolved = lives.iter().any(|(v, g)| {
+                t.ver.leq(v) && t.ver != *v && !g.conflicts.removed.iter().any(|u| u.ver == t.ver)
+            });
             if !resolved {
                 markers.push(t.clone());
             }

@@ -480,3 +480,30 @@ fn an_entry_in_conflict_cannot_be_changed_until_resolved() {
     stamp_change(Some(&f), &mut next, WRITERS[2], 1, "t3").unwrap();
     assert_eq!(next.entry("db").unwrap().ver, Ver::of(WRITERS[2], 1));
 }
+
+#[test]
+fn two_different_versions_with_one_vector_are_both_kept() {
+    // A reused revision (a restored device) must not make one of them disappear.
+    let mut a = client();
+    a.notes = "one".into();
+    let mut b = client();
+    b.notes = "two".into();
+    let v = Ver::of(WRITERS[0], 3);
+    let rows = vec![
+        ClientVersion::Live {
+            ver: v.clone(),
+            file: Box::new(a),
+        },
+        ClientVersion::Live {
+            ver: v,
+            file: Box::new(b),
+        },
+    ];
+    let Merged::Merged { file, .. } = merge_client(rows, None) else {
+        panic!("both versions are kept")
+    };
+    assert_eq!(
+        conflicts_of(&file),
+        vec![ConflictKind::Fields { versions: 2 }]
+    );
+}

@@ -50,6 +50,22 @@ pub fn derive(vault_id: &str, folder: &Path) -> String {
     hex::encode(&h.finalize()[..8])
 }
 
+/// The writer id of `folder` of vault `vault_id` under a secret this machine keeps
+/// (the `baton` command keeps one beside its rollback memory): 16 hex digits of
+/// HMAC-SHA256(secret, `"baton-writer/2\n"` || vault id || `"\n"` || resolved folder).
+/// Unlike [`derive`], it says nothing about the machine to whoever reads the folder,
+/// and cloned machines differ unless their state folder was cloned too.
+pub fn derive_keyed(secret: &[u8; 32], vault_id: &str, folder: &Path) -> String {
+    use hmac::{Hmac, Mac};
+    let folder = std::fs::canonicalize(folder).unwrap_or_else(|_| folder.to_path_buf());
+    let mut m = <Hmac<Sha256> as Mac>::new_from_slice(secret).expect("any key length");
+    m.update(b"baton-writer/2\n");
+    m.update(vault_id.as_bytes());
+    m.update(b"\n");
+    m.update(folder.as_os_str().as_encoded_bytes());
+    hex::encode(&m.finalize().into_bytes()[..8])
+}
+
 /// A new file name in `clients/` for `writer`: its id and 16 random hex digits.
 pub fn new_file_name(writer: &str) -> String {
     format!("{writer}{}.age", hex::encode(rand::random::<[u8; 8]>()))
@@ -81,5 +97,14 @@ mod tests {
         assert!(written_by(&f, &w) && !written_by(&f, &derive(id, &b)));
         assert!(crate::store::is_client_file_name(&f));
         assert!(!written_by(&format!("{w}.age"), &w));
+        let k = derive_keyed(&[7; 32], id, &a);
+        assert!(crate::is_lower_hex(&k, 16));
+        assert_eq!(k, derive_keyed(&[7; 32], id, &a));
+        assert_ne!(
+            k,
+            derive_keyed(&[8; 32], id, &a),
+            "another machine's secret"
+        );
+        assert_ne!(k, derive_keyed(&[7; 32], id, &b));
     }
 }

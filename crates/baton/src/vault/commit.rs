@@ -249,7 +249,9 @@ impl Vault {
     /// removed while a rotation is unfinished (its new files are named by its state
     /// file, not yet by the index).
     pub(crate) fn remove_own_leftovers(&self) -> usize {
-        if crate::store::header::pending_rotation(&self.path).is_some() {
+        if crate::store::header::pending_rotation(&self.path).is_some()
+            || !self.no_other_states(None)
+        {
             return 0;
         }
         let Ok(named) = self.named_files() else {
@@ -349,6 +351,23 @@ impl Vault {
                 .map(|seq| self.path.join(AUDIT_DIR).join(audit::record_file(seq))),
         );
         Ok(out)
+    }
+
+    /// Whether the folder holds no other state of the vault than the current index: no
+    /// sync service's conflicted copy (of the index, a record or `vault.json`) and no
+    /// index of another generation (but `except`'s, which a rotation is removing). Only
+    /// then are this writer's unnamed files leftovers: otherwise they may be its own
+    /// committed change that lost a sync race and is named only by such a copy.
+    pub(crate) fn no_other_states(&self, except: Option<u64>) -> bool {
+        use crate::store::survey::{Stray, survey};
+        survey(&self.path, self.header.generation)
+            .strays
+            .iter()
+            .all(|s| match s {
+                Stray::ConflictCopy { .. } => false,
+                Stray::OtherGeneration { generation, .. } => Some(*generation) == except,
+                Stray::Unknown { .. } => true,
+            })
     }
 
     /// Every file in `clients/` the current index names: client files and shards.

@@ -17,8 +17,8 @@ pub(crate) use audit_log::RawRecord;
 pub use audit_log::WRITE_CHECK_TAIL;
 pub(crate) use error::io_err;
 pub use error::{InitError, UnlockError, VaultError};
-pub use open::read_header;
 pub(crate) use open::{parse_recipients, passphrase_check};
+pub use open::{read_header, read_header_only};
 
 use std::path::{Path, PathBuf};
 

@@ -73,12 +73,48 @@ pub fn newer_header_copy(path: &Path, h: &Header) -> Option<(Header, std::path::
     best
 }
 
+/// The largest header read (a real one is a few KiB).
+const MAX_HEADER_BYTES: u64 = 1024 * 1024;
+
+/// Reads a header file: a regular file (never through a symlink, never a FIFO or
+/// device) of at most [`MAX_HEADER_BYTES`].
+fn read_bounded(hp: &Path) -> io::Result<Vec<u8>> {
+    use std::io::Read;
+    let meta = fs::symlink_metadata(hp)?;
+    if !meta.is_file() {
+        return Err(io::Error::new(
+            io::ErrorKind::InvalidData,
+            "not a regular file",
+        ));
+    }
+    let mut bytes = Vec::new();
+    fs::File::open(hp)?
+        .take(MAX_HEADER_BYTES + 1)
+        .read_to_end(&mut bytes)?;
+    if bytes.len() as u64 > MAX_HEADER_BYTES {
+        return Err(io::Error::new(
+            io::ErrorKind::InvalidData,
+            "larger than a header",
+        ));
+    }
+    Ok(bytes)
+}
+
+/// The header `vault.json` itself holds, without looking at conflicted copies (what
+/// rotation's switch checks and the keyless status read).
+pub fn read_header_only(path: &Path) -> Result<Header, UnlockError> {
+    read_header_file(path, &path.join(HEADER_FILE))
+}
+
 fn read_header_file(path: &Path, hp: &Path) -> Result<Header, UnlockError> {
     let hp = hp.to_path_buf();
-    let bytes = match fs::read(&hp) {
+    let bytes = match read_bounded(&hp) {
         Ok(b) => b,
         Err(e) if e.kind() == io::ErrorKind::NotFound => {
             return Err(UnlockError::NotAVault(path.to_path_buf()));
+        }
+        Err(e) if e.kind() == io::ErrorKind::InvalidData => {
+            return Err(UnlockError::BadHeader(e.to_string()));
         }
         Err(e) => {
             return Err(UnlockError::Io {
@@ -119,8 +155,34 @@ impl Vault {
         passphrase: &Passphrase,
         access: Access,
     ) -> Result<Vault, UnlockError> {
+        Self::with_header(path, |header| {
+            Self::open_header(path, passphrase, access, header)
+        })
+    }
+
+    /// Opens with the later header of a sync service's conflicted copy of `vault.json`
+    /// if there is one and the vault opens with it (its owner key, its index), else with
+    /// `vault.json`'s own: a planted copy cannot lock the owner out.
+    fn with_header(
+        path: &Path,
+        open: impl Fn(Header) -> Result<Vault, UnlockError>,
+    ) -> Result<Vault, UnlockError> {
+        let file = read_header_only(path)?;
+        if let Some((copy, _)) = newer_header_copy(path, &file)
+            && let Ok(v) = open(copy)
+        {
+            return Ok(v);
+        }
+        open(file)
+    }
+
+    fn open_header(
+        path: &Path,
+        passphrase: &Passphrase,
+        access: Access,
+        header: Header,
+    ) -> Result<Vault, UnlockError> {
         let lock = Self::lock_for(path, access)?;
-        let header = read_header(path)?;
         let derived = header.kdf.derive(passphrase)?;
         use subtle::ConstantTimeEq;
         let check_ok = bool::from(
@@ -160,8 +222,18 @@ impl Vault {
         secret: &EmergencySecret,
         access: Access,
     ) -> Result<Vault, UnlockError> {
+        Self::with_header(path, |header| {
+            Self::open_emergency_header(path, secret, access, header)
+        })
+    }
+
+    fn open_emergency_header(
+        path: &Path,
+        secret: &EmergencySecret,
+        access: Access,
+        header: Header,
+    ) -> Result<Vault, UnlockError> {
         let lock = Self::lock_for(path, access)?;
-        let header = read_header(path)?;
         if !secret.matches(&header.recipients.emergency) {
             return Err(UnlockError::WrongEmergencyKey);
         }

@@ -58,6 +58,11 @@ pub trait RevisionMemory: Send + Sync {
         None
     }
     fn forget_legacy(&self, _vault_id: &str) {}
+    /// A secret this machine keeps for naming its writers (sync::writer::derive_keyed);
+    /// `None`: writer ids are derived from the machine id instead.
+    fn machine_secret(&self) -> Option<zeroize::Zeroizing<[u8; 32]>> {
+        None
+    }
 }
 
 /// This copy is older than another folder of the same vault this machine saw.
@@ -204,6 +209,26 @@ impl RevisionMemory for SeenFolder {
             let _ = std::fs::remove_file(self.legacy_file(vault_id));
         }
     }
+
+    /// `machine-secret` in the folder: 32 random bytes in hex, made on first use.
+    fn machine_secret(&self) -> Option<zeroize::Zeroizing<[u8; 32]>> {
+        let p = self.dir.join("machine-secret");
+        let parse = |t: &str| {
+            let bytes = hex::decode(t.trim()).ok()?;
+            let key: [u8; 32] = bytes.as_slice().try_into().ok()?;
+            Some(zeroize::Zeroizing::new(key))
+        };
+        if let Some(k) = Self::read_small(&p).as_deref().and_then(parse) {
+            return Some(k);
+        }
+        fsio::create_private_dir(&self.dir).ok()?;
+        let key = zeroize::Zeroizing::new(rand::random::<[u8; 32]>());
+        // A new file only: two processes making it at once agree on the first.
+        match fsio::write_new(&p, hex::encode(*key).as_bytes()) {
+            Ok(()) => Some(key),
+            Err(_) => Self::read_small(&p).as_deref().and_then(parse),
+        }
+    }
 }
 
 /// A folder as the memory names it: resolved if it can be.
@@ -263,6 +288,9 @@ impl Vault {
                 })
             })
             .max_by_key(|o| o.behind);
+        if let Some(secret) = memory.machine_secret() {
+            self.writer = crate::sync::writer::derive_keyed(&secret, &id, &self.path);
+        }
         if mine.is_none() && memory.legacy(&id).is_some() {
             self.remember(memory.as_ref(), &folders);
             memory.forget_legacy(&id);
