@@ -269,7 +269,9 @@ impl Vault {
     /// The status of an unlocked vault at `now` (RFC 3339): the public checks of
     /// [`check_folder`] plus the drill, the GDPR duties and unnamed files.
     pub fn status(&self, now: &str) -> Result<Status, VaultError> {
-        let rotation = if self.is_writable() {
+        // This handle's own lock (also on an older copy, which is not writable) is no
+        // rotation running elsewhere.
+        let rotation = if self.lock.is_some() {
             crate::store::header::pending_rotation(self.path()).map(UnfinishedRotation::Interrupted)
         } else {
             crate::store::header::unfinished_rotation(self.path())
