@@ -53,7 +53,7 @@ pub fn derive(vault_id: &str, folder: &Path) -> String {
 /// The writer id of `folder` of vault `vault_id` under a secret this machine keeps
 /// (the `baton` command keeps one beside its rollback memory): 16 hex digits of
 /// HMAC-SHA256(secret, `"baton-writer/2\n"` || vault id || `"\n"` || resolved folder).
-/// Unlike [`derive`], it says nothing about the machine to whoever reads the folder,
+/// Unlike [`derive()`], it says nothing about the machine to whoever reads the folder,
 /// and cloned machines differ unless their state folder was cloned too.
 pub fn derive_keyed(secret: &[u8; 32], vault_id: &str, folder: &Path) -> String {
     use hmac::{Hmac, Mac};
