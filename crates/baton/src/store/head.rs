@@ -8,11 +8,11 @@
 use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
-use serde_json::value::RawValue;
 use zeroize::Zeroizing;
 
 use crate::audit::AuditHead;
 use crate::crypto::keys::AuthKey;
+use crate::store::envelope::{self, EnvelopeError};
 use crate::store::index::IndexBody;
 use crate::sync::{Ver, names, valid_writer};
 
@@ -43,23 +43,6 @@ pub struct HeadBody {
     pub deferred: Vec<String>,
 }
 
-#[derive(Serialize)]
-struct EnvelopeOut<'a> {
-    format: &'static str,
-    version: u32,
-    mac: String,
-    body: &'a RawValue,
-}
-
-#[derive(Deserialize)]
-struct EnvelopeIn<'a> {
-    format: String,
-    version: u32,
-    mac: String,
-    #[serde(borrow)]
-    body: &'a RawValue,
-}
-
 /// Why a head file was refused.
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
 #[non_exhaustive]
@@ -77,37 +60,21 @@ pub enum HeadError {
 impl HeadBody {
     /// Serializes and authenticates the head; the result is the plaintext to encrypt.
     pub fn seal(&self, auth: &AuthKey) -> Zeroizing<Vec<u8>> {
-        let body = crate::crypto::secret::json_bytes(self);
-        let raw = RawValue::from_string(
-            String::from_utf8(body.to_vec()).expect("serde_json writes UTF-8"),
-        )
-        .expect("valid JSON");
-        let mac = hex::encode(auth.mac(MAC_DOMAIN, raw.get().as_bytes()));
-        crate::crypto::secret::json_bytes(&EnvelopeOut {
-            format: FORMAT,
-            version: VERSION,
-            mac,
-            body: &raw,
-        })
+        envelope::seal(FORMAT, VERSION, MAC_DOMAIN, self, auth)
     }
 
     /// Verifies the MAC over the exact bytes of `body` before anything else is believed,
     /// then parses it and checks that it is `writer`'s (the one its file name gives).
     pub fn open(plaintext: &[u8], auth: &AuthKey, writer: &str) -> Result<HeadBody, HeadError> {
-        let env: EnvelopeIn =
-            serde_json::from_slice(plaintext).map_err(|_| HeadError::Malformed)?;
-        if env.format != FORMAT {
+        let (version, body) =
+            envelope::open(plaintext, FORMAT, MAC_DOMAIN, auth).map_err(|e| match e {
+                EnvelopeError::Malformed => HeadError::Malformed,
+                EnvelopeError::BadMac => HeadError::BadMac,
+            })?;
+        if version != VERSION {
             return Err(HeadError::Malformed);
         }
-        let tag = hex::decode(&env.mac).map_err(|_| HeadError::BadMac)?;
-        if !auth.verify(MAC_DOMAIN, env.body.get().as_bytes(), &tag) {
-            return Err(HeadError::BadMac);
-        }
-        if env.version != VERSION {
-            return Err(HeadError::Malformed);
-        }
-        let head: HeadBody =
-            serde_json::from_str(env.body.get()).map_err(|_| HeadError::Malformed)?;
+        let head: HeadBody = serde_json::from_str(body).map_err(|_| HeadError::Malformed)?;
         if head.writer != writer {
             return Err(HeadError::WrongWriter {
                 expected: writer.to_string(),

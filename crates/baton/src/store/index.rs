@@ -1,15 +1,16 @@
 //! The encrypted, authenticated index (docs/format.md#index).
 
 use serde::{Deserialize, Serialize};
-use serde_json::value::RawValue;
 use zeroize::Zeroizing;
 
 use crate::audit::{AuditArchive, AuditHead};
 use crate::crypto::keys::AuthKey;
+use crate::store::envelope::{self, EnvelopeError};
 use crate::store::header::{Recipients, ShareSet};
 use crate::store::shard::ShardRef;
 
 const MAC_DOMAIN: &[u8] = b"baton-index/1\n";
+const FORMAT: &str = "baton-index";
 /// Version 2 split the entry summaries out into the catalog; version 3 records each
 /// holder's SLIP-39 group and member.
 const VERSION: u32 = 3;
@@ -65,23 +66,6 @@ pub struct OwnerProfile {
     pub successor: String,
 }
 
-#[derive(Serialize)]
-struct EnvelopeOut<'a> {
-    format: &'static str,
-    version: u32,
-    mac: String,
-    body: &'a RawValue,
-}
-
-#[derive(Deserialize)]
-struct EnvelopeIn<'a> {
-    format: String,
-    version: u32,
-    mac: String,
-    #[serde(borrow)]
-    body: &'a RawValue,
-}
-
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum IndexError {
@@ -104,40 +88,24 @@ impl IndexBody {
 
     /// Serializes and authenticates the index; the result is the plaintext to encrypt.
     pub fn seal(&self, auth: &AuthKey) -> Zeroizing<Vec<u8>> {
-        let body = crate::crypto::secret::json_bytes(self);
-        let raw = RawValue::from_string(
-            String::from_utf8(body.to_vec()).expect("serde_json writes UTF-8"),
-        )
-        .expect("valid JSON");
-        let mac = hex::encode(auth.mac(MAC_DOMAIN, raw.get().as_bytes()));
-        let env = EnvelopeOut {
-            format: "baton-index",
-            version: VERSION,
-            mac,
-            body: &raw,
-        };
-        crate::crypto::secret::json_bytes(&env)
+        envelope::seal(FORMAT, VERSION, MAC_DOMAIN, self, auth)
     }
 
     /// Verifies the MAC over the exact bytes of `body`, then parses it.
     pub fn open(plaintext: &[u8], auth: &AuthKey) -> Result<IndexBody, IndexError> {
-        let env: EnvelopeIn =
-            serde_json::from_slice(plaintext).map_err(|_| IndexError::Malformed)?;
-        if env.format != "baton-index" {
-            return Err(IndexError::Malformed);
-        }
         // Authenticate first: an unauthenticated file must not choose the message.
-        let tag = hex::decode(&env.mac).map_err(|_| IndexError::BadMac)?;
-        if !auth.verify(MAC_DOMAIN, env.body.get().as_bytes(), &tag) {
-            return Err(IndexError::BadMac);
+        let (version, body) =
+            envelope::open(plaintext, FORMAT, MAC_DOMAIN, auth).map_err(|e| match e {
+                EnvelopeError::Malformed => IndexError::Malformed,
+                EnvelopeError::BadMac => IndexError::BadMac,
+            })?;
+        if version < VERSION {
+            return Err(IndexError::OldVersion(version));
         }
-        if env.version < VERSION {
-            return Err(IndexError::OldVersion(env.version));
-        }
-        if env.version != VERSION {
+        if version != VERSION {
             return Err(IndexError::Malformed);
         }
-        serde_json::from_str(env.body.get()).map_err(|_| IndexError::Malformed)
+        serde_json::from_str(body).map_err(|_| IndexError::Malformed)
     }
 }
 

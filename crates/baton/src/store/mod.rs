@@ -3,6 +3,7 @@
 //! the emergency handover); they build on it.
 
 pub mod catalog;
+mod envelope;
 mod error;
 pub mod fsio;
 pub mod head;

@@ -739,10 +739,11 @@ fn describe(f: &EntryFields) -> String {
 #[cfg(test)]
 mod tests {
     use std::fs;
-    use std::path::{Path, PathBuf};
+    use std::path::Path;
 
     use super::*;
     use crate::vault::read_header;
+    use crate::vault::snapshot;
 
     const PASS: &str = "typed changes unit test";
 
@@ -766,23 +767,6 @@ mod tests {
             .unwrap();
         }
         v
-    }
-
-    /// Every file below `dir` but the lock, with its bytes.
-    fn snapshot(dir: &Path) -> Vec<(PathBuf, Vec<u8>)> {
-        let mut out = Vec::new();
-        let mut todo = vec![dir.to_path_buf()];
-        while let Some(d) = todo.pop() {
-            for e in fs::read_dir(&d).unwrap().flatten() {
-                if e.file_type().unwrap().is_dir() {
-                    todo.push(e.path());
-                } else if e.file_name() != ".lock" {
-                    out.push((e.path(), fs::read(e.path()).unwrap()));
-                }
-            }
-        }
-        out.sort();
-        out
     }
 
     fn password(v: &Vault, entry: &str) -> String {

@@ -411,6 +411,7 @@ mod tests {
 
     use super::*;
     use crate::audit::AuditAction;
+    use crate::vault::snapshot;
 
     use crate::crypto::secret::Passphrase;
 
@@ -428,23 +429,6 @@ mod tests {
         })
         .unwrap();
         v
-    }
-
-    /// Every file below `dir` but the lock, with its bytes.
-    fn snapshot(dir: &Path) -> Vec<(PathBuf, Vec<u8>)> {
-        let mut out = Vec::new();
-        let mut todo = vec![dir.to_path_buf()];
-        while let Some(d) = todo.pop() {
-            for e in fs::read_dir(&d).unwrap().flatten() {
-                if e.file_type().unwrap().is_dir() {
-                    todo.push(e.path());
-                } else if e.file_name() != ".lock" {
-                    out.push((e.path(), fs::read(e.path()).unwrap()));
-                }
-            }
-        }
-        out.sort();
-        out
     }
 
     fn edit() -> AuditEvent {

@@ -144,3 +144,22 @@ pub(crate) fn test_vault(path: &Path, passphrase: impl Into<String>) -> Vault {
     )
     .expect("a test vault")
 }
+
+/// Every file below `dir` but the lock, with its bytes: what a refused change must
+/// leave exactly as it was (unit tests).
+#[cfg(test)]
+pub(crate) fn snapshot(dir: &Path) -> Vec<(PathBuf, Vec<u8>)> {
+    let mut out = Vec::new();
+    let mut todo = vec![dir.to_path_buf()];
+    while let Some(d) = todo.pop() {
+        for e in std::fs::read_dir(&d).unwrap().flatten() {
+            if e.file_type().unwrap().is_dir() {
+                todo.push(e.path());
+            } else if e.file_name() != ".lock" {
+                out.push((e.path(), std::fs::read(e.path()).unwrap()));
+            }
+        }
+    }
+    out.sort();
+    out
+}
