@@ -438,6 +438,10 @@ pub struct ClientRef {
     pub cid: String,
     pub file: String,
     pub sha256: String,
+    /// The client's version (docs/format.md#multi-writer, "Versions"); empty in
+    /// version 2 and for rows from before the upgrade.
+    #[serde(default, skip_serializing_if = "Ver::is_empty")]
+    pub ver: Ver,
 }
 
 /// What the catalog keeps about a client for `list`, `show` and `search`: no secret
@@ -457,6 +461,14 @@ pub struct ClientSummary {
     pub entries: Vec<EntrySummary>,
     #[serde(default)]
     pub lifecycle: Lifecycle,
+    /// How many conflicts between devices' versions the client holds
+    /// (docs/format.md#merge); `list` and `status` mark them.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub conflicts: usize,
+}
+
+fn is_zero(n: &usize) -> bool {
+    *n == 0
 }
 
 impl Entry {
@@ -492,6 +504,7 @@ impl ClientFile {
             updated: self.updated.clone(),
             entries: self.entries.iter().map(Entry::summary).collect(),
             lifecycle: self.lifecycle.clone(),
+            conflicts: crate::sync::conflicts_of(self).len(),
         }
     }
 

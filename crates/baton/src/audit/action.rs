@@ -41,13 +41,17 @@ pub enum AuditAction {
     EmergencyDrill,
     EmergencyAddHolder,
     EmergencyRecover,
+    /// Several writers' heads merged (docs/format.md#multi-writer).
+    VaultMerge,
+    /// A version 2 vault upgraded to the multi-writer format.
+    VaultUpgrade,
     /// An action this version does not know, as spelled in the record.
     Other(String),
 }
 
 impl AuditAction {
     /// Every action this version writes, in the order of the spec's table.
-    pub const ALL: [AuditAction; 28] = [
+    pub const ALL: [AuditAction; 30] = [
         AuditAction::VaultInit,
         AuditAction::VaultOwner,
         AuditAction::PassphraseChange,
@@ -76,6 +80,8 @@ impl AuditAction {
         AuditAction::EmergencyDrill,
         AuditAction::EmergencyAddHolder,
         AuditAction::EmergencyRecover,
+        AuditAction::VaultMerge,
+        AuditAction::VaultUpgrade,
     ];
 
     /// The on-disk spelling.
@@ -109,6 +115,8 @@ impl AuditAction {
             AuditAction::EmergencyDrill => "emergency.drill",
             AuditAction::EmergencyAddHolder => "emergency.add-holder",
             AuditAction::EmergencyRecover => "emergency.recover",
+            AuditAction::VaultMerge => "vault.merge",
+            AuditAction::VaultUpgrade => "vault.upgrade",
             AuditAction::Other(s) => s,
         }
     }

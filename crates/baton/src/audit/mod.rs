@@ -38,6 +38,37 @@ pub struct AuditRecord {
     pub client: Option<String>,
     #[serde(default, skip_serializing_if = "String::is_empty")]
     pub detail: String,
+    /// The writer whose chain holds the record (docs/format.md#multi-writer, "Audit
+    /// log"); empty for the records of version 2 (the `legacy` chain).
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub writer: String,
+}
+
+/// The chain of the records written before the upgrade to version 3.
+pub const LEGACY_CHAIN: &str = "legacy";
+
+/// Each chain's last record (`legacy` and one per writer), as a head pins them.
+pub type Chains = std::collections::BTreeMap<String, AuditHead>;
+
+/// The file of record `seq` of `chain`: `<seq>.age` for the legacy chain,
+/// `<writer>.<seq>.age` for a writer's.
+pub fn chain_record_file(chain: &str, seq: u64) -> String {
+    if chain == LEGACY_CHAIN {
+        record_file(seq)
+    } else {
+        format!("{chain}.{seq:012}.age")
+    }
+}
+
+/// The chain and number of a record file's name (either form).
+pub fn parse_chain_record_file(name: &str) -> Option<(String, u64)> {
+    if let Some(seq) = parse_record_file(name) {
+        return Some((LEGACY_CHAIN.to_string(), seq));
+    }
+    let (writer, rest) = name.split_once('.')?;
+    (crate::is_lower_hex(writer, 16))
+        .then(|| parse_record_file(rest).map(|seq| (writer.to_string(), seq)))
+        .flatten()
 }
 
 /// What a caller asks to record; the vault fills in sequence, chain and time.
@@ -68,6 +99,35 @@ pub struct AuditArchive {
     pub through: u64,
     /// SHA-256 of the archive file's bytes on disk.
     pub sha256: String,
+    /// How many records of each writer's chain the archive holds after the `through`
+    /// records of the legacy chain, in this order (docs/format.md#multi-writer).
+    #[serde(default, skip_serializing_if = "std::collections::BTreeMap::is_empty")]
+    pub chains: std::collections::BTreeMap<String, u64>,
+}
+
+impl AuditArchive {
+    /// How many records of `chain` the archive holds.
+    pub fn count(&self, chain: &str) -> u64 {
+        if chain == LEGACY_CHAIN {
+            self.through
+        } else {
+            self.chains.get(chain).copied().unwrap_or(0)
+        }
+    }
+
+    /// Where `chain`'s records start in the archive's list.
+    pub fn offset(&self, chain: &str) -> u64 {
+        if chain == LEGACY_CHAIN {
+            return 0;
+        }
+        self.through
+            + self
+                .chains
+                .iter()
+                .filter(|(k, _)| k.as_str() < chain)
+                .map(|(_, n)| n)
+                .sum::<u64>()
+    }
 }
 
 pub fn archive_file(generation: u64) -> String {

@@ -729,7 +729,7 @@ mod tests {
 
         // The record fails after the package was written (the index cannot be
         // replaced): the package is taken back.
-        let index = v.path().join(v.header().index_file());
+        let index = v.commit_point();
         let aside = dir.path().join("index");
         std::fs::rename(&index, &aside).unwrap();
         std::fs::create_dir(&index).unwrap();
@@ -748,7 +748,7 @@ mod tests {
         assert_eq!(exports(&v), 1);
 
         // A damaged audit log: refused before the package is written.
-        let first = v.path().join("audit").join(crate::audit::record_file(1));
+        let first = v.own_record_file(1);
         std::fs::remove_file(&first).unwrap();
         let e = v
             .export_file("acme", age, &lock, &second, false)

@@ -558,6 +558,11 @@ fn action_label(action: &AuditAction, lang: Lang) -> &'static str {
         AuditAction::SettingsRotation => ("Erneuerungsplan geändert", "rotation schedule changed"),
         AuditAction::SettingsChange => ("Einstellungen geändert", "settings changed"),
         AuditAction::EmergencyDrill => ("Notfallübung", "emergency drill"),
+        AuditAction::VaultMerge => (
+            "Änderungen zweier Geräte zusammengeführt",
+            "changes of two devices merged",
+        ),
+        AuditAction::VaultUpgrade => ("Tresorformat erneuert", "vault format upgraded"),
         AuditAction::EmergencyAddHolder => {
             ("Notfall: Inhaber hinzugefügt", "emergency: holder added")
         }

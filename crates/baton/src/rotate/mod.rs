@@ -21,7 +21,7 @@ use sha2::{Digest, Sha256};
 use crate::audit::{
     self, AUDIT_DIR, AuditAction, AuditArchive, AuditEvent, AuditHead, AuditRecord,
 };
-use crate::client::ClientRef;
+use crate::client::{ClientRef, Removal};
 use crate::crypto::kdf::{DerivedKeys, KdfError, KdfParams};
 use crate::crypto::keys::{self, AuthKey, EmergencySecret, OwnerIdentity, OwnerKeyError};
 use crate::crypto::seal;
@@ -422,6 +422,9 @@ impl Vault {
         if let Some(g) = pending(&self.path) {
             return Err(RotateError::Pending(g));
         }
+        // One state to rotate: a version 2 vault is upgraded and several writers'
+        // heads are merged first (docs/format.md#multi-writer, "Rotation").
+        self.prepare_write()?;
         // A damaged log must not be laundered into a fresh archive: check it before
         // anything is written (the records then go into the archive as read here).
         let records = self.checked_audit()?;
@@ -842,7 +845,18 @@ impl Vault {
         for (slot, r) in new_clients.iter_mut().zip(&rewritten) {
             (slot.file, slot.sha256) = (r.file.clone(), r.sha256.clone());
         }
-        let groups = locator::group(&new_clients);
+        let mut groups: std::collections::BTreeMap<String, (Vec<ClientRef>, Vec<Removal>)> =
+            locator::group(&new_clients)
+                .into_iter()
+                .map(|(k, rows)| (k, (rows, vec![])))
+                .collect();
+        for t in self.client_tombstones().map_err(|e| before(e.into()))? {
+            groups
+                .entry(locator::shard_of(&t.name))
+                .or_default()
+                .1
+                .push(t.clone());
+        }
         if !groups
             .keys()
             .eq(self.index.locator.iter().map(|r| &r.shard))
@@ -851,13 +865,10 @@ impl Vault {
         }
         let mut labels: Vec<String> = stored.iter().map(Stored::label).collect();
         let mut rewritten = rewritten;
-        for (r, (shard, rows)) in self.index.locator.iter().zip(groups) {
-            let plain = crate::crypto::secret::json_bytes(&ShardFile::new(
-                ShardKind::Locator,
-                vault_id,
-                &shard,
-                rows,
-            ));
+        for (r, (shard, (rows, removed))) in self.index.locator.iter().zip(groups) {
+            let mut file = ShardFile::new(ShardKind::Locator, vault_id, &shard, rows);
+            file.removed = removed;
+            let plain = crate::crypto::secret::json_bytes(&file);
             let cipher = seal::encrypt(&keys.recipients, &plain);
             let new = plan[r.file.as_str()];
             let p = clients_dir.join(new);
@@ -879,8 +890,19 @@ impl Vault {
             Some(r) => r,
             None => self.checked_audit().map_err(before)?,
         };
-        let head = self.index.audit_head.clone();
+        let chain = self.own_chain();
+        let head = self
+            .index
+            .chains()
+            .get(&chain)
+            .cloned()
+            .unwrap_or_else(AuditHead::empty);
         let record = AuditRecord {
+            writer: if chain == audit::LEGACY_CHAIN {
+                String::new()
+            } else {
+                chain.clone()
+            },
             seq: head.seq + 1,
             prev: head.hash.clone(),
             time: now(),
@@ -895,16 +917,31 @@ impl Vault {
                 clients.len(),
                 self.index.catalog.len(),
                 self.index.locator.len(),
-                head.seq + 1
+                records.len() + 1
             ),
         };
         let rec_plain = serde_json::to_vec(&record).expect("serializable");
-        let archive_plain = audit::archive_plaintext(
-            records
-                .iter()
-                .map(|(p, _)| p.as_slice())
-                .chain(std::iter::once(rec_plain.as_slice())),
-        );
+        // The archive holds the legacy chain, then each writer's chain in order of its
+        // id (docs/format.md#multi-writer, "Audit log"); this record ends its chain.
+        let mut by_chain: std::collections::BTreeMap<&str, Vec<&[u8]>> = Default::default();
+        for (p, r) in &records {
+            by_chain
+                .entry(r.writer.as_str())
+                .or_default()
+                .push(p.as_slice());
+        }
+        by_chain
+            .entry(record.writer.as_str())
+            .or_default()
+            .push(rec_plain.as_slice());
+        let legacy_count = by_chain.get("").map_or(0, |l| l.len() as u64);
+        let chain_counts: std::collections::BTreeMap<String, u64> = by_chain
+            .iter()
+            .filter(|(w, _)| !w.is_empty())
+            .map(|(w, l)| (w.to_string(), l.len() as u64))
+            .collect();
+        let archive_plain = audit::archive_plaintext(by_chain.values().flatten().copied());
+        drop(by_chain);
         drop(records);
         let archive_cipher = seal::encrypt(&keys.recipients, &archive_plain);
         let archive_name = audit::archive_file(body.to);
@@ -967,7 +1004,8 @@ impl Vault {
             ))));
         }
 
-        // 5. The new index, written durably and read back.
+        // 5. The new index (version 3: this writer's head), written durably and read
+        // back.
         let mut next = self.index.clone();
         next.generation = body.to;
         next.revision += 1;
@@ -975,14 +1013,21 @@ impl Vault {
         next.recipients = body.header.recipients.clone();
         next.share_set = body.header.share_set.clone();
         next.holders = body.holders.clone();
+        if self.is_multi_writer() {
+            next.audit = self.index.live_chains();
+        }
         next.audit_head = AuditHead {
             seq: record.seq,
             hash: audit::hash(&rec_plain),
         };
+        if self.is_multi_writer() {
+            next.audit.insert(chain.clone(), next.audit_head.clone());
+        }
         next.audit_archive = Some(AuditArchive {
             file: archive_name,
-            through: record.seq,
+            through: legacy_count,
             sha256: sha256_hex(&archive_cipher),
+            chains: chain_counts,
         });
         let mut fresh = rewritten.into_iter().skip(clients.len());
         for slot in next.catalog.iter_mut().chain(next.locator.iter_mut()) {
@@ -990,24 +1035,50 @@ impl Vault {
             (slot.file, slot.sha256) = (r.file, r.sha256);
         }
         drop(stored);
-        let sealed = next.seal(&keys.auth);
-        let ip = self.path.join(header::index_file(body.to));
+        let multi = self.is_multi_writer();
+        let state = self.heads.clone().unwrap_or_default();
+        let head_body = crate::store::head::HeadBody {
+            index: next.clone(),
+            writer: self.writer.clone(),
+            seen: state.seen.clone().with(&self.writer, next.revision),
+            settings_ver: state.settings_ver.clone(),
+            deferred: vec![],
+        };
+        let (sealed, name) = if multi {
+            let dir = self.path.join(crate::store::head::HEADS_DIR);
+            if !dir.is_dir() {
+                fs::create_dir(&dir)
+                    .map_err(vault::io_err(&dir))
+                    .map_err(|e| before(e.into()))?;
+            }
+            (
+                head_body.seal(&keys.auth),
+                crate::store::head::head_file(&self.writer, body.to),
+            )
+        } else {
+            (next.seal(&keys.auth), header::index_file(body.to))
+        };
+        let ip = self.path.join(&name);
         fsio::write_atomic(&ip, &seal::encrypt(&keys.recipients, &sealed))
             .map_err(vault::io_err(&ip))
             .map_err(|e| before(e.into()))?;
-        let index_ok = fs::read(&ip)
+        let plain = fs::read(&ip)
             .ok()
-            .and_then(|b| seal::decrypt(identity, &b).ok())
-            .and_then(|p| IndexBody::open(&p, &keys.auth).ok())
+            .and_then(|b| seal::decrypt(identity, &b).ok());
+        let index_ok = plain
+            .and_then(|p| match multi {
+                true => crate::store::head::HeadBody::open(&p, &keys.auth, &self.writer)
+                    .ok()
+                    .map(|h| h.index),
+                false => IndexBody::open(&p, &keys.auth).ok(),
+            })
             .is_some_and(|ix| {
                 ix.revision == next.revision
                     && ix.locator == next.locator
                     && ix.catalog == next.catalog
             });
         if !index_ok {
-            return Err(before(RotateError::VerifyFailed(header::index_file(
-                body.to,
-            ))));
+            return Err(before(RotateError::VerifyFailed(name)));
         }
 
         // 6. The switch: one atomic replace of vault.json.
@@ -1027,6 +1098,16 @@ impl Vault {
         self.auth = keys.auth;
         self.index = next;
         self.located = new_clients.into();
+        if multi {
+            let file = crate::store::head::head_file(&self.writer, body.to);
+            let file = file.rsplit('/').next().unwrap_or_default().to_string();
+            self.heads = Some(crate::vault::HeadState {
+                files: vec![(file, self.writer.clone(), head_body.index.revision)],
+                seen: head_body.seen,
+                settings_ver: head_body.settings_ver,
+                deferred: vec![],
+            });
+        }
         if derived_new.is_some() {
             self.derived = derived_new;
         }
@@ -1073,12 +1154,8 @@ impl Vault {
         }
         // Audit files of earlier generations: records the archive now holds, their
         // interrupted-write leftovers, and older archives.
-        let through = self
-            .index
-            .audit_archive
-            .as_ref()
-            .map(|a| a.through)
-            .unwrap_or(0);
+        let archive = self.index.audit_archive.clone();
+        let archived = |chain: &str| archive.as_ref().map_or(0, |a| a.count(chain));
         let current = audit::archive_file(self.header.generation);
         if let Ok(rd) = fs::read_dir(&audit_dir) {
             for e in rd.flatten() {
@@ -1086,7 +1163,8 @@ impl Vault {
                 let base = name
                     .split_once(".interrupted-")
                     .map_or(name.as_str(), |x| x.0);
-                let old_record = audit::parse_record_file(base).is_some_and(|s| s <= through);
+                let old_record = audit::parse_chain_record_file(base)
+                    .is_some_and(|(chain, s)| s <= archived(&chain));
                 let old_archive = audit::parse_archive_file(&name).is_some() && name != current;
                 if old_record || old_archive {
                     old.push(e.path());
@@ -1094,6 +1172,15 @@ impl Vault {
             }
         }
         old.push(self.path.join(header::index_file(body.from)));
+        // Every writer's head of the old generation: the new head covers them all.
+        if let Ok(rd) = fs::read_dir(self.path.join(crate::store::head::HEADS_DIR)) {
+            for e in rd.flatten() {
+                let name = e.file_name().to_string_lossy().to_string();
+                if crate::store::head::parse_head_file(&name).is_some_and(|(_, g)| g == body.from) {
+                    old.push(e.path());
+                }
+            }
+        }
         // Names of the old generation only, in parallel (the folder is synced once
         // after). unlink(2) never follows a symlink; a planted folder (which unlink
         // refuses) is left alone; one failure does not stop the rest.
@@ -1130,10 +1217,10 @@ impl Vault {
     /// a state file are fresh random ones, so a locator shard that cannot be read (the
     /// vault needs restoring anyway) must not keep `--abort` or `--resume` from
     /// finishing while every write is held back.
-    fn named_files_settling(&self) -> HashSet<&str> {
+    fn named_files_settling(&self) -> HashSet<String> {
         match self.named_files() {
             Ok(named) => named,
-            Err(_) => self.index.shard_files().collect(),
+            Err(_) => self.index.shard_files().map(str::to_string).collect(),
         }
     }
 

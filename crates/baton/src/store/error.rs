@@ -10,6 +10,10 @@ use crate::store::shard::ShardKind;
 pub enum IntegrityError {
     #[error("the index file {0} is missing")]
     IndexMissing(String),
+    #[error("no writer head of generation {0} is in heads/ (deleted, or not yet synced)")]
+    NoHead(u64),
+    #[error("the writer head {file} was refused: {reason}")]
+    HeadRefused { file: String, reason: String },
     #[error("the index cannot be decrypted (damaged, or not encrypted to this vault's keys)")]
     IndexUnreadable,
     #[error("the index failed authentication: it was replaced or altered")]

@@ -5,12 +5,9 @@
 //! This module is the file format and its checks; the vault does not write heads yet
 //! (docs/format.md#multi-writer, "Status").
 
-use std::collections::BTreeMap;
-
 use serde::{Deserialize, Serialize};
 use zeroize::Zeroizing;
 
-use crate::audit::AuditHead;
 use crate::crypto::keys::AuthKey;
 use crate::store::envelope::{self, EnvelopeError};
 use crate::store::index::IndexBody;
@@ -31,10 +28,6 @@ pub struct HeadBody {
     /// For each writer, the highest revision of its head this state includes; the
     /// writer's own entry equals `index.revision`.
     pub seen: Ver,
-    /// For each writer's audit chain (and `legacy`), the last record this state
-    /// includes.
-    #[serde(default)]
-    pub audit: BTreeMap<String, AuditHead>,
     /// The version of the vault-wide fields (holders, owner, drill, retention).
     #[serde(default)]
     pub settings_ver: Ver,
@@ -86,7 +79,8 @@ impl HeadBody {
             || !head.seen.is_valid()
             || !head.settings_ver.is_valid()
             || own != head.index.revision
-            || !head.audit.keys().all(|w| valid_writer(w))
+            || head.index.audit.is_empty()
+            || !head.index.audit.keys().all(|w| valid_writer(w))
             || !head
                 .deferred
                 .iter()
@@ -153,6 +147,7 @@ pub fn uncovered(heads: &[HeadBody]) -> Vec<usize> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::audit::AuditHead;
     use crate::store::header::{Recipients, ShareGroup, ShareSet};
 
     const A: &str = "aaaaaaaaaaaaaaaa";
@@ -186,6 +181,7 @@ mod tests {
             last_drill: String::new(),
             retention_months: 12,
             audit_head: AuditHead::empty(),
+            audit: [(writer.to_string(), AuditHead::empty())].into(),
             audit_archive: None,
             locator: vec![],
             catalog: vec![],
@@ -197,7 +193,6 @@ mod tests {
             index,
             writer: writer.into(),
             seen,
-            audit: BTreeMap::new(),
             settings_ver: Ver::new(),
             deferred: vec![],
         }

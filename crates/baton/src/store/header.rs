@@ -12,7 +12,12 @@ pub const HEADER_FILE: &str = "vault.json";
 pub const FORMAT: &str = "baton-vault";
 /// Version 2: the owner key also wraps the emergency secret; share sets have groups
 /// and check codes.
-pub const VERSION: u32 = 2;
+pub const VERSION: u32 = 3;
+/// Version 2 has one index that every write replaces; version 3 a head per writer
+/// (docs/format.md#multi-writer). A version 2 vault is read as it is and upgraded by
+/// its first write.
+pub const SINGLE_WRITER_VERSION: u32 = 2;
+pub const READABLE_VERSIONS: [u32; 2] = [SINGLE_WRITER_VERSION, VERSION];
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Recipients {

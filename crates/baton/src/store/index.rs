@@ -36,6 +36,11 @@ pub struct IndexBody {
     #[serde(default = "default_retention_months")]
     pub retention_months: u32,
     pub audit_head: AuditHead,
+    /// Version 3 (docs/format.md#multi-writer, "Audit log"): the last record of every
+    /// chain this state includes, the legacy chain under `legacy`. Empty in version 2,
+    /// where `audit_head` is the one chain's.
+    #[serde(default, skip_serializing_if = "std::collections::BTreeMap::is_empty")]
+    pub audit: crate::audit::Chains,
     /// Records of earlier generations in one file (after the first rotation).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub audit_archive: Option<AuditArchive>,
@@ -78,6 +83,31 @@ pub enum IndexError {
 }
 
 impl IndexBody {
+    /// Every audit chain's last record: `audit`, or in version 2 the one chain.
+    pub fn chains(&self) -> crate::audit::Chains {
+        if self.audit.is_empty() {
+            [(
+                crate::audit::LEGACY_CHAIN.to_string(),
+                self.audit_head.clone(),
+            )]
+            .into()
+        } else {
+            self.audit.clone()
+        }
+    }
+
+    /// `chains` without an empty legacy chain (a vault made in version 3 has none).
+    pub fn live_chains(&self) -> crate::audit::Chains {
+        let mut c = self.chains();
+        c.retain(|k, h| !(k == crate::audit::LEGACY_CHAIN && h.seq == 0));
+        c
+    }
+
+    /// How many audit records this state includes, over all chains.
+    pub fn audit_records(&self) -> u64 {
+        self.chains().values().map(|h| h.seq).sum()
+    }
+
     /// The shard files in `clients/` this index names (locator, then catalog).
     pub fn shard_files(&self) -> impl Iterator<Item = &str> {
         self.locator
@@ -156,6 +186,7 @@ mod tests {
             last_drill: String::new(),
             retention_months: DEFAULT_RETENTION_MONTHS,
             audit_head: AuditHead::empty(),
+            audit: Default::default(),
             audit_archive: None,
             locator: vec![],
             catalog: vec![],

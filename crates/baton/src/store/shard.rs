@@ -53,6 +53,11 @@ pub(crate) struct ShardFile<T> {
     pub vault_id: String,
     pub shard: String,
     pub clients: Vec<T>,
+    /// A locator shard's client tombstones (docs/format.md#multi-writer, "Versions"):
+    /// the id (as `name`) and version of each client removed, so that an older copy
+    /// arriving later cannot bring it back.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub removed: Vec<crate::client::Removal>,
 }
 
 impl<T> ShardFile<T> {
@@ -63,6 +68,7 @@ impl<T> ShardFile<T> {
             vault_id: vault_id.into(),
             shard: shard.into(),
             clients,
+            removed: Vec::new(),
         }
     }
 }

@@ -6,7 +6,8 @@
 use std::fs;
 use std::path::Path;
 
-use crate::audit::{AUDIT_DIR, parse_archive_file, parse_record_file};
+use crate::audit::{AUDIT_DIR, parse_archive_file, parse_chain_record_file};
+use crate::store::head::{HEADS_DIR, parse_head_file};
 use crate::store::header::HEADER_FILE;
 use crate::store::{CLIENTS_DIR, fsio, is_client_file_name};
 use crate::sync::names;
@@ -82,7 +83,7 @@ fn generation_of(name: &str, prefix: &str) -> Option<u64> {
 
 /// Names baton writes at the top level of a vault (an index: see [`survey`]).
 fn vault_root_file(name: &str) -> bool {
-    [HEADER_FILE, ".lock", CLIENTS_DIR, AUDIT_DIR].contains(&name)
+    [HEADER_FILE, ".lock", CLIENTS_DIR, AUDIT_DIR, HEADS_DIR].contains(&name)
         || generation_of(name, "index.g").is_some()
         || generation_of(name, "rotation.g").is_some()
         || fsio::is_temp_name(name)
@@ -92,9 +93,9 @@ fn audit_file(name: &str) -> bool {
     let interrupted = name
         .split_once(".age.interrupted-")
         .is_some_and(|(seq, tag)| {
-            parse_record_file(&format!("{seq}.age")).is_some() && crate::is_lower_hex(tag, 8)
+            parse_chain_record_file(&format!("{seq}.age")).is_some() && crate::is_lower_hex(tag, 8)
         });
-    parse_record_file(name).is_some()
+    parse_chain_record_file(name).is_some()
         || parse_archive_file(name).is_some()
         || interrupted
         || fsio::is_temp_name(name)
@@ -117,6 +118,15 @@ pub fn survey(path: &Path, generation: u64) -> Survey {
                 (!current(g)).then_some((name, g))
             })
             .collect();
+        // Heads of another generation (docs/format.md#multi-writer): a conflicted copy
+        // of a current head is merged like the head itself.
+        if let Ok(rd) = fs::read_dir(path.join(HEADS_DIR)) {
+            other.extend(rd.flatten().filter_map(|e| {
+                let name = e.file_name().to_string_lossy().into_owned();
+                let (_, g) = parse_head_file(&name)?;
+                (!current(g)).then(|| (format!("{HEADS_DIR}/{name}"), g))
+            }));
+        }
         other.sort();
         for (file, generation) in other {
             out.total += 1;
@@ -140,12 +150,15 @@ pub fn survey(path: &Path, generation: u64) -> Survey {
         }
     };
     type Known = fn(&str) -> bool;
-    let listing: [(&str, Known); 3] = [
+    let listing: [(&str, Known); 4] = [
         ("", |n| vault_root_file(n) || sync_service_file(n)),
         (CLIENTS_DIR, |n| {
             is_client_file_name(n) || fsio::is_temp_name(n) || n == ".DS_Store"
         }),
         (AUDIT_DIR, |n| audit_file(n) || n == ".DS_Store"),
+        (HEADS_DIR, |n| {
+            parse_head_file(n).is_some() || fsio::is_temp_name(n) || n == ".DS_Store"
+        }),
     ];
     for (dir, known) in listing {
         let Ok(rd) = fs::read_dir(path.join(dir)) else {

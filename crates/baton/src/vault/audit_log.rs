@@ -16,6 +16,9 @@ use crate::store::sha256_hex;
 /// ([`Vault::check_chain_for_write`]).
 pub const WRITE_CHECK_TAIL: u64 = 64;
 
+/// The largest single record file read (a record never holds a secret or much text).
+const MAX_RECORD: u64 = 1 << 20;
+
 /// An audit record with the exact plaintext its hash is taken over.
 pub(crate) type RawRecord = (Zeroizing<Vec<u8>>, AuditRecord);
 
@@ -27,73 +30,100 @@ impl Vault {
 
     pub(super) fn audit_log_to(&self, index: &IndexBody) -> (Vec<AuditRecord>, Vec<AuditProblem>) {
         let (raw, problems) = self.audit_raw(index);
-        (raw.into_iter().map(|(_, r)| r).collect(), problems)
+        let mut records: Vec<AuditRecord> = raw.into_iter().map(|(_, r)| r).collect();
+        // Several chains: shown in the order they were written.
+        if index.chains().len() > 1 {
+            records.sort_by(|a, b| a.time.cmp(&b.time));
+        }
+        (records, problems)
     }
 
-    /// Every record up to the index's head with its exact plaintext, checked against the
-    /// chain: first the archive of earlier generations, then the single record files.
+    /// Every record up to the heads the index pins with its exact plaintext, checked
+    /// against its chain: per chain (the legacy chain, then each writer's in order of
+    /// id; see docs/format.md#multi-writer, "Audit log") first the archive of earlier
+    /// generations, then the single record files.
     pub(crate) fn audit_raw(&self, index: &IndexBody) -> (Vec<RawRecord>, Vec<AuditProblem>) {
-        let head = &index.audit_head;
+        let chains = index.chains();
         let mut records = Vec::new();
         let mut problems = Vec::new();
-        let mut prev = audit::GENESIS.to_string();
-        let check = |seq: u64,
-                     plain: Zeroizing<Vec<u8>>,
-                     prev: &mut String,
-                     problems: &mut Vec<AuditProblem>| {
-            let Ok(rec) = serde_json::from_slice::<AuditRecord>(&plain) else {
-                problems.push(AuditProblem::Unreadable(seq));
-                prev.clear();
-                return None;
+        let archive = index.audit_archive.as_ref().map(|a| {
+            let total = a.through + a.chains.values().sum::<u64>();
+            let list = self
+                .read_archive(a)
+                .filter(|list| list.len() as u64 == total);
+            if list.is_none() {
+                problems.push(AuditProblem::Archive(a.file.clone()));
+            }
+            (a, list)
+        });
+        for (chain, head) in &chains {
+            let writer = if chain == audit::LEGACY_CHAIN {
+                ""
+            } else {
+                chain.as_str()
             };
-            let hash = audit::hash(&plain);
-            if rec.seq != seq || (rec.prev != *prev && !prev.is_empty()) {
-                problems.push(AuditProblem::BrokenChain(seq));
+            let mut prev = audit::GENESIS.to_string();
+            let check = |seq: u64,
+                         plain: Zeroizing<Vec<u8>>,
+                         prev: &mut String,
+                         problems: &mut Vec<AuditProblem>| {
+                let Ok(rec) = serde_json::from_slice::<AuditRecord>(&plain) else {
+                    problems.push(AuditProblem::Unreadable(seq));
+                    prev.clear();
+                    return None;
+                };
+                let hash = audit::hash(&plain);
+                if rec.seq != seq || rec.writer != writer || (rec.prev != *prev && !prev.is_empty())
+                {
+                    problems.push(AuditProblem::BrokenChain(seq));
+                }
+                if seq == head.seq && hash != head.hash {
+                    problems.push(AuditProblem::HeadMismatch);
+                }
+                *prev = hash;
+                Some((plain, rec))
+            };
+            let mut first = 1;
+            if let Some((a, list)) = &archive {
+                let (n, off) = (a.count(chain), a.offset(chain));
+                match list {
+                    Some(list) => {
+                        for i in 0..n {
+                            let plain = list[(off + i) as usize].clone();
+                            if let Some(r) = check(i + 1, plain, &mut prev, &mut problems) {
+                                records.push(r);
+                            }
+                        }
+                    }
+                    None => prev.clear(),
+                }
+                first = n + 1;
             }
-            if seq == head.seq && hash != head.hash {
-                problems.push(AuditProblem::HeadMismatch);
-            }
-            *prev = hash;
-            Some((plain, rec))
-        };
-        let mut first = 1;
-        if let Some(a) = &index.audit_archive {
-            let archived = self.read_archive(a);
-            match archived {
-                Some(list) if list.len() as u64 == a.through => {
-                    for (i, plain) in list.into_iter().enumerate() {
-                        if let Some(r) = check(i as u64 + 1, plain, &mut prev, &mut problems) {
+            for seq in first..=head.seq {
+                match self.read_record(chain, seq) {
+                    Ok(plain) => {
+                        if let Some(r) = check(seq, plain, &mut prev, &mut problems) {
                             records.push(r);
                         }
                     }
+                    Err(p) => {
+                        problems.push(p);
+                        prev.clear();
+                    }
                 }
-                _ => {
-                    problems.push(AuditProblem::Archive(a.file.clone()));
-                    prev.clear();
-                }
-            }
-            first = a.through + 1;
-        }
-        for seq in first..=head.seq {
-            let plain = match self.read_record(seq) {
-                Ok(plain) => plain,
-                Err(p) => {
-                    problems.push(p);
-                    prev.clear();
-                    continue;
-                }
-            };
-            if let Some(r) = check(seq, plain, &mut prev, &mut problems) {
-                records.push(r);
             }
         }
         (records, problems)
     }
 
-    /// The plaintext of the single record file `seq`.
-    fn read_record(&self, seq: u64) -> Result<Zeroizing<Vec<u8>>, AuditProblem> {
-        let p = self.path.join(AUDIT_DIR).join(audit::record_file(seq));
-        let bytes = fs::read(&p).map_err(|_| AuditProblem::Missing(seq))?;
+    /// The plaintext of the single record file `seq` of `chain`.
+    fn read_record(&self, chain: &str, seq: u64) -> Result<Zeroizing<Vec<u8>>, AuditProblem> {
+        let p = self
+            .path
+            .join(AUDIT_DIR)
+            .join(audit::chain_record_file(chain, seq));
+        let bytes = crate::store::fsio::read_bounded(&p, MAX_RECORD)
+            .map_err(|_| AuditProblem::Missing(seq))?;
         seal::decrypt(self.identity(), &bytes).map_err(|_| AuditProblem::Unreadable(seq))
     }
 
@@ -117,8 +147,6 @@ impl Vault {
     /// (With one chain per device this becomes the same check per chain.)
     pub fn check_chain_for_write(&self) -> Result<(), AuditProblem> {
         let index = &self.index;
-        let head = index.audit_head.seq;
-        let mut first = 1;
         if let Some(a) = &index.audit_archive {
             let pinned = audit::parse_archive_file(&a.file).is_some()
                 && fs::read(self.path.join(AUDIT_DIR).join(&a.file))
@@ -126,48 +154,62 @@ impl Vault {
             if !pinned {
                 return Err(AuditProblem::Archive(a.file.clone()));
             }
-            first = a.through + 1;
-        }
-        if head < first {
-            return Ok(());
         }
         // 2. Every record file exists. Names only; a folder that cannot be listed is
         // probed name by name.
-        let listed: Option<HashSet<u64>> = fs::read_dir(self.path.join(AUDIT_DIR)).ok().map(|rd| {
-            rd.flatten()
-                .filter_map(|e| audit::parse_record_file(&e.file_name().to_string_lossy()))
-                .filter(|seq| (first..=head).contains(seq))
-                .collect()
-        });
-        let exists = |seq: u64| match &listed {
-            Some(set) => set.contains(&seq),
-            None => self
-                .path
-                .join(AUDIT_DIR)
-                .join(audit::record_file(seq))
-                .exists(),
-        };
-        if listed
-            .as_ref()
-            .is_none_or(|set| set.len() as u64 != head - first + 1)
-            && let Some(seq) = (first..=head).find(|&seq| !exists(seq))
-        {
-            return Err(AuditProblem::Missing(seq));
-        }
-        // 3. The newest records chain to the pinned head.
-        let from = head.saturating_sub(WRITE_CHECK_TAIL - 1).max(first);
-        let mut prev: Option<String> = (from == 1).then(|| audit::GENESIS.to_string());
-        for seq in from..=head {
-            let plain = self.read_record(seq)?;
-            let rec: AuditRecord =
-                serde_json::from_slice(&plain).map_err(|_| AuditProblem::Unreadable(seq))?;
-            if rec.seq != seq || prev.as_ref().is_some_and(|p| *p != rec.prev) {
-                return Err(AuditProblem::BrokenChain(seq));
+        let listed: Option<HashSet<(String, u64)>> =
+            fs::read_dir(self.path.join(AUDIT_DIR)).ok().map(|rd| {
+                rd.flatten()
+                    .filter_map(|e| {
+                        audit::parse_chain_record_file(&e.file_name().to_string_lossy())
+                    })
+                    .collect()
+            });
+        for (chain, head) in index.chains() {
+            let first = index
+                .audit_archive
+                .as_ref()
+                .map_or(1, |a| a.count(&chain) + 1);
+            if head.seq < first {
+                if head.seq + 1 < first {
+                    return Err(AuditProblem::HeadMismatch);
+                }
+                continue;
             }
-            prev = Some(audit::hash(&plain));
-        }
-        if prev.as_deref() != Some(index.audit_head.hash.as_str()) {
-            return Err(AuditProblem::HeadMismatch);
+            let exists = |seq: u64| match &listed {
+                Some(set) => set.contains(&(chain.clone(), seq)),
+                None => self
+                    .path
+                    .join(AUDIT_DIR)
+                    .join(audit::chain_record_file(&chain, seq))
+                    .exists(),
+            };
+            if let Some(seq) = (first..=head.seq).find(|&seq| !exists(seq)) {
+                return Err(AuditProblem::Missing(seq));
+            }
+            // 3. The newest records chain to the pinned head.
+            let writer = if chain == audit::LEGACY_CHAIN {
+                ""
+            } else {
+                chain.as_str()
+            };
+            let from = head.seq.saturating_sub(WRITE_CHECK_TAIL - 1).max(first);
+            let mut prev: Option<String> = (from == 1).then(|| audit::GENESIS.to_string());
+            for seq in from..=head.seq {
+                let plain = self.read_record(&chain, seq)?;
+                let rec: AuditRecord =
+                    serde_json::from_slice(&plain).map_err(|_| AuditProblem::Unreadable(seq))?;
+                if rec.seq != seq
+                    || rec.writer != writer
+                    || prev.as_ref().is_some_and(|p| *p != rec.prev)
+                {
+                    return Err(AuditProblem::BrokenChain(seq));
+                }
+                prev = Some(audit::hash(&plain));
+            }
+            if prev.as_deref() != Some(head.hash.as_str()) {
+                return Err(AuditProblem::HeadMismatch);
+            }
         }
         Ok(())
     }
@@ -210,7 +252,9 @@ mod tests {
     }
 
     fn record(v: &Vault, seq: u64) -> std::path::PathBuf {
-        v.path.join(AUDIT_DIR).join(audit::record_file(seq))
+        v.path
+            .join(AUDIT_DIR)
+            .join(audit::chain_record_file(&v.own_chain(), seq))
     }
 
     fn write(v: &mut Vault) -> Result<(), VaultError> {
@@ -294,7 +338,7 @@ mod tests {
         );
         fs::write(&file, &bytes).unwrap();
         // A record after the archive deleted.
-        let first = archive.through + 1;
+        let first = archive.count(&v.own_chain()) + 1;
         fs::remove_file(record(&v, first)).unwrap();
         assert_eq!(v.check_chain_for_write(), Err(AuditProblem::Missing(first)));
     }

@@ -893,7 +893,7 @@ mod tests {
             ..Default::default()
         };
         // The index cannot be replaced (a folder in its place): the commit fails.
-        let index = v.path().join(v.header().index_file());
+        let index = v.commit_point();
         let aside = dir.path().join("index");
         fs::rename(&index, &aside).unwrap();
         fs::create_dir(&index).unwrap();

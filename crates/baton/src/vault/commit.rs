@@ -6,13 +6,15 @@ use std::fs;
 use std::path::PathBuf;
 
 use crate::audit::{self, AUDIT_DIR, AuditEvent, AuditHead, AuditRecord};
-use crate::client::{ClientFile, ClientRef, ClientSummary};
+use crate::client::{ClientFile, ClientRef, ClientSummary, Removal};
 use crate::crypto::seal;
 use crate::store::fsio::{self};
+use crate::store::head::{self, HEADS_DIR, HeadBody};
 use crate::store::header::HEADER_FILE;
 use crate::store::index::IndexBody;
 use crate::store::shard::{ShardFile, ShardKind, ShardRef};
 use crate::store::{catalog, locator};
+use crate::sync::{Ver, stamp_change};
 
 use super::error::*;
 use super::{Key, Vault};
@@ -20,6 +22,26 @@ use crate::store::IntegrityError;
 use crate::store::header::write_header_file;
 use crate::store::{CLIENTS_DIR, is_client_file_name, sha256_hex};
 use crate::time::now;
+
+/// The vault-wide fields whose version is `settings_ver` (docs/format.md#merge).
+fn settings_of(ix: &IndexBody) -> String {
+    serde_json::to_string(&(&ix.holders, &ix.owner, &ix.last_drill, ix.retention_months))
+        .expect("serializable")
+}
+
+/// Tombstones grouped by locator shard, each group sorted by id.
+fn group_removed(list: &[Removal]) -> std::collections::BTreeMap<String, Vec<Removal>> {
+    let mut out: std::collections::BTreeMap<String, Vec<Removal>> = Default::default();
+    for t in list {
+        out.entry(locator::shard_of(&t.name))
+            .or_default()
+            .push(t.clone());
+    }
+    for l in out.values_mut() {
+        l.sort_by(|a, b| (&a.name, &a.time).cmp(&(&b.name, &b.time)));
+    }
+    out
+}
 
 impl Vault {
     pub(crate) fn require_write(&self) -> Result<(), VaultError> {
@@ -74,16 +96,34 @@ impl Vault {
         edit_index: impl FnOnce(&mut IndexBody),
     ) -> Result<(), VaultError> {
         self.require_write()?;
+        self.prepare_write()?;
         self.commit_unchecked(event, upserts, removes, edit_index)
+    }
+
+    /// Before the first change of this handle: upgrade a version 2 vault and commit the
+    /// merge of several writers' heads (docs/format.md#multi-writer), so that the change
+    /// is made on top of everything the folder holds.
+    pub(crate) fn prepare_write(&mut self) -> Result<(), VaultError> {
+        if !self.is_multi_writer() {
+            self.upgrade()?;
+        }
+        if self.merged.is_some() {
+            self.commit_merge()?;
+        }
+        Ok(())
     }
 
     pub(super) fn commit_unchecked(
         &mut self,
         event: AuditEvent,
-        upserts: Vec<ClientFile>,
+        mut upserts: Vec<ClientFile>,
         removes: &[String],
         edit_index: impl FnOnce(&mut IndexBody),
     ) -> Result<(), VaultError> {
+        // A change is made on one state: several heads are merged first.
+        if self.merged.is_some() {
+            self.commit_merge()?;
+        }
         // What readers check, enforced before anything is written.
         let mut cids = HashSet::new();
         for f in &upserts {
@@ -102,9 +142,9 @@ impl Vault {
         // client table, so it works even where a locator shard cannot be read.
         let touches_clients = !upserts.is_empty() || !removes.is_empty();
         let existing = if touches_clients {
-            self.clients()?
+            self.clients()?.to_vec()
         } else {
-            &[]
+            vec![]
         };
         for f in &upserts {
             if existing.iter().any(|c| c.id == f.id && c.cid != f.cid)
@@ -113,54 +153,74 @@ impl Vault {
                 return Err(VaultError::ClientExists(f.id.clone()));
             }
         }
-        let time = now();
-        // 1. The audit record. A leftover with this number is from a crashed write.
-        let record = AuditRecord {
-            seq: self.index.audit_head.seq + 1,
-            prev: self.index.audit_head.hash.clone(),
-            time: time.clone(),
-            actor: self.actor().into(),
-            action: event.action,
-            client: event.client,
-            detail: event.detail,
+        let multi = self.is_multi_writer();
+        let revision = if multi {
+            self.next_own_revision()
+        } else {
+            self.index.revision + 1
         };
-        let rec_plain = serde_json::to_vec(&record).expect("serializable");
-        let rec_path = self
-            .path
-            .join(AUDIT_DIR)
-            .join(audit::record_file(record.seq));
-        if rec_path.exists() {
-            // The leftover of an interrupted write: keep it as evidence, never overwrite.
-            let aside = rec_path.with_extension(format!(
-                "age.interrupted-{}",
-                hex::encode(rand::random::<[u8; 4]>())
-            ));
-            fs::rename(&rec_path, &aside).map_err(io_err(&rec_path))?;
-            fsio::fault_point("commit: interrupted record set aside");
+        let time = now();
+        // Versions (docs/format.md#multi-writer, "Versions"): each changed entry and
+        // field gets the join of what was known of it plus this revision.
+        let mut tombstones: Vec<Removal> = if multi && touches_clients {
+            self.client_tombstones()?.to_vec()
+        } else {
+            vec![]
+        };
+        if multi {
+            for f in &mut upserts {
+                let old = match existing.iter().find(|c| c.cid == f.cid) {
+                    Some(c) => Some(self.read_client(c)?),
+                    None => None,
+                };
+                stamp_change(old.as_ref(), f, &self.writer, revision, &time).map_err(|source| {
+                    VaultError::InConflict {
+                        client: f.id.clone(),
+                        source,
+                    }
+                })?;
+            }
         }
-        fsio::write_new(&rec_path, &seal::encrypt(&self.recipients, &rec_plain))
-            .map_err(io_err(&rec_path))?;
+        // 1. The audit record. A leftover with this number is from a crashed write.
+        let (record, rec_plain) = self.write_record(event, &time)?;
 
         // 2. Client files under fresh names, then the locator and catalog shards the
         // change touches, also under fresh names.
         let mut next = self.index.clone();
         let mut obsolete: Vec<String> = Vec::new();
-        let before = existing.to_vec();
+        let before = existing;
+        let before_tombstones = tombstones.clone();
         let mut clients = before.clone();
         let shards = catalog::touched(upserts.iter().map(|f| f.cid.as_str()), removes);
         let mut summaries: Vec<ClientSummary> = Vec::with_capacity(upserts.len());
         for file in upserts {
             let plain = crate::crypto::secret::json_bytes(&file);
             let (fid, sha256) = self.write_new_file(&plain)?;
+            let old = clients.iter().position(|c| c.cid == file.cid);
+            let ver = match (multi, old) {
+                (false, _) => Ver::new(),
+                (true, Some(i)) => clients[i].ver.clone().with(&self.writer, revision),
+                (true, None) => {
+                    // A client added again under a removed client's id covers that
+                    // removal.
+                    let known = tombstones
+                        .iter()
+                        .filter(|t| t.name == file.id)
+                        .fold(Ver::new(), |acc, t| acc.join(&t.ver));
+                    tombstones.retain(|t| t.name != file.id);
+                    known.with(&self.writer, revision)
+                }
+            };
             let located = ClientRef {
                 id: file.id.clone(),
                 cid: file.cid.clone(),
                 file: fid,
                 sha256,
+                ver,
             };
             summaries.push(file.summary());
-            match clients.iter_mut().find(|c| c.cid == located.cid) {
-                Some(slot) => obsolete.push(std::mem::replace(slot, located).file),
+            match old {
+                Some(i) => obsolete.push(std::mem::replace(&mut clients[i], located).file),
                 None => clients.push(located),
             }
         }
@@ -168,21 +228,39 @@ impl Vault {
             let keep = !removes.contains(&c.cid);
             if !keep {
                 obsolete.push(c.file.clone());
+                if multi {
+                    tombstones.push(Removal {
+                        name: c.id.clone(),
+                        ver: c.ver.clone().with(&self.writer, revision),
+                        time: time.clone(),
+                    });
+                }
             }
             keep
         });
         clients.sort_by(|a, b| a.id.cmp(&b.id));
         let (old_groups, new_groups) = (locator::group(&before), locator::group(&clients));
-        let keys: std::collections::BTreeSet<&String> =
-            old_groups.keys().chain(new_groups.keys()).collect();
+        let (old_gone, new_gone) = (
+            group_removed(&before_tombstones),
+            group_removed(&tombstones),
+        );
+        let keys: std::collections::BTreeSet<&String> = old_groups
+            .keys()
+            .chain(new_groups.keys())
+            .chain(old_gone.keys())
+            .chain(new_gone.keys())
+            .collect();
         for shard in keys {
-            if old_groups.get(shard) != new_groups.get(shard) {
+            if old_groups.get(shard) != new_groups.get(shard)
+                || old_gone.get(shard) != new_gone.get(shard)
+            {
                 let rows = new_groups.get(shard).cloned().unwrap_or_default();
+                let gone = new_gone.get(shard).cloned().unwrap_or_default();
                 self.replace_shard(
                     ShardKind::Locator,
                     &mut next,
                     shard.clone(),
-                    rows,
+                    (rows, gone),
                     &mut obsolete,
                 )?;
             }
@@ -199,47 +277,236 @@ impl Vault {
             current.insert(r.shard.clone(), list);
         }
         for (shard, list) in catalog::apply(current, summaries, removes) {
-            self.replace_shard(ShardKind::Catalog, &mut next, shard, list, &mut obsolete)?;
+            self.replace_shard(
+                ShardKind::Catalog,
+                &mut next,
+                shard,
+                (list, vec![]),
+                &mut obsolete,
+            )?;
         }
+        // A head names only its own writer's shard files (docs/format.md#mw-commit):
+        // then no other writer's cleanup can take a shard this state needs.
+        if multi {
+            self.own_every_shard(&mut next)?;
+        }
+        let settings_before = settings_of(&next);
         edit_index(&mut next);
-        next.revision += 1;
+        let settings_changed = settings_of(&next) != settings_before;
+        next.revision = revision;
         next.updated = time;
-        next.audit_head = AuditHead {
+        let head = AuditHead {
             seq: record.seq,
             hash: audit::hash(&rec_plain),
         };
+        if multi {
+            next.audit = self.index.live_chains();
+            next.audit.insert(self.own_chain(), head.clone());
+        }
+        next.audit_head = head;
 
         // 3. The commit point.
-        let sealed = next.seal(&self.auth);
-        let ip = self.path.join(self.header.index_file());
-        if let Err(e) = fsio::write_atomic(&ip, &seal::encrypt(&self.recipients, &sealed)) {
-            // The rename may have happened before the error (a failed folder sync): then
-            // every reader already sees this commit, and this handle must follow it, or
-            // its next commit would reuse the record number and revision.
-            let landed = self
-                .read_index()
-                .is_ok_and(|ix| ix.revision == next.revision && ix.audit_head == next.audit_head);
-            if landed {
-                self.index = next;
-                if touches_clients {
-                    self.located = clients.into();
-                }
+        if multi {
+            self.write_head(next, settings_changed, &mut obsolete)?;
+            if touches_clients {
+                self.located = clients.into();
+                self.removed_clients = tombstones.into();
             }
-            return Err(io_err(&ip)(e).into());
-        }
-        self.index = next;
-        if touches_clients {
-            self.located = clients.into();
+        } else {
+            let sealed = next.seal(&self.auth);
+            let ip = self.path.join(self.header.index_file());
+            if let Err(e) = fsio::write_atomic(&ip, &seal::encrypt(&self.recipients, &sealed)) {
+                // The rename may have happened before the error (a failed folder sync):
+                // then every reader already sees this commit, and this handle must
+                // follow it, or its next commit would reuse the record number and
+                // revision.
+                let landed = self.read_index().is_ok_and(|ix| {
+                    ix.revision == next.revision && ix.audit_head == next.audit_head
+                });
+                if landed {
+                    self.index = next;
+                    if touches_clients {
+                        self.located = clients.into();
+                    }
+                }
+                return Err(io_err(&ip)(e).into());
+            }
+            self.index = next;
+            if touches_clients {
+                self.located = clients.into();
+            }
         }
 
-        // 4. Cleanup; failures here leave only unreferenced files.
+        // 4. Cleanup; failures here leave only unreferenced files. In version 3 a
+        // writer removes only its own files: another writer's may still be named by a
+        // head that has not arrived.
         for f in obsolete.iter().filter(|f| is_client_file_name(f)) {
-            let _ = fsio::remove_durable(&self.path.join(CLIENTS_DIR).join(f));
+            if !multi || crate::sync::writer::written_by(f, &self.writer) {
+                let _ = fsio::remove_durable(&self.path.join(CLIENTS_DIR).join(f));
+            }
         }
         if touches_clients {
             self.remove_own_leftovers();
         }
         self.remove_temp_files();
+        Ok(())
+    }
+
+    /// Writes the audit record of a change to this handle's chain
+    /// (docs/format.md#audit-log): the next number after the chain's head, chained
+    /// onto it. A leftover file with that number (a crashed write) is set aside as
+    /// evidence, never overwritten.
+    pub(crate) fn write_record(
+        &self,
+        event: AuditEvent,
+        time: &str,
+    ) -> Result<(AuditRecord, Vec<u8>), VaultError> {
+        let chain = self.own_chain();
+        let head = self
+            .index
+            .chains()
+            .get(&chain)
+            .cloned()
+            .unwrap_or_else(AuditHead::empty);
+        let record = AuditRecord {
+            seq: head.seq + 1,
+            prev: head.hash,
+            time: time.to_string(),
+            actor: self.actor().into(),
+            action: event.action,
+            client: event.client,
+            detail: event.detail,
+            writer: if chain == audit::LEGACY_CHAIN {
+                String::new()
+            } else {
+                chain.clone()
+            },
+        };
+        let rec_plain = serde_json::to_vec(&record).expect("serializable");
+        let rec_path = self
+            .path
+            .join(AUDIT_DIR)
+            .join(audit::chain_record_file(&chain, record.seq));
+        if rec_path.exists() {
+            // The leftover of an interrupted write: keep it as evidence, never overwrite.
+            let aside = rec_path.with_extension(format!(
+                "age.interrupted-{}",
+                hex::encode(rand::random::<[u8; 4]>())
+            ));
+            fs::rename(&rec_path, &aside).map_err(io_err(&rec_path))?;
+            fsio::fault_point("commit: interrupted record set aside");
+        }
+        fsio::write_new(&rec_path, &seal::encrypt(&self.recipients, &rec_plain))
+            .map_err(io_err(&rec_path))?;
+        Ok((record, rec_plain))
+    }
+
+    /// Writes this writer's head (the commit point of version 3,
+    /// docs/format.md#mw-commit) for the state `next`. Files the change replaced are
+    /// moved to `obsolete` for removal if the new head covers every head in the folder,
+    /// else kept in `deferred` until a later commit does.
+    pub(crate) fn write_head(
+        &mut self,
+        next: IndexBody,
+        settings_changed: bool,
+        obsolete: &mut Vec<String>,
+    ) -> Result<(), VaultError> {
+        let state = self.heads.clone().unwrap_or_default();
+        let revision = next.revision;
+        let seen = state.seen.clone().with(&self.writer, revision);
+        let settings_ver = if settings_changed {
+            state.settings_ver.clone().with(&self.writer, revision)
+        } else {
+            state.settings_ver.clone()
+        };
+        let covers = self.covers_all_heads(&seen);
+        let mut deferred = state.deferred.clone();
+        if covers {
+            obsolete.append(&mut deferred);
+        } else {
+            deferred.append(obsolete);
+            deferred.sort();
+            deferred.dedup();
+        }
+        let body = HeadBody {
+            index: next,
+            writer: self.writer.clone(),
+            seen: seen.clone(),
+            settings_ver: settings_ver.clone(),
+            deferred: deferred.clone(),
+        };
+        let sealed = body.seal(&self.auth);
+        let dir = self.path.join(HEADS_DIR);
+        if !dir.is_dir() {
+            fs::create_dir(&dir).map_err(io_err(&dir))?;
+        }
+        let name = head::head_file(&self.writer, body.index.generation);
+        let hp = self.path.join(&name);
+        let written = fsio::write_atomic(&hp, &seal::encrypt(&self.recipients, &sealed));
+        if let Err(e) = written {
+            // The rename may have happened before the error: then this handle must
+            // follow it (see the version 2 commit point above).
+            let landed = self.read_heads().is_ok_and(|hs| {
+                hs.iter()
+                    .any(|h| h.body.writer == self.writer && h.body.index.revision == revision)
+            });
+            if !landed {
+                return Err(io_err(&hp)(e).into());
+            }
+        }
+        let file = name
+            .trim_start_matches(&format!("{HEADS_DIR}/"))
+            .to_string();
+        let mut files = state.files;
+        files.retain(|(f, _, _)| *f != file);
+        files.push((file, self.writer.clone(), revision));
+        self.heads = Some(super::state::HeadState {
+            files,
+            seen: seen.clone(),
+            settings_ver,
+            deferred,
+        });
+        self.index = body.index;
+        self.merged = None;
+        if covers {
+            self.remove_covered_head_copies(&seen);
+        }
+        Ok(())
+    }
+
+    /// Rewrites, under this writer's names, every shard of `next` another writer wrote
+    /// (docs/format.md#mw-commit).
+    fn own_every_shard(&self, next: &mut IndexBody) -> Result<(), VaultError> {
+        let foreign = |refs: &[ShardRef]| -> Vec<ShardRef> {
+            refs.iter()
+                .filter(|r| !crate::sync::writer::written_by(&r.file, &self.writer))
+                .cloned()
+                .collect()
+        };
+        for r in foreign(&next.locator) {
+            let file: ShardFile<ClientRef> =
+                self.read_shard_file(ShardKind::Locator, &next.vault_id, &r)?;
+            let mut ignored = vec![];
+            self.replace_shard(
+                ShardKind::Locator,
+                next,
+                r.shard.clone(),
+                (file.clients, file.removed),
+                &mut ignored,
+            )?;
+        }
+        for r in foreign(&next.catalog) {
+            let list: Vec<ClientSummary> =
+                self.read_shard(ShardKind::Catalog, &next.vault_id, &r)?;
+            let mut ignored = vec![];
+            self.replace_shard(
+                ShardKind::Catalog,
+                next,
+                r.shard.clone(),
+                (list, vec![]),
+                &mut ignored,
+            )?;
+        }
         Ok(())
     }
 
@@ -257,6 +524,13 @@ impl Vault {
         let Ok(named) = self.named_files() else {
             return 0;
         };
+        // Another writer's head that this one has not merged may name files of this
+        // writer's it kept (docs/format.md#mw-commit).
+        if let Some(h) = &self.heads
+            && !self.covers_all_heads(&h.seen)
+        {
+            return 0;
+        }
         let Ok(rd) = fs::read_dir(self.path.join(CLIENTS_DIR)) else {
             return 0;
         };
@@ -281,7 +555,7 @@ impl Vault {
         kind: ShardKind,
         next: &mut IndexBody,
         shard: String,
-        rows: Vec<T>,
+        (rows, removed): (Vec<T>, Vec<Removal>),
         obsolete: &mut Vec<String>,
     ) -> Result<(), VaultError> {
         let refs = match kind {
@@ -291,13 +565,10 @@ impl Vault {
         if let Some(i) = refs.iter().position(|r| r.shard == shard) {
             obsolete.push(refs.remove(i).file);
         }
-        if !rows.is_empty() {
-            let plain = crate::crypto::secret::json_bytes(&ShardFile::new(
-                kind,
-                &next.vault_id,
-                &shard,
-                rows,
-            ));
+        if !rows.is_empty() || !removed.is_empty() {
+            let mut file = ShardFile::new(kind, &next.vault_id, &shard, rows);
+            file.removed = removed;
+            let plain = crate::crypto::secret::json_bytes(&file);
             let (file, sha256) = self.write_new_file(&plain)?;
             let refs = match kind {
                 ShardKind::Locator => &mut next.locator,
@@ -345,11 +616,7 @@ impl Vault {
                 }
             }
         }
-        out.extend(
-            self.audit_beyond_head()
-                .into_iter()
-                .map(|seq| self.path.join(AUDIT_DIR).join(audit::record_file(seq))),
-        );
+        out.extend(self.audit_beyond_head());
         Ok(out)
     }
 
@@ -370,14 +637,29 @@ impl Vault {
             })
     }
 
-    /// Every file in `clients/` the current index names: client files and shards.
-    pub(crate) fn named_files(&self) -> Result<HashSet<&str>, IntegrityError> {
-        Ok(self
+    /// Every file in `clients/` the current state names: client files and shards; in
+    /// version 3 also every file any head in the folder names (a head another commit
+    /// covers may still be read by a device that has not seen that commit).
+    pub(crate) fn named_files(&self) -> Result<HashSet<String>, IntegrityError> {
+        let mut out: HashSet<String> = self
             .clients()?
             .iter()
-            .map(|c| c.file.as_str())
-            .chain(self.index.shard_files())
-            .collect())
+            .map(|c| c.file.clone())
+            .chain(self.index.shard_files().map(str::to_string))
+            .collect();
+        if let Some(m) = &self.merged {
+            out.extend(m.named.iter().cloned());
+        }
+        if self.is_multi_writer() {
+            for h in self.read_heads()? {
+                // A covered head's files may be gone already; it names what it can.
+                let (refs, _) = self.load_clients_partial(&h.body.index);
+                out.extend(refs.into_iter().map(|c| c.file));
+                out.extend(h.body.index.shard_files().map(str::to_string));
+                out.extend(h.body.deferred.iter().cloned());
+            }
+        }
+        Ok(out)
     }
 
     /// Removes this machine's temporary files (`.<name>.<12 hex>.tmp`, see
@@ -387,6 +669,7 @@ impl Vault {
             self.path.clone(),
             self.path.join(CLIENTS_DIR),
             self.path.join(AUDIT_DIR),
+            self.path.join(HEADS_DIR),
         ] {
             let Ok(rd) = fs::read_dir(&dir) else { continue };
             for e in rd.flatten() {
@@ -517,7 +800,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let mut v = vault(dir.path());
         let head = v.index.audit_head.seq;
-        let leftover = v.path.join(AUDIT_DIR).join(audit::record_file(head + 1));
+        let leftover = v.own_record_file(head + 1);
         fs::write(&leftover, b"the record of a crashed write").unwrap();
         assert_eq!(v.orphans().unwrap(), vec![leftover.clone()]);
         v.commit(edit(), vec![v.client("acme").unwrap()], &[])

@@ -133,6 +133,14 @@ pub enum VaultError {
     /// (`Vault::check_chain_for_write`).
     #[error("the audit log is broken ({0}); no change is written on top of it")]
     BrokenAuditLog(#[source] crate::audit::AuditProblem),
+    /// An item with versions from different devices cannot change before the owner
+    /// resolves it (docs/format.md#merge).
+    #[error("client '{client}': {source}")]
+    InConflict {
+        client: String,
+        #[source]
+        source: crate::sync::StampError,
+    },
     #[error("the vault was rotated to generation {0} while this command read it")]
     RotatedMeanwhile(u64),
     #[error(transparent)]

@@ -150,6 +150,7 @@ impl Vault {
             last_drill: String::new(),
             retention_months: crate::store::index::DEFAULT_RETENTION_MONTHS,
             audit_head: AuditHead::empty(),
+            audit: Default::default(),
             audit_archive: None,
             locator: vec![],
             catalog: vec![],
@@ -170,6 +171,9 @@ impl Vault {
             older: None,
             writer,
             header_restored: None,
+            removed_clients: Default::default(),
+            heads: Some(Default::default()),
+            merged: None,
         };
         let detail = format!(
             "share set {} ({})",

@@ -10,6 +10,8 @@ mod passwd;
 mod read;
 pub mod rollback;
 mod shards;
+mod state;
+mod upgrade;
 mod verify;
 
 pub use crate::store::IntegrityError;
@@ -19,6 +21,7 @@ pub(crate) use error::io_err;
 pub use error::{InitError, UnlockError, VaultError};
 pub(crate) use open::{parse_recipients, passphrase_check};
 pub use open::{read_header, read_header_only};
+pub(crate) use state::HeadState;
 
 use std::path::{Path, PathBuf};
 
@@ -76,6 +79,14 @@ pub struct Vault {
     /// This folder's writer id on this machine (docs/format.md#writers): the prefix of
     /// every file it writes in `clients/`.
     pub(crate) writer: String,
+    /// The tombstones of removed clients, read with `located`.
+    pub(crate) removed_clients: std::sync::OnceLock<Vec<crate::client::Removal>>,
+    /// Version 3: the heads read and what the state includes; `None` before the
+    /// upgrade (docs/format.md#multi-writer).
+    pub(crate) heads: Option<state::HeadState>,
+    /// Several writers' heads merged in memory (a reader's view; a writer commits it
+    /// at open).
+    pub(crate) merged: Option<Box<state::MergedView>>,
     /// Set when opening put a later generation's header back in place of another
     /// device's older `vault.json` (its generation; docs/format.md#header-conflicts).
     pub(crate) header_restored: Option<u64>,

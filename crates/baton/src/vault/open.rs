@@ -14,10 +14,10 @@ use crate::crypto::kdf::DerivedKeys;
 use crate::crypto::keys::{self, EmergencySecret, OwnerKeyError};
 use crate::crypto::seal;
 use crate::crypto::secret::Passphrase;
+use crate::store::fsio;
 use crate::store::fsio::WriteLock;
 use crate::store::header::{self, HEADER_FILE, Header, Recipients};
 use crate::store::index::{IndexBody, IndexError};
-use crate::store::shard::ShardKind;
 
 use super::error::*;
 use super::{Access, Key, Vault};
@@ -79,25 +79,7 @@ const MAX_HEADER_BYTES: u64 = 1024 * 1024;
 /// Reads a header file: a regular file (never through a symlink, never a FIFO or
 /// device) of at most [`MAX_HEADER_BYTES`].
 fn read_bounded(hp: &Path) -> io::Result<Vec<u8>> {
-    use std::io::Read;
-    let meta = fs::symlink_metadata(hp)?;
-    if !meta.is_file() {
-        return Err(io::Error::new(
-            io::ErrorKind::InvalidData,
-            "not a regular file",
-        ));
-    }
-    let mut bytes = Vec::new();
-    fs::File::open(hp)?
-        .take(MAX_HEADER_BYTES + 1)
-        .read_to_end(&mut bytes)?;
-    if bytes.len() as u64 > MAX_HEADER_BYTES {
-        return Err(io::Error::new(
-            io::ErrorKind::InvalidData,
-            "larger than a header",
-        ));
-    }
-    Ok(bytes)
+    fsio::read_bounded(hp, MAX_HEADER_BYTES)
 }
 
 /// The header `vault.json` itself holds, without looking at conflicted copies (what
@@ -133,7 +115,7 @@ fn read_header_file(path: &Path, hp: &Path) -> Result<Header, UnlockError> {
     if probe.format != header::FORMAT {
         return Err(UnlockError::BadHeader("not a baton vault".into()));
     }
-    if probe.version != header::VERSION {
+    if !header::READABLE_VERSIONS.contains(&probe.version) {
         return Err(UnlockError::UnsupportedVersion(probe.version));
     }
     let h: Header =
@@ -295,6 +277,7 @@ impl Vault {
                 last_drill: String::new(),
                 retention_months: crate::store::index::DEFAULT_RETENTION_MONTHS,
                 audit_head: AuditHead::empty(),
+                audit: Default::default(),
                 audit_archive: None,
                 locator: vec![],
                 catalog: vec![],
@@ -306,6 +289,9 @@ impl Vault {
             older: None,
             writer: crate::sync::writer::derive(&header.vault_id, path),
             header_restored: None,
+            removed_clients: Default::default(),
+            heads: None,
+            merged: None,
         };
         for d in [CLIENTS_DIR, AUDIT_DIR] {
             match fs::symlink_metadata(path.join(d)) {
@@ -313,7 +299,7 @@ impl Vault {
                 _ => return Err(IntegrityError::NotADirectory(d).into()),
             }
         }
-        vault.index = vault.read_index()?;
+        vault.load_state()?;
         vault.check_audit_tail()?;
         // Another device's older vault.json won a sync race against a rotation made
         // here (docs/format.md#header-conflicts): the later header was read from its
@@ -336,45 +322,60 @@ impl Vault {
         Ok(vault)
     }
 
-    /// Audit records past the head: one is the leftover of a write that crashed before
-    /// its commit; two or more mean the index was rolled back to an older, genuine copy
-    /// (docs/format.md#audit-log).
+    /// Audit records past a chain's head: one is the leftover of a write that crashed
+    /// before its commit; two or more mean the state was rolled back to an older,
+    /// genuine copy (docs/format.md#audit-log).
     ///
-    /// Probes the names after the head instead of listing `audit/`, so opening stays
+    /// Probes the names after each head instead of listing `audit/`, so opening stays
     /// cheap however long the log grows.
     pub(super) fn check_audit_tail(&self) -> Result<(), IntegrityError> {
-        let head = self.index.audit_head.seq;
-        let exists = |seq: u64| {
-            self.path
-                .join(AUDIT_DIR)
-                .join(audit::record_file(seq))
-                .exists()
-        };
-        if !exists(head + 2) {
-            return Ok(());
+        for (chain, head) in self.index.chains() {
+            let head = head.seq;
+            let exists = |seq: u64| {
+                self.path
+                    .join(AUDIT_DIR)
+                    .join(audit::chain_record_file(&chain, seq))
+                    .exists()
+            };
+            if !exists(head + 2) {
+                continue;
+            }
+            let mut last = head + 2;
+            while exists(last + 1) {
+                last += 1;
+            }
+            return Err(IntegrityError::RolledBack { head, last });
         }
-        let mut last = head + 2;
-        while exists(last + 1) {
-            last += 1;
-        }
-        Err(IntegrityError::RolledBack { head, last })
+        Ok(())
     }
 
-    /// Sequence numbers of record files above the index's head.
-    pub(super) fn audit_beyond_head(&self) -> Vec<u64> {
-        let head = self.index.audit_head.seq;
+    /// Record files above their chain's head (a chain the state does not know at all
+    /// is another writer's whose head has not arrived, and is not listed).
+    pub(super) fn audit_beyond_head(&self) -> Vec<std::path::PathBuf> {
+        let chains = self.index.chains();
         let Ok(rd) = fs::read_dir(self.path.join(AUDIT_DIR)) else {
             return vec![];
         };
         rd.flatten()
-            .filter_map(|e| {
+            .filter(|e| {
                 let name = e.file_name().to_string_lossy().to_string();
-                let seq = name.strip_suffix(".age")?;
-                (seq.len() == 12).then_some(())?;
-                seq.parse::<u64>().ok()
+                audit::parse_chain_record_file(&name).is_some_and(|(chain, seq)| {
+                    chains.get(&chain).is_some_and(|h| seq > h.seq)
+                        || (chain == self.own_chain() && !chains.contains_key(&chain))
+                })
             })
-            .filter(|&seq| seq > head)
+            .map(|e| e.path())
             .collect()
+    }
+
+    /// Loads the state: the version 2 index, or the version 3 heads and their merge.
+    pub(crate) fn load_state(&mut self) -> Result<(), IntegrityError> {
+        if self.is_multi_writer() {
+            self.load_heads()
+        } else {
+            self.index = self.read_index()?;
+            Ok(())
+        }
     }
 
     pub(crate) fn identity(&self) -> &x25519::Identity {
@@ -396,32 +397,7 @@ impl Vault {
             IndexError::OldVersion(v) => IntegrityError::IndexVersion(v),
             _ => IntegrityError::IndexUnreadable,
         })?;
-        if index.vault_id != self.header.vault_id {
-            return Err(IntegrityError::IndexMismatch("vault id"));
-        }
-        if index.generation != self.header.generation {
-            return Err(IntegrityError::IndexMismatch("generation"));
-        }
-        if index.recipients != self.header.recipients {
-            return Err(IntegrityError::IndexMismatch("recipients"));
-        }
-        // The header may lag one member addition behind (docs/format.md#writes).
-        if index.share_set != self.header.share_set && !self.header.share_set.lags(&index.share_set)
-        {
-            return Err(IntegrityError::IndexMismatch("share set"));
-        }
-        // Authenticated, but still checked: file names must stay inside clients/.
-        for (kind, refs) in [
-            (ShardKind::Locator, &index.locator),
-            (ShardKind::Catalog, &index.catalog),
-        ] {
-            if !crate::store::shard::valid_refs(refs) {
-                return Err(IntegrityError::ShardDamaged {
-                    kind,
-                    shard: refs.first().map(|r| r.shard.clone()).unwrap_or_default(),
-                });
-            }
-        }
+        self.check_state(&index)?;
         Ok(index)
     }
 }

@@ -44,16 +44,47 @@ impl Vault {
                 {
                     return Err(VaultError::RotatedMeanwhile(h.generation));
                 }
-                match self.read_index() {
-                    Ok(fresh) if fresh.revision > self.index.revision => again(&fresh),
-                    _ => Err(e.into()),
+                match self.fresh_state() {
+                    Some(fresh) => again(&fresh),
+                    None => Err(e.into()),
                 }
             }
             other => other,
         }
     }
 
+    /// The state on disk now, if a writer committed since this handle read it and it is
+    /// one head (or index) a reader can follow.
+    pub(crate) fn fresh_state(&self) -> Option<IndexBody> {
+        if !self.is_multi_writer() {
+            return self
+                .read_index()
+                .ok()
+                .filter(|fresh| fresh.revision > self.index.revision);
+        }
+        let heads = self.read_heads().ok()?;
+        let bodies: Vec<_> = heads.into_iter().map(|h| h.body).collect();
+        let up = crate::store::head::uncovered(&bodies);
+        let [one] = up[..] else { return None };
+        let seen = self
+            .heads
+            .as_ref()
+            .map(|h| h.seen.clone())
+            .unwrap_or_default();
+        (bodies[one].seen != seen).then(|| bodies[one].index.clone())
+    }
+
     pub(crate) fn read_client(&self, s: &ClientRef) -> Result<ClientFile, IntegrityError> {
+        // A client merged in memory from several heads (docs/format.md#merge).
+        if s.file.is_empty()
+            && let Some(f) = self.merged.as_ref().and_then(|m| m.files.get(&s.cid))
+        {
+            return serde_json::from_slice(&crate::crypto::secret::json_bytes(f)).map_err(|_| {
+                IntegrityError::ClientUnreadable {
+                    client: s.id.clone(),
+                }
+            });
+        }
         let plain = self.client_plaintext(s)?;
         let file: ClientFile =
             serde_json::from_slice(&plain).map_err(|_| IntegrityError::ClientUnreadable {
@@ -69,6 +100,11 @@ impl Vault {
         &self,
         s: &ClientRef,
     ) -> Result<Zeroizing<Vec<u8>>, IntegrityError> {
+        if s.file.is_empty()
+            && let Some(f) = self.merged.as_ref().and_then(|m| m.files.get(&s.cid))
+        {
+            return Ok(crate::crypto::secret::json_bytes(f));
+        }
         #[derive(serde::Deserialize)]
         struct Names<'a> {
             format: &'a str,

@@ -239,6 +239,15 @@ fn resolved(folder: &Path) -> PathBuf {
 impl Vault {
     /// This vault's state as the memory names it.
     fn memory_state(&self) -> State {
+        if self.is_multi_writer() {
+            // Every chain's head at once (docs/format.md#multi-writer).
+            let chains = serde_json::to_vec(&self.index.chains()).expect("serializable");
+            return State {
+                revision: self.state_revision(),
+                seq: self.index.audit_records(),
+                hash: crate::audit::hash(&chains),
+            };
+        }
         State {
             revision: self.index.revision,
             seq: self.index.audit_head.seq,
@@ -255,7 +264,7 @@ impl Vault {
     ) -> Result<Vault, IntegrityError> {
         let id = self.header.vault_id.clone();
         let here = resolved(&self.path);
-        let revision = self.index.revision;
+        let revision = self.state_revision();
         let folders = memory.folders(&id);
         let mine = folders.iter().find(|r| r.folder == here);
         let seen = match (mine, memory.legacy(&id)) {
@@ -290,6 +299,10 @@ impl Vault {
             .max_by_key(|o| o.behind);
         if let Some(secret) = memory.machine_secret() {
             self.writer = crate::sync::writer::derive_keyed(&secret, &id, &self.path);
+            // A writer's merge is stamped with its own id and revision.
+            if self.merged.is_some() {
+                self.load_heads()?;
+            }
         }
         if mine.is_none() && memory.legacy(&id).is_some() {
             self.remember(memory.as_ref(), &folders);

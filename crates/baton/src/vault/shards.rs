@@ -6,7 +6,7 @@ use std::collections::{BTreeMap, HashSet};
 use zeroize::Zeroizing;
 
 use crate::client::valid_id;
-use crate::client::{ClientRef, ClientSummary};
+use crate::client::{ClientRef, ClientSummary, Removal};
 use crate::crypto::seal;
 use crate::is_lower_hex as is_hex;
 use crate::store::catalog::shard_of as catalog_shard;
@@ -60,13 +60,21 @@ impl Vault {
         vault_id: &str,
         r: &ShardRef,
     ) -> Result<Vec<T>, IntegrityError> {
+        Ok(self.read_shard_file(kind, vault_id, r)?.clients)
+    }
+
+    /// A shard's rows and tombstones.
+    pub(crate) fn read_shard_file<T: serde::de::DeserializeOwned>(
+        &self,
+        kind: ShardKind,
+        vault_id: &str,
+        r: &ShardRef,
+    ) -> Result<ShardFile<T>, IntegrityError> {
         let plain = self.shard_plaintext(kind, vault_id, r)?;
-        let file: ShardFile<T> =
-            serde_json::from_slice(&plain).map_err(|_| IntegrityError::ShardDamaged {
-                kind,
-                shard: r.shard.clone(),
-            })?;
-        Ok(file.clients)
+        serde_json::from_slice(&plain).map_err(|_| IntegrityError::ShardDamaged {
+            kind,
+            shard: r.shard.clone(),
+        })
     }
 }
 
@@ -77,15 +85,31 @@ impl Vault {
         if let Some(c) = self.located.get() {
             return Ok(c);
         }
-        let list = self.load_clients(&self.index)?;
+        let (list, removed) = self.load_locator(&self.index)?;
+        let _ = self.removed_clients.set(removed);
         Ok(self.located.get_or_init(|| list))
+    }
+
+    /// The tombstones of removed clients (docs/format.md#multi-writer, "Versions").
+    pub(crate) fn client_tombstones(&self) -> Result<&[Removal], IntegrityError> {
+        self.clients()?;
+        Ok(self.removed_clients.get().map_or(&[], |v| v))
     }
 
     /// All client references an index names, checked.
     pub(crate) fn load_clients(&self, index: &IndexBody) -> Result<Vec<ClientRef>, IntegrityError> {
-        let (all, mut problems) = self.load_clients_partial(index);
+        Ok(self.load_locator(index)?.0)
+    }
+
+    /// All client references and tombstones an index names, checked.
+    pub(crate) fn load_locator(
+        &self,
+        index: &IndexBody,
+    ) -> Result<(Vec<ClientRef>, Vec<Removal>), IntegrityError> {
+        let mut removed = Vec::new();
+        let (all, mut problems) = self.load_clients_into(index, &mut removed);
         match problems.is_empty() {
-            true => Ok(all),
+            true => Ok((all, removed)),
             false => Err(problems.swap_remove(0)),
         }
     }
@@ -96,11 +120,22 @@ impl Vault {
         &self,
         index: &IndexBody,
     ) -> (Vec<ClientRef>, Vec<IntegrityError>) {
+        self.load_clients_into(index, &mut Vec::new())
+    }
+
+    fn load_clients_into(
+        &self,
+        index: &IndexBody,
+        removed: &mut Vec<Removal>,
+    ) -> (Vec<ClientRef>, Vec<IntegrityError>) {
         let mut all = Vec::new();
         let mut problems = Vec::new();
         for r in &index.locator {
             match self.locator_shard(index, r) {
-                Ok(list) => all.extend(list),
+                Ok((list, gone)) => {
+                    all.extend(list);
+                    removed.extend(gone);
+                }
                 Err(e) => problems.push(e),
             }
         }
@@ -121,8 +156,10 @@ impl Vault {
         &self,
         index: &IndexBody,
         r: &ShardRef,
-    ) -> Result<Vec<ClientRef>, IntegrityError> {
-        let list: Vec<ClientRef> = self.read_shard(ShardKind::Locator, &index.vault_id, r)?;
+    ) -> Result<(Vec<ClientRef>, Vec<Removal>), IntegrityError> {
+        let file: ShardFile<ClientRef> =
+            self.read_shard_file(ShardKind::Locator, &index.vault_id, r)?;
+        let (list, removed) = (file.clients, file.removed);
         let sorted = list.windows(2).all(|w| w[0].id < w[1].id);
         let valid = list.iter().all(|c| {
             valid_id(&c.id)
@@ -130,6 +167,9 @@ impl Vault {
                 && is_hex(&c.cid, 32)
                 && is_hex(&c.sha256, 64)
                 && is_client_file_name(&c.file)
+                && c.ver.is_valid()
+        }) && removed.iter().all(|t| {
+            valid_id(&t.name) && locator::shard_of(&t.name) == r.shard && t.ver.is_valid()
         });
         if !sorted || !valid {
             return Err(IntegrityError::ShardDamaged {
@@ -137,7 +177,7 @@ impl Vault {
                 shard: r.shard.clone(),
             });
         }
-        Ok(list)
+        Ok((list, removed))
     }
 
     /// Where a client's file is; reads only that client's locator shard.
@@ -156,7 +196,7 @@ impl Vault {
     ) -> Result<Option<ClientRef>, IntegrityError> {
         let shard = locator::shard_of(id);
         match index.locator.iter().find(|r| r.shard == shard) {
-            Some(r) => Ok(find(&self.locator_shard(index, r)?, id)),
+            Some(r) => Ok(find(&self.locator_shard(index, r)?.0, id)),
             None => Ok(None),
         }
     }
@@ -167,6 +207,9 @@ impl Vault {
     /// the file the index pins, and the shards hold exactly the clients the locator
     /// names.
     pub fn catalog(&self) -> Result<Vec<ClientSummary>, VaultError> {
+        if let Some(m) = &self.merged {
+            return Ok(m.summaries.clone());
+        }
         let first = self
             .clients()
             .and_then(|clients| self.catalog_of(&self.index, clients))

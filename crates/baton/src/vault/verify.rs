@@ -43,13 +43,20 @@ impl Vault {
     }
 
     fn verify_files(&self) -> Vec<IntegrityError> {
+        // Several heads not yet merged: each is checked as the state it is.
+        if let Some(m) = &self.merged {
+            return m
+                .heads
+                .iter()
+                .flat_map(|ix| self.verify_against(ix))
+                .collect();
+        }
         let problems = self.verify_against(&self.index);
         // A reader holds no lock: if a writer committed meanwhile, check the newer index
         // instead of reporting the files it legitimately replaced.
         if !problems.is_empty()
             && self.lock.is_none()
-            && let Ok(fresh) = self.read_index()
-            && fresh.revision > self.index.revision
+            && let Some(fresh) = self.fresh_state()
         {
             return self.verify_against(&fresh);
         }

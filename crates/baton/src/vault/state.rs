@@ -1,0 +1,612 @@
+//! The version 3 state (docs/format.md#multi-writer): every writer's head, the merge of
+//! the heads that no other head covers, and what a commit needs to write its own head.
+
+use std::collections::{BTreeMap, HashMap, HashSet};
+use std::fs;
+use std::io;
+
+use crate::audit::{Chains, LEGACY_CHAIN};
+use crate::client::{ClientFile, ClientRef, ClientSummary, Removal};
+use crate::crypto::seal;
+use crate::store::fsio;
+use crate::store::head::{self, HEADS_DIR, HeadBody};
+use crate::store::index::IndexBody;
+use crate::store::{IntegrityError, is_client_file_name};
+use crate::sync::{ClientVersion, Merged, Ver, merge_client, names};
+
+use super::Vault;
+
+/// The largest head file read: a head holds no client rows, only shard references.
+const MAX_HEAD_BYTES: u64 = 1 << 20;
+/// The most heads a folder may hold for one generation (one per writer and copy).
+const MAX_HEADS: usize = 4096;
+
+/// One head file as read and authenticated.
+#[derive(Clone, Debug)]
+pub(crate) struct ReadHead {
+    /// Its name in `heads/` (a sync service's conflicted copy keeps its own name).
+    pub file: String,
+    pub body: HeadBody,
+}
+
+/// What an open version 3 vault knows beside the state's index body.
+#[derive(Clone, Debug, Default)]
+pub(crate) struct HeadState {
+    /// Every head file of this generation (also covered ones and copies): name, writer,
+    /// revision.
+    pub files: Vec<(String, String, u64)>,
+    /// The join of every head's `seen`: what this state includes.
+    pub seen: Ver,
+    /// The version of the vault-wide fields.
+    pub settings_ver: Ver,
+    /// Files replaced while another head was not yet merged (docs/format.md#mw-commit).
+    pub deferred: Vec<String>,
+}
+
+/// Several heads merged in memory: a reader's view of a folder whose writers have not
+/// merged each other yet, or what a writer's merge commits.
+#[derive(Debug, Default)]
+pub(crate) struct MergedView {
+    /// Every client, sorted by id; a merged client's `file` is empty until written.
+    pub refs: Vec<ClientRef>,
+    pub removed: Vec<Removal>,
+    /// One summary per entry of `refs`.
+    pub summaries: Vec<ClientSummary>,
+    /// Merged client files not (yet) on disk, by cid.
+    pub files: HashMap<String, ClientFile>,
+    /// The merged heads' bodies (`verify` checks each).
+    pub heads: Vec<IndexBody>,
+    /// Clients whose merge keeps versions in conflict.
+    pub conflicts: Vec<String>,
+    /// Every file in `clients/` one of the merged heads names.
+    pub named: HashSet<String>,
+    /// The merged heads: writer and revision.
+    pub from: Vec<(String, u64)>,
+}
+
+impl Vault {
+    /// Whether the vault is in the multi-writer format.
+    pub fn is_multi_writer(&self) -> bool {
+        self.header.version >= 3
+    }
+
+    /// The audit chain this handle appends to: its writer's, or before the upgrade the
+    /// legacy chain.
+    pub(crate) fn own_chain(&self) -> String {
+        if self.is_multi_writer() {
+            self.writer.clone()
+        } else {
+            LEGACY_CHAIN.to_string()
+        }
+    }
+
+    /// The file whose replacement commits this handle's changes: its writer's head in
+    /// version 3, the index in version 2 (tests and benchmarks tamper with it).
+    pub fn commit_point(&self) -> std::path::PathBuf {
+        match self.is_multi_writer() {
+            true => self
+                .path
+                .join(head::head_file(&self.writer, self.header.generation)),
+            false => self.path.join(self.header.index_file()),
+        }
+    }
+
+    /// The file of record `seq` of this handle's audit chain.
+    pub fn own_record_file(&self, seq: u64) -> std::path::PathBuf {
+        self.path
+            .join(crate::audit::AUDIT_DIR)
+            .join(crate::audit::chain_record_file(&self.own_chain(), seq))
+    }
+
+    /// This folder's writer id (docs/format.md#writers).
+    pub fn writer(&self) -> &str {
+        &self.writer
+    }
+
+    /// One number that only grows as the folder's state moves forward: the index's
+    /// revision, or in version 3 the sum of the state's version vector. The rollback
+    /// memory compares it (docs/format.md#multi-writer, "Rollback and copies").
+    pub fn state_revision(&self) -> u64 {
+        match &self.heads {
+            Some(h) => h
+                .seen
+                .iter()
+                .map(|(_, n)| n)
+                .fold(0u64, u64::saturating_add),
+            None => self.index.revision,
+        }
+    }
+
+    /// The revision this writer's next head gets: one more than any head shows of it.
+    pub(crate) fn next_own_revision(&self) -> u64 {
+        let seen = self.heads.as_ref().map_or(0, |h| h.seen.get(&self.writer));
+        seen.max(self.index.revision * u64::from(!self.is_multi_writer()))
+            .saturating_add(1)
+    }
+
+    /// Clients whose versions from different devices are in conflict, by id (what
+    /// `status` and `list` mark; docs/format.md#merge).
+    pub fn conflicted_clients(&self) -> Vec<String> {
+        match &self.merged {
+            Some(m) => m.conflicts.clone(),
+            None => self
+                .catalog()
+                .map(|list| {
+                    list.into_iter()
+                        .filter(|s| s.conflicts > 0)
+                        .map(|s| s.id)
+                        .collect()
+                })
+                .unwrap_or_default(),
+        }
+    }
+
+    /// Reads and authenticates every head of the current generation in `heads/`, also
+    /// sync services' conflicted copies of one (docs/format.md#conflict-copies).
+    pub(crate) fn read_heads(&self) -> Result<Vec<ReadHead>, IntegrityError> {
+        let dir = self.path.join(HEADS_DIR);
+        match fs::symlink_metadata(&dir) {
+            Ok(m) if m.is_dir() => {}
+            Ok(_) => return Err(IntegrityError::NotADirectory(HEADS_DIR)),
+            Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(vec![]),
+            Err(_) => return Err(IntegrityError::NotADirectory(HEADS_DIR)),
+        }
+        let rd = fs::read_dir(&dir).map_err(|_| IntegrityError::NotADirectory(HEADS_DIR))?;
+        let mut out = Vec::new();
+        for e in rd.flatten() {
+            let name = e.file_name().to_string_lossy().to_string();
+            let Some((writer, generation)) = head::parse_head_file(&name) else {
+                continue;
+            };
+            if generation != self.header.generation {
+                continue;
+            }
+            if out.len() >= MAX_HEADS {
+                return Err(refused(&name, "more heads than any vault has"));
+            }
+            let bytes = fsio::read_bounded(&e.path(), MAX_HEAD_BYTES)
+                .map_err(|_| refused(&name, "not a readable file of a head's size"))?;
+            let plain = seal::decrypt(self.identity(), &bytes)
+                .map_err(|_| refused(&name, "it cannot be decrypted"))?;
+            let body = HeadBody::open(&plain, &self.auth, &writer)
+                .map_err(|e| refused(&name, &e.to_string()))?;
+            self.check_state(&body.index)
+                .map_err(|e| refused(&name, &e.to_string()))?;
+            out.push(ReadHead { file: name, body });
+        }
+        out.sort_by(|a, b| a.file.cmp(&b.file));
+        Ok(out)
+    }
+
+    /// Loads the state of a version 3 vault: the one head no other covers, or the merge
+    /// of several (in memory; a writer commits it, see `commit_merge`).
+    pub(crate) fn load_heads(&mut self) -> Result<(), IntegrityError> {
+        let heads = self.read_heads()?;
+        if heads.is_empty() {
+            return Err(IntegrityError::NoHead(self.header.generation));
+        }
+        let bodies: Vec<HeadBody> = heads.iter().map(|h| h.body.clone()).collect();
+        let up = head::uncovered(&bodies);
+        let mut state = HeadState {
+            files: heads
+                .iter()
+                .map(|h| (h.file.clone(), h.body.writer.clone(), h.body.index.revision))
+                .collect(),
+            seen: bodies.iter().fold(Ver::new(), |acc, b| acc.join(&b.seen)),
+            ..Default::default()
+        };
+        self.located = Default::default();
+        self.removed_clients = Default::default();
+        self.merged = None;
+        if let [one] = up[..] {
+            let h = &bodies[one];
+            self.index = h.index.clone();
+            state.settings_ver = h.settings_ver.clone();
+            state.deferred = h.deferred.clone();
+            self.heads = Some(state);
+            return Ok(());
+        }
+        // Several heads: merge them. A writer's merge stamps what it collapses with
+        // the revision it will commit.
+        self.heads = Some(state);
+        let stamp_rev = self.next_own_revision();
+        let writer = self.writer.clone();
+        let stamp = self.is_writable().then_some((writer.as_str(), stamp_rev));
+        let chosen: Vec<&HeadBody> = up.iter().map(|&i| &bodies[i]).collect();
+        let (index, settings_ver, deferred, view) = self.merge_heads(&chosen, stamp)?;
+        self.index = index;
+        if let Some(s) = &mut self.heads {
+            s.settings_ver = settings_ver;
+            s.deferred = deferred;
+        }
+        let _ = self.located.set(view.refs.clone());
+        let _ = self.removed_clients.set(view.removed.clone());
+        self.merged = Some(Box::new(view));
+        Ok(())
+    }
+
+    /// Merges the states of `heads` (docs/format.md#merge): per client, the rows no
+    /// other row has seen; client files are read only where versions made apart remain.
+    /// Returns the vault-wide index fields (no shard references: the merged tables are
+    /// in the view), the settings version, the deferred files and the view.
+    pub(crate) fn merge_heads(
+        &self,
+        heads: &[&HeadBody],
+        stamp: Option<(&str, u64)>,
+    ) -> Result<(IndexBody, Ver, Vec<String>, MergedView), IntegrityError> {
+        enum Row {
+            Live(ClientRef),
+            Gone(Removal),
+        }
+        let mut rows: BTreeMap<String, Vec<(usize, Row)>> = BTreeMap::new();
+        let mut catalogs: Vec<HashMap<String, ClientSummary>> = Vec::new();
+        let mut view = MergedView::default();
+        for (i, h) in heads.iter().enumerate() {
+            let (refs, removed) = self.load_locator(&h.index)?;
+            let summaries = self.catalog_of(&h.index, &refs)?;
+            view.named.extend(h.index.shard_files().map(str::to_string));
+            view.named.extend(refs.iter().map(|r| r.file.clone()));
+            view.heads.push(h.index.clone());
+            view.from.push((h.writer.clone(), h.index.revision));
+            catalogs.push(summaries.into_iter().map(|s| (s.cid.clone(), s)).collect());
+            for r in refs {
+                rows.entry(r.id.clone())
+                    .or_default()
+                    .push((i, Row::Live(r)));
+            }
+            for t in removed {
+                rows.entry(t.name.clone())
+                    .or_default()
+                    .push((i, Row::Gone(t)));
+            }
+        }
+        let ver_of = |r: &Row| match r {
+            Row::Live(c) => c.ver.clone(),
+            Row::Gone(t) => t.ver.clone(),
+        };
+        for (id, list) in rows {
+            // Drop rows another row has seen, and rows equal to one kept.
+            let mut kept: Vec<(usize, Row)> = Vec::new();
+            for (i, r) in list.iter().map(|(i, r)| (*i, r)) {
+                let v = ver_of(r);
+                let superseded = list
+                    .iter()
+                    .any(|(_, o)| v.leq(&ver_of(o)) && v != ver_of(o));
+                let same = kept.iter().any(|(_, k)| match (k, r) {
+                    (Row::Live(a), Row::Live(b)) => a == b,
+                    (Row::Gone(a), Row::Gone(b)) => a.ver == b.ver,
+                    _ => false,
+                });
+                if !superseded && !same {
+                    kept.push((
+                        i,
+                        match r {
+                            Row::Live(c) => Row::Live(c.clone()),
+                            Row::Gone(t) => Row::Gone(t.clone()),
+                        },
+                    ));
+                }
+            }
+            if kept.iter().all(|(_, r)| matches!(r, Row::Gone(_))) {
+                view.removed
+                    .extend(kept.into_iter().filter_map(|(_, r)| match r {
+                        Row::Gone(t) => Some(t),
+                        Row::Live(_) => None,
+                    }));
+                continue;
+            }
+            if let [(i, Row::Live(c))] = &kept[..] {
+                let summary = catalogs[*i]
+                    .get(&c.cid)
+                    .cloned()
+                    .ok_or(IntegrityError::CatalogMismatch)?;
+                view.refs.push(c.clone());
+                view.summaries.push(summary);
+                continue;
+            }
+            // Versions made apart: read them and merge entry by entry.
+            let mut versions = Vec::with_capacity(kept.len());
+            for (_, r) in kept {
+                versions.push(match r {
+                    Row::Live(c) => ClientVersion::Live {
+                        ver: c.ver.clone(),
+                        file: Box::new(self.read_client_file(&c)?),
+                    },
+                    Row::Gone(t) => ClientVersion::Removed(t),
+                });
+            }
+            match merge_client(versions, stamp) {
+                Merged::One(ClientVersion::Removed(t)) => view.removed.push(t),
+                Merged::Gone(ts) => view.removed.extend(ts),
+                Merged::One(ClientVersion::Live { ver, file }) => {
+                    view.push_file(ver, *file);
+                }
+                Merged::Merged { ver, file } => {
+                    if !crate::sync::conflicts_of(&file).is_empty() {
+                        view.conflicts.push(id.clone());
+                    }
+                    view.push_file(ver, *file);
+                }
+            }
+        }
+        // Two clients under one cid (only a forged or broken state makes that).
+        let mut cids = HashSet::new();
+        if let Some(c) = view.refs.iter().find(|c| !cids.insert(c.cid.clone())) {
+            return Err(IntegrityError::ClientMismatch {
+                client: c.id.clone(),
+            });
+        }
+
+        // The vault-wide fields: the newest settings version, then the newest update,
+        // then the higher writer id (docs/format.md#merge).
+        let winner = heads
+            .iter()
+            .copied()
+            .max_by(|a, b| {
+                use crate::sync::Order;
+                match a.settings_ver.compare(&b.settings_ver) {
+                    Order::Before => std::cmp::Ordering::Less,
+                    Order::After => std::cmp::Ordering::Greater,
+                    _ => (&a.index.updated, &a.writer).cmp(&(&b.index.updated, &b.writer)),
+                }
+            })
+            .expect("at least two heads");
+        let mut index = winner.index.clone();
+        index.locator.clear();
+        index.catalog.clear();
+        index.updated = heads
+            .iter()
+            .map(|h| h.index.updated.clone())
+            .max()
+            .unwrap_or_default();
+        index.audit = join_chains(heads.iter().map(|h| h.index.chains()));
+        index.audit_archive = heads
+            .iter()
+            .filter_map(|h| h.index.audit_archive.clone())
+            .max_by_key(|a| a.through + a.chains.values().sum::<u64>());
+        let settings_ver = heads
+            .iter()
+            .fold(Ver::new(), |acc, h| acc.join(&h.settings_ver));
+        let mut deferred: Vec<String> = heads
+            .iter()
+            .flat_map(|h| h.deferred.iter().cloned())
+            .collect();
+        deferred.sort();
+        deferred.dedup();
+        Ok((index, settings_ver, deferred, view))
+    }
+
+    /// A client file named by a locator row, checked, without the merged view.
+    fn read_client_file(&self, c: &ClientRef) -> Result<ClientFile, IntegrityError> {
+        let plain = self.client_plaintext(c)?;
+        let file: ClientFile =
+            serde_json::from_slice(&plain).map_err(|_| IntegrityError::ClientUnreadable {
+                client: c.id.clone(),
+            })?;
+        self.check_client_names(c, [&file.format, &file.vault_id, &file.cid, &file.id])?;
+        Ok(file)
+    }
+
+    /// Checks a state body (an index or a head) against the header: vault id,
+    /// generation, recipients, share set, and shard names that stay inside `clients/`.
+    pub(crate) fn check_state(&self, index: &IndexBody) -> Result<(), IntegrityError> {
+        use crate::store::shard::ShardKind;
+        if index.vault_id != self.header.vault_id {
+            return Err(IntegrityError::IndexMismatch("vault id"));
+        }
+        if index.generation != self.header.generation {
+            return Err(IntegrityError::IndexMismatch("generation"));
+        }
+        if index.recipients != self.header.recipients {
+            return Err(IntegrityError::IndexMismatch("recipients"));
+        }
+        // The header may lag one member addition behind (docs/format.md#writes).
+        if index.share_set != self.header.share_set && !self.header.share_set.lags(&index.share_set)
+        {
+            return Err(IntegrityError::IndexMismatch("share set"));
+        }
+        for (kind, refs) in [
+            (ShardKind::Locator, &index.locator),
+            (ShardKind::Catalog, &index.catalog),
+        ] {
+            if !crate::store::shard::valid_refs(refs) {
+                return Err(IntegrityError::ShardDamaged {
+                    kind,
+                    shard: refs.first().map(|r| r.shard.clone()).unwrap_or_default(),
+                });
+            }
+        }
+        if let Some(a) = &index.audit_archive
+            && !a.chains.keys().all(|w| crate::is_lower_hex(w, 16))
+        {
+            return Err(IntegrityError::IndexMismatch("audit archive"));
+        }
+        Ok(())
+    }
+
+    /// Whether a head with `seen` covers every head file now in `heads/` of this
+    /// generation: then no reader needs the files it replaced.
+    pub(crate) fn covers_all_heads(&self, seen: &Ver) -> bool {
+        let rd = match fs::read_dir(self.path.join(HEADS_DIR)) {
+            Ok(rd) => rd,
+            Err(e) => return e.kind() == io::ErrorKind::NotFound,
+        };
+        rd.flatten().all(|e| {
+            match head::parse_head_file(&e.file_name().to_string_lossy()) {
+                Some((w, g)) if g == self.header.generation => {
+                    // The revision is inside the encrypted head: trust only what was read.
+                    let known = self.heads.as_ref().and_then(|h| {
+                        h.files
+                            .iter()
+                            .find(|(f, _, _)| *f == e.file_name().to_string_lossy())
+                            .map(|(_, _, r)| *r)
+                    });
+                    known.is_some_and(|r| seen.get(&w) >= r)
+                        && e.metadata().is_ok_and(|m| m.is_file())
+                }
+                _ => true,
+            }
+        })
+    }
+
+    /// Removes the heads' conflicted copies that a head with `seen` covers (their
+    /// content is merged; docs/format.md#conflict-copies).
+    pub(crate) fn remove_covered_head_copies(&self, seen: &Ver) {
+        let Some(h) = &self.heads else { return };
+        for (file, writer, revision) in &h.files {
+            if names::is_conflict_copy(file) && seen.get(writer) >= *revision {
+                let _ = fsio::remove_durable(&self.path.join(HEADS_DIR).join(file));
+            }
+        }
+    }
+}
+
+impl MergedView {
+    fn push_file(&mut self, ver: Ver, file: ClientFile) {
+        self.refs.push(ClientRef {
+            id: file.id.clone(),
+            cid: file.cid.clone(),
+            file: String::new(),
+            sha256: String::new(),
+            ver,
+        });
+        self.summaries.push(file.summary());
+        self.files.insert(file.cid.clone(), file);
+    }
+}
+
+/// Each chain's furthest head among several states.
+pub(crate) fn join_chains(all: impl Iterator<Item = Chains>) -> Chains {
+    let mut out = Chains::new();
+    for chains in all {
+        for (chain, head) in chains {
+            match out.get(&chain) {
+                Some(h) if h.seq >= head.seq => {}
+                _ => {
+                    out.insert(chain, head);
+                }
+            }
+        }
+    }
+    out
+}
+
+fn refused(file: &str, reason: &str) -> IntegrityError {
+    IntegrityError::HeadRefused {
+        file: format!("{HEADS_DIR}/{file}"),
+        reason: reason.to_string(),
+    }
+}
+
+impl Vault {
+    /// Commits the merge of several writers' heads that `load_heads` made
+    /// (docs/format.md#mw-commit): merged client files and every shard under this
+    /// writer's names, one `vault.merge` record, then this writer's head, which covers
+    /// every head merged.
+    pub(crate) fn commit_merge(&mut self) -> Result<(), super::VaultError> {
+        use crate::audit::{AuditAction, AuditEvent, AuditHead};
+        use crate::store::shard::ShardKind;
+        let Some(mut view) = self.merged.take() else {
+            return Ok(());
+        };
+        let revision = self.next_own_revision();
+        let time = crate::time::now();
+        let from: Vec<String> = view.from.iter().map(|(w, r)| format!("{w}@{r}")).collect();
+        let detail = if view.conflicts.is_empty() {
+            format!("merged the heads {}", from.join(", "))
+        } else {
+            format!(
+                "merged the heads {}; versions in conflict kept for: {}",
+                from.join(", "),
+                view.conflicts.join(", ")
+            )
+        };
+        let result = (|| {
+            let (record, rec_plain) = self.write_record(
+                AuditEvent::new(AuditAction::VaultMerge, None, detail),
+                &time,
+            )?;
+            let mut next = self.index.clone();
+            for r in &mut view.refs {
+                if r.file.is_empty() {
+                    let file = &view.files[&r.cid];
+                    let plain = crate::crypto::secret::json_bytes(file);
+                    (r.file, r.sha256) = self.write_new_file(&plain)?;
+                }
+            }
+            let mut ignored = Vec::new();
+            let groups = crate::store::locator::group(&view.refs);
+            let mut gone: BTreeMap<String, Vec<Removal>> = BTreeMap::new();
+            for t in &view.removed {
+                gone.entry(crate::store::locator::shard_of(&t.name))
+                    .or_default()
+                    .push(t.clone());
+            }
+            let shards: std::collections::BTreeSet<String> =
+                groups.keys().chain(gone.keys()).cloned().collect();
+            for shard in shards {
+                let rows = groups.get(&shard).cloned().unwrap_or_default();
+                let mut removed = gone.remove(&shard).unwrap_or_default();
+                removed.sort_by(|a, b| (&a.name, &a.time).cmp(&(&b.name, &b.time)));
+                self.replace_shard(
+                    ShardKind::Locator,
+                    &mut next,
+                    shard,
+                    (rows, removed),
+                    &mut ignored,
+                )?;
+            }
+            let summaries = std::mem::take(&mut view.summaries);
+            for (shard, list) in crate::store::catalog::apply(BTreeMap::new(), summaries, &[]) {
+                self.replace_shard(
+                    ShardKind::Catalog,
+                    &mut next,
+                    shard,
+                    (list, vec![]),
+                    &mut ignored,
+                )?;
+            }
+            next.revision = revision;
+            next.updated = time.clone();
+            let head = AuditHead {
+                seq: record.seq,
+                hash: crate::audit::hash(&rec_plain),
+            };
+            next.audit_head = head.clone();
+            next.audit.insert(self.own_chain(), head);
+            // The files the merged heads named that the merge no longer needs.
+            let named: HashSet<&str> = next
+                .shard_files()
+                .chain(view.refs.iter().map(|r| r.file.as_str()))
+                .collect();
+            let mut obsolete: Vec<String> = view
+                .named
+                .iter()
+                .filter(|f| !named.contains(f.as_str()))
+                .cloned()
+                .collect();
+            obsolete.sort();
+            self.write_head(next, false, &mut obsolete)?;
+            for f in obsolete.iter().filter(|f| is_client_file_name(f)) {
+                if crate::sync::writer::written_by(f, &self.writer) {
+                    let _ =
+                        fsio::remove_durable(&self.path.join(crate::store::CLIENTS_DIR).join(f));
+                }
+            }
+            Ok::<_, super::VaultError>(())
+        })();
+        match result {
+            Ok(()) => {
+                self.located = view.refs.into();
+                self.removed_clients = view.removed.into();
+                Ok(())
+            }
+            Err(e) => {
+                // Nothing is committed before the head: read the folder again.
+                drop(view);
+                let _ = self.load_heads();
+                Err(e)
+            }
+        }
+    }
+}

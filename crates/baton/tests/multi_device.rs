@@ -1,0 +1,251 @@
+//! One vault written from several devices through a sync service
+//! (docs/format.md#multi-writer): changes made apart merge, the same entry changed on
+//! two devices keeps both versions, an edit racing a delete is a conflict, and nothing
+//! the services leave behind is ignored. Driven through the simulator of Nextcloud,
+//! Syncthing and Dropbox in `tests/sync/`.
+
+mod sync;
+
+use std::collections::BTreeSet;
+
+use baton::vault::changes::{EntryFields, NewClient};
+use baton::vault::{Access, InitOptions, Vault};
+use baton::{KdfParams, Passphrase, SecretText};
+
+use sync::Sim;
+use sync::names::Service;
+
+fn pass() -> Passphrase {
+    Passphrase::new("correct horse battery staple".into())
+}
+
+fn open(sim: &Sim, device: usize, access: Access) -> Vault {
+    Vault::open(sim.device_path(device), &pass(), access)
+        .unwrap_or_else(|e| panic!("device {device} does not open: {e}"))
+}
+
+fn add(v: &mut Vault, id: &str, entry: Option<(&str, &str)>) {
+    v.add_client(NewClient {
+        id: id.to_string(),
+        ..Default::default()
+    })
+    .unwrap();
+    if let Some((name, password)) = entry {
+        v.add_entry(
+            id,
+            name,
+            EntryFields {
+                password: Some(SecretText::new(password.to_string())),
+                ..Default::default()
+            },
+        )
+        .unwrap();
+    }
+}
+
+fn ids(v: &Vault) -> BTreeSet<String> {
+    v.catalog().unwrap().into_iter().map(|s| s.id).collect()
+}
+
+fn set(list: &[&str]) -> BTreeSet<String> {
+    list.iter().map(|s| s.to_string()).collect()
+}
+
+/// The vault with client `acme` (entry `root`) on two devices, synced.
+fn two_devices(service: Service, seed: u64) -> Sim {
+    let mut sim = Sim::new(service, 2, seed);
+    let mut v = Vault::init(
+        sim.device_path(0),
+        &pass(),
+        InitOptions {
+            policy: baton::emergency::Policy::single(vec!["anna".into(), "ben".into()], 2),
+            kdf: KdfParams::insecure_test(),
+        },
+        |_, _| Ok(()),
+    )
+    .unwrap();
+    add(&mut v, "acme", Some(("root", "acme-root-1")));
+    drop(v);
+    sim.sync_all();
+    sim
+}
+
+fn password(v: &Vault, client: &str, entry: &str) -> String {
+    v.client(client)
+        .unwrap()
+        .entry(entry)
+        .and_then(|e| e.password.as_ref().map(|p| p.expose().to_string()))
+        .unwrap_or_default()
+}
+
+/// The scenario: offline, A adds `beta`, B adds `gamma` with an entry; after
+/// the sync both devices show all three, `verify` is clean, and no sync service made a
+/// conflicted copy (no file is written by two devices).
+#[test]
+fn clients_added_apart_are_both_kept() {
+    for service in [Service::Nextcloud, Service::Syncthing, Service::Dropbox] {
+        let mut sim = two_devices(service, 11);
+        add(&mut open(&sim, 0, Access::Write), "beta", None);
+        add(
+            &mut open(&sim, 1, Access::Write),
+            "gamma",
+            Some(("db", "gamma-db")),
+        );
+        sim.sync_all();
+        for d in 0..2 {
+            assert!(
+                sim.conflict_copies(d).is_empty(),
+                "{service:?}: conflict copies {:?}",
+                sim.conflict_copies(d)
+            );
+            // A reader merges in memory.
+            let v = open(&sim, d, Access::Read);
+            assert_eq!(ids(&v), set(&["acme", "beta", "gamma"]), "{service:?} {d}");
+            assert_eq!(password(&v, "gamma", "db"), "gamma-db");
+            assert_eq!(v.verify(), vec![], "{service:?} device {d}");
+        }
+        // A writer commits the merge; everyone then reads one head.
+        let mut v = open(&sim, 1, Access::Write);
+        add(&mut v, "delta", None);
+        drop(v);
+        sim.sync_all();
+        for d in 0..2 {
+            let v = open(&sim, d, Access::Read);
+            assert_eq!(ids(&v), set(&["acme", "beta", "delta", "gamma"]));
+            assert_eq!(v.verify(), vec![], "{service:?} device {d}");
+            let (records, problems) = v.audit_log();
+            assert!(problems.is_empty(), "{problems:?}");
+            let actions: Vec<String> = records.iter().map(|r| r.action.to_string()).collect();
+            for (what, n) in [("client.add", 4), ("vault.merge", 1)] {
+                assert_eq!(
+                    actions.iter().filter(|a| *a == what).count(),
+                    n,
+                    "{service:?}: {actions:?}"
+                );
+            }
+        }
+    }
+}
+
+/// The same entry changed on both devices: both versions are kept, the client is
+/// marked, and the entry cannot be edited until resolved (a new version would drop the
+/// side the owner did not see).
+#[test]
+fn one_entry_changed_on_two_devices_keeps_both() {
+    let mut sim = two_devices(Service::Nextcloud, 12);
+    for (d, pw) in [(0, "from-laptop"), (1, "from-desktop")] {
+        open(&sim, d, Access::Write)
+            .edit_entry(
+                "acme",
+                "root",
+                EntryFields {
+                    password: Some(SecretText::new(pw.into())),
+                    ..Default::default()
+                },
+                None,
+            )
+            .unwrap();
+    }
+    sim.sync_all();
+    let v = open(&sim, 0, Access::Read);
+    assert_eq!(v.conflicted_clients(), vec!["acme".to_string()]);
+    let file = v.client("acme").unwrap();
+    let sides: BTreeSet<String> = baton::sync::entry_sides(&file, "root")
+        .into_iter()
+        .filter_map(|s| match s {
+            baton::sync::EntrySide::Live(e) => e.password.as_ref().map(|p| p.expose().to_string()),
+            baton::sync::EntrySide::Removed(_) => None,
+        })
+        .collect();
+    assert_eq!(sides, set(&["from-desktop", "from-laptop"]));
+    assert_eq!(v.verify(), vec![]);
+    drop(v);
+    let mut w = open(&sim, 1, Access::Write);
+    let e = w
+        .edit_entry(
+            "acme",
+            "root",
+            EntryFields {
+                password: Some(SecretText::new("third".into())),
+                ..Default::default()
+            },
+            None,
+        )
+        .unwrap_err();
+    assert!(e.to_string().contains("resolve"), "{e}");
+    // Other entries of the client still take changes.
+    add_entry(&mut w, "acme", "mail");
+    drop(w);
+    sim.sync_all();
+    let v = open(&sim, 0, Access::Read);
+    assert_eq!(v.conflicted_clients(), vec!["acme".to_string()]);
+    assert!(v.client("acme").unwrap().entry("mail").is_some());
+}
+
+fn add_entry(v: &mut Vault, client: &str, name: &str) {
+    v.add_entry(
+        client,
+        name,
+        EntryFields {
+            password: Some(SecretText::new(format!("{name}-pw"))),
+            ..Default::default()
+        },
+    )
+    .unwrap();
+}
+
+/// A client removed on one device while an entry was edited on the other: the edit is
+/// never lost silently; the client stays, marked as removed on the other device.
+#[test]
+fn an_edit_racing_a_removal_is_a_conflict() {
+    let mut sim = two_devices(Service::Syncthing, 13);
+    let mut a = open(&sim, 0, Access::Write);
+    a.remove_client("acme").unwrap();
+    assert!(ids(&a).is_empty());
+    drop(a);
+    open(&sim, 1, Access::Write)
+        .edit_entry(
+            "acme",
+            "root",
+            EntryFields {
+                password: Some(SecretText::new("changed-meanwhile".into())),
+                ..Default::default()
+            },
+            None,
+        )
+        .unwrap();
+    sim.sync_all();
+    for d in 0..2 {
+        let v = open(&sim, d, Access::Read);
+        assert_eq!(ids(&v), set(&["acme"]), "device {d}");
+        assert_eq!(password(&v, "acme", "root"), "changed-meanwhile");
+        assert_eq!(v.conflicted_clients(), vec!["acme".to_string()]);
+    }
+    // A removal that every device has seen stays a removal: a client added apart
+    // elsewhere does not bring it back.
+    let mut sim = two_devices(Service::Dropbox, 14);
+    open(&sim, 0, Access::Write).remove_client("acme").unwrap();
+    add(&mut open(&sim, 1, Access::Write), "beta", None);
+    sim.sync_all();
+    for d in 0..2 {
+        assert_eq!(ids(&open(&sim, d, Access::Read)), set(&["beta"]));
+    }
+}
+
+/// Heads are authenticated and bound to their writer: a head copied under another
+/// writer's name, or a head of another vault, is refused by name.
+#[test]
+fn a_replayed_or_foreign_head_is_refused() {
+    let sim = two_devices(Service::Nextcloud, 15);
+    let v = open(&sim, 0, Access::Read);
+    let head = v.commit_point();
+    drop(v);
+    let other = head.with_file_name("0123456789abcdef.g1.age");
+    std::fs::copy(&head, &other).unwrap();
+    let e = Vault::open(sim.device_path(0), &pass(), Access::Read)
+        .err()
+        .expect("refused");
+    assert!(e.to_string().contains("0123456789abcdef"), "{e}");
+    std::fs::remove_file(&other).unwrap();
+    open(&sim, 0, Access::Read);
+}
