@@ -100,6 +100,22 @@ impl Vault {
         self.commit_unchecked(event, upserts, removes, edit_index)
     }
 
+    /// Commits now what `prepare_write` would commit before the next change: the upgrade
+    /// of a version 2 vault and the merge of several writers' heads (`baton sync`
+    /// after a pull). Returns whether anything was written.
+    pub fn merge(&mut self) -> Result<bool, VaultError> {
+        self.require_write()?;
+        let due = !self.is_multi_writer() || self.merged.is_some();
+        self.prepare_write()?;
+        Ok(due)
+    }
+
+    /// Whether the state is the merge of several writers' heads that no commit holds
+    /// yet (a reader's view; `merge` commits it).
+    pub fn has_unmerged_heads(&self) -> bool {
+        self.merged.is_some()
+    }
+
     /// Before the first change of this handle: upgrade a version 2 vault and commit the
     /// merge of several writers' heads (docs/format.md#multi-writer), so that the change
     /// is made on top of everything the folder holds.
