@@ -166,6 +166,13 @@ impl Ctx {
 /// dropped (docs/threat-model.md: rollback of the whole vault).
 pub(crate) type Opened = Vault;
 
+/// This machine's secret that keys its writer ids (docs/format.md#writers), if it has a
+/// state folder.
+pub(crate) fn machine_secret() -> Option<zeroize::Zeroizing<[u8; 32]>> {
+    use baton::vault::rollback::RevisionMemory;
+    seen_folder()?.machine_secret()
+}
+
 /// The per-machine record of the last seen revision of each vault:
 /// `$XDG_STATE_HOME/baton/seen/<vault id>` (or `~/.local/state/...`).
 pub(crate) fn seen_folder() -> Option<baton::vault::rollback::SeenFolder> {

@@ -56,13 +56,14 @@ pub fn run(a: DemoArgs) -> Result<()> {
     let started = Instant::now();
     baton::fs::create_private_dir(&shares_dir).map_err(fail)?;
     let policy = Policy::single(vec!["anna".into(), "ben".into(), "carla".into()], 2);
-    let mut vault = Vault::init(
+    let mut vault = Vault::init_on(
         &vault_dir,
         &passphrase,
         InitOptions {
             policy: policy.clone(),
             kdf: KdfParams::standard(),
         },
+        crate::context::machine_secret().as_deref(),
         |header, shares| {
             let owner = baton::OwnerProfile {
                 name: "Demo Admin".into(),

@@ -19,13 +19,14 @@ pub(crate) fn cmd_init(ctx: &Ctx, a: cli::InitArgs) -> Result<()> {
     let passphrase = input::new_passphrase(ctx.passphrase_file().as_deref(), "--passphrase-file")?;
     let owner = baton::OwnerProfile::default();
     let mut delivered: Vec<(String, PathBuf)> = Vec::new();
-    let vault = Vault::init(
+    let vault = Vault::init_on(
         &path,
         &passphrase,
         InitOptions {
             policy: policy.clone(),
             kdf,
         },
+        crate::context::machine_secret().as_deref(),
         // Written and fsynced before vault.json exists (Vault::init).
         shares::deliverer(&shares_dir, &owner, &policy, &kit_opts, &mut delivered),
     )

@@ -802,6 +802,19 @@ impl Vault {
         let clients_dir = self.path.join(CLIENTS_DIR);
         let audit_dir = self.path.join(AUDIT_DIR);
         let total = stored.len();
+        // A head of the new generation is the leftover of an interrupted run of this
+        // rotation (perhaps by another writer): this run writes the files it named
+        // anew, so it must go first.
+        if let Ok(rd) = fs::read_dir(self.path.join(crate::store::head::HEADS_DIR)) {
+            for e in rd.flatten() {
+                let name = e.file_name().to_string_lossy().to_string();
+                if crate::store::head::parse_head_file(&name).is_some_and(|(_, g)| g == body.to) {
+                    fsio::remove_durable(&e.path())
+                        .map_err(vault::io_err(&e.path()))
+                        .map_err(|e| before(e.into()))?;
+                }
+            }
+        }
         // Opened before the first write, so that syncing through it reports any
         // write-back error of the files written after (syncfs, Linux 5.8 and later).
         let batch = fsio::SyncBatch::open(&clients_dir)
@@ -1102,10 +1115,9 @@ impl Vault {
             let file = crate::store::head::head_file(&self.writer, body.to);
             let file = file.rsplit('/').next().unwrap_or_default().to_string();
             self.heads = Some(crate::vault::HeadState {
-                files: vec![(file, self.writer.clone(), head_body.index.revision)],
+                files: vec![crate::vault::HeadInfo::of(&file, &head_body)],
                 seen: head_body.seen,
                 settings_ver: head_body.settings_ver,
-                deferred: vec![],
             });
         }
         if derived_new.is_some() {
@@ -1247,6 +1259,14 @@ impl Vault {
             .collect();
         targets.push(self.path.join(header::index_file(body.to)));
         targets.push(self.path.join(AUDIT_DIR).join(audit::archive_file(body.to)));
+        // The new generation's head (whichever writer ran the rotation).
+        if let Ok(rd) = fs::read_dir(self.path.join(crate::store::head::HEADS_DIR)) {
+            targets.extend(rd.flatten().map(|e| e.path()).filter(|p| {
+                p.file_name()
+                    .and_then(|n| crate::store::head::parse_head_file(&n.to_string_lossy()))
+                    .is_some_and(|(_, g)| g == body.to)
+            }));
+        }
         for p in targets {
             match fs::remove_file(&p) {
                 Ok(()) => {

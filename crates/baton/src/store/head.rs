@@ -31,9 +31,19 @@ pub struct HeadBody {
     /// The version of the vault-wide fields (holders, owner, drill, retention).
     #[serde(default)]
     pub settings_ver: Ver,
-    /// Client files this writer replaced while another head was not yet merged.
+    /// Files in `clients/` that this writer's commits replaced and that a device may
+    /// still read: each goes once every writer's head has seen the revision that
+    /// replaced it (docs/format.md#mw-commit).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub deferred: Vec<String>,
+    pub deferred: Vec<Deferred>,
+}
+
+/// A replaced file kept until every writer has seen its replacement.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Deferred {
+    pub file: String,
+    /// This writer's revision that replaced it.
+    pub since: u64,
 }
 
 /// Why a head file was refused.
@@ -84,7 +94,7 @@ impl HeadBody {
             || !head
                 .deferred
                 .iter()
-                .all(|f| crate::store::is_client_file_name(f))
+                .all(|d| crate::store::is_client_file_name(&d.file) && d.since <= own)
             || !crate::store::shard::valid_refs(&head.index.locator)
             || !crate::store::shard::valid_refs(&head.index.catalog)
         {

@@ -9,7 +9,7 @@ use crate::audit::{self, AUDIT_DIR, AuditEvent, AuditHead, AuditRecord};
 use crate::client::{ClientFile, ClientRef, ClientSummary, Removal};
 use crate::crypto::seal;
 use crate::store::fsio::{self};
-use crate::store::head::{self, HEADS_DIR, HeadBody};
+use crate::store::head::{self, Deferred, HEADS_DIR, HeadBody};
 use crate::store::header::HEADER_FILE;
 use crate::store::index::IndexBody;
 use crate::store::shard::{ShardFile, ShardKind, ShardRef};
@@ -301,11 +301,6 @@ impl Vault {
                 &mut obsolete,
             )?;
         }
-        // A head names only its own writer's shard files (docs/format.md#mw-commit):
-        // then no other writer's cleanup can take a shard this state needs.
-        if multi {
-            self.own_every_shard(&mut next)?;
-        }
         let settings_before = settings_of(&next);
         edit_index(&mut next);
         let settings_changed = settings_of(&next) != settings_before;
@@ -323,7 +318,7 @@ impl Vault {
 
         // 3. The commit point.
         if multi {
-            self.write_head(next, settings_changed, &mut obsolete)?;
+            self.write_head(next, settings_changed, std::mem::take(&mut obsolete))?;
             if touches_clients {
                 self.located = clients.into();
                 self.removed_clients = tombstones.into();
@@ -353,13 +348,10 @@ impl Vault {
             }
         }
 
-        // 4. Cleanup; failures here leave only unreferenced files. In version 3 a
-        // writer removes only its own files: another writer's may still be named by a
-        // head that has not arrived.
+        // 4. Cleanup; failures here leave only unreferenced files. (In version 3
+        // `write_head` removed what no device can need any more.)
         for f in obsolete.iter().filter(|f| is_client_file_name(f)) {
-            if !multi || crate::sync::writer::written_by(f, &self.writer) {
-                let _ = fsio::remove_durable(&self.path.join(CLIENTS_DIR).join(f));
-            }
+            let _ = fsio::remove_durable(&self.path.join(CLIENTS_DIR).join(f));
         }
         if touches_clients {
             self.remove_own_leftovers();
@@ -418,14 +410,15 @@ impl Vault {
     }
 
     /// Writes this writer's head (the commit point of version 3,
-    /// docs/format.md#mw-commit) for the state `next`. Files the change replaced are
-    /// moved to `obsolete` for removal if the new head covers every head in the folder,
-    /// else kept in `deferred` until a later commit does.
+    /// docs/format.md#mw-commit) for the state `next`. The files the change replaced
+    /// (`obsolete`) join this writer's deferred list; after the head is written, every
+    /// deferred file (of any head) that every writer's head has seen replaced is
+    /// removed: then no device can still need it, whatever it has synced.
     pub(crate) fn write_head(
         &mut self,
         next: IndexBody,
         settings_changed: bool,
-        obsolete: &mut Vec<String>,
+        obsolete: Vec<String>,
     ) -> Result<(), VaultError> {
         let state = self.heads.clone().unwrap_or_default();
         let revision = next.revision;
@@ -435,22 +428,52 @@ impl Vault {
         } else {
             state.settings_ver.clone()
         };
-        let covers = self.covers_all_heads(&seen);
-        let mut deferred = state.deferred.clone();
-        if covers {
-            obsolete.append(&mut deferred);
-        } else {
-            deferred.append(obsolete);
-            deferred.sort();
-            deferred.dedup();
+        let mut deferred: Vec<Deferred> = state
+            .files
+            .iter()
+            .filter(|i| i.writer == self.writer)
+            .max_by_key(|i| i.revision)
+            .map(|i| i.deferred.clone())
+            .unwrap_or_default();
+        for f in obsolete.into_iter().filter(|f| is_client_file_name(f)) {
+            if !deferred.iter().any(|d| d.file == f) {
+                deferred.push(Deferred {
+                    file: f,
+                    since: revision,
+                });
+            }
+        }
+        // Every head after this commit: the others as read, and this one.
+        let others: Vec<&super::state::HeadInfo> = state
+            .files
+            .iter()
+            .filter(|i| i.writer != self.writer)
+            .collect();
+        let complete = self.knows_every_head();
+        let seen_by_all = |writer: &str, since: u64| {
+            complete && others.iter().all(|h| h.seen.get(writer) >= since)
+        };
+        let (gone, kept): (Vec<Deferred>, Vec<Deferred>) = deferred
+            .into_iter()
+            .partition(|d| seen_by_all(&self.writer, d.since));
+        let mut remove: Vec<String> = gone.into_iter().map(|d| d.file).collect();
+        for h in &others {
+            for d in &h.deferred {
+                if seen.get(&h.writer) >= d.since && seen_by_all(&h.writer, d.since) {
+                    remove.push(d.file.clone());
+                }
+            }
         }
         let body = HeadBody {
             index: next,
             writer: self.writer.clone(),
             seen: seen.clone(),
             settings_ver: settings_ver.clone(),
-            deferred: deferred.clone(),
+            deferred: kept,
         };
+        // Never a file the new state names.
+        let named: HashSet<&str> = body.index.shard_files().collect();
+        remove.retain(|f| !named.contains(f.as_str()));
         let sealed = body.seal(&self.auth);
         let dir = self.path.join(HEADS_DIR);
         if !dir.is_dir() {
@@ -463,65 +486,33 @@ impl Vault {
             // The rename may have happened before the error: then this handle must
             // follow it (see the version 2 commit point above).
             let landed = self.read_heads().is_ok_and(|hs| {
-                hs.iter()
-                    .any(|h| h.body.writer == self.writer && h.body.index.revision == revision)
+                hs.iter().any(|h| {
+                    h.body.writer == self.writer && h.body.index.revision == revision
+                })
             });
             if !landed {
                 return Err(io_err(&hp)(e).into());
             }
         }
-        let file = name
-            .trim_start_matches(&format!("{HEADS_DIR}/"))
-            .to_string();
+        let file = name.trim_start_matches(&format!("{HEADS_DIR}/")).to_string();
         let mut files = state.files;
-        files.retain(|(f, _, _)| *f != file);
-        files.push((file, self.writer.clone(), revision));
+        files.retain(|i| i.file != file);
+        files.push(super::state::HeadInfo::of(&file, &body));
         self.heads = Some(super::state::HeadState {
             files,
             seen: seen.clone(),
             settings_ver,
-            deferred,
         });
         self.index = body.index;
         self.merged = None;
-        if covers {
+        if self.covers_all_heads(&seen) {
             self.remove_covered_head_copies(&seen);
         }
-        Ok(())
-    }
-
-    /// Rewrites, under this writer's names, every shard of `next` another writer wrote
-    /// (docs/format.md#mw-commit).
-    fn own_every_shard(&self, next: &mut IndexBody) -> Result<(), VaultError> {
-        let foreign = |refs: &[ShardRef]| -> Vec<ShardRef> {
-            refs.iter()
-                .filter(|r| !crate::sync::writer::written_by(&r.file, &self.writer))
-                .cloned()
-                .collect()
-        };
-        for r in foreign(&next.locator) {
-            let file: ShardFile<ClientRef> =
-                self.read_shard_file(ShardKind::Locator, &next.vault_id, &r)?;
-            let mut ignored = vec![];
-            self.replace_shard(
-                ShardKind::Locator,
-                next,
-                r.shard.clone(),
-                (file.clients, file.removed),
-                &mut ignored,
-            )?;
-        }
-        for r in foreign(&next.catalog) {
-            let list: Vec<ClientSummary> =
-                self.read_shard(ShardKind::Catalog, &next.vault_id, &r)?;
-            let mut ignored = vec![];
-            self.replace_shard(
-                ShardKind::Catalog,
-                next,
-                r.shard.clone(),
-                (list, vec![]),
-                &mut ignored,
-            )?;
+        for f in remove {
+            let p = self.path.join(CLIENTS_DIR).join(&f);
+            if is_client_file_name(&f) && fsio::remove_durable(&p).is_ok() {
+                fsio::fault_point("commit: replaced file removed");
+            }
         }
         Ok(())
     }
@@ -653,9 +644,9 @@ impl Vault {
             })
     }
 
-    /// Every file in `clients/` the current state names: client files and shards; in
-    /// version 3 also every file any head in the folder names (a head another commit
-    /// covers may still be read by a device that has not seen that commit).
+    /// Every file in `clients/` the current state names: client files and shards, the
+    /// files of heads not yet merged, and in version 3 every file a head keeps for a
+    /// device that may still read it (docs/format.md#mw-commit).
     pub(crate) fn named_files(&self) -> Result<HashSet<String>, IntegrityError> {
         let mut out: HashSet<String> = self
             .clients()?
@@ -666,14 +657,13 @@ impl Vault {
         if let Some(m) = &self.merged {
             out.extend(m.named.iter().cloned());
         }
-        if self.is_multi_writer() {
-            for h in self.read_heads()? {
-                // A covered head's files may be gone already; it names what it can.
-                let (refs, _) = self.load_clients_partial(&h.body.index);
-                out.extend(refs.into_iter().map(|c| c.file));
-                out.extend(h.body.index.shard_files().map(str::to_string));
-                out.extend(h.body.deferred.iter().cloned());
-            }
+        // Files some head keeps for a device that may still read them.
+        if let Some(h) = &self.heads {
+            out.extend(
+                h.files
+                    .iter()
+                    .flat_map(|i| i.deferred.iter().map(|d| d.file.clone())),
+            );
         }
         Ok(out)
     }

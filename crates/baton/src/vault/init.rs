@@ -31,6 +31,20 @@ impl Vault {
         opts: InitOptions,
         deliver: impl FnOnce(&Header, &[HolderShare]) -> Result<(), String>,
     ) -> Result<Vault, InitError> {
+        Self::init_on(path, passphrase, opts, None, deliver)
+    }
+
+    /// `init` on a machine whose rollback memory keeps a secret (see
+    /// [`rollback::RevisionMemory::machine_secret`](super::rollback::RevisionMemory)):
+    /// the first head carries the same writer id as every later open on this machine
+    /// (docs/format.md#writers).
+    pub fn init_on(
+        path: &Path,
+        passphrase: &Passphrase,
+        opts: InitOptions,
+        machine_secret: Option<&[u8; 32]>,
+        deliver: impl FnOnce(&Header, &[HolderShare]) -> Result<(), String>,
+    ) -> Result<Vault, InitError> {
         opts.policy.validate()?;
         opts.kdf.validate()?;
         let existed = path.exists();
@@ -77,6 +91,7 @@ impl Vault {
             recipients,
             holders,
             &opts.policy,
+            machine_secret,
         );
         let mut vault = match created_files {
             Ok(v) => v,
@@ -107,7 +122,7 @@ impl Vault {
 
     /// Removes what a failed `init` created (only baton's own names).
     pub(super) fn undo_init(path: &Path, existed: bool) {
-        for name in [CLIENTS_DIR, AUDIT_DIR] {
+        for name in [CLIENTS_DIR, AUDIT_DIR, crate::store::head::HEADS_DIR] {
             let _ = fs::remove_dir_all(path.join(name));
         }
         for name in [HEADER_FILE, ".lock", "index.g1.age"] {
@@ -125,6 +140,7 @@ impl Vault {
         recipients: Recipients,
         holders: Vec<Holder>,
         policy: &Policy,
+        machine_secret: Option<&[u8; 32]>,
     ) -> Result<Vault, InitError> {
         let created = header.created.clone();
         fsio::create_private_dir(path).map_err(io_err(path))?;
@@ -155,7 +171,10 @@ impl Vault {
             locator: vec![],
             catalog: vec![],
         };
-        let writer = crate::sync::writer::derive(&header.vault_id, path);
+        let writer = match machine_secret {
+            Some(secret) => crate::sync::writer::derive_keyed(secret, &header.vault_id, path),
+            None => crate::sync::writer::derive(&header.vault_id, path),
+        };
         let mut vault = Vault {
             path: path.to_path_buf(),
             recipients: parse_recipients(&recipients).expect("just generated"),

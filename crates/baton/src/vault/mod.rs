@@ -21,7 +21,7 @@ pub(crate) use error::io_err;
 pub use error::{InitError, UnlockError, VaultError};
 pub(crate) use open::{parse_recipients, passphrase_check};
 pub use open::{read_header, read_header_only};
-pub(crate) use state::HeadState;
+pub(crate) use state::{HeadInfo, HeadState};
 
 use std::path::{Path, PathBuf};
 

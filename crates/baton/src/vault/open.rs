@@ -349,10 +349,12 @@ impl Vault {
         Ok(())
     }
 
-    /// Record files above their chain's head (a chain the state does not know at all
-    /// is another writer's whose head has not arrived, and is not listed).
+    /// Record files the state does not hold: above their chain's head (a crashed
+    /// write, or another writer's commit whose head has not arrived), of a chain the
+    /// state does not know, or below what the archive already holds.
     pub(super) fn audit_beyond_head(&self) -> Vec<std::path::PathBuf> {
         let chains = self.index.chains();
+        let archive = self.index.audit_archive.as_ref();
         let Ok(rd) = fs::read_dir(self.path.join(AUDIT_DIR)) else {
             return vec![];
         };
@@ -360,8 +362,10 @@ impl Vault {
             .filter(|e| {
                 let name = e.file_name().to_string_lossy().to_string();
                 audit::parse_chain_record_file(&name).is_some_and(|(chain, seq)| {
-                    chains.get(&chain).is_some_and(|h| seq > h.seq)
-                        || (chain == self.own_chain() && !chains.contains_key(&chain))
+                    let archived = archive.map_or(0, |a| a.count(&chain));
+                    !chains
+                        .get(&chain)
+                        .is_some_and(|h| archived < seq && seq <= h.seq)
                 })
             })
             .map(|e| e.path())

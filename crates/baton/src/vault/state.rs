@@ -11,7 +11,7 @@ use crate::crypto::seal;
 use crate::store::fsio;
 use crate::store::head::{self, HEADS_DIR, HeadBody};
 use crate::store::index::IndexBody;
-use crate::store::{IntegrityError, is_client_file_name};
+use crate::store::IntegrityError;
 use crate::sync::{ClientVersion, Merged, Ver, merge_client, names};
 
 use super::Vault;
@@ -32,15 +32,35 @@ pub(crate) struct ReadHead {
 /// What an open version 3 vault knows beside the state's index body.
 #[derive(Clone, Debug, Default)]
 pub(crate) struct HeadState {
-    /// Every head file of this generation (also covered ones and copies): name, writer,
-    /// revision.
-    pub files: Vec<(String, String, u64)>,
+    /// Every head file of this generation (also covered ones and copies).
+    pub files: Vec<HeadInfo>,
     /// The join of every head's `seen`: what this state includes.
     pub seen: Ver,
     /// The version of the vault-wide fields.
     pub settings_ver: Ver,
-    /// Files replaced while another head was not yet merged (docs/format.md#mw-commit).
-    pub deferred: Vec<String>,
+}
+
+/// One head file as far as commits need it.
+#[derive(Clone, Debug)]
+pub(crate) struct HeadInfo {
+    /// Its name in `heads/`.
+    pub file: String,
+    pub writer: String,
+    pub revision: u64,
+    pub seen: Ver,
+    pub deferred: Vec<head::Deferred>,
+}
+
+impl HeadInfo {
+    pub(crate) fn of(file: &str, body: &HeadBody) -> HeadInfo {
+        HeadInfo {
+            file: file.to_string(),
+            writer: body.writer.clone(),
+            revision: body.index.revision,
+            seen: body.seen.clone(),
+            deferred: body.deferred.clone(),
+        }
+    }
 }
 
 /// Several heads merged in memory: a reader's view of a folder whose writers have not
@@ -96,6 +116,26 @@ impl Vault {
         self.path
             .join(crate::audit::AUDIT_DIR)
             .join(crate::audit::chain_record_file(&self.own_chain(), seq))
+    }
+
+    /// Files in `clients/` that some head keeps after replacing them, until every
+    /// writer's head has seen the replacement (docs/format.md#mw-commit), with the
+    /// writers still behind.
+    pub fn kept_files(&self) -> Vec<(String, Vec<String>)> {
+        let Some(h) = &self.heads else { return vec![] };
+        let mut out = Vec::new();
+        for i in &h.files {
+            for d in &i.deferred {
+                let behind: Vec<String> = h
+                    .files
+                    .iter()
+                    .filter(|o| o.seen.get(&i.writer) < d.since)
+                    .map(|o| o.writer.clone())
+                    .collect();
+                out.push((d.file.clone(), behind));
+            }
+        }
+        out
     }
 
     /// This folder's writer id (docs/format.md#writers).
@@ -188,10 +228,7 @@ impl Vault {
         let bodies: Vec<HeadBody> = heads.iter().map(|h| h.body.clone()).collect();
         let up = head::uncovered(&bodies);
         let mut state = HeadState {
-            files: heads
-                .iter()
-                .map(|h| (h.file.clone(), h.body.writer.clone(), h.body.index.revision))
-                .collect(),
+            files: heads.iter().map(|h| HeadInfo::of(&h.file, &h.body)).collect(),
             seen: bodies.iter().fold(Ver::new(), |acc, b| acc.join(&b.seen)),
             ..Default::default()
         };
@@ -202,7 +239,6 @@ impl Vault {
             let h = &bodies[one];
             self.index = h.index.clone();
             state.settings_ver = h.settings_ver.clone();
-            state.deferred = h.deferred.clone();
             self.heads = Some(state);
             return Ok(());
         }
@@ -213,11 +249,10 @@ impl Vault {
         let writer = self.writer.clone();
         let stamp = self.is_writable().then_some((writer.as_str(), stamp_rev));
         let chosen: Vec<&HeadBody> = up.iter().map(|&i| &bodies[i]).collect();
-        let (index, settings_ver, deferred, view) = self.merge_heads(&chosen, stamp)?;
+        let (index, settings_ver, view) = self.merge_heads(&chosen, stamp)?;
         self.index = index;
         if let Some(s) = &mut self.heads {
             s.settings_ver = settings_ver;
-            s.deferred = deferred;
         }
         let _ = self.located.set(view.refs.clone());
         let _ = self.removed_clients.set(view.removed.clone());
@@ -228,12 +263,12 @@ impl Vault {
     /// Merges the states of `heads` (docs/format.md#merge): per client, the rows no
     /// other row has seen; client files are read only where versions made apart remain.
     /// Returns the vault-wide index fields (no shard references: the merged tables are
-    /// in the view), the settings version, the deferred files and the view.
+    /// in the view), the settings version and the view.
     pub(crate) fn merge_heads(
         &self,
         heads: &[&HeadBody],
         stamp: Option<(&str, u64)>,
-    ) -> Result<(IndexBody, Ver, Vec<String>, MergedView), IntegrityError> {
+    ) -> Result<(IndexBody, Ver, MergedView), IntegrityError> {
         enum Row {
             Live(ClientRef),
             Gone(Removal),
@@ -367,13 +402,7 @@ impl Vault {
         let settings_ver = heads
             .iter()
             .fold(Ver::new(), |acc, h| acc.join(&h.settings_ver));
-        let mut deferred: Vec<String> = heads
-            .iter()
-            .flat_map(|h| h.deferred.iter().cloned())
-            .collect();
-        deferred.sort();
-        deferred.dedup();
-        Ok((index, settings_ver, deferred, view))
+        Ok((index, settings_ver, view))
     }
 
     /// A client file named by a locator row, checked, without the merged view.
@@ -424,6 +453,25 @@ impl Vault {
         Ok(())
     }
 
+    /// Whether the head files in `heads/` of this generation are exactly the ones this
+    /// handle read (or wrote): a head that arrived since may need any file.
+    pub(crate) fn knows_every_head(&self) -> bool {
+        let Some(h) = &self.heads else { return false };
+        let rd = match fs::read_dir(self.path.join(HEADS_DIR)) {
+            Ok(rd) => rd,
+            Err(e) => return e.kind() == io::ErrorKind::NotFound,
+        };
+        rd.flatten().all(|e| {
+            let name = e.file_name().to_string_lossy().to_string();
+            match head::parse_head_file(&name) {
+                Some((_, g)) if g == self.header.generation => {
+                    h.files.iter().any(|i| i.file == name)
+                }
+                _ => true,
+            }
+        })
+    }
+
     /// Whether a head with `seen` covers every head file now in `heads/` of this
     /// generation: then no reader needs the files it replaced.
     pub(crate) fn covers_all_heads(&self, seen: &Ver) -> bool {
@@ -438,8 +486,8 @@ impl Vault {
                     let known = self.heads.as_ref().and_then(|h| {
                         h.files
                             .iter()
-                            .find(|(f, _, _)| *f == e.file_name().to_string_lossy())
-                            .map(|(_, _, r)| *r)
+                            .find(|i| i.file == e.file_name().to_string_lossy())
+                            .map(|i| i.revision)
                     });
                     known.is_some_and(|r| seen.get(&w) >= r)
                         && e.metadata().is_ok_and(|m| m.is_file())
@@ -453,9 +501,9 @@ impl Vault {
     /// content is merged; docs/format.md#conflict-copies).
     pub(crate) fn remove_covered_head_copies(&self, seen: &Ver) {
         let Some(h) = &self.heads else { return };
-        for (file, writer, revision) in &h.files {
-            if names::is_conflict_copy(file) && seen.get(writer) >= *revision {
-                let _ = fsio::remove_durable(&self.path.join(HEADS_DIR).join(file));
+        for i in &h.files {
+            if names::is_conflict_copy(&i.file) && seen.get(&i.writer) >= i.revision {
+                let _ = fsio::remove_durable(&self.path.join(HEADS_DIR).join(&i.file));
             }
         }
     }
@@ -586,13 +634,7 @@ impl Vault {
                 .cloned()
                 .collect();
             obsolete.sort();
-            self.write_head(next, false, &mut obsolete)?;
-            for f in obsolete.iter().filter(|f| is_client_file_name(f)) {
-                if crate::sync::writer::written_by(f, &self.writer) {
-                    let _ =
-                        fsio::remove_durable(&self.path.join(crate::store::CLIENTS_DIR).join(f));
-                }
-            }
+            self.write_head(next, false, obsolete)?;
             Ok::<_, super::VaultError>(())
         })();
         match result {

@@ -50,8 +50,7 @@ impl Vault {
             next.revision = index.revision + 1;
             next.updated = time.clone();
             self.heads = Some(Default::default());
-            let mut none = Vec::new();
-            self.write_head(next, false, &mut none)?;
+            self.write_head(next, false, vec![])?;
             fsio::fault_point("upgrade: head written");
             self.write_header()?;
             fsio::fault_point("upgrade: header written");
