@@ -301,6 +301,13 @@ impl Vault {
                 &mut obsolete,
             )?;
         }
+        // A head names only its own writer's shard files (docs/format.md#mw-commit):
+        // another writer removes its replaced shards once every head it knows has seen
+        // the replacement, and this head may not have reached it yet. (Not while a
+        // rotation is settled: that must work with a damaged shard.)
+        if multi && crate::store::header::pending_rotation(&self.path).is_none() {
+            self.own_every_shard(&mut next, &mut obsolete)?;
+        }
         let settings_before = settings_of(&next);
         edit_index(&mut next);
         let settings_changed = settings_of(&next) != settings_before;
@@ -513,6 +520,44 @@ impl Vault {
             if is_client_file_name(&f) && fsio::remove_durable(&p).is_ok() {
                 fsio::fault_point("commit: replaced file removed");
             }
+        }
+        Ok(())
+    }
+
+    /// Rewrites, under this writer's names, every shard of `next` another writer wrote
+    /// (docs/format.md#mw-commit).
+    fn own_every_shard(
+        &self,
+        next: &mut IndexBody,
+        obsolete: &mut Vec<String>,
+    ) -> Result<(), VaultError> {
+        let foreign = |refs: &[ShardRef]| -> Vec<ShardRef> {
+            refs.iter()
+                .filter(|r| !crate::sync::writer::written_by(&r.file, &self.writer))
+                .cloned()
+                .collect()
+        };
+        for r in foreign(&next.locator) {
+            let file: ShardFile<ClientRef> =
+                self.read_shard_file(ShardKind::Locator, &next.vault_id, &r)?;
+            self.replace_shard(
+                ShardKind::Locator,
+                next,
+                r.shard.clone(),
+                (file.clients, file.removed),
+                obsolete,
+            )?;
+        }
+        for r in foreign(&next.catalog) {
+            let list: Vec<ClientSummary> =
+                self.read_shard(ShardKind::Catalog, &next.vault_id, &r)?;
+            self.replace_shard(
+                ShardKind::Catalog,
+                next,
+                r.shard.clone(),
+                (list, vec![]),
+                obsolete,
+            )?;
         }
         Ok(())
     }

@@ -151,7 +151,7 @@ impl Vault {
         [format, vault_id, cid, id]: [&str; 4],
     ) -> Result<(), IntegrityError> {
         if format != ClientFile::FORMAT
-            || vault_id != self.index.vault_id
+            || vault_id != self.header.vault_id
             || cid != s.cid
             || id != s.id
         {
