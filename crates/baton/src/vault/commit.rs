@@ -325,10 +325,13 @@ impl Vault {
 
         // 3. The commit point.
         if multi {
-            self.write_head(next, settings_changed, std::mem::take(&mut obsolete))?;
+            let late = self.write_head(next, settings_changed, std::mem::take(&mut obsolete))?;
             if touches_clients {
                 self.located = clients.into();
                 self.removed_clients = tombstones.into();
+            }
+            if let Some(e) = late {
+                return Err(e);
             }
         } else {
             let sealed = next.seal(&self.auth);
@@ -421,12 +424,15 @@ impl Vault {
     /// (`obsolete`) join this writer's deferred list; after the head is written, every
     /// deferred file (of any head) that every writer's head has seen replaced is
     /// removed: then no device can still need it, whatever it has synced.
+    ///
+    /// `Ok(Some(e))`: the head is in place (this handle follows it) but a later step
+    /// failed, so the change is committed and `e` is still the caller's error.
     pub(crate) fn write_head(
         &mut self,
         next: IndexBody,
         settings_changed: bool,
         obsolete: Vec<String>,
-    ) -> Result<(), VaultError> {
+    ) -> Result<Option<VaultError>, VaultError> {
         let state = self.heads.clone().unwrap_or_default();
         let revision = next.revision;
         let seen = state.seen.clone().with(&self.writer, revision);
@@ -489,6 +495,7 @@ impl Vault {
         let name = head::head_file(&self.writer, body.index.generation);
         let hp = self.path.join(&name);
         let written = fsio::write_atomic(&hp, &seal::encrypt(&self.recipients, &sealed));
+        let mut late = None;
         if let Err(e) = written {
             // The rename may have happened before the error: then this handle must
             // follow it (see the version 2 commit point above).
@@ -500,6 +507,7 @@ impl Vault {
             if !landed {
                 return Err(io_err(&hp)(e).into());
             }
+            late = Some(io_err(&hp)(e).into());
         }
         let file = name.trim_start_matches(&format!("{HEADS_DIR}/")).to_string();
         let mut files = state.files;
@@ -521,7 +529,7 @@ impl Vault {
                 fsio::fault_point("commit: replaced file removed");
             }
         }
-        Ok(())
+        Ok(late)
     }
 
     /// Rewrites, under this writer's names, every shard of `next` another writer wrote

@@ -634,8 +634,10 @@ impl Vault {
                 .cloned()
                 .collect();
             obsolete.sort();
-            self.write_head(next, false, obsolete)?;
-            Ok::<_, super::VaultError>(())
+            match self.write_head(next, false, obsolete)? {
+                Some(e) => Err(e),
+                None => Ok::<_, super::VaultError>(()),
+            }
         })();
         match result {
             Ok(()) => {

@@ -50,7 +50,9 @@ impl Vault {
             next.revision = index.revision + 1;
             next.updated = time.clone();
             self.heads = Some(Default::default());
-            self.write_head(next, false, vec![])?;
+            if let Some(e) = self.write_head(next, false, vec![])? {
+                return Err(e);
+            }
             fsio::fault_point("upgrade: head written");
             self.write_header()?;
             fsio::fault_point("upgrade: header written");
