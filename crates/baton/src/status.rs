@@ -155,7 +155,27 @@ fn folder_findings(
         }
         None => {}
     }
-    if !path.join(h.index_file()).is_file() {
+    // The commit point: the index (version 2), or at least one writer's head of this
+    // generation (version 3, docs/format.md#multi-writer).
+    if h.version >= crate::store::header::VERSION {
+        let any_head = std::fs::read_dir(path.join(crate::store::head::HEADS_DIR))
+            .map(|rd| {
+                rd.flatten().any(|e| {
+                    crate::store::head::parse_head_file(&e.file_name().to_string_lossy())
+                        .is_some_and(|(_, g)| g == h.generation)
+                })
+            })
+            .unwrap_or(false);
+        if !any_head {
+            out.push(Finding::IndexMissing {
+                file: format!(
+                    "{}/<writer>.g{}.age",
+                    crate::store::head::HEADS_DIR,
+                    h.generation
+                ),
+            });
+        }
+    } else if !path.join(h.index_file()).is_file() {
         out.push(Finding::IndexMissing {
             file: h.index_file(),
         });

@@ -249,4 +249,3 @@ fn a_replayed_or_foreign_head_is_refused() {
     std::fs::remove_file(&other).unwrap();
     open(&sim, 0, Access::Read);
 }
-

@@ -73,6 +73,38 @@ fn client_file(path: &Path, pass: &Passphrase, id: &str) -> PathBuf {
     path.join("clients").join(&v.locate(id).unwrap().file)
 }
 
+/// The vault's one head (docs/format.md#multi-writer): its file and body, read with the
+/// emergency key.
+fn read_head(f: &Fixture) -> (PathBuf, baton::store::head::HeadBody) {
+    let path = Vault::open(&f.path, &f.pass, Access::Read)
+        .unwrap()
+        .commit_point();
+    let writer = path.file_name().unwrap().to_string_lossy()[..16].to_string();
+    let plain =
+        baton::crypto::seal::decrypt(&f.secret.identity(), &fs::read(&path).unwrap()).unwrap();
+    let vid = baton::vault::read_header(&f.path)
+        .unwrap()
+        .vault_id_bytes()
+        .unwrap();
+    let body =
+        baton::store::head::HeadBody::open(&plain, &f.secret.auth_key(&vid), &writer).unwrap();
+    (path, body)
+}
+
+/// Writes a head authenticated with the emergency key (what a holder of T shares can).
+fn write_head(f: &Fixture, path: &Path, body: &baton::store::head::HeadBody) {
+    let vid = baton::vault::read_header(&f.path)
+        .unwrap()
+        .vault_id_bytes()
+        .unwrap();
+    let sealed = body.seal(&f.secret.auth_key(&vid));
+    fs::write(
+        path,
+        baton::crypto::seal::encrypt(&public_recipients(&f.path), &sealed),
+    )
+    .unwrap();
+}
+
 /// Runs `check` for the owner and for the emergency key.
 fn for_both_keys(f: &Fixture, check: impl Fn(Result<Vault, UnlockError>)) {
     check(Vault::open(&f.path, &f.pass, Access::Read));
@@ -212,24 +244,30 @@ fn an_index_forged_with_the_public_recipients_is_detected() {
         "recipients": h.recipients, "holders": [], "audit_head": {"seq": 0, "hash": "00"},
         "clients": []
     });
-    // Also as the earlier index version: the version must not decide the message.
-    for version in [1, 2] {
+    // Also as the earlier index format: neither decides the message.
+    let ip = read_head(&f).0;
+    for (format, version) in [("baton-head", 1), ("baton-index", 3), ("baton-head", 2)] {
         let env = format!(
-            "{{\"format\":\"baton-index\",\"version\":{version},\"mac\":\"{}\",\"body\":{}}}",
+            "{{\"format\":\"{format}\",\"version\":{version},\"mac\":\"{}\",\"body\":{}}}",
             "00".repeat(32),
             body
         );
-        let ip = f.path.join(h.index_file());
         fs::write(
             &ip,
             baton::crypto::seal::encrypt(&public_recipients(&f.path), env.as_bytes()),
         )
         .unwrap();
         for_both_keys(&f, |v| {
-            assert!(matches!(
-                v.err(),
-                Some(UnlockError::Integrity(IntegrityError::IndexForged))
-            ));
+            let e = v.err();
+            // Refused, without the forged file choosing the reason beyond its format.
+            assert!(
+                matches!(
+                    &e,
+                    Some(UnlockError::Integrity(IntegrityError::HeadRefused { reason, .. }))
+                        if format != "baton-head" || reason.contains("authentication failed")
+                ),
+                "{format} {version}: {e:?}"
+            );
         });
     }
 }
@@ -272,7 +310,8 @@ fn audit_log_truncation_and_alteration_are_detected() {
     assert!(problems.is_empty());
     drop(v);
 
-    let rec = |n: u64| f.path.join("audit").join(format!("{n:012}.age"));
+    let own = Vault::open(&f.path, &f.pass, Access::Read).unwrap();
+    let rec = |n: u64| own.own_record_file(n);
     // Replace record 2 with record 3: the chain breaks at 2 (seq mismatch) and 3.
     fs::copy(rec(3), rec(2)).unwrap();
     let v = Vault::open_emergency(&f.path, &f.secret, Access::Read).unwrap();
@@ -390,7 +429,8 @@ fn rolling_back_the_index_and_client_files_is_detected_by_the_audit_tail() {
     // The attacker restores the older, genuine index and client files (from a synced
     // folder's version history), but cannot make the newer audit records disappear
     // without also being noticed by anyone who kept a copy.
-    fs::copy(old.join("index.g1.age"), f.path.join("index.g1.age")).unwrap();
+    let head = read_head(&f).0;
+    fs::copy(old.join("heads").join(head.file_name().unwrap()), &head).unwrap();
     copy_tree(&old.join("clients"), &f.path.join("clients"));
     for_both_keys(&f, |v| {
         assert!(
@@ -406,13 +446,11 @@ fn rolling_back_the_index_and_client_files_is_detected_by_the_audit_tail() {
 #[test]
 fn an_interrupted_write_leaves_evidence_that_is_kept_not_overwritten() {
     let f = fixture();
-    let head = Vault::open(&f.path, &f.pass, Access::Read)
-        .unwrap()
-        .index()
-        .audit_head
-        .seq;
-    // Simulate a crash after the audit record was written but before the index commit.
-    let leftover = f.path.join("audit").join(format!("{:012}.age", head + 1));
+    let v = Vault::open(&f.path, &f.pass, Access::Read).unwrap();
+    let head = v.index().audit_head.seq;
+    // Simulate a crash after the audit record was written but before the head commit.
+    let leftover = v.own_record_file(head + 1);
+    drop(v);
     fs::write(&leftover, b"leftover of a crashed write").unwrap();
     let v = Vault::open(&f.path, &f.pass, Access::Read).unwrap();
     assert_eq!(v.orphans().unwrap(), vec![leftover.clone()]);
@@ -475,7 +513,6 @@ fn an_authenticated_index_cannot_point_outside_clients() {
     fs::write(&victim, b"keep me").unwrap();
     let v = Vault::open_emergency(&f.path, &f.secret, Access::Read).unwrap();
     let good = v.index().clone();
-    let vid = v.header().vault_id_bytes().unwrap();
     let shard = baton::store::locator::shard_of("alpha");
     let mut rows: Vec<baton::ClientRef> = v
         .clients()
@@ -494,13 +531,11 @@ fn an_authenticated_index_cannot_point_outside_clients() {
         baton::crypto::seal::encrypt(&public_recipients(&f.path), plain.to_string().as_bytes());
     let forged = format!("{}.age", "ab".repeat(16));
     fs::write(f.path.join("clients").join(&forged), &cipher).unwrap();
+    let (head_path, head) = read_head(&f);
     let write_index = |idx: &baton::IndexBody| {
-        let sealed = idx.seal(&f.secret.auth_key(&vid));
-        fs::write(
-            f.path.join("index.g1.age"),
-            baton::crypto::seal::encrypt(&public_recipients(&f.path), &sealed),
-        )
-        .unwrap();
+        let mut forged = head.clone();
+        forged.index = idx.clone();
+        write_head(&f, &head_path, &forged);
     };
     // 1. A locator shard that names a file outside clients/.
     let mut idx = good.clone();
@@ -515,14 +550,19 @@ fn an_authenticated_index_cannot_point_outside_clients() {
     assert!(v.add_entry("beta", "more", Default::default()).is_err());
     assert!(v.remove_client("alpha").is_err());
     drop(v);
-    // 2. An index whose shard reference itself points outside clients/.
+    // 2. A head whose shard reference itself points outside clients/: the head is
+    // refused as a whole.
     let mut idx = good.clone();
     idx.locator[0].file = "../../victim.txt".into();
     write_index(&idx);
-    assert!(matches!(
-        Vault::open(&f.path, &f.pass, Access::Write).err(),
-        Some(UnlockError::Integrity(IntegrityError::ShardDamaged { .. }))
-    ));
+    let e = Vault::open(&f.path, &f.pass, Access::Write).err();
+    assert!(
+        matches!(
+            e,
+            Some(UnlockError::Integrity(IntegrityError::HeadRefused { .. }))
+        ),
+        "{e:?}"
+    );
     assert!(victim.exists());
     assert_eq!(fs::read(&victim).unwrap(), b"keep me");
 }

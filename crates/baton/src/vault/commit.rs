@@ -500,16 +500,17 @@ impl Vault {
             // The rename may have happened before the error: then this handle must
             // follow it (see the version 2 commit point above).
             let landed = self.read_heads().is_ok_and(|hs| {
-                hs.iter().any(|h| {
-                    h.body.writer == self.writer && h.body.index.revision == revision
-                })
+                hs.iter()
+                    .any(|h| h.body.writer == self.writer && h.body.index.revision == revision)
             });
             if !landed {
                 return Err(io_err(&hp)(e).into());
             }
             late = Some(io_err(&hp)(e).into());
         }
-        let file = name.trim_start_matches(&format!("{HEADS_DIR}/")).to_string();
+        let file = name
+            .trim_start_matches(&format!("{HEADS_DIR}/"))
+            .to_string();
         let mut files = state.files;
         files.retain(|i| i.file != file);
         files.push(super::state::HeadInfo::of(&file, &body));

@@ -8,10 +8,10 @@ use std::io;
 use crate::audit::{Chains, LEGACY_CHAIN};
 use crate::client::{ClientFile, ClientRef, ClientSummary, Removal};
 use crate::crypto::seal;
+use crate::store::IntegrityError;
 use crate::store::fsio;
 use crate::store::head::{self, HEADS_DIR, HeadBody};
 use crate::store::index::IndexBody;
-use crate::store::IntegrityError;
 use crate::sync::{ClientVersion, Merged, Ver, merge_client, names};
 
 use super::Vault;
@@ -210,8 +210,7 @@ impl Vault {
                 .map_err(|_| refused(&name, "it cannot be decrypted"))?;
             let body = HeadBody::open(&plain, &self.auth, &writer)
                 .map_err(|e| refused(&name, &e.to_string()))?;
-            self.check_state(&body.index)
-                .map_err(|e| refused(&name, &e.to_string()))?;
+            self.check_state(&body.index)?;
             out.push(ReadHead { file: name, body });
         }
         out.sort_by(|a, b| a.file.cmp(&b.file));
@@ -228,7 +227,10 @@ impl Vault {
         let bodies: Vec<HeadBody> = heads.iter().map(|h| h.body.clone()).collect();
         let up = head::uncovered(&bodies);
         let mut state = HeadState {
-            files: heads.iter().map(|h| HeadInfo::of(&h.file, &h.body)).collect(),
+            files: heads
+                .iter()
+                .map(|h| HeadInfo::of(&h.file, &h.body))
+                .collect(),
             seen: bodies.iter().fold(Ver::new(), |acc, b| acc.join(&b.seen)),
             ..Default::default()
         };
