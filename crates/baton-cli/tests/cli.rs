@@ -440,18 +440,18 @@ fn corrupted_and_missing_client_files_name_the_client() {
 #[test]
 fn damaged_index_and_header() {
     let e = Env::init();
-    let index = e.vault.join("index.g1.age");
+    let index = common::head_file(&e.vault);
     let good = fs::read(&index).unwrap();
     fs::write(&index, b"garbage").unwrap();
     e.cmd(&["list"])
         .assert()
         .code(4)
-        .stderr(predicate::str::contains("index cannot be decrypted"));
+        .stderr(predicate::str::contains("it cannot be decrypted"));
     fs::remove_file(&index).unwrap();
     e.cmd(&["list"])
         .assert()
         .code(4)
-        .stderr(predicate::str::contains("is missing"));
+        .stderr(predicate::str::contains("are missing"));
     fs::write(&index, good).unwrap();
     e.cmd(&["list"]).assert().success();
     let header = e.vault.join("vault.json");
@@ -783,7 +783,7 @@ fn writes_refuse_a_broken_audit_chain() {
     e.cmd(&["client", "add", "acme"]).assert().success();
     e.cmd(&["entry", "add", "acme", "one"]).assert().success();
     e.cmd(&["entry", "add", "acme", "two"]).assert().success();
-    let record = |seq: u64| e.vault.join("audit").join(format!("{seq:012}.age"));
+    let record = |seq: u64| common::record_file(&e.vault, seq);
     let kept = e.dir.path().join("record-2");
     fs::rename(record(2), &kept).unwrap();
     let before = snapshot(&e.vault);

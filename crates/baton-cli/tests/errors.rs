@@ -891,7 +891,7 @@ fn errors_of_a_busy_or_damaged_vault() {
     );
     drop(held);
     std::fs::remove_file(e.vault.join("rotation.g2.age")).unwrap();
-    std::fs::remove_file(e.vault.join("audit").join("000000000002.age")).unwrap();
+    std::fs::remove_file(common::record_file(&e.vault, 2)).unwrap();
     assert_all(
         &e,
         &[case(

@@ -565,11 +565,9 @@ fn takeover_locks_out_the_old_passphrase_and_shares() {
         "{}",
         stderr(&out)
     );
-    // The new generation's index is closed to the old emergency key (in-process, as
+    // The new generation's head is closed to the old emergency key (in-process, as
     // `age -d -i KEY` would read it).
-    let h: serde_json::Value =
-        serde_json::from_slice(&fs::read(e.vault.join("vault.json")).unwrap()).unwrap();
-    let index = e.vault.join(format!("index.g{}.age", h["generation"]));
+    let index = common::head_file(&e.vault);
     assert!(matches!(
         common::age_decrypt_in_process(&key, &index),
         Err(age::DecryptError::NoMatchingKeys)

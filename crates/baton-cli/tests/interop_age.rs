@@ -57,10 +57,10 @@ fn age_cli_decrypts_with_owner_and_rebuilt_emergency_identity() {
             "not enough shares: 1 of 2 shares given",
         ));
 
-    // Everything, the index included, opens with the standard age command: the index
+    // Everything, the head included, opens with the standard age command: the head
     // names the locator shard, which names the client file, and the catalog shard.
     for id in [&owner, &emergency] {
-        let index = age_decrypt(id, &e.vault.join("index.g1.age"));
+        let index = age_decrypt(id, &common::head_file(&e.vault));
         let shard = index["body"]["locator"][0]["file"].as_str().unwrap();
         let locator = age_decrypt(id, &e.vault.join("clients").join(shard));
         assert_eq!(locator["format"], "baton-locator");

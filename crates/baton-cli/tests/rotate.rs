@@ -41,7 +41,9 @@ fn assert_clean(vault: &Path) -> u64 {
         "leftover files"
     );
     let clients = fs::read_dir(vault.join("clients")).unwrap().count();
-    let named = v.clients().unwrap().len() + v.index().shard_files().count();
+    // Files a head keeps until every writer has seen their replacement
+    // (docs/format.md#mw-commit; here the library's writer and the command's).
+    let named = v.clients().unwrap().len() + v.index().shard_files().count() + v.kept_files().len();
     assert_eq!(clients, named, "stray client files");
     let g = v.header().generation;
     for e in fs::read_dir(vault).unwrap() {
@@ -124,7 +126,7 @@ fn rotate_reencrypts_everything_and_keeps_every_value() {
         .unwrap()
         .map(|f| f.unwrap().path())
         .collect();
-    files.push(e.vault.join("index.g2.age"));
+    files.push(common::head_file(&e.vault));
     files.push(e.vault.join("audit/archive.g2.age"));
     for f in &files {
         let bytes = fs::read(f).unwrap();
@@ -272,11 +274,8 @@ fn status_check_reports_due_rotation_and_problems_without_a_passphrase() {
     // No schedule: never due.
     e.stdout(&["settings", "--rotate-every", "0"]);
     assert!(e.stdout(&["status"]).contains("no schedule"));
-    // A missing index is an integrity problem (11); --verify catches a modified file.
-    let g = e.json(&["status", "--json"])["generation"]
-        .as_u64()
-        .unwrap();
-    let ip = e.vault.join(format!("index.g{g}.age"));
+    // A missing head is an integrity problem (11); --verify catches a modified file.
+    let ip = common::head_file(&e.vault);
     fs::rename(&ip, e.dir.path().join("aside")).unwrap();
     assert_eq!(check(&e).status.code(), Some(11));
     fs::rename(e.dir.path().join("aside"), &ip).unwrap();
@@ -782,11 +781,14 @@ fn a_full_disk_stops_the_rotation_cleanly_and_loses_nothing() {
             "room {room}: {err}"
         );
         assert!(err.contains("nothing was lost"), "{err}");
-        // Client files and index unchanged; only the audit log may hold the record of
-        // the failed attempt (or its interrupted leftover, if even that did not fit).
+        // Client files unchanged; only the audit log and this writer's head (the commit
+        // point, docs/format.md#multi-writer) may hold the record of the failed attempt
+        // (or its interrupted leftover, if even that did not fit).
         let unchanged = |snap: &[(PathBuf, Vec<u8>)]| -> Vec<(PathBuf, Vec<u8>)> {
             snap.iter()
-                .filter(|(p, _)| !p.starts_with(vault.join("audit")))
+                .filter(|(p, _)| {
+                    !p.starts_with(vault.join("audit")) && !p.starts_with(vault.join("heads"))
+                })
                 .filter(|(p, _)| {
                     !p.ends_with("vault.json") && !p.to_string_lossy().contains("index.g")
                 })

@@ -1,97 +1,170 @@
-//! Two devices change one vault while apart and a sync service keeps both versions of
-//! the files they both changed (docs/format.md#conflict-copies). In a version 2 vault
-//! baton cannot merge them yet, but it must never call such a folder intact: the copy
-//! holds the other device's changes.
+//! Two devices change one vault while apart and a sync service brings their folders
+//! together (docs/format.md#multi-writer): every file is written by one device only,
+//! so the service makes no conflicted copy of baton's files and both changes survive;
+//! a conflicted copy of anything else, and any file baton did not write, is reported,
+//! never called intact.
 
 mod common;
 
+use std::collections::BTreeMap;
 use std::fs;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use common::{Env, copy_tree};
 
-/// Syncs device B's folder into device A's as Nextcloud does when both changed the
-/// same files: A keeps its version, B's becomes `NAME (conflicted copy …).EXT`, and B's
-/// new files are copied in.
-fn nextcloud_sync(b: &Path, a: &Path) {
-    sync_into(b, a, false)
+/// Every file of a vault folder (but the lock) with its bytes: what both devices had
+/// when they last synced.
+fn synced(dir: &Path) -> BTreeMap<PathBuf, Vec<u8>> {
+    common::snapshot(dir)
+        .into_iter()
+        .map(|(p, b)| (p.strip_prefix(dir).unwrap().to_path_buf(), b))
+        .collect()
 }
 
-/// Like `nextcloud_sync`, but where both changed a file `theirs_win` decides which
-/// version keeps the name (the other becomes the conflicted copy).
-fn sync_into(b: &Path, a: &Path, theirs_win: bool) {
-    for dir in ["", "clients", "audit"] {
-        for e in fs::read_dir(b.join(dir)).unwrap().flatten() {
-            if e.file_type().unwrap().is_dir() || e.file_name() == ".lock" {
-                continue;
+/// Syncs `b` into `a` as Nextcloud does: a file only `b` changed since `base` (the
+/// last sync) replaces `a`'s, a file changed on both keeps `a`'s and `b`'s becomes
+/// `NAME (conflicted copy …).EXT`, new files are copied, files `b` deleted go.
+/// Returns the conflicted copies made.
+fn nextcloud_sync(b: &Path, a: &Path, base: &BTreeMap<PathBuf, Vec<u8>>) -> Vec<PathBuf> {
+    let (theirs, ours) = (synced(b), synced(a));
+    let mut copies = Vec::new();
+    for (rel, t) in &theirs {
+        let target = a.join(rel);
+        match ours.get(rel) {
+            Some(o) if o == t => {}
+            Some(o) if base.get(rel) == Some(o) => fs::write(&target, t).unwrap(),
+            Some(_) if base.get(rel) == Some(t) => {}
+            Some(_) => {
+                let name = rel.file_name().unwrap().to_string_lossy().to_string();
+                let (stem, ext) = name.rsplit_once('.').unwrap();
+                let copy = target
+                    .with_file_name(format!("{stem} (conflicted copy 2026-12-01 154500).{ext}"));
+                fs::write(&copy, t).unwrap();
+                copies.push(copy);
             }
-            let name = e.file_name().to_string_lossy().to_string();
-            let target = a.join(dir).join(&name);
-            let theirs = fs::read(e.path()).unwrap();
-            match fs::read(&target) {
-                Ok(ours) if ours == theirs => {}
-                Ok(ours) => {
-                    let (stem, ext) = name.rsplit_once('.').unwrap();
-                    let copy = a
-                        .join(dir)
-                        .join(format!("{stem} (conflicted copy 2026-12-01 154500).{ext}"));
-                    if theirs_win {
-                        fs::write(copy, ours).unwrap();
-                        fs::write(target, theirs).unwrap();
-                    } else {
-                        fs::write(copy, theirs).unwrap();
-                    }
-                }
-                Err(_) => fs::write(target, theirs).unwrap(),
+            None if base.contains_key(rel) => {}
+            None => {
+                fs::create_dir_all(target.parent().unwrap()).unwrap();
+                fs::write(&target, t).unwrap();
             }
         }
     }
+    for (rel, o) in &ours {
+        if !theirs.contains_key(rel) && base.get(rel) == Some(o) {
+            fs::remove_file(a.join(rel)).unwrap();
+        }
+    }
+    copies
 }
 
+/// Both ways: `a` and `b` hold the same files afterwards.
+fn sync_both(a: &Path, b: &Path, base: &BTreeMap<PathBuf, Vec<u8>>) -> Vec<PathBuf> {
+    let mut copies = nextcloud_sync(b, a, base);
+    let now = synced(a);
+    copies.extend(nextcloud_sync(a, b, &synced(b)));
+    // What a sent to b is what b now holds.
+    let _ = now;
+    copies
+}
+
+fn out(o: &std::process::Output) -> String {
+    format!(
+        "{}{}",
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&o.stderr)
+    )
+}
+
+/// The scenario: offline, A adds `beta`, B adds `gamma` with an entry; after
+/// the sync both devices list all three, `verify` says intact, `status --check` is
+/// clean, and the sync service made no conflicted copy.
 #[test]
-fn a_conflicted_copy_of_another_devices_changes_is_never_intact() {
+fn clients_added_apart_are_kept_on_both_devices() {
     let e = Env::init();
     e.cmd(&["client", "add", "acme"]).assert().success();
     let b = e.dir.path().join("device-b");
     copy_tree(&e.vault, &b);
-    // Apart: A adds beta, B adds gamma.
+    let base = synced(&e.vault);
     e.cmd(&["client", "add", "beta"]).assert().success();
     e.cmd_at(&b, &["client", "add", "gamma"]).assert().success();
-    nextcloud_sync(&b, &e.vault);
+    let pw = e.file("pw", "gamma-secret\n");
+    e.cmd_at(
+        &b,
+        &[
+            "entry",
+            "add",
+            "gamma",
+            "db",
+            "--password-file",
+            pw.to_str().unwrap(),
+        ],
+    )
+    .assert()
+    .success();
+    let copies = sync_both(&e.vault, &b, &base);
+    assert_eq!(copies, Vec::<PathBuf>::new(), "no file was written on both");
+    for dir in [&e.vault, &b] {
+        let run = |args: &[&str]| e.cmd_at(dir, args).output().unwrap();
+        let list = run(&["list"]);
+        let text = out(&list);
+        assert!(list.status.success(), "{}: {text}", dir.display());
+        for id in ["acme", "beta", "gamma"] {
+            assert!(text.contains(id), "{}: {id} missing: {text}", dir.display());
+        }
+        let get = run(&["get", "gamma/db"]);
+        assert_eq!(String::from_utf8_lossy(&get.stdout), "gamma-secret\n");
+        let verify = run(&["verify"]);
+        assert_eq!(verify.status.code(), Some(0), "{}", out(&verify));
+        assert!(out(&verify).contains("intact"));
+        let check = run(&["status", "--check"]);
+        assert_eq!(check.status.code(), Some(0), "{}", out(&check));
+    }
+}
 
-    let copy = "index.g1 (conflicted copy 2026-12-01 154500).age";
-    assert!(
-        e.vault.join(copy).exists(),
-        "the simulated sync made the copy"
-    );
-    // verify: a problem (exit 4) that names the copy and what it holds.
-    let out = e.cmd(&["verify"]).output().unwrap();
-    let err = String::from_utf8_lossy(&out.stderr);
-    assert_eq!(out.status.code(), Some(4), "{err}");
-    assert!(
-        err.contains(copy) && err.contains("another device"),
-        "{err}"
-    );
-    assert!(err.contains("keep every file"), "the hint: {err}");
-    assert!(!String::from_utf8_lossy(&out.stdout).contains("intact"));
-    // status --check, with no passphrase (cron): a problem, exit 11.
-    let out = e.cmd(&["status", "--check"]).output().unwrap();
-    let err = String::from_utf8_lossy(&out.stderr);
-    assert_eq!(out.status.code(), Some(11), "{err}");
-    assert!(
-        err.contains("conflicted cop") && err.contains("index.g1.age"),
-        "{err}"
-    );
-    // status names it among its warnings.
-    let out = e.cmd(&["status"]).output().unwrap();
-    let all = format!(
-        "{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    assert!(all.contains(copy), "{all}");
-    // Nothing was deleted: the copy still holds B's changes.
-    assert!(e.vault.join(copy).exists());
+/// A conflicted copy of a file baton writes once (a client file, a record) cannot come
+/// from baton's own writes: it is reported by `verify` (4) and `status --check` (11),
+/// and kept.
+#[test]
+fn a_conflicted_copy_of_any_other_file_is_never_intact() {
+    let e = Env::init();
+    e.cmd(&["client", "add", "acme"]).assert().success();
+    let file = common::client_file(&e.vault, "acme");
+    let name = file.file_name().unwrap().to_string_lossy().to_string();
+    let copy = file.with_file_name(format!(
+        "{} (conflicted copy 2026-12-01 154500).age",
+        name.trim_end_matches(".age")
+    ));
+    fs::write(&copy, b"another device's version").unwrap();
+    let v = e.cmd(&["verify"]).output().unwrap();
+    assert_eq!(v.status.code(), Some(4), "{}", out(&v));
+    assert!(out(&v).contains("conflicted copy"), "{}", out(&v));
+    assert!(!String::from_utf8_lossy(&v.stdout).contains("intact"));
+    let c = e.cmd(&["status", "--check"]).output().unwrap();
+    assert_eq!(c.status.code(), Some(11), "{}", out(&c));
+    assert!(copy.exists());
+}
+
+/// A sync service's conflicted copy of a head is one more head (docs/format.md#
+/// conflict-copies): read and merged, and removed by the next write once merged.
+#[test]
+fn a_conflicted_copy_of_a_head_is_merged_then_removed() {
+    let e = Env::init();
+    e.cmd(&["client", "add", "acme"]).assert().success();
+    let head = common::head_file(&e.vault);
+    let older = fs::read(&head).unwrap();
+    e.cmd(&["client", "add", "beta"]).assert().success();
+    let name = head.file_name().unwrap().to_string_lossy().to_string();
+    let copy = head.with_file_name(format!(
+        "{}.sync-conflict-20261201-154500-ABCDEFG.age",
+        name.trim_end_matches(".age")
+    ));
+    fs::write(&copy, older).unwrap();
+    let list = e.cmd(&["list"]).output().unwrap();
+    assert!(list.status.success(), "{}", out(&list));
+    assert!(out(&list).contains("beta"));
+    e.cmd(&["verify"]).assert().success();
+    e.cmd(&["client", "add", "gamma"]).assert().success();
+    assert!(!copy.exists(), "a merged copy of a head stays");
 }
 
 #[test]
@@ -129,7 +202,7 @@ fn a_rotation_racing_a_header_change_on_another_device_is_repaired() {
         .assert()
         .success();
     // Nextcloud: B's vault.json reaches the server first, so A's becomes the copy; B's
-    // index of generation 1 was changed on B and deleted on A: the change wins.
+    // head of generation 1 (its change under the old keys) arrives too.
     let mine = e.vault.join("vault.json");
     fs::rename(
         &mine,
@@ -138,7 +211,9 @@ fn a_rotation_racing_a_header_change_on_another_device_is_repaired() {
     )
     .unwrap();
     fs::copy(b.join("vault.json"), &mine).unwrap();
-    fs::copy(b.join("index.g1.age"), e.vault.join("index.g1.age")).unwrap();
+    let b_head = common::head_file(&b);
+    let stranded = e.vault.join("heads").join(b_head.file_name().unwrap());
+    fs::copy(&b_head, &stranded).unwrap();
 
     // Reading works, at generation 2, with every client.
     let out = e.cmd(&["list"]).output().unwrap();
@@ -160,37 +235,12 @@ fn a_rotation_racing_a_header_change_on_another_device_is_repaired() {
             .join("vault (conflicted copy 2026-12-01 154500).json")
             .exists()
     );
-    // The other device's index under the old keys is reported, not called intact.
+    // The other device's head under the old keys is reported, not called intact.
     let out = e.cmd(&["status", "--check"]).output().unwrap();
     let err = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(11), "{err}");
-    assert!(err.contains("index.g1.age"), "{err}");
-    fs::remove_file(e.vault.join("index.g1.age")).unwrap();
+    let name = stranded.file_name().unwrap().to_string_lossy().to_string();
+    assert!(err.contains(&name), "{err}");
+    fs::remove_file(&stranded).unwrap();
     e.cmd(&["verify"]).assert().success();
-}
-
-/// The device whose index lost the sync race sees a revision lower than it wrote: that
-/// is no rollback by an attacker, and baton says what it is instead of blaming a
-/// restored backup.
-#[test]
-fn an_index_replaced_by_the_sync_service_is_named_as_such() {
-    let e = Env::init();
-    e.cmd(&["client", "add", "acme"]).assert().success();
-    let b = e.dir.path().join("device-b");
-    copy_tree(&e.vault, &b);
-    e.cmd(&["client", "add", "beta"]).assert().success();
-    e.cmd_at(&b, &["client", "add", "gamma"]).assert().success();
-    e.cmd_at(&b, &["client", "add", "delta"]).assert().success();
-    // On B, A's index wins and B's becomes the conflicted copy.
-    sync_into(&e.vault, &b, true);
-    let out = e.cmd_at(&b, &["list"]).output().unwrap();
-    let err = String::from_utf8_lossy(&out.stderr);
-    assert_eq!(out.status.code(), Some(4), "{err}");
-    assert!(
-        err.contains("the sync service replaced this device's index")
-            && err.contains("index.g1 (conflicted copy 2026-12-01 154500).age")
-            && err.contains("keep every file"),
-        "{err}"
-    );
-    assert!(!err.contains("restored a backup"), "{err}");
 }

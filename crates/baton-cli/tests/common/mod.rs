@@ -429,3 +429,25 @@ impl Env {
         log["records"].as_array().unwrap().last().unwrap().clone()
     }
 }
+
+/// The vault's head (docs/format.md#multi-writer): the head of the current generation
+/// written from this folder (one `Env` is one machine, so one writer), the newest if a
+/// test made several.
+pub fn head_file(vault: &Path) -> PathBuf {
+    let generation = baton::vault::read_header(vault).unwrap().generation;
+    let suffix = format!(".g{generation}.age");
+    std::fs::read_dir(vault.join("heads"))
+        .unwrap()
+        .flatten()
+        .filter(|e| e.file_name().to_string_lossy().ends_with(&suffix))
+        .max_by_key(|e| e.metadata().unwrap().modified().unwrap())
+        .expect("a head")
+        .path()
+}
+
+/// Record `seq` of the audit chain of the writer of [`head_file`].
+pub fn record_file(vault: &Path, seq: u64) -> PathBuf {
+    let head = head_file(vault);
+    let writer = &head.file_name().unwrap().to_string_lossy()[..16];
+    vault.join("audit").join(format!("{writer}.{seq:012}.age"))
+}

@@ -42,6 +42,15 @@ pub struct AuditRecord {
     /// log"); empty for the records of version 2 (the `legacy` chain).
     #[serde(default, skip_serializing_if = "String::is_empty")]
     pub writer: String,
+    /// How many records of all chains the state it was written on held, plus one: a
+    /// record made after another (on any device, after a merge) has a larger number,
+    /// so records of several chains written within one second keep their order.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub order: u64,
+}
+
+fn is_zero(n: &u64) -> bool {
+    *n == 0
 }
 
 /// The chain of the records written before the upgrade to version 3.

@@ -244,6 +244,10 @@ struct StateBody {
     holders: Vec<Holder>,
     /// `[old, new]` client file names.
     files: Vec<[String; 2]>,
+    /// Files of the old generation that heads kept after replacing them
+    /// (docs/format.md#mw-commit): the new generation needs none of them.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    kept: Vec<String>,
     /// The index revision and audit head the rotation started from: a state file
     /// replayed after an abort or a later write no longer matches and is refused.
     base_revision: u64,
@@ -524,6 +528,7 @@ impl Vault {
                     ]
                 })
                 .collect(),
+            kept: self.kept_files().into_iter().map(|(f, _)| f).collect(),
             base_revision: self.index.revision,
             base_head: self.index.audit_head.hash.clone(),
         };
@@ -916,6 +921,11 @@ impl Vault {
             } else {
                 chain.clone()
             },
+            order: if chain == audit::LEGACY_CHAIN {
+                0
+            } else {
+                self.index.audit_records() + 1
+            },
             seq: head.seq + 1,
             prev: head.hash.clone(),
             time: now(),
@@ -1138,8 +1148,10 @@ impl Vault {
         let mut old: Vec<PathBuf> = body
             .files
             .iter()
-            .filter(|[o, _]| is_client_file_name(o) && !named.contains(o.as_str()))
-            .map(|[o, _]| clients_dir.join(o))
+            .map(|[o, _]| o)
+            .chain(&body.kept)
+            .filter(|o| is_client_file_name(o) && !named.contains(o.as_str()))
+            .map(|o| clients_dir.join(o))
             .collect();
         // This writer's own leftovers (docs/format.md#writers): files it wrote that no
         // index names, from a write or purge that was interrupted. Another device's
@@ -1324,6 +1336,7 @@ mod tests {
             header: v.header.clone(),
             holders: v.index.holders.clone(),
             files: vec![],
+            kept: vec![],
             base_revision: v.index.revision,
             base_head: v.index.audit_head.hash.clone(),
         };
@@ -1505,6 +1518,7 @@ mod step_tests {
             header,
             holders: v.index.holders.clone(),
             files: vec![],
+            kept: vec![],
             base_revision: v.index.revision,
             base_head: v.index.audit_head.hash.clone(),
         };

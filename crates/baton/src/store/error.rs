@@ -10,7 +10,9 @@ use crate::store::shard::ShardKind;
 pub enum IntegrityError {
     #[error("the index file {0} is missing")]
     IndexMissing(String),
-    #[error("no writer head of generation {0} is in heads/ (deleted, or not yet synced)")]
+    #[error(
+        "the writer heads of generation {0} are missing from heads/ (deleted, or not yet synced)"
+    )]
     NoHead(u64),
     #[error("the writer head {file} was refused: {reason}")]
     HeadRefused { file: String, reason: String },

@@ -31,9 +31,10 @@ impl Vault {
     pub(super) fn audit_log_to(&self, index: &IndexBody) -> (Vec<AuditRecord>, Vec<AuditProblem>) {
         let (raw, problems) = self.audit_raw(index);
         let mut records: Vec<AuditRecord> = raw.into_iter().map(|(_, r)| r).collect();
-        // Several chains: shown in the order they were written.
+        // Several chains: shown in the order they were written (within one second,
+        // in the order each was made on what the other had written).
         if index.chains().len() > 1 {
-            records.sort_by(|a, b| a.time.cmp(&b.time));
+            records.sort_by(|a, b| (&a.time, a.order).cmp(&(&b.time, b.order)));
         }
         (records, problems)
     }

@@ -399,6 +399,11 @@ impl Vault {
             } else {
                 chain.clone()
             },
+            order: if chain == audit::LEGACY_CHAIN {
+                0
+            } else {
+                self.index.audit_records() + 1
+            },
         };
         let rec_plain = serde_json::to_vec(&record).expect("serializable");
         let rec_path = self

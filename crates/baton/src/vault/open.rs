@@ -65,12 +65,26 @@ pub fn newer_header_copy(path: &Path, h: &Header) -> Option<(Header, std::path::
         };
         let later = copy.vault_id == h.vault_id
             && copy.generation > best.as_ref().map_or(h.generation, |b| b.0.generation)
-            && path.join(copy.index_file()).is_file();
+            && has_state_of(path, &copy);
         if later {
             best = Some((copy, e.path()));
         }
     }
     best
+}
+
+/// Whether the folder holds the commit point of `h`'s generation: its index (version
+/// 2) or a writer's head (version 3).
+fn has_state_of(path: &Path, h: &Header) -> bool {
+    if h.version < header::VERSION {
+        return path.join(h.index_file()).is_file();
+    }
+    fs::read_dir(path.join(crate::store::head::HEADS_DIR)).is_ok_and(|rd| {
+        rd.flatten().any(|e| {
+            crate::store::head::parse_head_file(&e.file_name().to_string_lossy())
+                .is_some_and(|(_, g)| g == h.generation)
+        })
+    })
 }
 
 /// The largest header read (a real one is a few KiB).

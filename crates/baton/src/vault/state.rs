@@ -210,7 +210,9 @@ impl Vault {
                 .map_err(|_| refused(&name, "it cannot be decrypted"))?;
             let body = HeadBody::open(&plain, &self.auth, &writer)
                 .map_err(|e| refused(&name, &e.to_string()))?;
-            self.check_state(&body.index)?;
+            // The share set is checked for the state only: a covered head may be older
+            // than a member addition another writer made.
+            self.check_state_body(&body.index)?;
             out.push(ReadHead { file: name, body });
         }
         out.sort_by(|a, b| a.file.cmp(&b.file));
@@ -239,6 +241,7 @@ impl Vault {
         self.merged = None;
         if let [one] = up[..] {
             let h = &bodies[one];
+            self.check_share_set(&h.index)?;
             self.index = h.index.clone();
             state.settings_ver = h.settings_ver.clone();
             self.heads = Some(state);
@@ -252,6 +255,7 @@ impl Vault {
         let stamp = self.is_writable().then_some((writer.as_str(), stamp_rev));
         let chosen: Vec<&HeadBody> = up.iter().map(|&i| &bodies[i]).collect();
         let (index, settings_ver, view) = self.merge_heads(&chosen, stamp)?;
+        self.check_share_set(&index)?;
         self.index = index;
         if let Some(s) = &mut self.heads {
             s.settings_ver = settings_ver;
@@ -389,6 +393,14 @@ impl Vault {
             })
             .expect("at least two heads");
         let mut index = winner.index.clone();
+        // A share set only grows within a generation (add-holder): the largest.
+        if let Some(h) = heads
+            .iter()
+            .filter(|h| h.index.share_set.id == index.share_set.id)
+            .max_by_key(|h| h.index.share_set.checks.len())
+        {
+            index.share_set = h.index.share_set.clone();
+        }
         index.locator.clear();
         index.catalog.clear();
         index.updated = heads
@@ -421,6 +433,22 @@ impl Vault {
     /// Checks a state body (an index or a head) against the header: vault id,
     /// generation, recipients, share set, and shard names that stay inside `clients/`.
     pub(crate) fn check_state(&self, index: &IndexBody) -> Result<(), IntegrityError> {
+        self.check_state_body(index)?;
+        self.check_share_set(index)
+    }
+
+    /// The state's share set must be the header's, which may lag one member addition
+    /// behind (docs/format.md#writes).
+    pub(crate) fn check_share_set(&self, index: &IndexBody) -> Result<(), IntegrityError> {
+        if index.share_set != self.header.share_set && !self.header.share_set.lags(&index.share_set)
+        {
+            return Err(IntegrityError::IndexMismatch("share set"));
+        }
+        Ok(())
+    }
+
+    /// `check_state` without the share set.
+    fn check_state_body(&self, index: &IndexBody) -> Result<(), IntegrityError> {
         use crate::store::shard::ShardKind;
         if index.vault_id != self.header.vault_id {
             return Err(IntegrityError::IndexMismatch("vault id"));
@@ -430,11 +458,6 @@ impl Vault {
         }
         if index.recipients != self.header.recipients {
             return Err(IntegrityError::IndexMismatch("recipients"));
-        }
-        // The header may lag one member addition behind (docs/format.md#writes).
-        if index.share_set != self.header.share_set && !self.header.share_set.lags(&index.share_set)
-        {
-            return Err(IntegrityError::IndexMismatch("share set"));
         }
         for (kind, refs) in [
             (ShardKind::Locator, &index.locator),
