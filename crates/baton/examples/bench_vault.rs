@@ -334,7 +334,7 @@ fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
         }
     }
     let gen_s = start.elapsed().as_secs_f64();
-    let index_file = args.vault.join(vault.header().index_file());
+    let index_file = vault.commit_point();
     drop(vault);
 
     // Reopening costs one Argon2id derivation plus decrypting, authenticating and
