@@ -37,7 +37,7 @@ pub enum SideValue<'a> {
     Entry(&'a Entry),
     /// The entry was removed on that device.
     EntryRemoved,
-    Fields(ClientFields),
+    Fields(Box<ClientFields>),
     /// The client as this file holds it (every entry, every field).
     Client,
     /// The client was removed on that device.
@@ -126,7 +126,7 @@ pub fn conflicts_in(file: &ClientFile) -> Vec<Conflict<'_>> {
                 number: i + 1,
                 writers,
                 time: f.updated.clone(),
-                value: SideValue::Fields(f),
+                value: SideValue::Fields(Box::new(f)),
             })
             .collect();
         out.push(Conflict {
@@ -199,6 +199,9 @@ fn made_by(i: usize, vers: &[&Ver]) -> Vec<String> {
         .collect()
 }
 
+/// One field's name and whether two values agree in it.
+type SameIn<'f, T> = (&'static str, &'f dyn Fn(&T, &T) -> bool);
+
 /// The names of the fields in which some of `lives` differ.
 fn entries_differ(lives: &[&Entry]) -> Vec<&'static str> {
     let Some((first, rest)) = lives.split_first() else {
@@ -209,7 +212,7 @@ fn entries_differ(lives: &[&Entry]) -> Vec<&'static str> {
         (None, None) => true,
         _ => false,
     };
-    let checks: [(&'static str, &dyn Fn(&Entry, &Entry) -> bool); 8] = [
+    let checks: [SameIn<'_, Entry>; 8] = [
         ("kind", &|a, b| a.kind == b.kind),
         ("url", &|a, b| a.url == b.url),
         ("user", &|a, b| a.user == b.user),
@@ -237,7 +240,7 @@ fn fields_differ(all: &[ClientFields]) -> Vec<&'static str> {
     let Some((first, rest)) = all.split_first() else {
         return vec![];
     };
-    let checks: [(&'static str, &dyn Fn(&ClientFields, &ClientFields) -> bool); 6] = [
+    let checks: [SameIn<'_, ClientFields>; 6] = [
         ("name", &|a, b| a.name == b.name),
         ("contact", &|a, b| a.contact == b.contact),
         ("notes", &|a, b| a.notes == b.notes),
@@ -287,13 +290,9 @@ mod tests {
         f.entries
             .push(entry("root", "from-b", "", Ver::of(A, 1).with(B, 2), "t3"));
         f.entries.push(entry("web", "w", "", Ver::of(A, 1), "t0"));
-        f.conflicts.entries.push(entry(
-            "root",
-            "from-a",
-            "ssh://a",
-            Ver::of(A, 2),
-            "t2",
-        ));
+        f.conflicts
+            .entries
+            .push(entry("root", "from-a", "ssh://a", Ver::of(A, 2), "t2"));
         f
     }
 
@@ -311,7 +310,10 @@ mod tests {
             .collect();
         assert_eq!(
             sides,
-            [(1, vec![B.to_string()], "t3"), (2, vec![A.to_string()], "t2")]
+            [
+                (1, vec![B.to_string()], "t3"),
+                (2, vec![A.to_string()], "t2")
+            ]
         );
         assert!(matches!(c[0].sides[0].value, SideValue::Entry(e) if e.url.is_empty()));
         // The difference is named, its value is not.
@@ -352,7 +354,10 @@ mod tests {
         assert_eq!(c[0].sides[1].time, "t5");
         assert_eq!(c[1].differs, ["contact"]);
         assert!(matches!(c[3].sides[1].value, SideValue::EntryRemoved));
-        assert_eq!((c[3].sides[1].writers.clone(), c[3].sides[0].writers.clone()), (vec![C.to_string()], vec![B.to_string()]));
+        assert_eq!(
+            (c[3].sides[1].writers.clone(), c[3].sides[0].writers.clone()),
+            (vec![C.to_string()], vec![B.to_string()])
+        );
     }
 
     /// A resolution's versions pass `stamp_change` for the same commit (it is not an

@@ -532,9 +532,8 @@ pub fn stamp_change(
         .fields
         .iter()
         .fold(old.meta_ver.clone(), |acc, f| acc.join(&f.ver));
-    if !fields_of(old).same(&fields_of(new))
-        && !(new.conflicts.fields.is_empty() && resolved(&new.meta_ver, known_fields))
-    {
+    let resolved_fields = new.conflicts.fields.is_empty() && resolved(&new.meta_ver, known_fields);
+    if !fields_of(old).same(&fields_of(new)) && !resolved_fields {
         if !old.conflicts.fields.is_empty() {
             return Err(StampError::FieldsInConflict);
         }
