@@ -81,6 +81,13 @@ pub enum Command {
     Passwd(PasswdArgs),
     /// Show counts, share set, KDF parameters, rotation schedule and warnings
     Status(StatusArgs),
+    /// Show the versions that devices made of the same data while apart: each numbered,
+    /// with the device (writer id) that made it, when, and the fields that differ
+    /// (secret values only with --reveal)
+    Conflicts(ConflictsArgs),
+    /// Settle one conflict between devices: keep one version (as numbered by
+    /// 'baton conflicts'), or remove the item
+    Resolve(ResolveArgs),
     /// Re-encrypt every file to new keys (a new generation), crash-safe and resumable
     Rotate(RotateArgs),
     /// Show the audit log; --verify checks its hash chain
@@ -543,6 +550,32 @@ pub struct GetArgs {
 }
 
 #[derive(Args, Debug)]
+pub struct ConflictsArgs {
+    /// Only this client's conflicts
+    pub client: Option<String>,
+    /// Also print secret values (passwords, TOTP seeds) of every version
+    #[arg(long)]
+    pub reveal: bool,
+    #[command(flatten)]
+    pub json: JsonArg,
+}
+
+#[derive(Args, Debug)]
+#[command(group(clap::ArgGroup::new("choice").required(true).args(["keep", "remove"])))]
+pub struct ResolveArgs {
+    /// An entry (CLIENT/ENTRY), or a client (CLIENT) for its own conflict: its removal
+    /// on another device first, then its details
+    #[arg(value_name = "CLIENT[/ENTRY]")]
+    pub target: String,
+    /// Keep version N as 'baton conflicts' numbers them (a removal's number removes)
+    #[arg(long, value_name = "N", value_parser = between::<usize, 1, 1000>)]
+    pub keep: Option<usize>,
+    /// Remove the entry (or, for a client removed on another device, the client)
+    #[arg(long)]
+    pub remove: bool,
+}
+
+#[derive(Args, Debug)]
 pub struct GenerateArgs {
     /// Password length (12 to 256) [default: 24]
     #[arg(
@@ -567,7 +600,9 @@ pub struct StatusArgs {
     /// Needs no passphrase unless --verify is given
     #[arg(long, conflicts_with = "json")]
     pub check: bool,
-    /// With --check: also unlock the vault and decrypt and check every file
+    /// With --check: also unlock the vault, decrypt and check every file, and count
+    /// unresolved conflicts between devices as a problem (exit 11; only the key can
+    /// see them)
     #[arg(long, requires = "check")]
     pub verify: bool,
     #[command(flatten)]

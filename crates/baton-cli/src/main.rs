@@ -59,6 +59,8 @@ fn run(cli: Cli) -> Result<()> {
         Command::Passwd(a) => cmd::passwd::cmd_passwd(&ctx, a),
         Command::Status(a) if a.check => cmd::status::cmd_status_check(&ctx, a.verify),
         Command::Status(a) => cmd::status::cmd_status(&ctx, a.json.json),
+        Command::Conflicts(a) => cmd::conflicts::cmd_conflicts(&ctx, a),
+        Command::Resolve(a) => cmd::resolve::cmd_resolve(&ctx, a),
         Command::Rotate(a) => cmd::rotate::run(&ctx, a),
         Command::Audit { verify, json } => cmd::audit::cmd_audit(&ctx, verify, json.json),
         Command::Verify(j) => cmd::verify::cmd_verify(&ctx, j.json),

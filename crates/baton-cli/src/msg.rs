@@ -34,7 +34,8 @@ Exit codes:
   5   vault locked by another baton process (while it rotates the keys, readers
       and 'status --check' wait too: try again when it finishes)
   10  'status --check' only: key rotation due
-  11  'status --check' only: integrity problem or interrupted rotation";
+  11  'status --check' only: integrity problem or interrupted rotation (with
+      --verify also: conflicts between devices' versions to resolve)";
 
 /// An error ready to print: message, optional hint, exit code.
 #[derive(Debug)]
@@ -206,6 +207,11 @@ pub fn finding(f: &Finding) -> String {
             files.len(),
             list(files)
         ),
+        Finding::Conflicts { clients } => format!(
+            "{} client(s) with versions from different devices to resolve ({}): 'baton conflicts' shows them, 'baton resolve' settles each",
+            clients.len(),
+            list(clients)
+        ),
         Finding::UnknownFiles { files, total } => format!(
             "{total} file(s) in the vault folder that baton did not write ({}): move them out of the vault folder",
             list(files)
@@ -238,6 +244,9 @@ pub fn check_failure(f: &Finding) -> Failure {
             .hint(HINT_CONFLICT_COPY)
             .code(EXIT_CHECK_PROBLEM),
         Finding::RotationRunning { generation } => running_rotation(*generation),
+        Finding::Conflicts { .. } => Failure::new(finding(f))
+            .hint(HINT_CONFLICTS)
+            .code(EXIT_CHECK_PROBLEM),
         other => check_problem(finding(other)),
     }
 }
@@ -364,6 +373,15 @@ impl From<VaultError> for Failure {
                 "this needs the owner passphrase; with the emergency key, 'baton takeover' makes you the owner",
             ),
             VaultError::Io { .. } => Failure::new(e.to_string()).hint(HINT_WRITABLE),
+            VaultError::InConflict { client, .. } => Failure::new(e.to_string()).hint(format!(
+                "'baton conflicts {client}' shows the versions; settle them with 'baton resolve', then make the change"
+            )),
+            VaultError::Resolve { target, .. } => {
+                let client = target.split('/').next().unwrap_or(target);
+                Failure::new(e.to_string()).hint(format!(
+                    "'baton conflicts {client}' lists its conflicts and numbers their versions"
+                ))
+            }
             _ => Failure::new(e.to_string()).hint(HINT_VERIFY),
         }
     }
@@ -494,6 +512,11 @@ pub fn holder_key_invalid(name: &str, e: &baton::export::RecipientError) -> BadV
 
 /// Hints for conflicting flags, one per pair (STYLE.md#5), by long name in either order.
 const CONFLICTS: &[(&str, &str, &str)] = &[
+    (
+        "--keep",
+        "--remove",
+        "keep one version with --keep N, or remove the item with --remove",
+    ),
     (
         "--resume",
         "--abort",
@@ -957,6 +980,55 @@ pub fn man_unwritable(e: &dyn fmt::Display) -> Failure {
 }
 
 // ------------------------------------------------------------------ clients and entries
+
+pub fn not_a_resolve_target(text: &str) -> Failure {
+    Failure::usage(
+        format!("'{text}' is not CLIENT or CLIENT/ENTRY"),
+        "for example: acme/ssh-root, or acme for the client's own conflict ('baton conflicts' lists them)",
+    )
+}
+
+// ------------------------------------------------------- conflicts between devices
+
+/// What to do about unresolved conflicts (docs/format.md#merge).
+pub const HINT_CONFLICTS: &str = "run 'baton conflicts' to see every version, then 'baton resolve CLIENT[/ENTRY] --keep N' (or --remove) for each";
+
+/// `baton conflicts` found nothing.
+pub fn no_conflicts(client: Option<&str>) -> String {
+    match client {
+        Some(c) => format!("client '{c}' has no conflicts between devices' versions"),
+        None => "no conflicts between devices' versions".to_string(),
+    }
+}
+
+/// The footer of `baton list` when clients are marked with `!`.
+pub fn list_conflicts_footer(count: usize) -> String {
+    format!(
+        "! {count} client(s) with versions from different devices to resolve: 'baton conflicts' shows them"
+    )
+}
+
+/// After `baton resolve`.
+pub fn resolved(
+    target: &str,
+    what: &baton::sync::ConflictTarget,
+    choice: baton::sync::Resolution,
+) -> String {
+    use baton::sync::{ConflictTarget as T, Resolution as R};
+    let did = match (what, choice) {
+        (T::Removal, R::Keep(1)) => "kept the client that another device had removed".to_string(),
+        (T::Removal, _) => "removed the client, as another device had".to_string(),
+        (T::Fields, R::Keep(n)) => format!("kept version {n} of the client's details"),
+        (T::Entry(_), R::Keep(n)) => format!("kept version {n}"),
+        (_, R::Remove) => "removed the entry".to_string(),
+    };
+    format!("resolved {target}: {did}; other devices see it after their next sync")
+}
+
+/// After `baton resolve`, when the client has more conflicts.
+pub fn conflicts_left(client: &str, count: usize) -> String {
+    format!("{client} has {count} more conflict(s): 'baton conflicts {client}' shows them")
+}
 
 pub fn not_a_target(text: &str) -> Failure {
     Failure::usage(

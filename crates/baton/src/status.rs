@@ -68,6 +68,10 @@ pub enum Finding {
         copies: Vec<(String, String)>,
         total: usize,
     },
+    /// Clients whose versions from different devices are in conflict
+    /// (docs/format.md#merge): the owner resolves each (`baton resolve`). Only an
+    /// unlocked vault can tell: client files are encrypted.
+    Conflicts { clients: Vec<String> },
     /// Files in the vault folder that baton did not write (the first few of `total`).
     UnknownFiles { files: Vec<String>, total: usize },
     /// Indexes of another generation than the header's: left by an interrupted
@@ -84,6 +88,7 @@ impl Finding {
             | Finding::ConflictCopies { .. }
             | Finding::UnknownFiles { .. }
             | Finding::OtherGeneration { .. }
+            | Finding::Conflicts { .. }
             | Finding::Damaged { .. } => Severity::Problem,
             Finding::RotationRunning { .. } => Severity::Busy,
             Finding::RotationDue { .. } => Severity::Due,
@@ -286,6 +291,13 @@ pub fn without_dpa(catalog: &[ClientSummary]) -> Vec<String> {
 }
 
 impl Vault {
+    /// The clients in conflict between devices' versions, as a finding (a problem for
+    /// `status --check --verify`; the keyless check cannot see them).
+    pub fn conflict_finding(&self) -> Option<Finding> {
+        let clients = self.conflicted_clients();
+        (!clients.is_empty()).then_some(Finding::Conflicts { clients })
+    }
+
     /// The status of an unlocked vault at `now` (RFC 3339): the public checks of
     /// [`check_folder`] plus the drill, the GDPR duties and unnamed files.
     pub fn status(&self, now: &str) -> Result<Status, VaultError> {
@@ -324,6 +336,7 @@ impl Vault {
                 clients: stale.clone(),
             });
         }
+        findings.extend(self.conflict_finding());
         let orphans = self.orphans()?.len();
         if orphans > 0 {
             findings.push(Finding::Orphans { count: orphans });
@@ -421,6 +434,14 @@ mod tests {
         assert_eq!(
             Finding::DrillDue { since: "x".into() }.severity(),
             Severity::Notice
+        );
+        let conflicts = Finding::Conflicts {
+            clients: vec!["acme".into()],
+        };
+        assert_eq!(conflicts.severity(), Severity::Problem);
+        assert_eq!(
+            Verdict::of(std::slice::from_ref(&conflicts)),
+            Verdict::Problem(&conflicts)
         );
     }
 }

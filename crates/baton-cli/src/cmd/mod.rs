@@ -3,6 +3,7 @@
 
 pub(crate) mod audit;
 pub(crate) mod client;
+pub(crate) mod conflicts;
 pub(crate) mod demo;
 pub(crate) mod emergency;
 pub(crate) mod entry;
@@ -16,6 +17,7 @@ pub(crate) mod list;
 pub(crate) mod man;
 pub(crate) mod otp;
 pub(crate) mod passwd;
+pub(crate) mod resolve;
 pub(crate) mod rotate;
 pub(crate) mod search;
 pub(crate) mod settings;

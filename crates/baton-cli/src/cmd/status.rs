@@ -83,8 +83,9 @@ pub(crate) fn cmd_status(ctx: &Ctx, as_json: bool) -> Result<()> {
 }
 
 /// `status --check`: 0 fine, 10 rotation due, 11 integrity problem or interrupted
-/// rotation, 5 a rotation running now (the library's verdict, docs/format.md#rotation).
-/// Without --verify it reads only public facts, so cron needs no passphrase.
+/// rotation (with --verify also unresolved conflicts between devices), 5 a rotation
+/// running now (the library's verdict, docs/format.md#rotation). Without --verify it
+/// reads only public facts, so cron needs no passphrase.
 pub(crate) fn cmd_status_check(ctx: &Ctx, verify: bool) -> Result<()> {
     use baton::status::{Finding, Verdict};
     let path = ctx.vault_path()?;
@@ -111,6 +112,9 @@ pub(crate) fn cmd_status_check(ctx: &Ctx, verify: bool) -> Result<()> {
                 first: Box::new(problems.swap_remove(0)),
             });
         }
+        // Conflicts between devices are inside the encrypted client files: only an
+        // unlocked check sees them (docs/format.md#merge).
+        findings.extend(v.conflict_finding());
     }
     match Verdict::of(&findings) {
         Verdict::Fine => Ok(()),

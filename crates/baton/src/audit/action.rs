@@ -45,13 +45,16 @@ pub enum AuditAction {
     VaultMerge,
     /// A version 2 vault upgraded to the multi-writer format.
     VaultUpgrade,
+    /// A conflict between devices' versions of a client resolved by the owner
+    /// (docs/format.md#merge).
+    ClientResolve,
     /// An action this version does not know, as spelled in the record.
     Other(String),
 }
 
 impl AuditAction {
     /// Every action this version writes, in the order of the spec's table.
-    pub const ALL: [AuditAction; 30] = [
+    pub const ALL: [AuditAction; 31] = [
         AuditAction::VaultInit,
         AuditAction::VaultOwner,
         AuditAction::PassphraseChange,
@@ -82,6 +85,7 @@ impl AuditAction {
         AuditAction::EmergencyRecover,
         AuditAction::VaultMerge,
         AuditAction::VaultUpgrade,
+        AuditAction::ClientResolve,
     ];
 
     /// The on-disk spelling.
@@ -117,6 +121,7 @@ impl AuditAction {
             AuditAction::EmergencyRecover => "emergency.recover",
             AuditAction::VaultMerge => "vault.merge",
             AuditAction::VaultUpgrade => "vault.upgrade",
+            AuditAction::ClientResolve => "client.resolve",
             AuditAction::Other(s) => s,
         }
     }
@@ -141,6 +146,7 @@ impl AuditAction {
                 | AuditAction::EntryRemove
                 | AuditAction::EntryAttach
                 | AuditAction::EntryDetach
+                | AuditAction::ClientResolve
         )
     }
 }

@@ -563,6 +563,10 @@ fn action_label(action: &AuditAction, lang: Lang) -> &'static str {
             "changes of two devices merged",
         ),
         AuditAction::VaultUpgrade => ("Tresorformat erneuert", "vault format upgraded"),
+        AuditAction::ClientResolve => (
+            "Abweichende Fassungen zweier Geräte bereinigt",
+            "conflict between two devices' versions resolved",
+        ),
         AuditAction::EmergencyAddHolder => {
             ("Notfall: Inhaber hinzugefügt", "emergency: holder added")
         }

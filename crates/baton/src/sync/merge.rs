@@ -230,7 +230,7 @@ fn settle<T: Versioned>(sides: Vec<Side<T>>, stamp: Option<(&str, u64)>) -> Sett
     }
 }
 
-fn fields_of(f: &ClientFile) -> ClientFields {
+pub(super) fn fields_of(f: &ClientFile) -> ClientFields {
     ClientFields {
         name: f.name.clone(),
         contact: f.contact.clone(),
@@ -467,10 +467,17 @@ pub fn stamp_change(
             )
             .fold(Ver::new(), |acc, v| acc.join(v))
     };
+    // A version that already covers everything known of its item and carries this
+    // change's revision was made by a resolution ([`resolve_entry`],
+    // [`resolve_fields`]) for this very commit: it keeps its version.
+    let resolved = |v: &Ver, known: Ver| v.get(writer) == revision && known.leq(v);
     for e in &mut new.entries {
         match old.entry(&e.name) {
             Some(o) if same_entry(o, e) && o.ver == e.ver => continue,
             _ => {}
+        }
+        if resolved(&e.ver, known(&e.name)) {
+            continue;
         }
         if in_conflict(&e.name) {
             return Err(StampError::EntryInConflict(e.name.clone()));
@@ -480,6 +487,14 @@ pub fn stamp_change(
     let mut tombstones = Vec::new();
     for o in &old.entries {
         if new.entry(&o.name).is_none() {
+            // Removed by a resolution: its tombstone is already in `new.removed`.
+            if new
+                .removed
+                .iter()
+                .any(|r| r.name == o.name && resolved(&r.ver, known(&o.name)))
+            {
+                continue;
+            }
             if in_conflict(&o.name) {
                 return Err(StampError::EntryInConflict(o.name.clone()));
             }
@@ -512,7 +527,13 @@ pub fn stamp_change(
         }
     }
     new.removed = kept;
-    if !fields_of(old).same(&fields_of(new)) {
+    let known_fields = old
+        .conflicts
+        .fields
+        .iter()
+        .fold(old.meta_ver.clone(), |acc, f| acc.join(&f.ver));
+    let resolved_fields = new.conflicts.fields.is_empty() && resolved(&new.meta_ver, known_fields);
+    if !fields_of(old).same(&fields_of(new)) && !resolved_fields {
         if !old.conflicts.fields.is_empty() {
             return Err(StampError::FieldsInConflict);
         }
@@ -553,11 +574,14 @@ pub enum ResolveError {
     NoConflict,
     #[error("there is no version {0}; the versions are numbered from 1")]
     NoSuchVersion(usize),
+    /// `--remove` for the client's own fields: they are kept in one version or another.
+    #[error("the client's details cannot be removed, only one of their versions kept")]
+    NotRemovable,
 }
 
 /// Resolves entry `name` to its side number `keep` (1-based, in [`entry_sides`] order):
 /// that side becomes the only one, with a version that covers every side, so no copy of
-/// the others brings them back.
+/// the others brings them back. Keeping a removal side removes the entry.
 pub fn resolve_entry(
     file: &mut ClientFile,
     name: &str,
@@ -566,11 +590,37 @@ pub fn resolve_entry(
     revision: u64,
     time: &str,
 ) -> Result<(), ResolveError> {
+    settle_entry(file, name, Some(keep), writer, revision, time)
+}
+
+/// Resolves entry `name` by removing it, whatever its sides hold: one tombstone that
+/// covers every side.
+pub fn resolve_entry_removed(
+    file: &mut ClientFile,
+    name: &str,
+    writer: &str,
+    revision: u64,
+    time: &str,
+) -> Result<(), ResolveError> {
+    settle_entry(file, name, None, writer, revision, time)
+}
+
+/// [`resolve_entry`] (`Some(side)`) and [`resolve_entry_removed`] (`None`).
+fn settle_entry(
+    file: &mut ClientFile,
+    name: &str,
+    keep: Option<usize>,
+    writer: &str,
+    revision: u64,
+    time: &str,
+) -> Result<(), ResolveError> {
     let sides = entry_sides(file, name).len();
     if sides < 2 {
         return Err(ResolveError::NoConflict);
     }
-    if keep == 0 || keep > sides {
+    if let Some(keep) = keep
+        && (keep == 0 || keep > sides)
+    {
         return Err(ResolveError::NoSuchVersion(keep));
     }
     let covered = entry_sides(file, name)
@@ -581,6 +631,8 @@ pub fn resolve_entry(
         })
         .fold(Ver::new(), |a, v| a.join(v))
         .with(writer, revision);
+    // The entry keeps its place in the list (the first place its name had).
+    let position = file.entries.iter().position(|e| e.name == name);
     let mut lives: Vec<Entry> = Vec::new();
     let mut i = 0;
     while i < file.entries.len() {
@@ -590,7 +642,7 @@ pub fn resolve_entry(
             i += 1;
         }
     }
-    let position = file.entries.len().min(i);
+    let position = position.unwrap_or(file.entries.len());
     let mut others = Vec::new();
     for e in std::mem::take(&mut file.conflicts.entries) {
         if e.name == name {
@@ -601,17 +653,18 @@ pub fn resolve_entry(
     }
     file.conflicts.entries = others;
     file.removed.retain(|r| r.name != name);
-    if keep <= lives.len() {
-        let mut e = lives.swap_remove(keep - 1);
-        e.ver = covered;
-        e.updated = time.to_string();
-        file.entries.insert(position, e);
-    } else {
-        file.removed.push(Removal {
+    match keep {
+        Some(keep) if keep <= lives.len() => {
+            let mut e = lives.swap_remove(keep - 1);
+            e.ver = covered;
+            e.updated = time.to_string();
+            file.entries.insert(position, e);
+        }
+        _ => file.removed.push(Removal {
             name: name.to_string(),
             ver: covered,
             time: time.to_string(),
-        });
+        }),
     }
     Ok(())
 }
@@ -641,5 +694,17 @@ pub fn resolve_fields(
         set_fields(file, chosen);
     }
     file.meta_ver = covered;
+    Ok(())
+}
+
+/// Resolves the removal of the whole client on another device (docs/format.md#merge,
+/// rule 5) by keeping the client: the removal marks go. The client's next locator row
+/// covers the removals (a merged row's version is the join of every row, tombstones
+/// included), so no copy of them brings the removal back.
+pub fn resolve_client_kept(file: &mut ClientFile) -> Result<(), ResolveError> {
+    if file.conflicts.removed.is_empty() {
+        return Err(ResolveError::NoConflict);
+    }
+    file.conflicts.removed.clear();
     Ok(())
 }

@@ -141,6 +141,14 @@ pub enum VaultError {
         #[source]
         source: crate::sync::StampError,
     },
+    /// A resolution that does not fit the conflict (docs/format.md#merge); `target` is
+    /// `CLIENT` or `CLIENT/ENTRY`.
+    #[error("{target}: {source}")]
+    Resolve {
+        target: String,
+        #[source]
+        source: crate::sync::ResolveError,
+    },
     #[error("the vault was rotated to generation {0} while this command read it")]
     RotatedMeanwhile(u64),
     #[error(transparent)]

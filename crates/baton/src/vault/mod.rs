@@ -8,6 +8,7 @@ mod init;
 mod open;
 mod passwd;
 mod read;
+mod resolve;
 pub mod rollback;
 mod shards;
 mod state;
