@@ -99,6 +99,9 @@ pub enum Command {
     },
     /// Decrypt and check every file: index, client files, audit chain
     Verify(JsonArg),
+    /// Sync a vault kept in a git repository: commit the vault folder, fetch and merge
+    /// the upstream, merge the writers' heads, push (uses your own git and its remotes)
+    Sync(SyncArgs),
     /// Export a client's complete credential package (age file or printable sheet)
     Export(ExportArgs),
     /// Delete former clients whose retention has passed (a dry run without --yes)
@@ -988,4 +991,17 @@ mod tests {
         assert!(holder("=age1x").is_err());
         assert!(holder("anna=AGE-SECRET-KEY-1QQQQ").is_err());
     }
+}
+
+#[derive(Args, Debug)]
+pub struct SyncArgs {
+    /// Commit and merge, but do not push
+    #[arg(long)]
+    pub no_push: bool,
+    /// Change nothing: show what would be committed and how far the upstream is ahead
+    /// (as of the last fetch)
+    #[arg(long, conflicts_with = "no_push")]
+    pub dry_run: bool,
+    #[command(flatten)]
+    pub json: JsonArg,
 }

@@ -64,6 +64,7 @@ fn run(cli: Cli) -> Result<()> {
         Command::Rotate(a) => cmd::rotate::run(&ctx, a),
         Command::Audit { verify, json } => cmd::audit::cmd_audit(&ctx, verify, json.json),
         Command::Verify(j) => cmd::verify::cmd_verify(&ctx, j.json),
+        Command::Sync(a) => cmd::sync::cmd_sync(&ctx, a),
         Command::Key(k) => cmd::key::cmd_key(&ctx, k),
         Command::Emergency(c) => cmd::emergency::run(&ctx, c),
         Command::Recover(a) => cmd::emergency::recover(&ctx, a),

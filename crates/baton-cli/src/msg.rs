@@ -22,6 +22,9 @@ pub const EXIT_USAGE: i32 = 2;
 pub const EXIT_AUTH: i32 = 3;
 pub const EXIT_INTEGRITY: i32 = 4;
 pub const EXIT_LOCKED: i32 = 5;
+/// `sync` only: git could not merge or push; the message says what state the
+/// repository is in (nothing is lost).
+pub const EXIT_SYNC: i32 = 6;
 
 /// The exit code table of `baton --help` (and of the man page); the README repeats it.
 pub const EXIT_CODES_HELP: &str = "\
@@ -33,6 +36,8 @@ Exit codes:
   4   integrity problem (tampering or damage detected)
   5   vault locked by another baton process (while it rotates the keys, readers
       and 'status --check' wait too: try again when it finishes)
+  6   'sync' only: git could not merge or push (the message says what state the
+      repository is in; nothing is lost)
   10  'status --check' only: key rotation due
   11  'status --check' only: integrity problem or interrupted rotation (with
       --verify also: conflicts between devices' versions to resolve)";
@@ -516,6 +521,11 @@ const CONFLICTS: &[(&str, &str, &str)] = &[
         "--keep",
         "--remove",
         "keep one version with --keep N, or remove the item with --remove",
+    ),
+    (
+        "--dry-run",
+        "--no-push",
+        "--dry-run changes nothing, so there is nothing to keep from the upstream; give one of them",
     ),
     (
         "--resume",
@@ -1406,6 +1416,96 @@ pub fn esc(s: &str) -> String {
         }
     }
     out
+}
+
+/// Where `baton sync` left the repository when it stopped.
+fn sync_left(left: Option<&str>) -> String {
+    match left {
+        Some(c) => format!(
+            "this sync's changes are committed locally as {} (not pushed); the work tree is clean",
+            &c[..12.min(c.len())]
+        ),
+        None => "nothing was committed; the repository is as it was".to_string(),
+    }
+}
+
+/// Why `baton sync` stopped (docs/format.md#git).
+pub fn sync_failed(e: &baton::git::SyncError) -> Failure {
+    use baton::git::SyncError as E;
+    let left = sync_left(e.left());
+    match e {
+        E::GitMissing => Failure::new(e.to_string())
+            .hint("install git (apt install git, brew install git), or sync the folder another way"),
+        E::Io(_) => Failure::new(e.to_string()).hint("check that git runs: 'git --version'"),
+        E::NotARepository(p) => Failure::new(format!("{} is not in a git repository", shown(p)))
+            .hint("'baton sync' needs a vault kept in git: 'git init' the folder (or a folder above it) and add a remote"),
+        E::Locked => Failure::new(e.to_string())
+            .hint("wait for the other baton command to finish; the lock is released when it exits")
+            .code(EXIT_LOCKED),
+        E::Detached => Failure::new(e.to_string())
+            .hint("check out the branch the vault is kept on ('git switch main'), then sync again"),
+        E::Busy(_) => Failure::new(e.to_string())
+            .hint("finish or abort it first ('git status' says how), then sync again"),
+        E::StagedOutside(_) => Failure::new(e.to_string())
+            .hint("commit or unstage them first ('git restore --staged PATH'): a sync commits the vault folder only"),
+        E::NoUpstream { branch } => Failure::new(e.to_string())
+            .hint(format!("push it once with 'git push -u origin {branch}', or sync without pushing: 'baton sync --no-push'"))
+            .code(EXIT_SYNC),
+        E::Git { what: "push", .. } => Failure::new(e.to_string())
+            .hint(format!("{left}; fix the remote (network, credentials), then run 'baton sync' again"))
+            .code(EXIT_SYNC),
+        E::Git { .. } => Failure::new(e.to_string())
+            .hint(format!("{left}; 'git status' shows the rest"))
+            .code(EXIT_SYNC),
+        E::Conflict { .. } => Failure::new(e.to_string())
+            .hint(format!("the merge was aborted and {left}; these files are not baton's to merge: settle them with git, then run 'baton sync' again"))
+            .code(EXIT_SYNC),
+        E::Open { .. } => Failure::new(e.to_string())
+            .hint(format!("the merge was aborted and {left}; the upstream's vault may be damaged or forged: check it with 'baton verify' in a separate clone"))
+            .code(EXIT_INTEGRITY),
+        E::Merge { .. } => Failure::new(e.to_string())
+            .hint(format!("git's merge is committed without it ({left}); readers still merge the heads; run 'baton sync' again"))
+            .code(EXIT_SYNC),
+        E::PushRaced(..) => Failure::new(e.to_string())
+            .hint(format!("{left}; run 'baton sync' again"))
+            .code(EXIT_SYNC),
+        _ => Failure::new(e.to_string()).hint(left).code(EXIT_SYNC),
+    }
+}
+
+pub fn sync_needs_passphrase() -> Failure {
+    Failure::new("'baton sync' opens the vault with the owner passphrase, not an emergency key")
+        .hint("after a takeover, sync with the new owner passphrase")
+}
+
+pub fn sync_header_choice(h: &baton::git::HeaderChoice) -> String {
+    use baton::git::Side;
+    format!(
+        "vault.json was changed on both sides: kept {} (generation {}); the other side's header change (generation {}) is lost and may need making again",
+        match h.kept {
+            Side::Ours => "this clone's",
+            Side::Theirs => "the upstream's",
+        },
+        h.generation,
+        h.dropped_generation
+    )
+}
+
+pub fn sync_kept_heads(n: usize) -> String {
+    format!(
+        "kept {n} head(s) of an older generation that a rotation on another clone removed (changes made here while it rotated); run 'baton status'"
+    )
+}
+
+pub const SYNC_NEW_PASSPHRASE: &str = "the passphrase was changed on another device: git's merge is committed, the writers' heads are merged in memory; run 'baton sync' again with the new passphrase";
+
+/// Clients in conflict after a sync (the terminal only; never a commit message).
+pub fn sync_conflicts(ids: &[String]) -> String {
+    format!(
+        "{} client(s) have versions in conflict from different devices: {}; 'baton status' and 'baton list' mark them",
+        ids.len(),
+        ids.join(", ")
+    )
 }
 
 #[cfg(test)]

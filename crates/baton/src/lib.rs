@@ -14,7 +14,7 @@
 //! | primitives | [`crypto`], [`slip39`], [`time`], [`audit`], [`client`], [`sync`] | keys and secrets, share math, dates, audit records, the client data model, versions and the merge of versions made apart |
 //! | storage | `store` (internal; its public types are re-exported here, its file helpers in [`fs`]) | the files of a vault folder: header, index, locator, catalog, shards, atomic writes |
 //! | the vault | [`vault`] | open, read, commit, verify, passphrase change, rollback memory |
-//! | features | [`emergency`], [`rotate`], [`export`], [`gdpr`], [`status`] | the handover, key rotation, client packages, GDPR duties, what needs attention |
+//! | features | [`emergency`], [`rotate`], [`export`], [`gdpr`], [`status`], [`git`] | the handover, key rotation, client packages, GDPR duties, what needs attention, `baton sync` through git |
 //! | output | [`render`] | printable pages: client sheets, holders' kits |
 //!
 //! # Example
@@ -67,6 +67,7 @@ pub mod emergency;
 pub mod export;
 pub mod gdpr;
 pub mod generate;
+pub mod git;
 pub mod otp;
 pub mod render;
 pub mod rotate;

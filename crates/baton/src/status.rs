@@ -186,7 +186,17 @@ fn folder_findings(
         });
     }
     for name in [CLIENTS_DIR, AUDIT_DIR] {
-        if !std::fs::symlink_metadata(path.join(name)).is_ok_and(|m| m.is_dir()) {
+        let meta = std::fs::symlink_metadata(path.join(name));
+        // git keeps no empty folder: a clone of a vault without clients has no
+        // `clients/` (docs/format.md#git); a writer creates it.
+        if name == CLIENTS_DIR
+            && meta
+                .as_ref()
+                .is_err_and(|e| e.kind() == std::io::ErrorKind::NotFound)
+        {
+            continue;
+        }
+        if !meta.is_ok_and(|m| m.is_dir()) {
             out.push(Finding::NotAFolder { name });
         }
     }

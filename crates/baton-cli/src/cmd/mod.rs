@@ -23,4 +23,5 @@ pub(crate) mod search;
 pub(crate) mod settings;
 pub(crate) mod show;
 pub(crate) mod status;
+pub(crate) mod sync;
 pub(crate) mod verify;

@@ -458,6 +458,16 @@ impl WriteLock {
         }
     }
 
+    /// A second handle on this same lock (a duplicate of its file descriptor: flock
+    /// locks belong to the open file, so the lock is held while either handle lives).
+    /// `baton sync` holds the lock across several opens of the vault while git changes
+    /// the folder in between.
+    pub fn share(&self) -> io::Result<WriteLock> {
+        Ok(WriteLock {
+            _file: self._file.try_clone()?,
+        })
+    }
+
     /// Whether another process holds the lock now (a running writer or rotation), for
     /// a process that does not hold it itself: a non-blocking shared lock is tried and
     /// released at once. Never creates `.lock` (the folder may be read-only).

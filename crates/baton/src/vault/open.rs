@@ -172,6 +172,20 @@ impl Vault {
         open(file)
     }
 
+    /// Opens for writing with the owner's passphrase under a lock the caller already
+    /// holds (`baton sync` keeps the lock while git changes the folder between opens).
+    /// The lock must be this vault folder's.
+    pub fn open_locked(
+        path: &Path,
+        passphrase: &Passphrase,
+        lock: &WriteLock,
+    ) -> Result<Vault, UnlockError> {
+        Self::with_header(path, |header| {
+            let lock = lock.share().map_err(io_err(path))?;
+            Self::open_header_with(path, passphrase, Some(lock), header)
+        })
+    }
+
     fn open_header(
         path: &Path,
         passphrase: &Passphrase,
@@ -179,6 +193,15 @@ impl Vault {
         header: Header,
     ) -> Result<Vault, UnlockError> {
         let lock = Self::lock_for(path, access)?;
+        Self::open_header_with(path, passphrase, lock, header)
+    }
+
+    fn open_header_with(
+        path: &Path,
+        passphrase: &Passphrase,
+        lock: Option<WriteLock>,
+        header: Header,
+    ) -> Result<Vault, UnlockError> {
         let derived = header.kdf.derive(passphrase)?;
         use subtle::ConstantTimeEq;
         let check_ok = bool::from(
@@ -310,6 +333,14 @@ impl Vault {
         for d in [CLIENTS_DIR, AUDIT_DIR] {
             match fs::symlink_metadata(path.join(d)) {
                 Ok(m) if m.is_dir() => {}
+                // git keeps no empty folder: a clone of a vault without clients has no
+                // `clients/` (docs/format.md#git). Empty is what the state says then; a
+                // state that names client files reports each one missing.
+                Err(e) if e.kind() == io::ErrorKind::NotFound && d == CLIENTS_DIR => {
+                    if vault.lock.is_some() {
+                        fsio::create_private_dir(&path.join(d)).map_err(io_err(path))?;
+                    }
+                }
                 _ => return Err(IntegrityError::NotADirectory(d).into()),
             }
         }

@@ -150,6 +150,8 @@ impl Vault {
         s: &ClientRef,
         [format, vault_id, cid, id]: [&str; 4],
     ) -> Result<(), IntegrityError> {
+        // The header's id, not the index's: while several heads are merged at open the
+        // state's index is not set yet (check_state ties both to the header).
         if format != ClientFile::FORMAT
             || vault_id != self.header.vault_id
             || cid != s.cid
@@ -160,5 +162,65 @@ impl Vault {
             });
         }
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::fs;
+    use std::path::Path;
+
+    use crate::crypto::secret::Passphrase;
+    use crate::vault::changes::{EntryFields, NewClient};
+    use crate::vault::{Access, Vault};
+
+    const PASS: &str = "two folders, one entry";
+
+    fn copy_new_files(from: &Path, to: &Path) {
+        for d in ["clients", "audit", "heads"] {
+            for e in fs::read_dir(from.join(d)).unwrap().flatten() {
+                let target = to.join(d).join(e.file_name());
+                if !target.exists() {
+                    fs::copy(e.path(), target).unwrap();
+                }
+            }
+        }
+    }
+
+    fn edit(v: &mut Vault, user: &str) {
+        let fields = EntryFields {
+            user: Some(user.into()),
+            ..Default::default()
+        };
+        v.edit_entry("acme", "web", fields, None).unwrap();
+    }
+
+    /// Regression: the merge at open read the versions' client files before the
+    /// state's index was set, and refused each one as "belongs to another client or
+    /// vault" (found by `baton sync`, crates/baton-cli/tests/git_sync.rs).
+    #[test]
+    fn one_entry_edited_in_two_folders_opens_as_a_conflict() {
+        let dir = tempfile::tempdir().unwrap();
+        let (a, b) = (dir.path().join("a"), dir.path().join("b"));
+        let mut v = crate::vault::test_vault(&a, PASS);
+        v.add_client(NewClient {
+            id: "acme".into(),
+            ..Default::default()
+        })
+        .unwrap();
+        v.add_entry("acme", "web", EntryFields::default()).unwrap();
+        drop(v);
+        fs::create_dir_all(&b).unwrap();
+        for d in ["clients", "audit", "heads"] {
+            fs::create_dir_all(b.join(d)).unwrap();
+        }
+        fs::copy(a.join("vault.json"), b.join("vault.json")).unwrap();
+        copy_new_files(&a, &b);
+        let pass = Passphrase::new(PASS.into());
+        edit(&mut Vault::open(&a, &pass, Access::Write).unwrap(), "on-a");
+        edit(&mut Vault::open(&b, &pass, Access::Write).unwrap(), "on-b");
+        copy_new_files(&b, &a);
+        let v = Vault::open(&a, &pass, Access::Read).unwrap();
+        assert_eq!(v.conflicted_clients(), vec!["acme".to_string()]);
     }
 }
