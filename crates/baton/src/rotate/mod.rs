@@ -252,6 +252,17 @@ struct StateBody {
     /// replayed after an abort or a later write no longer matches and is refused.
     base_revision: u64,
     base_head: String,
+    /// The revision of the new generation's head: this writer's next (docs/format.md#
+    /// multi-writer); missing in state files of version 2 vaults (then the base's
+    /// plus one).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    new_revision: Option<u64>,
+}
+
+impl StateBody {
+    fn new_revision(&self) -> u64 {
+        self.new_revision.unwrap_or(self.base_revision + 1)
+    }
 }
 
 #[derive(Serialize)]
@@ -531,6 +542,9 @@ impl Vault {
             kept: self.kept_files().into_iter().map(|(f, _)| f).collect(),
             base_revision: self.index.revision,
             base_head: self.index.audit_head.hash.clone(),
+            new_revision: self
+                .is_multi_writer()
+                .then(|| self.next_own_revision()),
         };
         self.write_state(&body, &keys)?;
         fsio::fault_point("rotate: state written");
@@ -762,7 +776,7 @@ impl Vault {
                     && self.index.audit_head.hash == body.base_head
             }
             Side::New => {
-                self.header.generation == body.to && self.index.revision == body.base_revision + 1
+                self.header.generation == body.to && self.index.revision == body.new_revision()
             }
         };
         Ok((body, current || auth.is_some()))
@@ -1031,7 +1045,7 @@ impl Vault {
         // back.
         let mut next = self.index.clone();
         next.generation = body.to;
-        next.revision += 1;
+        next.revision = body.new_revision();
         next.updated = record.time.clone();
         next.recipients = body.header.recipients.clone();
         next.share_set = body.header.share_set.clone();
@@ -1339,6 +1353,7 @@ mod tests {
             kept: vec![],
             base_revision: v.index.revision,
             base_head: v.index.audit_head.hash.clone(),
+            new_revision: None,
         };
         serde_json::to_value(&body).unwrap()
     }
@@ -1521,6 +1536,7 @@ mod step_tests {
             kept: vec![],
             base_revision: v.index.revision,
             base_head: v.index.audit_head.hash.clone(),
+            new_revision: None,
         };
         v.write_state(&body, &keys).unwrap();
         (body, keys)

@@ -24,7 +24,7 @@ pub enum IntegrityError {
     IndexMismatch(&'static str),
     #[error("the index has format version {0}, written by a development build of baton before 0.1")]
     IndexVersion(u32),
-    #[error("the {kind}'s shard {shard} file {file} is missing (deleted)")]
+    #[error("the {kind}'s shard {shard} file {file} is missing (deleted, or not synced yet)")]
     ShardMissing {
         kind: ShardKind,
         shard: String,
@@ -36,7 +36,7 @@ pub enum IntegrityError {
     CatalogMismatch,
     #[error("vault.json names recipients that do not belong to this key (header altered)")]
     HeaderRecipients,
-    #[error("client '{client}': its file {file} is missing (deleted)")]
+    #[error("client '{client}': its file {file} is missing (deleted, or not synced yet)")]
     ClientMissing { client: String, file: String },
     #[error("client '{client}': its file was replaced, swapped or rolled back")]
     ClientModified { client: String },

@@ -145,7 +145,8 @@ impl Vault {
     ///
     /// A forged record older than that tail is found by `audit --verify`,
     /// `status --check --verify` and every rotation, which check the whole chain.
-    /// (With one chain per device this becomes the same check per chain.)
+    /// With one chain per writer (docs/format.md#multi-writer, "Audit log") this is
+    /// checked for this writer's chain and the legacy one.
     pub fn check_chain_for_write(&self) -> Result<(), AuditProblem> {
         let index = &self.index;
         if let Some(a) = &index.audit_archive {
@@ -166,7 +167,15 @@ impl Vault {
                     })
                     .collect()
             });
-        for (chain, head) in index.chains() {
+        // This writer's chain (and the legacy one): another writer's records may be
+        // its commit still syncing, and nothing is chained onto them here; `audit
+        // --verify`, `verify` and every rotation check every chain.
+        let own = self.own_chain();
+        for (chain, head) in index
+            .chains()
+            .into_iter()
+            .filter(|(c, _)| *c == own || c == audit::LEGACY_CHAIN)
+        {
             let first = index
                 .audit_archive
                 .as_ref()

@@ -193,6 +193,7 @@ impl Vault {
             removed_clients: Default::default(),
             heads: Some(Default::default()),
             merged: None,
+            waiting_heads: Vec::new(),
         };
         let detail = format!(
             "share set {} ({})",

@@ -88,6 +88,9 @@ pub struct Vault {
     /// Several writers' heads merged in memory (a reader's view; a writer commits it
     /// at open).
     pub(crate) merged: Option<Box<state::MergedView>>,
+    /// Heads in `heads/` whose files have not all arrived (a sync in progress): not
+    /// merged yet (docs/format.md#multi-writer).
+    pub(crate) waiting_heads: Vec<String>,
     /// Set when opening put a later generation's header back in place of another
     /// device's older `vault.json` (its generation; docs/format.md#header-conflicts).
     pub(crate) header_restored: Option<u64>,

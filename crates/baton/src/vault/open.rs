@@ -329,6 +329,7 @@ impl Vault {
             removed_clients: Default::default(),
             heads: None,
             merged: None,
+            waiting_heads: Vec::new(),
         };
         for d in [CLIENTS_DIR, AUDIT_DIR] {
             match fs::symlink_metadata(path.join(d)) {
@@ -367,14 +368,23 @@ impl Vault {
         Ok(vault)
     }
 
-    /// Audit records past a chain's head: one is the leftover of a write that crashed
-    /// before its commit; two or more mean the state was rolled back to an older,
-    /// genuine copy (docs/format.md#audit-log).
+    /// Audit records past this writer's chain's head: one is the leftover of a write
+    /// that crashed before its commit; two or more mean the state was rolled back to
+    /// an older, genuine copy (docs/format.md#audit-log).
     ///
     /// Probes the names after each head instead of listing `audit/`, so opening stays
     /// cheap however long the log grows.
-    pub(super) fn check_audit_tail(&self) -> Result<(), IntegrityError> {
-        for (chain, head) in self.index.chains() {
+    pub(crate) fn check_audit_tail(&self) -> Result<(), IntegrityError> {
+        // This writer's chain and the legacy one only: another writer's records above
+        // its head are its commits whose head has not arrived yet (docs/format.md#
+        // multi-writer, "Rollback and copies").
+        let own = self.own_chain();
+        for (chain, head) in self
+            .index
+            .chains()
+            .into_iter()
+            .filter(|(c, _)| *c == own || c == audit::LEGACY_CHAIN)
+        {
             let head = head.seq;
             let exists = |seq: u64| {
                 self.path

@@ -299,10 +299,12 @@ impl Vault {
             .max_by_key(|o| o.behind);
         if let Some(secret) = memory.machine_secret() {
             self.writer = crate::sync::writer::derive_keyed(&secret, &id, &self.path);
-            // A writer's merge is stamped with its own id and revision.
+            // A writer's merge is stamped with its own id and revision, and the
+            // rollback check of the audit tail is of its own chain.
             if self.merged.is_some() {
                 self.load_heads()?;
             }
+            self.check_audit_tail()?;
         }
         if mine.is_none() && memory.legacy(&id).is_some() {
             self.remember(memory.as_ref(), &folders);

@@ -138,6 +138,12 @@ impl Vault {
         out
     }
 
+    /// Heads in `heads/` whose files have not all arrived yet (a sync in progress),
+    /// so their changes are not shown yet.
+    pub fn waiting_heads(&self) -> &[String] {
+        &self.waiting_heads
+    }
+
     /// This folder's writer id (docs/format.md#writers).
     pub fn writer(&self) -> &str {
         &self.writer
@@ -226,12 +232,50 @@ impl Vault {
         if heads.is_empty() {
             return Err(IntegrityError::NoHead(self.header.generation));
         }
-        let bodies: Vec<HeadBody> = heads.iter().map(|h| h.body.clone()).collect();
+        // A head whose files have not all arrived (a sync in progress: a service may
+        // deliver a head before the files it names) waits; it is not merged, nothing
+        // it may need is removed meanwhile (`knows_every_head`), and it is read again
+        // once its files are here. If no head is complete, the error names what is
+        // missing.
+        let complete = |h: &HeadBody| {
+            h.index
+                .shard_files()
+                .all(|f| self.path.join(crate::store::CLIENTS_DIR).join(f).is_file())
+        };
+        let mut waiting: Vec<usize> = (0..heads.len())
+            .filter(|&i| !complete(&heads[i].body))
+            .collect();
+        if waiting.len() == heads.len() {
+            waiting.clear();
+        }
+        loop {
+            match self.load_from(&heads, &waiting) {
+                Ok(()) => break,
+                Err((e, Some(i))) if !waiting.contains(&i) && waiting.len() + 1 < heads.len() => {
+                    let _ = e;
+                    waiting.push(i);
+                }
+                Err((e, _)) => return Err(e),
+            }
+        }
+        self.waiting_heads = waiting.iter().map(|&i| heads[i].file.clone()).collect();
+        Ok(())
+    }
+
+    /// `load_heads` without the heads `waiting`; on a missing client file, the error
+    /// and the head (by position in `heads`) whose row named it.
+    fn load_from(
+        &mut self,
+        heads: &[ReadHead],
+        waiting: &[usize],
+    ) -> Result<(), (IntegrityError, Option<usize>)> {
+        let usable: Vec<usize> = (0..heads.len()).filter(|i| !waiting.contains(i)).collect();
+        let bodies: Vec<HeadBody> = usable.iter().map(|&i| heads[i].body.clone()).collect();
         let up = head::uncovered(&bodies);
         let mut state = HeadState {
-            files: heads
+            files: usable
                 .iter()
-                .map(|h| HeadInfo::of(&h.file, &h.body))
+                .map(|&i| HeadInfo::of(&heads[i].file, &heads[i].body))
                 .collect(),
             seen: bodies.iter().fold(Ver::new(), |acc, b| acc.join(&b.seen)),
             ..Default::default()
@@ -241,7 +285,7 @@ impl Vault {
         self.merged = None;
         if let [one] = up[..] {
             let h = &bodies[one];
-            self.check_share_set(&h.index)?;
+            self.check_share_set(&h.index).map_err(|e| (e, None))?;
             self.index = h.index.clone();
             state.settings_ver = h.settings_ver.clone();
             self.heads = Some(state);
@@ -254,8 +298,10 @@ impl Vault {
         let writer = self.writer.clone();
         let stamp = self.is_writable().then_some((writer.as_str(), stamp_rev));
         let chosen: Vec<&HeadBody> = up.iter().map(|&i| &bodies[i]).collect();
-        let (index, settings_ver, view) = self.merge_heads(&chosen, stamp)?;
-        self.check_share_set(&index)?;
+        let (index, settings_ver, view) = self
+            .merge_heads(&chosen, stamp)
+            .map_err(|(e, at)| (e, at.map(|j| usable[up[j]])))?;
+        self.check_share_set(&index).map_err(|e| (e, None))?;
         self.index = index;
         if let Some(s) = &mut self.heads {
             s.settings_ver = settings_ver;
@@ -274,7 +320,7 @@ impl Vault {
         &self,
         heads: &[&HeadBody],
         stamp: Option<(&str, u64)>,
-    ) -> Result<(IndexBody, Ver, MergedView), IntegrityError> {
+    ) -> Result<(IndexBody, Ver, MergedView), (IntegrityError, Option<usize>)> {
         enum Row {
             Live(ClientRef),
             Gone(Removal),
@@ -283,8 +329,9 @@ impl Vault {
         let mut catalogs: Vec<HashMap<String, ClientSummary>> = Vec::new();
         let mut view = MergedView::default();
         for (i, h) in heads.iter().enumerate() {
-            let (refs, removed) = self.load_locator(&h.index)?;
-            let summaries = self.catalog_of(&h.index, &refs)?;
+            let at = |e| (e, Some(i));
+            let (refs, removed) = self.load_locator(&h.index).map_err(at)?;
+            let summaries = self.catalog_of(&h.index, &refs).map_err(at)?;
             view.named.extend(h.index.shard_files().map(str::to_string));
             view.named.extend(refs.iter().map(|r| r.file.clone()));
             view.heads.push(h.index.clone());
@@ -340,18 +387,18 @@ impl Vault {
                 let summary = catalogs[*i]
                     .get(&c.cid)
                     .cloned()
-                    .ok_or(IntegrityError::CatalogMismatch)?;
+                    .ok_or((IntegrityError::CatalogMismatch, None))?;
                 view.refs.push(c.clone());
                 view.summaries.push(summary);
                 continue;
             }
             // Versions made apart: read them and merge entry by entry.
             let mut versions = Vec::with_capacity(kept.len());
-            for (_, r) in kept {
+            for (i, r) in kept {
                 versions.push(match r {
                     Row::Live(c) => ClientVersion::Live {
                         ver: c.ver.clone(),
-                        file: Box::new(self.read_client_file(&c)?),
+                        file: Box::new(self.read_client_file(&c).map_err(|e| (e, Some(i)))?),
                     },
                     Row::Gone(t) => ClientVersion::Removed(t),
                 });
@@ -373,9 +420,12 @@ impl Vault {
         // Two clients under one cid (only a forged or broken state makes that).
         let mut cids = HashSet::new();
         if let Some(c) = view.refs.iter().find(|c| !cids.insert(c.cid.clone())) {
-            return Err(IntegrityError::ClientMismatch {
-                client: c.id.clone(),
-            });
+            return Err((
+                IntegrityError::ClientMismatch {
+                    client: c.id.clone(),
+                },
+                None,
+            ));
         }
 
         // The vault-wide fields: the newest settings version, then the newest update,
