@@ -371,3 +371,46 @@ fn a_fifo_in_place_of_a_client_file_does_not_hang_a_read() {
         }
     }
 }
+
+/// format.md#resolve: "The vault-wide fields merge last-writer-wins by `settings_ver`,
+/// then `updated`, then writer id; the losing values are named in the merge's audit
+/// record." `merge_heads` picks one head's whole settings (holders, owner profile,
+/// drill, retention) and `commit_merge` records only the heads merged and the clients
+/// in conflict: two devices changing *different* settings apart lose one change
+/// without any record of it (and a concurrent `add-holder` can lose the new holder's
+/// row while the share set keeps its member).
+#[test]
+fn a_settings_change_lost_in_a_merge_is_named() {
+    let dir = tempfile::tempdir().unwrap();
+    let (a, b) = two_writers(dir.path());
+    Vault::open(&a, &pass(), Access::Write)
+        .unwrap()
+        .set_retention_months(24)
+        .unwrap();
+    Vault::open(&b, &pass(), Access::Write)
+        .unwrap()
+        .set_owner_profile(baton::OwnerProfile {
+            name: "Max Admin".into(),
+            contact: "max@admin.example".into(),
+            ..Default::default()
+        })
+        .unwrap();
+    bring(&b, &a);
+    let mut v = Vault::open(&a, &pass(), Access::Write).unwrap();
+    assert!(v.merge().unwrap());
+    let both = v.index().retention_months == 24 && v.index().owner.contact == "max@admin.example";
+    let merge = v
+        .audit_log()
+        .0
+        .into_iter()
+        .rfind(|r| r.action.as_str() == "vault.merge")
+        .unwrap();
+    assert!(
+        both || merge.detail.contains("retention") || merge.detail.contains("owner"),
+        "a settings change made on one device was dropped by the merge without a word \
+         (retention {}, owner contact {:?}; merge record: {:?})",
+        v.index().retention_months,
+        v.index().owner.contact,
+        merge.detail
+    );
+}
