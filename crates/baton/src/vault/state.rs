@@ -766,4 +766,52 @@ mod review_v3_tests {
             "reading the audit log of an authentic head with huge archive counts panicked"
         );
     }
+
+    /// Every read of a head is bounded (1 MiB), but a head's `deferred` list is not:
+    /// while one writer is offline (a laptop in a drawer, format.md#mw-commit "A writer
+    /// that never writes again keeps such files"), every commit of another adds its
+    /// replaced client file and shards (about 3 × 52 bytes) to its head. After some
+    /// thousands of commits the writer writes a head that no reader accepts ("not a
+    /// readable file of a head's size"), and the vault no longer opens anywhere.
+    #[test]
+    fn a_head_that_keeps_many_files_stays_readable() {
+        use crate::audit::{AuditAction, AuditEvent};
+        let dir = tempfile::tempdir().unwrap();
+        let mut v = crate::vault::test_vault(&dir.path().join("v"), PASS);
+        let writer = v.writer.clone();
+        let revision = v.index.revision;
+        {
+            let h = v.heads.as_mut().unwrap();
+            // A writer that has seen none of this writer's replacements (offline).
+            h.files.push(HeadInfo {
+                file: format!("{OTHER}.g1.age"),
+                writer: OTHER.into(),
+                revision: 1,
+                seen: Ver::of(OTHER, 1),
+                deferred: vec![],
+            });
+            let own = h.files.iter_mut().find(|i| i.writer == writer).unwrap();
+            // What about 7 000 commits while that writer was away leave behind.
+            own.deferred = (0..22_000u64)
+                .map(|i| head::Deferred {
+                    file: format!("{:032x}.age", u128::from(i) + (1u128 << 120)),
+                    since: revision,
+                })
+                .collect();
+        }
+        v.commit(
+            AuditEvent::new(AuditAction::SettingsRetention, None, "x"),
+            vec![],
+            &[],
+        )
+        .unwrap();
+        let path = v.path.clone();
+        drop(v);
+        let opened = Vault::open(&path, &Passphrase::new(PASS.into()), Access::Read);
+        assert!(
+            opened.is_ok(),
+            "the writer's own head is refused by every reader: {:?}",
+            opened.err().map(|e| e.to_string())
+        );
+    }
 }
