@@ -450,3 +450,89 @@ fn the_index_left_by_an_interrupted_upgrade_is_removed_or_reported() {
         "the version 2 index stays in the upgraded vault and nothing names it"
     );
 }
+
+/// The consequence of the rollback above on the next write: writer a's files of the
+/// hidden commits carry a's id and no state names them any more, so
+/// `remove_own_leftovers` takes them for the leftovers of a crashed write and deletes
+/// them. The committed client `secret` (its client file with the password) is then
+/// gone for good on every device, although a's machine remembered having seen it.
+#[test]
+fn a_rolled_back_writer_never_deletes_its_own_committed_files() {
+    let dir = tempfile::tempdir().unwrap();
+    let a = dir.path().join("a");
+    init(&a);
+    let seen = dir.path().join("seen");
+    let remembered = |access| {
+        Vault::open(&a, &pass(), access)
+            .and_then(|v| Ok(v.guard_rollback(Box::new(SeenFolder::new(&seen)))?))
+    };
+    let wa = {
+        let mut v = remembered(Access::Write).unwrap();
+        add(&mut v, "first", "f");
+        v.writer().to_string()
+    };
+    let head = a.join("heads").join(format!("{wa}.g1.age"));
+    let old_head = fs::read(&head).unwrap();
+    let old_records = names(&a.join("audit"));
+    let old_clients = names(&a.join("clients"));
+    let b = dir.path().join("b");
+    fresh_copy(&a, &b);
+    {
+        let mut v = remembered(Access::Write).unwrap();
+        add(&mut v, "secret", "s");
+    }
+    let committed: BTreeSet<String> = names(&a.join("clients"))
+        .difference(&old_clients)
+        .cloned()
+        .collect();
+    add(
+        &mut Vault::open(&b, &pass(), Access::Write).unwrap(),
+        "beta",
+        "b",
+    );
+    fs::write(&head, old_head).unwrap();
+    for n in names(&a.join("audit")).difference(&old_records) {
+        if n.starts_with(&wa) {
+            fs::remove_file(a.join("audit").join(n)).unwrap();
+        }
+    }
+    bring(&b, &a);
+    if let Ok(mut v) = remembered(Access::Write) {
+        let _ = v.add_client(NewClient {
+            id: "next".into(),
+            ..Default::default()
+        });
+    }
+    let left = names(&a.join("clients"));
+    assert!(
+        committed.iter().all(|f| left.contains(f)),
+        "writer a deleted the files of its own committed (then rolled back) change: {:?}",
+        committed.difference(&left).collect::<Vec<_>>()
+    );
+}
+
+/// A DoS by one planted file: any file in `heads/` whose name parses as a head of the
+/// current generation (also as a sync service's conflicted copy of one) that does not
+/// decrypt or authenticate refuses the whole vault (`read_heads` returns the first
+/// error), for every command that opens it, `get` and `export` included. A forged
+/// head can be ignored and named without loss (it cannot be believed anyway, and
+/// deleting a genuine head is already possible); refusing everything only helps the
+/// attacker. (Design question more than bug; the threat model says "refused if forged".)
+#[test]
+fn a_planted_file_in_heads_does_not_lock_the_owner_out() {
+    let dir = tempfile::tempdir().unwrap();
+    let a = dir.path().join("a");
+    init(&a);
+    fs::write(
+        a.join("heads")
+            .join("0123456789abcdef.g1 (conflicted copy 2026-12-01 154500).age"),
+        b"junk",
+    )
+    .unwrap();
+    let v = Vault::open(&a, &pass(), Access::Read);
+    assert!(
+        v.as_ref().is_ok_and(|v| v.client("acme").is_ok()),
+        "one junk file in heads/ makes every command fail: {:?}",
+        v.err().map(|e| e.to_string())
+    );
+}
