@@ -536,3 +536,33 @@ fn a_planted_file_in_heads_does_not_lock_the_owner_out() {
         v.err().map(|e| e.to_string())
     );
 }
+
+/// The converse order: another writer's head arrives before its audit records (heads/
+/// and clients/ synced first). Every write here is then refused as a damaged audit log
+/// (`check_chain_for_write` wants every record of every chain the state pins, and the
+/// newest 64 of each decrypted), naming a record that is only still syncing; the merge
+/// cannot be committed either. A chain this writer does not extend could be checked
+/// at the records present, or its missing tail reported as "still arriving".
+#[test]
+fn another_writers_head_arriving_before_its_records_does_not_block_writes() {
+    let dir = tempfile::tempdir().unwrap();
+    let (a, b) = two_writers(dir.path());
+    add(
+        &mut Vault::open(&b, &pass(), Access::Write).unwrap(),
+        "beta",
+        "b",
+    );
+    deliver(&b, &a, "clients", |_| true);
+    let wb = writer_of(&b);
+    deliver(&b, &a, "heads", |n| n.starts_with(&wb));
+    let mut v = Vault::open(&a, &pass(), Access::Write).unwrap();
+    let r = v.add_client(NewClient {
+        id: "gamma".into(),
+        ..Default::default()
+    });
+    assert!(
+        r.is_ok(),
+        "a write is refused while another writer's records are still syncing: {}",
+        r.err().map(|e| e.to_string()).unwrap_or_default()
+    );
+}
