@@ -122,6 +122,9 @@ impl Vault {
     pub(crate) fn prepare_write(&mut self) -> Result<(), VaultError> {
         if !self.is_multi_writer() {
             self.upgrade()?;
+        } else {
+            // An upgrade interrupted after its header write left the index.
+            self.remove_upgraded_index();
         }
         if self.merged.is_some() {
             self.commit_merge()?;

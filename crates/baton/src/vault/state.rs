@@ -729,3 +729,139 @@ impl Vault {
         }
     }
 }
+
+/// Review of version 3 (branch review-v3): authenticated but hostile heads (a holder of
+/// the keys, a future second key holder, or a buggy writer) must not panic a reader.
+#[cfg(test)]
+mod review_v3_tests {
+    use super::*;
+    use crate::crypto::secret::Passphrase;
+    use crate::vault::Access;
+
+    const PASS: &str = "review v3 unit test";
+    const OTHER: &str = "bbbbbbbbbbbbbbbb";
+
+    fn put_head(v: &Vault, body: &HeadBody) {
+        let sealed = body.seal(&v.auth);
+        let p = v
+            .path
+            .join(head::head_file(&body.writer, body.index.generation));
+        fs::write(p, seal::encrypt(&v.recipients, &sealed)).unwrap();
+    }
+
+    fn opens_without_panic(path: &std::path::Path, then: fn(&Vault)) -> bool {
+        let path = path.to_path_buf();
+        std::panic::catch_unwind(move || {
+            if let Ok(v) = Vault::open(&path, &Passphrase::new(PASS.into()), Access::Read) {
+                then(&v);
+            }
+        })
+        .is_ok()
+    }
+
+    /// Two authentic heads that each cover the other (writer ids reused, or a hostile
+    /// key holder): `uncovered` returns no head at all, and `load_heads` goes on to
+    /// `merge_heads(&[])`, whose `expect("at least two heads")` panics on every open.
+    #[test]
+    fn heads_that_cover_each_other_do_not_panic_the_open() {
+        let dir = tempfile::tempdir().unwrap();
+        let v = crate::vault::test_vault(&dir.path().join("v"), PASS);
+        let mine = v.read_heads().unwrap().remove(0).body;
+        let mut a = mine.clone();
+        a.seen = a.seen.clone().with(OTHER, 1);
+        let mut b = mine.clone();
+        b.writer = OTHER.into();
+        b.index.revision = 1;
+        b.seen = Ver::of(OTHER, 1).with(&mine.writer, mine.index.revision);
+        b.deferred = vec![];
+        put_head(&v, &a);
+        put_head(&v, &b);
+        let path = v.path.clone();
+        drop(v);
+        assert!(
+            opens_without_panic(&path, |_| {}),
+            "opening a folder whose two heads cover each other panicked"
+        );
+    }
+
+    /// Counters in an authentic head are data: an archive whose per-chain counts add up
+    /// past u64::MAX makes `audit_raw` overflow (`through + sum`: a panic in debug, a
+    /// wrapped total in release that passes `list.len() == total` and then indexes
+    /// `list[off + i]` out of range). `baton audit` panics instead of naming the archive;
+    /// `check_chain_for_write` (`a.count(chain) + 1`) and `merge_heads` do the same sums.
+    #[test]
+    fn an_archive_with_overflowing_counts_does_not_panic_the_audit() {
+        let dir = tempfile::tempdir().unwrap();
+        let v = crate::vault::test_vault(&dir.path().join("v"), PASS);
+        let mut mine = v.read_heads().unwrap().remove(0).body;
+        let archive = br#"{"format":"baton-audit-archive","version":1,"records":[]}"#;
+        let bytes = seal::encrypt(&v.recipients, archive);
+        let file = crate::audit::archive_file(1);
+        fs::write(v.path.join(crate::audit::AUDIT_DIR).join(&file), &bytes).unwrap();
+        mine.index.audit_archive = Some(crate::audit::AuditArchive {
+            file,
+            through: 0,
+            sha256: crate::store::sha256_hex(&bytes),
+            // 1 + u64::MAX wraps to 0 = the archive's length in a release build; then
+            // this writer's one archived record is `list[off]` of an empty list.
+            chains: [(mine.writer.clone(), 1), (OTHER.to_string(), u64::MAX)].into(),
+        });
+        put_head(&v, &mine);
+        let path = v.path.clone();
+        drop(v);
+        assert!(
+            opens_without_panic(&path, |v| {
+                let _ = v.audit_log();
+            }),
+            "reading the audit log of an authentic head with huge archive counts panicked"
+        );
+    }
+
+    /// Every read of a head is bounded (1 MiB), but a head's `deferred` list is not:
+    /// while one writer is offline (a laptop in a drawer, format.md#mw-commit "A writer
+    /// that never writes again keeps such files"), every commit of another adds its
+    /// replaced client file and shards (about 3 × 52 bytes) to its head. After some
+    /// thousands of commits the writer writes a head that no reader accepts ("not a
+    /// readable file of a head's size"), and the vault no longer opens anywhere.
+    #[test]
+    fn a_head_that_keeps_many_files_stays_readable() {
+        use crate::audit::{AuditAction, AuditEvent};
+        let dir = tempfile::tempdir().unwrap();
+        let mut v = crate::vault::test_vault(&dir.path().join("v"), PASS);
+        let writer = v.writer.clone();
+        let revision = v.index.revision;
+        {
+            let h = v.heads.as_mut().unwrap();
+            // A writer that has seen none of this writer's replacements (offline).
+            h.files.push(HeadInfo {
+                file: format!("{OTHER}.g1.age"),
+                writer: OTHER.into(),
+                revision: 1,
+                seen: Ver::of(OTHER, 1),
+                deferred: vec![],
+            });
+            let own = h.files.iter_mut().find(|i| i.writer == writer).unwrap();
+            // What about 7 000 commits while that writer was away leave behind.
+            own.deferred = (0..22_000u64)
+                .map(|i| head::Deferred {
+                    file: format!("{:032x}.age", u128::from(i) + (1u128 << 120)),
+                    since: revision,
+                })
+                .collect();
+        }
+        v.commit(
+            AuditEvent::new(AuditAction::SettingsRetention, None, "x"),
+            vec![],
+            &[],
+        )
+        .unwrap();
+        let path = v.path.clone();
+        drop(v);
+        let opened = Vault::open(&path, &Passphrase::new(PASS.into()), Access::Read);
+        assert!(
+            opened.is_ok(),
+            "the writer's own head is refused by every reader: {:?}",
+            opened.err().map(|e| e.to_string())
+        );
+    }
+}
