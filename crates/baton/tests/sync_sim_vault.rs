@@ -269,20 +269,21 @@ fn run(service: Service, seed: u64, ops: usize) {
             }),
             // Items in conflict wait for a resolve; a resolve finds nothing to do; a
             // file of a half-synced folder has not arrived yet.
-            Err(e @ (VaultError::InConflict { .. }
-            | VaultError::Resolve { .. }
-            | VaultError::Integrity(
-                baton::IntegrityError::ClientMissing { .. }
-                | baton::IntegrityError::ShardMissing { .. },
-            ))) => {
+            Err(
+                e @ (VaultError::InConflict { .. }
+                | VaultError::Resolve { .. }
+                | VaultError::Integrity(
+                    baton::IntegrityError::ClientMissing { .. }
+                    | baton::IntegrityError::ShardMissing { .. },
+                )),
+            ) => {
                 refused += 1;
-                *why
-                    .entry(match e {
-                        VaultError::InConflict { .. } => "in conflict",
-                        VaultError::Resolve { .. } => "nothing to resolve",
-                        _ => "missing file",
-                    })
-                    .or_default() += 1;
+                *why.entry(match e {
+                    VaultError::InConflict { .. } => "in conflict",
+                    VaultError::Resolve { .. } => "nothing to resolve",
+                    _ => "missing file",
+                })
+                .or_default() += 1;
             }
             Err(e) => panic!("seed {seed} step {step}: device {d}: {what}: {e}"),
         }

@@ -124,18 +124,23 @@ impl AuditArchive {
         }
     }
 
-    /// Where `chain`'s records start in the archive's list.
+    /// Where `chain`'s records start in the archive's list (saturating: counts come
+    /// from a head, and `total` tells a list that does not add up).
     pub fn offset(&self, chain: &str) -> u64 {
         if chain == LEGACY_CHAIN {
             return 0;
         }
-        self.through
-            + self
-                .chains
-                .iter()
-                .filter(|(k, _)| k.as_str() < chain)
-                .map(|(_, n)| n)
-                .sum::<u64>()
+        self.chains
+            .iter()
+            .filter(|(k, _)| k.as_str() < chain)
+            .fold(self.through, |acc, (_, n)| acc.saturating_add(*n))
+    }
+
+    /// How many records the archive holds in all, if the counts add up at all.
+    pub fn total(&self) -> Option<u64> {
+        self.chains
+            .values()
+            .try_fold(self.through, |acc, n| acc.checked_add(*n))
     }
 }
 

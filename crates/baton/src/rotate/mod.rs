@@ -248,6 +248,16 @@ struct StateBody {
     /// (docs/format.md#mw-commit): the new generation needs none of them.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     kept: Vec<String>,
+    /// The heads of the old generation the rotation merged: `[file in heads/,
+    /// SHA-256]`. Only these are removed with the old generation; a head that arrived
+    /// or changed meanwhile holds a change the new generation lacks and stays, reported
+    /// (docs/format.md#mw-rotation).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    old_heads: Vec<[String; 2]>,
+    /// The writer that started the rotation: an undo removes its head of the new
+    /// generation (and the undoing writer's own), never another writer's.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    writer: String,
     /// The index revision and audit head the rotation started from: a state file
     /// replayed after an abort or a later write no longer matches and is refused.
     base_revision: u64,
@@ -540,11 +550,20 @@ impl Vault {
                 })
                 .collect(),
             kept: self.kept_files().into_iter().map(|(f, _)| f).collect(),
+            old_heads: self
+                .heads
+                .iter()
+                .flat_map(|h| &h.files)
+                .filter_map(|i| {
+                    let p = self.path.join(crate::store::head::HEADS_DIR).join(&i.file);
+                    let bytes = fsio::read_bounded(&p, crate::store::MAX_SHARD_BYTES).ok()?;
+                    Some([i.file.clone(), sha256_hex(&bytes)])
+                })
+                .collect(),
+            writer: self.writer.clone(),
             base_revision: self.index.revision,
             base_head: self.index.audit_head.hash.clone(),
-            new_revision: self
-                .is_multi_writer()
-                .then(|| self.next_own_revision()),
+            new_revision: self.is_multi_writer().then(|| self.next_own_revision()),
         };
         self.write_state(&body, &keys)?;
         fsio::fault_point("rotate: state written");
@@ -741,7 +760,8 @@ impl Vault {
     ) -> Result<(StateBody, bool), RotateError> {
         let name = header::rotation_file(to);
         let forged = || RotateError::StateForged(name.clone());
-        let bytes = fs::read(self.path.join(&name)).map_err(|_| forged())?;
+        let bytes = fsio::read_bounded(&self.path.join(&name), crate::store::MAX_SHARD_BYTES)
+            .map_err(|_| forged())?;
         let plain = seal::decrypt(self.identity(), &bytes).map_err(|_| forged())?;
         let env: EnvelopeIn = serde_json::from_slice(&plain).map_err(|_| forged())?;
         if env.format != "baton-rotation" || env.version != 1 {
@@ -821,19 +841,38 @@ impl Vault {
         let clients_dir = self.path.join(CLIENTS_DIR);
         let audit_dir = self.path.join(AUDIT_DIR);
         let total = stored.len();
-        // A head of the new generation is the leftover of an interrupted run of this
-        // rotation (perhaps by another writer): this run writes the files it named
-        // anew, so it must go first.
+        // A head of the new generation that names only files of this rotation's plan
+        // is the leftover of an interrupted run of it (perhaps by another writer):
+        // this run writes those files anew, so it must go first. Any other is another
+        // writer's rotation: this one stops before writing anything.
         if let Ok(rd) = fs::read_dir(self.path.join(crate::store::head::HEADS_DIR)) {
+            let planned: HashSet<&str> = body.files.iter().map(|[_, n]| n.as_str()).collect();
             for e in rd.flatten() {
                 let name = e.file_name().to_string_lossy().to_string();
-                if crate::store::head::parse_head_file(&name).is_some_and(|(_, g)| g == body.to) {
-                    fsio::remove_durable(&e.path())
-                        .map_err(vault::io_err(&e.path()))
-                        .map_err(|e| before(e.into()))?;
+                let Some((writer, g)) = crate::store::head::parse_head_file(&name) else {
+                    continue;
+                };
+                if g != body.to {
+                    continue;
                 }
+                let ours = fsio::read_bounded(&e.path(), crate::store::MAX_SHARD_BYTES)
+                    .ok()
+                    .and_then(|b| seal::decrypt(keys.owner.identity(), &b).ok())
+                    .and_then(|p| crate::store::head::HeadBody::open(&p, &keys.auth, &writer).ok())
+                    .is_some_and(|h| h.index.shard_files().all(|f| planned.contains(f)));
+                if !ours {
+                    return Err(before(RotateError::VerifyFailed(format!(
+                        "{}/{name}: another device's rotation to generation {} (let it sync, then open the vault again)",
+                        crate::store::head::HEADS_DIR,
+                        body.to
+                    ))));
+                }
+                fsio::remove_durable(&e.path())
+                    .map_err(vault::io_err(&e.path()))
+                    .map_err(|e| before(e.into()))?;
             }
         }
+
         // Opened before the first write, so that syncing through it reports any
         // write-back error of the files written after (syncfs, Linux 5.8 and later).
         let batch = fsio::SyncBatch::open(&clients_dir)
@@ -1140,6 +1179,7 @@ impl Vault {
             let file = file.rsplit('/').next().unwrap_or_default().to_string();
             self.heads = Some(crate::vault::HeadState {
                 files: vec![crate::vault::HeadInfo::of(&file, &head_body)],
+                seen_all: head_body.seen.clone(),
                 seen: head_body.seen,
                 settings_ver: head_body.settings_ver,
             });
@@ -1210,13 +1250,16 @@ impl Vault {
             }
         }
         old.push(self.path.join(header::index_file(body.from)));
-        // Every writer's head of the old generation: the new head covers them all.
-        if let Ok(rd) = fs::read_dir(self.path.join(crate::store::head::HEADS_DIR)) {
-            for e in rd.flatten() {
-                let name = e.file_name().to_string_lossy().to_string();
-                if crate::store::head::parse_head_file(&name).is_some_and(|(_, g)| g == body.from) {
-                    old.push(e.path());
-                }
+        // The old generation's heads this rotation merged, unchanged since: the new
+        // head covers them. Another (one that arrived, or went on, meanwhile) stays.
+        for [file, sha] in &body.old_heads {
+            let p = self.path.join(crate::store::head::HEADS_DIR).join(file);
+            let same = fsio::read_bounded(&p, crate::store::MAX_SHARD_BYTES)
+                .is_ok_and(|b| sha256_hex(&b) == *sha);
+            if same
+                && crate::store::head::parse_head_file(file).is_some_and(|(_, g)| g == body.from)
+            {
+                old.push(p);
             }
         }
         // Names of the old generation only, in parallel (the folder is synced once
@@ -1285,13 +1328,12 @@ impl Vault {
             .collect();
         targets.push(self.path.join(header::index_file(body.to)));
         targets.push(self.path.join(AUDIT_DIR).join(audit::archive_file(body.to)));
-        // The new generation's head (whichever writer ran the rotation).
-        if let Ok(rd) = fs::read_dir(self.path.join(crate::store::head::HEADS_DIR)) {
-            targets.extend(rd.flatten().map(|e| e.path()).filter(|p| {
-                p.file_name()
-                    .and_then(|n| crate::store::head::parse_head_file(&n.to_string_lossy()))
-                    .is_some_and(|(_, g)| g == body.to)
-            }));
+        // The new generation's head of the writer that started this rotation and of
+        // this one (which may have resumed it); another writer's is its own rotation.
+        for w in [&body.writer, &self.writer] {
+            if crate::is_lower_hex(w, 16) {
+                targets.push(self.path.join(crate::store::head::head_file(w, body.to)));
+            }
         }
         for p in targets {
             match fs::remove_file(&p) {
@@ -1351,6 +1393,8 @@ mod tests {
             holders: v.index.holders.clone(),
             files: vec![],
             kept: vec![],
+            old_heads: vec![],
+            writer: String::new(),
             base_revision: v.index.revision,
             base_head: v.index.audit_head.hash.clone(),
             new_revision: None,
@@ -1534,6 +1578,8 @@ mod step_tests {
             holders: v.index.holders.clone(),
             files: vec![],
             kept: vec![],
+            old_heads: vec![],
+            writer: String::new(),
             base_revision: v.index.revision,
             base_head: v.index.audit_head.hash.clone(),
             new_revision: None,

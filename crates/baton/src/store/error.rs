@@ -5,7 +5,7 @@ use crate::store::shard::ShardKind;
 
 /// A problem with the integrity of the vault's files. Each variant names what is
 /// affected (docs/threat-model.md).
-#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+#[derive(Debug, Clone, thiserror::Error, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum IntegrityError {
     #[error("the index file {0} is missing")]

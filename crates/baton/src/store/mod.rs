@@ -19,6 +19,13 @@ use sha2::{Digest, Sha256};
 
 pub const CLIENTS_DIR: &str = "clients";
 
+/// Bounds of every read of a vault file (docs/format.md#names): only regular files,
+/// never through a symlink, never more than these. A client file holds at most a few
+/// attachments of 1 MiB each; a shard about 1/16 of every client's summary.
+pub const MAX_CLIENT_FILE_BYTES: u64 = 256 << 20;
+pub const MAX_SHARD_BYTES: u64 = 256 << 20;
+pub const MAX_ARCHIVE_BYTES: u64 = 1 << 30;
+
 pub(crate) fn sha256_hex(bytes: &[u8]) -> String {
     hex::encode(Sha256::digest(bytes))
 }

@@ -48,10 +48,9 @@ impl Vault {
         let mut records = Vec::new();
         let mut problems = Vec::new();
         let archive = index.audit_archive.as_ref().map(|a| {
-            let total = a.through + a.chains.values().sum::<u64>();
             let list = self
                 .read_archive(a)
-                .filter(|list| list.len() as u64 == total);
+                .filter(|list| Some(list.len() as u64) == a.total());
             if list.is_none() {
                 problems.push(AuditProblem::Archive(a.file.clone()));
             }
@@ -90,7 +89,15 @@ impl Vault {
                 match list {
                     Some(list) => {
                         for i in 0..n {
-                            let plain = list[(off + i) as usize].clone();
+                            // The counts add up to the list's length (checked above).
+                            let Some(plain) = usize::try_from(off.saturating_add(i))
+                                .ok()
+                                .and_then(|at| list.get(at))
+                                .cloned()
+                            else {
+                                problems.push(AuditProblem::Archive(a.file.clone()));
+                                break;
+                            };
                             if let Some(r) = check(i + 1, plain, &mut prev, &mut problems) {
                                 records.push(r);
                             }
@@ -98,11 +105,13 @@ impl Vault {
                     }
                     None => prev.clear(),
                 }
-                first = n + 1;
+                first = n.saturating_add(1);
             }
+            let mut missing_in_a_row = 0u32;
             for seq in first..=head.seq {
                 match self.read_record(chain, seq) {
                     Ok(plain) => {
+                        missing_in_a_row = 0;
                         if let Some(r) = check(seq, plain, &mut prev, &mut problems) {
                             records.push(r);
                         }
@@ -110,6 +119,12 @@ impl Vault {
                     Err(p) => {
                         problems.push(p);
                         prev.clear();
+                        // A head that pins a record far beyond what exists (damaged, or
+                        // hostile): name the first ones, not billions.
+                        missing_in_a_row += 1;
+                        if missing_in_a_row >= 64 {
+                            break;
+                        }
                     }
                 }
             }
@@ -151,8 +166,11 @@ impl Vault {
         let index = &self.index;
         if let Some(a) = &index.audit_archive {
             let pinned = audit::parse_archive_file(&a.file).is_some()
-                && fs::read(self.path.join(AUDIT_DIR).join(&a.file))
-                    .is_ok_and(|bytes| sha256_hex(&bytes) == a.sha256);
+                && crate::store::fsio::read_bounded(
+                    &self.path.join(AUDIT_DIR).join(&a.file),
+                    crate::store::MAX_ARCHIVE_BYTES,
+                )
+                .is_ok_and(|bytes| sha256_hex(&bytes) == a.sha256);
             if !pinned {
                 return Err(AuditProblem::Archive(a.file.clone()));
             }
@@ -179,9 +197,9 @@ impl Vault {
             let first = index
                 .audit_archive
                 .as_ref()
-                .map_or(1, |a| a.count(&chain) + 1);
+                .map_or(1, |a| a.count(&chain).saturating_add(1));
             if head.seq < first {
-                if head.seq + 1 < first {
+                if head.seq.saturating_add(1) < first {
                     return Err(AuditProblem::HeadMismatch);
                 }
                 continue;
@@ -227,7 +245,11 @@ impl Vault {
     /// The archive's records, if the file is the one the index pins and decrypts.
     pub(super) fn read_archive(&self, a: &audit::AuditArchive) -> Option<Vec<Zeroizing<Vec<u8>>>> {
         audit::parse_archive_file(&a.file)?;
-        let bytes = fs::read(self.path.join(AUDIT_DIR).join(&a.file)).ok()?;
+        let bytes = crate::store::fsio::read_bounded(
+            &self.path.join(AUDIT_DIR).join(&a.file),
+            crate::store::MAX_ARCHIVE_BYTES,
+        )
+        .ok()?;
         if sha256_hex(&bytes) != a.sha256 {
             return None;
         }

@@ -526,6 +526,7 @@ impl Vault {
             files,
             seen: seen.clone(),
             settings_ver,
+            seen_all: state.seen_all.join(&seen),
         });
         self.index = body.index;
         self.merged = None;

@@ -194,6 +194,8 @@ impl Vault {
             heads: Some(Default::default()),
             merged: None,
             waiting_heads: Vec::new(),
+            own_floor: 0,
+            refused_heads: Default::default(),
         };
         let detail = format!(
             "share set {} ({})",

@@ -91,6 +91,10 @@ pub struct Vault {
     /// Heads in `heads/` whose files have not all arrived (a sync in progress): not
     /// merged yet (docs/format.md#multi-writer).
     pub(crate) waiting_heads: Vec<String>,
+    /// The highest revision of this writer this machine remembers in this folder.
+    pub(crate) own_floor: u64,
+    /// Files in `heads/` that are no authentic head (ignored; `verify` reports them).
+    pub(crate) refused_heads: std::sync::Mutex<Vec<IntegrityError>>,
     /// Set when opening put a later generation's header back in place of another
     /// device's older `vault.json` (its generation; docs/format.md#header-conflicts).
     pub(crate) header_restored: Option<u64>,

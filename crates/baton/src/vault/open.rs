@@ -330,6 +330,8 @@ impl Vault {
             heads: None,
             merged: None,
             waiting_heads: Vec::new(),
+            own_floor: 0,
+            refused_heads: Default::default(),
         };
         for d in [CLIENTS_DIR, AUDIT_DIR] {
             match fs::symlink_metadata(path.join(d)) {
@@ -447,8 +449,8 @@ impl Vault {
     /// Reads, decrypts and authenticates the index of the header's generation.
     pub(crate) fn read_index(&self) -> Result<IndexBody, IntegrityError> {
         let name = self.header.index_file();
-        let bytes =
-            fs::read(self.path.join(&name)).map_err(|_| IntegrityError::IndexMissing(name))?;
+        let bytes = fsio::read_bounded(&self.path.join(&name), crate::store::MAX_SHARD_BYTES)
+            .map_err(|_| IntegrityError::IndexMissing(name))?;
         let plain =
             seal::decrypt(self.identity(), &bytes).map_err(|_| IntegrityError::IndexUnreadable)?;
         let index = IndexBody::open(&plain, &self.auth).map_err(|e| match e {

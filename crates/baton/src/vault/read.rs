@@ -1,8 +1,6 @@
 //! Reading clients (docs/format.md#opening): locator, catalog and client files, each
 //! checked against the index.
 
-use std::fs;
-
 use zeroize::Zeroizing;
 
 use crate::client::{ClientFile, ClientRef};
@@ -133,10 +131,11 @@ impl Vault {
             return Err(IntegrityError::ClientMismatch { client });
         }
         let p = self.path.join(CLIENTS_DIR).join(&s.file);
-        let bytes = fs::read(&p).map_err(|_| IntegrityError::ClientMissing {
-            client: client.clone(),
-            file: format!("{CLIENTS_DIR}/{}", s.file),
-        })?;
+        let bytes = crate::store::fsio::read_bounded(&p, crate::store::MAX_CLIENT_FILE_BYTES)
+            .map_err(|_| IntegrityError::ClientMissing {
+                client: client.clone(),
+                file: format!("{CLIENTS_DIR}/{}", s.file),
+            })?;
         if sha256_hex(&bytes) != s.sha256 {
             return Err(IntegrityError::ClientModified { client });
         }

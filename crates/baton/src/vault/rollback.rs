@@ -43,6 +43,9 @@ pub struct FolderRecord {
     pub revision: u64,
     /// The last states seen, oldest first.
     pub states: Vec<State>,
+    /// Version 3: the highest revision of each writer's head seen in this folder
+    /// (docs/format.md#multi-writer, "Rollback and copies").
+    pub writers: crate::sync::Ver,
 }
 
 /// Where a machine remembers the folders of each vault it opened.
@@ -118,6 +121,7 @@ impl SeenFolder {
             time: String::new(),
             revision: 0,
             states: vec![],
+            writers: crate::sync::Ver::new(),
         };
         for line in lines {
             let (key, value) = line.split_once(' ')?;
@@ -125,6 +129,13 @@ impl SeenFolder {
                 "folder" => r.folder = PathBuf::from(value),
                 "time" => r.time = value.to_string(),
                 "revision" => r.revision = value.parse().ok()?,
+                "writer" => {
+                    let (w, n) = value.split_once(' ')?;
+                    if !crate::is_lower_hex(w, 16) {
+                        return None;
+                    }
+                    r.writers = std::mem::take(&mut r.writers).with(w, n.parse().ok()?);
+                }
                 "state" => {
                     let mut p = value.split(' ');
                     let state = State {
@@ -154,6 +165,11 @@ impl SeenFolder {
         );
         for st in &r.states {
             s.push_str(&format!("state {} {} {}\n", st.revision, st.seq, st.hash));
+        }
+        for (w, n) in r.writers.iter() {
+            if crate::is_lower_hex(w, 16) {
+                s.push_str(&format!("writer {w} {n}\n"));
+            }
         }
         Some(s)
     }
@@ -278,6 +294,19 @@ impl Vault {
         {
             return Err(IntegrityError::VaultRolledBack { revision, seen });
         }
+        // Version 3: no writer's head may be older here than this machine saw it; the
+        // sum above misses one writer going back while another went on.
+        if let (Some(r), Some(h)) = (mine, &self.heads) {
+            for (w, n) in r.writers.iter() {
+                let here = h.seen_all.get(w);
+                if here < n {
+                    return Err(IntegrityError::VaultRolledBack {
+                        revision: here,
+                        seen: n,
+                    });
+                }
+            }
+        }
         let state = self.memory_state();
         self.older = folders
             .iter()
@@ -299,6 +328,7 @@ impl Vault {
             .max_by_key(|o| o.behind);
         if let Some(secret) = memory.machine_secret() {
             self.writer = crate::sync::writer::derive_keyed(&secret, &id, &self.path);
+            self.own_floor = mine.map_or(0, |r| r.writers.get(&self.writer));
             // A writer's merge is stamped with its own id and revision, and the
             // rollback check of the audit tail is of its own chain.
             if self.merged.is_some() {
@@ -332,10 +362,14 @@ impl Vault {
                 time: String::new(),
                 revision: 0,
                 states: vec![],
+                writers: crate::sync::Ver::new(),
             });
         let state = self.memory_state();
         record.time = crate::time::now();
         record.revision = record.revision.max(state.revision);
+        if let Some(h) = &self.heads {
+            record.writers = record.writers.join(&h.seen_all);
+        }
         if record.states.last() != Some(&state) {
             record.states.retain(|s| s.seq < state.seq);
             record.states.push(state);
@@ -363,6 +397,7 @@ mod tests {
 
     fn record(folder: &Path, revision: u64) -> FolderRecord {
         FolderRecord {
+            writers: crate::sync::Ver::new(),
             folder: folder.to_path_buf(),
             time: "2026-12-01T00:00:00Z".into(),
             revision,

@@ -33,11 +33,14 @@ impl Vault {
             return Err(damaged());
         }
         let p = self.path.join(CLIENTS_DIR).join(&r.file);
-        let bytes = std::fs::read(&p).map_err(|_| IntegrityError::ShardMissing {
-            kind,
-            shard: r.shard.clone(),
-            file: format!("{}/{}", CLIENTS_DIR, r.file),
-        })?;
+        let bytes =
+            crate::store::fsio::read_bounded(&p, crate::store::MAX_SHARD_BYTES).map_err(|_| {
+                IntegrityError::ShardMissing {
+                    kind,
+                    shard: r.shard.clone(),
+                    file: format!("{}/{}", CLIENTS_DIR, r.file),
+                }
+            })?;
         if sha256_hex(&bytes) != r.sha256 {
             return Err(damaged());
         }

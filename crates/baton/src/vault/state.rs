@@ -16,8 +16,10 @@ use crate::sync::{ClientVersion, Merged, Ver, merge_client, names};
 
 use super::Vault;
 
-/// The largest head file read: a head holds no client rows, only shard references.
-const MAX_HEAD_BYTES: u64 = 1 << 20;
+/// The largest head file read. A head holds no client rows, only shard references
+/// and the files it keeps for writers that have not synced (about 52 bytes each, so
+/// some 300,000 of them; docs/format.md#mw-commit).
+const MAX_HEAD_BYTES: u64 = 16 << 20;
 /// The most heads a folder may hold for one generation (one per writer and copy).
 const MAX_HEADS: usize = 4096;
 
@@ -38,6 +40,9 @@ pub(crate) struct HeadState {
     pub seen: Ver,
     /// The version of the vault-wide fields.
     pub settings_ver: Ver,
+    /// The join of every head's `seen`, also of heads still waiting for their files:
+    /// what the rollback memory compares (docs/format.md#multi-writer).
+    pub seen_all: Ver,
 }
 
 /// One head file as far as commits need it.
@@ -82,6 +87,9 @@ pub(crate) struct MergedView {
     pub named: HashSet<String>,
     /// The merged heads: writer and revision.
     pub from: Vec<(String, u64)>,
+    /// Vault-wide settings of heads made apart that the merge did not keep: "writer:
+    /// field, field" (named in the `vault.merge` record; docs/format.md#merge).
+    pub settings_dropped: Vec<String>,
 }
 
 impl Vault {
@@ -138,6 +146,15 @@ impl Vault {
         out
     }
 
+    /// Files in `heads/` named like heads that are no authentic head of this vault:
+    /// ignored, and reported by `verify` (docs/threat-model.md).
+    pub fn refused_heads(&self) -> Vec<IntegrityError> {
+        self.refused_heads
+            .lock()
+            .map(|v| v.clone())
+            .unwrap_or_default()
+    }
+
     /// Heads in `heads/` whose files have not all arrived yet (a sync in progress),
     /// so their changes are not shown yet.
     pub fn waiting_heads(&self) -> &[String] {
@@ -164,9 +181,14 @@ impl Vault {
     }
 
     /// The revision this writer's next head gets: one more than any head shows of it.
+    /// Also never below what this machine remembers of this writer in this folder
+    /// (a restored backup must not make it reuse a revision another head has seen).
     pub(crate) fn next_own_revision(&self) -> u64 {
-        let seen = self.heads.as_ref().map_or(0, |h| h.seen.get(&self.writer));
-        seen.max(self.index.revision * u64::from(!self.is_multi_writer()))
+        let seen = self.heads.as_ref().map_or(0, |h| {
+            h.seen.get(&self.writer).max(h.seen_all.get(&self.writer))
+        });
+        seen.max(self.own_floor)
+            .max(self.index.revision * u64::from(!self.is_multi_writer()))
             .saturating_add(1)
     }
 
@@ -199,6 +221,7 @@ impl Vault {
         }
         let rd = fs::read_dir(&dir).map_err(|_| IntegrityError::NotADirectory(HEADS_DIR))?;
         let mut out = Vec::new();
+        let mut bad = Vec::new();
         for e in rd.flatten() {
             let name = e.file_name().to_string_lossy().to_string();
             let Some((writer, generation)) = head::parse_head_file(&name) else {
@@ -207,20 +230,35 @@ impl Vault {
             if generation != self.header.generation {
                 continue;
             }
-            if out.len() >= MAX_HEADS {
+            if out.len() + bad.len() >= MAX_HEADS {
                 return Err(refused(&name, "more heads than any vault has"));
             }
-            let bytes = fsio::read_bounded(&e.path(), MAX_HEAD_BYTES)
-                .map_err(|_| refused(&name, "not a readable file of a head's size"))?;
-            let plain = seal::decrypt(self.identity(), &bytes)
-                .map_err(|_| refused(&name, "it cannot be decrypted"))?;
-            let body = HeadBody::open(&plain, &self.auth, &writer)
-                .map_err(|e| refused(&name, &e.to_string()))?;
-            // The share set is checked for the state only: a covered head may be older
-            // than a member addition another writer made.
-            self.check_state_body(&body.index)?;
-            out.push(ReadHead { file: name, body });
+            let read = (|| {
+                let bytes = fsio::read_bounded(&e.path(), MAX_HEAD_BYTES)
+                    .map_err(|_| refused(&name, "not a readable file of a head's size"))?;
+                let plain = seal::decrypt(self.identity(), &bytes)
+                    .map_err(|_| refused(&name, "it cannot be decrypted"))?;
+                let body = HeadBody::open(&plain, &self.auth, &writer)
+                    .map_err(|e| refused(&name, &e.to_string()))?;
+                // The share set is checked for the state only: a covered head may be
+                // older than a member addition another writer made.
+                self.check_state_body(&body.index)?;
+                Ok::<_, IntegrityError>(body)
+            })();
+            match read {
+                Ok(body) => out.push(ReadHead { file: name, body }),
+                Err(e) => bad.push(e),
+            }
         }
+        // A file in heads/ that is no authentic head of this vault cannot be believed,
+        // and ignoring it loses nothing: it is reported (`verify`, `status`) while the
+        // authentic heads are read. With none authentic, the vault does not open.
+        if out.is_empty()
+            && let Some(e) = bad.first()
+        {
+            return Err(e.clone());
+        }
+        *self.refused_heads.lock().unwrap_or_else(|p| p.into_inner()) = bad;
         out.sort_by(|a, b| a.file.cmp(&b.file));
         Ok(out)
     }
@@ -259,6 +297,12 @@ impl Vault {
             }
         }
         self.waiting_heads = waiting.iter().map(|&i| heads[i].file.clone()).collect();
+        let all = heads
+            .iter()
+            .fold(Ver::new(), |acc, h| acc.join(&h.body.seen));
+        if let Some(h) = &mut self.heads {
+            h.seen_all = all;
+        }
         Ok(())
     }
 
@@ -272,6 +316,17 @@ impl Vault {
         let usable: Vec<usize> = (0..heads.len()).filter(|i| !waiting.contains(i)).collect();
         let bodies: Vec<HeadBody> = usable.iter().map(|&i| heads[i].body.clone()).collect();
         let up = head::uncovered(&bodies);
+        // Heads that each cover the other (only a holder of the keys can write them):
+        // no state can be chosen.
+        if up.is_empty() {
+            return Err((
+                IntegrityError::HeadRefused {
+                    file: format!("{HEADS_DIR}/"),
+                    reason: "its heads each claim to include the other".into(),
+                },
+                None,
+            ));
+        }
         let mut state = HeadState {
             files: usable
                 .iter()
@@ -441,15 +496,37 @@ impl Vault {
                     _ => (&a.index.updated, &a.writer).cmp(&(&b.index.updated, &b.writer)),
                 }
             })
-            .expect("at least two heads");
+            .ok_or((IntegrityError::NoHead(self.header.generation), None))?;
+        for h in heads.iter().filter(|h| h.writer != winner.writer) {
+            if h.settings_ver.leq(&winner.settings_ver) {
+                continue;
+            }
+            let (a, b) = (&h.index, &winner.index);
+            let fields: Vec<&str> = [
+                ("holders", a.holders != b.holders),
+                ("owner", a.owner != b.owner),
+                ("last drill", a.last_drill != b.last_drill),
+                ("retention", a.retention_months != b.retention_months),
+            ]
+            .into_iter()
+            .filter_map(|(n, differs)| differs.then_some(n))
+            .collect();
+            if !fields.is_empty() {
+                view.settings_dropped
+                    .push(format!("{}: {}", h.writer, fields.join(", ")));
+            }
+        }
         let mut index = winner.index.clone();
         // A share set only grows within a generation (add-holder): the largest.
         if let Some(h) = heads
             .iter()
             .filter(|h| h.index.share_set.id == index.share_set.id)
             .max_by_key(|h| h.index.share_set.checks.len())
+            && h.index.share_set != index.share_set
         {
+            // With the holders that go with it (the new member's row).
             index.share_set = h.index.share_set.clone();
+            index.holders = h.index.holders.clone();
         }
         index.locator.clear();
         index.catalog.clear();
@@ -635,15 +712,19 @@ impl Vault {
         let revision = self.next_own_revision();
         let time = crate::time::now();
         let from: Vec<String> = view.from.iter().map(|(w, r)| format!("{w}@{r}")).collect();
-        let detail = if view.conflicts.is_empty() {
-            format!("merged the heads {}", from.join(", "))
-        } else {
-            format!(
-                "merged the heads {}; versions in conflict kept for: {}",
-                from.join(", "),
+        let mut detail = format!("merged the heads {}", from.join(", "));
+        if !view.conflicts.is_empty() {
+            detail += &format!(
+                "; versions in conflict kept for: {}",
                 view.conflicts.join(", ")
-            )
-        };
+            );
+        }
+        if !view.settings_dropped.is_empty() {
+            detail += &format!(
+                "; settings changed apart, not kept (set them again): {}",
+                view.settings_dropped.join("; ")
+            );
+        }
         let result = (|| {
             let (record, rec_plain) = self.write_record(
                 AuditEvent::new(AuditAction::VaultMerge, None, detail),

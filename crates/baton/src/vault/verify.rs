@@ -10,6 +10,7 @@ impl Vault {
     /// chain. Returns every problem found, each naming what it is about.
     pub fn verify(&self) -> Vec<IntegrityError> {
         let mut problems = self.verify_files();
+        problems.extend(self.refused_heads());
         problems.extend(self.strays());
         problems
     }
