@@ -1335,6 +1335,33 @@ impl Vault {
                 targets.push(self.path.join(crate::store::head::head_file(w, body.to)));
             }
         }
+        // A head of the new generation written by a third writer that resumed this
+        // rotation: recognised by naming only files of its plan, where the owner's
+        // keys can read it (the new owner key, unwrapped as `resume` does).
+        if let Some(d) = &self.derived
+            && let Ok((owner, emergency)) =
+                keys::unwrap_owner_key(d, &body.vault_id, &body.header.owner_key)
+            && let Some(vid) = self.header.vault_id_bytes()
+            && let Ok(rd) = fs::read_dir(self.path.join(crate::store::head::HEADS_DIR))
+        {
+            let auth = emergency.auth_key(&vid);
+            let planned: HashSet<&str> = body.files.iter().map(|[_, n]| n.as_str()).collect();
+            for e in rd.flatten() {
+                let name = e.file_name().to_string_lossy().to_string();
+                let Some((writer, g)) = crate::store::head::parse_head_file(&name) else {
+                    continue;
+                };
+                let this_rotation = g == body.to
+                    && fsio::read_bounded(&e.path(), crate::store::MAX_SHARD_BYTES)
+                        .ok()
+                        .and_then(|b| seal::decrypt(owner.identity(), &b).ok())
+                        .and_then(|p| crate::store::head::HeadBody::open(&p, &auth, &writer).ok())
+                        .is_some_and(|h| h.index.shard_files().all(|f| planned.contains(f)));
+                if this_rotation && !targets.contains(&e.path()) {
+                    targets.push(e.path());
+                }
+            }
+        }
         for p in targets {
             match fs::remove_file(&p) {
                 Ok(()) => {

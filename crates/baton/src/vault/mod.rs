@@ -90,7 +90,7 @@ pub struct Vault {
     pub(crate) merged: Option<Box<state::MergedView>>,
     /// Heads in `heads/` whose files have not all arrived (a sync in progress): not
     /// merged yet (docs/format.md#multi-writer).
-    pub(crate) waiting_heads: Vec<String>,
+    pub(crate) waiting_heads: Vec<(String, String)>,
     /// The highest revision of this writer this machine remembers in this folder.
     pub(crate) own_floor: u64,
     /// Files in `heads/` that are no authentic head (ignored; `verify` reports them).

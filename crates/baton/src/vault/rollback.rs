@@ -331,7 +331,7 @@ impl Vault {
             self.own_floor = mine.map_or(0, |r| r.writers.get(&self.writer));
             // A writer's merge is stamped with its own id and revision, and the
             // rollback check of the audit tail is of its own chain.
-            if self.merged.is_some() {
+            if self.is_multi_writer() {
                 self.load_heads()?;
             }
             self.check_audit_tail()?;

@@ -157,8 +157,8 @@ impl Vault {
 
     /// Heads in `heads/` whose files have not all arrived yet (a sync in progress),
     /// so their changes are not shown yet.
-    pub fn waiting_heads(&self) -> &[String] {
-        &self.waiting_heads
+    pub fn waiting_heads(&self) -> Vec<String> {
+        self.waiting_heads.iter().map(|(f, _)| f.clone()).collect()
     }
 
     /// This folder's writer id (docs/format.md#writers).
@@ -275,10 +275,12 @@ impl Vault {
         // it may need is removed meanwhile (`knows_every_head`), and it is read again
         // once its files are here. If no head is complete, the error names what is
         // missing.
+        // This writer's own head never waits: its files were written here before it.
         let complete = |h: &HeadBody| {
-            h.index
-                .shard_files()
-                .all(|f| self.path.join(crate::store::CLIENTS_DIR).join(f).is_file())
+            h.writer == self.writer
+                || h.index
+                    .shard_files()
+                    .all(|f| self.path.join(crate::store::CLIENTS_DIR).join(f).is_file())
         };
         let mut waiting: Vec<usize> = (0..heads.len())
             .filter(|&i| !complete(&heads[i].body))
@@ -296,7 +298,34 @@ impl Vault {
                 Err((e, _)) => return Err(e),
             }
         }
-        self.waiting_heads = waiting.iter().map(|&i| heads[i].file.clone()).collect();
+        self.waiting_heads = waiting
+            .iter()
+            .map(|&i| {
+                let h = &heads[i].body.index;
+                let missing = h
+                    .locator
+                    .iter()
+                    .map(|r| ("locator", r))
+                    .chain(h.catalog.iter().map(|r| ("catalog", r)))
+                    .find(|(_, r)| {
+                        !self
+                            .path
+                            .join(crate::store::CLIENTS_DIR)
+                            .join(&r.file)
+                            .is_file()
+                    })
+                    .map(|(kind, r)| {
+                        format!(
+                            "its {kind} shard {} ({}/{})",
+                            r.shard,
+                            crate::store::CLIENTS_DIR,
+                            r.file
+                        )
+                    })
+                    .unwrap_or_else(|| "a client file it names".into());
+                (heads[i].file.clone(), missing)
+            })
+            .collect();
         let all = heads
             .iter()
             .fold(Ver::new(), |acc, h| acc.join(&h.body.seen));

@@ -11,6 +11,18 @@ impl Vault {
     pub fn verify(&self) -> Vec<IntegrityError> {
         let mut problems = self.verify_files();
         problems.extend(self.refused_heads());
+        // A head whose files are not here is not intact, whether they are still
+        // syncing or were deleted (docs/format.md#conflict-copies).
+        problems.extend(
+            self.waiting_heads
+                .iter()
+                .map(|(f, missing)| IntegrityError::HeadRefused {
+                    file: format!("{}/{f}", crate::store::head::HEADS_DIR),
+                    reason: format!(
+                        "{missing} is missing (still syncing, or deleted); its changes are not shown"
+                    ),
+                }),
+        );
         problems.extend(self.strays());
         problems
     }
