@@ -360,13 +360,13 @@ fn run(service: Service, seed: u64, ops: usize) {
         let made = changes.iter().filter(|c| c.what == what).count();
         let logged = records
             .iter()
-            .filter(|r| r.action.to_string() == what)
+            .filter(|r| r.action.as_str() == what)
             .count();
         assert_eq!(made, logged, "seed {seed}: {what} records");
     }
     let rotated = records
         .iter()
-        .filter(|r| r.action.to_string() == "vault.rotate")
+        .filter(|r| r.action.as_str() == "vault.rotate")
         .count();
     assert_eq!(rotated, rotations, "seed {seed}: vault.rotate records");
     eprintln!(

@@ -127,7 +127,7 @@ fn a_version_2_vault_is_upgraded_by_its_first_write_even_after_a_crash() {
             .audit_log()
             .0
             .iter()
-            .filter(|r| r.action.to_string() == "vault.upgrade")
+            .filter(|r| r.action.as_str() == "vault.upgrade")
             .count();
         assert_eq!(upgrades, 1, "{ctx}");
     }
