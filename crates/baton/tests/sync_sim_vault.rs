@@ -358,10 +358,7 @@ fn run(service: Service, seed: u64, ops: usize) {
         "client.purge",
     ] {
         let made = changes.iter().filter(|c| c.what == what).count();
-        let logged = records
-            .iter()
-            .filter(|r| r.action.as_str() == what)
-            .count();
+        let logged = records.iter().filter(|r| r.action.as_str() == what).count();
         assert_eq!(made, logged, "seed {seed}: {what} records");
     }
     let rotated = records
