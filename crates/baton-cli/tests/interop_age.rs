@@ -76,7 +76,7 @@ fn age_cli_decrypts_with_owner_and_rebuilt_emergency_identity() {
         assert_eq!(catalog["format"], "baton-catalog");
         assert_eq!(catalog["clients"][0]["name"], "ACME GmbH");
         assert_eq!(catalog["clients"][0]["entries"][0]["has_password"], true);
-        let first = age_decrypt(id, &e.vault.join("audit/000000000001.age"));
+        let first = age_decrypt(id, &common::record_file(&e.vault, 1));
         assert_eq!(first["action"], "vault.init");
     }
 }
