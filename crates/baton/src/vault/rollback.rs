@@ -44,8 +44,10 @@ pub struct FolderRecord {
     /// The last states seen, oldest first.
     pub states: Vec<State>,
     /// Version 3: the highest revision of each writer's head seen in this folder
-    /// (docs/format.md#multi-writer, "Rollback and copies").
+    /// (docs/format.md#multi-writer, "Rollback and copies"), in generation
+    /// `writers_generation`.
     pub writers: crate::sync::Ver,
+    pub writers_generation: u64,
 }
 
 /// Where a machine remembers the folders of each vault it opened.
@@ -122,6 +124,7 @@ impl SeenFolder {
             revision: 0,
             states: vec![],
             writers: crate::sync::Ver::new(),
+            writers_generation: 0,
         };
         for line in lines {
             let (key, value) = line.split_once(' ')?;
@@ -129,6 +132,7 @@ impl SeenFolder {
                 "folder" => r.folder = PathBuf::from(value),
                 "time" => r.time = value.to_string(),
                 "revision" => r.revision = value.parse().ok()?,
+                "writers-generation" => r.writers_generation = value.parse().ok()?,
                 "writer" => {
                     let (w, n) = value.split_once(' ')?;
                     if !crate::is_lower_hex(w, 16) {
@@ -166,6 +170,7 @@ impl SeenFolder {
         for st in &r.states {
             s.push_str(&format!("state {} {} {}\n", st.revision, st.seq, st.hash));
         }
+        s.push_str(&format!("writers-generation {}\n", r.writers_generation));
         for (w, n) in r.writers.iter() {
             if crate::is_lower_hex(w, 16) {
                 s.push_str(&format!("writer {w} {n}\n"));
@@ -289,14 +294,27 @@ impl Vault {
             // held against this folder until this folder has its own record.
             (None, legacy) => legacy,
         };
+        // A newer generation than this machine saw (a rotation on another device) may
+        // leave this machine's own later change under the old keys: reported as another
+        // generation's head (docs/format.md#mw-rotation), so the count starts again.
+        let rotated_since = self.is_multi_writer()
+            && mine.is_some_and(|r| {
+                r.writers_generation != 0 && r.writers_generation < self.header.generation
+            });
         if let Some(seen) = seen
             && seen > revision
+            && !rotated_since
         {
             return Err(IntegrityError::VaultRolledBack { revision, seen });
         }
         // Version 3: no writer's head may be older here than this machine saw it; the
         // sum above misses one writer going back while another went on.
-        if let (Some(r), Some(h)) = (mine, &self.heads) {
+        // Within one generation only: a rotation elsewhere may leave a change of this
+        // machine's under the old keys, reported as another generation's head, not a
+        // rollback (docs/format.md#mw-rotation).
+        if let (Some(r), Some(h)) = (mine, &self.heads)
+            && r.writers_generation == self.header.generation
+        {
             for (w, n) in r.writers.iter() {
                 let here = h.seen_all.get(w);
                 if here < n {
@@ -363,11 +381,16 @@ impl Vault {
                 revision: 0,
                 states: vec![],
                 writers: crate::sync::Ver::new(),
+                writers_generation: 0,
             });
         let state = self.memory_state();
         record.time = crate::time::now();
         record.revision = record.revision.max(state.revision);
         if let Some(h) = &self.heads {
+            if record.writers_generation != self.header.generation {
+                record.writers = crate::sync::Ver::new();
+                record.writers_generation = self.header.generation;
+            }
             record.writers = record.writers.join(&h.seen_all);
         }
         if record.states.last() != Some(&state) {
@@ -398,6 +421,7 @@ mod tests {
     fn record(folder: &Path, revision: u64) -> FolderRecord {
         FolderRecord {
             writers: crate::sync::Ver::new(),
+            writers_generation: 0,
             folder: folder.to_path_buf(),
             time: "2026-12-01T00:00:00Z".into(),
             revision,
