@@ -88,6 +88,9 @@ pub enum Command {
     /// Settle one conflict between devices: keep one version (as numbered by
     /// 'baton conflicts'), or remove the item
     Resolve(ResolveArgs),
+    /// List the folders on devices (writers) that wrote to this vault; 'forget' one
+    /// that will not write again, so that replaced files are no longer kept for it
+    Writers(WritersArgs),
     /// Re-encrypt every file to new keys (a new generation), crash-safe and resumable
     Rotate(RotateArgs),
     /// Show the audit log; --verify checks its hash chain
@@ -550,6 +553,25 @@ pub struct GetArgs {
     pub output: Option<PathBuf>,
     #[command(flatten)]
     pub json: JsonArg,
+}
+
+#[derive(Args, Debug)]
+pub struct WritersArgs {
+    #[command(subcommand)]
+    pub action: Option<WritersCmd>,
+    #[command(flatten)]
+    pub json: JsonArg,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum WritersCmd {
+    /// Forget a writer that will not write again (a replaced machine, a deleted copy):
+    /// its head goes and replaced files are no longer kept for it; its audit records
+    /// stay
+    Forget {
+        /// The writer id, as 'baton writers' lists it
+        writer: String,
+    },
 }
 
 #[derive(Args, Debug)]

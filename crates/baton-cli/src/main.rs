@@ -61,6 +61,7 @@ fn run(cli: Cli) -> Result<()> {
         Command::Status(a) => cmd::status::cmd_status(&ctx, a.json.json),
         Command::Conflicts(a) => cmd::conflicts::cmd_conflicts(&ctx, a),
         Command::Resolve(a) => cmd::resolve::cmd_resolve(&ctx, a),
+        Command::Writers(a) => cmd::writers::run(&ctx, a),
         Command::Rotate(a) => cmd::rotate::run(&ctx, a),
         Command::Audit { verify, json } => cmd::audit::cmd_audit(&ctx, verify, json.json),
         Command::Verify(j) => cmd::verify::cmd_verify(&ctx, j.json),

@@ -217,6 +217,12 @@ pub fn finding(f: &Finding) -> String {
             clients.len(),
             list(clients)
         ),
+        Finding::RetiredWriters { writers } => format!(
+            "{} writer(s) without a change for {} days or more ({}): files are no longer kept for them; if such a device or copy is gone for good: 'baton writers forget WRITER'",
+            writers.len(),
+            baton::vault::RETIRE_AFTER_DAYS,
+            list(writers)
+        ),
         Finding::UnknownFiles { files, total } => format!(
             "{total} file(s) in the vault folder that baton did not write ({}): move them out of the vault folder",
             list(files)
@@ -378,6 +384,12 @@ impl From<VaultError> for Failure {
                 "this needs the owner passphrase; with the emergency key, 'baton takeover' makes you the owner",
             ),
             VaultError::Io { .. } => Failure::new(e.to_string()).hint(HINT_WRITABLE),
+            VaultError::UnknownWriter(_) | VaultError::OwnWriter(_) => {
+                Failure::new(e.to_string()).hint("'baton writers' lists the writers of this folder")
+            }
+            VaultError::WriterNotMerged(_) => Failure::new(e.to_string()).hint(
+                "let the sync finish ('baton writers' shows what is still arriving), then run it again",
+            ),
             VaultError::InConflict { client, .. } => Failure::new(e.to_string()).hint(format!(
                 "'baton conflicts {client}' shows the versions; settle them with 'baton resolve', then make the change"
             )),
@@ -1505,6 +1517,64 @@ pub fn sync_conflicts(ids: &[String]) -> String {
         "{} client(s) have versions in conflict from different devices: {}; 'baton status' and 'baton list' mark them",
         ids.len(),
         ids.join(", ")
+    )
+}
+
+/// `baton writers` on a vault before the multi-writer format.
+pub fn no_writers() -> String {
+    "this vault has no writer heads yet (version 2): its first change upgrades it".into()
+}
+
+pub fn writers_header() -> String {
+    format!(
+        "{:<16}  {:>8}  {:<10}  STATE",
+        "WRITER", "REVISION", "LAST WRITE"
+    )
+}
+
+/// One line of `baton writers`.
+pub fn writer_line(w: &baton::vault::WriterInfo) -> String {
+    let mut state: Vec<String> = Vec::new();
+    if w.this_folder {
+        state.push("this folder".into());
+    }
+    if w.waiting {
+        state.push("its latest change is still arriving".into());
+    } else if !w.included {
+        state.push("not merged yet".into());
+    }
+    if w.retired {
+        state.push(format!("retired ({} days without a change)", w.idle_days));
+    }
+    if w.holds > 0 {
+        state.push(format!(
+            "{} replaced file(s) kept until it catches up",
+            w.holds
+        ));
+    }
+    if state.is_empty() {
+        state.push("in use".into());
+    }
+    format!(
+        "{:<16}  {:>8}  {:<10}  {}",
+        w.writer,
+        w.revision,
+        baton::time::day_of(&w.updated),
+        state.join("; ")
+    )
+}
+
+pub fn retired_writers_hint() -> String {
+    format!(
+        "retired writers have made no change for {} days or more; if such a device or copy is gone for good: 'baton writers forget WRITER'",
+        baton::vault::RETIRE_AFTER_DAYS
+    )
+}
+
+pub fn writer_forgotten(writer: &str, r: &baton::vault::ForgetReport) -> String {
+    format!(
+        "forgot writer {writer} (its last change was revision {}): {} head file(s) removed, {} replaced file(s) no longer kept; its audit records stay",
+        r.revision, r.heads_removed, r.files_released
     )
 }
 

@@ -383,3 +383,48 @@ fn an_edit_racing_a_removal_is_resolved_by_removing_or_keeping() {
         assert_eq!(out(&o).trim(), "[]", "{}", out(&o));
     }
 }
+
+/// `baton writers` lists both folders; once device B is gone for good, `writers forget`
+/// on A removes B's head, and files are no longer kept for it
+/// (docs/format.md#retired-writers).
+#[test]
+fn writers_are_listed_and_a_gone_one_is_forgotten() {
+    let (e, b, mut sync) = two_devices();
+    set_password(&e, Some(&b), "from-b");
+    sync.run();
+    set_password(&e, None, "from-a-1");
+    set_password(&e, None, "from-a-2");
+    let list = e.json(&["writers", "--json"]);
+    let list = list.as_array().unwrap();
+    assert_eq!(list.len(), 2, "{list:?}");
+    let other = list.iter().find(|w| w["this_folder"] == false).unwrap();
+    let gone = other["writer"].as_str().unwrap().to_string();
+    assert!(other["holds"].as_u64().unwrap() >= 1, "{other}");
+    let text = out(&ok(&e, None, &["writers"]));
+    assert!(
+        text.contains("this folder") && text.contains(&gone),
+        "{text}"
+    );
+    assert!(text.contains("kept until it catches up"), "{text}");
+
+    let o = e
+        .cmd(&["writers", "forget", "0123456789abcdef"])
+        .output()
+        .unwrap();
+    assert!(!o.status.success());
+    assert!(err(&o).contains("'baton writers' lists"), "{}", err(&o));
+
+    let o = ok(&e, None, &["writers", "forget", &gone]);
+    assert!(
+        err(&o).contains(&format!("forgot writer {gone}")),
+        "{}",
+        err(&o)
+    );
+    assert!(!e.vault.join(format!("heads/{gone}.g1.age")).exists());
+    assert_eq!(e.json(&["writers", "--json"]).as_array().unwrap().len(), 1);
+    ok(&e, None, &["verify"]);
+    let o = e.cmd(&["status", "--check", "--verify"]).output().unwrap();
+    assert_eq!(o.status.code(), Some(0), "{}", err(&o));
+    let log = out(&ok(&e, None, &["audit"]));
+    assert!(log.contains("writer.forget"), "{log}");
+}

@@ -151,8 +151,7 @@ fn copy_tree(from: &Path, to: &Path) -> std::io::Result<()> {
 
 /// What a sync service does between two device folders for files only one side
 /// changed: every file one side lacks is copied, and each writer's own head goes from
-/// its folder to the other. (Deletions are not carried over: the other side keeps the
-/// replaced files as unnamed ones, which costs nothing here.)
+/// its folder to the other. (Used for the merge part, where nothing was removed yet.)
 fn sync_pair(a: &Path, b: &Path) -> std::io::Result<()> {
     let writer = |p: &Path| -> String {
         Vault::open(p, &pass(), Access::Read)
@@ -161,7 +160,7 @@ fn sync_pair(a: &Path, b: &Path) -> std::io::Result<()> {
     };
     let (wa, wb) = (writer(a), writer(b));
     for (from, to, w) in [(a, b, &wa), (b, a, &wb)] {
-        for d in ["clients", "audit", "heads"] {
+        for d in SYNCED {
             for e in fs::read_dir(from.join(d))? {
                 let e = e?;
                 let t = to.join(d).join(e.file_name());
@@ -173,6 +172,75 @@ fn sync_pair(a: &Path, b: &Path) -> std::io::Result<()> {
         }
     }
     Ok(())
+}
+
+const SYNCED: [&str; 3] = ["clients", "audit", "heads"];
+
+/// A sync service with a server folder (`hub`), as Nextcloud or a Syncthing
+/// introducer: a device's sync sends what it added, changed or removed since its last
+/// sync, and takes what others did. Only one writer ever changes a file, so a changed
+/// file (a head) simply goes the other way.
+struct Hub {
+    path: PathBuf,
+    /// Per device: its files and the server's, with their modification times, after
+    /// its last sync.
+    known: Vec<(Files, Files)>,
+}
+
+type Files = BTreeMap<String, std::time::SystemTime>;
+
+impl Hub {
+    fn new(path: PathBuf, devices: usize) -> std::io::Result<Hub> {
+        for d in SYNCED {
+            fs::create_dir_all(path.join(d))?;
+        }
+        Ok(Hub {
+            path,
+            known: vec![Default::default(); devices],
+        })
+    }
+
+    fn files(root: &Path) -> std::io::Result<Files> {
+        let mut out = BTreeMap::new();
+        for d in SYNCED {
+            for e in fs::read_dir(root.join(d))? {
+                let e = e?;
+                out.insert(
+                    format!("{d}/{}", e.file_name().to_string_lossy()),
+                    e.metadata()?.modified()?,
+                );
+            }
+        }
+        Ok(out)
+    }
+
+    fn sync(&mut self, device: usize, folder: &Path) -> std::io::Result<()> {
+        let (was_here, was_there) = std::mem::take(&mut self.known[device]);
+        let here = Hub::files(folder)?;
+        // Up: what the device added, changed or removed since its last sync.
+        let mut sent = std::collections::BTreeSet::new();
+        for (rel, t) in &here {
+            if was_here.get(rel) != Some(t) {
+                fs::copy(folder.join(rel), self.path.join(rel))?;
+                sent.insert(rel.clone());
+            }
+        }
+        for rel in was_here.keys().filter(|r| !here.contains_key(*r)) {
+            let _ = fs::remove_file(self.path.join(rel));
+        }
+        // Down: what others added, changed or removed.
+        let there = Hub::files(&self.path)?;
+        for (rel, t) in &there {
+            if !sent.contains(rel) && (!here.contains_key(rel) || was_there.get(rel) != Some(t)) {
+                fs::copy(self.path.join(rel), folder.join(rel))?;
+            }
+        }
+        for rel in here.keys().filter(|r| !there.contains_key(*r)) {
+            fs::remove_file(folder.join(rel))?;
+        }
+        self.known[device] = (Hub::files(folder)?, there);
+        Ok(())
+    }
 }
 
 fn edit(v: &mut Vault, id: &str, entry: &str, value: String) -> Result<(), baton::VaultError> {
@@ -261,20 +329,45 @@ fn run(a: Args) -> Result<(), Box<dyn std::error::Error>> {
     println!("merge_commit_s={merge:.4}");
     println!("merge_commit_vs_commit={:.1}", merge / baseline);
 
-    // 2. L changes from three devices, synced every S changes.
+    // 2. L changes from three devices, synced every S changes. The devices of the
+    // merge part are gone: the first device forgets them
+    // (docs/format.md#retired-writers), then the others start from its folder.
     let devices: Vec<PathBuf> = (0..3).map(|i| a.dir.join(format!("log-{i}"))).collect();
-    for d in &devices {
-        copy_tree(&merged_copy, d)?;
+    copy_tree(&merged_copy, &devices[0])?;
+    {
+        let mut v = Vault::open(&devices[0], &pass(), Access::Write)?;
+        let gone: Vec<String> = v
+            .writers()
+            .into_iter()
+            .filter(|w| !w.this_folder)
+            .map(|w| w.writer)
+            .collect();
+        for w in gone {
+            v.forget_writer(&w)?;
+        }
     }
+    for d in &devices[1..] {
+        copy_tree(&devices[0], d)?;
+    }
+    let mut hub = Hub::new(a.dir.join("log-server"), devices.len())?;
+    let sync_all = |hub: &mut Hub| -> std::io::Result<()> {
+        for round in 0..2 {
+            for (i, d) in devices.iter().enumerate() {
+                if round == 0 || i + 1 < devices.len() {
+                    hub.sync(i, d)?;
+                }
+            }
+        }
+        Ok(())
+    };
+    sync_all(&mut hub)?;
     let t = Instant::now();
     let mut opened: BTreeMap<usize, Vault> = BTreeMap::new();
     for i in 0..a.log_changes {
         let d = i % 3;
         if i % a.sync_every == 0 && i > 0 {
             opened.clear();
-            sync_pair(&devices[0], &devices[1])?;
-            sync_pair(&devices[1], &devices[2])?;
-            sync_pair(&devices[0], &devices[2])?;
+            sync_all(&mut hub)?;
         }
         if let std::collections::btree_map::Entry::Vacant(slot) = opened.entry(d) {
             slot.insert(Vault::open(&devices[d], &pass(), Access::Write)?);
@@ -302,9 +395,7 @@ fn run(a: Args) -> Result<(), Box<dyn std::error::Error>> {
         }
     }
     opened.clear();
-    sync_pair(&devices[0], &devices[1])?;
-    sync_pair(&devices[1], &devices[2])?;
-    sync_pair(&devices[0], &devices[2])?;
+    sync_all(&mut hub)?;
     Vault::open(&devices[0], &pass(), Access::Write)?.merge()?;
     let one = a.dir.join("one-client");
     new_vault(&one, 1)?;
@@ -322,8 +413,14 @@ fn run(a: Args) -> Result<(), Box<dyn std::error::Error>> {
     let big = get(&devices[0], &name(a.clients / 2))?;
     let small = get(&one, &name(0))?;
     let heads = fs::read_dir(devices[0].join("heads"))?.count();
+    let files = fs::read_dir(devices[0].join("clients"))?.count();
+    let kept = Vault::open(&devices[0], &pass(), Access::Read)?
+        .kept_files()
+        .len();
     println!("log_changes={}", a.log_changes);
     println!("heads={heads}");
+    println!("client_folder_files={files}");
+    println!("kept_files={kept}");
     println!("get_one_client_ms={:.2}", small * 1e3);
     println!("get_after_changes_ms={:.2}", big * 1e3);
     println!("get_difference_ms={:.2}", (big - small) * 1e3);

@@ -77,6 +77,10 @@ pub enum Finding {
     /// Indexes of another generation than the header's: left by an interrupted
     /// rotation, or a device's changes under the old keys after a rotation.
     OtherGeneration { files: Vec<String> },
+    /// Writers that have not changed anything for `RETIRE_AFTER_DAYS` and whose state
+    /// is included: files are no longer kept for them; forget the ones that are gone
+    /// (docs/format.md#retired-writers).
+    RetiredWriters { writers: Vec<String> },
 }
 
 impl Finding {
@@ -97,7 +101,8 @@ impl Finding {
             | Finding::PurgeDue { .. }
             | Finding::WithoutDpa { .. }
             | Finding::StaleExports { .. }
-            | Finding::Orphans { .. } => Severity::Notice,
+            | Finding::Orphans { .. }
+            | Finding::RetiredWriters { .. } => Severity::Notice,
         }
     }
 }
@@ -347,6 +352,14 @@ impl Vault {
             });
         }
         findings.extend(self.conflict_finding());
+        let retired: Vec<String> = self
+            .retired_writers()
+            .into_iter()
+            .map(|w| w.writer)
+            .collect();
+        if !retired.is_empty() {
+            findings.push(Finding::RetiredWriters { writers: retired });
+        }
         let orphans = self.orphans()?.len();
         if orphans > 0 {
             findings.push(Finding::Orphans { count: orphans });

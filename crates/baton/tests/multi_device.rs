@@ -4,13 +4,14 @@
 //! the services leave behind is ignored. Driven through the simulator of Nextcloud,
 //! Syncthing and Dropbox in `tests/sync/`.
 
+mod common;
 mod sync;
 
 use std::collections::BTreeSet;
 
 use baton::vault::changes::{EntryFields, NewClient};
-use baton::vault::{Access, InitOptions, Vault};
-use baton::{KdfParams, Passphrase, SecretText};
+use baton::vault::{Access, Vault};
+use baton::{Passphrase, SecretText};
 
 use sync::Sim;
 use sync::names::Service;
@@ -54,16 +55,7 @@ fn set(list: &[&str]) -> BTreeSet<String> {
 /// The vault with client `acme` (entry `root`) on two devices, synced.
 fn two_devices(service: Service, seed: u64) -> Sim {
     let mut sim = Sim::new(service, 2, seed);
-    let mut v = Vault::init(
-        sim.device_path(0),
-        &pass(),
-        InitOptions {
-            policy: baton::emergency::Policy::single(vec!["anna".into(), "ben".into()], 2),
-            kdf: KdfParams::insecure_test(),
-        },
-        |_, _| Ok(()),
-    )
-    .unwrap();
+    let mut v = common::init_vault(sim.device_path(0), &pass());
     add(&mut v, "acme", Some(("root", "acme-root-1")));
     drop(v);
     sim.sync_all();

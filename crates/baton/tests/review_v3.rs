@@ -11,24 +11,15 @@ use std::path::{Path, PathBuf};
 use baton::rotate::RotateOptions;
 use baton::vault::changes::{EntryFields, NewClient};
 use baton::vault::rollback::SeenFolder;
-use baton::vault::{Access, InitOptions, IntegrityError, UnlockError, Vault};
-use baton::{KdfParams, Passphrase, SecretText};
+use baton::vault::{Access, IntegrityError, UnlockError, Vault};
+use baton::{Passphrase, SecretText};
 
 fn pass() -> Passphrase {
     Passphrase::new("correct horse battery staple".into())
 }
 
 fn init(path: &Path) {
-    let mut v = Vault::init(
-        path,
-        &pass(),
-        InitOptions {
-            policy: baton::emergency::Policy::single(vec!["anna".into(), "ben".into()], 2),
-            kdf: KdfParams::insecure_test(),
-        },
-        |_, _| Ok(()),
-    )
-    .unwrap();
+    let mut v = common::init_vault(path, &pass());
     add(&mut v, "acme", "one");
 }
 

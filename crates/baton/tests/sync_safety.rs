@@ -12,8 +12,8 @@ use std::path::{Path, PathBuf};
 
 use baton::rotate::RotateOptions;
 use baton::vault::changes::{EntryFields, NewClient};
-use baton::vault::{Access, InitOptions, Vault};
-use baton::{KdfParams, Passphrase, SecretText};
+use baton::vault::{Access, Vault};
+use baton::{Passphrase, SecretText};
 
 thread_local! {
     static CRASH_AT: Cell<Option<&'static str>> = const { Cell::new(None) };
@@ -42,16 +42,7 @@ fn pass() -> Passphrase {
 }
 
 fn init(path: &Path, clients: &[&str]) {
-    let mut v = Vault::init(
-        path,
-        &pass(),
-        InitOptions {
-            policy: baton::emergency::Policy::single(vec!["anna".into(), "ben".into()], 2),
-            kdf: KdfParams::insecure_test(),
-        },
-        |_, _| Ok(()),
-    )
-    .unwrap();
+    let mut v = common::init_vault(path, &pass());
     for id in clients {
         add(&mut v, id);
     }

@@ -9,14 +9,15 @@
 //! A failing run prints its seed; `BATON_SYNC_SEED=N` replays it, and
 //! `BATON_SIM_OPS=N` sets the number of operations.
 
+mod common;
 mod sync;
 
 use std::collections::{BTreeMap, BTreeSet};
 
 use baton::sync::{EntrySide, Resolution, entry_sides};
 use baton::vault::changes::{EntryFields, NewClient};
-use baton::vault::{Access, InitOptions, Vault, VaultError};
-use baton::{KdfParams, Passphrase, SecretText};
+use baton::vault::{Access, Vault, VaultError};
+use baton::{Passphrase, SecretText};
 
 use sync::names::Service;
 use sync::{Rng, Sim};
@@ -69,16 +70,7 @@ struct Change {
 fn run(service: Service, seed: u64, ops: usize) {
     let mut sim = Sim::new(service, 3, seed);
     let mut rng = Rng::new(seed ^ 0x5eed);
-    Vault::init(
-        sim.device_path(0),
-        &pass(),
-        InitOptions {
-            policy: baton::emergency::Policy::single(vec!["anna".into(), "ben".into()], 2),
-            kdf: KdfParams::insecure_test(),
-        },
-        |_, _| Ok(()),
-    )
-    .unwrap();
+    common::init_vault(sim.device_path(0), &pass());
     sim.sync_all();
     let mut changes: Vec<Change> = Vec::new();
     let mut counter = 0u64;

@@ -12,8 +12,8 @@ use std::fs;
 use std::path::{Path, PathBuf};
 
 use baton::vault::changes::{EntryFields, NewClient};
-use baton::vault::{Access, InitOptions, Vault};
-use baton::{KdfParams, Passphrase, SecretText};
+use baton::vault::{Access, Vault};
+use baton::{Passphrase, SecretText};
 use serde_json::Value;
 
 const DATA: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/data");
@@ -179,16 +179,7 @@ fn bring(from: &Path, to: &Path) {
 fn a_merge_killed_at_every_step_shows_the_same_state_and_finishes() {
     let dir = tempfile::tempdir().unwrap();
     let a = dir.path().join("a");
-    let mut v = Vault::init(
-        &a,
-        &pass(),
-        InitOptions {
-            policy: baton::emergency::Policy::single(vec!["anna".into(), "ben".into()], 2),
-            kdf: KdfParams::insecure_test(),
-        },
-        |_, _| Ok(()),
-    )
-    .unwrap();
+    let mut v = common::init_vault(&a, &pass());
     add(&mut v, "acme", "one");
     drop(v);
     let b = fresh_copy(&a, dir.path(), "b");

@@ -25,3 +25,4 @@ pub(crate) mod show;
 pub(crate) mod status;
 pub(crate) mod sync;
 pub(crate) mod verify;
+pub(crate) mod writers;

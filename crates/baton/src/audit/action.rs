@@ -48,13 +48,15 @@ pub enum AuditAction {
     /// A conflict between devices' versions of a client resolved by the owner
     /// (docs/format.md#merge).
     ClientResolve,
+    /// A writer that will not write again forgotten (docs/format.md#retired-writers).
+    WriterForget,
     /// An action this version does not know, as spelled in the record.
     Other(String),
 }
 
 impl AuditAction {
     /// Every action this version writes, in the order of the spec's table.
-    pub const ALL: [AuditAction; 31] = [
+    pub const ALL: [AuditAction; 32] = [
         AuditAction::VaultInit,
         AuditAction::VaultOwner,
         AuditAction::PassphraseChange,
@@ -86,6 +88,7 @@ impl AuditAction {
         AuditAction::VaultMerge,
         AuditAction::VaultUpgrade,
         AuditAction::ClientResolve,
+        AuditAction::WriterForget,
     ];
 
     /// The on-disk spelling.
@@ -122,6 +125,7 @@ impl AuditAction {
             AuditAction::VaultMerge => "vault.merge",
             AuditAction::VaultUpgrade => "vault.upgrade",
             AuditAction::ClientResolve => "client.resolve",
+            AuditAction::WriterForget => "writer.forget",
             AuditAction::Other(s) => s,
         }
     }

@@ -567,6 +567,7 @@ fn action_label(action: &AuditAction, lang: Lang) -> &'static str {
             "Abweichende Fassungen zweier Geräte bereinigt",
             "conflict between two devices' versions resolved",
         ),
+        AuditAction::WriterForget => ("Früheres Gerät ausgetragen", "former device forgotten"),
         AuditAction::EmergencyAddHolder => {
             ("Notfall: Inhaber hinzugefügt", "emergency: holder added")
         }

@@ -134,6 +134,11 @@ pub fn parse_head_file(name: &str) -> Option<(String, u64)> {
 /// The heads that no other head covers, by position: the state is their merge. Heads
 /// that are the same (one writer, one revision, copied twice) count once.
 pub fn uncovered(heads: &[HeadBody]) -> Vec<usize> {
+    uncovered_refs(&heads.iter().collect::<Vec<_>>())
+}
+
+/// `uncovered` over borrowed heads.
+pub fn uncovered_refs(heads: &[&HeadBody]) -> Vec<usize> {
     let mut out: Vec<usize> = Vec::new();
     for (i, h) in heads.iter().enumerate() {
         // The same head twice (a copy) counts once; one writer's two different heads
@@ -143,7 +148,7 @@ pub fn uncovered(heads: &[HeadBody]) -> Vec<usize> {
                 && g.index.revision == h.index.revision
                 && serde_json::to_vec(g).ok() == serde_json::to_vec(h).ok()
         };
-        let same_as_kept = out.iter().any(|&j| same(&heads[j]));
+        let same_as_kept = out.iter().any(|&j| same(heads[j]));
         let covered = heads.iter().enumerate().any(|(j, g)| {
             j != i && g.covers(h) && !(g.writer == h.writer && g.index.revision == h.index.revision)
         });

@@ -135,9 +135,22 @@ impl Vault {
     pub(super) fn commit_unchecked(
         &mut self,
         event: AuditEvent,
+        upserts: Vec<ClientFile>,
+        removes: &[String],
+        edit_index: impl FnOnce(&mut IndexBody),
+    ) -> Result<(), VaultError> {
+        self.commit_change(event, upserts, removes, edit_index, None)
+    }
+
+    /// `commit_unchecked`; with `forget`, the head no longer waits for that writer
+    /// (`forget_writer`, docs/format.md#retired-writers).
+    pub(super) fn commit_change(
+        &mut self,
+        event: AuditEvent,
         mut upserts: Vec<ClientFile>,
         removes: &[String],
         edit_index: impl FnOnce(&mut IndexBody),
+        forget: Option<&str>,
     ) -> Result<(), VaultError> {
         // A change is made on one state: several heads are merged first.
         if self.merged.is_some() {
@@ -328,7 +341,12 @@ impl Vault {
 
         // 3. The commit point.
         if multi {
-            let late = self.write_head(next, settings_changed, std::mem::take(&mut obsolete))?;
+            let late = self.write_head(
+                next,
+                settings_changed,
+                std::mem::take(&mut obsolete),
+                forget,
+            )?;
             if touches_clients {
                 self.located = clients.into();
                 self.removed_clients = tombstones.into();
@@ -435,11 +453,16 @@ impl Vault {
     ///
     /// `Ok(Some(e))`: the head is in place (this handle follows it) but a later step
     /// failed, so the change is committed and `e` is still the caller's error.
+    ///
+    /// Heads of retired writers are not waited for (docs/format.md#retired-writers),
+    /// nor is `forget`'s: files its head kept that others still need join this
+    /// writer's list, so none is left unaccounted for once its head goes.
     pub(crate) fn write_head(
         &mut self,
         next: IndexBody,
         settings_changed: bool,
         obsolete: Vec<String>,
+        forget: Option<&str>,
     ) -> Result<Option<VaultError>, VaultError> {
         let state = self.heads.clone().unwrap_or_default();
         let revision = next.revision;
@@ -464,27 +487,42 @@ impl Vault {
                 });
             }
         }
-        // Every head after this commit: the others as read, and this one.
+        // Every head after this commit: the others as read, and this one. Files are
+        // kept for the ones still in use, not for retired or forgotten writers.
         let others: Vec<&super::state::HeadInfo> = state
             .files
             .iter()
             .filter(|i| i.writer != self.writer)
             .collect();
+        let clock = std::time::SystemTime::now();
+        let waiters: Vec<&super::state::HeadInfo> = others
+            .iter()
+            .copied()
+            .filter(|h| Some(h.writer.as_str()) != forget && !h.retired(&seen, clock))
+            .collect();
         let complete = self.knows_every_head();
         let seen_by_all = |writer: &str, since: u64| {
-            complete && others.iter().all(|h| h.seen.get(writer) >= since)
+            complete && waiters.iter().all(|h| h.seen.get(writer) >= since)
         };
-        let (gone, kept): (Vec<Deferred>, Vec<Deferred>) = deferred
-            .into_iter()
-            .partition(|d| seen_by_all(&self.writer, d.since));
-        let mut remove: Vec<String> = gone.into_iter().map(|d| d.file).collect();
+        let mut remove: Vec<String> = Vec::new();
         for h in &others {
             for d in &h.deferred {
                 if seen.get(&h.writer) >= d.since && seen_by_all(&h.writer, d.since) {
                     remove.push(d.file.clone());
+                } else if Some(h.writer.as_str()) == forget
+                    && !deferred.iter().any(|o| o.file == d.file)
+                {
+                    deferred.push(Deferred {
+                        file: d.file.clone(),
+                        since: revision,
+                    });
                 }
             }
         }
+        let (gone, kept): (Vec<Deferred>, Vec<Deferred>) = deferred
+            .into_iter()
+            .partition(|d| seen_by_all(&self.writer, d.since));
+        remove.extend(gone.into_iter().map(|d| d.file));
         let body = HeadBody {
             index: next,
             writer: self.writer.clone(),

@@ -149,6 +149,14 @@ pub enum VaultError {
         #[source]
         source: crate::sync::ResolveError,
     },
+    /// No head of this writer is in the folder (`forget_writer`).
+    #[error("no writer '{0}' has a head in this vault folder")]
+    UnknownWriter(String),
+    #[error("'{0}' is this folder's own writer; only another folder's can be forgotten")]
+    OwnWriter(String),
+    /// The writer's latest head is not included in this state yet.
+    #[error("writer {0}'s latest changes have not all arrived here, so it is not forgotten")]
+    WriterNotMerged(String),
     #[error("the vault was rotated to generation {0} while this command read it")]
     RotatedMeanwhile(u64),
     #[error(transparent)]

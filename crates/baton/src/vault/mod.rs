@@ -14,6 +14,7 @@ mod shards;
 mod state;
 mod upgrade;
 mod verify;
+mod writers;
 
 pub use crate::store::IntegrityError;
 pub(crate) use audit_log::RawRecord;
@@ -22,7 +23,9 @@ pub(crate) use error::io_err;
 pub use error::{InitError, UnlockError, VaultError};
 pub(crate) use open::{parse_recipients, passphrase_check};
 pub use open::{read_header, read_header_only};
+pub use state::RETIRE_AFTER_DAYS;
 pub(crate) use state::{HeadInfo, HeadState};
+pub use writers::{ForgetReport, WriterInfo};
 
 use std::path::{Path, PathBuf};
 

@@ -54,7 +54,14 @@ pub(crate) struct HeadInfo {
     pub revision: u64,
     pub seen: Ver,
     pub deferred: Vec<head::Deferred>,
+    /// When the head was written (its state's `updated`, RFC 3339).
+    pub updated: String,
 }
+
+/// A writer whose head has not changed for this many days, and whose state the
+/// committing writer's includes, is retired: replaced files are no longer kept for it
+/// (docs/format.md#retired-writers).
+pub const RETIRE_AFTER_DAYS: u64 = 30;
 
 impl HeadInfo {
     pub(crate) fn of(file: &str, body: &HeadBody) -> HeadInfo {
@@ -64,7 +71,23 @@ impl HeadInfo {
             revision: body.index.revision,
             seen: body.seen.clone(),
             deferred: body.deferred.clone(),
+            updated: body.index.updated.clone(),
         }
+    }
+
+    /// Whole days from the head's time to `now`; 0 for a time ahead of the clock, and
+    /// also for one that cannot be read (never retired by a damaged time).
+    pub(crate) fn idle_days(&self, now: std::time::SystemTime) -> u64 {
+        humantime::parse_rfc3339_weak(&self.updated)
+            .ok()
+            .and_then(|t| now.duration_since(t).ok())
+            .map_or(0, |d| d.as_secs() / 86_400)
+    }
+
+    /// Whether a state with `seen` includes this head and its writer has been idle
+    /// for `RETIRE_AFTER_DAYS` (docs/format.md#retired-writers).
+    pub(crate) fn retired(&self, seen: &Ver, now: std::time::SystemTime) -> bool {
+        seen.get(&self.writer) >= self.revision && self.idle_days(now) >= RETIRE_AFTER_DAYS
     }
 }
 
@@ -282,9 +305,26 @@ impl Vault {
                     .shard_files()
                     .all(|f| self.path.join(crate::store::CLIENTS_DIR).join(f).is_file())
         };
-        let mut waiting: Vec<usize> = (0..heads.len())
-            .filter(|&i| !complete(&heads[i].body))
-            .collect();
+        // Only a head the state is read from needs its files: a covered one is not
+        // read (and may be a retired writer's whose replaced files went, see
+        // `waits_for`). A head that waits may uncover heads it covered, so repeat.
+        let mut waiting: Vec<usize> = Vec::new();
+        loop {
+            let usable: Vec<&HeadBody> = (0..heads.len())
+                .filter(|i| !waiting.contains(i))
+                .map(|i| &heads[i].body)
+                .collect();
+            let positions: Vec<usize> = (0..heads.len()).filter(|i| !waiting.contains(i)).collect();
+            let incomplete: Vec<usize> = head::uncovered_refs(&usable)
+                .into_iter()
+                .map(|j| positions[j])
+                .filter(|&i| !complete(&heads[i].body))
+                .collect();
+            if incomplete.is_empty() {
+                break;
+            }
+            waiting.extend(incomplete);
+        }
         if waiting.len() == heads.len() {
             waiting.clear();
         }
@@ -343,8 +383,8 @@ impl Vault {
         waiting: &[usize],
     ) -> Result<(), (IntegrityError, Option<usize>)> {
         let usable: Vec<usize> = (0..heads.len()).filter(|i| !waiting.contains(i)).collect();
-        let bodies: Vec<HeadBody> = usable.iter().map(|&i| heads[i].body.clone()).collect();
-        let up = head::uncovered(&bodies);
+        let bodies: Vec<&HeadBody> = usable.iter().map(|&i| &heads[i].body).collect();
+        let up = head::uncovered_refs(&bodies);
         // Heads that each cover the other (only a holder of the keys can write them):
         // no state can be chosen.
         if up.is_empty() {
@@ -381,7 +421,7 @@ impl Vault {
         let stamp_rev = self.next_own_revision();
         let writer = self.writer.clone();
         let stamp = self.is_writable().then_some((writer.as_str(), stamp_rev));
-        let chosen: Vec<&HeadBody> = up.iter().map(|&i| &bodies[i]).collect();
+        let chosen: Vec<&HeadBody> = up.iter().map(|&i| bodies[i]).collect();
         let (index, settings_ver, view) = self
             .merge_heads(&chosen, stamp)
             .map_err(|(e, at)| (e, at.map(|j| usable[up[j]])))?;
@@ -819,7 +859,7 @@ impl Vault {
                 .cloned()
                 .collect();
             obsolete.sort();
-            match self.write_head(next, false, obsolete)? {
+            match self.write_head(next, false, obsolete, None)? {
                 Some(e) => Err(e),
                 None => Ok::<_, super::VaultError>(()),
             }
@@ -927,6 +967,58 @@ mod review_v3_tests {
         );
     }
 
+    /// A writer idle for `RETIRE_AFTER_DAYS` whose state is included is retired: a
+    /// commit no longer keeps replaced files for it (docs/format.md#retired-writers); a
+    /// writer idle for less is waited for.
+    #[test]
+    fn replaced_files_are_kept_for_a_recent_writer_not_for_a_retired_one() {
+        use crate::vault::changes::{EntryFields, NewClient};
+        for (days, kept) in [(1u64, true), (RETIRE_AFTER_DAYS, false)] {
+            let dir = tempfile::tempdir().unwrap();
+            let v = crate::vault::test_vault(&dir.path().join("v"), PASS);
+            let mut mine = v.read_heads().unwrap().remove(0).body;
+            let mut other = mine.clone();
+            other.writer = OTHER.into();
+            other.index.revision = 1;
+            other.seen = Ver::of(OTHER, 1);
+            other.deferred = vec![];
+            let then =
+                std::time::SystemTime::now() - std::time::Duration::from_secs(days * 86_400 + 60);
+            other.index.updated = humantime::format_rfc3339_seconds(then).to_string();
+            mine.seen = mine.seen.clone().with(OTHER, 1);
+            put_head(&v, &other);
+            put_head(&v, &mine);
+            let path = v.path.clone();
+            drop(v);
+            let mut v = Vault::open(&path, &Passphrase::new(PASS.into()), Access::Write).unwrap();
+            v.add_client(NewClient {
+                id: "acme".into(),
+                ..Default::default()
+            })
+            .unwrap();
+            let before = v.clients().unwrap()[0].file.clone();
+            v.add_entry("acme", "root", EntryFields::default()).unwrap();
+            let replaced = path.join(crate::store::CLIENTS_DIR).join(&before);
+            let held: Vec<String> = v
+                .kept_files()
+                .into_iter()
+                .filter(|(_, behind)| behind.iter().any(|w| w == OTHER))
+                .map(|(f, _)| f)
+                .collect();
+            assert_eq!(held.contains(&before), kept, "idle {days} days: {held:?}");
+            assert_eq!(replaced.exists(), kept, "idle {days} days");
+            let w = v.writers().into_iter().find(|w| w.writer == OTHER).unwrap();
+            assert_eq!(w.retired, !kept, "{w:?}");
+            assert_eq!(w.idle_days, days);
+            assert_eq!(v.verify(), vec![]);
+            let findings = v.status(&crate::time::now()).unwrap().findings;
+            let notice = crate::status::Finding::RetiredWriters {
+                writers: vec![OTHER.into()],
+            };
+            assert_eq!(findings.contains(&notice), !kept, "{findings:?}");
+        }
+    }
+
     /// Every read of a head is bounded (1 MiB), but a head's `deferred` list is not:
     /// while one writer is offline (a laptop in a drawer, format.md#mw-commit "A writer
     /// that never writes again keeps such files"), every commit of another adds its
@@ -949,6 +1041,7 @@ mod review_v3_tests {
                 revision: 1,
                 seen: Ver::of(OTHER, 1),
                 deferred: vec![],
+                updated: String::new(),
             });
             let own = h.files.iter_mut().find(|i| i.writer == writer).unwrap();
             // What about 7 000 commits while that writer was away leave behind.

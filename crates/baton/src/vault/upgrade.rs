@@ -50,7 +50,7 @@ impl Vault {
             next.revision = index.revision + 1;
             next.updated = time.clone();
             self.heads = Some(Default::default());
-            if let Some(e) = self.write_head(next, false, vec![])? {
+            if let Some(e) = self.write_head(next, false, vec![], None)? {
                 return Err(e);
             }
             fsio::fault_point("upgrade: head written");
