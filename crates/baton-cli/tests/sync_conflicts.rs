@@ -60,10 +60,7 @@ fn nextcloud_sync(b: &Path, a: &Path, base: &BTreeMap<PathBuf, Vec<u8>>) -> Vec<
 /// Both ways: `a` and `b` hold the same files afterwards.
 fn sync_both(a: &Path, b: &Path, base: &BTreeMap<PathBuf, Vec<u8>>) -> Vec<PathBuf> {
     let mut copies = nextcloud_sync(b, a, base);
-    let now = synced(a);
     copies.extend(nextcloud_sync(a, b, &synced(b)));
-    // What a sent to b is what b now holds.
-    let _ = now;
     copies
 }
 

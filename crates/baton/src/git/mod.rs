@@ -582,7 +582,12 @@ fn own_actions(
     args.extend(start);
     let dir = format!(":(top,literal){}", folder.path(AUDIT_DIR));
     args.extend(["--", dir.as_str()]);
-    let names = git.text("diff", args)?;
+    Ok(actions_in(vault, writer, &git.text("diff", args)?))
+}
+
+/// The actions of `writer`'s audit records among `names` (paths git printed, one per
+/// line), by sequence number.
+fn actions_in(vault: &Vault, writer: &str, names: &str) -> BTreeMap<u64, String> {
     let seqs: std::collections::HashSet<u64> = names
         .lines()
         .filter_map(|p| p.rsplit('/').next())
@@ -590,13 +595,13 @@ fn own_actions(
         .filter(|(chain, _)| chain == writer)
         .map(|(_, seq)| seq)
         .collect();
-    Ok(vault
+    vault
         .audit_log()
         .0
         .into_iter()
         .filter(|r| r.writer == writer && seqs.contains(&r.seq))
         .map(|r| (r.seq, r.action.as_str().to_string()))
-        .collect())
+        .collect()
 }
 
 /// Counts per action, in the order of the labels.
@@ -874,21 +879,7 @@ fn dry_run(
     let mut args = vec!["ls-files", "--others", "--exclude-standard", "--"];
     let dir = format!(":(top,literal){}", folder.path(AUDIT_DIR));
     args.push(&dir);
-    let names = git.text("ls-files", args)?;
-    let seqs: std::collections::HashSet<u64> = names
-        .lines()
-        .filter_map(|p| p.rsplit('/').next())
-        .filter_map(audit::parse_chain_record_file)
-        .filter(|(chain, _)| chain == writer)
-        .map(|(_, seq)| seq)
-        .collect();
-    let actions: BTreeMap<u64, String> = vault
-        .audit_log()
-        .0
-        .into_iter()
-        .filter(|r| r.writer == writer && seqs.contains(&r.seq))
-        .map(|r| (r.seq, r.action.as_str().to_string()))
-        .collect();
+    let actions = actions_in(vault, writer, &git.text("ls-files", args)?);
     report.changes = tally(&actions);
     if let Some(up) = &report.upstream
         && let Some(theirs) = git.commit(&format!("refs/remotes/{up}"))?

@@ -185,15 +185,8 @@ impl Vault {
                     })
                     .collect()
             });
-        // This writer's chain (and the legacy one): another writer's records may be
-        // its commit still syncing, and nothing is chained onto them here; `audit
-        // --verify`, `verify` and every rotation check every chain.
-        let own = self.own_chain();
-        for (chain, head) in index
-            .chains()
-            .into_iter()
-            .filter(|(c, _)| *c == own || c == audit::LEGACY_CHAIN)
-        {
+        // `audit --verify`, `verify` and every rotation check every chain.
+        for (chain, head) in self.chains_held_here(index) {
             let first = index
                 .audit_archive
                 .as_ref()

@@ -377,16 +377,7 @@ impl Vault {
     /// Probes the names after each head instead of listing `audit/`, so opening stays
     /// cheap however long the log grows.
     pub(crate) fn check_audit_tail(&self) -> Result<(), IntegrityError> {
-        // This writer's chain and the legacy one only: another writer's records above
-        // its head are its commits whose head has not arrived yet (docs/format.md#
-        // multi-writer, "Rollback and copies").
-        let own = self.own_chain();
-        for (chain, head) in self
-            .index
-            .chains()
-            .into_iter()
-            .filter(|(c, _)| *c == own || c == audit::LEGACY_CHAIN)
-        {
+        for (chain, head) in self.chains_held_here(&self.index) {
             let head = head.seq;
             let exists = |seq: u64| {
                 self.path

@@ -5,7 +5,7 @@ use std::collections::{BTreeMap, HashMap, HashSet};
 use std::fs;
 use std::io;
 
-use crate::audit::{Chains, LEGACY_CHAIN};
+use crate::audit::{AuditHead, Chains, LEGACY_CHAIN};
 use crate::client::{ClientFile, ClientRef, ClientSummary, Removal};
 use crate::crypto::seal;
 use crate::store::IntegrityError;
@@ -129,6 +129,19 @@ impl Vault {
         } else {
             LEGACY_CHAIN.to_string()
         }
+    }
+
+    /// The audit chains of `index` this folder answers for (its writer's and the
+    /// legacy one), with their heads: another writer's records above its head may be
+    /// its commit still syncing, so nothing is chained onto or judged by them here
+    /// (docs/format.md#multi-writer, "Rollback and copies").
+    pub(crate) fn chains_held_here(&self, index: &IndexBody) -> Vec<(String, AuditHead)> {
+        let own = self.own_chain();
+        index
+            .chains()
+            .into_iter()
+            .filter(|(c, _)| *c == own || c == LEGACY_CHAIN)
+            .collect()
     }
 
     /// The file whose replacement commits this handle's changes: its writer's head in
