@@ -285,12 +285,10 @@ fn a_rotation_never_removes_another_writers_head_of_the_next_generation() {
 /// back from a backup (or a head rolled back by a folder writer) can read only the old
 /// counters, so it reuses revisions; a head of another writer that saw the lost
 /// revisions then "covers" the new, different head with the same numbers, and the
-/// new change is hidden from every reader without any message.
-// Known, not fixed yet (docs/format.md#multi-writer, "Status"): a writer whose folder
-// was restored from a backup, on a machine that no longer remembers the folder, reuses
-// revisions another head has seen. Kept as the reproduction, not run: CI runs every
-// ignored test.
-#[allow(dead_code)]
+/// new change is hidden from every reader without any message. Now the other head's
+/// pin of that writer's audit chain gives the reuse away (docs/format.md#forked-writers):
+/// the new head is shown and `verify` names the writer.
+#[test]
 fn a_change_made_after_restoring_a_backup_is_not_silently_covered() {
     let dir = tempfile::tempdir().unwrap();
     let (a, b) = two_writers(dir.path());
@@ -316,18 +314,19 @@ fn a_change_made_after_restoring_a_backup_is_not_silently_covered() {
         "2",
     );
     bring(&b, &a);
-    match Vault::open(&a, &pass(), Access::Read) {
-        // Refused, naming the problem: acceptable.
-        Err(_) => {}
-        Ok(v) => {
-            let now = ids(&v);
-            assert!(
-                now.contains("two"),
-                "a's committed client `two` is silently hidden; the vault shows {now:?} \
-                 and reports no problem"
-            );
-        }
-    }
+    let v = Vault::open(&a, &pass(), Access::Read).unwrap();
+    let now = ids(&v);
+    assert!(
+        now.contains("two") && now.contains("beta") && now.contains("one"),
+        "a's committed client `two` is hidden, or b's changes are: the vault shows {now:?}"
+    );
+    let problems = v.verify();
+    assert!(
+        problems
+            .iter()
+            .any(|p| matches!(p, baton::vault::IntegrityError::WriterForked { writer, .. } if writer == v.writer())),
+        "{problems:?}"
+    );
 }
 
 /// "Every read is bounded" (and the threat model's planted files): client files and

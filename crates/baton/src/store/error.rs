@@ -16,6 +16,11 @@ pub enum IntegrityError {
     NoHead(u64),
     #[error("the writer head {file} was refused: {reason}")]
     HeadRefused { file: String, reason: String },
+    /// docs/format.md#forked-writers
+    #[error(
+        "writer {writer} ({file}) made changes under numbers another device had already seen from it, as after restoring its folder from a backup: both histories are shown; check that device's recent changes"
+    )]
+    WriterForked { writer: String, file: String },
     #[error("the index cannot be decrypted (damaged, or not encrypted to this vault's keys)")]
     IndexUnreadable,
     #[error("the index failed authentication: it was replaced or altered")]

@@ -105,8 +105,23 @@ impl HeadBody {
 
     /// Whether this head's state includes `other`'s: the other writer's revision is
     /// at most what this head has seen of it.
+    ///
+    /// Not where the two contradict each other about `other`'s history (`forks`): then
+    /// `other` reused change numbers this head has seen, and its changes are shown.
     pub fn covers(&self, other: &HeadBody) -> bool {
-        self.seen.get(&other.writer) >= other.index.revision
+        self.seen.get(&other.writer) >= other.index.revision && !self.forks(other)
+    }
+
+    /// Whether this head pins `other`'s writer's audit chain at the record number that
+    /// `other` pins for itself, but with another hash: that writer wrote two histories
+    /// under the same numbers, as after its folder, or its machine's memory with it,
+    /// was restored from a backup (docs/format.md#forked-writers).
+    pub fn forks(&self, other: &HeadBody) -> bool {
+        let w = &other.writer;
+        match (self.index.audit.get(w), other.index.audit.get(w)) {
+            (Some(a), Some(b)) => self.writer != other.writer && a.seq == b.seq && a.hash != b.hash,
+            _ => false,
+        }
     }
 }
 

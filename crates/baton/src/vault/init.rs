@@ -194,6 +194,7 @@ impl Vault {
             heads: Some(Default::default()),
             merged: None,
             waiting_heads: Vec::new(),
+            forked_heads: Vec::new(),
             own_floor: 0,
             refused_heads: Default::default(),
         };

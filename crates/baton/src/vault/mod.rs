@@ -94,6 +94,9 @@ pub struct Vault {
     /// Heads in `heads/` whose files have not all arrived (a sync in progress): not
     /// merged yet (docs/format.md#multi-writer).
     pub(crate) waiting_heads: Vec<(String, String)>,
+    /// Heads whose writer wrote two histories under the same change numbers (a
+    /// restored backup; docs/format.md#forked-writers): (writer, head file).
+    pub(crate) forked_heads: Vec<(String, String)>,
     /// The highest revision of this writer this machine remembers in this folder.
     pub(crate) own_floor: u64,
     /// Files in `heads/` that are no authentic head (ignored; `verify` reports them).

@@ -330,6 +330,7 @@ impl Vault {
             heads: None,
             merged: None,
             waiting_heads: Vec::new(),
+            forked_heads: Vec::new(),
             own_floor: 0,
             refused_heads: Default::default(),
         };

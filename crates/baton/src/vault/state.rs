@@ -379,6 +379,14 @@ impl Vault {
                 (heads[i].file.clone(), missing)
             })
             .collect();
+        // A writer that reused change numbers another head has seen (a restored
+        // backup) is not covered by that head (`HeadBody::covers`): both histories
+        // are shown, and `verify` names it.
+        self.forked_heads = heads
+            .iter()
+            .filter(|h| heads.iter().any(|g| g.body.forks(&h.body)))
+            .map(|h| (h.body.writer.clone(), h.file.clone()))
+            .collect();
         let all = heads
             .iter()
             .fold(Ver::new(), |acc, h| acc.join(&h.body.seen));

@@ -23,6 +23,12 @@ impl Vault {
                     ),
                 }),
         );
+        problems.extend(self.forked_heads.iter().map(|(writer, file)| {
+            IntegrityError::WriterForked {
+                writer: writer.clone(),
+                file: format!("{}/{file}", crate::store::head::HEADS_DIR),
+            }
+        }));
         problems.extend(self.strays());
         problems
     }
