@@ -245,3 +245,42 @@ fn a_forked_writer_can_commit_again() {
     }
     assert!(failed.is_empty(), "{failed:?}");
 }
+
+/// docs/format.md#retired-writers: forgetting W removes W's head files after the
+/// `writer.forget` commit. A sync service may deliver that deletion to another device
+/// before the new heads of the forgetting device (deletions arriving before new heads).
+/// If that device's machine had seen W's head, its rollback memory now finds W's
+/// counter lower than it remembers (no head left in its folder has seen W yet) and
+/// refuses the folder as rolled back (exit 4, a tamper alarm) until the rest arrives.
+#[test]
+fn a_forget_delivered_before_the_forgetting_head_is_not_a_rollback() {
+    use baton::vault::rollback::SeenFolder;
+    let mut sim = Sim::new(Service::Syncthing, 3, 5);
+    let seen = tempfile::tempdir().unwrap();
+    let remembered = |sim: &Sim, d: usize| {
+        Vault::open(sim.device_path(d), &pass(), Access::Read)
+            .and_then(|v| Ok(v.guard_rollback(Box::new(SeenFolder::new(seen.path())))?))
+    };
+    let mut v = common::init_vault(sim.device_path(0), &pass());
+    add(&mut v, "acme");
+    drop(v);
+    sim.sync_all();
+    // Device 2 writes once; device 1's machine reads the folder (and remembers W).
+    add(&mut open(&sim, 2, Access::Write), "laptop");
+    let w = open(&sim, 2, Access::Read).writer().to_string();
+    sim.sync_all();
+    remembered(&sim, 1).unwrap();
+    // Device 0 merges and forgets device 2.
+    open(&sim, 0, Access::Write).forget_writer(&w).unwrap();
+    sim.sync_device(0);
+    // Device 1 gets the deletion of W's head first.
+    let head = format!("heads/{w}.g1.age");
+    assert!(sim.pending(1).contains(&head), "{:?}", sim.pending(1));
+    sim.apply(1, &[head.as_str()]);
+    let opened = remembered(&sim, 1);
+    assert!(
+        opened.is_ok(),
+        "half-synced forget refused: {:?}",
+        opened.err()
+    );
+}
