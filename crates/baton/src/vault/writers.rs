@@ -168,3 +168,109 @@ impl Vault {
         })
     }
 }
+
+/// Review of retired writers (docs/format.md#retired-writers): needs a head whose time
+/// is 30 days back, which only a unit test can write.
+#[cfg(test)]
+mod review_writers_tests {
+    use super::*;
+    use crate::crypto::seal;
+    use crate::crypto::secret::Passphrase;
+    use crate::store::head::HeadBody;
+    use crate::vault::Access;
+    use crate::vault::changes::NewClient;
+
+    const PASS: &str = "review writers unit test";
+    const R: &str = "bbbbbbbbbbbbbbbb";
+
+    fn put_head(v: &Vault, body: &HeadBody) {
+        let sealed = body.seal(&v.auth);
+        let p = v
+            .path
+            .join(head::head_file(&body.writer, body.index.generation));
+        std::fs::write(p, seal::encrypt(&v.recipients, &sealed)).unwrap();
+    }
+
+    fn ago(days: u64) -> String {
+        let t = SystemTime::now() - std::time::Duration::from_secs(days * 86_400 + 60);
+        humantime::format_rfc3339_seconds(t).to_string()
+    }
+
+    /// Writer R wrote last (its head, 31 days old, names its own shards) and then
+    /// committed once more on its own disk, offline; that head has not arrived. This
+    /// writer merges R's head and changes a client: it rewrites R's shards under its
+    /// own names and keeps R's for R, but R is retired, so they are removed at once.
+    /// When R's offline head arrives it names those shards: it waits for files that
+    /// never come, its change is never shown, and R's own next commit covers it (see
+    /// tests/review_writers.rs, the same through `forget`). Nothing the owner did: the
+    /// 30 days passed. The docs: "If that writer comes back ... no change is lost".
+    #[test]
+    fn a_retired_writers_head_written_offline_finds_its_own_shards() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut v = crate::vault::test_vault(&dir.path().join("v"), PASS);
+        v.add_client(NewClient {
+            id: "acme".into(),
+            ..Default::default()
+        })
+        .unwrap();
+        let mine = v
+            .read_heads()
+            .unwrap()
+            .into_iter()
+            .find(|h| h.body.writer == v.writer)
+            .unwrap()
+            .body;
+        // R's head: this state, its shards copied under R's names, 31 days old.
+        let clients = v.path.join(crate::store::CLIENTS_DIR);
+        let mut r1 = mine.clone();
+        r1.writer = R.into();
+        r1.index.revision = 1;
+        r1.seen = mine.seen.clone().with(R, 1);
+        r1.deferred = vec![];
+        r1.index.updated = ago(31);
+        for (i, r) in r1
+            .index
+            .locator
+            .iter_mut()
+            .chain(r1.index.catalog.iter_mut())
+            .enumerate()
+        {
+            let name = format!("{R}{i:016x}.age");
+            std::fs::copy(clients.join(&r.file), clients.join(&name)).unwrap();
+            r.file = name;
+        }
+        put_head(&v, &r1);
+        // R's next head, written offline a week later on top of its own state.
+        let mut r2 = r1.clone();
+        r2.index.revision = 2;
+        r2.seen = r1.seen.clone().with(R, 2);
+        r2.index.updated = ago(24);
+        let path = v.path.clone();
+        drop(v);
+
+        let mut v = Vault::open(&path, &Passphrase::new(PASS.into()), Access::Write).unwrap();
+        assert!(v.writers().iter().any(|w| w.writer == R && w.included));
+        v.add_client(NewClient {
+            id: "bravo".into(),
+            ..Default::default()
+        })
+        .unwrap();
+        drop(v);
+        // R's offline head arrives.
+        let v = Vault::open(&path, &Passphrase::new(PASS.into()), Access::Read).unwrap();
+        put_head(&v, &r2);
+        drop(v);
+        let v = Vault::open(&path, &Passphrase::new(PASS.into()), Access::Read).unwrap();
+        let missing: Vec<&str> = r2
+            .index
+            .shard_files()
+            .filter(|f| !clients.join(f).exists())
+            .collect();
+        assert!(
+            missing.is_empty() && v.waiting_heads().is_empty(),
+            "R's offline head names its own shards {missing:?}, removed when R retired; \
+             it waits for ever: {:?}",
+            v.verify()
+        );
+    }
+}
