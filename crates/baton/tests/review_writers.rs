@@ -284,3 +284,56 @@ fn a_forget_delivered_before_the_forgetting_head_is_not_a_rollback() {
         opened.err()
     );
 }
+
+/// docs/format.md#retired-writers: "A crash between the two leaves W's head, and the
+/// command can run again." A crash (kill -9) right after the `writer.forget` commit:
+/// the folder opens and verifies, W is still listed, the command runs again, and then
+/// no replaced file is kept for W.
+#[test]
+fn a_forget_interrupted_after_its_commit_runs_again() {
+    use std::cell::Cell;
+    thread_local! {
+        static CRASH: Cell<bool> = const { Cell::new(false) };
+    }
+    baton::fs::set_fault_hook(Box::new(|label| {
+        if label == "forget: committed" && CRASH.with(|c| c.get()) {
+            CRASH.with(|c| c.set(false));
+            panic!("simulated crash at {label}");
+        }
+    }));
+    let mut sim = Sim::new(Service::Syncthing, 2, 3);
+    let mut v = common::init_vault(sim.device_path(0), &pass());
+    add(&mut v, "acme");
+    drop(v);
+    sim.sync_all();
+    add(&mut open(&sim, 1, Access::Write), "laptop");
+    sim.sync_all();
+    let w = open(&sim, 1, Access::Read).writer().to_string();
+    for round in 0..3 {
+        set_password(&mut open(&sim, 0, Access::Write), "acme", &format!("a{round}"));
+    }
+    CRASH.with(|c| c.set(true));
+    let path = sim.device_path(0).to_path_buf();
+    let w2 = w.clone();
+    let crashed = std::panic::catch_unwind(move || {
+        let mut v = Vault::open(&path, &pass(), Access::Write).unwrap();
+        let _ = v.forget_writer(&w2);
+    });
+    assert!(crashed.is_err(), "the crash point was not reached");
+    let v = open(&sim, 0, Access::Read);
+    assert_eq!(v.verify(), vec![]);
+    assert!(v.writers().iter().any(|x| x.writer == w));
+    drop(v);
+    set_password(&mut open(&sim, 0, Access::Write), "acme", "between");
+    let mut v = open(&sim, 0, Access::Write);
+    let report = v.forget_writer(&w).unwrap();
+    assert_eq!(report.heads_removed, 1, "{report:?}");
+    drop(v);
+    set_password(&mut open(&sim, 0, Access::Write), "acme", "after");
+    let v = open(&sim, 0, Access::Read);
+    assert_eq!(v.verify(), vec![]);
+    assert_eq!(password(&v, "acme"), "after");
+    assert_eq!(password(&v, "laptop"), "first");
+    let kept = v.kept_files();
+    assert!(kept.len() <= 4, "files still kept after the forget ran again: {kept:?}");
+}
