@@ -163,7 +163,11 @@ fn a_forked_writers_change_to_a_client_the_other_writer_changed_is_shown() {
     let backup = dir.path().join("backup");
     fresh_copy(&a, &backup);
     // a changes acme (one commit) and b sees it, then b adds an entry to acme.
-    set_password(&mut Vault::open(&a, &pass(), Access::Write).unwrap(), "acme", "lost by the restore");
+    set_password(
+        &mut Vault::open(&a, &pass(), Access::Write).unwrap(),
+        "acme",
+        "lost by the restore",
+    );
     bring(&a, &b);
     let mut vb = Vault::open(&b, &pass(), Access::Write).unwrap();
     vb.add_entry("acme", "bee", EntryFields::default()).unwrap();
@@ -202,9 +206,17 @@ fn forked_pair(dir: &std::path::Path, tag: usize) -> std::path::PathBuf {
     fresh_copy(&a, &b);
     let backup = dir.join(format!("backup{tag}"));
     fresh_copy(&a, &backup);
-    set_password(&mut Vault::open(&a, &pass(), Access::Write).unwrap(), "acme", "lost");
+    set_password(
+        &mut Vault::open(&a, &pass(), Access::Write).unwrap(),
+        "acme",
+        "lost",
+    );
     bring(&a, &b);
-    set_password(&mut Vault::open(&b, &pass(), Access::Write).unwrap(), "acme", "b");
+    set_password(
+        &mut Vault::open(&b, &pass(), Access::Write).unwrap(),
+        "acme",
+        "b",
+    );
     fresh_copy(&backup, &a);
     Vault::open(&a, &pass(), Access::Write)
         .unwrap()
@@ -310,7 +322,11 @@ fn a_forget_interrupted_after_its_commit_runs_again() {
     sim.sync_all();
     let w = open(&sim, 1, Access::Read).writer().to_string();
     for round in 0..3 {
-        set_password(&mut open(&sim, 0, Access::Write), "acme", &format!("a{round}"));
+        set_password(
+            &mut open(&sim, 0, Access::Write),
+            "acme",
+            &format!("a{round}"),
+        );
     }
     CRASH.with(|c| c.set(true));
     let path = sim.device_path(0).to_path_buf();
@@ -335,5 +351,8 @@ fn a_forget_interrupted_after_its_commit_runs_again() {
     assert_eq!(password(&v, "acme"), "after");
     assert_eq!(password(&v, "laptop"), "first");
     let kept = v.kept_files();
-    assert!(kept.len() <= 4, "files still kept after the forget ran again: {kept:?}");
+    assert!(
+        kept.len() <= 4,
+        "files still kept after the forget ran again: {kept:?}"
+    );
 }
