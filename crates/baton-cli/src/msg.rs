@@ -387,6 +387,9 @@ impl From<VaultError> for Failure {
             VaultError::UnknownWriter(_) | VaultError::OwnWriter(_) => {
                 Failure::new(e.to_string()).hint("'baton writers' lists the writers of this folder")
             }
+            VaultError::OwnHeadIncomplete { .. } => Failure::new(e.to_string())
+                .hint("let the sync finish; if the file stays missing, keep this folder as it is and restore the file from a backup or another device's copy")
+                .code(EXIT_INTEGRITY),
             VaultError::WriterNotMerged(_) => Failure::new(e.to_string()).hint(
                 "let the sync finish ('baton writers' shows what is still arriving), then run it again",
             ),

@@ -120,6 +120,16 @@ impl Vault {
     /// merge of several writers' heads (docs/format.md#multi-writer), so that the change
     /// is made on top of everything the folder holds.
     pub(crate) fn prepare_write(&mut self) -> Result<(), VaultError> {
+        // This folder's own head set aside because a file it names is missing: a new
+        // head would cover it and drop its changes (docs/format.md#retired-writers).
+        if let Some((file, missing)) = self.waiting_heads.iter().find(|(f, _)| {
+            crate::store::head::parse_head_file(f).is_some_and(|(w, _)| w == self.writer)
+        }) {
+            return Err(VaultError::OwnHeadIncomplete {
+                file: file.clone(),
+                missing: missing.clone(),
+            });
+        }
         if !self.is_multi_writer() {
             self.upgrade()?;
         } else {
@@ -494,20 +504,32 @@ impl Vault {
             .iter()
             .filter(|i| i.writer != self.writer)
             .collect();
+        // A retired writer's own files (its shards and client files that others
+        // replaced) are still kept until it has seen their replacement: its next head,
+        // made offline, may name them (docs/format.md#retired-writers).
         let clock = std::time::SystemTime::now();
-        let waiters: Vec<&super::state::HeadInfo> = others
-            .iter()
-            .copied()
-            .filter(|h| Some(h.writer.as_str()) != forget && !h.retired(&seen, clock))
-            .collect();
+        let (waiters, retired): (Vec<&super::state::HeadInfo>, Vec<&super::state::HeadInfo>) =
+            others
+                .iter()
+                .copied()
+                .filter(|h| Some(h.writer.as_str()) != forget)
+                .partition(|h| !h.retired(&seen, clock));
         let complete = self.knows_every_head();
-        let seen_by_all = |writer: &str, since: u64| {
-            complete && waiters.iter().all(|h| h.seen.get(writer) >= since)
+        let seen_by_all = |writer: &str, since: u64, file: &str| {
+            complete
+                && waiters
+                    .iter()
+                    .chain(
+                        retired
+                            .iter()
+                            .filter(|h| crate::sync::writer::written_by(file, &h.writer)),
+                    )
+                    .all(|h| h.seen.get(writer) >= since)
         };
         let mut remove: Vec<String> = Vec::new();
         for h in &others {
             for d in &h.deferred {
-                if seen.get(&h.writer) >= d.since && seen_by_all(&h.writer, d.since) {
+                if seen.get(&h.writer) >= d.since && seen_by_all(&h.writer, d.since, &d.file) {
                     remove.push(d.file.clone());
                 } else if Some(h.writer.as_str()) == forget
                     && !deferred.iter().any(|o| o.file == d.file)
@@ -521,7 +543,7 @@ impl Vault {
         }
         let (gone, kept): (Vec<Deferred>, Vec<Deferred>) = deferred
             .into_iter()
-            .partition(|d| seen_by_all(&self.writer, d.since));
+            .partition(|d| seen_by_all(&self.writer, d.since, &d.file));
         remove.extend(gone.into_iter().map(|d| d.file));
         let body = HeadBody {
             index: next,

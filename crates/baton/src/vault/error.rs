@@ -149,6 +149,12 @@ pub enum VaultError {
         #[source]
         source: crate::sync::ResolveError,
     },
+    /// This folder's own latest head cannot be read (a file it names is gone), so a
+    /// new change, which would supersede it, is refused.
+    #[error(
+        "this folder's own latest changes ({file}) cannot be read: {missing} is missing, so no change is written over them"
+    )]
+    OwnHeadIncomplete { file: String, missing: String },
     /// No head of this writer is in the folder (`forget_writer`).
     #[error("no writer '{0}' has a head in this vault folder")]
     UnknownWriter(String),

@@ -285,9 +285,32 @@ impl Vault {
     ) -> Result<Vault, IntegrityError> {
         let id = self.header.vault_id.clone();
         let here = resolved(&self.path);
-        let revision = self.state_revision();
         let folders = memory.folders(&id);
         let mine = folders.iter().find(|r| r.folder == here);
+        // Another writer whose head is no longer in the folder at all was forgotten
+        // (docs/format.md#retired-writers; its deletion may arrive before the head that
+        // forgot it) or deleted by a folder writer, which `verify` reports (its audit
+        // records, of a chain no head names): not judged here. A head that went back
+        // is.
+        let present = |w: &str| {
+            w == self.writer
+                || self.heads.as_ref().is_some_and(|h| {
+                    h.files.iter().any(|f| f.writer == w)
+                        || self.waiting_heads.iter().any(|(f, _)| {
+                            crate::store::head::parse_head_file(f).is_some_and(|(x, _)| x == w)
+                        })
+                })
+        };
+        let gone: u64 = match (mine, &self.heads) {
+            (Some(r), Some(h)) if r.writers_generation == self.header.generation => r
+                .writers
+                .iter()
+                .filter(|(w, _)| !present(w))
+                .map(|(w, n)| n.saturating_sub(h.seen_all.get(w)))
+                .fold(0u64, u64::saturating_add),
+            _ => 0,
+        };
+        let revision = self.state_revision().saturating_add(gone);
         let seen = match (mine, memory.legacy(&id)) {
             (Some(r), _) => Some(r.revision),
             // Memory from before it was per folder: it may be this folder's, so it is
@@ -315,7 +338,7 @@ impl Vault {
         if let (Some(r), Some(h)) = (mine, &self.heads)
             && r.writers_generation == self.header.generation
         {
-            for (w, n) in r.writers.iter() {
+            for (w, n) in r.writers.iter().filter(|(w, _)| present(w)) {
                 let here = h.seen_all.get(w);
                 if here < n {
                     return Err(IntegrityError::VaultRolledBack {

@@ -625,7 +625,7 @@ impl Vault {
             .map(|h| h.index.updated.clone())
             .max()
             .unwrap_or_default();
-        index.audit = join_chains(heads.iter().map(|h| h.index.chains()));
+        index.audit = join_chains(heads.iter().map(|h| (h.writer.as_str(), h.index.chains())));
         index.audit_archive = heads
             .iter()
             .filter_map(|h| h.index.audit_archive.clone())
@@ -766,12 +766,16 @@ impl MergedView {
 }
 
 /// Each chain's furthest head among several states.
-pub(crate) fn join_chains(all: impl Iterator<Item = Chains>) -> Chains {
+///
+/// Each chain's pin from the head that is furthest along it; at one record number, the
+/// chain's own writer's pin, which only differs from another's where that writer forked
+/// (docs/format.md#forked-writers): its own history is the one its records continue.
+pub(crate) fn join_chains<'a>(all: impl Iterator<Item = (&'a str, Chains)>) -> Chains {
     let mut out = Chains::new();
-    for chains in all {
+    for (writer, chains) in all {
         for (chain, head) in chains {
             match out.get(&chain) {
-                Some(h) if h.seq >= head.seq => {}
+                Some(h) if h.seq > head.seq || (h.seq == head.seq && chain != writer) => {}
                 _ => {
                     out.insert(chain, head);
                 }
