@@ -208,7 +208,7 @@ pub fn finding(f: &Finding) -> String {
                 .join(", "))
         ),
         Finding::OtherGeneration { files } => format!(
-            "{} index file(s) of another generation ({}): left by an interrupted rotation, or a device wrote under the old keys after a rotation; keep them",
+            "{} index or head file(s) of another generation ({}): left by an interrupted rotation, or a device wrote under the old keys after a rotation; the next write with the passphrase carries such a head of the previous generation over, keep the others",
             files.len(),
             list(files)
         ),
@@ -1107,6 +1107,9 @@ pub fn verify_problems(count: usize, first: &IntegrityError) -> Failure {
         IntegrityError::ConflictCopy { .. } => HINT_CONFLICT_COPY,
         IntegrityError::UnknownFile { .. } => {
             "move the files baton did not write out of the vault folder (they are not read, and a copy of the folder takes them along)"
+        }
+        IntegrityError::StrandedHead { .. } => {
+            "the next change with the passphrase (or 'baton sync' in a git repository) re-encrypts them under the new keys and removes the old head"
         }
         _ => HINT_VERIFY,
     };
