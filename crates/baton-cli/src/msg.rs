@@ -1496,7 +1496,7 @@ pub fn sync_header_choice(h: &baton::git::HeaderChoice) -> String {
 
 pub fn sync_kept_heads(n: usize) -> String {
     format!(
-        "kept {n} head(s) of an older generation that a rotation on another clone removed (changes made here while it rotated); run 'baton status'"
+        "kept {n} head(s) of an older generation that a rotation on another clone removed (changes made here while it rotated): the merge carries those of the previous generation over; 'baton status' names any left"
     )
 }
 
