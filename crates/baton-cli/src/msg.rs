@@ -208,7 +208,7 @@ pub fn finding(f: &Finding) -> String {
                 .join(", "))
         ),
         Finding::OtherGeneration { files } => format!(
-            "{} index file(s) of another generation ({}): left by an interrupted rotation, or a device wrote under the old keys after a rotation; keep them",
+            "{} index or head file(s) of another generation ({}): left by an interrupted rotation, or a device wrote under the old keys after a rotation; the next write with the passphrase carries such a head of the previous generation over, keep the others",
             files.len(),
             list(files)
         ),
@@ -1123,6 +1123,9 @@ pub fn verify_problems(count: usize, first: &IntegrityError) -> Failure {
         IntegrityError::UnknownFile { .. } => {
             "move the files baton did not write out of the vault folder (they are not read, and a copy of the folder takes them along)"
         }
+        IntegrityError::StrandedHead { .. } => {
+            "the next change with the passphrase (or 'baton sync' in a git repository) re-encrypts them under the new keys and removes the old head"
+        }
         _ => HINT_VERIFY,
     };
     Failure::new(format!("{count} problem(s) found, first: {first}"))
@@ -1508,7 +1511,7 @@ pub fn sync_header_choice(h: &baton::git::HeaderChoice) -> String {
 
 pub fn sync_kept_heads(n: usize) -> String {
     format!(
-        "kept {n} head(s) of an older generation that a rotation on another clone removed (changes made here while it rotated); run 'baton status'"
+        "kept {n} head(s) of an older generation that a rotation on another clone removed (changes made here while it rotated): the merge carries those of the previous generation over; 'baton status' names any left"
     )
 }
 

@@ -722,6 +722,7 @@ mod tests {
             owner_key: String::new(),
             share_set: set,
             rotation: Default::default(),
+            previous_key: None,
         };
         (header, current, retired)
     }

@@ -515,6 +515,30 @@ impl Vault {
         new_header.owner_key = keys::wrap_owner_key(derived, &vault_id, &owner, &emergency);
         new_header.share_set = share_set;
         new_header.rotation.last = started.clone();
+        // This generation's E, for carrying over a change another device makes under
+        // these keys after the switch (docs/format.md#carry-over), with the shards of
+        // every head this state includes and the files heads keep (replaced shards
+        // among them): the rotation removes them, and such a change's head may still
+        // name some. Not those of a head still waiting for its files: its rows are not
+        // in the new generation.
+        let mut retired_shards: Vec<String> = self
+            .read_heads()
+            .unwrap_or_default()
+            .iter()
+            .filter(|h| !self.waiting_heads.iter().any(|(f, _)| *f == h.file))
+            .flat_map(|h| h.body.index.shard_files().map(str::to_string))
+            .chain(self.kept_files().into_iter().map(|(f, _)| f))
+            .collect();
+        retired_shards.sort();
+        retired_shards.dedup();
+        new_header.previous_key = Some(crate::store::previous::wrap(
+            &vault::parse_recipients(&new_header.recipients).expect("just generated"),
+            &auth,
+            &vault_id,
+            from,
+            &self.emergency,
+            retired_shards,
+        ));
 
         // The shares exist only here: hand them out before anything is written, so a
         // generation never exists whose shares were not delivered.

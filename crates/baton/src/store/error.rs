@@ -68,13 +68,17 @@ pub enum IntegrityError {
     #[error("{file} in the vault folder was not written by baton")]
     UnknownFile { file: String },
     #[error(
-        "{file} is an index of generation {generation}, not of the current generation {current}: left by an interrupted rotation, or written by a device that still used the old keys (then its changes are only there)"
+        "{file} is an index or head of generation {generation}, not of the current generation {current}: left by an interrupted rotation, or written by a device that still used the old keys, and this vault has no key to carry it over (rotated by an older baton, or more than one generation ago): its changes are only there; make them again under the new keys, then move the file out"
     )]
     OtherGeneration {
         file: String,
         generation: u64,
         current: u64,
     },
+    #[error(
+        "{file} holds changes a device made under the keys of generation {generation} after the rotation: they are shown, and the next write carries them over (docs/format.md#carry-over)"
+    )]
+    StrandedHead { file: String, generation: u64 },
 }
 
 impl IntegrityError {

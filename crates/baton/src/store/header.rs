@@ -145,6 +145,11 @@ pub struct Header {
     /// When keys were last rotated and how often they should be (docs/format.md#rotation).
     #[serde(default)]
     pub rotation: RotationPolicy,
+    /// The previous generation's emergency secret, wrapped for this generation's keys
+    /// (docs/format.md#header, #carry-over). Absent before the first rotation and in
+    /// vaults last rotated by an older baton.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub previous_key: Option<String>,
 }
 
 /// The rotation schedule. Public, so `baton status --check` needs no passphrase.

@@ -10,6 +10,7 @@ pub mod head;
 pub mod header;
 pub mod index;
 pub mod locator;
+pub mod previous;
 pub mod shard;
 pub mod survey;
 

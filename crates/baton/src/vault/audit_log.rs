@@ -140,7 +140,8 @@ impl Vault {
             .join(audit::chain_record_file(chain, seq));
         let bytes = crate::store::fsio::read_bounded(&p, MAX_RECORD)
             .map_err(|_| AuditProblem::Missing(seq))?;
-        seal::decrypt(self.identity(), &bytes).map_err(|_| AuditProblem::Unreadable(seq))
+        self.decrypt_file(&bytes)
+            .map_err(|_| AuditProblem::Unreadable(seq))
     }
 
     /// Refuses a write on top of a damaged audit log (docs/format.md#audit-log): a

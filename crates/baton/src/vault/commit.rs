@@ -135,6 +135,8 @@ impl Vault {
         } else {
             // An upgrade interrupted after its header write left the index.
             self.remove_upgraded_index();
+            // Changes made under the previous generation's keys after a rotation.
+            self.carry_over()?;
         }
         if self.merged.is_some() {
             self.commit_merge()?;

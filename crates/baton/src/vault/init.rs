@@ -82,6 +82,7 @@ impl Vault {
             kdf: opts.kdf,
             share_set,
             rotation: Default::default(),
+            previous_key: None,
         };
 
         let created_files = Self::init_files(
@@ -197,6 +198,7 @@ impl Vault {
             forked_heads: Vec::new(),
             own_floor: 0,
             refused_heads: Default::default(),
+            carry: Default::default(),
         };
         let detail = format!(
             "share set {} ({})",

@@ -1,6 +1,7 @@
 //! Opening, reading and changing a vault (docs/format.md#opening, #writes).
 
 mod audit_log;
+mod carry;
 pub mod changes;
 mod commit;
 mod error;
@@ -104,6 +105,9 @@ pub struct Vault {
     /// Set when opening put a later generation's header back in place of another
     /// device's older `vault.json` (its generation; docs/format.md#header-conflicts).
     pub(crate) header_restored: Option<u64>,
+    /// The previous generation's keys and the heads of it carried over
+    /// (docs/format.md#carry-over).
+    pub(crate) carry: carry::Carry,
 }
 
 impl Vault {

@@ -333,7 +333,14 @@ impl Vault {
             forked_heads: Vec::new(),
             own_floor: 0,
             refused_heads: Default::default(),
+            carry: Default::default(),
         };
+        vault.carry = super::carry::Carry::new(
+            &vault.header,
+            vault.identity(),
+            &vault.emergency,
+            &vault.auth,
+        );
         for d in [CLIENTS_DIR, AUDIT_DIR] {
             match fs::symlink_metadata(path.join(d)) {
                 Ok(m) if m.is_dir() => {}

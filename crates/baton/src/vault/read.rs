@@ -4,7 +4,6 @@
 use zeroize::Zeroizing;
 
 use crate::client::{ClientFile, ClientRef};
-use crate::crypto::seal;
 use crate::store::index::IndexBody;
 
 use super::Vault;
@@ -139,7 +138,7 @@ impl Vault {
         if sha256_hex(&bytes) != s.sha256 {
             return Err(IntegrityError::ClientModified { client });
         }
-        seal::decrypt(self.identity(), &bytes)
+        self.decrypt_file(&bytes)
             .map_err(|_| IntegrityError::ClientUnreadable { client })
     }
 

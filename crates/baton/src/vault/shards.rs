@@ -7,7 +7,6 @@ use zeroize::Zeroizing;
 
 use crate::client::valid_id;
 use crate::client::{ClientRef, ClientSummary, Removal};
-use crate::crypto::seal;
 use crate::is_lower_hex as is_hex;
 use crate::store::catalog::shard_of as catalog_shard;
 use crate::store::index::IndexBody;
@@ -44,7 +43,7 @@ impl Vault {
         if sha256_hex(&bytes) != r.sha256 {
             return Err(damaged());
         }
-        let plain = seal::decrypt(self.identity(), &bytes).map_err(|_| damaged())?;
+        let plain = self.decrypt_file(&bytes).map_err(|_| damaged())?;
         let n: ShardNames = serde_json::from_slice(&plain).map_err(|_| damaged())?;
         if n.format != kind.format()
             || n.version != 1

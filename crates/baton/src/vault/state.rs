@@ -113,6 +113,9 @@ pub(crate) struct MergedView {
     /// Vault-wide settings of heads made apart that the merge did not keep: "writer:
     /// field, field" (named in the `vault.merge` record; docs/format.md#merge).
     pub settings_dropped: Vec<String>,
+    /// Heads of the previous generation this merge carries over, as the `vault.merge`
+    /// record names them (docs/format.md#carry-over).
+    pub carried: Vec<String>,
 }
 
 impl Vault {
@@ -302,10 +305,14 @@ impl Vault {
     /// Loads the state of a version 3 vault: the one head no other covers, or the merge
     /// of several (in memory; a writer commits it, see `commit_merge`).
     pub(crate) fn load_heads(&mut self) -> Result<(), IntegrityError> {
-        let heads = self.read_heads()?;
+        let mut heads = self.read_heads()?;
         if heads.is_empty() {
             return Err(IntegrityError::NoHead(self.header.generation));
         }
+        // The previous generation's stranded heads merge like heads of this one
+        // (docs/format.md#carry-over).
+        let stranded = self.stranded_heads(&heads);
+        heads.extend(stranded);
         // A head whose files have not all arrived (a sync in progress: a service may
         // deliver a head before the files it names) waits; it is not merged, nothing
         // it may need is removed meanwhile (`knows_every_head`), and it is read again
@@ -475,8 +482,15 @@ impl Vault {
         let mut view = MergedView::default();
         for (i, h) in heads.iter().enumerate() {
             let at = |e| (e, Some(i));
-            let (refs, removed) = self.load_locator(&h.index).map_err(at)?;
-            let summaries = self.catalog_of(&h.index, &refs).map_err(at)?;
+            // A carried head brings only the rows this generation has not seen.
+            let (refs, removed, summaries) = match self.carry.rows_of(h) {
+                Some(rows) => rows,
+                None => {
+                    let (refs, removed) = self.load_locator(&h.index).map_err(at)?;
+                    let summaries = self.catalog_of(&h.index, &refs).map_err(at)?;
+                    (refs, removed, summaries)
+                }
+            };
             view.named.extend(h.index.shard_files().map(str::to_string));
             view.named.extend(refs.iter().map(|r| r.file.clone()));
             view.heads.push(h.index.clone());
@@ -812,6 +826,9 @@ impl Vault {
                 "; versions in conflict kept for: {}",
                 view.conflicts.join(", ")
             );
+        }
+        if !view.carried.is_empty() {
+            detail += &format!("; carried over from {}", view.carried.join("; "));
         }
         if !view.settings_dropped.is_empty() {
             detail += &format!(

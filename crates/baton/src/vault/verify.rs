@@ -46,6 +46,13 @@ impl Vault {
                     IntegrityError::ConflictCopy { file, original }
                 }
                 Stray::Unknown { file } => IntegrityError::UnknownFile { file },
+                Stray::OtherGeneration { file, generation }
+                    if file
+                        .strip_prefix(&format!("{}/", crate::store::head::HEADS_DIR))
+                        .is_some_and(|f| self.carry.is_carried(f)) =>
+                {
+                    IntegrityError::StrandedHead { file, generation }
+                }
                 Stray::OtherGeneration { file, generation } => IntegrityError::OtherGeneration {
                     file,
                     generation,
@@ -63,11 +70,15 @@ impl Vault {
 
     fn verify_files(&self) -> Vec<IntegrityError> {
         // Several heads not yet merged: each is checked as the state it is.
+        // A carried head's stand-in (docs/format.md#carry-over) is checked by what it
+        // brings: its rows' client files.
         if let Some(m) = &self.merged {
             return m
                 .heads
                 .iter()
+                .filter(|ix| !ix.updated.is_empty())
                 .flat_map(|ix| self.verify_against(ix))
+                .chain(self.carried_problems())
                 .collect();
         }
         let problems = self.verify_against(&self.index);

@@ -1,0 +1,497 @@
+//! Carrying over changes made under the previous generation's keys after a rotation
+//! (docs/format.md#carry-over): a device that was offline while another rotated
+//! commits under generation N and leaves `heads/<w>.g<N>.age`; under generation N + 1
+//! that head is read with the previous `E` (the header's `previous_key`), merged like
+//! one more head (in memory for a reader) and committed by the next write, which
+//! re-encrypts what it takes; only then are the old head and its files removed.
+
+use std::collections::{HashMap, HashSet};
+use std::fs;
+
+use zeroize::Zeroizing;
+
+use crate::client::{ClientRef, ClientSummary, Removal};
+use crate::crypto::keys::{AuthKey, EmergencySecret};
+use crate::crypto::seal::{self, DecryptFailure};
+use crate::store::head::{self, HEADS_DIR, HeadBody};
+use crate::store::shard::{ShardFile, ShardKind};
+use crate::store::{CLIENTS_DIR, fsio, is_client_file_name};
+use crate::sync::Ver;
+
+use super::state::ReadHead;
+use super::{Vault, VaultError};
+
+/// What an open vault knows of the previous generation.
+#[derive(Default)]
+pub(crate) struct Carry {
+    /// The previous generation's keys, if the vault has them.
+    previous: Option<Previous>,
+    /// Stranded heads of the previous generation merged into the state (in memory until
+    /// a write commits the merge).
+    pub heads: Vec<CarriedHead>,
+}
+
+struct Previous {
+    generation: u64,
+    emergency: EmergencySecret,
+    auth: AuthKey,
+    /// Shard files the rotation removed (docs/format.md#header, `retired_shards`).
+    retired: HashSet<String>,
+}
+
+/// A stranded head taken into the state: what it changed after the rotation.
+pub(crate) struct CarriedHead {
+    /// Its name in `heads/` (of the previous generation; maybe a conflicted copy).
+    pub file: String,
+    pub writer: String,
+    pub revision: u64,
+    /// Its rows that the state of the current generation has not seen, with their
+    /// catalog summaries.
+    refs: Vec<ClientRef>,
+    removed: Vec<Removal>,
+    summaries: Vec<ClientSummary>,
+    /// Whether its vault-wide settings changed after the rotation (they are not
+    /// carried; the merge's record says so).
+    settings_changed: bool,
+    /// Every file in `clients/` it names (shards here, and the client files of its rows).
+    files: HashSet<String>,
+}
+
+/// The largest head file read (as in `state`).
+const MAX_HEAD_BYTES: u64 = 16 << 20;
+/// The most heads of the previous generation read.
+const MAX_OLD_HEADS: usize = 4096;
+
+impl Carry {
+    /// The previous generation's keys of a vault opened with `identity` (a key of the
+    /// header's generation) and `emergency`: from the header's `previous_key` if it
+    /// opens and authenticates, else the current `E` (a plain rotation keeps it; a head
+    /// it does not authenticate is only reported).
+    pub(crate) fn new(
+        header: &crate::store::header::Header,
+        identity: &age::x25519::Identity,
+        emergency: &EmergencySecret,
+        auth: &AuthKey,
+    ) -> Carry {
+        let Some(vid) = header.vault_id_bytes() else {
+            return Carry::default();
+        };
+        if header.version < crate::store::header::VERSION || header.generation < 2 {
+            return Carry::default();
+        }
+        let generation = header.generation - 1;
+        let previous = header
+            .previous_key
+            .as_deref()
+            .and_then(|armored| {
+                crate::store::previous::unwrap(
+                    identity,
+                    auth,
+                    &header.vault_id,
+                    header.generation,
+                    armored,
+                )
+                .ok()
+            })
+            .map(|p| Previous {
+                generation,
+                auth: p.emergency.auth_key(&vid),
+                emergency: p.emergency,
+                retired: p.retired_shards.into_iter().collect(),
+            })
+            .unwrap_or_else(|| Previous {
+                generation,
+                auth: emergency.auth_key(&vid),
+                emergency: emergency.duplicate(),
+                retired: HashSet::new(),
+            });
+        Carry {
+            previous: Some(previous),
+            heads: Vec::new(),
+        }
+    }
+
+    /// The rows a carried head brings, if `h` is the stand-in of one (`merge_heads`
+    /// reads them instead of its shards).
+    pub(crate) fn rows_of(
+        &self,
+        h: &HeadBody,
+    ) -> Option<(Vec<ClientRef>, Vec<Removal>, Vec<ClientSummary>)> {
+        // A stand-in has an empty `updated`: no head written by baton has.
+        if !h.index.updated.is_empty() {
+            return None;
+        }
+        self.heads
+            .iter()
+            .find(|c| c.writer == h.writer && c.revision == h.index.revision)
+            .map(|c| (c.refs.clone(), c.removed.clone(), c.summaries.clone()))
+    }
+
+    /// Whether `file` (in `heads/`) is a stranded head whose changes the state shows.
+    pub(crate) fn is_carried(&self, file: &str) -> bool {
+        self.heads.iter().any(|c| c.file == file)
+    }
+}
+
+impl Vault {
+    /// What `verify` finds in the carried heads' client files (their shards were read
+    /// at open).
+    pub(crate) fn carried_problems(&self) -> Vec<crate::store::IntegrityError> {
+        self.carry
+            .heads
+            .iter()
+            .flat_map(|c| &c.refs)
+            .filter_map(|r| self.read_client(r).err())
+            .collect()
+    }
+
+    /// Decrypts a file of the state: with the key that opened the vault, else with the
+    /// previous generation's (a file a carried head names, or a record of its chain).
+    pub(crate) fn decrypt_file(&self, bytes: &[u8]) -> Result<Zeroizing<Vec<u8>>, DecryptFailure> {
+        match seal::decrypt(self.identity(), bytes) {
+            Err(DecryptFailure::NotForThisKey) => match &self.carry.previous {
+                Some(p) => seal::decrypt(&p.emergency.identity(), bytes),
+                None => Err(DecryptFailure::NotForThisKey),
+            },
+            other => other,
+        }
+    }
+
+    /// The authentic heads of the previous generation in `heads/` (also conflicted
+    /// copies), read with its keys. Heads that do not open are left alone (reported by
+    /// `status` and `verify` as another generation's).
+    fn read_old_heads(&self) -> Vec<ReadHead> {
+        let Some(p) = &self.carry.previous else {
+            return vec![];
+        };
+        let Ok(rd) = fs::read_dir(self.path.join(HEADS_DIR)) else {
+            return vec![];
+        };
+        let identity = p.emergency.identity();
+        let mut out = Vec::new();
+        for e in rd.flatten().take(MAX_OLD_HEADS * 4) {
+            let name = e.file_name().to_string_lossy().to_string();
+            let Some((writer, generation)) = head::parse_head_file(&name) else {
+                continue;
+            };
+            if generation != p.generation || out.len() >= MAX_OLD_HEADS {
+                continue;
+            }
+            let Ok(bytes) = fsio::read_bounded(&e.path(), MAX_HEAD_BYTES) else {
+                continue;
+            };
+            let Ok(plain) = seal::decrypt(&identity, &bytes) else {
+                continue;
+            };
+            let Ok(body) = HeadBody::open(&plain, &p.auth, &writer) else {
+                continue;
+            };
+            if body.index.vault_id != self.header.vault_id || body.index.generation != generation {
+                continue;
+            }
+            out.push(ReadHead { file: name, body });
+        }
+        out.sort_by(|a, b| a.file.cmp(&b.file));
+        out
+    }
+
+    /// Called by `load_heads` with the heads of the current generation: the stand-ins of
+    /// the previous generation's stranded heads to merge with them
+    /// (docs/format.md#carry-over). A stranded head whose files have not all arrived is
+    /// left for a later open (it stays reported).
+    pub(crate) fn stranded_heads(&mut self, heads: &[ReadHead]) -> Vec<ReadHead> {
+        self.carry.heads.clear();
+        let Some(base) = heads.first() else {
+            return vec![];
+        };
+        if self.carry.previous.is_none() {
+            return vec![];
+        }
+        let floor = heads
+            .iter()
+            .fold(Ver::new(), |acc, h| acc.join(&h.body.seen));
+        let settings_floor = heads
+            .iter()
+            .fold(Ver::new(), |acc, h| acc.join(&h.body.settings_ver));
+        let old: Vec<ReadHead> = self
+            .read_old_heads()
+            .into_iter()
+            .filter(|h| h.body.index.revision > floor.get(&h.body.writer))
+            .collect();
+        let bodies: Vec<HeadBody> = old.iter().map(|h| h.body.clone()).collect();
+        let mut out = Vec::new();
+        let mut carried = Vec::new();
+        for i in head::uncovered(&bodies) {
+            let h = &old[i];
+            let Some((c, stand_in)) = self.carry_rows(h, &floor, &base.body) else {
+                continue;
+            };
+            carried.push(CarriedHead {
+                settings_changed: !h.body.settings_ver.leq(&settings_floor),
+                ..c
+            });
+            out.push(stand_in);
+        }
+        self.carry.heads = carried;
+        out
+    }
+
+    /// The rows of stranded head `h` that the state has not seen (`floor`), and a head
+    /// of the current generation that stands in for it in the merge (vault-wide fields
+    /// of `base`, which it never wins: its settings version is empty). `None` while a
+    /// file it needs is missing.
+    fn carry_rows(
+        &self,
+        h: &ReadHead,
+        floor: &Ver,
+        base: &HeadBody,
+    ) -> Option<(CarriedHead, ReadHead)> {
+        let p = self.carry.previous.as_ref()?;
+        let ix = &h.body.index;
+        let here =
+            |f: &str| is_client_file_name(f) && self.path.join(CLIENTS_DIR).join(f).is_file();
+        let mut files: HashSet<String> = ix.shard_files().map(str::to_string).collect();
+        files.extend(h.body.deferred.iter().map(|d| d.file.clone()));
+        // Shards the rotation removed hold only rows it had seen; any other missing
+        // shard may be on its way.
+        let mut present = ix.clone();
+        for refs in [&mut present.locator, &mut present.catalog] {
+            let mut keep = Vec::new();
+            for r in refs.drain(..) {
+                if here(&r.file) {
+                    keep.push(r);
+                } else if !p.retired.contains(&r.file) {
+                    return None;
+                }
+            }
+            *refs = keep;
+        }
+        let (refs, removed) = self.load_locator(&present).ok()?;
+        files.extend(refs.iter().map(|r| r.file.clone()));
+        let mut by_cid: HashMap<String, ClientSummary> = HashMap::new();
+        for r in &present.catalog {
+            let list: Vec<ClientSummary> =
+                self.read_shard(ShardKind::Catalog, &ix.vault_id, r).ok()?;
+            by_cid.extend(list.into_iter().map(|s| (s.cid.clone(), s)));
+        }
+        let refs: Vec<ClientRef> = refs.into_iter().filter(|r| !r.ver.leq(floor)).collect();
+        let removed: Vec<Removal> = removed.into_iter().filter(|t| !t.ver.leq(floor)).collect();
+        let mut summaries = Vec::with_capacity(refs.len());
+        for r in &refs {
+            let s = by_cid.get(&r.cid).filter(|s| s.id == r.id)?;
+            if !here(&r.file) {
+                return None;
+            }
+            summaries.push(s.clone());
+        }
+        let mut index = base.index.clone();
+        index.revision = ix.revision;
+        index.updated = String::new();
+        index.audit = ix.chains();
+        index.audit_head = ix.audit_head.clone();
+        index.audit_archive = None;
+        index.locator = present.locator;
+        index.catalog = present.catalog;
+        let stand_in = ReadHead {
+            file: h.file.clone(),
+            body: HeadBody {
+                index,
+                writer: h.body.writer.clone(),
+                seen: h.body.seen.clone(),
+                settings_ver: Ver::new(),
+                deferred: vec![],
+            },
+        };
+        let carried = CarriedHead {
+            file: h.file.clone(),
+            writer: h.body.writer.clone(),
+            revision: ix.revision,
+            refs,
+            removed,
+            summaries,
+            settings_changed: false,
+            files,
+        };
+        Some((carried, stand_in))
+    }
+
+    /// Before a write (`prepare_write`): commits the merge that carries the stranded
+    /// heads over, with every client file taken from them encrypted anew under this
+    /// writer's names, then removes the previous generation's heads the state covers
+    /// (docs/format.md#carry-over, steps 4 and 5).
+    pub(crate) fn carry_over(&mut self) -> Result<(), VaultError> {
+        // A stand-in whose client files had not all arrived waits (load_heads).
+        let waiting: HashSet<String> = self.waiting_heads.iter().map(|(f, _)| f.clone()).collect();
+        self.carry.heads.retain(|c| !waiting.contains(&c.file));
+        if !self.carry.heads.is_empty()
+            && let Some(mut view) = self.merged.take()
+        {
+            let old: HashSet<String> = self
+                .carry
+                .heads
+                .iter()
+                .flat_map(|c| c.files.iter().cloned())
+                .collect();
+            for r in view.refs.iter_mut().filter(|r| old.contains(&r.file)) {
+                match self.read_client(r) {
+                    Ok(file) => {
+                        view.files.insert(r.cid.clone(), file);
+                        r.file.clear();
+                        r.sha256.clear();
+                    }
+                    Err(e) => {
+                        self.merged = Some(view);
+                        return Err(e.into());
+                    }
+                }
+            }
+            // The old generation's files are removed below, not deferred.
+            view.named.retain(|f| !old.contains(f));
+            let generation = self.header.generation - 1;
+            view.carried = self
+                .carry
+                .heads
+                .iter()
+                .map(|c| {
+                    let mut clients: Vec<&str> = c
+                        .refs
+                        .iter()
+                        .map(|r| r.id.as_str())
+                        .chain(c.removed.iter().map(|t| t.name.as_str()))
+                        .collect();
+                    clients.sort();
+                    clients.dedup();
+                    let mut s = format!("generation {generation}: {}@{}", c.writer, c.revision);
+                    if !clients.is_empty() {
+                        s += &format!(" (clients {})", clients.join(", "));
+                    }
+                    if c.settings_changed {
+                        s += " (its vault-wide settings changed under the old keys are not kept: set them again)";
+                    }
+                    s
+                })
+                .collect();
+            // The stand-ins are no heads of this generation: the new head's `seen`
+            // covers them, and no file of this generation waits for them.
+            if let Some(state) = &mut self.heads {
+                state
+                    .files
+                    .retain(|i| !self.carry.heads.iter().any(|c| c.file == i.file));
+            }
+            self.merged = Some(view);
+            self.commit_merge()?;
+            fsio::fault_point("carry: merge committed");
+            self.carry.heads.clear();
+        }
+        if self.carry.heads.is_empty() && self.merged.is_none() {
+            self.remove_carried_heads();
+        }
+        Ok(())
+    }
+
+    /// Removes the previous generation's heads that the state covers, with the files
+    /// in `clients/` they name that no head of this generation names: client files
+    /// first, then shards, the head last (a crash leaves a head whose remaining files
+    /// the next write removes). Called only on a state made of durable heads.
+    fn remove_carried_heads(&self) {
+        let Some(state) = &self.heads else { return };
+        if crate::store::header::pending_rotation(&self.path).is_some() || !self.is_writable() {
+            return;
+        }
+        if self.carry.previous.is_none() {
+            return;
+        }
+        let old = self.read_old_heads();
+        let Ok(named) = self.named_files() else {
+            return;
+        };
+        // A head of the old generation not covered yet (its files still arriving) may
+        // need any old file: then nothing is removed.
+        let all_covered = old
+            .iter()
+            .all(|h| h.body.index.revision <= state.seen.get(&h.body.writer));
+        if !all_covered {
+            return;
+        }
+        // A writer that has no head of this generation yet may still commit under the
+        // old keys (its device has not received the rotation) naming its old shards:
+        // they stay until it has switched (then `sweep_old_shards` removes them).
+        let switched = |w: &str| w == self.writer || state.files.iter().any(|i| i.writer == w);
+        for h in &old {
+            let ix = &h.body.index;
+            let keep_shards = !switched(&h.body.writer);
+            let remove = |f: &str| {
+                if is_client_file_name(f) && !named.contains(f) {
+                    let p = self.path.join(CLIENTS_DIR).join(f);
+                    if fsio::remove_durable(&p).is_ok() {
+                        fsio::fault_point("carry: old file removed");
+                    }
+                }
+            };
+            for r in &ix.locator {
+                let file: Result<ShardFile<ClientRef>, _> =
+                    self.read_shard_file(ShardKind::Locator, &ix.vault_id, r);
+                for c in file.map(|f| f.clients).unwrap_or_default() {
+                    remove(&c.file);
+                }
+            }
+            for d in &h.body.deferred {
+                remove(&d.file);
+            }
+            if !keep_shards {
+                for f in ix.shard_files() {
+                    remove(f);
+                }
+            }
+            if fsio::remove_durable(&self.path.join(HEADS_DIR).join(&h.file)).is_ok() {
+                fsio::fault_point("carry: old head removed");
+            }
+        }
+        self.sweep_old_shards(&named, &switched);
+    }
+
+    /// Removes the previous generation's files in `clients/` that no head names, of
+    /// writers that have switched to this generation and have no head of the previous
+    /// one left (the shards `remove_carried_heads` kept for them). A file counts as the
+    /// previous generation's only if the previous key opens it and the current one
+    /// does not.
+    fn sweep_old_shards(&self, named: &HashSet<String>, switched: &dyn Fn(&str) -> bool) {
+        let Some(p) = &self.carry.previous else {
+            return;
+        };
+        let old_writers: HashSet<String> = self
+            .read_old_heads()
+            .into_iter()
+            .map(|h| h.body.writer)
+            .collect();
+        let Ok(rd) = fs::read_dir(self.path.join(CLIENTS_DIR)) else {
+            return;
+        };
+        let identity = p.emergency.identity();
+        // Names first: usually no file is left to look at.
+        let candidates: Vec<fs::DirEntry> = rd
+            .flatten()
+            .filter(|e| {
+                let name = e.file_name().to_string_lossy().to_string();
+                name.get(..16).is_some_and(|w| {
+                    is_client_file_name(&name)
+                        && !named.contains(&name)
+                        && !old_writers.contains(w)
+                        && switched(w)
+                })
+            })
+            .collect();
+        for e in candidates {
+            let Ok(bytes) = fsio::read_bounded(&e.path(), crate::store::MAX_SHARD_BYTES) else {
+                continue;
+            };
+            let old_key = matches!(
+                seal::decrypt(self.identity(), &bytes),
+                Err(DecryptFailure::NotForThisKey)
+            ) && seal::decrypt(&identity, &bytes).is_ok();
+            if old_key && fsio::remove_durable(&e.path()).is_ok() {
+                fsio::fault_point("carry: old file removed");
+            }
+        }
+    }
+}

@@ -1,0 +1,471 @@
+//! Issue 13, "Several devices, one vault": a rotation started on device A while device
+//! B is offline must not strand B's later changes under the old keys
+//! (docs/format.md#carry-over). B commits under generation N while A rotates to N + 1;
+//! after a sync both ways, readers show B's changes, the next write on either side
+//! carries them over (re-encrypted, recorded), and the old generation's files go. Also
+//! killed at every step of that write (the library's fault hook, as in `crash.rs`).
+
+mod common;
+mod fault;
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::fs;
+use std::path::{Path, PathBuf};
+
+use baton::rotate::RotateOptions;
+use baton::sync::{EntrySide, entry_sides};
+use baton::vault::changes::{EntryFields, NewClient};
+use baton::vault::{Access, InitOptions, IntegrityError, Vault};
+use baton::{KdfParams, Passphrase, SecretText};
+
+fn pass() -> Passphrase {
+    Passphrase::new("correct horse battery staple".into())
+}
+
+fn open(path: &Path, access: Access) -> Vault {
+    Vault::open(path, &pass(), access)
+        .unwrap_or_else(|e| panic!("{} does not open: {e}", path.display()))
+}
+
+fn add(v: &mut Vault, id: &str, secret: &str) {
+    v.add_client(NewClient {
+        id: id.into(),
+        ..Default::default()
+    })
+    .unwrap();
+    v.add_entry(
+        id,
+        "root",
+        EntryFields {
+            password: Some(SecretText::new(secret.into())),
+            ..Default::default()
+        },
+    )
+    .unwrap();
+}
+
+fn edit(v: &mut Vault, id: &str, secret: &str) {
+    v.edit_entry(
+        id,
+        "root",
+        EntryFields {
+            password: Some(SecretText::new(secret.into())),
+            ..Default::default()
+        },
+        None,
+    )
+    .unwrap();
+}
+
+fn rotate(path: &Path, emergency: bool) {
+    let mut v = open(path, Access::Write);
+    v.rotate(
+        RotateOptions {
+            emergency: emergency
+                .then(|| baton::emergency::Policy::single(vec!["carla".into(), "dora".into()], 2)),
+            ..Default::default()
+        },
+        Some(&pass()),
+        |_, _| Ok(()),
+        &|_| {},
+    )
+    .unwrap();
+}
+
+/// Every value each client's `root` entry shows (the one on show and every side of a
+/// conflict); clients without one map to an empty set.
+fn values(v: &Vault) -> BTreeMap<String, BTreeSet<String>> {
+    v.clients()
+        .unwrap()
+        .iter()
+        .map(|c| {
+            let file = v.client(&c.id).unwrap();
+            let sides = entry_sides(&file, "root")
+                .into_iter()
+                .filter_map(|s| match s {
+                    EntrySide::Live(e) => e.password.as_ref().map(|p| p.expose().to_string()),
+                    EntrySide::Removed(_) => None,
+                })
+                .collect();
+            (c.id.clone(), sides)
+        })
+        .collect()
+}
+
+fn expect(list: &[(&str, &[&str])]) -> BTreeMap<String, BTreeSet<String>> {
+    list.iter()
+        .map(|(c, vs)| (c.to_string(), vs.iter().map(|s| s.to_string()).collect()))
+        .collect()
+}
+
+/// Every file of a vault folder by path relative to it (not the lock).
+fn snapshot(dir: &Path) -> BTreeMap<String, Vec<u8>> {
+    fn walk(root: &Path, dir: &Path, out: &mut BTreeMap<String, Vec<u8>>) {
+        for e in fs::read_dir(dir).unwrap().flatten() {
+            let p = e.path();
+            if p.is_dir() {
+                walk(root, &p, out);
+            } else {
+                let rel = p.strip_prefix(root).unwrap().to_string_lossy().to_string();
+                if rel != ".lock" {
+                    out.insert(rel, fs::read(&p).unwrap());
+                }
+            }
+        }
+    }
+    let mut out = BTreeMap::new();
+    walk(dir, dir, &mut out);
+    out
+}
+
+/// Two folders kept in step like a sync service does: against the state of the last
+/// sync, a file one side added or changed goes to the other, a file one side removed
+/// goes from the other unless the other changed it (a change wins over a removal, as
+/// in Syncthing and Nextcloud).
+struct Pair {
+    a: PathBuf,
+    b: PathBuf,
+    base: BTreeMap<String, Vec<u8>>,
+}
+
+impl Pair {
+    /// Device A with `acme` (root `one`), copied to device B.
+    fn new(dir: &Path) -> Pair {
+        let a = dir.join("a");
+        let mut v = Vault::init(
+            &a,
+            &pass(),
+            InitOptions {
+                policy: baton::emergency::Policy::single(vec!["anna".into(), "ben".into()], 2),
+                kdf: KdfParams::insecure_test(),
+            },
+            |_, _| Ok(()),
+        )
+        .unwrap();
+        add(&mut v, "acme", "one");
+        drop(v);
+        let b = dir.join("b");
+        common::copy_tree(&a, &b);
+        let base = snapshot(&a);
+        Pair { a, b, base }
+    }
+
+    fn sync(&mut self) {
+        let (sa, sb) = (snapshot(&self.a), snapshot(&self.b));
+        let names: BTreeSet<&String> = sa.keys().chain(sb.keys()).collect();
+        let mut next = BTreeMap::new();
+        for name in names {
+            let (x, y, base) = (sa.get(name), sb.get(name), self.base.get(name));
+            let won = match (x, y) {
+                (Some(x), Some(y)) if x == y => Some(x),
+                (Some(x), Some(y)) => {
+                    assert!(
+                        Some(x) == base || Some(y) == base,
+                        "{name} changed on both devices: baton never writes a file on two"
+                    );
+                    Some(if Some(x) == base { y } else { x })
+                }
+                (Some(x), None) => (base.is_none() || base != Some(x)).then_some(x),
+                (None, Some(y)) => (base.is_none() || base != Some(y)).then_some(y),
+                (None, None) => None,
+            };
+            for dir in [&self.a, &self.b] {
+                let p = dir.join(name);
+                match won {
+                    Some(bytes) => {
+                        if fs::read(&p).ok().as_ref() != Some(bytes) {
+                            fs::create_dir_all(p.parent().unwrap()).unwrap();
+                            fs::write(&p, bytes).unwrap();
+                        }
+                    }
+                    None => {
+                        let _ = fs::remove_file(&p);
+                    }
+                }
+            }
+            if let Some(bytes) = won {
+                next.insert(name.clone(), bytes.clone());
+            }
+        }
+        self.base = next;
+    }
+}
+
+fn old_heads(path: &Path, generation: u64) -> Vec<String> {
+    fs::read_dir(path.join("heads"))
+        .unwrap()
+        .flatten()
+        .map(|e| e.file_name().to_string_lossy().to_string())
+        .filter(|n| n.contains(&format!(".g{generation}")))
+        .collect()
+}
+
+fn actions(v: &Vault) -> Vec<(String, String)> {
+    let (records, problems) = v.audit_log();
+    assert!(problems.is_empty(), "{problems:?}");
+    records
+        .iter()
+        .map(|r| (r.action.to_string(), r.detail.clone()))
+        .collect()
+}
+
+/// B has a head that A's rotation merges (so the rotation removes B's shards), then
+/// B, offline, adds `beta` and edits `acme` while A rotates.
+fn stranded(dir: &Path, emergency: bool) -> Pair {
+    let mut pair = Pair::new(dir);
+    add(&mut open(&pair.b, Access::Write), "early", "e");
+    pair.sync();
+    rotate(&pair.a, emergency);
+    let mut v = open(&pair.b, Access::Write);
+    add(&mut v, "beta", "b");
+    edit(&mut v, "acme", "edited on b");
+    drop(v);
+    pair.sync();
+    pair
+}
+
+/// Checks that both devices show `want`, `verify` is clean, B's records and the carry
+/// record are in the log, and nothing of generation 1 is left.
+fn settled(pair: &mut Pair, want: &BTreeMap<String, BTreeSet<String>>) {
+    for (side, path) in [("a", &pair.a), ("b", &pair.b)] {
+        let v = open(path, Access::Read);
+        assert_eq!(&values(&v), want, "device {side}");
+        assert_eq!(v.verify(), vec![], "device {side}");
+        assert!(!v.has_unmerged_heads(), "device {side}");
+        let log = actions(&v);
+        let has =
+            |action: &str, detail: &str| log.iter().any(|(a, d)| a == action && d.contains(detail));
+        assert!(has("client.add", "beta") || log.iter().any(|(a, _)| a == "client.add"));
+        assert!(
+            log.iter().filter(|(a, _)| a == "entry.edit").count() >= 1,
+            "device {side}: B's edit is not in the log: {log:?}"
+        );
+        assert!(
+            has("vault.merge", "carried over from generation 1"),
+            "device {side}: no carry record: {log:?}"
+        );
+        assert_eq!(old_heads(path, 1), Vec::<String>::new(), "device {side}");
+        assert_eq!(v.orphans().unwrap(), Vec::<PathBuf>::new(), "device {side}");
+    }
+}
+
+/// The issue's scenario, carried by A (the device that rotated).
+#[test]
+fn a_change_made_under_the_old_keys_is_carried_over_by_the_rotating_device() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut pair = stranded(dir.path(), false);
+    let want = expect(&[
+        ("acme", &["edited on b"]),
+        ("beta", &["b"]),
+        ("early", &["e"]),
+    ]);
+    // Before any write, readers on both sides show B's changes and `verify` names the
+    // head that the next write carries over.
+    for path in [&pair.a, &pair.b] {
+        assert_eq!(old_heads(path, 1).len(), 1);
+        let v = open(path, Access::Read);
+        assert_eq!(v.header().generation, 2);
+        assert_eq!(values(&v), want);
+        let problems = v.verify();
+        assert!(
+            problems
+                .iter()
+                .all(|p| matches!(p, IntegrityError::StrandedHead { .. })),
+            "{problems:?}"
+        );
+        assert_eq!(problems.len(), 1, "{problems:?}");
+    }
+    // A's next write carries it over.
+    add(&mut open(&pair.a, Access::Write), "after-a", "a");
+    assert_eq!(old_heads(&pair.a, 1), Vec::<String>::new());
+    pair.sync();
+    let mut want = want;
+    want.insert("after-a".into(), ["a".to_string()].into());
+    // B has not written under generation 2 yet: the shards of its old head stay
+    // until it has.
+    add(&mut open(&pair.b, Access::Write), "after-b", "b2");
+    pair.sync();
+    add(&mut open(&pair.a, Access::Write), "again-a", "a2");
+    pair.sync();
+    want.insert("after-b".into(), ["b2".to_string()].into());
+    want.insert("again-a".into(), ["a2".to_string()].into());
+    settled(&mut pair, &want);
+}
+
+/// The same, carried by B itself (its first write under the new generation), and with
+/// a new emergency key: then only the header's `previous_key` can read generation 1.
+#[test]
+fn the_device_that_was_offline_carries_its_own_change_over_after_an_emergency_rotation() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut pair = stranded(dir.path(), true);
+    add(&mut open(&pair.b, Access::Write), "after-b", "b2");
+    assert_eq!(old_heads(&pair.b, 1), Vec::<String>::new());
+    pair.sync();
+    add(&mut open(&pair.a, Access::Write), "after-a", "a");
+    pair.sync();
+    let want = expect(&[
+        ("acme", &["edited on b"]),
+        ("after-a", &["a"]),
+        ("after-b", &["b2"]),
+        ("beta", &["b"]),
+        ("early", &["e"]),
+    ]);
+    settled(&mut pair, &want);
+}
+
+/// The same entry edited on A before it rotated and on B after: both versions are
+/// kept, as a conflict; B's removal of a client wins over the rotation's copy of it.
+#[test]
+fn an_entry_edited_on_both_sides_is_a_conflict_and_a_removal_is_kept() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut pair = Pair::new(dir.path());
+    let mut v = open(&pair.b, Access::Write);
+    add(&mut v, "early", "e");
+    add(&mut v, "doomed", "d");
+    drop(v);
+    pair.sync();
+    edit(&mut open(&pair.a, Access::Write), "acme", "edited on a");
+    rotate(&pair.a, false);
+    let mut v = open(&pair.b, Access::Write);
+    edit(&mut v, "acme", "edited on b");
+    v.remove_client("doomed").unwrap();
+    drop(v);
+    pair.sync();
+    let want = expect(&[("acme", &["edited on a", "edited on b"]), ("early", &["e"])]);
+    assert_eq!(values(&open(&pair.a, Access::Read)), want);
+    assert!(open(&pair.b, Access::Write).merge().unwrap());
+    pair.sync();
+    for path in [&pair.a, &pair.b] {
+        let v = open(path, Access::Read);
+        assert_eq!(values(&v), want);
+        assert_eq!(v.conflicted_clients(), vec!["acme".to_string()]);
+        assert_eq!(old_heads(path, 1), Vec::<String>::new());
+        let problems: Vec<_> = v.verify();
+        assert_eq!(problems, vec![]);
+    }
+}
+
+/// A purge on B (a tombstone) is carried over: the client does not come back from the
+/// rotation's copy of it.
+#[test]
+fn a_purge_made_under_the_old_keys_is_not_undone_by_the_rotation() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut pair = Pair::new(dir.path());
+    let mut v = open(&pair.a, Access::Write);
+    add(&mut v, "gone", "g");
+    v.end_client("gone", "2020-01-01", "contract ended")
+        .unwrap();
+    drop(v);
+    pair.sync();
+    rotate(&pair.a, false);
+    let mut v = open(&pair.b, Access::Write);
+    v.purge_client(
+        "gone",
+        baton::gdpr::PurgeBasis::Request,
+        &baton::time::today(),
+    )
+    .unwrap();
+    drop(v);
+    pair.sync();
+    add(&mut open(&pair.a, Access::Write), "after-a", "a");
+    pair.sync();
+    for path in [&pair.a, &pair.b] {
+        let v = open(path, Access::Read);
+        assert_eq!(
+            values(&v),
+            expect(&[("acme", &["one"]), ("after-a", &["a"])])
+        );
+        assert_eq!(v.verify(), vec![]);
+        assert_eq!(old_heads(path, 1), Vec::<String>::new());
+    }
+}
+
+/// A vault rotated with a new emergency key by a baton without `previous_key` (the
+/// field removed here): the old head cannot be read, so it is reported and never
+/// removed. (On B itself, its own chain's records beyond the new generation's pin
+/// make the folder look rolled back, as before carry-over existed.)
+#[test]
+fn without_the_previous_key_a_stranded_head_is_reported_and_kept() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut pair = stranded(dir.path(), true);
+    for path in [&pair.a, &pair.b] {
+        let file = path.join("vault.json");
+        let mut h: serde_json::Value = serde_json::from_slice(&fs::read(&file).unwrap()).unwrap();
+        h.as_object_mut().unwrap().remove("previous_key");
+        fs::write(&file, serde_json::to_vec_pretty(&h).unwrap()).unwrap();
+    }
+    pair.base = snapshot(&pair.a);
+    add(&mut open(&pair.a, Access::Write), "after-a", "a");
+    pair.sync();
+    assert_eq!(old_heads(&pair.b, 1).len(), 1);
+    assert_eq!(old_heads(&pair.a, 1).len(), 1);
+    let v = open(&pair.a, Access::Read);
+    assert!(!values(&v).contains_key("beta"));
+    let problems = v.verify();
+    assert!(
+        problems
+            .iter()
+            .any(|p| matches!(p, IntegrityError::OtherGeneration { .. })),
+        "{problems:?}"
+    );
+}
+
+/// The write that carries a stranded head over, killed at every step: the vault opens
+/// with the same state after each crash, and the next write finishes the carry-over
+/// with the same result as an uninterrupted one.
+#[test]
+fn a_carry_over_killed_at_every_step_shows_the_same_state_and_finishes() {
+    let dir = tempfile::tempdir().unwrap();
+    let pair = stranded(dir.path(), true);
+    let seen = values(&open(&pair.a, Access::Read));
+    let fresh = |name: &str| {
+        let to = dir.path().join(name);
+        let _ = fs::remove_dir_all(&to);
+        common::copy_tree(&pair.a, &to);
+        to
+    };
+    let carry = |path: &Path| {
+        let mut v = open(path, Access::Write);
+        assert!(v.merge().unwrap());
+    };
+    let done = fresh("done");
+    let (_, trace) = fault::count(|| carry(&done));
+    let merged = values(&open(&done, Access::Read));
+    assert_eq!(merged, seen);
+    assert_eq!(open(&done, Access::Read).verify(), vec![]);
+    assert!(
+        trace.steps.contains(&"carry: old head removed"),
+        "{:?}",
+        trace.steps
+    );
+    for step in 1..=trace.steps.len() {
+        let t = fresh(&format!("step-{step}"));
+        fault::crash(step, || carry(&t));
+        let ctx = format!(
+            "carry-over killed at step {step} ({})",
+            trace.steps[step - 1]
+        );
+        let v = Vault::open(&t, &pass(), Access::Read).unwrap_or_else(|e| panic!("{ctx}: {e}"));
+        assert_eq!(values(&v), seen, "{ctx}");
+        drop(v);
+        let mut v = open(&t, Access::Write);
+        v.add_client(NewClient {
+            id: "after".into(),
+            ..Default::default()
+        })
+        .unwrap_or_else(|e| panic!("{ctx}: the next write: {e}"));
+        drop(v);
+        let v = open(&t, Access::Read);
+        let mut now = values(&v);
+        now.remove("after");
+        assert_eq!(now, merged, "{ctx}");
+        assert_eq!(v.verify(), vec![], "{ctx}");
+        assert!(v.audit_log().1.is_empty(), "{ctx}: {:?}", v.audit_log().1);
+        assert_eq!(old_heads(&t, 1), Vec::<String>::new(), "{ctx}");
+        let carried = actions(&v)
+            .iter()
+            .filter(|(a, d)| a == "vault.merge" && d.contains("carried over"))
+            .count();
+        assert_eq!(carried, 1, "{ctx}");
+    }
+}
