@@ -531,14 +531,20 @@ impl Vault {
             .collect();
         retired_shards.sort();
         retired_shards.dedup();
-        new_header.previous_key = Some(crate::store::previous::wrap(
-            &vault::parse_recipients(&new_header.recipients).expect("just generated"),
-            &auth,
-            &vault_id,
-            from,
-            &self.emergency,
-            retired_shards,
-        ));
+        // Only where the emergency key stays (docs/threat-model.md, "What the new
+        // generation keeps of the old one"): a rotation that replaces it is for a key
+        // that may be in the wrong hands, whose heads must not be carried into the new
+        // generation; a change stranded by it is reported, not carried.
+        new_header.previous_key = (!kind.replaces_emergency()).then(|| {
+            crate::store::previous::wrap(
+                &vault::parse_recipients(&new_header.recipients).expect("just generated"),
+                &auth,
+                &vault_id,
+                from,
+                &self.emergency,
+                retired_shards,
+            )
+        });
 
         // The shares exist only here: hand them out before anything is written, so a
         // generation never exists whose shares were not delivered.
