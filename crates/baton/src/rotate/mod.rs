@@ -18,9 +18,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::value::RawValue;
 use sha2::{Digest, Sha256};
 
-use crate::audit::{
-    self, AUDIT_DIR, AuditAction, AuditArchive, AuditEvent, AuditHead, AuditRecord,
-};
+use crate::audit::{self, AUDIT_DIR, AuditAction, AuditArchive, AuditEvent, AuditHead};
 use crate::client::{ClientRef, Removal};
 use crate::crypto::kdf::{DerivedKeys, KdfError, KdfParams};
 use crate::crypto::keys::{self, AuthKey, EmergencySecret, OwnerIdentity, OwnerKeyError};
@@ -991,41 +989,18 @@ impl Vault {
             Some(r) => r,
             None => self.checked_audit().map_err(before)?,
         };
+        let detail = format!(
+            "generation {} -> {}: new {}; {} client files, {} catalog and {} locator shards and {} audit records re-encrypted",
+            body.from,
+            body.to,
+            describe(&body.changes),
+            clients.len(),
+            self.index.catalog.len(),
+            self.index.locator.len(),
+            records.len() + 1
+        );
         let chain = self.own_chain();
-        let head = self
-            .index
-            .chains()
-            .get(&chain)
-            .cloned()
-            .unwrap_or_else(AuditHead::empty);
-        let record = AuditRecord {
-            writer: if chain == audit::LEGACY_CHAIN {
-                String::new()
-            } else {
-                chain.clone()
-            },
-            order: if chain == audit::LEGACY_CHAIN {
-                0
-            } else {
-                self.index.audit_records() + 1
-            },
-            seq: head.seq + 1,
-            prev: head.hash.clone(),
-            time: now(),
-            actor: self.actor().into(),
-            action: body.kind().action(),
-            client: None,
-            detail: format!(
-                "generation {} -> {}: new {}; {} client files, {} catalog and {} locator shards and {} audit records re-encrypted",
-                body.from,
-                body.to,
-                describe(&body.changes),
-                clients.len(),
-                self.index.catalog.len(),
-                self.index.locator.len(),
-                records.len() + 1
-            ),
-        };
+        let record = self.next_record(AuditEvent::new(body.kind().action(), None, detail), &now());
         let rec_plain = serde_json::to_vec(&record).expect("serializable");
         // The archive holds the legacy chain, then each writer's chain in order of its
         // id (docs/format.md#multi-writer, "Audit log"); this record ends its chain.

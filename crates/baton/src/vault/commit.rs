@@ -413,31 +413,7 @@ impl Vault {
         time: &str,
     ) -> Result<(AuditRecord, Vec<u8>), VaultError> {
         let chain = self.own_chain();
-        let head = self
-            .index
-            .chains()
-            .get(&chain)
-            .cloned()
-            .unwrap_or_else(AuditHead::empty);
-        let record = AuditRecord {
-            seq: head.seq + 1,
-            prev: head.hash,
-            time: time.to_string(),
-            actor: self.actor().into(),
-            action: event.action,
-            client: event.client,
-            detail: event.detail,
-            writer: if chain == audit::LEGACY_CHAIN {
-                String::new()
-            } else {
-                chain.clone()
-            },
-            order: if chain == audit::LEGACY_CHAIN {
-                0
-            } else {
-                self.index.audit_records() + 1
-            },
-        };
+        let record = self.next_record(event, time);
         let rec_plain = serde_json::to_vec(&record).expect("serializable");
         let rec_path = self
             .path
@@ -455,6 +431,35 @@ impl Vault {
         fsio::write_new(&rec_path, &seal::encrypt(&self.recipients, &rec_plain))
             .map_err(io_err(&rec_path))?;
         Ok((record, rec_plain))
+    }
+
+    /// The next record of this handle's audit chain (docs/format.md#audit-log): one
+    /// number after the chain's head, chained onto it; in version 3 with the writer
+    /// and the order over every chain the state holds.
+    pub(crate) fn next_record(&self, event: AuditEvent, time: &str) -> AuditRecord {
+        let chain = self.own_chain();
+        let legacy = chain == audit::LEGACY_CHAIN;
+        let head = self
+            .index
+            .chains()
+            .get(&chain)
+            .cloned()
+            .unwrap_or_else(AuditHead::empty);
+        AuditRecord {
+            seq: head.seq + 1,
+            prev: head.hash,
+            time: time.to_string(),
+            actor: self.actor().into(),
+            action: event.action,
+            client: event.client,
+            detail: event.detail,
+            writer: if legacy { String::new() } else { chain },
+            order: if legacy {
+                0
+            } else {
+                self.index.audit_records() + 1
+            },
+        }
     }
 
     /// Writes this writer's head (the commit point of version 3,
