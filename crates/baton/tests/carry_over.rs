@@ -17,6 +17,7 @@ use baton::sync::{EntrySide, entry_sides};
 use baton::vault::changes::{EntryFields, NewClient};
 use baton::vault::{Access, InitOptions, IntegrityError, Vault};
 use baton::{KdfParams, Passphrase, SecretText};
+use common::add_with_root as add;
 
 fn pass() -> Passphrase {
     Passphrase::new("correct horse battery staple".into())
@@ -25,23 +26,6 @@ fn pass() -> Passphrase {
 fn open(path: &Path, access: Access) -> Vault {
     Vault::open(path, &pass(), access)
         .unwrap_or_else(|e| panic!("{} does not open: {e}", path.display()))
-}
-
-fn add(v: &mut Vault, id: &str, secret: &str) {
-    v.add_client(NewClient {
-        id: id.into(),
-        ..Default::default()
-    })
-    .unwrap();
-    v.add_entry(
-        id,
-        "root",
-        EntryFields {
-            password: Some(SecretText::new(secret.into())),
-            ..Default::default()
-        },
-    )
-    .unwrap();
 }
 
 fn edit(v: &mut Vault, id: &str, secret: &str) {

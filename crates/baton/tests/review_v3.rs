@@ -8,11 +8,12 @@ use std::collections::BTreeSet;
 use std::fs;
 use std::path::{Path, PathBuf};
 
+use baton::Passphrase;
 use baton::rotate::RotateOptions;
-use baton::vault::changes::{EntryFields, NewClient};
+use baton::vault::changes::NewClient;
 use baton::vault::rollback::SeenFolder;
 use baton::vault::{Access, IntegrityError, UnlockError, Vault};
-use baton::{Passphrase, SecretText};
+use common::add_with_root as add;
 
 fn pass() -> Passphrase {
     Passphrase::new("correct horse battery staple".into())
@@ -21,24 +22,6 @@ fn pass() -> Passphrase {
 fn init(path: &Path) {
     let mut v = common::init_vault(path, &pass());
     add(&mut v, "acme", "one");
-}
-
-/// Two commits: the client, then its entry.
-fn add(v: &mut Vault, id: &str, secret: &str) {
-    v.add_client(NewClient {
-        id: id.into(),
-        ..Default::default()
-    })
-    .unwrap();
-    v.add_entry(
-        id,
-        "root",
-        EntryFields {
-            password: Some(SecretText::new(secret.into())),
-            ..Default::default()
-        },
-    )
-    .unwrap();
 }
 
 fn writer_of(path: &Path) -> String {

@@ -14,6 +14,7 @@ use std::path::{Path, PathBuf};
 use baton::vault::changes::{EntryFields, NewClient};
 use baton::vault::{Access, Vault};
 use baton::{Passphrase, SecretText};
+use common::add_with_root as add;
 use serde_json::Value;
 
 const DATA: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/data");
@@ -135,23 +136,6 @@ fn a_version_2_vault_is_upgraded_by_its_first_write_even_after_a_crash() {
 
 fn pass() -> Passphrase {
     Passphrase::new("correct horse battery staple".into())
-}
-
-fn add(v: &mut Vault, id: &str, secret: &str) {
-    v.add_client(NewClient {
-        id: id.into(),
-        ..Default::default()
-    })
-    .unwrap();
-    v.add_entry(
-        id,
-        "root",
-        EntryFields {
-            password: Some(SecretText::new(secret.into())),
-            ..Default::default()
-        },
-    )
-    .unwrap();
 }
 
 /// Copies what `from` wrote that `to` lacks: new files, and `from`'s own head (a sync

@@ -5,9 +5,9 @@
 mod common;
 mod sync;
 
-use baton::vault::changes::{EntryFields, NewClient};
+use baton::Passphrase;
 use baton::vault::{Access, Vault, VaultError};
-use baton::{Passphrase, SecretText};
+use common::{add_with_root, root_password as password, set_root_password as set_password};
 
 use sync::Sim;
 use sync::names::Service;
@@ -22,33 +22,7 @@ fn open(sim: &Sim, device: usize, access: Access) -> Vault {
 }
 
 fn add(v: &mut Vault, id: &str) {
-    v.add_client(NewClient {
-        id: id.to_string(),
-        ..Default::default()
-    })
-    .unwrap();
-    set_password(v, id, "first");
-}
-
-fn set_password(v: &mut Vault, id: &str, password: &str) {
-    let fields = EntryFields {
-        password: Some(SecretText::new(password.to_string())),
-        ..Default::default()
-    };
-    let has = v.client(id).unwrap().entry("root").is_some();
-    match has {
-        true => v.edit_entry(id, "root", fields, None),
-        false => v.add_entry(id, "root", fields),
-    }
-    .unwrap();
-}
-
-fn password(v: &Vault, id: &str) -> String {
-    v.client(id)
-        .unwrap()
-        .entry("root")
-        .and_then(|e| e.password.as_ref().map(|p| p.expose().to_string()))
-        .unwrap_or_default()
+    add_with_root(v, id, "first");
 }
 
 fn client_files(sim: &Sim, device: usize) -> usize {
