@@ -218,10 +218,10 @@ impl Vault {
             .into_iter()
             .filter(|h| h.body.index.revision > floor.get(&h.body.writer))
             .collect();
-        let bodies: Vec<HeadBody> = old.iter().map(|h| h.body.clone()).collect();
+        let bodies: Vec<&HeadBody> = old.iter().map(|h| &h.body).collect();
         let mut out = Vec::new();
         let mut carried = Vec::new();
-        for i in head::uncovered(&bodies) {
+        for i in head::uncovered_refs(&bodies) {
             let h = &old[i];
             let Some((c, stand_in)) = self.carry_rows(h, &floor, &base.body) else {
                 continue;
