@@ -270,12 +270,17 @@ pub fn running_rotation(generation: u64) -> Failure {
         .code(EXIT_LOCKED)
 }
 
+/// A head of the old generation in this machine's name that it did not write
+/// (docs/format.md#carry-over).
+const HINT_STRANDED_NOT_OWN: &str = "this machine keeps the fingerprint of every head it writes, so this one was written by someone else who holds the replaced keys: treat the vault folder as tampered with (keep a copy as evidence) and continue from a backup you trust, making again the changes this machine made after the rotation";
+
 pub fn integrity(e: &IntegrityError) -> Failure {
     let hint = match e {
         IntegrityError::HeaderRecipients | IntegrityError::IndexForged => {
             "someone with write access changed the vault; do not add secrets until you have restored it from a backup you trust"
         }
         IntegrityError::ConflictCopy { .. } => HINT_CONFLICT_COPY,
+        IntegrityError::StrandedNotOwn { .. } => HINT_STRANDED_NOT_OWN,
         IntegrityError::IndexVersion(_) => {
             "this vault was made by a development build of baton: open it with that build (its client files also decrypt with the age command and the owner identity)"
         }
@@ -1126,6 +1131,10 @@ pub fn verify_problems(count: usize, first: &IntegrityError) -> Failure {
         IntegrityError::StrandedHead { .. } => {
             "the next change with the passphrase (or 'baton sync' in a git repository) re-encrypts them under the new keys and removes the old head"
         }
+        IntegrityError::StrandedForItsDevice { .. } => {
+            "open the vault with baton on the device that made those changes: its next change carries them over; 'baton writers' names the devices"
+        }
+        IntegrityError::StrandedNotOwn { .. } => HINT_STRANDED_NOT_OWN,
         _ => HINT_VERIFY,
     };
     Failure::new(format!("{count} problem(s) found, first: {first}"))

@@ -23,7 +23,8 @@ fn synced(dir: &Path) -> BTreeMap<PathBuf, Vec<u8>> {
 
 /// Syncs `b` into `a` as Nextcloud does: a file only `b` changed since `base` (the
 /// last sync) replaces `a`'s, a file changed on both keeps `a`'s and `b`'s becomes
-/// `NAME (conflicted copy …).EXT`, new files are copied, files `b` deleted go.
+/// `NAME (conflicted copy …).EXT`, new files are copied, files `b` deleted go unless
+/// `a` changed them, and a file `a` deleted comes back if `b` changed it.
 /// Returns the conflicted copies made.
 fn nextcloud_sync(b: &Path, a: &Path, base: &BTreeMap<PathBuf, Vec<u8>>) -> Vec<PathBuf> {
     let (theirs, ours) = (synced(b), synced(a));
@@ -42,7 +43,9 @@ fn nextcloud_sync(b: &Path, a: &Path, base: &BTreeMap<PathBuf, Vec<u8>>) -> Vec<
                 fs::write(&copy, t).unwrap();
                 copies.push(copy);
             }
-            None if base.contains_key(rel) => {}
+            // Deleted here and unchanged there: stays deleted; changed there: a change
+            // wins over a removal, as in Nextcloud and Syncthing.
+            None if base.get(rel) == Some(t) => {}
             None => {
                 fs::create_dir_all(target.parent().unwrap()).unwrap();
                 fs::write(&target, t).unwrap();
@@ -240,4 +243,61 @@ fn a_rotation_racing_a_header_change_on_another_device_is_repaired() {
     assert!(err.contains(&name), "{err}");
     fs::remove_file(&stranded).unwrap();
     e.cmd(&["verify"]).assert().success();
+}
+
+/// A rotates with a new emergency key while B, offline, adds a client under the old
+/// keys. After the sync, B's folder is not called rolled back; A reports B's head as
+/// one B carries over; B's next change carries it (only B can vouch for it:
+/// docs/format.md#carry-over), and then both devices list every client, intact.
+#[test]
+fn a_change_made_offline_during_an_emergency_rotation_is_carried_by_its_device() {
+    let e = Env::init();
+    e.cmd(&["client", "add", "acme"]).assert().success();
+    let b = e.dir.path().join("device-b");
+    copy_tree(&e.vault, &b);
+    e.cmd_at(&b, &["client", "add", "early"]).assert().success();
+    let base = synced(&e.vault);
+    assert_eq!(sync_both(&e.vault, &b, &base), Vec::<PathBuf>::new());
+    let base = synced(&e.vault);
+    let shares = e.dir.path().join("new-shares");
+    e.cmd(&[
+        "rotate",
+        "--emergency",
+        "--holders",
+        "carla,dora",
+        "-t",
+        "2",
+        "--shares-out",
+        shares.to_str().unwrap(),
+    ])
+    .assert()
+    .success();
+    e.cmd_at(&b, &["client", "add", "beta"]).assert().success();
+    assert_eq!(sync_both(&e.vault, &b, &base), Vec::<PathBuf>::new());
+
+    let verify = e.cmd(&["verify"]).output().unwrap();
+    assert_eq!(verify.status.code(), Some(4), "{}", out(&verify));
+    assert!(
+        out(&verify).contains("only that device carries them over"),
+        "{}",
+        out(&verify)
+    );
+    let list = e.cmd_at(&b, &["list"]).output().unwrap();
+    assert!(list.status.success(), "{}", out(&list));
+    assert!(out(&list).contains("beta"), "{}", out(&list));
+    let base = synced(&e.vault);
+    e.cmd_at(&b, &["client", "add", "after-b"])
+        .assert()
+        .success();
+    assert_eq!(sync_both(&e.vault, &b, &base), Vec::<PathBuf>::new());
+    for dir in [&e.vault, &b] {
+        let list = e.cmd_at(dir, &["list"]).output().unwrap();
+        for id in ["acme", "early", "beta", "after-b"] {
+            assert!(out(&list).contains(id), "{}: {}", dir.display(), out(&list));
+        }
+        let verify = e.cmd_at(dir, &["verify"]).output().unwrap();
+        assert_eq!(verify.status.code(), Some(0), "{}", out(&verify));
+        let check = e.cmd_at(dir, &["status", "--check"]).output().unwrap();
+        assert_eq!(check.status.code(), Some(0), "{}", out(&check));
+    }
 }

@@ -364,11 +364,11 @@ fn a_purge_made_under_the_old_keys_is_not_undone_by_the_rotation() {
 }
 
 /// A rotation with a new emergency key is for a key that may be in the wrong hands: a
-/// head written under the old keys is not carried into the new generation (whoever
-/// holds them could write one), so it is reported and never removed
-/// (docs/threat-model.md, "What the new generation keeps of the old one"). The new
-/// header keeps no `previous_key`. (On B itself, its own chain's records beyond the new
-/// generation's pin make the folder look rolled back, as before carry-over existed.)
+/// head written under the old keys is carried only by the device that wrote it, which
+/// vouches for it by the fingerprint its machine kept (docs/threat-model.md, "What the
+/// new generation keeps of the old one"). Opened without that memory (as here, where no
+/// device remembers anything), nobody carries it: it is reported, never removed, and
+/// the header's `previous_key` says so (version 2, `own_only`).
 #[test]
 fn after_an_emergency_rotation_a_stranded_head_is_reported_not_carried() {
     let dir = tempfile::tempdir().unwrap();
@@ -376,7 +376,7 @@ fn after_an_emergency_rotation_a_stranded_head_is_reported_not_carried() {
     for path in [&pair.a, &pair.b] {
         let h: serde_json::Value =
             serde_json::from_slice(&fs::read(path.join("vault.json")).unwrap()).unwrap();
-        assert!(h.get("previous_key").is_none(), "{h}");
+        assert!(h.get("previous_key").is_some(), "{h}");
     }
     add(&mut open(&pair.a, Access::Write), "after-a", "a");
     pair.sync();
@@ -388,7 +388,7 @@ fn after_an_emergency_rotation_a_stranded_head_is_reported_not_carried() {
     assert!(
         problems
             .iter()
-            .any(|p| matches!(p, IntegrityError::OtherGeneration { .. })),
+            .any(|p| matches!(p, IntegrityError::StrandedForItsDevice { .. })),
         "{problems:?}"
     );
 }
@@ -451,4 +451,155 @@ fn a_carry_over_killed_at_every_step_shows_the_same_state_and_finishes() {
             .count();
         assert_eq!(carried, 1, "{ctx}");
     }
+}
+
+/// Opens `path` as the CLI does: with this device's memory of the folders it saw
+/// (`seen`), which names its writer and keeps the fingerprint of every head it wrote.
+fn open_on(path: &Path, seen: &Path, access: Access) -> Result<Vault, String> {
+    use baton::vault::rollback::SeenFolder;
+    Vault::open(path, &pass(), access)
+        .map_err(|e| e.to_string())?
+        .guard_rollback(Box::new(SeenFolder::new(seen)))
+        .map_err(|e| e.to_string())
+}
+
+/// The emergency case of `stranded`, each device with its own memory: A rotates with a
+/// new emergency key while B, offline, adds `beta` and edits `acme`.
+fn stranded_on(dir: &Path) -> (Pair, PathBuf, PathBuf) {
+    let mut pair = Pair::new(dir);
+    let (seen_a, seen_b) = (dir.join("seen-a"), dir.join("seen-b"));
+    add(
+        &mut open_on(&pair.b, &seen_b, Access::Write).unwrap(),
+        "early",
+        "e",
+    );
+    pair.sync();
+    {
+        let mut v = open_on(&pair.a, &seen_a, Access::Write).unwrap();
+        v.rotate(
+            RotateOptions {
+                emergency: Some(baton::emergency::Policy::single(
+                    vec!["carla".into(), "dora".into()],
+                    2,
+                )),
+                ..Default::default()
+            },
+            Some(&pass()),
+            |_, _| Ok(()),
+            &|_| {},
+        )
+        .unwrap();
+    }
+    let mut v = open_on(&pair.b, &seen_b, Access::Write).unwrap();
+    add(&mut v, "beta", "b");
+    edit(&mut v, "acme", "edited on b");
+    drop(v);
+    pair.sync();
+    (pair, seen_a, seen_b)
+}
+
+/// After a rotation that replaced the emergency key, a head of the old generation is
+/// carried over only by the device that wrote it, which checks it against the
+/// fingerprint it kept outside the folder when it wrote it; the other devices report it
+/// and wait (whoever holds the old keys could write one: docs/threat-model.md). B's
+/// folder never says "rolled back" meanwhile.
+#[test]
+fn after_an_emergency_rotation_the_device_that_wrote_a_stranded_head_carries_it_over() {
+    let dir = tempfile::tempdir().unwrap();
+    let (mut pair, seen_a, seen_b) = stranded_on(dir.path());
+    let v = open_on(&pair.a, &seen_a, Access::Read).unwrap();
+    assert!(!values(&v).contains_key("beta"));
+    assert!(
+        v.verify()
+            .iter()
+            .any(|p| matches!(p, IntegrityError::StrandedForItsDevice { .. })),
+        "{:?}",
+        v.verify()
+    );
+    drop(v);
+    add(
+        &mut open_on(&pair.a, &seen_a, Access::Write).unwrap(),
+        "after-a",
+        "a",
+    );
+    pair.sync();
+    assert_eq!(old_heads(&pair.a, 1).len(), 1, "A carried B's head");
+    // B reads its own change before any write, then carries it.
+    let v = open_on(&pair.b, &seen_b, Access::Read).unwrap();
+    assert_eq!(values(&v)["beta"], BTreeSet::from(["b".to_string()]));
+    drop(v);
+    add(
+        &mut open_on(&pair.b, &seen_b, Access::Write).unwrap(),
+        "after-b",
+        "b2",
+    );
+    assert_eq!(old_heads(&pair.b, 1), Vec::<String>::new());
+    pair.sync();
+    let want = expect(&[
+        ("acme", &["edited on b"]),
+        ("after-a", &["a"]),
+        ("after-b", &["b2"]),
+        ("beta", &["b"]),
+        ("early", &["e"]),
+    ]);
+    for (path, seen) in [(&pair.a, &seen_a), (&pair.b, &seen_b)] {
+        let v = open_on(path, seen, Access::Read).unwrap();
+        assert_eq!(values(&v), want);
+        assert_eq!(v.verify(), vec![]);
+        assert!(
+            actions(&v)
+                .iter()
+                .any(|(a, d)| a == "vault.merge" && d.contains("carried over from generation 1")),
+            "{:?}",
+            actions(&v)
+        );
+        assert_eq!(old_heads(path, 1), Vec::<String>::new());
+    }
+}
+
+/// A stranded head of B's that is not the one B's machine wrote (here: the fingerprint
+/// B kept no longer matches) is not carried by B either: B reads the new generation,
+/// is told why its old head is not taken, and writes nothing over it.
+#[test]
+fn a_stranded_head_that_is_not_the_one_this_device_wrote_is_not_carried() {
+    let dir = tempfile::tempdir().unwrap();
+    let (pair, _, seen_b) = stranded_on(dir.path());
+    let mut changed = 0;
+    for e in fs::read_dir(&seen_b).unwrap().flatten() {
+        let text = fs::read_to_string(e.path()).unwrap_or_default();
+        if text.contains("own-head ") {
+            let text: String = text
+                .lines()
+                .map(|l| match l.strip_prefix("own-head ") {
+                    Some(rest) => format!("own-head {}{}\n", &rest[..rest.len() - 4], "0000"),
+                    None => format!("{l}\n"),
+                })
+                .collect();
+            fs::write(e.path(), text).unwrap();
+            changed += 1;
+        }
+    }
+    assert_eq!(changed, 1);
+    let v = open_on(&pair.b, &seen_b, Access::Read).expect("B opens, not 'rolled back'");
+    assert!(!values(&v).contains_key("beta"));
+    assert!(
+        v.verify()
+            .iter()
+            .any(|p| matches!(p, IntegrityError::StrandedNotOwn { .. })),
+        "{:?}",
+        v.verify()
+    );
+    drop(v);
+    let err = match open_on(&pair.b, &seen_b, Access::Write) {
+        Ok(mut v) => v
+            .add_client(NewClient {
+                id: "after-b".into(),
+                ..Default::default()
+            })
+            .unwrap_err()
+            .to_string(),
+        Err(e) => e,
+    };
+    assert!(err.contains("not the head this machine wrote"), "{err}");
+    assert_eq!(old_heads(&pair.b, 1).len(), 1);
 }

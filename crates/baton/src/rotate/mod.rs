@@ -529,20 +529,19 @@ impl Vault {
             .collect();
         retired_shards.sort();
         retired_shards.dedup();
-        // Only where the emergency key stays (docs/threat-model.md, "What the new
-        // generation keeps of the old one"): a rotation that replaces it is for a key
-        // that may be in the wrong hands, whose heads must not be carried into the new
-        // generation; a change stranded by it is reported, not carried.
-        new_header.previous_key = (!kind.replaces_emergency()).then(|| {
-            crate::store::previous::wrap(
-                &vault::parse_recipients(&new_header.recipients).expect("just generated"),
-                &auth,
-                &vault_id,
-                from,
-                &self.emergency,
-                retired_shards,
-            )
-        });
+        // Where the emergency key is replaced, it may be in the wrong hands: whoever holds
+        // it could write an authentic head of the old generation, so a stranded head is
+        // carried only by the device that wrote it (docs/threat-model.md, "What the new
+        // generation keeps of the old one"; docs/format.md#carry-over).
+        new_header.previous_key = Some(crate::store::previous::wrap(
+            &vault::parse_recipients(&new_header.recipients).expect("just generated"),
+            &auth,
+            &vault_id,
+            from,
+            &self.emergency,
+            retired_shards,
+            kind.replaces_emergency(),
+        ));
 
         // The shares exist only here: hand them out before anything is written, so a
         // generation never exists whose shares were not delivered.

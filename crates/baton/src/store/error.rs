@@ -79,6 +79,14 @@ pub enum IntegrityError {
         "{file} holds changes a device made under the keys of generation {generation} after the rotation: they are shown, and the next write carries them over (docs/format.md#carry-over)"
     )]
     StrandedHead { file: String, generation: u64 },
+    #[error(
+        "{file} holds changes another device made under the keys of generation {generation} after a rotation that replaced the emergency key: only that device carries them over, on its next change; until then they are not shown here (docs/format.md#carry-over)"
+    )]
+    StrandedForItsDevice { file: String, generation: u64 },
+    #[error(
+        "{file} claims to hold this machine's changes under the keys of generation {generation}, but it is not the head this machine wrote there: it was written by someone who holds the replaced keys (this machine keeps the fingerprint of every head it writes); it is not carried over, and no change is written in this folder over it"
+    )]
+    StrandedNotOwn { file: String, generation: u64 },
 }
 
 impl IntegrityError {

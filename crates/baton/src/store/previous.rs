@@ -13,7 +13,12 @@ use crate::crypto::keys::{AuthKey, EmergencySecret};
 use crate::store::envelope::{self, EnvelopeError};
 
 const FORMAT: &str = "baton-previous-key";
+/// Version 1: every authentic stranded head is carried. Version 2 (`own_only`): written
+/// by a rotation that replaced the emergency key; a stranded head is carried only by
+/// the device that wrote it (docs/format.md#carry-over). A baton that knows only
+/// version 1 refuses version 2 and carries nothing, which is safe.
 const VERSION: u32 = 1;
+const VERSION_OWN_ONLY: u32 = 2;
 const MAC_DOMAIN: &[u8] = b"baton-previous-key/1\n";
 /// The largest plaintext read: a secret and at most some thousands of shard names.
 const MAX_PLAIN: u64 = 8 << 20;
@@ -27,6 +32,10 @@ pub struct PreviousKey {
     pub emergency: EmergencySecret,
     /// The shard files of that generation's heads the rotation read and removed.
     pub retired_shards: Vec<String>,
+    /// The rotation replaced the emergency key: whoever holds the old keys could write
+    /// an authentic head of that generation, so a stranded head is carried only by the
+    /// device that wrote it, against the fingerprint it kept (docs/format.md#carry-over).
+    pub own_only: bool,
 }
 
 #[derive(Serialize, Deserialize)]
@@ -37,6 +46,8 @@ struct Body {
     emergency: String,
     #[serde(default)]
     retired_shards: Vec<String>,
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    own_only: bool,
 }
 
 impl Drop for Body {
@@ -67,14 +78,17 @@ pub fn wrap(
     generation: u64,
     previous: &EmergencySecret,
     retired_shards: Vec<String>,
+    own_only: bool,
 ) -> String {
     let body = Body {
         vault_id: vault_id.to_string(),
         generation,
         emergency: hex::encode(previous.expose_bytes()),
         retired_shards,
+        own_only,
     };
-    let plain = envelope::seal(FORMAT, VERSION, MAC_DOMAIN, &body, auth);
+    let version = if own_only { VERSION_OWN_ONLY } else { VERSION };
+    let plain = envelope::seal(FORMAT, version, MAC_DOMAIN, &body, auth);
     let encryptor =
         age::Encryptor::with_recipients(recipients.iter().map(|r| r as &dyn age::Recipient))
             .expect("x25519 recipients are always compatible");
@@ -113,10 +127,16 @@ pub fn unwrap(
             EnvelopeError::Malformed => PreviousKeyError::Unreadable,
             EnvelopeError::BadMac => PreviousKeyError::BadMac,
         })?;
-    if version != VERSION {
+    let body: Body = serde_json::from_str(body).map_err(|_| PreviousKeyError::Unreadable)?;
+    // The version and the flag say the same, or the file is not one baton wrote.
+    let own_only = match version {
+        VERSION => false,
+        VERSION_OWN_ONLY => true,
+        _ => return Err(PreviousKeyError::Unreadable),
+    };
+    if body.own_only != own_only {
         return Err(PreviousKeyError::Unreadable);
     }
-    let body: Body = serde_json::from_str(body).map_err(|_| PreviousKeyError::Unreadable)?;
     if body.vault_id != vault_id || Some(body.generation) != current.checked_sub(1) {
         return Err(PreviousKeyError::Mismatch);
     }
@@ -127,6 +147,7 @@ pub fn unwrap(
         generation: body.generation,
         emergency,
         retired_shards: body.retired_shards.clone(),
+        own_only,
     })
 }
 
@@ -141,15 +162,25 @@ mod tests {
         let recipients = [owner.to_public(), new_e.identity().to_public()];
         let auth = new_e.auth_key(&[7; 16]);
         let old = EmergencySecret::generate();
-        let wrapped = wrap(&recipients, &auth, "v", 3, &old, vec!["a.age".into()]);
+        let wrapped = wrap(
+            &recipients,
+            &auth,
+            "v",
+            3,
+            &old,
+            vec!["a.age".into()],
+            false,
+        );
         for id in [&owner, &new_e.identity()] {
             let p = unwrap(id, &auth, "v", 4, &wrapped).unwrap();
             assert_eq!(p.emergency.expose_bytes(), old.expose_bytes());
             assert_eq!(
-                (p.generation, p.retired_shards.clone()),
-                (3, vec!["a.age".into()])
+                (p.generation, p.retired_shards.clone(), p.own_only),
+                (3, vec!["a.age".into()], false)
             );
         }
+        let own = wrap(&recipients, &auth, "v", 3, &old, vec![], true);
+        assert!(unwrap(&owner, &auth, "v", 4, &own).unwrap().own_only);
         assert_eq!(
             unwrap(&owner, &auth, "v", 5, &wrapped).err(),
             Some(PreviousKeyError::Mismatch)
@@ -161,7 +192,7 @@ mod tests {
         // Someone who knows only the public recipients can encrypt a file to them, but
         // cannot authenticate it.
         let forged_auth = EmergencySecret::generate().auth_key(&[7; 16]);
-        let forged = wrap(&recipients, &forged_auth, "v", 3, &old, vec![]);
+        let forged = wrap(&recipients, &forged_auth, "v", 3, &old, vec![], false);
         assert_eq!(
             unwrap(&owner, &auth, "v", 4, &forged).err(),
             Some(PreviousKeyError::BadMac)

@@ -29,6 +29,13 @@ pub(crate) struct Carry {
     /// Stranded heads of the previous generation merged into the state (in memory until
     /// a write commits the merge).
     pub heads: Vec<CarriedHead>,
+    /// After a rotation that replaced the emergency key: stranded heads of other
+    /// writers, which only their own device carries over (files in `heads/`).
+    pub(crate) for_their_device: Vec<String>,
+    /// After such a rotation: a stranded head in this writer's name that is not one this
+    /// machine wrote (its fingerprint is not in the machine's memory), so it is not
+    /// carried and this writer writes nothing over it.
+    pub(crate) not_own: Vec<String>,
 }
 
 struct Previous {
@@ -37,6 +44,9 @@ struct Previous {
     auth: AuthKey,
     /// Shard files the rotation removed (docs/format.md#header, `retired_shards`).
     retired: HashSet<String>,
+    /// The rotation replaced the emergency key: only this machine's own heads are
+    /// carried (docs/format.md#carry-over).
+    own_only: bool,
 }
 
 /// A stranded head taken into the state: what it changed after the rotation.
@@ -98,16 +108,18 @@ impl Carry {
                 auth: p.emergency.auth_key(&vid),
                 emergency: p.emergency,
                 retired: p.retired_shards.into_iter().collect(),
+                own_only: p.own_only,
             })
             .unwrap_or_else(|| Previous {
                 generation,
                 auth: emergency.auth_key(&vid),
                 emergency: emergency.duplicate(),
                 retired: HashSet::new(),
+                own_only: false,
             });
         Carry {
             previous: Some(previous),
-            heads: Vec::new(),
+            ..Carry::default()
         }
     }
 
@@ -213,11 +225,34 @@ impl Vault {
         let settings_floor = heads
             .iter()
             .fold(Ver::new(), |acc, h| acc.join(&h.body.settings_ver));
-        let old: Vec<ReadHead> = self
+        let mut old: Vec<ReadHead> = self
             .read_old_heads()
             .into_iter()
             .filter(|h| h.body.index.revision > floor.get(&h.body.writer))
             .collect();
+        self.carry.for_their_device.clear();
+        self.carry.not_own.clear();
+        if let Some(p) = self.carry.previous.as_ref().filter(|p| p.own_only) {
+            // Whoever holds the replaced keys could have written any of these; this
+            // machine vouches only for the heads it wrote (docs/format.md#carry-over).
+            let generation = p.generation;
+            let (mut theirs, mut not_own) = (Vec::new(), Vec::new());
+            old.retain(|h| {
+                if h.body.writer != self.writer {
+                    theirs.push(h.file.clone());
+                    return false;
+                }
+                let path = self.path.join(HEADS_DIR).join(&h.file);
+                let wrote = fsio::read_bounded(&path, MAX_HEAD_BYTES)
+                    .is_ok_and(|b| self.wrote_own_head(generation, &b));
+                if !wrote {
+                    not_own.push(h.file.clone());
+                }
+                wrote
+            });
+            self.carry.for_their_device = theirs;
+            self.carry.not_own = not_own;
+        }
         let bodies: Vec<&HeadBody> = old.iter().map(|h| &h.body).collect();
         let mut out = Vec::new();
         let mut carried = Vec::new();

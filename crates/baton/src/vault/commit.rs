@@ -130,6 +130,15 @@ impl Vault {
                 missing: missing.clone(),
             });
         }
+        // A head of the previous generation in this writer's name that this machine
+        // did not write: this writer's next records would follow it (docs/format.md#carry-over).
+        if let Some(file) = self.carry.not_own.first() {
+            return Err(IntegrityError::StrandedNotOwn {
+                file: format!("{HEADS_DIR}/{file}"),
+                generation: self.header.generation - 1,
+            }
+            .into());
+        }
         if !self.is_multi_writer() {
             self.upgrade()?;
         } else {
@@ -569,7 +578,11 @@ impl Vault {
         }
         let name = head::head_file(&self.writer, body.index.generation);
         let hp = self.path.join(&name);
-        let written = fsio::write_atomic(&hp, &seal::encrypt(&self.recipients, &sealed));
+        let bytes = seal::encrypt(&self.recipients, &sealed);
+        // Its fingerprint is kept before it exists, so no crash leaves a head of this
+        // writer that its machine does not know (docs/format.md#carry-over).
+        self.remember_own_head(body.index.generation, revision, &bytes);
+        let written = fsio::write_atomic(&hp, &bytes);
         let mut late = None;
         if let Err(e) = written {
             // The rename may have happened before the error: then this handle must

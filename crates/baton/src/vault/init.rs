@@ -196,6 +196,7 @@ impl Vault {
             merged: None,
             waiting_heads: Vec::new(),
             forked_heads: Vec::new(),
+            own_heads: Vec::new(),
             own_floor: 0,
             refused_heads: Default::default(),
             carry: Default::default(),

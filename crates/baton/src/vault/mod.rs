@@ -100,6 +100,8 @@ pub struct Vault {
     pub(crate) forked_heads: Vec<(String, String)>,
     /// The highest revision of this writer this machine remembers in this folder.
     pub(crate) own_floor: u64,
+    /// The heads this machine remembers writing in this folder (vault::rollback).
+    pub(crate) own_heads: Vec<rollback::OwnHead>,
     /// Files in `heads/` that are no authentic head (ignored; `verify` reports them).
     pub(crate) refused_heads: std::sync::Mutex<Vec<IntegrityError>>,
     /// Set when opening put a later generation's header back in place of another

@@ -48,7 +48,24 @@ pub struct FolderRecord {
     /// `writers_generation`.
     pub writers: crate::sync::Ver,
     pub writers_generation: u64,
+    /// Version 3: the heads this machine's writer wrote in this folder, the latest of
+    /// each generation, by SHA-256 of the file (docs/format.md#carry-over: after a
+    /// rotation that replaced the emergency key, a device carries over only a head of
+    /// the old generation it finds here).
+    pub own_heads: Vec<OwnHead>,
 }
+
+/// A head this machine wrote: its generation, revision and the SHA-256 of its file.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct OwnHead {
+    pub generation: u64,
+    pub revision: u64,
+    pub sha256: String,
+}
+
+/// Own heads kept per folder: the last two of the current generation (the last may
+/// not have been written) and those of the generations before.
+const OWN_HEADS_KEPT: usize = 4;
 
 /// Where a machine remembers the folders of each vault it opened.
 pub trait RevisionMemory: Send + Sync {
@@ -125,6 +142,7 @@ impl SeenFolder {
             states: vec![],
             writers: crate::sync::Ver::new(),
             writers_generation: 0,
+            own_heads: vec![],
         };
         for line in lines {
             let (key, value) = line.split_once(' ')?;
@@ -139,6 +157,18 @@ impl SeenFolder {
                         return None;
                     }
                     r.writers = std::mem::take(&mut r.writers).with(w, n.parse().ok()?);
+                }
+                "own-head" => {
+                    let mut p = value.split(' ');
+                    let own = OwnHead {
+                        generation: p.next()?.parse().ok()?,
+                        revision: p.next()?.parse().ok()?,
+                        sha256: p.next()?.to_string(),
+                    };
+                    if !crate::is_lower_hex(&own.sha256, 64) {
+                        return None;
+                    }
+                    r.own_heads.push(own);
                 }
                 "state" => {
                     let mut p = value.split(' ');
@@ -175,6 +205,12 @@ impl SeenFolder {
             if crate::is_lower_hex(w, 16) {
                 s.push_str(&format!("writer {w} {n}\n"));
             }
+        }
+        for h in &r.own_heads {
+            s.push_str(&format!(
+                "own-head {} {} {}\n",
+                h.generation, h.revision, h.sha256
+            ));
         }
         Some(s)
     }
@@ -287,6 +323,19 @@ impl Vault {
         let here = resolved(&self.path);
         let folders = memory.folders(&id);
         let mine = folders.iter().find(|r| r.folder == here);
+        // This machine's writer in this folder first: a writer's merge is stamped with
+        // its own id and revision, the state includes the heads of the previous
+        // generation it wrote (docs/format.md#carry-over), and the rollback check of
+        // the audit tail is of its own chain.
+        let keyed = memory.machine_secret();
+        if let Some(secret) = &keyed {
+            self.writer = crate::sync::writer::derive_keyed(secret, &id, &self.path);
+            self.own_floor = mine.map_or(0, |r| r.writers.get(&self.writer));
+            self.own_heads = mine.map_or_else(Vec::new, |r| r.own_heads.clone());
+            if self.is_multi_writer() {
+                self.load_heads()?;
+            }
+        }
         // Another writer whose head is no longer in the folder at all was forgotten
         // (docs/format.md#retired-writers; its deletion may arrive before the head that
         // forgot it) or deleted by a folder writer, which `verify` reports (its audit
@@ -310,7 +359,23 @@ impl Vault {
                 .fold(0u64, u64::saturating_add),
             _ => 0,
         };
-        let revision = self.state_revision().saturating_add(gone);
+        // This machine's own changes under the previous generation's keys in a head it
+        // cannot vouch for (docs/format.md#carry-over): not in the state, not carried,
+        // and reported; counted as far as this machine remembers writing them.
+        let not_carried: u64 = match &self.heads {
+            Some(h) if !self.carry.not_own.is_empty() => self
+                .own_heads
+                .iter()
+                .filter(|o| o.generation + 1 == self.header.generation)
+                .map(|o| o.revision.saturating_sub(h.seen_all.get(&self.writer)))
+                .max()
+                .unwrap_or(0),
+            _ => 0,
+        };
+        let revision = self
+            .state_revision()
+            .saturating_add(gone)
+            .saturating_add(not_carried);
         let seen = match (mine, memory.legacy(&id)) {
             (Some(r), _) => Some(r.revision),
             // Memory from before it was per folder: it may be this folder's, so it is
@@ -367,14 +432,7 @@ impl Vault {
                 })
             })
             .max_by_key(|o| o.behind);
-        if let Some(secret) = memory.machine_secret() {
-            self.writer = crate::sync::writer::derive_keyed(&secret, &id, &self.path);
-            self.own_floor = mine.map_or(0, |r| r.writers.get(&self.writer));
-            // A writer's merge is stamped with its own id and revision, and the
-            // rollback check of the audit tail is of its own chain.
-            if self.is_multi_writer() {
-                self.load_heads()?;
-            }
+        if keyed.is_some() {
             self.check_audit_tail()?;
         }
         if mine.is_none() && memory.legacy(&id).is_some() {
@@ -391,10 +449,10 @@ impl Vault {
         self.older.as_ref()
     }
 
-    /// Records this folder's current state in `memory`.
-    fn remember(&self, memory: &dyn RevisionMemory, folders: &[FolderRecord]) {
+    /// What `memory` holds of this folder, or an empty record for it.
+    fn record_of(&self, folders: &[FolderRecord]) -> FolderRecord {
         let here = resolved(&self.path);
-        let mut record = folders
+        folders
             .iter()
             .find(|r| r.folder == here)
             .cloned()
@@ -405,7 +463,47 @@ impl Vault {
                 states: vec![],
                 writers: crate::sync::Ver::new(),
                 writers_generation: 0,
-            });
+                own_heads: vec![],
+            })
+    }
+
+    /// Keeps the fingerprint of the head this writer is about to write (`write_head`):
+    /// a device that was offline during a rotation replacing the emergency key carries
+    /// over only a head it finds here (docs/format.md#carry-over).
+    pub(crate) fn remember_own_head(&self, generation: u64, revision: u64, file: &[u8]) {
+        let Some(memory) = &self.memory else { return };
+        let mut record = self.record_of(&memory.folders(&self.header.vault_id));
+        // The one before stays: this one may never be written (a crash, a failed write).
+        let mut same: Vec<OwnHead> = record
+            .own_heads
+            .iter()
+            .filter(|h| h.generation == generation)
+            .cloned()
+            .collect();
+        same.drain(..same.len().saturating_sub(1));
+        record.own_heads.retain(|h| h.generation < generation);
+        record.own_heads.extend(same);
+        record.own_heads.push(OwnHead {
+            generation,
+            revision,
+            sha256: sha256_hex(file),
+        });
+        let excess = record.own_heads.len().saturating_sub(OWN_HEADS_KEPT);
+        record.own_heads.drain(..excess);
+        memory.store(&self.header.vault_id, &record);
+    }
+
+    /// Whether this machine wrote `file` as its head of `generation` in this folder.
+    pub(crate) fn wrote_own_head(&self, generation: u64, file: &[u8]) -> bool {
+        let sha = sha256_hex(file);
+        self.own_heads
+            .iter()
+            .any(|h| h.generation == generation && h.sha256 == sha)
+    }
+
+    /// Records this folder's current state in `memory`.
+    fn remember(&self, memory: &dyn RevisionMemory, folders: &[FolderRecord]) {
+        let mut record = self.record_of(folders);
         let state = self.memory_state();
         record.time = crate::time::now();
         record.revision = record.revision.max(state.revision);
@@ -445,6 +543,7 @@ mod tests {
         FolderRecord {
             writers: crate::sync::Ver::new(),
             writers_generation: 0,
+            own_heads: vec![],
             folder: folder.to_path_buf(),
             time: "2026-12-01T00:00:00Z".into(),
             revision,

@@ -38,6 +38,9 @@ impl Vault {
     pub fn strays(&self) -> Vec<IntegrityError> {
         use crate::store::survey::{Stray, survey};
         let s = survey(&self.path, self.header.generation);
+        let prefix = format!("{}/", crate::store::head::HEADS_DIR);
+        let in_heads =
+            |file: &str| -> Option<String> { file.strip_prefix(&prefix).map(str::to_string) };
         let mut out: Vec<IntegrityError> = s
             .strays
             .into_iter()
@@ -47,11 +50,20 @@ impl Vault {
                 }
                 Stray::Unknown { file } => IntegrityError::UnknownFile { file },
                 Stray::OtherGeneration { file, generation }
-                    if file
-                        .strip_prefix(&format!("{}/", crate::store::head::HEADS_DIR))
-                        .is_some_and(|f| self.carry.is_carried(f)) =>
+                    if in_heads(&file).is_some_and(|f| self.carry.is_carried(&f)) =>
                 {
                     IntegrityError::StrandedHead { file, generation }
+                }
+                Stray::OtherGeneration { file, generation }
+                    if in_heads(&file)
+                        .is_some_and(|f| self.carry.for_their_device.contains(&f)) =>
+                {
+                    IntegrityError::StrandedForItsDevice { file, generation }
+                }
+                Stray::OtherGeneration { file, generation }
+                    if in_heads(&file).is_some_and(|f| self.carry.not_own.contains(&f)) =>
+                {
+                    IntegrityError::StrandedNotOwn { file, generation }
                 }
                 Stray::OtherGeneration { file, generation } => IntegrityError::OtherGeneration {
                     file,
