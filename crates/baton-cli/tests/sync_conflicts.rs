@@ -301,3 +301,118 @@ fn a_change_made_offline_during_an_emergency_rotation_is_carried_by_its_device()
         assert_eq!(check.status.code(), Some(0), "{}", out(&check));
     }
 }
+
+/// Device W's folder and its machine's memory are restored from a backup, and W writes
+/// before the sync service has brought back what W wrote after the backup
+/// (docs/format.md#forked-writers): W wrote a second history under the same change
+/// numbers. `x_merged`: device X had merged the lost history before; `extra`: the new
+/// history is longer than the lost one. Nothing of either history may be lost or
+/// hidden: every client of both is listed on both devices once the folders have met,
+/// or `verify` reports the fork.
+fn restored_from_a_backup(x_merged: bool, extra: bool) {
+    let e = Env::init();
+    e.cmd(&["client", "add", "acme"]).assert().success();
+    let x = e.dir.path().join("device-x");
+    copy_tree(&e.vault, &x);
+    let state = e.dir.path().join("state");
+    let (bk_vault, bk_state) = (e.dir.path().join("bk-vault"), e.dir.path().join("bk-state"));
+    copy_tree(&e.vault, &bk_vault);
+    copy_tree(&state, &bk_state);
+    let at_backup = synced(&e.vault);
+
+    e.cmd(&["client", "add", "lost"]).assert().success();
+    assert_eq!(sync_both(&e.vault, &x, &at_backup), Vec::<PathBuf>::new());
+    let mut server = synced(&x);
+    let mut want = vec!["acme", "lost", "new1"];
+    if x_merged {
+        e.cmd_at(&x, &["client", "add", "x1"]).assert().success();
+        server = synced(&x);
+        want.push("x1");
+    }
+
+    // The restore: W's folder, its machine's memory and its sync client's database as
+    // they were at the backup.
+    fs::remove_dir_all(&e.vault).unwrap();
+    fs::remove_dir_all(&state).unwrap();
+    copy_tree(&bk_vault, &e.vault);
+    copy_tree(&bk_state, &state);
+    e.cmd(&["client", "add", "new1"]).assert().success();
+    if extra {
+        e.cmd(&["client", "add", "new2"]).assert().success();
+        want.push("new2");
+    }
+    let copies = nextcloud_sync(&x, &e.vault, &at_backup);
+    assert!(
+        !copies.is_empty(),
+        "W's two histories meet as conflicted copies"
+    );
+    nextcloud_sync(&e.vault, &x, &server);
+    for dir in [&e.vault, &x] {
+        let list = e.cmd_at(dir, &["list"]).output().unwrap();
+        let verify = e.cmd_at(dir, &["verify"]).output().unwrap();
+        let shown = want.iter().all(|id| out(&list).contains(id));
+        eprintln!(
+            "{}: list {:?}\n{}\nverify {:?}\n{}",
+            dir.display(),
+            list.status.code(),
+            out(&list),
+            verify.status.code(),
+            out(&verify)
+        );
+        assert!(shown, "{}: {}", dir.display(), out(&list));
+        assert_eq!(verify.status.code(), Some(4), "{}", out(&verify));
+        assert!(out(&verify).contains("as after restoring its folder from a backup"));
+    }
+    // W's next change merges both histories: the fork is over, every client of both
+    // stays, and the other history's head copy goes.
+    let base = synced(&x);
+    e.cmd(&["client", "add", "after"]).assert().success();
+    want.push("after");
+    nextcloud_sync(&e.vault, &x, &base);
+    for dir in [&e.vault, &x] {
+        let list = e.cmd_at(dir, &["list"]).output().unwrap();
+        assert!(
+            want.iter().all(|id| out(&list).contains(id)),
+            "{}: {}",
+            dir.display(),
+            out(&list)
+        );
+        // The other history's records are the log's now, each once, under names no
+        // check reports.
+        let verify = e.cmd_at(dir, &["verify"]).output().unwrap();
+        assert_eq!(verify.status.code(), Some(0), "{}", out(&verify));
+        let check = e.cmd_at(dir, &["status", "--check"]).output().unwrap();
+        assert_eq!(check.status.code(), Some(0), "{}", out(&check));
+        let log = e.cmd_at(dir, &["audit"]).output().unwrap();
+        for id in &want {
+            assert_eq!(
+                out(&log).matches(&format!("client.add {id} ")).count(),
+                1,
+                "{id}: {}",
+                out(&log)
+            );
+        }
+        let heads: Vec<String> = fs::read_dir(dir.join("heads"))
+            .unwrap()
+            .flatten()
+            .map(|e| e.file_name().to_string_lossy().to_string())
+            .collect();
+        assert!(heads.iter().all(|h| !h.contains("conflicted")), "{heads:?}");
+    }
+}
+
+#[test]
+fn a_device_restored_from_a_backup_that_writes_before_syncing_loses_nothing() {
+    restored_from_a_backup(true, false);
+}
+
+#[test]
+fn a_restored_device_whose_lost_changes_no_other_device_merged_loses_nothing() {
+    restored_from_a_backup(false, false);
+}
+
+#[test]
+fn a_restored_device_that_wrote_more_than_it_lost_loses_nothing() {
+    restored_from_a_backup(false, true);
+    restored_from_a_backup(true, true);
+}

@@ -1123,6 +1123,7 @@ impl Vault {
             seen: state.seen.clone().with(&self.writer, next.revision),
             settings_ver: state.settings_ver.clone(),
             deferred: vec![],
+            branches: vec![],
         };
         let (sealed, name) = if multi {
             let dir = self.path.join(crate::store::head::HEADS_DIR);
@@ -1139,7 +1140,12 @@ impl Vault {
             (next.seal(&keys.auth), header::index_file(body.to))
         };
         let ip = self.path.join(&name);
-        fsio::write_atomic(&ip, &seal::encrypt(&keys.recipients, &sealed))
+        let bytes = seal::encrypt(&keys.recipients, &sealed);
+        if multi {
+            // As for every head this machine writes (docs/format.md#carry-over).
+            self.remember_own_head(body.to, next.revision, &bytes);
+        }
+        fsio::write_atomic(&ip, &bytes)
             .map_err(vault::io_err(&ip))
             .map_err(|e| before(e.into()))?;
         let plain = fs::read(&ip)

@@ -76,6 +76,29 @@ pub fn create_private_dir(path: &Path) -> io::Result<()> {
 /// 0600), write, fsync, rename over `path`, fsync the folder. Readers see the old or the
 /// new contents, never a mix, and after return the new contents survive a power loss.
 pub fn write_atomic(path: &Path, bytes: &[u8]) -> io::Result<()> {
+    write_atomic_at(
+        path,
+        bytes,
+        [
+            "write_atomic: written",
+            "write_atomic: synced",
+            "write_atomic: renamed",
+        ],
+    )
+}
+
+/// `write_atomic` for this machine's memory outside the vault (vault::rollback), whose
+/// steps have their own names in the fault hook's trace, so that a sweep over a
+/// command's steps tells them from the vault's.
+pub fn write_atomic_memory(path: &Path, bytes: &[u8]) -> io::Result<()> {
+    write_atomic_at(
+        path,
+        bytes,
+        ["memory: written", "memory: synced", "memory: renamed"],
+    )
+}
+
+fn write_atomic_at(path: &Path, bytes: &[u8], steps: [&'static str; 3]) -> io::Result<()> {
     let dir = parent_dir(path);
     let name = path
         .file_name()
@@ -92,13 +115,13 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> io::Result<()> {
             .mode(FILE_MODE)
             .open(&tmp)?;
         f.write_all(bytes)?;
-        fault_point("write_atomic: written");
+        fault_point(steps[0]);
         f.sync_all()?;
         drop(f);
-        fault_point("write_atomic: synced");
+        fault_point(steps[1]);
         fs::rename(&tmp, path)?;
-        fault_point("write_atomic: renamed");
-        injected("write_atomic: renamed")?;
+        fault_point(steps[2]);
+        injected(steps[2])?;
         sync_dir(&dir)
     })();
     if result.is_err() {

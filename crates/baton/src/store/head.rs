@@ -36,6 +36,12 @@ pub struct HeadBody {
     /// replaced it (docs/format.md#mw-commit).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub deferred: Vec<Deferred>,
+    /// Where this writer's own audit chain ended in its other histories that this state
+    /// merged: the writer wrote two histories under the same numbers (a restored
+    /// backup, docs/format.md#forked-writers), and a head of the other one is covered
+    /// by this head only through this list.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub branches: Vec<crate::audit::AuditHead>,
 }
 
 /// A replaced file kept until every writer has seen its replacement.
@@ -154,6 +160,21 @@ pub fn uncovered(heads: &[HeadBody]) -> Vec<usize> {
 
 /// `uncovered` over borrowed heads.
 pub fn uncovered_refs(heads: &[&HeadBody]) -> Vec<usize> {
+    uncovered_apart(heads, &|_, _| false)
+}
+
+/// The most pins of other histories a head keeps (`branches`).
+pub const MAX_BRANCHES: usize = 64;
+
+/// This writer's own audit chain pin in `h`.
+pub fn own_pin(h: &HeadBody) -> Option<&crate::audit::AuditHead> {
+    h.index.audit.get(&h.writer)
+}
+
+/// `uncovered_refs`, where `apart(j, i)` says that head `j` does not include the
+/// history of head `i` of the same writer although its revision is higher (the writer
+/// forked, docs/format.md#forked-writers): then `j` does not cover `i`.
+pub fn uncovered_apart(heads: &[&HeadBody], apart: &dyn Fn(usize, usize) -> bool) -> Vec<usize> {
     let mut out: Vec<usize> = Vec::new();
     for (i, h) in heads.iter().enumerate() {
         // The same head twice (a copy) counts once; one writer's two different heads
@@ -165,7 +186,10 @@ pub fn uncovered_refs(heads: &[&HeadBody]) -> Vec<usize> {
         };
         let same_as_kept = out.iter().any(|&j| same(heads[j]));
         let covered = heads.iter().enumerate().any(|(j, g)| {
-            j != i && g.covers(h) && !(g.writer == h.writer && g.index.revision == h.index.revision)
+            j != i
+                && g.covers(h)
+                && !(g.writer == h.writer && g.index.revision == h.index.revision)
+                && !(g.writer == h.writer && apart(j, i))
         });
         if !covered && !same_as_kept {
             out.push(i);
@@ -225,6 +249,7 @@ mod tests {
             seen,
             settings_ver: Ver::new(),
             deferred: vec![],
+            branches: vec![],
         }
     }
 

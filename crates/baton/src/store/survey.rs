@@ -95,9 +95,15 @@ fn audit_file(name: &str) -> bool {
         .is_some_and(|(seq, tag)| {
             parse_chain_record_file(&format!("{seq}.age")).is_some() && crate::is_lower_hex(tag, 8)
         });
+    // A record of a writer's other history, named so by a head that merged it
+    // (docs/format.md#forked-writers).
+    let branch = name.split_once(".age.branch-").is_some_and(|(seq, tag)| {
+        parse_chain_record_file(&format!("{seq}.age")).is_some() && crate::is_lower_hex(tag, 8)
+    });
     parse_chain_record_file(name).is_some()
         || parse_archive_file(name).is_some()
         || interrupted
+        || branch
         || fsio::is_temp_name(name)
 }
 

@@ -129,6 +129,10 @@ impl Vault {
                 }
             }
         }
+        // A writer's other history (docs/format.md#forked-writers).
+        let (branch, branch_problems) = self.branch_records(index);
+        records.extend(branch.into_iter().map(|b| b.raw));
+        problems.extend(branch_problems);
         (records, problems)
     }
 

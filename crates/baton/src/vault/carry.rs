@@ -335,6 +335,7 @@ impl Vault {
                 seen: h.body.seen.clone(),
                 settings_ver: Ver::new(),
                 deferred: vec![],
+                branches: vec![],
             },
         };
         let carried = CarriedHead {

@@ -567,6 +567,7 @@ impl Vault {
             seen: seen.clone(),
             settings_ver: settings_ver.clone(),
             deferred: kept,
+            branches: self.own_branches.clone(),
         };
         // Never a file the new state names.
         let named: HashSet<&str> = body.index.shard_files().collect();
@@ -610,6 +611,15 @@ impl Vault {
         });
         self.index = body.index;
         self.merged = None;
+        // This writer's other histories, now named by its head: their records get
+        // their branch names (docs/format.md#forked-writers).
+        for b in &self.own_branches {
+            let named = (self.writer.clone(), b.clone());
+            if !self.branches.contains(&named) {
+                self.branches.push(named);
+            }
+        }
+        self.name_branch_records();
         if self.covers_all_heads(&seen) {
             self.remove_covered_head_copies(&seen);
         }

@@ -5,6 +5,7 @@ mod carry;
 pub mod changes;
 mod commit;
 mod error;
+mod fork;
 mod init;
 mod open;
 mod passwd;
@@ -102,6 +103,14 @@ pub struct Vault {
     pub(crate) own_floor: u64,
     /// The heads this machine remembers writing in this folder (vault::rollback).
     pub(crate) own_heads: Vec<rollback::OwnHead>,
+    /// This writer's other histories the state merges, for its next head's `branches`
+    /// (docs/format.md#forked-writers).
+    pub(crate) own_branches: Vec<crate::audit::AuditHead>,
+    /// Every writer's other histories that the heads name (`branches`), whose records
+    /// belong to the audit log (docs/format.md#forked-writers).
+    pub(crate) branches: Vec<(String, crate::audit::AuditHead)>,
+    /// Heads of a writer's other history read from the shards that are here.
+    pub(crate) partial_heads: Vec<fork::PartialHead>,
     /// Files in `heads/` that are no authentic head (ignored; `verify` reports them).
     pub(crate) refused_heads: std::sync::Mutex<Vec<IntegrityError>>,
     /// Set when opening put a later generation's header back in place of another

@@ -247,7 +247,8 @@ impl RevisionMemory for SeenFolder {
             return;
         };
         if fsio::create_private_dir(&self.dir).is_ok() {
-            let _ = fsio::write_atomic(&self.file(vault_id, &record.folder), text.as_bytes());
+            let _ =
+                fsio::write_atomic_memory(&self.file(vault_id, &record.folder), text.as_bytes());
         }
     }
 

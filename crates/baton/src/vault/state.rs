@@ -313,6 +313,26 @@ impl Vault {
         // (docs/format.md#carry-over).
         let stranded = self.stranded_heads(&heads);
         heads.extend(stranded);
+        // One writer's two histories (a restored backup): neither covers the other.
+        let apart = self.apart_heads(&heads);
+        let is_apart =
+            |positions: &[usize], j: usize, i: usize| apart.contains(&(positions[j], positions[i]));
+        // The other history's head is read from the shards that are here: the history
+        // this folder continued may have replaced (removed) some it names, which held
+        // only rows from before the fork.
+        self.partial_heads = apart
+            .iter()
+            .map(|&(_, i)| i)
+            .filter(|&i| {
+                !heads[i]
+                    .body
+                    .index
+                    .shard_files()
+                    .all(|f| self.path.join(crate::store::CLIENTS_DIR).join(f).is_file())
+            })
+            .filter_map(|i| self.partial_head(&heads[i].body))
+            .collect();
+
         // A head whose files have not all arrived (a sync in progress: a service may
         // deliver a head before the files it names) waits; it is not merged, nothing
         // it may need is removed meanwhile (`knows_every_head`), and it is read again
@@ -321,6 +341,7 @@ impl Vault {
         // This writer's own head never waits: its files were written here before it.
         let complete = |h: &HeadBody| {
             h.writer == self.writer
+                || self.partial_rows(h).is_some()
                 || h.index
                     .shard_files()
                     .all(|f| self.path.join(crate::store::CLIENTS_DIR).join(f).is_file())
@@ -335,11 +356,12 @@ impl Vault {
                 .map(|i| &heads[i].body)
                 .collect();
             let positions: Vec<usize> = (0..heads.len()).filter(|i| !waiting.contains(i)).collect();
-            let incomplete: Vec<usize> = head::uncovered_refs(&usable)
-                .into_iter()
-                .map(|j| positions[j])
-                .filter(|&i| !complete(&heads[i].body))
-                .collect();
+            let incomplete: Vec<usize> =
+                head::uncovered_apart(&usable, &|j, i| is_apart(&positions, j, i))
+                    .into_iter()
+                    .map(|j| positions[j])
+                    .filter(|&i| !complete(&heads[i].body))
+                    .collect();
             if incomplete.is_empty() {
                 break;
             }
@@ -349,7 +371,7 @@ impl Vault {
             waiting.clear();
         }
         loop {
-            match self.load_from(&heads, &waiting) {
+            match self.load_from(&heads, &waiting, &apart) {
                 Ok(()) => break,
                 Err((e, Some(i))) if !waiting.contains(&i) && waiting.len() + 1 < heads.len() => {
                     let _ = e;
@@ -391,9 +413,23 @@ impl Vault {
         // are shown, and `verify` names it.
         self.forked_heads = heads
             .iter()
-            .filter(|h| heads.iter().any(|g| g.body.forks(&h.body)))
-            .map(|h| (h.body.writer.clone(), h.file.clone()))
+            .enumerate()
+            .filter(|(i, h)| {
+                heads.iter().any(|g| g.body.forks(&h.body)) || apart.iter().any(|p| p.1 == *i)
+            })
+            .map(|(_, h)| (h.body.writer.clone(), h.file.clone()))
             .collect();
+        let bodies: Vec<&HeadBody> = heads.iter().map(|h| &h.body).collect();
+        self.own_branches = super::fork::branches_of(&self.writer, &bodies, &apart);
+        self.branches = Vec::new();
+        for h in &bodies {
+            for b in &h.branches {
+                let named = (h.writer.clone(), b.clone());
+                if !self.branches.contains(&named) {
+                    self.branches.push(named);
+                }
+            }
+        }
         let all = heads
             .iter()
             .fold(Ver::new(), |acc, h| acc.join(&h.body.seen));
@@ -409,10 +445,11 @@ impl Vault {
         &mut self,
         heads: &[ReadHead],
         waiting: &[usize],
+        apart: &[(usize, usize)],
     ) -> Result<(), (IntegrityError, Option<usize>)> {
         let usable: Vec<usize> = (0..heads.len()).filter(|i| !waiting.contains(i)).collect();
         let bodies: Vec<&HeadBody> = usable.iter().map(|&i| &heads[i].body).collect();
-        let up = head::uncovered_refs(&bodies);
+        let up = head::uncovered_apart(&bodies, &|j, i| apart.contains(&(usable[j], usable[i])));
         // Heads that each cover the other (only a holder of the keys can write them):
         // no state can be chosen.
         if up.is_empty() {
@@ -483,14 +520,15 @@ impl Vault {
         for (i, h) in heads.iter().enumerate() {
             let at = |e| (e, Some(i));
             // A carried head brings only the rows this generation has not seen.
-            let (refs, removed, summaries) = match self.carry.rows_of(h) {
-                Some(rows) => rows,
-                None => {
-                    let (refs, removed) = self.load_locator(&h.index).map_err(at)?;
-                    let summaries = self.catalog_of(&h.index, &refs).map_err(at)?;
-                    (refs, removed, summaries)
-                }
-            };
+            let (refs, removed, summaries) =
+                match self.carry.rows_of(h).or_else(|| self.partial_rows(h)) {
+                    Some(rows) => rows,
+                    None => {
+                        let (refs, removed) = self.load_locator(&h.index).map_err(at)?;
+                        let summaries = self.catalog_of(&h.index, &refs).map_err(at)?;
+                        (refs, removed, summaries)
+                    }
+                };
             view.named.extend(h.index.shard_files().map(str::to_string));
             view.named.extend(refs.iter().map(|r| r.file.clone()));
             view.heads.push(h.index.clone());

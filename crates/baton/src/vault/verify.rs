@@ -41,35 +41,49 @@ impl Vault {
         let prefix = format!("{}/", crate::store::head::HEADS_DIR);
         let in_heads =
             |file: &str| -> Option<String> { file.strip_prefix(&prefix).map(str::to_string) };
+        let branch_files: Vec<String> = self
+            .branch_records(&self.index)
+            .0
+            .into_iter()
+            .map(|b| format!("{}/{}", crate::audit::AUDIT_DIR, b.file))
+            .collect();
+        let in_branch = |file: &str| branch_files.iter().any(|f| f == file);
         let mut out: Vec<IntegrityError> = s
             .strays
             .into_iter()
-            .map(|x| match x {
-                Stray::ConflictCopy { file, original, .. } => {
-                    IntegrityError::ConflictCopy { file, original }
-                }
-                Stray::Unknown { file } => IntegrityError::UnknownFile { file },
-                Stray::OtherGeneration { file, generation }
-                    if in_heads(&file).is_some_and(|f| self.carry.is_carried(&f)) =>
-                {
-                    IntegrityError::StrandedHead { file, generation }
-                }
-                Stray::OtherGeneration { file, generation }
-                    if in_heads(&file)
-                        .is_some_and(|f| self.carry.for_their_device.contains(&f)) =>
-                {
-                    IntegrityError::StrandedForItsDevice { file, generation }
-                }
-                Stray::OtherGeneration { file, generation }
-                    if in_heads(&file).is_some_and(|f| self.carry.not_own.contains(&f)) =>
-                {
-                    IntegrityError::StrandedNotOwn { file, generation }
-                }
-                Stray::OtherGeneration { file, generation } => IntegrityError::OtherGeneration {
-                    file,
-                    generation,
-                    current: self.header.generation,
-                },
+            .filter_map(|x| {
+                Some(match x {
+                    // A record of a writer's other history, named by a head, is the log's
+                    // (docs/format.md#forked-writers).
+                    Stray::ConflictCopy { file, .. } if in_branch(&file) => return None,
+                    Stray::ConflictCopy { file, original, .. } => {
+                        IntegrityError::ConflictCopy { file, original }
+                    }
+                    Stray::Unknown { file } => IntegrityError::UnknownFile { file },
+                    Stray::OtherGeneration { file, generation }
+                        if in_heads(&file).is_some_and(|f| self.carry.is_carried(&f)) =>
+                    {
+                        IntegrityError::StrandedHead { file, generation }
+                    }
+                    Stray::OtherGeneration { file, generation }
+                        if in_heads(&file)
+                            .is_some_and(|f| self.carry.for_their_device.contains(&f)) =>
+                    {
+                        IntegrityError::StrandedForItsDevice { file, generation }
+                    }
+                    Stray::OtherGeneration { file, generation }
+                        if in_heads(&file).is_some_and(|f| self.carry.not_own.contains(&f)) =>
+                    {
+                        IntegrityError::StrandedNotOwn { file, generation }
+                    }
+                    Stray::OtherGeneration { file, generation } => {
+                        IntegrityError::OtherGeneration {
+                            file,
+                            generation,
+                            current: self.header.generation,
+                        }
+                    }
+                })
             })
             .collect();
         if s.total > out.len() {
