@@ -447,9 +447,18 @@ impl Vault {
 
     /// Reads, decrypts and authenticates the index of the header's generation.
     pub(crate) fn read_index(&self) -> Result<IndexBody, IntegrityError> {
-        let name = self.header.index_file();
-        let bytes = fsio::read_bounded(&self.path.join(&name), crate::store::MAX_SHARD_BYTES)
-            .map_err(|_| IntegrityError::IndexMissing(name))?;
+        Ok(self.read_index_file(&self.header.index_file())?.0)
+    }
+
+    /// Reads, decrypts, authenticates and checks the version 2 index in the file `name`
+    /// of the vault folder (the index, or a sync service's conflicted copy of it), with
+    /// its plaintext.
+    pub(crate) fn read_index_file(
+        &self,
+        name: &str,
+    ) -> Result<(IndexBody, zeroize::Zeroizing<Vec<u8>>), IntegrityError> {
+        let bytes = fsio::read_bounded(&self.path.join(name), crate::store::MAX_SHARD_BYTES)
+            .map_err(|_| IntegrityError::IndexMissing(name.to_string()))?;
         let plain =
             seal::decrypt(self.identity(), &bytes).map_err(|_| IntegrityError::IndexUnreadable)?;
         let index = IndexBody::open(&plain, &self.auth).map_err(|e| match e {
@@ -458,6 +467,6 @@ impl Vault {
             _ => IntegrityError::IndexUnreadable,
         })?;
         self.check_state(&index)?;
-        Ok(index)
+        Ok((index, plain))
     }
 }
