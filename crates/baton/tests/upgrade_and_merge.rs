@@ -499,14 +499,25 @@ fn an_index_copy_that_fails_a_check_is_not_folded_and_stays_reported() {
     }
 }
 
-/// The fold killed at every step that changes the disk: the vault opens with all data
-/// (device A's state while the header still says version 2, the folded state after),
-/// and the next write finishes with the same result as an uninterrupted upgrade.
+/// The fold killed at every step that changes the disk (on both fixtures): the vault
+/// opens with all data (device A's state while the header still says version 2, the
+/// folded state after), and the next write finishes with the same result as an
+/// uninterrupted upgrade.
 #[test]
 fn the_fold_killed_at_every_step_opens_and_the_next_write_finishes_it() {
+    for fixture in ["vault", "vault-b-longer"] {
+        fold_killed_at_every_step(fixture);
+    }
+}
+
+fn fold_killed_at_every_step(fixture: &str) {
     let dir = tempfile::tempdir().unwrap();
     let pass = fold_passphrase();
-    let base = fold_fixture(dir.path(), "base");
+    let base = fresh_copy(
+        &Path::new(DATA).join("v2-conflicted-vault").join(fixture),
+        dir.path(),
+        "base",
+    );
     let before = contents(&Vault::open(&base, &pass, Access::Read).unwrap());
     let write = |path: &Path| {
         let mut v = Vault::open(path, &pass, Access::Write).unwrap();
@@ -533,7 +544,10 @@ fn the_fold_killed_at_every_step_opens_and_the_next_write_finishes_it() {
     for step in 1..=trace.steps.len() {
         let t = fresh_copy(&base, dir.path(), &format!("step-{step}"));
         fault::crash(step, || write(&t));
-        let ctx = format!("fold killed at step {step} ({})", trace.steps[step - 1]);
+        let ctx = format!(
+            "{fixture}: fold killed at step {step} ({})",
+            trace.steps[step - 1]
+        );
         let v = Vault::open(&t, &pass, Access::Read).unwrap_or_else(|e| panic!("{ctx}: {e}"));
         let expected = match header_version(&t) {
             2 => &before,
@@ -565,5 +579,41 @@ fn the_fold_killed_at_every_step_opens_and_the_next_write_finishes_it() {
             .filter(|r| r.action.as_str() == "vault.upgrade")
             .count();
         assert_eq!(upgrades, 1, "{ctx}");
+    }
+}
+
+/// Device B made two more changes than A, so two of its records are above the index's
+/// head (`tests/data/v2-conflicted-vault/vault-b-longer`): they belong to the authentic
+/// copy of B's index and are not taken for a rolled-back index, so the vault opens, and
+/// the upgrade folds them in like the others.
+#[test]
+fn records_of_a_longer_copy_above_the_head_are_no_rollback_and_are_folded_in() {
+    let dir = tempfile::tempdir().unwrap();
+    let pass = fold_passphrase();
+    let t = fresh_copy(
+        &Path::new(DATA).join("v2-conflicted-vault/vault-b-longer"),
+        dir.path(),
+        "v",
+    );
+    let v = Vault::open(&t, &pass, Access::Read).unwrap();
+    assert_eq!(ids(&v), ["acme", "beta"]);
+    drop(v);
+    let mut v = Vault::open(&t, &pass, Access::Write).unwrap();
+    v.merge().unwrap();
+    drop(v);
+    let v = Vault::open(&t, &pass, Access::Read).unwrap();
+    assert_eq!(ids(&v), ["acme", "beta", "gamma"]);
+    assert_eq!(password(&v, "gamma", "db"), "gamma-db-pw");
+    assert_eq!(v.conflicted_clients(), ["acme"]);
+    assert_eq!(v.verify(), vec![]);
+    assert!(v.orphans().unwrap().is_empty(), "{:?}", v.orphans());
+    assert_eq!(conflicted_copies(&t), Vec::<String>::new());
+    let upgrade = v.audit_log().0.pop().unwrap();
+    for part in ["9 ", "10 ", "entry.add gamma (db)"] {
+        assert!(
+            upgrade.detail.contains(part),
+            "{part:?} in {}",
+            upgrade.detail
+        );
     }
 }

@@ -385,8 +385,8 @@ impl Vault {
     /// Probes the names after each head instead of listing `audit/`, so opening stays
     /// cheap however long the log grows.
     pub(crate) fn check_audit_tail(&self) -> Result<(), IntegrityError> {
-        for (chain, head) in self.chains_held_here(&self.index) {
-            let head = head.seq;
+        for (chain, full) in self.chains_held_here(&self.index) {
+            let head = full.seq;
             let exists = |seq: u64| {
                 self.path
                     .join(AUDIT_DIR)
@@ -399,6 +399,13 @@ impl Vault {
             let mut last = head + 2;
             while exists(last + 1) {
                 last += 1;
+            }
+            // Another device's records, whose index a sync service kept as a
+            // conflicted copy, are no rollback (docs/format.md#upgrade-fold).
+            if chain == audit::LEGACY_CHAIN
+                && self.copies_hold_records(&full, (head + 1..=last).filter(|&s| exists(s)))
+            {
+                continue;
             }
             return Err(IntegrityError::RolledBack { head, last });
         }

@@ -313,6 +313,27 @@ impl Vault {
         (copies, refused)
     }
 
+    /// Whether every legacy record numbered in `seqs` is one of the records of an
+    /// authentic conflicted copy of the index that the main chain (head `main`) does
+    /// not hold: another device's records above the index's head, not a rollback
+    /// (docs/format.md#upgrade-fold). Only asked when a rollback is suspected.
+    pub(crate) fn copies_hold_records(
+        &self,
+        main: &AuditHead,
+        mut seqs: impl Iterator<Item = u64>,
+    ) -> bool {
+        let (copies, _) = self.index_copies();
+        if copies.is_empty() {
+            return false;
+        }
+        let files: HashSet<String> = copies
+            .iter()
+            .flat_map(|c| self.copy_records(&c.index, main).0)
+            .map(|r| r.file)
+            .collect();
+        seqs.all(|s| files.contains(&audit::record_file(s)))
+    }
+
     /// The records of `copy`'s audit chain that the main chain (whose head is `main`)
     /// does not hold, oldest first, and the number of the first one missing if the
     /// chain could not be followed to the main chain. Found from the copy's pinned
