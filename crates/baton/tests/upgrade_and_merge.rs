@@ -617,3 +617,40 @@ fn records_of_a_longer_copy_above_the_head_are_no_rollback_and_are_folded_in() {
         );
     }
 }
+
+/// A client only the copy names whose file is gone (removed or purged on the index's
+/// device while the other kept it) does not come back, and the upgrade record names it.
+#[test]
+fn a_client_of_the_copy_whose_file_is_gone_does_not_come_back() {
+    let dir = tempfile::tempdir().unwrap();
+    let pass = fold_passphrase();
+    // Which file is gamma's: the fold keeps the copy's client file as it is.
+    let probe = fold_fixture(dir.path(), "probe");
+    Vault::open(&probe, &pass, Access::Write)
+        .unwrap()
+        .merge()
+        .unwrap();
+    let gamma = Vault::open(&probe, &pass, Access::Read)
+        .unwrap()
+        .locate("gamma")
+        .unwrap()
+        .file;
+    let t = fold_fixture(dir.path(), "v");
+    fs::remove_file(t.join("clients").join(&gamma)).unwrap();
+    let mut v = Vault::open(&t, &pass, Access::Write).unwrap();
+    v.merge().unwrap();
+    drop(v);
+    let v = Vault::open(&t, &pass, Access::Read).unwrap();
+    assert_eq!(ids(&v), ["acme", "beta"]);
+    assert_eq!(v.conflicted_clients(), ["acme"]);
+    assert_eq!(v.verify(), vec![]);
+    assert_eq!(conflicted_copies(&t), Vec::<String>::new());
+    let upgrade = v.audit_log().0.pop().unwrap();
+    assert!(
+        upgrade
+            .detail
+            .contains("not brought back (removed here, their files are gone): gamma"),
+        "{}",
+        upgrade.detail
+    );
+}
