@@ -8,19 +8,19 @@
 //! vault is version 2 and the head an unused file; after it the index is a leftover
 //! that the next writer removes.
 //!
-//! **The fold** (docs/format.md#upgrade-from-version-2). Two devices that wrote a
-//! version 2 vault while apart leave one index and, beside it, a sync service's
-//! conflicted copy of the other device's index (and of its audit records). Each copy
-//! that reads like the index (it decrypts, its MAC is the generation's, it names the
-//! same vault and generation) is folded into the upgrade: its rows that differ from
-//! the index become versions of a writer named after the copy ([`fold_writer`]),
-//! concurrent with the index's, and are merged with the version 3 rules
+//! **The fold** (docs/format.md#upgrade-fold). Two devices that wrote a version 2 vault
+//! while apart leave one index and, beside it, a sync service's conflicted copy of the
+//! other device's index (and of its audit records). Each copy that reads like the index
+//! (it decrypts, its MAC is the generation's, it names the same vault and generation) is
+//! folded into the upgrade: its rows that differ from the index become versions of a
+//! writer named after the copy ([`fold_writer`]), concurrent with the index's (a writer
+//! named after the index the same way), and are merged with the version 3 rules
 //! (`sync::merge_client`), so a client only in the copy is added and an entry changed
 //! on both sides is a conflict. Then (2) writes the merged clients and every shard
-//! under this writer's names, the head's `seen` covers each folded copy's writer, and
-//! (4) also removes what the folded copies named that the head does not, the copies'
-//! audit records that the main chain does not hold (their content is in the upgrade
-//! record), and the copies themselves, in an order that a crash can resume
+//! under this writer's names, the head's `seen` covers those writers, the record lists
+//! the copies' audit records that the main chain does not hold, and (4) also removes
+//! what the index and the folded copies named that the head does not, those records,
+//! and the copies themselves, in an order that a crash can resume
 //! ([`Vault::remove_upgraded_index`]).
 
 use std::collections::{BTreeMap, HashSet};
