@@ -12,6 +12,7 @@ mod ver;
 pub mod writer;
 
 pub use conflict::{Conflict, ConflictSide, ConflictTarget, Resolution, SideValue, conflicts_in};
+pub(crate) use merge::same_entry;
 pub use merge::{
     ClientVersion, ConflictKind, EntrySide, Merged, ResolveError, StampError, conflicts_of,
     entry_sides, merge_client, resolve_client_kept, resolve_entry, resolve_entry_removed,

@@ -17,7 +17,7 @@ use crate::store::sha256_hex;
 pub const WRITE_CHECK_TAIL: u64 = 64;
 
 /// The largest single record file read (a record never holds a secret or much text).
-const MAX_RECORD: u64 = 1 << 20;
+pub(crate) const MAX_RECORD: u64 = 1 << 20;
 
 /// An audit record with the exact plaintext its hash is taken over.
 pub(crate) type RawRecord = (Zeroizing<Vec<u8>>, AuditRecord);

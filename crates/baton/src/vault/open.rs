@@ -389,14 +389,14 @@ impl Vault {
     /// Probes the names after each head instead of listing `audit/`, so opening stays
     /// cheap however long the log grows.
     pub(crate) fn check_audit_tail(&self) -> Result<(), IntegrityError> {
-        for (chain, head) in self.chains_held_here(&self.index) {
+        for (chain, full) in self.chains_held_here(&self.index) {
             // This writer's records under the previous generation's keys, of a head
             // that is not carried over: reported as such, and no write follows them
             // (docs/format.md#carry-over).
             if chain == self.own_chain() && !self.carry.not_own.is_empty() {
                 continue;
             }
-            let head = head.seq;
+            let head = full.seq;
             let exists = |seq: u64| {
                 self.path
                     .join(AUDIT_DIR)
@@ -409,6 +409,13 @@ impl Vault {
             let mut last = head + 2;
             while exists(last + 1) {
                 last += 1;
+            }
+            // Another device's records, whose index a sync service kept as a
+            // conflicted copy, are no rollback (docs/format.md#upgrade-fold).
+            if chain == audit::LEGACY_CHAIN
+                && self.copies_hold_records(&full, (head + 1..=last).filter(|&s| exists(s)))
+            {
+                continue;
             }
             return Err(IntegrityError::RolledBack { head, last });
         }
@@ -457,9 +464,18 @@ impl Vault {
 
     /// Reads, decrypts and authenticates the index of the header's generation.
     pub(crate) fn read_index(&self) -> Result<IndexBody, IntegrityError> {
-        let name = self.header.index_file();
-        let bytes = fsio::read_bounded(&self.path.join(&name), crate::store::MAX_SHARD_BYTES)
-            .map_err(|_| IntegrityError::IndexMissing(name))?;
+        Ok(self.read_index_file(&self.header.index_file())?.0)
+    }
+
+    /// Reads, decrypts, authenticates and checks the version 2 index in the file `name`
+    /// of the vault folder (the index, or a sync service's conflicted copy of it), with
+    /// its plaintext.
+    pub(crate) fn read_index_file(
+        &self,
+        name: &str,
+    ) -> Result<(IndexBody, zeroize::Zeroizing<Vec<u8>>), IntegrityError> {
+        let bytes = fsio::read_bounded(&self.path.join(name), crate::store::MAX_SHARD_BYTES)
+            .map_err(|_| IntegrityError::IndexMissing(name.to_string()))?;
         let plain =
             seal::decrypt(self.identity(), &bytes).map_err(|_| IntegrityError::IndexUnreadable)?;
         let index = IndexBody::open(&plain, &self.auth).map_err(|e| match e {
@@ -468,6 +484,6 @@ impl Vault {
             _ => IntegrityError::IndexUnreadable,
         })?;
         self.check_state(&index)?;
-        Ok(index)
+        Ok((index, plain))
     }
 }

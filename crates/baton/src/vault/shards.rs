@@ -154,7 +154,7 @@ impl Vault {
     /// One locator shard's references: sorted by id, each in the right shard, every
     /// name of the right form (so no authenticated file can make baton read or delete
     /// outside `clients/`).
-    fn locator_shard(
+    pub(crate) fn locator_shard(
         &self,
         index: &IndexBody,
         r: &ShardRef,

@@ -804,7 +804,7 @@ impl Vault {
 }
 
 impl MergedView {
-    fn push_file(&mut self, ver: Ver, file: ClientFile) {
+    pub(crate) fn push_file(&mut self, ver: Ver, file: ClientFile) {
         self.refs.push(ClientRef {
             id: file.id.clone(),
             cid: file.cid.clone(),
@@ -851,7 +851,6 @@ impl Vault {
     /// every head merged.
     pub(crate) fn commit_merge(&mut self) -> Result<(), super::VaultError> {
         use crate::audit::{AuditAction, AuditEvent, AuditHead};
-        use crate::store::shard::ShardKind;
         let Some(mut view) = self.merged.take() else {
             return Ok(());
         };
@@ -879,67 +878,12 @@ impl Vault {
                 AuditEvent::new(AuditAction::VaultMerge, None, detail),
                 &time,
             )?;
-            let mut next = self.index.clone();
-            for r in &mut view.refs {
-                if r.file.is_empty() {
-                    let file = &view.files[&r.cid];
-                    let plain = crate::crypto::secret::json_bytes(file);
-                    (r.file, r.sha256) = self.write_new_file(&plain)?;
-                }
-            }
-            let mut ignored = Vec::new();
-            let groups = crate::store::locator::group(&view.refs);
-            let mut gone: BTreeMap<String, Vec<Removal>> = BTreeMap::new();
-            for t in &view.removed {
-                gone.entry(crate::store::locator::shard_of(&t.name))
-                    .or_default()
-                    .push(t.clone());
-            }
-            let shards: std::collections::BTreeSet<String> =
-                groups.keys().chain(gone.keys()).cloned().collect();
-            for shard in shards {
-                let rows = groups.get(&shard).cloned().unwrap_or_default();
-                let mut removed = gone.remove(&shard).unwrap_or_default();
-                removed.sort_by(|a, b| (&a.name, &a.time).cmp(&(&b.name, &b.time)));
-                self.replace_shard(
-                    ShardKind::Locator,
-                    &mut next,
-                    shard,
-                    (rows, removed),
-                    &mut ignored,
-                )?;
-            }
-            let summaries = std::mem::take(&mut view.summaries);
-            for (shard, list) in crate::store::catalog::apply(BTreeMap::new(), summaries, &[]) {
-                self.replace_shard(
-                    ShardKind::Catalog,
-                    &mut next,
-                    shard,
-                    (list, vec![]),
-                    &mut ignored,
-                )?;
-            }
-            next.revision = revision;
-            next.updated = time.clone();
             let head = AuditHead {
                 seq: record.seq,
                 hash: crate::audit::hash(&rec_plain),
             };
-            next.audit_head = head.clone();
-            next.audit.insert(self.own_chain(), head);
-            // The files the merged heads named that the merge no longer needs.
-            let named: HashSet<&str> = next
-                .shard_files()
-                .chain(view.refs.iter().map(|r| r.file.as_str()))
-                .collect();
-            let mut obsolete: Vec<String> = view
-                .named
-                .iter()
-                .filter(|f| !named.contains(f.as_str()))
-                .cloned()
-                .collect();
-            obsolete.sort();
-            match self.write_head(next, false, obsolete, None)? {
+            let next = self.index.clone();
+            match self.write_merged_head(&mut view, next, head, revision, &time, true)? {
                 Some(e) => Err(e),
                 None => Ok::<_, super::VaultError>(()),
             }
@@ -957,6 +901,84 @@ impl Vault {
                 Err(e)
             }
         }
+    }
+}
+
+impl Vault {
+    /// Writes a merged state (`view`, on the vault-wide fields of `next`) as this
+    /// writer's head at `revision`, after its record `head`: the merged client files and
+    /// every shard under this writer's names, then the head. With `defer`, the files the
+    /// merged states named that it no longer needs join the head's deferred list
+    /// (docs/format.md#mw-commit); without (the upgrade, whose cleanup removes them once
+    /// the header says version 3), they are left where they are.
+    pub(crate) fn write_merged_head(
+        &mut self,
+        view: &mut MergedView,
+        mut next: IndexBody,
+        head: AuditHead,
+        revision: u64,
+        time: &str,
+        defer: bool,
+    ) -> Result<Option<super::VaultError>, super::VaultError> {
+        use crate::store::shard::ShardKind;
+        next.locator.clear();
+        next.catalog.clear();
+        for r in &mut view.refs {
+            if r.file.is_empty() {
+                let file = &view.files[&r.cid];
+                let plain = crate::crypto::secret::json_bytes(file);
+                (r.file, r.sha256) = self.write_new_file(&plain)?;
+            }
+        }
+        let mut ignored = Vec::new();
+        let groups = crate::store::locator::group(&view.refs);
+        let mut gone: BTreeMap<String, Vec<Removal>> = BTreeMap::new();
+        for t in &view.removed {
+            gone.entry(crate::store::locator::shard_of(&t.name))
+                .or_default()
+                .push(t.clone());
+        }
+        let shards: std::collections::BTreeSet<String> =
+            groups.keys().chain(gone.keys()).cloned().collect();
+        for shard in shards {
+            let rows = groups.get(&shard).cloned().unwrap_or_default();
+            let mut removed = gone.remove(&shard).unwrap_or_default();
+            removed.sort_by(|a, b| (&a.name, &a.time).cmp(&(&b.name, &b.time)));
+            self.replace_shard(
+                ShardKind::Locator,
+                &mut next,
+                shard,
+                (rows, removed),
+                &mut ignored,
+            )?;
+        }
+        let summaries = std::mem::take(&mut view.summaries);
+        for (shard, list) in crate::store::catalog::apply(BTreeMap::new(), summaries, &[]) {
+            self.replace_shard(
+                ShardKind::Catalog,
+                &mut next,
+                shard,
+                (list, vec![]),
+                &mut ignored,
+            )?;
+        }
+        next.revision = revision;
+        next.updated = time.to_string();
+        next.audit_head = head.clone();
+        next.audit.insert(self.own_chain(), head);
+        // The files the merged heads named that the merge no longer needs.
+        let named: HashSet<&str> = next
+            .shard_files()
+            .chain(view.refs.iter().map(|r| r.file.as_str()))
+            .collect();
+        let mut obsolete: Vec<String> = view
+            .named
+            .iter()
+            .filter(|f| defer && !named.contains(f.as_str()))
+            .cloned()
+            .collect();
+        obsolete.sort();
+        self.write_head(next, false, obsolete, None)
     }
 }
 
