@@ -284,6 +284,9 @@ pub fn integrity(e: &IntegrityError) -> Failure {
         IntegrityError::IndexVersion(_) => {
             "this vault was made by a development build of baton: open it with that build (its client files also decrypt with the age command and the owner identity)"
         }
+        IntegrityError::RotationArriving { .. } => {
+            "nothing is lost: let the sync service finish, then run the command again"
+        }
         IntegrityError::ShardMissing { .. }
         | IntegrityError::ShardDamaged { .. }
         | IntegrityError::CatalogMismatch => {
@@ -346,8 +349,11 @@ impl From<VaultError> for Failure {
             }
             VaultError::Integrity(i) => integrity(i),
             VaultError::BrokenAuditLog(_) => Failure::new(e.to_string())
-                .hint("'baton audit --verify' names every damaged record; put the record files back from a backup you trust, then run the command again")
+                .hint("'baton audit --verify' names every damaged record; if another device has just rotated the keys, wait until the sync is done and try again; otherwise put the record files back from a backup you trust, then run the command again")
                 .code(EXIT_INTEGRITY),
+            VaultError::RotationArriving(_) => Failure::new(e.to_string()).hint(
+                "nothing is lost: let the sync service finish (the new vault.json and the rotation's files), then run the command again",
+            ),
             VaultError::LegalHold { client, .. } => Failure::new(e.to_string()).hint(format!(
                 "a legal hold forbids deletion; lift it first if it no longer applies: 'baton client set {client} --no-hold'"
             )),

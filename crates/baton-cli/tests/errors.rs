@@ -898,7 +898,7 @@ fn errors_of_a_busy_or_damaged_vault() {
             &["client", "add", "late"],
             4,
             kdf!(
-                "baton: error: the audit log is broken (audit record 2 is missing); no change is written on top of it\nbaton: hint: 'baton audit --verify' names every damaged record; put the record files back from a backup you trust, then run the command again\n"
+                "baton: error: the audit log is broken (audit record 2 is missing); no change is written on top of it\nbaton: hint: 'baton audit --verify' names every damaged record; if another device has just rotated the keys, wait until the sync is done and try again; otherwise put the record files back from a backup you trust, then run the command again\n"
             ),
         )],
     );

@@ -62,6 +62,32 @@ fn two_devices(service: Service, seed: u64) -> Sim {
     sim
 }
 
+/// [`two_devices`] through Syncthing, then client `beta` (entry `root`, "b1") added on
+/// `device` and synced.
+fn with_beta_from(device: usize, seed: u64) -> Sim {
+    let mut sim = two_devices(Service::Syncthing, seed);
+    add(
+        &mut open(&sim, device, Access::Write),
+        "beta",
+        Some(("root", "b1")),
+    );
+    sim.sync_all();
+    sim
+}
+
+/// A key rotation on `device`, keeping the emergency key.
+fn rotate(
+    sim: &Sim,
+    device: usize,
+) -> Result<baton::rotate::RotateReport, baton::rotate::RotateError> {
+    open(sim, device, Access::Write).rotate(
+        baton::rotate::RotateOptions::default(),
+        Some(&pass()),
+        |_, _| Ok(()),
+        &|_| {},
+    )
+}
+
 fn password(v: &Vault, client: &str, entry: &str) -> String {
     v.client(client)
         .unwrap()
@@ -251,4 +277,136 @@ fn a_replayed_or_foreign_head_is_refused() {
         .err()
         .expect("refused");
     assert!(e.to_string().contains("heads/"), "{e}");
+}
+
+/// A rotation that fails before its switch on a device whose state is another
+/// device's head settles with a record; the head that record writes names only this
+/// device's own shard files (docs/format.md#mw-commit), as every head does: one that
+/// named the other device's shards would need them after that device replaced and
+/// removed them, and the device would no longer open its own latest changes.
+#[test]
+fn a_failed_rotation_leaves_a_head_that_names_only_its_own_shards() {
+    let mut sim = with_beta_from(0, 16);
+    let v = open(&sim, 1, Access::Read);
+    let own = v.writer().to_string();
+    let foreign = |v: &Vault| -> Vec<String> {
+        v.index()
+            .shard_files()
+            .filter(|f| !baton::sync::writer::written_by(f, &own))
+            .map(str::to_string)
+            .collect()
+    };
+    // The test means something only if device 1 starts from device 0's head.
+    assert!(!foreign(&v).is_empty(), "device 1 reads device 0's shards");
+    let beta = format!("clients/{}", v.locate("beta").unwrap().file);
+    drop(v);
+
+    // A client file that cannot be read makes the rotation fail before its switch.
+    let saved = sim.read(1, &beta).unwrap();
+    sim.remove(1, &beta);
+    rotate(&sim, 1).expect_err("the rotation fails");
+    sim.write(1, &beta, &saved);
+    let v = open(&sim, 1, Access::Read);
+    assert!(v.pending_rotation().unwrap().is_none());
+    let (records, _) = v.audit_log();
+    assert!(
+        records
+            .iter()
+            .any(|r| r.action.as_str() == "vault.rotate-failed"),
+        "the failure is recorded"
+    );
+    assert_eq!(foreign(&v), Vec::<String>::new(), "device 1's head");
+    drop(v);
+
+    // Both go on changing the same clients; nothing goes missing on either device.
+    for round in 0..3 {
+        common::set_root_password(
+            &mut open(&sim, 0, Access::Write),
+            "beta",
+            &format!("a{round}"),
+        );
+        sim.sync_all();
+        common::set_root_password(
+            &mut open(&sim, 1, Access::Write),
+            "acme",
+            &format!("b{round}"),
+        );
+        sim.sync_all();
+    }
+    for d in 0..2 {
+        let v = open(&sim, d, Access::Read);
+        assert_eq!(v.verify(), vec![], "device {d}");
+        assert_eq!(password(&v, "beta", "root"), "a2");
+        assert_eq!(password(&v, "acme", "root"), "b2");
+    }
+}
+
+/// A rotation on device 0 removes the audit records it archived; a sync service may
+/// bring those deletions to device 1 before the new `vault.json`. Device 1 then says a
+/// rotation is arriving, not that its audit log is broken, writes nothing meanwhile, and
+/// once the rest has arrived it reads and writes the new generation with nothing lost
+/// (docs/format.md#rotation-arriving).
+#[test]
+fn record_deletions_of_a_rotation_that_arrive_first_are_not_called_a_broken_log() {
+    let mut sim = with_beta_from(1, 17);
+    rotate(&sim, 0).unwrap();
+    sim.sync_device(0);
+    let server = sim.server_files();
+    let pending = sim.pending(1);
+    // First only the deletions: nothing of generation 2 is here to tell, so the log is
+    // broken as far as this folder can see (the hint says to wait for a rotation).
+    let deletions: Vec<&str> = pending
+        .iter()
+        .filter(|p| p.starts_with("audit/") && !server.contains_key(*p))
+        .map(String::as_str)
+        .collect();
+    assert!(deletions.len() >= 3, "{pending:?}");
+    sim.apply(1, &deletions);
+    let e = open(&sim, 1, Access::Write)
+        .add_client(NewClient {
+            id: "gamma".into(),
+            ..Default::default()
+        })
+        .unwrap_err();
+    assert!(matches!(e, baton::VaultError::BrokenAuditLog(_)), "{e}");
+    // Then the new archive: now the folder shows a rotation arriving.
+    sim.apply(1, &["audit/archive.g2.age"]);
+    let mut v = open(&sim, 1, Access::Write);
+    let e = v
+        .add_client(NewClient {
+            id: "gamma".into(),
+            ..Default::default()
+        })
+        .unwrap_err();
+    assert!(matches!(e, baton::VaultError::RotationArriving(2)), "{e}");
+    let problems = v.verify();
+    assert!(
+        problems
+            .iter()
+            .any(|p| matches!(p, baton::IntegrityError::RotationArriving { generation: 2, missing } if *missing >= 3)),
+        "{problems:?}"
+    );
+    assert!(
+        !problems
+            .iter()
+            .any(|p| matches!(p, baton::IntegrityError::Audit(_))),
+        "{problems:?}"
+    );
+    assert_eq!(ids(&v), set(&["acme", "beta"]), "readers still read");
+    drop(v);
+    // The rest arrives: both devices read and write generation 2.
+    sim.sync_all();
+    add(
+        &mut open(&sim, 1, Access::Write),
+        "gamma",
+        Some(("root", "g1")),
+    );
+    sim.sync_all();
+    for d in 0..2 {
+        let v = open(&sim, d, Access::Read);
+        assert_eq!(v.header().generation, 2);
+        assert_eq!(v.verify(), vec![], "device {d}");
+        assert_eq!(ids(&v), set(&["acme", "beta", "gamma"]));
+        assert_eq!(password(&v, "beta", "root"), "b1");
+    }
 }

@@ -296,6 +296,7 @@ fn run(service: Service, seed: u64, ops: usize) {
                 e @ (VaultError::InConflict { .. }
                 | VaultError::Resolve { .. }
                 | VaultError::BrokenAuditLog(baton::audit::AuditProblem::Missing(_))
+                | VaultError::RotationArriving(_)
                 | VaultError::Integrity(
                     baton::IntegrityError::ClientMissing { .. }
                     | baton::IntegrityError::ShardMissing { .. },
@@ -305,6 +306,7 @@ fn run(service: Service, seed: u64, ops: usize) {
                 *why.entry(match e {
                     VaultError::InConflict { .. } => "in conflict",
                     VaultError::Resolve { .. } => "nothing to resolve",
+                    VaultError::RotationArriving(_) => "rotation arriving",
                     _ => "missing file",
                 })
                 .or_default() += 1;

@@ -52,6 +52,10 @@ pub enum IntegrityError {
     #[error(transparent)]
     Audit(#[from] AuditProblem),
     #[error(
+        "{missing} audit record(s) are missing and files of generation {generation} are here: a rotation made on another device is still arriving (its vault.json not yet); run again when the sync is done (if this stays, the records were deleted)"
+    )]
+    RotationArriving { generation: u64, missing: usize },
+    #[error(
         "the index was rolled back: it ends the audit log at record {head}, but records up to {last} exist"
     )]
     RolledBack { head: u64, last: u64 },

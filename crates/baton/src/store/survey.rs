@@ -107,6 +107,30 @@ fn audit_file(name: &str) -> bool {
         || fsio::is_temp_name(name)
 }
 
+/// The latest generation above `generation` of which a head (`heads/<w>.g<M>.age`) or
+/// an audit archive (`audit/archive.g<M>.age`) is in the folder: a rotation made on
+/// another device whose files are still arriving, while `vault.json` is not yet
+/// (docs/format.md#rotation-arriving). Names only; nothing is read.
+pub fn arriving_generation(path: &Path, generation: u64) -> Option<u64> {
+    let names = |dir: &str| -> Vec<String> {
+        fs::read_dir(path.join(dir)).map_or_else(
+            |_| Vec::new(),
+            |rd| {
+                rd.flatten()
+                    .map(|e| e.file_name().to_string_lossy().into_owned())
+                    .collect()
+            },
+        )
+    };
+    let heads = names(HEADS_DIR)
+        .into_iter()
+        .filter_map(|n| parse_head_file(&n).map(|(_, g)| g));
+    let archives = names(AUDIT_DIR)
+        .into_iter()
+        .filter_map(|n| parse_archive_file(&n));
+    heads.chain(archives).filter(|g| *g > generation).max()
+}
+
 /// Lists the vault folder, `clients/` and `audit/` and returns what baton did not
 /// write, for a vault whose header names `generation`. Folders that cannot be listed
 /// are left to the other checks (they report a missing or damaged folder).

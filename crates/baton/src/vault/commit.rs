@@ -50,8 +50,15 @@ impl Vault {
         if let Some(generation) = crate::store::header::pending_rotation(&self.path) {
             return Err(VaultError::RotationPending(generation));
         }
-        self.check_chain_for_write()
-            .map_err(VaultError::BrokenAuditLog)?;
+        self.check_chain_for_write().map_err(
+            |p| match crate::store::survey::arriving_generation(&self.path, self.header.generation)
+            {
+                Some(g) if matches!(p, audit::AuditProblem::Missing(_)) => {
+                    VaultError::RotationArriving(g)
+                }
+                _ => VaultError::BrokenAuditLog(p),
+            },
+        )?;
         Ok(())
     }
 
@@ -340,10 +347,13 @@ impl Vault {
         }
         // A head names only its own writer's shard files (docs/format.md#mw-commit):
         // another writer removes its replaced shards once every head it knows has seen
-        // the replacement, and this head may not have reached it yet. (Not while a
-        // rotation is settled: that must work with a damaged shard.)
-        if multi && crate::store::header::pending_rotation(&self.path).is_none() {
-            self.own_every_shard(&mut next, &mut obsolete)?;
+        // the replacement, and this head may not have reached it yet. While a rotation
+        // is settled (its record after a failure, an abort or a resume) a shard that
+        // cannot be read is left as it is, since settling must work with a damaged
+        // shard; every other one is still made this writer's own.
+        if multi {
+            let settling = crate::store::header::pending_rotation(&self.path).is_some();
+            self.own_every_shard(&mut next, &mut obsolete, !settling)?;
         }
         let settings_before = settings_of(&next);
         edit_index(&mut next);
@@ -633,11 +643,13 @@ impl Vault {
     }
 
     /// Rewrites, under this writer's names, every shard of `next` another writer wrote
-    /// (docs/format.md#mw-commit).
+    /// (docs/format.md#mw-commit). A shard that cannot be read is an error if
+    /// `strict`, and otherwise left named as it is; a write error always is one.
     fn own_every_shard(
         &self,
         next: &mut IndexBody,
         obsolete: &mut Vec<String>,
+        strict: bool,
     ) -> Result<(), VaultError> {
         let foreign = |refs: &[ShardRef]| -> Vec<ShardRef> {
             refs.iter()
@@ -647,7 +659,11 @@ impl Vault {
         };
         for r in foreign(&next.locator) {
             let file: ShardFile<ClientRef> =
-                self.read_shard_file(ShardKind::Locator, &next.vault_id, &r)?;
+                match self.read_shard_file(ShardKind::Locator, &next.vault_id, &r) {
+                    Ok(f) => f,
+                    Err(_) if !strict => continue,
+                    Err(e) => return Err(e.into()),
+                };
             self.replace_shard(
                 ShardKind::Locator,
                 next,
@@ -658,7 +674,11 @@ impl Vault {
         }
         for r in foreign(&next.catalog) {
             let list: Vec<ClientSummary> =
-                self.read_shard(ShardKind::Catalog, &next.vault_id, &r)?;
+                match self.read_shard(ShardKind::Catalog, &next.vault_id, &r) {
+                    Ok(l) => l,
+                    Err(_) if !strict => continue,
+                    Err(e) => return Err(e.into()),
+                };
             self.replace_shard(
                 ShardKind::Catalog,
                 next,

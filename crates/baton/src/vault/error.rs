@@ -133,6 +133,12 @@ pub enum VaultError {
     /// (`Vault::check_chain_for_write`).
     #[error("the audit log is broken ({0}); no change is written on top of it")]
     BrokenAuditLog(#[source] crate::audit::AuditProblem),
+    /// Audit records are missing while files of a later generation are here: another
+    /// device's rotation is still syncing (docs/format.md#rotation-arriving).
+    #[error(
+        "a rotation to generation {0} made on another device is still arriving (some of its files are here, its vault.json not yet, and the records it archived are gone); no change is written until it is complete"
+    )]
+    RotationArriving(u64),
     /// An item with versions from different devices cannot change before the owner
     /// resolves it (docs/format.md#merge).
     #[error("client '{client}': {source}")]

@@ -143,12 +143,22 @@ impl Vault {
         if stale {
             problems.push(IntegrityError::CatalogMismatch);
         }
-        problems.extend(
-            self.audit_log_to(index)
-                .1
-                .into_iter()
-                .map(IntegrityError::Audit),
-        );
+        // Records a rotation archived are gone before its vault.json arrived: one
+        // problem that says so, not one per record (docs/format.md#rotation-arriving).
+        let mut audit = self.audit_log_to(index).1;
+        if let Some(generation) =
+            crate::store::survey::arriving_generation(&self.path, self.header.generation)
+        {
+            let before = audit.len();
+            audit.retain(|p| !matches!(p, crate::audit::AuditProblem::Missing(_)));
+            if audit.len() < before {
+                problems.push(IntegrityError::RotationArriving {
+                    generation,
+                    missing: before - audit.len(),
+                });
+            }
+        }
+        problems.extend(audit.into_iter().map(IntegrityError::Audit));
         problems
     }
 }
