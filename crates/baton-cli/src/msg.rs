@@ -352,7 +352,7 @@ impl From<VaultError> for Failure {
                 .hint("'baton audit --verify' names every damaged record; if another device has just rotated the keys, wait until the sync is done and try again; otherwise put the record files back from a backup you trust, then run the command again")
                 .code(EXIT_INTEGRITY),
             VaultError::RotationArriving(_) => Failure::new(e.to_string()).hint(
-                "nothing is lost: let the sync service finish (the new vault.json and the rotation's files), then run the command again",
+                "nothing is lost: let the sync service finish, then run the command again; if this stays after the sync, run 'baton verify'",
             ),
             VaultError::LegalHold { client, .. } => Failure::new(e.to_string()).hint(format!(
                 "a legal hold forbids deletion; lift it first if it no longer applies: 'baton client set {client} --no-hold'"

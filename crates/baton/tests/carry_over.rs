@@ -296,6 +296,70 @@ fn the_device_that_was_offline_carries_its_own_change_over() {
     settled(&mut pair, &want);
 }
 
+/// B's shards written under the old keys, named by its stranded head, are carried
+/// over by both devices at once: A replaces them with copies of its own and, as no head
+/// of the new generation needs them, removes them; B writes its own head of the new
+/// generation, which names copies under the new keys (docs/format.md#carry-over, step
+/// 4), never a file A removed. After the sync both go on writing and nothing is lost.
+/// (The simulator reached a variant of this in which B's new head named its own old
+/// shard and B then refused every write; this scenario does not reach it, but checks
+/// the rule around it.)
+#[test]
+fn both_devices_carrying_one_stranded_head_leave_no_old_shard_named() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut pair = Pair::new(dir.path());
+    // B's clients (in many shards) under the old keys, which A has not seen when it
+    // rotates, and more after it.
+    let mut v = open(&pair.b, Access::Write);
+    for i in 0..12 {
+        add(&mut v, &format!("early{i}"), "e");
+    }
+    drop(v);
+    rotate(&pair.a, false);
+    add(&mut open(&pair.b, Access::Write), "beta", "b");
+    pair.sync();
+    // Both carry B's stranded head over before they sync again.
+    let old: BTreeSet<String> = snapshot(&pair.b).into_keys().collect();
+    add(&mut open(&pair.a, Access::Write), "after-a", "a");
+    add(&mut open(&pair.b, Access::Write), "after-b", "b2");
+    let v = open(&pair.b, Access::Read);
+    let named_old: Vec<&str> = v
+        .index()
+        .shard_files()
+        .filter(|f| {
+            old.contains(&format!("clients/{f}")) && !dir.path().join("a/clients").join(f).exists()
+        })
+        .collect();
+    assert_eq!(
+        named_old,
+        Vec::<&str>::new(),
+        "B's new head names files A removed"
+    );
+    drop(v);
+    pair.sync();
+    add(&mut open(&pair.b, Access::Write), "again-b", "b3");
+    pair.sync();
+    add(&mut open(&pair.a, Access::Write), "again-a", "a3");
+    pair.sync();
+    let mut want = expect(&[
+        ("acme", &["one"]),
+        ("after-a", &["a"]),
+        ("after-b", &["b2"]),
+        ("again-a", &["a3"]),
+        ("again-b", &["b3"]),
+        ("beta", &["b"]),
+    ]);
+    for i in 0..12 {
+        want.insert(format!("early{i}"), ["e".to_string()].into());
+    }
+    for path in [&pair.a, &pair.b] {
+        let v = open(path, Access::Read);
+        assert_eq!(values(&v), want, "{}", path.display());
+        assert_eq!(v.verify(), vec![], "{}", path.display());
+        assert_eq!(old_heads(path, 1), Vec::<String>::new());
+    }
+}
+
 /// The same entry edited on A before it rotated and on B after: both versions are
 /// kept, as a conflict; B's removal of a client wins over the rotation's copy of it.
 #[test]

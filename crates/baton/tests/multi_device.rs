@@ -362,22 +362,12 @@ fn record_deletions_of_a_rotation_that_arrive_first_are_not_called_a_broken_log(
         .collect();
     assert!(deletions.len() >= 3, "{pending:?}");
     sim.apply(1, &deletions);
-    let e = open(&sim, 1, Access::Write)
-        .add_client(NewClient {
-            id: "gamma".into(),
-            ..Default::default()
-        })
-        .unwrap_err();
+    let e = add_gamma(&mut open(&sim, 1, Access::Write)).unwrap_err();
     assert!(matches!(e, baton::VaultError::BrokenAuditLog(_)), "{e}");
     // Then the new archive: now the folder shows a rotation arriving.
     sim.apply(1, &["audit/archive.g2.age"]);
     let mut v = open(&sim, 1, Access::Write);
-    let e = v
-        .add_client(NewClient {
-            id: "gamma".into(),
-            ..Default::default()
-        })
-        .unwrap_err();
+    let e = add_gamma(&mut v).unwrap_err();
     assert!(matches!(e, baton::VaultError::RotationArriving(2)), "{e}");
     let problems = v.verify();
     assert!(
@@ -395,15 +385,52 @@ fn record_deletions_of_a_rotation_that_arrive_first_are_not_called_a_broken_log(
     assert_eq!(ids(&v), set(&["acme", "beta"]), "readers still read");
     drop(v);
     // The rest arrives: both devices read and write generation 2.
+    gamma_once_synced(&mut sim);
+}
+
+/// The other order: the rotation's `vault.json` and heads arrive before the audit
+/// archive they pin. Writes wait with the same message; once the archive is here they
+/// go on.
+#[test]
+fn a_rotation_whose_archive_arrives_last_waits_for_it() {
+    let mut sim = with_beta_from(1, 18);
+    rotate(&sim, 0).unwrap();
+    sim.sync_device(0);
+    let all = sim.pending(1);
+    let first: Vec<&str> = all
+        .iter()
+        .filter(|p| p.as_str() != "audit/archive.g2.age")
+        .map(String::as_str)
+        .collect();
+    assert!(first.len() < all.len(), "{all:?}");
+    sim.apply(1, &first);
+    let mut v = open(&sim, 1, Access::Write);
+    assert_eq!(v.header().generation, 2);
+    let e = add_gamma(&mut v).unwrap_err();
+    assert!(matches!(e, baton::VaultError::RotationArriving(2)), "{e}");
+    drop(v);
+    gamma_once_synced(&mut sim);
+}
+
+fn add_gamma(v: &mut Vault) -> Result<(), baton::VaultError> {
+    v.add_client(NewClient {
+        id: "gamma".into(),
+        ..Default::default()
+    })
+}
+
+/// After a full sync device 1 adds `gamma`; after another, both devices are at
+/// generation 2 with all three clients, `beta`'s value kept and `verify` clean.
+fn gamma_once_synced(sim: &mut Sim) {
     sim.sync_all();
     add(
-        &mut open(&sim, 1, Access::Write),
+        &mut open(sim, 1, Access::Write),
         "gamma",
         Some(("root", "g1")),
     );
     sim.sync_all();
     for d in 0..2 {
-        let v = open(&sim, d, Access::Read);
+        let v = open(sim, d, Access::Read);
         assert_eq!(v.header().generation, 2);
         assert_eq!(v.verify(), vec![], "device {d}");
         assert_eq!(ids(&v), set(&["acme", "beta", "gamma"]));

@@ -200,12 +200,12 @@ fn run(service: Service, seed: u64, ops: usize) {
             let r = v.edit_entry(&c, &e, field(&value), None);
             let saw = seen[&(c.clone(), e.clone())].clone();
             ("entry.edit", c, e, r, true, saw)
-        } else if roll < 85 {
+        } else if roll < 80 {
             let (c, e) = rng.pick(&entries).clone();
             let r = v.remove_entry(&c, &e);
             let saw = seen[&(c.clone(), e.clone())].clone();
             ("entry.remove", c, e, r, false, saw)
-        } else if roll < 82 {
+        } else if roll < 83 {
             let (c, e) = rng.pick(&entries).clone();
             let r = v.attach(
                 &c,
@@ -215,7 +215,7 @@ fn run(service: Service, seed: u64, ops: usize) {
                 false,
             );
             ("entry.attach", c, e, r, false, BTreeSet::new())
-        } else if roll < 84 {
+        } else if roll < 85 {
             let c = rng.pick(&clients).clone();
             let r = v.end_client(&c, &baton::time::today(), "contract ended");
             ("client.end", c, String::new(), r, false, BTreeSet::new())

@@ -143,6 +143,12 @@ impl Carry {
     pub(crate) fn is_carried(&self, file: &str) -> bool {
         self.heads.iter().any(|c| c.file == file)
     }
+
+    /// Whether `file` (in `clients/`) is named by a stranded head being carried: a file
+    /// of the previous generation, which no head of this generation may name.
+    pub(crate) fn names_old_file(&self, file: &str) -> bool {
+        self.heads.iter().any(|c| c.files.contains(file))
+    }
 }
 
 impl Vault {

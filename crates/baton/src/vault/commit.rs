@@ -50,15 +50,25 @@ impl Vault {
         if let Some(generation) = crate::store::header::pending_rotation(&self.path) {
             return Err(VaultError::RotationPending(generation));
         }
-        self.check_chain_for_write().map_err(
-            |p| match crate::store::survey::arriving_generation(&self.path, self.header.generation)
-            {
-                Some(g) if matches!(p, audit::AuditProblem::Missing(_)) => {
-                    VaultError::RotationArriving(g)
+        // A rotation made on another device whose files are still arriving is no
+        // broken log (docs/format.md#rotation-arriving): the records it archived are
+        // gone before its vault.json is here, or its vault.json is here before the
+        // archive it pins.
+        self.check_chain_for_write().map_err(|p| {
+            let arriving = match &p {
+                audit::AuditProblem::Missing(_) => {
+                    crate::store::survey::arriving_generation(&self.path, self.header.generation)
                 }
-                _ => VaultError::BrokenAuditLog(p),
-            },
-        )?;
+                audit::AuditProblem::Archive(f)
+                    if !self.path.join(AUDIT_DIR).join(f).exists()
+                        && audit::parse_archive_file(f) == Some(self.header.generation) =>
+                {
+                    Some(self.header.generation)
+                }
+                _ => None,
+            };
+            arriving.map_or(VaultError::BrokenAuditLog(p), VaultError::RotationArriving)
+        })?;
         Ok(())
     }
 
@@ -651,9 +661,14 @@ impl Vault {
         obsolete: &mut Vec<String>,
         strict: bool,
     ) -> Result<(), VaultError> {
+        // Also this writer's own shards of the previous generation that a carried
+        // head names (docs/format.md#carry-over): the new head needs them anew.
         let foreign = |refs: &[ShardRef]| -> Vec<ShardRef> {
             refs.iter()
-                .filter(|r| !crate::sync::writer::written_by(&r.file, &self.writer))
+                .filter(|r| {
+                    !crate::sync::writer::written_by(&r.file, &self.writer)
+                        || self.carry.names_old_file(&r.file)
+                })
                 .cloned()
                 .collect()
         };

@@ -136,7 +136,7 @@ pub enum VaultError {
     /// Audit records are missing while files of a later generation are here: another
     /// device's rotation is still syncing (docs/format.md#rotation-arriving).
     #[error(
-        "a rotation to generation {0} made on another device is still arriving (some of its files are here, its vault.json not yet, and the records it archived are gone); no change is written until it is complete"
+        "a rotation to generation {0} made on another device is still arriving (some of its files are here, others not yet: its vault.json, or the audit archive that holds the records it removed); no change is written until it is complete"
     )]
     RotationArriving(u64),
     /// An item with versions from different devices cannot change before the owner
