@@ -290,13 +290,15 @@ fn run(service: Service, seed: u64, ops: usize) {
                 seen: saw,
             }),
             // Items in conflict wait for a resolve; a resolve finds nothing to do; a
-            // file of a half-synced folder has not arrived yet (or a rotation's
-            // removal of the old generation's records arrived before its header).
+            // file of a half-synced folder has not arrived yet (a rotation's files in
+            // another order than written, or a file this device's own changes under
+            // the old keys need before they can be carried over).
             Err(
                 e @ (VaultError::InConflict { .. }
                 | VaultError::Resolve { .. }
                 | VaultError::BrokenAuditLog(baton::audit::AuditProblem::Missing(_))
                 | VaultError::RotationArriving(_)
+                | VaultError::OwnHeadIncomplete { .. }
                 | VaultError::Integrity(
                     baton::IntegrityError::ClientMissing { .. }
                     | baton::IntegrityError::ShardMissing { .. },
@@ -307,6 +309,7 @@ fn run(service: Service, seed: u64, ops: usize) {
                     VaultError::InConflict { .. } => "in conflict",
                     VaultError::Resolve { .. } => "nothing to resolve",
                     VaultError::RotationArriving(_) => "rotation arriving",
+                    VaultError::OwnHeadIncomplete { .. } => "own head waits",
                     _ => "missing file",
                 })
                 .or_default() += 1;

@@ -36,6 +36,10 @@ pub(crate) struct Carry {
     /// machine wrote (its fingerprint is not in the machine's memory), so it is not
     /// carried and this writer writes nothing over it.
     pub(crate) not_own: Vec<String>,
+    /// A stranded head in this writer's name that cannot be carried yet (a file it
+    /// needs has not arrived): this writer writes nothing until it can, or its next
+    /// head and audit records would leave those changes behind.
+    pub(crate) own_waiting: Option<String>,
 }
 
 struct Previous {
@@ -238,6 +242,7 @@ impl Vault {
             .collect();
         self.carry.for_their_device.clear();
         self.carry.not_own.clear();
+        self.carry.own_waiting = None;
         if let Some(p) = self.carry.previous.as_ref().filter(|p| p.own_only) {
             // Whoever holds the replaced keys could have written any of these; this
             // machine vouches only for the heads it wrote (docs/format.md#carry-over).
@@ -265,6 +270,9 @@ impl Vault {
         for i in head::uncovered_refs(&bodies) {
             let h = &old[i];
             let Some((c, stand_in)) = self.carry_rows(h, &floor, &base.body) else {
+                if h.body.writer == self.writer {
+                    self.carry.own_waiting = Some(h.file.clone());
+                }
                 continue;
             };
             carried.push(CarriedHead {

@@ -147,6 +147,15 @@ impl Vault {
                 missing: missing.clone(),
             });
         }
+        // This writer's own changes made under the previous generation's keys that
+        // cannot be carried yet: a write now would leave them behind, and its audit
+        // records would take the numbers of theirs (docs/format.md#carry-over).
+        if let Some(file) = &self.carry.own_waiting {
+            return Err(VaultError::OwnHeadIncomplete {
+                file: file.clone(),
+                missing: "a file it names".into(),
+            });
+        }
         // A head of the previous generation in this writer's name that this machine
         // did not write: this writer's next records would follow it (docs/format.md#carry-over).
         if let Some(file) = self.carry.not_own.first() {
