@@ -373,6 +373,11 @@ impl Vault {
         if multi {
             let settling = crate::store::header::pending_rotation(&self.path).is_some();
             self.own_every_shard(&mut next, &mut obsolete, !settling)?;
+            // Files of the previous generation that a carried head named are removed
+            // with the old heads (docs/format.md#carry-over, step 5), which keeps a
+            // writer's shards until it has switched: its newer head of that generation,
+            // still on its way, may name them too. Deferred here, they would go at once.
+            obsolete.retain(|f| !self.carry.names_old_file(f));
         }
         let settings_before = settings_of(&next);
         edit_index(&mut next);
