@@ -396,12 +396,6 @@ impl Vault {
             if chain == self.own_chain() && !self.carry.not_own.is_empty() {
                 continue;
             }
-            // This writer's records of a stranded head that waits for a file: they are
-            // its changes still to be carried over, no rollback; it writes nothing
-            // until they are (`prepare_write`).
-            if chain == self.own_chain() && self.carry.waiting_of(&self.writer).is_some() {
-                continue;
-            }
             let head = full.seq;
             let exists = |seq: u64| {
                 self.path
