@@ -294,7 +294,8 @@ fn a_change_made_under_the_old_keys_is_carried_over_by_the_rotating_device() {
 /// not here (still syncing, or deleted): B writes nothing until it is, instead of
 /// writing a head that leaves them behind and audit records that take their numbers
 /// (the simulator's seed 204, where B's chain started again at record 1 and set its own
-/// committed records aside). Once the file is back, B carries them over as usual.
+/// committed records aside); `verify` names the head as waiting, not as one that no
+/// key can carry. Once the file is back, B carries them over as usual.
 #[test]
 fn the_offline_device_waits_for_a_file_its_own_stranded_changes_need() {
     let dir = tempfile::tempdir().unwrap();
@@ -312,6 +313,11 @@ fn the_offline_device_waits_for_a_file_its_own_stranded_changes_need() {
     drop(v);
     let saved = fs::read(&beta).unwrap();
     fs::remove_file(&beta).unwrap();
+    let problems = open(&pair.b, Access::Read).verify();
+    assert!(
+        problems.iter().any(|p| matches!(p, IntegrityError::HeadRefused { reason, .. } if reason.contains("carried over once it is here"))),
+        "{problems:?}"
+    );
     let e = open(&pair.b, Access::Write)
         .add_client(NewClient {
             id: "after-b".into(),

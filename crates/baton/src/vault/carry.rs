@@ -36,10 +36,10 @@ pub(crate) struct Carry {
     /// machine wrote (its fingerprint is not in the machine's memory), so it is not
     /// carried and this writer writes nothing over it.
     pub(crate) not_own: Vec<String>,
-    /// A stranded head in this writer's name that cannot be carried yet (a file it
-    /// needs has not arrived): this writer writes nothing until it can, or its next
-    /// head and audit records would leave those changes behind.
-    pub(crate) own_waiting: Option<String>,
+    /// Stranded heads that cannot be carried yet (a file they need has not arrived;
+    /// files in `heads/`). While one is in this writer's name, this writer writes
+    /// nothing, or its next head and audit records would leave those changes behind.
+    pub(crate) waiting: Vec<String>,
 }
 
 struct Previous {
@@ -148,6 +148,13 @@ impl Carry {
         self.heads.iter().any(|c| c.file == file)
     }
 
+    /// The stranded head in `writer`'s name that waits for a file, if any.
+    pub(crate) fn waiting_of(&self, writer: &str) -> Option<&String> {
+        self.waiting
+            .iter()
+            .find(|f| head::parse_head_file(f).is_some_and(|(w, _)| w == writer))
+    }
+
     /// Whether `file` (in `clients/`) is named by a stranded head being carried: a file
     /// of the previous generation, which no head of this generation may name.
     pub(crate) fn names_old_file(&self, file: &str) -> bool {
@@ -242,7 +249,7 @@ impl Vault {
             .collect();
         self.carry.for_their_device.clear();
         self.carry.not_own.clear();
-        self.carry.own_waiting = None;
+        self.carry.waiting.clear();
         if let Some(p) = self.carry.previous.as_ref().filter(|p| p.own_only) {
             // Whoever holds the replaced keys could have written any of these; this
             // machine vouches only for the heads it wrote (docs/format.md#carry-over).
@@ -270,9 +277,7 @@ impl Vault {
         for i in head::uncovered_refs(&bodies) {
             let h = &old[i];
             let Some((c, stand_in)) = self.carry_rows(h, &floor, &base.body) else {
-                if h.body.writer == self.writer {
-                    self.carry.own_waiting = Some(h.file.clone());
-                }
+                self.carry.waiting.push(h.file.clone());
                 continue;
             };
             carried.push(CarriedHead {

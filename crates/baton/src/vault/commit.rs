@@ -150,7 +150,7 @@ impl Vault {
         // This writer's own changes made under the previous generation's keys that
         // cannot be carried yet: a write now would leave them behind, and its audit
         // records would take the numbers of theirs (docs/format.md#carry-over).
-        if let Some(file) = &self.carry.own_waiting {
+        if let Some(file) = self.carry.waiting_of(&self.writer) {
             return Err(VaultError::OwnHeadIncomplete {
                 file: file.clone(),
                 missing: "a file it names".into(),

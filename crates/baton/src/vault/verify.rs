@@ -76,6 +76,16 @@ impl Vault {
                     {
                         IntegrityError::StrandedNotOwn { file, generation }
                     }
+                    Stray::OtherGeneration { file, generation }
+                        if in_heads(&file).is_some_and(|f| self.carry.waiting.contains(&f)) =>
+                    {
+                        IntegrityError::HeadRefused {
+                            file,
+                            reason: format!(
+                                "it holds changes made under the keys of generation {generation} after the rotation, and a file they need is missing (still syncing, or deleted); they are carried over once it is here, and until then they are not shown"
+                            ),
+                        }
+                    }
                     Stray::OtherGeneration { file, generation } => {
                         IntegrityError::OtherGeneration {
                             file,
