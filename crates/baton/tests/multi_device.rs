@@ -88,14 +88,6 @@ fn rotate(
     )
 }
 
-fn password(v: &Vault, client: &str, entry: &str) -> String {
-    v.client(client)
-        .unwrap()
-        .entry(entry)
-        .and_then(|e| e.password.as_ref().map(|p| p.expose().to_string()))
-        .unwrap_or_default()
-}
-
 /// The scenario: offline, A adds `beta`, B adds `gamma` with an entry; after
 /// the sync both devices show all three, `verify` is clean, and no sync service made a
 /// conflicted copy (no file is written by two devices).
@@ -119,7 +111,7 @@ fn clients_added_apart_are_both_kept() {
             // A reader merges in memory.
             let v = open(&sim, d, Access::Read);
             assert_eq!(ids(&v), set(&["acme", "beta", "gamma"]), "{service:?} {d}");
-            assert_eq!(password(&v, "gamma", "db"), "gamma-db");
+            assert_eq!(common::entry_password(&v, "gamma", "db"), "gamma-db");
             assert_eq!(v.verify(), vec![], "{service:?} device {d}");
         }
         // A writer commits the merge; everyone then reads one head.
@@ -236,7 +228,10 @@ fn an_edit_racing_a_removal_is_a_conflict() {
     for d in 0..2 {
         let v = open(&sim, d, Access::Read);
         assert_eq!(ids(&v), set(&["acme"]), "device {d}");
-        assert_eq!(password(&v, "acme", "root"), "changed-meanwhile");
+        assert_eq!(
+            common::entry_password(&v, "acme", "root"),
+            "changed-meanwhile"
+        );
         assert_eq!(v.conflicted_clients(), vec!["acme".to_string()]);
     }
     // A removal that every device has seen stays a removal: a client added apart
@@ -336,8 +331,8 @@ fn a_failed_rotation_leaves_a_head_that_names_only_its_own_shards() {
     for d in 0..2 {
         let v = open(&sim, d, Access::Read);
         assert_eq!(v.verify(), vec![], "device {d}");
-        assert_eq!(password(&v, "beta", "root"), "a2");
-        assert_eq!(password(&v, "acme", "root"), "b2");
+        assert_eq!(common::entry_password(&v, "beta", "root"), "a2");
+        assert_eq!(common::entry_password(&v, "acme", "root"), "b2");
     }
 }
 
@@ -434,6 +429,6 @@ fn gamma_once_synced(sim: &mut Sim) {
         assert_eq!(v.header().generation, 2);
         assert_eq!(v.verify(), vec![], "device {d}");
         assert_eq!(ids(&v), set(&["acme", "beta", "gamma"]));
-        assert_eq!(password(&v, "beta", "root"), "b1");
+        assert_eq!(common::entry_password(&v, "beta", "root"), "b1");
     }
 }

@@ -66,6 +66,31 @@ fn fresh_copy(from: &Path, dir: &Path, name: &str) -> PathBuf {
     to
 }
 
+/// After a crash or a fold: the next write (client `after`) finishes the upgrade to
+/// version 3, and the vault then holds `expected` plus that client (the vault-wide
+/// entry `""` aside, which the write changes). Returns the vault read afterwards.
+fn next_write_upgrades(
+    t: &Path,
+    pass: &Passphrase,
+    ctx: &str,
+    expected: &BTreeMap<String, Value>,
+) -> Vault {
+    let mut v = Vault::open(t, pass, Access::Write).unwrap();
+    v.add_client(NewClient {
+        id: "after".into(),
+        ..Default::default()
+    })
+    .unwrap_or_else(|e| panic!("{ctx}: the next write: {e}"));
+    drop(v);
+    assert_eq!(header_version(t), 3, "{ctx}");
+    let v = Vault::open(t, pass, Access::Read).unwrap();
+    let mut now = contents(&v);
+    now.remove("after");
+    now.insert(String::new(), expected[""].clone());
+    assert_eq!(&now, expected, "{ctx}");
+    v
+}
+
 fn header_version(vault: &Path) -> u32 {
     baton::vault::read_header(vault).unwrap().version
 }
@@ -109,19 +134,7 @@ fn a_version_2_vault_is_upgraded_by_its_first_write_even_after_a_crash() {
         assert_eq!(contents(&v), before, "{ctx}");
         drop(v);
         // The next write finishes the upgrade (or makes it, if it had not begun).
-        let mut v = Vault::open(&t, &pass, Access::Write).unwrap();
-        v.add_client(NewClient {
-            id: "after".into(),
-            ..Default::default()
-        })
-        .unwrap_or_else(|e| panic!("{ctx}: the next write: {e}"));
-        drop(v);
-        assert_eq!(header_version(&t), 3, "{ctx}");
-        let v = Vault::open(&t, &pass, Access::Read).unwrap();
-        let mut now = contents(&v);
-        now.remove("after");
-        now.insert(String::new(), before[""].clone());
-        assert_eq!(now, before, "{ctx}");
+        let v = next_write_upgrades(&t, &pass, &ctx, &before);
         assert_eq!(v.verify(), vec![], "{ctx}");
         assert!(v.audit_log().1.is_empty(), "{ctx}: {:?}", v.audit_log().1);
         let upgrades = v
@@ -278,14 +291,6 @@ fn ids(v: &Vault) -> Vec<String> {
     v.clients().unwrap().iter().map(|c| c.id.clone()).collect()
 }
 
-fn password(v: &Vault, client: &str, entry: &str) -> String {
-    v.client(client)
-        .unwrap()
-        .entry(entry)
-        .and_then(|e| e.password.as_ref().map(|p| p.expose().to_string()))
-        .unwrap_or_default()
-}
-
 /// Every password of `acme/root` the client file holds: the one on show and those of
 /// the versions in conflict.
 fn acme_root_versions(v: &Vault) -> Vec<String> {
@@ -305,8 +310,16 @@ fn acme_root_versions(v: &Vault) -> Vec<String> {
 /// conflict with both values, the purged client gone, nothing reported.
 fn assert_folded(v: &Vault, ctx: &str) {
     assert_eq!(ids(v), ["acme", "beta", "gamma"], "{ctx}");
-    assert_eq!(password(v, "gamma", "root"), "gamma-root-pw", "{ctx}");
-    assert_eq!(password(v, "gamma", "web"), "gamma-web-pw", "{ctx}");
+    assert_eq!(
+        common::entry_password(v, "gamma", "root"),
+        "gamma-root-pw",
+        "{ctx}"
+    );
+    assert_eq!(
+        common::entry_password(v, "gamma", "web"),
+        "gamma-web-pw",
+        "{ctx}"
+    );
     assert_eq!(v.conflicted_clients(), ["acme"], "{ctx}");
     assert_eq!(
         acme_root_versions(v),
@@ -326,7 +339,10 @@ fn assert_not_yet_folded(t: &Path) {
     let v = Vault::open(t, &fold_passphrase(), Access::Read).unwrap();
     assert_eq!(header_version(t), 2);
     assert_eq!(ids(&v), ["acme", "beta"]);
-    assert_eq!(password(&v, "acme", "root"), "acme-root-from-a");
+    assert_eq!(
+        common::entry_password(&v, "acme", "root"),
+        "acme-root-from-a"
+    );
     let copies: Vec<String> = v
         .verify()
         .into_iter()
@@ -425,7 +441,10 @@ fn the_upgrade_folds_the_other_devices_index_copy_in() {
     drop(v);
     let v = Vault::open(&t, &pass, Access::Read).unwrap();
     assert!(v.conflicted_clients().is_empty());
-    assert_eq!(password(&v, "acme", "root"), "acme-root-from-b");
+    assert_eq!(
+        common::entry_password(&v, "acme", "root"),
+        "acme-root-from-b"
+    );
     assert_eq!(v.verify(), vec![]);
 }
 
@@ -555,19 +574,7 @@ fn fold_killed_at_every_step(fixture: &str) {
         };
         assert_eq!(&contents(&v), expected, "{ctx}");
         drop(v);
-        let mut v = Vault::open(&t, &pass, Access::Write).unwrap();
-        v.add_client(NewClient {
-            id: "after".into(),
-            ..Default::default()
-        })
-        .unwrap_or_else(|e| panic!("{ctx}: the next write: {e}"));
-        drop(v);
-        assert_eq!(header_version(&t), 3, "{ctx}");
-        let v = Vault::open(&t, &pass, Access::Read).unwrap();
-        let mut now = contents(&v);
-        now.remove("after");
-        now.insert(String::new(), folded[""].clone());
-        assert_eq!(now, folded, "{ctx}");
+        let v = next_write_upgrades(&t, &pass, &ctx, &folded);
         assert_eq!(conflicted_copies(&t), Vec::<String>::new(), "{ctx}");
         assert!(v.orphans().unwrap().is_empty(), "{ctx}: {:?}", v.orphans());
         assert_eq!(v.verify(), vec![], "{ctx}");
@@ -603,7 +610,7 @@ fn records_of_a_longer_copy_above_the_head_are_no_rollback_and_are_folded_in() {
     drop(v);
     let v = Vault::open(&t, &pass, Access::Read).unwrap();
     assert_eq!(ids(&v), ["acme", "beta", "gamma"]);
-    assert_eq!(password(&v, "gamma", "db"), "gamma-db-pw");
+    assert_eq!(common::entry_password(&v, "gamma", "db"), "gamma-db-pw");
     assert_eq!(v.conflicted_clients(), ["acme"]);
     assert_eq!(v.verify(), vec![]);
     assert!(v.orphans().unwrap().is_empty(), "{:?}", v.orphans());

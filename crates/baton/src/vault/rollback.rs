@@ -159,28 +159,20 @@ impl SeenFolder {
                     r.writers = std::mem::take(&mut r.writers).with(w, n.parse().ok()?);
                 }
                 "own-head" => {
-                    let mut p = value.split(' ');
-                    let own = OwnHead {
-                        generation: p.next()?.parse().ok()?,
-                        revision: p.next()?.parse().ok()?,
-                        sha256: p.next()?.to_string(),
-                    };
-                    if !crate::is_lower_hex(&own.sha256, 64) {
-                        return None;
-                    }
-                    r.own_heads.push(own);
+                    let (generation, revision, sha256) = two_numbers_and_a_hash(value)?;
+                    r.own_heads.push(OwnHead {
+                        generation,
+                        revision,
+                        sha256,
+                    });
                 }
                 "state" => {
-                    let mut p = value.split(' ');
-                    let state = State {
-                        revision: p.next()?.parse().ok()?,
-                        seq: p.next()?.parse().ok()?,
-                        hash: p.next()?.to_string(),
-                    };
-                    if !crate::is_lower_hex(&state.hash, 64) {
-                        return None;
-                    }
-                    r.states.push(state);
+                    let (revision, seq, hash) = two_numbers_and_a_hash(value)?;
+                    r.states.push(State {
+                        revision,
+                        seq,
+                        hash,
+                    });
                 }
                 _ => {}
             }
@@ -532,6 +524,15 @@ impl Drop for Vault {
             self.remember(m.as_ref(), &folders);
         }
     }
+}
+
+/// `<u64> <u64> <64 lowercase hex>`: the value of a memory line `state` or `own-head`.
+fn two_numbers_and_a_hash(value: &str) -> Option<(u64, u64, String)> {
+    let mut p = value.split(' ');
+    let a = p.next()?.parse().ok()?;
+    let b = p.next()?.parse().ok()?;
+    let hash = p.next()?.to_string();
+    crate::is_lower_hex(&hash, 64).then_some((a, b, hash))
 }
 
 #[cfg(test)]

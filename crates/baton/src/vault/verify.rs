@@ -156,17 +156,19 @@ impl Vault {
         // Records a rotation archived are gone before its vault.json arrived: one
         // problem that says so, not one per record (docs/format.md#rotation-arriving).
         let mut audit = self.audit_log_to(index).1;
-        if let Some(generation) =
-            crate::store::survey::arriving_generation(&self.path, self.header.generation)
+        let is_missing =
+            |p: &crate::audit::AuditProblem| matches!(p, crate::audit::AuditProblem::Missing(_));
+        // The folder is listed only when a record is missing.
+        if audit.iter().any(is_missing)
+            && let Some(generation) =
+                crate::store::survey::arriving_generation(&self.path, self.header.generation)
         {
             let before = audit.len();
-            audit.retain(|p| !matches!(p, crate::audit::AuditProblem::Missing(_)));
-            if audit.len() < before {
-                problems.push(IntegrityError::RotationArriving {
-                    generation,
-                    missing: before - audit.len(),
-                });
-            }
+            audit.retain(|p| !is_missing(p));
+            problems.push(IntegrityError::RotationArriving {
+                generation,
+                missing: before - audit.len(),
+            });
         }
         problems.extend(audit.into_iter().map(IntegrityError::Audit));
         problems

@@ -64,9 +64,14 @@ pub fn set_root_password(v: &mut Vault, id: &str, password: &str) {
 
 /// `id/root`'s password, empty if it has none.
 pub fn root_password(v: &Vault, id: &str) -> String {
-    v.client(id)
+    entry_password(v, id, "root")
+}
+
+/// `client/entry`'s password, empty if it has none.
+pub fn entry_password(v: &Vault, client: &str, entry: &str) -> String {
+    v.client(client)
         .unwrap()
-        .entry("root")
+        .entry(entry)
         .and_then(|e| e.password.as_ref().map(|p| p.expose().to_string()))
         .unwrap_or_default()
 }
