@@ -141,10 +141,11 @@ pub(crate) fn branches_of(
     out
 }
 
-/// What a head of this writer's other history brings when some of its shards are gone:
-/// the history this folder continued replaced them (they held only rows from before
-/// the fork, which its own rows include), so the head is read from the shards that
-/// are here (docs/format.md#forked-writers).
+/// What a head of one of a writer's two histories brings when some of its shards are
+/// gone: the other history replaced them (they held only rows from before the fork,
+/// which its own rows include), so the head is read from the shards that are here
+/// (docs/format.md#forked-writers). Either history may be the one with the higher
+/// revision.
 pub(crate) struct PartialHead {
     writer: String,
     revision: u64,

@@ -317,12 +317,14 @@ impl Vault {
         let apart = self.apart_heads(&heads);
         let is_apart =
             |positions: &[usize], j: usize, i: usize| apart.contains(&(positions[j], positions[i]));
-        // The other history's head is read from the shards that are here: the history
-        // this folder continued may have replaced (removed) some it names, which held
-        // only rows from before the fork.
-        self.partial_heads = apart
-            .iter()
-            .map(|&(_, i)| i)
+        // Each history's head is read from the shards that are here: the other history
+        // may have replaced (removed) some it names, which held only rows from before
+        // the fork. Either side may be the one with the higher revision.
+        let mut forked: Vec<usize> = apart.iter().flat_map(|&(j, i)| [j, i]).collect();
+        forked.sort_unstable();
+        forked.dedup();
+        self.partial_heads = forked
+            .into_iter()
             .filter(|&i| {
                 !heads[i]
                     .body
@@ -1085,7 +1087,7 @@ mod review_v3_tests {
             other.seen = Ver::of(OTHER, 1);
             other.deferred = vec![];
             let then =
-                std::time::SystemTime::now() - std::time::Duration::from_secs(days * 86_400 + 60);
+                crate::replay::now() - std::time::Duration::from_secs(days * 86_400 + 60);
             other.index.updated = humantime::format_rfc3339_seconds(then).to_string();
             mine.seen = mine.seen.clone().with(OTHER, 1);
             put_head(&v, &other);
