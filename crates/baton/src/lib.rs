@@ -70,6 +70,8 @@ pub mod generate;
 pub mod git;
 pub mod otp;
 pub mod render;
+#[doc(hidden)]
+pub mod replay;
 pub mod rotate;
 pub mod slip39;
 pub mod status;

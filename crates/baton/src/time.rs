@@ -2,7 +2,7 @@
 
 /// The current time as RFC 3339, seconds precision, UTC.
 pub fn now() -> String {
-    humantime::format_rfc3339_seconds(std::time::SystemTime::now()).to_string()
+    humantime::format_rfc3339_seconds(crate::replay::now()).to_string()
 }
 
 /// Today's date (UTC), `YYYY-MM-DD`.

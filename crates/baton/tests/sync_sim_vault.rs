@@ -6,7 +6,9 @@
 //! still there (as the value or as a side of a reported conflict) unless a later change
 //! was made by a device that had seen it.
 //!
-//! A failing run prints its seed; `BATON_SYNC_SEED=N` replays it, and
+//! A failing run prints its seed; `BATON_SYNC_SEED=N` replays it exactly (baton's ids,
+//! file names and clock come from the seed too, through `baton::replay`; the summary
+//! line's `exchanges` fingerprint is the same in every run of a seed), and
 //! `BATON_SIM_OPS=N` sets the number of operations.
 
 mod common;
@@ -70,6 +72,9 @@ struct Change {
 fn run(service: Service, seed: u64, ops: usize) {
     let mut sim = Sim::new(service, 3, seed);
     let mut rng = Rng::new(seed ^ 0x5eed);
+    // baton's own ids, file names and clock from the seed too, so that the run can be
+    // replayed exactly.
+    baton::replay::start(seed, sim.now() as u64);
     common::init_vault(sim.device_path(0), &pass());
     sim.sync_all();
     let mut changes: Vec<Change> = Vec::new();
@@ -395,12 +400,23 @@ fn run(service: Service, seed: u64, ops: usize) {
         .filter(|r| r.action.as_str() == "vault.rotate")
         .count();
     assert_eq!(rotated, rotations, "seed {seed}: vault.rotate records");
+    // Two runs of one seed make the same exchanges, file by file (the files' bytes
+    // differ: age draws new keys): this fingerprint tells.
+    let fingerprint = {
+        use std::hash::{Hash, Hasher};
+        let mut h = std::hash::DefaultHasher::new();
+        for line in sim.log() {
+            line.split(" [").next().hash(&mut h);
+        }
+        h.finish()
+    };
     eprintln!(
-        "seed {seed} {service:?}: {rotations} rotations, {} changes committed, {refused} refused or waiting ({why:?}), {} conflicts left, {} records",
+        "seed {seed} {service:?}: {rotations} rotations, {} changes committed, {refused} refused or waiting ({why:?}), {} conflicts left, {} records, exchanges {fingerprint:016x}",
         changes.len(),
         v.conflicted_clients().len(),
         records.len()
     );
+    baton::replay::stop();
 }
 
 fn ops(default: usize) -> usize {

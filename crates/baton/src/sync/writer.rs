@@ -39,6 +39,9 @@ fn machine() -> String {
 /// folder path. The same folder on the same machine always gets the same id, with no
 /// state to keep; a copy of the folder elsewhere, or another machine, gets another.
 pub fn derive(vault_id: &str, folder: &Path) -> String {
+    if crate::replay::active() {
+        return replayed(vault_id, folder);
+    }
     let folder = std::fs::canonicalize(folder).unwrap_or_else(|_| folder.to_path_buf());
     let mut h = Sha256::new();
     h.update(b"baton-writer/1\n");
@@ -56,6 +59,9 @@ pub fn derive(vault_id: &str, folder: &Path) -> String {
 /// Unlike [`derive()`], it says nothing about the machine to whoever reads the folder,
 /// and cloned machines differ unless their state folder was cloned too.
 pub fn derive_keyed(secret: &[u8; 32], vault_id: &str, folder: &Path) -> String {
+    if crate::replay::active() {
+        return replayed(vault_id, folder);
+    }
     use hmac::{Hmac, Mac};
     let folder = std::fs::canonicalize(folder).unwrap_or_else(|_| folder.to_path_buf());
     let mut m = <Hmac<Sha256> as Mac>::new_from_slice(secret).expect("any key length");
@@ -66,9 +72,23 @@ pub fn derive_keyed(secret: &[u8; 32], vault_id: &str, folder: &Path) -> String 
     hex::encode(&m.finalize().into_bytes()[..8])
 }
 
+/// The writer id of `folder` in a replayed simulator run (`crate::replay`): from the
+/// vault id and the folder's own name, so that it is the same in every run.
+fn replayed(vault_id: &str, folder: &Path) -> String {
+    let mut h = Sha256::new();
+    h.update(b"baton-writer/replay\n");
+    h.update(vault_id.as_bytes());
+    h.update(b"\n");
+    h.update(folder.file_name().unwrap_or_default().as_encoded_bytes());
+    hex::encode(&h.finalize()[..8])
+}
+
 /// A new file name in `clients/` for `writer`: its id and 16 random hex digits.
 pub fn new_file_name(writer: &str) -> String {
-    format!("{writer}{}.age", hex::encode(rand::random::<[u8; 8]>()))
+    format!(
+        "{writer}{}.age",
+        hex::encode(crate::replay::id_bytes::<8>())
+    )
 }
 
 /// Whether `name` (in `clients/`) was written by `writer`.

@@ -190,7 +190,7 @@ impl Vault {
             format: ClientFile::FORMAT.into(),
             version: 1,
             vault_id: self.index().vault_id.clone(),
-            cid: hex::encode(rand::random::<[u8; 16]>()),
+            cid: hex::encode(crate::replay::id_bytes::<16>()),
             id: c.id.clone(),
             name: if c.name.is_empty() {
                 c.id.clone()

@@ -466,7 +466,7 @@ impl Vault {
             // The leftover of an interrupted write: keep it as evidence, never overwrite.
             let aside = rec_path.with_extension(format!(
                 "age.interrupted-{}",
-                hex::encode(rand::random::<[u8; 4]>())
+                hex::encode(crate::replay::id_bytes::<4>())
             ));
             fs::rename(&rec_path, &aside).map_err(io_err(&rec_path))?;
             fsio::fault_point("commit: interrupted record set aside");
@@ -557,7 +557,7 @@ impl Vault {
         // A retired writer's own files (its shards and client files that others
         // replaced) are still kept until it has seen their replacement: its next head,
         // made offline, may name them (docs/format.md#retired-writers).
-        let clock = std::time::SystemTime::now();
+        let clock = crate::replay::now();
         let (waiters, retired): (Vec<&super::state::HeadInfo>, Vec<&super::state::HeadInfo>) =
             others
                 .iter()

@@ -55,7 +55,7 @@ impl Vault {
             }
         }
 
-        let vault_id_bytes: [u8; 16] = rand::random();
+        let vault_id_bytes: [u8; 16] = crate::replay::id_bytes();
         let vault_id = hex::encode(vault_id_bytes);
         let owner = OwnerIdentity::generate();
         let emergency = EmergencySecret::generate();

@@ -1086,8 +1086,7 @@ mod review_v3_tests {
             other.index.revision = 1;
             other.seen = Ver::of(OTHER, 1);
             other.deferred = vec![];
-            let then =
-                crate::replay::now() - std::time::Duration::from_secs(days * 86_400 + 60);
+            let then = crate::replay::now() - std::time::Duration::from_secs(days * 86_400 + 60);
             other.index.updated = humantime::format_rfc3339_seconds(then).to_string();
             mine.seen = mine.seen.clone().with(OTHER, 1);
             put_head(&v, &other);

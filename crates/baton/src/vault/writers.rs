@@ -2,8 +2,6 @@
 //! on which machines wrote heads here, how long ago, which of them replaced files are
 //! still kept for, and forgetting one that is gone for good.
 
-use std::time::SystemTime;
-
 use crate::audit::{AuditAction, AuditEvent};
 use crate::store::fsio;
 use crate::store::head::{self, HEADS_DIR};
@@ -52,7 +50,7 @@ impl Vault {
         let Some(state) = &self.heads else {
             return vec![];
         };
-        let clock = SystemTime::now();
+        let clock = crate::replay::now();
         let mut out: Vec<WriterInfo> = Vec::new();
         for h in &state.files {
             if out
@@ -192,7 +190,7 @@ mod review_writers_tests {
     }
 
     fn ago(days: u64) -> String {
-        let t = SystemTime::now() - std::time::Duration::from_secs(days * 86_400 + 60);
+        let t = crate::replay::now() - std::time::Duration::from_secs(days * 86_400 + 60);
         humantime::format_rfc3339_seconds(t).to_string()
     }
 
