@@ -398,6 +398,9 @@ impl From<VaultError> for Failure {
             VaultError::UnknownWriter(_) | VaultError::OwnWriter(_) => {
                 Failure::new(e.to_string()).hint("'baton writers' lists the writers of this folder")
             }
+            VaultError::OwnChangesArriving { .. } => Failure::new(e.to_string()).hint(
+                "nothing is lost: let the sync service finish, then run the command again; if the file stays missing, restore it from a backup or another device's copy",
+            ),
             VaultError::OwnHeadIncomplete { .. } => Failure::new(e.to_string())
                 .hint("let the sync finish; if the file stays missing, keep this folder as it is and restore the file from a backup or another device's copy")
                 .code(EXIT_INTEGRITY),

@@ -9,7 +9,8 @@
 //! A failing run prints its seed; `BATON_SYNC_SEED=N` replays it exactly (baton's ids,
 //! file names and clock come from the seed too, through `baton::replay`; the summary
 //! line's `exchanges` fingerprint is the same in every run of a seed), and
-//! `BATON_SIM_OPS=N` sets the number of operations.
+//! `BATON_SIM_OPS=N` sets the number of operations; `BATON_SIM_TRACE=1` prints every
+//! operation and its outcome.
 
 mod common;
 mod sync;
@@ -82,6 +83,7 @@ fn run(service: Service, seed: u64, ops: usize) {
     let mut refused = 0;
     let mut rotations = 0;
     let mut why: BTreeMap<&str, usize> = BTreeMap::new();
+    let trace = std::env::var_os("BATON_SIM_TRACE").is_some();
     for step in 0..ops {
         // Now and then a key rotation on one device, at a random point: the others may
         // be committing under the old keys meanwhile, and their changes are carried
@@ -127,7 +129,12 @@ fn run(service: Service, seed: u64, ops: usize) {
                         .map_err(|e| e.to_string())
                     });
                 match rotated {
-                    Ok(_) => rotations += 1,
+                    Ok(_) => {
+                        rotations += 1;
+                        if trace {
+                            eprintln!("seed {seed} step {step}: device {d}: rotate: ok");
+                        }
+                    }
                     // A folder caught half-synced: the rotation waits, as a user would
                     // retry.
                     Err(e) => {
@@ -155,7 +162,10 @@ fn run(service: Service, seed: u64, ops: usize) {
         // A file of a half-synced folder that has not arrived: the device syncs first.
         let seen = match view(&v) {
             Ok(s) => s,
-            Err(_) => {
+            Err(e) => {
+                if trace {
+                    eprintln!("seed {seed} step {step}: device {d} cannot read yet: {e}");
+                }
                 refused += 1;
                 *why.entry("read").or_default() += 1;
                 drop(v);
@@ -285,6 +295,13 @@ fn run(service: Service, seed: u64, ops: usize) {
                 saw,
             )
         };
+        if trace {
+            let outcome = match &result {
+                Ok(()) => "ok".to_string(),
+                Err(e) => e.to_string(),
+            };
+            eprintln!("seed {seed} step {step}: device {d}: {what} {client}/{entry}: {outcome}");
+        }
         match result {
             Ok(()) => changes.push(Change {
                 device: d,
@@ -304,6 +321,7 @@ fn run(service: Service, seed: u64, ops: usize) {
                 | VaultError::BrokenAuditLog(baton::audit::AuditProblem::Missing(_))
                 | VaultError::RotationArriving(_)
                 | VaultError::OwnHeadIncomplete { .. }
+                | VaultError::OwnChangesArriving { .. }
                 | VaultError::Integrity(
                     baton::IntegrityError::ClientMissing { .. }
                     | baton::IntegrityError::ShardMissing { .. },
@@ -315,6 +333,7 @@ fn run(service: Service, seed: u64, ops: usize) {
                     VaultError::Resolve { .. } => "nothing to resolve",
                     VaultError::RotationArriving(_) => "rotation arriving",
                     VaultError::OwnHeadIncomplete { .. } => "own head waits",
+                    VaultError::OwnChangesArriving { .. } => "own changes arriving",
                     _ => "missing file",
                 })
                 .or_default() += 1;

@@ -523,7 +523,7 @@ impl Vault {
             .read_heads()
             .unwrap_or_default()
             .iter()
-            .filter(|h| !self.waiting_heads.iter().any(|(f, _)| *f == h.file))
+            .filter(|h| !self.waiting_heads.iter().any(|w| w.file == h.file))
             .flat_map(|h| h.body.index.shard_files().map(str::to_string))
             .chain(self.kept_files().into_iter().map(|(f, _)| f))
             .collect();

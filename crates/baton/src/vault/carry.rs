@@ -40,6 +40,10 @@ pub(crate) struct Carry {
     /// files in `heads/`). While one is in this writer's name, this writer writes
     /// nothing, or its next head and audit records would leave those changes behind.
     pub(crate) waiting: Vec<String>,
+    /// Heads of the previous generation that the state covers (files in `heads/`):
+    /// nothing to carry; they go once their writer has a head of this generation
+    /// (`remove_carried_heads`).
+    pub(crate) covered: Vec<String>,
 }
 
 struct Previous {
@@ -230,6 +234,7 @@ impl Vault {
     /// left for a later open (it stays reported).
     pub(crate) fn stranded_heads(&mut self, heads: &[ReadHead]) -> Vec<ReadHead> {
         self.carry.heads.clear();
+        self.carry.covered.clear();
         let Some(base) = heads.first() else {
             return vec![];
         };
@@ -242,11 +247,11 @@ impl Vault {
         let settings_floor = heads
             .iter()
             .fold(Ver::new(), |acc, h| acc.join(&h.body.settings_ver));
-        let mut old: Vec<ReadHead> = self
+        let (mut old, covered): (Vec<ReadHead>, Vec<ReadHead>) = self
             .read_old_heads()
             .into_iter()
-            .filter(|h| h.body.index.revision > floor.get(&h.body.writer))
-            .collect();
+            .partition(|h| h.body.index.revision > floor.get(&h.body.writer));
+        self.carry.covered = covered.into_iter().map(|h| h.file).collect();
         self.carry.for_their_device.clear();
         self.carry.not_own.clear();
         self.carry.waiting.clear();
@@ -376,7 +381,7 @@ impl Vault {
     /// (docs/format.md#carry-over, steps 4 and 5).
     pub(crate) fn carry_over(&mut self) -> Result<(), VaultError> {
         // A stand-in whose client files had not all arrived waits (load_heads).
-        let waiting: HashSet<String> = self.waiting_heads.iter().map(|(f, _)| f.clone()).collect();
+        let waiting: HashSet<String> = self.waiting_heads.iter().map(|w| w.file.clone()).collect();
         self.carry.heads.retain(|c| !waiting.contains(&c.file));
         if !self.carry.heads.is_empty()
             && let Some(mut view) = self.merged.take()
@@ -470,11 +475,13 @@ impl Vault {
         }
         // A writer that has no head of this generation yet may still commit under the
         // old keys (its device has not received the rotation) naming its old shards:
-        // they stay until it has switched (then `sweep_old_shards` removes them).
+        // they stay, with its head that names them, until it has switched; then they go
+        // by name. (Telling them apart by key is unsound: after a rotation that kept the
+        // emergency key, that key opens a later generation's files as well.)
         let switched = |w: &str| w == self.writer || state.files.iter().any(|i| i.writer == w);
         for h in &old {
             let ix = &h.body.index;
-            let keep_shards = !switched(&h.body.writer);
+            let keep = !switched(&h.body.writer);
             let remove = |f: &str| {
                 if is_client_file_name(f) && !named.contains(f) {
                     let p = self.path.join(CLIENTS_DIR).join(f);
@@ -490,62 +497,17 @@ impl Vault {
                     remove(&c.file);
                 }
             }
+            if keep {
+                continue;
+            }
             for d in &h.body.deferred {
                 remove(&d.file);
             }
-            if !keep_shards {
-                for f in ix.shard_files() {
-                    remove(f);
-                }
+            for f in ix.shard_files() {
+                remove(f);
             }
             if fsio::remove_durable(&self.path.join(HEADS_DIR).join(&h.file)).is_ok() {
                 fsio::fault_point("carry: old head removed");
-            }
-        }
-        self.sweep_old_shards(&named, &switched);
-    }
-
-    /// Removes the previous generation's files in `clients/` that no head names, of
-    /// writers that have switched to this generation and have no head of the previous
-    /// one left (the shards `remove_carried_heads` kept for them). A file counts as the
-    /// previous generation's only if the previous key opens it and the current one
-    /// does not.
-    fn sweep_old_shards(&self, named: &HashSet<String>, switched: &dyn Fn(&str) -> bool) {
-        let Some(p) = &self.carry.previous else {
-            return;
-        };
-        let old_writers: HashSet<String> = self
-            .read_old_heads()
-            .into_iter()
-            .map(|h| h.body.writer)
-            .collect();
-        let Ok(rd) = fs::read_dir(self.path.join(CLIENTS_DIR)) else {
-            return;
-        };
-        let identity = p.emergency.identity();
-        // Names first: usually no file is left to look at.
-        let candidates: Vec<fs::DirEntry> = rd
-            .flatten()
-            .filter(|e| {
-                let name = e.file_name().to_string_lossy().to_string();
-                name.get(..16).is_some_and(|w| {
-                    is_client_file_name(&name)
-                        && !named.contains(&name)
-                        && !old_writers.contains(w)
-                        && switched(w)
-                })
-            })
-            .collect();
-        for e in candidates {
-            let Ok(bytes) = fsio::read_bounded(&e.path(), crate::store::MAX_SHARD_BYTES) else {
-                continue;
-            };
-            let old_key = matches!(
-                seal::decrypt(self.identity(), &bytes),
-                Err(DecryptFailure::NotForThisKey)
-            ) && seal::decrypt(&identity, &bytes).is_ok();
-            if old_key && fsio::remove_durable(&e.path()).is_ok() {
-                fsio::fault_point("carry: old file removed");
             }
         }
     }

@@ -139,12 +139,28 @@ impl Vault {
     pub(crate) fn prepare_write(&mut self) -> Result<(), VaultError> {
         // This folder's own head set aside because a file it names is missing: a new
         // head would cover it and drop its changes (docs/format.md#retired-writers).
-        if let Some((file, missing)) = self.waiting_heads.iter().find(|(f, _)| {
-            crate::store::head::parse_head_file(f).is_some_and(|(w, _)| w == self.writer)
+        if let Some(w) = self.waiting_heads.iter().find(|w| {
+            crate::store::head::parse_head_file(&w.file).is_some_and(|(w, _)| w == self.writer)
         }) {
             return Err(VaultError::OwnHeadIncomplete {
-                file: file.clone(),
-                missing: missing.clone(),
+                file: w.file.clone(),
+                missing: w.missing.clone(),
+            });
+        }
+        // Another device's head that holds later records of this writer's own chain
+        // than the state (it merged changes this folder made, then a rotation or a
+        // merge put them only there) waits for a file: a write now would take the
+        // numbers of those records and set them aside (docs/format.md#retired-writers).
+        let own = self.own_chain();
+        let held = self.index.chains().get(&own).map_or(0, |h| h.seq);
+        if let Some(w) = self
+            .waiting_heads
+            .iter()
+            .find(|w| w.chains.get(&own).is_some_and(|p| p.seq > held))
+        {
+            return Err(VaultError::OwnChangesArriving {
+                file: w.file.clone(),
+                missing: w.missing.clone(),
             });
         }
         // This writer's own changes made under the previous generation's keys that

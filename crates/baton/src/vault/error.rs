@@ -161,6 +161,13 @@ pub enum VaultError {
         "this folder's own latest changes ({file}) cannot be read: {missing} is missing, so no change is written over them"
     )]
     OwnHeadIncomplete { file: String, missing: String },
+    /// Another device's head holds later records of this folder's own audit chain
+    /// than the state and waits for a file, so a new change, which would take their
+    /// numbers, is refused until it is here.
+    #[error(
+        "changes this folder made are held by another device's latest changes ({file}), which cannot be read yet: {missing} is missing (still syncing, or deleted), so no change is written until it is here"
+    )]
+    OwnChangesArriving { file: String, missing: String },
     /// No head of this writer is in the folder (`forget_writer`).
     #[error("no writer '{0}' has a head in this vault folder")]
     UnknownWriter(String),

@@ -95,7 +95,7 @@ pub struct Vault {
     pub(crate) merged: Option<Box<state::MergedView>>,
     /// Heads in `heads/` whose files have not all arrived (a sync in progress): not
     /// merged yet (docs/format.md#multi-writer).
-    pub(crate) waiting_heads: Vec<(String, String)>,
+    pub(crate) waiting_heads: Vec<state::WaitingHead>,
     /// Heads whose writer wrote two histories under the same change numbers (a
     /// restored backup; docs/format.md#forked-writers): (writer, head file).
     pub(crate) forked_heads: Vec<(String, String)>,

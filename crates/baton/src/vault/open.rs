@@ -396,6 +396,12 @@ impl Vault {
             if chain == self.own_chain() && !self.carry.not_own.is_empty() {
                 continue;
             }
+            // This writer's records of a stranded head that waits for a file: they are
+            // its changes still to be carried over, no rollback; it writes nothing
+            // until they are (`prepare_write`).
+            if chain == self.own_chain() && self.carry.waiting_of(&self.writer).is_some() {
+                continue;
+            }
             let head = full.seq;
             let exists = |seq: u64| {
                 self.path
@@ -409,6 +415,15 @@ impl Vault {
             let mut last = head + 2;
             while exists(last + 1) {
                 last += 1;
+            }
+            // Records an authentic head here includes, which waits for a file (a sync
+            // in progress): the state is behind them, not rolled back.
+            if self
+                .waiting_heads
+                .iter()
+                .any(|w| w.chains.get(&chain).is_some_and(|p| p.seq >= last))
+            {
+                continue;
             }
             // Another device's records, whose index a sync service kept as a
             // conflicted copy, are no rollback (docs/format.md#upgrade-fold).

@@ -338,8 +338,9 @@ impl Vault {
             w == self.writer
                 || self.heads.as_ref().is_some_and(|h| {
                     h.files.iter().any(|f| f.writer == w)
-                        || self.waiting_heads.iter().any(|(f, _)| {
-                            crate::store::head::parse_head_file(f).is_some_and(|(x, _)| x == w)
+                        || self.waiting_heads.iter().any(|h| {
+                            crate::store::head::parse_head_file(&h.file)
+                                .is_some_and(|(x, _)| x == w)
                         })
                 })
         };

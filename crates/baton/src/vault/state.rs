@@ -45,6 +45,16 @@ pub(crate) struct HeadState {
     pub seen_all: Ver,
 }
 
+/// A head whose files have not all arrived (a sync in progress): not merged yet.
+pub(crate) struct WaitingHead {
+    /// Its name in `heads/`.
+    pub file: String,
+    /// What it misses, for messages ("its catalog shard 3 (clients/….age)").
+    pub missing: String,
+    /// The audit records it includes, per chain (`IndexBody::chains`).
+    pub chains: crate::audit::Chains,
+}
+
 /// One head file as far as commits need it.
 #[derive(Clone, Debug)]
 pub(crate) struct HeadInfo {
@@ -197,7 +207,7 @@ impl Vault {
     /// Heads in `heads/` whose files have not all arrived yet (a sync in progress),
     /// so their changes are not shown yet.
     pub fn waiting_heads(&self) -> Vec<String> {
-        self.waiting_heads.iter().map(|(f, _)| f.clone()).collect()
+        self.waiting_heads.iter().map(|w| w.file.clone()).collect()
     }
 
     /// This folder's writer id (docs/format.md#writers).
@@ -407,7 +417,11 @@ impl Vault {
                         )
                     })
                     .unwrap_or_else(|| "a client file it names".into());
-                (heads[i].file.clone(), missing)
+                WaitingHead {
+                    file: heads[i].file.clone(),
+                    missing,
+                    chains: h.chains(),
+                }
             })
             .collect();
         // A writer that reused change numbers another head has seen (a restored

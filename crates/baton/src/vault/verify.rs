@@ -16,10 +16,11 @@ impl Vault {
         problems.extend(
             self.waiting_heads
                 .iter()
-                .map(|(f, missing)| IntegrityError::HeadRefused {
-                    file: format!("{}/{f}", crate::store::head::HEADS_DIR),
+                .map(|w| IntegrityError::HeadRefused {
+                    file: format!("{}/{}", crate::store::head::HEADS_DIR, w.file),
                     reason: format!(
-                        "{missing} is missing (still syncing, or deleted); its changes are not shown"
+                        "{} is missing (still syncing, or deleted); its changes are not shown",
+                        w.missing
                     ),
                 }),
         );
@@ -48,6 +49,7 @@ impl Vault {
             .map(|b| format!("{}/{}", crate::audit::AUDIT_DIR, b.file))
             .collect();
         let in_branch = |file: &str| branch_files.iter().any(|f| f == file);
+        let listed = s.strays.len();
         let mut out: Vec<IntegrityError> = s
             .strays
             .into_iter()
@@ -60,6 +62,13 @@ impl Vault {
                         IntegrityError::ConflictCopy { file, original }
                     }
                     Stray::Unknown { file } => IntegrityError::UnknownFile { file },
+                    // Nothing to carry: kept until its writer has switched
+                    // (docs/format.md#carry-over).
+                    Stray::OtherGeneration { file, .. }
+                        if in_heads(&file).is_some_and(|f| self.carry.covered.contains(&f)) =>
+                    {
+                        return None;
+                    }
                     Stray::OtherGeneration { file, generation }
                         if in_heads(&file).is_some_and(|f| self.carry.is_carried(&f)) =>
                     {
@@ -96,9 +105,9 @@ impl Vault {
                 })
             })
             .collect();
-        if s.total > out.len() {
+        if s.total > listed {
             out.push(IntegrityError::UnknownFile {
-                file: format!("… and {} more", s.total - out.len()),
+                file: format!("… and {} more", s.total - listed),
             });
         }
         out

@@ -78,8 +78,8 @@ impl Vault {
                 holds,
             });
         }
-        for (file, _) in &self.waiting_heads {
-            if let Some((w, _)) = head::parse_head_file(file) {
+        for waiting in &self.waiting_heads {
+            if let Some((w, _)) = head::parse_head_file(&waiting.file) {
                 match out.iter_mut().find(|o| o.writer == w) {
                     Some(o) => o.waiting = true,
                     None => out.push(WriterInfo {
@@ -122,7 +122,7 @@ impl Vault {
         if self
             .waiting_heads
             .iter()
-            .any(|(f, _)| head::parse_head_file(f).is_some_and(|(w, _)| w == writer))
+            .any(|w| head::parse_head_file(&w.file).is_some_and(|(w, _)| w == writer))
         {
             return Err(VaultError::WriterNotMerged(writer.to_string()));
         }
