@@ -296,9 +296,10 @@ fn a_failed_rotation_leaves_a_head_that_names_only_its_own_shards() {
     let beta = format!("clients/{}", v.locate("beta").unwrap().file);
     drop(v);
 
-    // A client file that cannot be read makes the rotation fail before its switch.
+    // A client file that is here but cannot be read makes the rotation fail before
+    // its switch (a missing one makes it wait before it writes anything).
     let saved = sim.read(1, &beta).unwrap();
-    sim.remove(1, &beta);
+    sim.write(1, &beta, b"damaged");
     rotate(&sim, 1).expect_err("the rotation fails");
     sim.write(1, &beta, &saved);
     let v = open(&sim, 1, Access::Read);
@@ -333,6 +334,34 @@ fn a_failed_rotation_leaves_a_head_that_names_only_its_own_shards() {
         assert_eq!(v.verify(), vec![], "device {d}");
         assert_eq!(common::entry_password(&v, "beta", "root"), "a2");
         assert_eq!(common::entry_password(&v, "acme", "root"), "b2");
+    }
+}
+
+/// A rotation in a folder that lacks a file of its state (a sync in progress) waits
+/// before it writes anything: no state file, no record, no head (the simulator's seed
+/// 261, where the failed rotation's settling head named another device's missing shard
+/// and that device wrote nothing again).
+#[test]
+fn a_rotation_in_a_half_synced_folder_writes_nothing() {
+    let mut sim = with_beta_from(0, 16);
+    let v = open(&sim, 1, Access::Read);
+    let beta = format!("clients/{}", v.locate("beta").unwrap().file);
+    drop(v);
+    let saved = sim.read(1, &beta).unwrap();
+    sim.remove(1, &beta);
+    let before = sim.files(1);
+    let e = rotate(&sim, 1).expect_err("the rotation waits");
+    assert!(e.to_string().contains("missing"), "{e}");
+    assert_eq!(sim.files(1), before, "nothing written");
+    // The file arrives; the rotation goes through.
+    sim.write(1, &beta, &saved);
+    rotate(&sim, 1).unwrap();
+    sim.sync_all();
+    for d in 0..2 {
+        let v = open(&sim, d, Access::Read);
+        assert_eq!(v.header().generation, 2);
+        assert_eq!(v.verify(), vec![], "device {d}");
+        assert_eq!(common::entry_password(&v, "beta", "root"), "b1");
     }
 }
 

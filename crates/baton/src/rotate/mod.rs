@@ -434,6 +434,32 @@ impl Vault {
         )
     }
 
+    /// Every client file and shard of the state is in `clients/` (names only).
+    fn all_files_here(&self) -> Result<(), RotateError> {
+        let here = |f: &str| self.path.join(CLIENTS_DIR).join(f).is_file();
+        for (kind, refs) in [
+            (ShardKind::Locator, &self.index.locator),
+            (ShardKind::Catalog, &self.index.catalog),
+        ] {
+            if let Some(r) = refs.iter().find(|r| !here(&r.file)) {
+                return Err(IntegrityError::ShardMissing {
+                    kind,
+                    shard: r.shard.clone(),
+                    file: format!("{CLIENTS_DIR}/{}", r.file),
+                }
+                .into());
+            }
+        }
+        if let Some(c) = self.clients()?.iter().find(|c| !here(&c.file)) {
+            return Err(IntegrityError::ClientMissing {
+                client: c.id.clone(),
+                file: format!("{CLIENTS_DIR}/{}", c.file),
+            }
+            .into());
+        }
+        Ok(())
+    }
+
     fn rotate_with(
         &mut self,
         opts: RotateOptions,
@@ -448,6 +474,11 @@ impl Vault {
         // One state to rotate: a version 2 vault is upgraded and several writers'
         // heads are merged first (docs/format.md#multi-writer, "Rotation").
         self.prepare_write()?;
+        // Every file the new generation is made from is here before anything of it is
+        // written (docs/format.md#rotation, step 1): in a half-synced folder the
+        // rotation waits, instead of failing halfway and settling on a head that names
+        // another writer's missing shard.
+        self.all_files_here()?;
         // A damaged log must not be laundered into a fresh archive: check it before
         // anything is written (the records then go into the archive as read here).
         let records = self.checked_audit()?;
