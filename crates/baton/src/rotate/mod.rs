@@ -437,18 +437,13 @@ impl Vault {
     /// Every client file and shard of the state is in `clients/` (names only).
     fn all_files_here(&self) -> Result<(), RotateError> {
         let here = |f: &str| self.path.join(CLIENTS_DIR).join(f).is_file();
-        for (kind, refs) in [
-            (ShardKind::Locator, &self.index.locator),
-            (ShardKind::Catalog, &self.index.catalog),
-        ] {
-            if let Some(r) = refs.iter().find(|r| !here(&r.file)) {
-                return Err(IntegrityError::ShardMissing {
-                    kind,
-                    shard: r.shard.clone(),
-                    file: format!("{CLIENTS_DIR}/{}", r.file),
-                }
-                .into());
+        if let Some((kind, r)) = self.missing_shard(&self.index) {
+            return Err(IntegrityError::ShardMissing {
+                kind,
+                shard: r.shard.clone(),
+                file: format!("{CLIENTS_DIR}/{}", r.file),
             }
+            .into());
         }
         if let Some(c) = self.clients()?.iter().find(|c| !here(&c.file)) {
             return Err(IntegrityError::ClientMissing {

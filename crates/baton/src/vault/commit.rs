@@ -139,9 +139,7 @@ impl Vault {
     pub(crate) fn prepare_write(&mut self) -> Result<(), VaultError> {
         // This folder's own head set aside because a file it names is missing: a new
         // head would cover it and drop its changes (docs/format.md#retired-writers).
-        if let Some(w) = self.waiting_heads.iter().find(|w| {
-            crate::store::head::parse_head_file(&w.file).is_some_and(|(w, _)| w == self.writer)
-        }) {
+        if let Some(w) = self.waiting_heads.iter().find(|w| w.is_of(&self.writer)) {
             return Err(VaultError::OwnHeadIncomplete {
                 file: w.file.clone(),
                 missing: w.missing.clone(),

@@ -338,10 +338,7 @@ impl Vault {
             w == self.writer
                 || self.heads.as_ref().is_some_and(|h| {
                     h.files.iter().any(|f| f.writer == w)
-                        || self.waiting_heads.iter().any(|h| {
-                            crate::store::head::parse_head_file(&h.file)
-                                .is_some_and(|(x, _)| x == w)
-                        })
+                        || self.waiting_heads.iter().any(|h| h.is_of(w))
                 })
         };
         let gone: u64 = match (mine, &self.heads) {

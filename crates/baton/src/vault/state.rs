@@ -55,6 +55,13 @@ pub(crate) struct WaitingHead {
     pub chains: crate::audit::Chains,
 }
 
+impl WaitingHead {
+    /// Whether it is `writer`'s head.
+    pub fn is_of(&self, writer: &str) -> bool {
+        head::parse_head_file(&self.file).is_some_and(|(w, _)| w == writer)
+    }
+}
+
 /// One head file as far as commits need it.
 #[derive(Clone, Debug)]
 pub(crate) struct HeadInfo {
@@ -258,6 +265,24 @@ impl Vault {
         }
     }
 
+    /// The first locator or catalog shard `ix` names that is not in `clients/` (names
+    /// only).
+    pub(crate) fn missing_shard<'a>(
+        &self,
+        ix: &'a IndexBody,
+    ) -> Option<(
+        crate::store::shard::ShardKind,
+        &'a crate::store::shard::ShardRef,
+    )> {
+        use crate::store::shard::ShardKind;
+        let dir = self.path.join(crate::store::CLIENTS_DIR);
+        ix.locator
+            .iter()
+            .map(|r| (ShardKind::Locator, r))
+            .chain(ix.catalog.iter().map(|r| (ShardKind::Catalog, r)))
+            .find(|(_, r)| !dir.join(&r.file).is_file())
+    }
+
     /// Reads and authenticates every head of the current generation in `heads/`, also
     /// sync services' conflicted copies of one (docs/format.md#conflict-copies).
     pub(crate) fn read_heads(&self) -> Result<Vec<ReadHead>, IntegrityError> {
@@ -396,18 +421,8 @@ impl Vault {
             .iter()
             .map(|&i| {
                 let h = &heads[i].body.index;
-                let missing = h
-                    .locator
-                    .iter()
-                    .map(|r| ("locator", r))
-                    .chain(h.catalog.iter().map(|r| ("catalog", r)))
-                    .find(|(_, r)| {
-                        !self
-                            .path
-                            .join(crate::store::CLIENTS_DIR)
-                            .join(&r.file)
-                            .is_file()
-                    })
+                let missing = self
+                    .missing_shard(h)
                     .map(|(kind, r)| {
                         format!(
                             "its {kind} shard {} ({}/{})",

@@ -119,11 +119,7 @@ impl Vault {
         if writer == self.writer {
             return Err(VaultError::OwnWriter(writer.to_string()));
         }
-        if self
-            .waiting_heads
-            .iter()
-            .any(|w| head::parse_head_file(&w.file).is_some_and(|(w, _)| w == writer))
-        {
+        if self.waiting_heads.iter().any(|w| w.is_of(writer)) {
             return Err(VaultError::WriterNotMerged(writer.to_string()));
         }
         let state = self.heads.clone().unwrap_or_default();
