@@ -210,10 +210,21 @@ fn actions(v: &Vault) -> Vec<(String, String)> {
 /// B has a head that A's rotation merges (so the rotation removes B's shards), then
 /// B, offline, adds `beta` and edits `acme` while A rotates.
 fn stranded(dir: &Path, emergency: bool) -> Pair {
+    stranded_across(dir, &[emergency])
+}
+
+/// [`stranded`] while A rotates once per item of `rotations` (`true`: with a new
+/// emergency key), writing `mid` between two.
+fn stranded_across(dir: &Path, rotations: &[bool]) -> Pair {
     let mut pair = Pair::new(dir);
     add(&mut open(&pair.b, Access::Write), "early", "e");
     pair.sync();
-    rotate(&pair.a, emergency);
+    for (i, &emergency) in rotations.iter().enumerate() {
+        if i > 0 {
+            add(&mut open(&pair.a, Access::Write), "mid", "m");
+        }
+        rotate(&pair.a, emergency);
+    }
     let mut v = open(&pair.b, Access::Write);
     add(&mut v, "beta", "b");
     edit(&mut v, "acme", "edited on b");
@@ -694,8 +705,9 @@ fn open_on(path: &Path, seen: &Path, access: Access) -> Result<Vault, String> {
 }
 
 /// The emergency case of `stranded`, each device with its own memory: A rotates with a
-/// new emergency key while B, offline, adds `beta` and edits `acme`.
-fn stranded_on(dir: &Path) -> (Pair, PathBuf, PathBuf) {
+/// new emergency key (`twice`: first without, writes `mid`, then with) while B,
+/// offline, adds `beta` and edits `acme`.
+fn stranded_on(dir: &Path, twice: bool) -> (Pair, PathBuf, PathBuf) {
     let mut pair = Pair::new(dir);
     let (seen_a, seen_b) = (dir.join("seen-a"), dir.join("seen-b"));
     add(
@@ -704,14 +716,13 @@ fn stranded_on(dir: &Path) -> (Pair, PathBuf, PathBuf) {
         "e",
     );
     pair.sync();
-    {
+    let rotate_a = |emergency: bool| {
         let mut v = open_on(&pair.a, &seen_a, Access::Write).unwrap();
         v.rotate(
             RotateOptions {
-                emergency: Some(baton::emergency::Policy::single(
-                    vec!["carla".into(), "dora".into()],
-                    2,
-                )),
+                emergency: emergency.then(|| {
+                    baton::emergency::Policy::single(vec!["carla".into(), "dora".into()], 2)
+                }),
                 ..Default::default()
             },
             Some(&pass()),
@@ -719,7 +730,16 @@ fn stranded_on(dir: &Path) -> (Pair, PathBuf, PathBuf) {
             &|_| {},
         )
         .unwrap();
+    };
+    if twice {
+        rotate_a(false);
+        add(
+            &mut open_on(&pair.a, &seen_a, Access::Write).unwrap(),
+            "mid",
+            "m",
+        );
     }
+    rotate_a(true);
     let mut v = open_on(&pair.b, &seen_b, Access::Write).unwrap();
     add(&mut v, "beta", "b");
     edit(&mut v, "acme", "edited on b");
@@ -735,8 +755,20 @@ fn stranded_on(dir: &Path) -> (Pair, PathBuf, PathBuf) {
 /// folder never says "rolled back" meanwhile.
 #[test]
 fn after_an_emergency_rotation_the_device_that_wrote_a_stranded_head_carries_it_over() {
+    its_device_carries_it(false);
+}
+
+/// The same two generations back: A rotated without, then with a new emergency key.
+/// Whoever holds the replaced keys could write a head of any generation before it, so
+/// the head of generation 1 is carried by its device only as well.
+#[test]
+fn after_an_emergency_rotation_a_change_two_generations_back_is_carried_by_its_device() {
+    its_device_carries_it(true);
+}
+
+fn its_device_carries_it(twice: bool) {
     let dir = tempfile::tempdir().unwrap();
-    let (mut pair, seen_a, seen_b) = stranded_on(dir.path());
+    let (mut pair, seen_a, seen_b) = stranded_on(dir.path(), twice);
     let v = open_on(&pair.a, &seen_a, Access::Read).unwrap();
     assert!(!values(&v).contains_key("beta"));
     assert!(
@@ -756,6 +788,7 @@ fn after_an_emergency_rotation_the_device_that_wrote_a_stranded_head_carries_it_
     assert_eq!(old_heads(&pair.a, 1).len(), 1, "A carried B's head");
     // B reads its own change before any write, then carries it.
     let v = open_on(&pair.b, &seen_b, Access::Read).unwrap();
+    assert_eq!(v.header().generation, if twice { 3 } else { 2 });
     assert_eq!(values(&v)["beta"], BTreeSet::from(["b".to_string()]));
     drop(v);
     add(
@@ -765,13 +798,16 @@ fn after_an_emergency_rotation_the_device_that_wrote_a_stranded_head_carries_it_
     );
     assert_eq!(old_heads(&pair.b, 1), Vec::<String>::new());
     pair.sync();
-    let want = expect(&[
+    let mut want = expect(&[
         ("acme", &["edited on b"]),
         ("after-a", &["a"]),
         ("after-b", &["b2"]),
         ("beta", &["b"]),
         ("early", &["e"]),
     ]);
+    if twice {
+        want.insert("mid".into(), ["m".to_string()].into());
+    }
     for (path, seen) in [(&pair.a, &seen_a), (&pair.b, &seen_b)] {
         let v = open_on(path, seen, Access::Read).unwrap();
         assert_eq!(values(&v), want);
@@ -793,7 +829,7 @@ fn after_an_emergency_rotation_the_device_that_wrote_a_stranded_head_carries_it_
 #[test]
 fn a_stranded_head_that_is_not_the_one_this_device_wrote_is_not_carried() {
     let dir = tempfile::tempdir().unwrap();
-    let (pair, _, seen_b) = stranded_on(dir.path());
+    let (pair, _, seen_b) = stranded_on(dir.path(), false);
     let mut changed = 0;
     for e in fs::read_dir(&seen_b).unwrap().flatten() {
         let text = fs::read_to_string(e.path()).unwrap_or_default();
@@ -832,4 +868,71 @@ fn a_stranded_head_that_is_not_the_one_this_device_wrote_is_not_carried() {
     };
     assert!(err.contains("not the head this machine wrote"), "{err}");
     assert_eq!(old_heads(&pair.b, 1).len(), 1);
+}
+
+/// A device offline across two rotations: its changes under generation 1 are shown on
+/// both devices under generation 3 and carried over by the next write, as after one
+/// rotation (the issue: a rotation "must not strand B's later changes under the old
+/// keys without baton noticing and carrying them over").
+#[test]
+fn a_change_made_two_generations_back_is_carried_over() {
+    let dir = tempfile::tempdir().unwrap();
+    // The header keeps every earlier generation's key that a device may still write
+    // under (docs/format.md#header, `earlier`).
+    let mut pair = stranded_across(dir.path(), &[false, false]);
+    let mut want = expect(&[
+        ("acme", &["edited on b"]),
+        ("beta", &["b"]),
+        ("early", &["e"]),
+        ("mid", &["m"]),
+    ]);
+    for path in [&pair.a, &pair.b] {
+        let v = open(path, Access::Read);
+        assert_eq!(v.header().generation, 3);
+        assert_eq!(values(&v), want);
+        let problems = v.verify();
+        assert!(
+            problems.len() == 1 && matches!(problems[0], IntegrityError::StrandedHead { .. }),
+            "{problems:?}"
+        );
+    }
+    add(&mut open(&pair.a, Access::Write), "after-a", "a");
+    pair.sync();
+    add(&mut open(&pair.b, Access::Write), "after-b", "b2");
+    pair.sync();
+    add(&mut open(&pair.a, Access::Write), "again-a", "a2");
+    pair.sync();
+    want.insert("after-a".into(), ["a".to_string()].into());
+    want.insert("after-b".into(), ["b2".to_string()].into());
+    want.insert("again-a".into(), ["a2".to_string()].into());
+    settled(&mut pair, &want);
+    for path in [&pair.a, &pair.b] {
+        assert_eq!(old_heads(path, 2), Vec::<String>::new());
+    }
+}
+
+/// Where every writer has a head of the current generation, a rotation keeps no
+/// earlier generation's key (only the previous one's, as always): the header holds
+/// old keys only while a device may still write under them.
+#[test]
+fn a_rotation_keeps_earlier_keys_only_while_a_device_lags() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut pair = Pair::new(dir.path());
+    add(&mut open(&pair.b, Access::Write), "early", "e");
+    pair.sync();
+    let earlier = |path: &Path| {
+        let v = open(path, Access::Read);
+        v.kept_generations()
+    };
+    rotate(&pair.a, false);
+    rotate(&pair.a, false);
+    // B wrote nothing under generation 2: generation 1's key is kept.
+    assert_eq!(earlier(&pair.a), vec![2, 1]);
+    pair.sync();
+    add(&mut open(&pair.b, Access::Write), "b3", "x");
+    pair.sync();
+    add(&mut open(&pair.a, Access::Write), "a3", "y");
+    pair.sync();
+    rotate(&pair.a, false);
+    assert_eq!(earlier(&pair.a), vec![3]);
 }

@@ -578,11 +578,7 @@ fn a_later_generations_files_arriving_early_are_not_removed_as_old() {
 
 /// Client `id` with entry `root` (`password`) added on `device`, then everything synced.
 fn add_synced(sim: &mut Sim, device: usize, id: &str, password: &str) {
-    add(
-        &mut open(sim, device, Access::Write),
-        id,
-        Some(("root", password)),
-    );
+    add_on(sim, device, id, password);
     sim.sync_all();
 }
 
@@ -610,4 +606,136 @@ fn gamma_once_synced(sim: &mut Sim) {
         assert_eq!(ids(&v), set(&["acme", "beta", "gamma"]));
         assert_eq!(common::entry_password(&v, "beta", "root"), "b1");
     }
+}
+
+/// The simulator's Syncthing seed 1012 (1,000 operations): device 0 rotates while
+/// devices 1 and 2 still write under generation 1. Device 2 commits on device 1's head,
+/// so it rewrites device 1's shards under its own names and keeps the old ones in its
+/// `deferred` list. Device 2 then carries its stranded head over, and the clean-up of
+/// its old head removed those deferred files, although device 1 (which has not switched)
+/// still names them: device 1's next change under generation 1 could never be read, and
+/// device 1 wrote nothing again. The clean-up now leaves every file a kept head names
+/// (docs/format.md#carry-over, step 5).
+#[test]
+fn a_lagging_devices_shards_are_kept_when_another_carries_over() {
+    let mut sim = rotated_apart(1012);
+    // Apart from device 0: device 1 writes (clients in several shards), device 2
+    // writes on top of it.
+    let mut v = open(&sim, 1, Access::Write);
+    add(&mut v, "beta", Some(("root", "b1")));
+    for id in ["b2", "b3", "b4", "b5", "b6"] {
+        add(&mut v, id, None);
+    }
+    drop(v);
+    sim.sync_device(1);
+    sim.sync_device(2);
+    add_on(&sim, 2, "gamma", "g1");
+    sim.sync_device(2);
+    // Device 2 receives the rotation and carries its change over.
+    sim.sync_device(0);
+    sim.sync_device(2);
+    add_on(&sim, 2, "delta", "d1");
+    sim.sync_device(2);
+    // Device 1, still under generation 1, changes `beta` again, then syncs.
+    let mut v = open(&sim, 1, Access::Write);
+    assert_eq!(v.header().generation, 1);
+    v.edit_entry(
+        "beta",
+        "root",
+        EntryFields {
+            password: Some(SecretText::new("b2".into())),
+            ..Default::default()
+        },
+        None,
+    )
+    .unwrap();
+    drop(v);
+    sim.sync_all();
+    add_synced(&mut sim, 1, "epsilon", "e2");
+    add_synced(&mut sim, 0, "zeta", "z1");
+    for d in 0..3 {
+        let v = open(&sim, d, Access::Read);
+        assert_eq!(v.header().generation, 2);
+        assert_eq!(v.verify(), vec![], "device {d}");
+        assert_eq!(
+            ids(&v),
+            set(&[
+                "acme", "early", "beta", "b2", "b3", "b4", "b5", "b6", "gamma", "delta", "epsilon",
+                "zeta"
+            ]),
+            "device {d}"
+        );
+        assert_eq!(
+            common::entry_password(&v, "beta", "root"),
+            "b2",
+            "device {d}"
+        );
+    }
+}
+
+/// The simulator's Syncthing seed 2001 (1,000 operations with rotations in pairs): a
+/// stranded head's changes that a head still waiting for its files has seen were taken
+/// for already in the state. Device 2 carried its own head of generation 1 over while
+/// device 1's head of generation 2 (which has `beta`) waited for its shards; `beta`
+/// was left out as seen, yet device 2's new head claimed it seen, and after device 2's
+/// next rotation device 1's head was carried without it: `beta` was gone on every
+/// device, with `verify` clean. What a waiting head has seen no longer counts.
+#[test]
+fn a_waiting_head_does_not_make_a_stranded_change_count_as_carried() {
+    let mut sim = rotated_apart(2001);
+    // Under generation 1, apart from device 0: device 1 adds `beta`, device 2 sees it
+    // and adds `gamma`.
+    add_on(&sim, 1, "beta", "b1");
+    sim.sync_device(1);
+    sim.sync_device(2);
+    add_on(&sim, 2, "gamma", "g1");
+    sim.sync_device(0);
+    // Device 1 switches to generation 2 (carrying `beta`); only its head gets out.
+    sim.sync_device(1);
+    add_on(&sim, 1, "delta", "d1");
+    let w1 = open(&sim, 1, Access::Read).writer().to_string();
+    let head = format!("heads/{w1}.g2.age");
+    sim.apply(1, &[head.as_str()]);
+    // Device 2 writes and rotates while that head waits for its shards.
+    sim.sync_device(2);
+    add_on(&sim, 2, "epsilon", "x1");
+    rotate(&sim, 2).unwrap();
+    sim.sync_all();
+    add_synced(&mut sim, 1, "zeta", "z1");
+    add_synced(&mut sim, 2, "eta", "h1");
+    add_synced(&mut sim, 0, "theta", "t1");
+    for d in 0..3 {
+        let v = open(&sim, d, Access::Read);
+        assert_eq!(v.header().generation, 3);
+        assert_eq!(v.verify(), vec![], "device {d}");
+        assert_eq!(
+            ids(&v),
+            set(&[
+                "acme", "early", "beta", "gamma", "delta", "epsilon", "zeta", "eta", "theta"
+            ]),
+            "device {d}"
+        );
+    }
+}
+
+/// Three devices through Syncthing with `acme`, and `early` added on device 1; then
+/// device 0 rotates and has synced nothing since.
+fn rotated_apart(seed: u64) -> Sim {
+    let mut sim = Sim::new(Service::Syncthing, 3, seed);
+    let mut v = common::init_vault(sim.device_path(0), &pass());
+    add(&mut v, "acme", Some(("root", "acme-root-1")));
+    drop(v);
+    sim.sync_all();
+    add_synced(&mut sim, 1, "early", "e1");
+    rotate(&sim, 0).unwrap();
+    sim
+}
+
+/// Client `id` with entry `root` (`password`) added on `device`, not synced.
+fn add_on(sim: &Sim, device: usize, id: &str, password: &str) {
+    add(
+        &mut open(sim, device, Access::Write),
+        id,
+        Some(("root", password)),
+    );
 }

@@ -1,6 +1,8 @@
 //! Three devices write one vault through a simulated sync service (`tests/sync/`:
 //! Syncthing, Nextcloud, Dropbox semantics, partial syncs, files in any order) for
-//! hundreds of random operations with random sync points (docs/format.md#multi-writer).
+//! hundreds of random operations (1,000 through Syncthing) with random sync points and
+//! key rotations, some in quick pairs so that a device falls two generations behind
+//! (docs/format.md#multi-writer).
 //! After a final sync every device shows the same vault, `verify` is clean, the audit
 //! log holds every change once, and no committed change is lost: each value written is
 //! still there (as the value or as a side of a reported conflict) unless a later change
@@ -10,7 +12,9 @@
 //! file names and clock come from the seed too, through `baton::replay`; the summary
 //! line's `exchanges` fingerprint is the same in every run of a seed), and
 //! `BATON_SIM_OPS=N` sets the number of operations; `BATON_SIM_TRACE=1` prints every
-//! operation and its outcome.
+//! operation and its outcome (with `BATON_SIM_DEBUG=1`, also the heads of a device that
+//! cannot read; with `BATON_SIM_WATCH=CLIENT/ENTRY`, whether each reading device sees
+//! that entry); `BATON_SIM_LOG=N` prints the last N file exchanges of a failing run.
 
 mod common;
 mod sync;
@@ -82,41 +86,38 @@ fn run(service: Service, seed: u64, ops: usize) {
     let mut counter = 0u64;
     let mut refused = 0;
     let mut rotations = 0;
+    let mut deep = 0;
+    let mut last_rotation: Option<usize> = None;
     let mut why: BTreeMap<&str, usize> = BTreeMap::new();
     let trace = std::env::var_os("BATON_SIM_TRACE").is_some();
     for step in 0..ops {
         // Now and then a key rotation on one device, at a random point: the others may
-        // be committing under the old keys meanwhile, and their changes are carried
-        // over into the new generation (docs/format.md#carry-over). Carry-over reaches
-        // one generation back, so a rotation waits until every device has the current
-        // header and no head of an older generation is left anywhere.
-        if step > 0 && rng.chance(1, 120) {
+        // be committing under the old keys meanwhile, even across several rotations,
+        // and their changes are carried over into the new generation
+        // (docs/format.md#carry-over). Two rotations to one generation on two devices
+        // apart are not modelled: a device rotates only when it and the server hold the
+        // newest header there is.
+        // Rotations come in pairs now and then (a second one soon after the first, as
+        // after adding a holder), so that a device is two generations behind.
+        let den = if rotations % 2 == 1 && last_rotation.is_some_and(|r| step < r + 30) {
+            12
+        } else {
+            120
+        };
+        if step > 0 && rng.chance(1, den) {
             let generation_of = |files: &BTreeMap<String, Vec<u8>>| {
                 files
                     .get("vault.json")
                     .and_then(|h| serde_json::from_slice::<serde_json::Value>(h).ok())
                     .and_then(|h| h["generation"].as_u64())
             };
-            let all: Vec<BTreeMap<String, Vec<u8>>> = (0..3)
-                .map(|d| sim.files(d))
-                .chain([sim.server_files()])
-                .collect();
-            let generations: BTreeSet<Option<u64>> = all.iter().map(generation_of).collect();
-            let current = match generations.into_iter().collect::<Vec<_>>()[..] {
-                [Some(g)] => Some(g),
-                _ => None,
-            };
-            let old_heads_left = current.is_none_or(|g| {
-                all.iter().flat_map(|f| f.keys()).any(|rel| {
-                    rel.strip_prefix("heads/")
-                        .and_then(|n| n.split(".g").nth(1))
-                        .and_then(|n| n.split(|c: char| !c.is_ascii_digit()).next())
-                        .and_then(|n| n.parse::<u64>().ok())
-                        .is_some_and(|h| h < g)
-                })
-            });
-            if !old_heads_left {
-                let d = rng.below(3);
+            let d = rng.below(3);
+            let devices: Vec<Option<u64>> = (0..3).map(|i| generation_of(&sim.files(i))).collect();
+            let newest = devices.iter().copied().max().flatten();
+            if newest.is_some()
+                && generation_of(&sim.server_files()) == newest
+                && devices[d] == newest
+            {
                 let rotated = Vault::open(sim.device_path(d), &pass(), Access::Write)
                     .map_err(|e| e.to_string())
                     .and_then(|mut v| {
@@ -131,6 +132,12 @@ fn run(service: Service, seed: u64, ops: usize) {
                 match rotated {
                     Ok(_) => {
                         rotations += 1;
+                        last_rotation = Some(step);
+                        // A device still under an older header is now two or more
+                        // generations behind.
+                        if devices.iter().any(|g| *g < newest) {
+                            deep += 1;
+                        }
                         if trace {
                             eprintln!("seed {seed} step {step}: device {d}: rotate: ok");
                         }
@@ -161,10 +168,32 @@ fn run(service: Service, seed: u64, ops: usize) {
         };
         // A file of a half-synced folder that has not arrived: the device syncs first.
         let seen = match view(&v) {
-            Ok(s) => s,
+            Ok(s) => {
+                // BATON_SIM_WATCH=CLIENT/ENTRY: whether each reading device sees it.
+                if let Ok(w) = std::env::var("BATON_SIM_WATCH")
+                    && let Some((c, e)) = w.split_once('/')
+                {
+                    let has = s.get(&(c.to_string(), e.to_string()));
+                    eprintln!(
+                        "seed {seed} step {step}: device {d} (generation {}) sees {w}: {has:?}",
+                        v.header().generation
+                    );
+                }
+                s
+            }
             Err(e) => {
                 if trace {
                     eprintln!("seed {seed} step {step}: device {d} cannot read yet: {e}");
+                    if std::env::var_os("BATON_SIM_DEBUG").is_some() {
+                        let files = sim.files(d);
+                        let heads: Vec<&String> =
+                            files.keys().filter(|k| k.starts_with("heads/")).collect();
+                        eprintln!(
+                            "  heads {heads:?} waiting {:?} writer {}",
+                            v.waiting_heads(),
+                            v.writer()
+                        );
+                    }
                 }
                 refused += 1;
                 *why.entry("read").or_default() += 1;
@@ -430,7 +459,7 @@ fn run(service: Service, seed: u64, ops: usize) {
         h.finish()
     };
     eprintln!(
-        "seed {seed} {service:?}: {rotations} rotations, {} changes committed, {refused} refused or waiting ({why:?}), {} conflicts left, {} records, exchanges {fingerprint:016x}",
+        "seed {seed} {service:?}: {rotations} rotations ({deep} with a device two or more behind), {} changes committed, {refused} refused or waiting ({why:?}), {} conflicts left, {} records, exchanges {fingerprint:016x}",
         changes.len(),
         v.conflicted_clients().len(),
         records.len()
@@ -447,8 +476,8 @@ fn ops(default: usize) -> usize {
 
 #[test]
 fn three_devices_through_syncthing() {
-    for seed in sync::seeds([1, 2]) {
-        run(Service::Syncthing, seed, ops(500));
+    for seed in sync::seeds([1]) {
+        run(Service::Syncthing, seed, ops(1000));
     }
 }
 

@@ -559,14 +559,30 @@ impl Vault {
         // it could write an authentic head of the old generation, so a stranded head is
         // carried only by the device that wrote it (docs/threat-model.md, "What the new
         // generation keeps of the old one"; docs/format.md#carry-over).
+        // The keys of earlier generations go along while a writer this state knows has
+        // no head of this generation: its device has not written since an earlier
+        // rotation (offline across several) and may still write under any generation
+        // before (docs/format.md#header, `earlier`).
+        let lagging = self.heads.as_ref().is_some_and(|s| {
+            s.seen_all
+                .iter()
+                .any(|(w, _)| !s.files.iter().any(|i| i.writer == w))
+        });
         new_header.previous_key = Some(crate::store::previous::wrap(
             &vault::parse_recipients(&new_header.recipients).expect("just generated"),
             &auth,
             &vault_id,
-            from,
-            &self.emergency,
-            retired_shards,
-            kind.replaces_emergency(),
+            &crate::store::previous::PreviousKey {
+                generation: from,
+                emergency: self.emergency.duplicate(),
+                retired_shards,
+                own_only: kind.replaces_emergency(),
+                earlier: if lagging {
+                    self.carry.earlier_for_rotation()
+                } else {
+                    Vec::new()
+                },
+            },
         ));
 
         // The shares exist only here: hand them out before anything is written, so a

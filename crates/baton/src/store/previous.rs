@@ -22,6 +22,9 @@ const VERSION_OWN_ONLY: u32 = 2;
 const MAC_DOMAIN: &[u8] = b"baton-previous-key/1\n";
 /// The largest plaintext read: a secret and at most some thousands of shard names.
 const MAX_PLAIN: u64 = 8 << 20;
+/// The most earlier generations' keys kept (`earlier`): a device offline across more
+/// rotations than this has its changes reported, not carried.
+pub const MAX_EARLIER: usize = 16;
 
 /// The previous generation's keys, unwrapped and authenticated.
 pub struct PreviousKey {
@@ -36,13 +39,39 @@ pub struct PreviousKey {
     /// an authentic head of that generation, so a stranded head is carried only by the
     /// device that wrote it, against the fingerprint it kept (docs/format.md#carry-over).
     pub own_only: bool,
+    /// The keys of generations before it that a head in the folder may still be written
+    /// under, newest first (docs/format.md#header, `earlier`).
+    pub earlier: Vec<EarlierKey>,
+}
+
+/// The keys of a generation before the previous one (docs/format.md#header,
+/// `earlier`): as [`PreviousKey`], for a device that was offline across several
+/// rotations.
+pub struct EarlierKey {
+    pub generation: u64,
+    pub emergency: EmergencySecret,
+    pub retired_shards: Vec<String>,
+    /// Some rotation from this generation on replaced the emergency key.
+    pub own_only: bool,
 }
 
 #[derive(Serialize, Deserialize)]
 struct Body {
     vault_id: String,
+    #[serde(flatten)]
+    key: KeyBody,
+    /// Generations before `generation`, newest first (a baton that does not know the
+    /// field carries from one generation back only).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    earlier: Vec<KeyBody>,
+}
+
+/// One generation's keys, as the body holds them (the previous generation's at the
+/// top level, earlier ones in `earlier`).
+#[derive(Serialize, Deserialize)]
+struct KeyBody {
     generation: u64,
-    /// Secret: hex of `E`.
+    /// Secret: hex of `E` of that generation.
     emergency: String,
     #[serde(default)]
     retired_shards: Vec<String>,
@@ -50,10 +79,16 @@ struct Body {
     own_only: bool,
 }
 
-impl Drop for Body {
+impl Drop for KeyBody {
     fn drop(&mut self) {
         self.emergency.zeroize();
     }
+}
+
+fn secret_of(hex_text: &str) -> Option<EmergencySecret> {
+    let mut e = Zeroizing::new([0u8; 32]);
+    hex::decode_to_slice(hex_text, e.as_mut()).ok()?;
+    EmergencySecret::from_bytes(e.as_ref())
 }
 
 /// Why a `previous_key` was not believed. It never stops an open: without it, changes
@@ -69,26 +104,48 @@ pub enum PreviousKeyError {
     Mismatch,
 }
 
-/// Wraps `E` of generation `generation` for the next generation: encrypted to its
-/// `recipients`, authenticated with its `auth` key (docs/format.md#header).
+/// Wraps `key` (`E` of generation `key.generation`) for the next generation: encrypted
+/// to its `recipients`, authenticated with its `auth` key (docs/format.md#header), with
+/// the `earlier` generations' keys (newest first, each below `generation`; at most
+/// [`MAX_EARLIER`] are kept). Where `own_only` (the emergency key is replaced), every
+/// earlier one becomes `own_only` too: whoever holds the replaced `E` can unwrap them.
 pub fn wrap(
     recipients: &[x25519::Recipient],
     auth: &AuthKey,
     vault_id: &str,
-    generation: u64,
-    previous: &EmergencySecret,
-    retired_shards: Vec<String>,
-    own_only: bool,
+    key: &PreviousKey,
 ) -> String {
+    let own_only = key.own_only;
     let body = Body {
         vault_id: vault_id.to_string(),
-        generation,
-        emergency: hex::encode(previous.expose_bytes()),
-        retired_shards,
-        own_only,
+        key: KeyBody {
+            generation: key.generation,
+            emergency: hex::encode(key.emergency.expose_bytes()),
+            retired_shards: key.retired_shards.clone(),
+            own_only,
+        },
+        earlier: key
+            .earlier
+            .iter()
+            .filter(|k| k.generation < key.generation)
+            .take(MAX_EARLIER)
+            .map(|k| KeyBody {
+                generation: k.generation,
+                emergency: hex::encode(k.emergency.expose_bytes()),
+                retired_shards: k.retired_shards.clone(),
+                own_only: k.own_only || own_only,
+            })
+            .collect(),
     };
     let version = if own_only { VERSION_OWN_ONLY } else { VERSION };
-    let plain = envelope::seal(FORMAT, version, MAC_DOMAIN, &body, auth);
+    seal_armored(
+        recipients,
+        &envelope::seal(FORMAT, version, MAC_DOMAIN, &body, auth),
+    )
+}
+
+/// `plain` as an armored age file to `recipients`.
+fn seal_armored(recipients: &[x25519::Recipient], plain: &[u8]) -> String {
     let encryptor =
         age::Encryptor::with_recipients(recipients.iter().map(|r| r as &dyn age::Recipient))
             .expect("x25519 recipients are always compatible");
@@ -96,7 +153,7 @@ pub fn wrap(
     let armor = age::armor::ArmoredWriter::wrap_output(&mut out, age::armor::Format::AsciiArmor)
         .expect("writing to a Vec");
     let mut w = encryptor.wrap_output(armor).expect("writing to a Vec");
-    w.write_all(&plain).expect("writing to a Vec");
+    w.write_all(plain).expect("writing to a Vec");
     w.finish()
         .and_then(|a| a.finish())
         .expect("writing to a Vec");
@@ -134,26 +191,60 @@ pub fn unwrap(
         VERSION_OWN_ONLY => true,
         _ => return Err(PreviousKeyError::Unreadable),
     };
-    if body.own_only != own_only {
+    if body.key.own_only != own_only {
         return Err(PreviousKeyError::Unreadable);
     }
-    if body.vault_id != vault_id || Some(body.generation) != current.checked_sub(1) {
+    if body.vault_id != vault_id || Some(body.key.generation) != current.checked_sub(1) {
         return Err(PreviousKeyError::Mismatch);
     }
-    let mut e = Zeroizing::new([0u8; 32]);
-    hex::decode_to_slice(&body.emergency, e.as_mut()).map_err(|_| PreviousKeyError::Unreadable)?;
-    let emergency = EmergencySecret::from_bytes(e.as_ref()).ok_or(PreviousKeyError::Unreadable)?;
+    let emergency = secret_of(&body.key.emergency).ok_or(PreviousKeyError::Unreadable)?;
+    // Strictly older generations, newest first, and not more than baton keeps: anything
+    // else is not what baton wrote.
+    let descending = body
+        .earlier
+        .iter()
+        .try_fold(body.key.generation, |above, k| {
+            (k.generation < above).then_some(k.generation)
+        })
+        .is_some();
+    if !descending || body.earlier.len() > MAX_EARLIER {
+        return Err(PreviousKeyError::Unreadable);
+    }
+    let earlier = body
+        .earlier
+        .iter()
+        .map(|k| {
+            Some(EarlierKey {
+                generation: k.generation,
+                emergency: secret_of(&k.emergency)?,
+                retired_shards: k.retired_shards.clone(),
+                own_only: k.own_only || own_only,
+            })
+        })
+        .collect::<Option<Vec<_>>>()
+        .ok_or(PreviousKeyError::Unreadable)?;
     Ok(PreviousKey {
-        generation: body.generation,
+        generation: body.key.generation,
         emergency,
-        retired_shards: body.retired_shards.clone(),
+        retired_shards: body.key.retired_shards.clone(),
         own_only,
+        earlier,
     })
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn key(generation: u64, e: &EmergencySecret, own_only: bool) -> PreviousKey {
+        PreviousKey {
+            generation,
+            emergency: e.duplicate(),
+            retired_shards: vec!["a.age".into()],
+            own_only,
+            earlier: vec![],
+        }
+    }
 
     #[test]
     fn round_trip_and_refusals() {
@@ -162,15 +253,7 @@ mod tests {
         let recipients = [owner.to_public(), new_e.identity().to_public()];
         let auth = new_e.auth_key(&[7; 16]);
         let old = EmergencySecret::generate();
-        let wrapped = wrap(
-            &recipients,
-            &auth,
-            "v",
-            3,
-            &old,
-            vec!["a.age".into()],
-            false,
-        );
+        let wrapped = wrap(&recipients, &auth, "v", &key(3, &old, false));
         for id in [&owner, &new_e.identity()] {
             let p = unwrap(id, &auth, "v", 4, &wrapped).unwrap();
             assert_eq!(p.emergency.expose_bytes(), old.expose_bytes());
@@ -178,8 +261,9 @@ mod tests {
                 (p.generation, p.retired_shards.clone(), p.own_only),
                 (3, vec!["a.age".into()], false)
             );
+            assert!(p.earlier.is_empty());
         }
-        let own = wrap(&recipients, &auth, "v", 3, &old, vec![], true);
+        let own = wrap(&recipients, &auth, "v", &key(3, &old, true));
         assert!(unwrap(&owner, &auth, "v", 4, &own).unwrap().own_only);
         assert_eq!(
             unwrap(&owner, &auth, "v", 5, &wrapped).err(),
@@ -192,7 +276,7 @@ mod tests {
         // Someone who knows only the public recipients can encrypt a file to them, but
         // cannot authenticate it.
         let forged_auth = EmergencySecret::generate().auth_key(&[7; 16]);
-        let forged = wrap(&recipients, &forged_auth, "v", 3, &old, vec![], false);
+        let forged = wrap(&recipients, &forged_auth, "v", &key(3, &old, false));
         assert_eq!(
             unwrap(&owner, &auth, "v", 4, &forged).err(),
             Some(PreviousKeyError::BadMac)
@@ -201,5 +285,114 @@ mod tests {
             unwrap(&x25519::Identity::generate(), &auth, "v", 4, &wrapped).err(),
             Some(PreviousKeyError::Unreadable)
         );
+    }
+
+    /// Earlier generations' keys ride along, newest first; a rotation that replaces the
+    /// emergency key makes every one of them `own_only`; a chain out of order is not
+    /// baton's.
+    #[test]
+    fn earlier_generations() {
+        let new_e = EmergencySecret::generate();
+        let owner = x25519::Identity::generate();
+        let recipients = [owner.to_public(), new_e.identity().to_public()];
+        let auth = new_e.auth_key(&[7; 16]);
+        let (e3, e2, e1) = (
+            EmergencySecret::generate(),
+            EmergencySecret::generate(),
+            EmergencySecret::generate(),
+        );
+        let earlier = |a: u64, b: u64| {
+            vec![
+                EarlierKey {
+                    generation: a,
+                    emergency: e2.duplicate(),
+                    retired_shards: vec!["b.age".into()],
+                    own_only: false,
+                },
+                EarlierKey {
+                    generation: b,
+                    emergency: e1.duplicate(),
+                    retired_shards: vec![],
+                    own_only: false,
+                },
+            ]
+        };
+        for own_only in [false, true] {
+            let k = PreviousKey {
+                earlier: earlier(2, 1),
+                ..key(3, &e3, own_only)
+            };
+            let p = unwrap(&owner, &auth, "v", 4, &wrap(&recipients, &auth, "v", &k)).unwrap();
+            let got: Vec<(u64, Vec<u8>, Vec<String>, bool)> = p
+                .earlier
+                .iter()
+                .map(|k| {
+                    (
+                        k.generation,
+                        k.emergency.expose_bytes().to_vec(),
+                        k.retired_shards.clone(),
+                        k.own_only,
+                    )
+                })
+                .collect();
+            assert_eq!(
+                got,
+                vec![
+                    (
+                        2,
+                        e2.expose_bytes().to_vec(),
+                        vec!["b.age".into()],
+                        own_only
+                    ),
+                    (1, e1.expose_bytes().to_vec(), vec![], own_only),
+                ]
+            );
+        }
+        // Not below the previous generation, or not newest first: refused.
+        for (a, b) in [(1, 2), (3, 1), (2, 2)] {
+            let k = PreviousKey {
+                earlier: earlier(a, b),
+                ..key(3, &e3, false)
+            };
+            let wrapped = wrap_unchecked(&recipients, &auth, "v", &k);
+            assert_eq!(
+                unwrap(&owner, &auth, "v", 4, &wrapped).err(),
+                Some(PreviousKeyError::Unreadable),
+                "{a} {b}"
+            );
+        }
+    }
+
+    /// `wrap` without its filter, for the refusals above (what a forger with the keys,
+    /// or another program, might write).
+    fn wrap_unchecked(
+        recipients: &[x25519::Recipient],
+        auth: &AuthKey,
+        vault_id: &str,
+        key: &PreviousKey,
+    ) -> String {
+        let body = Body {
+            vault_id: vault_id.to_string(),
+            key: KeyBody {
+                generation: key.generation,
+                emergency: hex::encode(key.emergency.expose_bytes()),
+                retired_shards: vec![],
+                own_only: false,
+            },
+            earlier: key
+                .earlier
+                .iter()
+                .map(|k| KeyBody {
+                    generation: k.generation,
+                    emergency: hex::encode(k.emergency.expose_bytes()),
+                    retired_shards: vec![],
+                    own_only: false,
+                })
+                .collect(),
+        };
+        seal_armored(
+            recipients,
+            &envelope::seal(FORMAT, VERSION, MAC_DOMAIN, &body, auth),
+        )
     }
 }

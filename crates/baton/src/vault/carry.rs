@@ -21,11 +21,13 @@ use crate::sync::Ver;
 use super::state::ReadHead;
 use super::{Vault, VaultError};
 
-/// What an open vault knows of the previous generation.
+/// What an open vault knows of the previous generations.
 #[derive(Default)]
 pub(crate) struct Carry {
-    /// The previous generation's keys, if the vault has them.
-    previous: Option<Previous>,
+    /// The previous generation's keys, if the vault has them, then those of earlier
+    /// generations that the header keeps (newest first; docs/format.md#header,
+    /// `earlier`).
+    previous: Vec<Previous>,
     /// Stranded heads of the previous generation merged into the state (in memory until
     /// a write commits the merge).
     pub heads: Vec<CarriedHead>,
@@ -46,8 +48,8 @@ pub(crate) struct Carry {
     pub(crate) covered: Vec<String>,
 }
 
-struct Previous {
-    generation: u64,
+pub(crate) struct Previous {
+    pub(crate) generation: u64,
     emergency: EmergencySecret,
     auth: AuthKey,
     /// Shard files the rotation removed (docs/format.md#header, `retired_shards`).
@@ -63,6 +65,8 @@ pub(crate) struct CarriedHead {
     pub file: String,
     pub writer: String,
     pub revision: u64,
+    /// The generation it was written under.
+    generation: u64,
     /// Its rows that the state of the current generation has not seen, with their
     /// catalog summaries.
     refs: Vec<ClientRef>,
@@ -111,24 +115,65 @@ impl Carry {
                 )
                 .ok()
             })
-            .map(|p| Previous {
-                generation,
-                auth: p.emergency.auth_key(&vid),
-                emergency: p.emergency,
-                retired: p.retired_shards.into_iter().collect(),
-                own_only: p.own_only,
+            .map(|p| {
+                let earlier = p.earlier.into_iter().map(|k| Previous {
+                    generation: k.generation,
+                    auth: k.emergency.auth_key(&vid),
+                    emergency: k.emergency,
+                    retired: k.retired_shards.into_iter().collect(),
+                    own_only: k.own_only,
+                });
+                std::iter::once(Previous {
+                    generation,
+                    auth: p.emergency.auth_key(&vid),
+                    emergency: p.emergency,
+                    retired: p.retired_shards.into_iter().collect(),
+                    own_only: p.own_only,
+                })
+                .chain(earlier)
+                .collect()
             })
-            .unwrap_or_else(|| Previous {
-                generation,
-                auth: emergency.auth_key(&vid),
-                emergency: emergency.duplicate(),
-                retired: HashSet::new(),
-                own_only: false,
+            .unwrap_or_else(|| {
+                vec![Previous {
+                    generation,
+                    auth: emergency.auth_key(&vid),
+                    emergency: emergency.duplicate(),
+                    retired: HashSet::new(),
+                    own_only: false,
+                }]
             });
         Carry {
-            previous: Some(previous),
+            previous,
             ..Carry::default()
         }
+    }
+
+    /// The generations whose keys the vault keeps, newest first.
+    pub(crate) fn generations(&self) -> Vec<u64> {
+        self.previous.iter().map(|p| p.generation).collect()
+    }
+
+    /// The keys of generation `generation`, if the vault keeps them.
+    fn keys_of(&self, generation: u64) -> Option<&Previous> {
+        self.previous.iter().find(|p| p.generation == generation)
+    }
+
+    /// The earlier generations' keys a rotation keeps in the next header's
+    /// `previous_key` while a writer lags (docs/format.md#header, `earlier`).
+    pub(crate) fn earlier_for_rotation(&self) -> Vec<crate::store::previous::EarlierKey> {
+        self.previous
+            .iter()
+            .map(|p| crate::store::previous::EarlierKey {
+                generation: p.generation,
+                emergency: p.emergency.duplicate(),
+                retired_shards: {
+                    let mut v: Vec<String> = p.retired.iter().cloned().collect();
+                    v.sort();
+                    v
+                },
+                own_only: p.own_only,
+            })
+            .collect()
     }
 
     /// The rows a carried head brings, if `h` is the stand-in of one (`merge_heads`
@@ -182,38 +227,45 @@ impl Vault {
     /// previous generation's (a file a carried head names, or a record of its chain).
     pub(crate) fn decrypt_file(&self, bytes: &[u8]) -> Result<Zeroizing<Vec<u8>>, DecryptFailure> {
         match seal::decrypt(self.identity(), bytes) {
-            Err(DecryptFailure::NotForThisKey) => match &self.carry.previous {
-                Some(p) => seal::decrypt(&p.emergency.identity(), bytes),
-                None => Err(DecryptFailure::NotForThisKey),
-            },
+            Err(DecryptFailure::NotForThisKey) => {
+                for p in &self.carry.previous {
+                    match seal::decrypt(&p.emergency.identity(), bytes) {
+                        Err(DecryptFailure::NotForThisKey) => continue,
+                        other => return other,
+                    }
+                }
+                Err(DecryptFailure::NotForThisKey)
+            }
             other => other,
         }
     }
 
-    /// The authentic heads of the previous generation in `heads/` (also conflicted
-    /// copies), read with its keys. Heads that do not open are left alone (reported by
-    /// `status` and `verify` as another generation's).
+    /// The authentic heads of the previous generations in `heads/` (also conflicted
+    /// copies), each read with its generation's keys. Heads that do not open are left
+    /// alone (reported by `status` and `verify` as another generation's).
     fn read_old_heads(&self) -> Vec<ReadHead> {
-        let Some(p) = &self.carry.previous else {
+        if self.carry.previous.is_empty() {
             return vec![];
-        };
+        }
         let Ok(rd) = fs::read_dir(self.path.join(HEADS_DIR)) else {
             return vec![];
         };
-        let identity = p.emergency.identity();
         let mut out = Vec::new();
         for e in rd.flatten().take(MAX_OLD_HEADS * 4) {
             let name = e.file_name().to_string_lossy().to_string();
             let Some((writer, generation)) = head::parse_head_file(&name) else {
                 continue;
             };
-            if generation != p.generation || out.len() >= MAX_OLD_HEADS {
+            let Some(p) = self.carry.keys_of(generation) else {
+                continue;
+            };
+            if out.len() >= MAX_OLD_HEADS {
                 continue;
             }
             let Ok(bytes) = fsio::read_bounded(&e.path(), MAX_HEAD_BYTES) else {
                 continue;
             };
-            let Ok(plain) = seal::decrypt(&identity, &bytes) else {
+            let Ok(plain) = seal::decrypt(&p.emergency.identity(), &bytes) else {
                 continue;
             };
             let Ok(body) = HeadBody::open(&plain, &p.auth, &writer) else {
@@ -232,21 +284,24 @@ impl Vault {
     /// the previous generation's stranded heads to merge with them
     /// (docs/format.md#carry-over). A stranded head whose files have not all arrived is
     /// left for a later open (it stays reported).
-    pub(crate) fn stranded_heads(&mut self, heads: &[ReadHead]) -> Vec<ReadHead> {
+    /// Heads of this generation named in `absent` wait for their files: what they have
+    /// seen does not count as in the state.
+    pub(crate) fn stranded_heads(
+        &mut self,
+        heads: &[ReadHead],
+        absent: &[String],
+    ) -> Vec<ReadHead> {
         self.carry.heads.clear();
         self.carry.covered.clear();
         let Some(base) = heads.first() else {
             return vec![];
         };
-        if self.carry.previous.is_none() {
+        if self.carry.previous.is_empty() {
             return vec![];
         }
-        let floor = heads
-            .iter()
-            .fold(Ver::new(), |acc, h| acc.join(&h.body.seen));
-        let settings_floor = heads
-            .iter()
-            .fold(Ver::new(), |acc, h| acc.join(&h.body.settings_ver));
+        let here = || heads.iter().filter(|h| !absent.contains(&h.file));
+        let floor = here().fold(Ver::new(), |acc, h| acc.join(&h.body.seen));
+        let settings_floor = here().fold(Ver::new(), |acc, h| acc.join(&h.body.settings_ver));
         let (mut old, covered): (Vec<ReadHead>, Vec<ReadHead>) = self
             .read_old_heads()
             .into_iter()
@@ -255,12 +310,16 @@ impl Vault {
         self.carry.for_their_device.clear();
         self.carry.not_own.clear();
         self.carry.waiting.clear();
-        if let Some(p) = self.carry.previous.as_ref().filter(|p| p.own_only) {
-            // Whoever holds the replaced keys could have written any of these; this
+        {
+            // After a rotation that replaced the emergency key, whoever holds the
+            // replaced keys could have written any head of a generation before it; this
             // machine vouches only for the heads it wrote (docs/format.md#carry-over).
-            let generation = p.generation;
             let (mut theirs, mut not_own) = (Vec::new(), Vec::new());
             old.retain(|h| {
+                let generation = h.body.index.generation;
+                if !self.carry.keys_of(generation).is_some_and(|p| p.own_only) {
+                    return true;
+                }
                 if h.body.writer != self.writer {
                     theirs.push(h.file.clone());
                     return false;
@@ -305,8 +364,8 @@ impl Vault {
         floor: &Ver,
         base: &HeadBody,
     ) -> Option<(CarriedHead, ReadHead)> {
-        let p = self.carry.previous.as_ref()?;
         let ix = &h.body.index;
+        let p = self.carry.keys_of(ix.generation)?;
         let here =
             |f: &str| is_client_file_name(f) && self.path.join(CLIENTS_DIR).join(f).is_file();
         let mut files: HashSet<String> = ix.shard_files().map(str::to_string).collect();
@@ -366,6 +425,7 @@ impl Vault {
             file: h.file.clone(),
             writer: h.body.writer.clone(),
             revision: ix.revision,
+            generation: ix.generation,
             refs,
             removed,
             summaries,
@@ -407,7 +467,6 @@ impl Vault {
             }
             // The old generation's files are removed below, not deferred.
             view.named.retain(|f| !old.contains(f));
-            let generation = self.header.generation - 1;
             view.carried = self
                 .carry
                 .heads
@@ -421,7 +480,8 @@ impl Vault {
                         .collect();
                     clients.sort();
                     clients.dedup();
-                    let mut s = format!("generation {generation}: {}@{}", c.writer, c.revision);
+                    let mut s =
+                        format!("generation {}: {}@{}", c.generation, c.writer, c.revision);
                     if !clients.is_empty() {
                         s += &format!(" (clients {})", clients.join(", "));
                     }
@@ -458,7 +518,7 @@ impl Vault {
         if crate::store::header::pending_rotation(&self.path).is_some() || !self.is_writable() {
             return;
         }
-        if self.carry.previous.is_none() {
+        if self.carry.previous.is_empty() {
             return;
         }
         let old = self.read_old_heads();
@@ -479,11 +539,25 @@ impl Vault {
         // by name. (Telling them apart by key is unsound: after a rotation that kept the
         // emergency key, that key opens a later generation's files as well.)
         let switched = |w: &str| w == self.writer || state.files.iter().any(|i| i.writer == w);
+        // What such a kept head names stays, also where another head lists it as replaced
+        // (a writer that committed on the kept head's state rewrote its shards under its
+        // own names): the lagging writer's next head under the old keys still names the
+        // shards it did not change (the simulator's seed 1012).
+        let kept: HashSet<&str> = old
+            .iter()
+            .filter(|h| !switched(&h.body.writer))
+            .flat_map(|h| {
+                h.body
+                    .index
+                    .shard_files()
+                    .chain(h.body.deferred.iter().map(|d| d.file.as_str()))
+            })
+            .collect();
         for h in &old {
             let ix = &h.body.index;
             let keep = !switched(&h.body.writer);
             let remove = |f: &str| {
-                if is_client_file_name(f) && !named.contains(f) {
+                if is_client_file_name(f) && !named.contains(f) && !kept.contains(f) {
                     let p = self.path.join(CLIENTS_DIR).join(f);
                     if fsio::remove_durable(&p).is_ok() {
                         fsio::fault_point("carry: old file removed");

@@ -134,6 +134,13 @@ impl Vault {
         &self.index
     }
 
+    /// The earlier generations whose keys this vault keeps (the header's
+    /// `previous_key`, newest first), for carrying over changes a device made under
+    /// them (docs/format.md#carry-over).
+    pub fn kept_generations(&self) -> Vec<u64> {
+        self.carry.generations()
+    }
+
     /// The key that opened the vault as an age identity file, for the standard `age`
     /// command (`age -d -i FILE`). Secret: the caller writes it to a 0600 file only.
     pub fn identity_file(&self) -> Zeroizing<String> {

@@ -330,7 +330,12 @@ impl Drop for Sim {
                 self.seed,
                 self.seed
             );
-            for line in self.log.iter().rev().take(40).rev() {
+            // BATON_SIM_LOG=N prints the last N exchanges instead of 40.
+            let n = std::env::var("BATON_SIM_LOG")
+                .ok()
+                .and_then(|n| n.parse().ok())
+                .unwrap_or(40);
+            for line in self.log.iter().rev().take(n).rev() {
                 eprintln!("  {line}");
             }
         }
