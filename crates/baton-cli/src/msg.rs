@@ -208,7 +208,7 @@ pub fn finding(f: &Finding) -> String {
                 .join(", "))
         ),
         Finding::OtherGeneration { files } => format!(
-            "{} index or head file(s) of another generation ({}): left by an interrupted rotation, or a device wrote under the old keys after a rotation; the next write with the passphrase carries such a head of the previous generation over, keep the others",
+            "{} index or head file(s) of another generation ({}): left by an interrupted rotation, or a device wrote under the old keys after a rotation; the next write with the passphrase carries such a head over where the vault keeps its generation's key, keep the others",
             files.len(),
             list(files)
         ),
@@ -1529,7 +1529,7 @@ pub fn sync_header_choice(h: &baton::git::HeaderChoice) -> String {
 
 pub fn sync_kept_heads(n: usize) -> String {
     format!(
-        "kept {n} head(s) of an older generation that a rotation on another clone removed (changes made here while it rotated): the merge carries those of the previous generation over; 'baton status' names any left"
+        "kept {n} head(s) of an older generation that a rotation on another clone removed (changes made here while it rotated): the merge carries those of the generations whose keys the vault keeps over; 'baton status' names any left"
     )
 }
 

@@ -72,7 +72,7 @@ pub enum IntegrityError {
     #[error("{file} in the vault folder was not written by baton")]
     UnknownFile { file: String },
     #[error(
-        "{file} is an index or head of generation {generation}, not of the current generation {current}: left by an interrupted rotation, or written by a device that still used the old keys, and this vault has no key to carry it over (rotated by an older baton, or more than one generation ago): its changes are only there; make them again under the new keys, then move the file out"
+        "{file} is an index or head of generation {generation}, not of the current generation {current}: left by an interrupted rotation, or written by a device that still used the old keys, and this vault has no key to carry it over (rotated by an older baton, or from a generation whose key the vault no longer keeps): its changes are only there; make them again under the new keys, then move the file out"
     )]
     OtherGeneration {
         file: String,
