@@ -559,15 +559,10 @@ impl Vault {
         // it could write an authentic head of the old generation, so a stranded head is
         // carried only by the device that wrote it (docs/threat-model.md, "What the new
         // generation keeps of the old one"; docs/format.md#carry-over).
-        // The keys of earlier generations go along while a writer this state knows has
-        // no head of this generation: its device has not written since an earlier
-        // rotation (offline across several) and may still write under any generation
-        // before (docs/format.md#header, `earlier`).
-        let lagging = self.heads.as_ref().is_some_and(|s| {
-            s.seen_all
-                .iter()
-                .any(|(w, _)| !s.files.iter().any(|i| i.writer == w))
-        });
+        // The keys of earlier generations go along (at most 16): a device may have
+        // written under any of them while offline across several rotations, also one
+        // whose changes no device here has seen yet (docs/format.md#header, `earlier`;
+        // the simulator's Syncthing seed 2036).
         new_header.previous_key = Some(crate::store::previous::wrap(
             &vault::parse_recipients(&new_header.recipients).expect("just generated"),
             &auth,
@@ -577,11 +572,7 @@ impl Vault {
                 emergency: self.emergency.duplicate(),
                 retired_shards,
                 own_only: kind.replaces_emergency(),
-                earlier: if lagging {
-                    self.carry.earlier_for_rotation()
-                } else {
-                    Vec::new()
-                },
+                earlier: self.carry.earlier_for_rotation(),
             },
         ));
 

@@ -159,7 +159,7 @@ impl Carry {
     }
 
     /// The earlier generations' keys a rotation keeps in the next header's
-    /// `previous_key` while a writer lags (docs/format.md#header, `earlier`).
+    /// `previous_key` (docs/format.md#header, `earlier`).
     pub(crate) fn earlier_for_rotation(&self) -> Vec<crate::store::previous::EarlierKey> {
         self.previous
             .iter()
