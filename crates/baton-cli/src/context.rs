@@ -152,6 +152,12 @@ impl Ctx {
         if let Some(o) = vault.older_copy() {
             eprintln!("baton: warning: {}", msg::older_copy(o));
         }
+        if let Some(g) = vault.header_copy_removed() {
+            eprintln!(
+                "baton: warning: {}",
+                msg::header_copy_removed(g, vault.header().generation)
+            );
+        }
         if let Some(g) = vault.header_restored() {
             eprintln!(
                 "baton: warning: {}",

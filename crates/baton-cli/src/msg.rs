@@ -401,6 +401,9 @@ impl From<VaultError> for Failure {
             VaultError::OwnChangesArriving { .. } => Failure::new(e.to_string()).hint(
                 "nothing is lost: let the sync service finish, then run the command again; if the file stays missing, restore it from a backup or another device's copy",
             ),
+            VaultError::OwnHeadUnreadable { .. } => Failure::new(e.to_string())
+                .hint("nothing is lost: keep this folder and that file as they are; docs/recovery.md#own-head-unreadable says how to read those changes and make them again")
+                .code(EXIT_INTEGRITY),
             VaultError::OwnHeadIncomplete { .. } => Failure::new(e.to_string())
                 .hint("let the sync finish; if the file stays missing, keep this folder as it is and restore the file from a backup or another device's copy")
                 .code(EXIT_INTEGRITY),
@@ -885,6 +888,14 @@ pub fn identity_without_key() -> Failure {
 pub fn header_restored(old: u64, now: u64) -> String {
     format!(
         "vault.json was another device's version of generation {old}, while this vault is at generation {now}; baton put generation {now}'s header back from the sync service's conflicted copy. A setting that device changed in vault.json (the rotation interval) is not kept: check 'baton status'"
+    )
+}
+
+/// The warning when opening removed another device's conflicted copy of `vault.json`
+/// of an earlier generation (docs/format.md#header-conflicts).
+pub fn header_copy_removed(old: u64, now: u64) -> String {
+    format!(
+        "removed another device's conflicted copy of vault.json from generation {old}; this vault is at generation {now}, and that device's changes made under generation {old} are carried over. A setting it changed in vault.json (the rotation interval) is not kept: check 'baton status'"
     )
 }
 

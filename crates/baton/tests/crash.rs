@@ -375,7 +375,10 @@ fn stray_files(v: &Vault) -> Vec<String> {
                         && tag.len() == 8
                         && tag.bytes().all(|b| b.is_ascii_hexdigit())
                 }
-                None => archive.is_some_and(|a| a.file == name) && name == audit::archive_file(g),
+                None => {
+                    archive.is_some_and(|a| a.file == name)
+                        && audit::parse_archive_file(&name) == Some(g)
+                }
             },
         };
         if !ok {

@@ -389,7 +389,11 @@ fn record_deletions_of_a_rotation_that_arrive_first_are_not_called_a_broken_log(
     let e = add_gamma(&mut open(&sim, 1, Access::Write)).unwrap_err();
     assert!(matches!(e, baton::VaultError::BrokenAuditLog(_)), "{e}");
     // Then the new archive: now the folder shows a rotation arriving.
-    sim.apply(1, &["audit/archive.g2.age"]);
+    let archive = pending
+        .iter()
+        .find(|p| p.starts_with("audit/archive.g2."))
+        .expect("the rotation's archive");
+    sim.apply(1, &[archive.as_str()]);
     let mut v = open(&sim, 1, Access::Write);
     let e = add_gamma(&mut v).unwrap_err();
     assert!(matches!(e, baton::VaultError::RotationArriving(2)), "{e}");
@@ -423,7 +427,7 @@ fn a_rotation_whose_archive_arrives_last_waits_for_it() {
     let all = sim.pending(1);
     let first: Vec<&str> = all
         .iter()
-        .filter(|p| p.as_str() != "audit/archive.g2.age")
+        .filter(|p| !p.starts_with("audit/archive.g2."))
         .map(String::as_str)
         .collect();
     assert!(first.len() < all.len(), "{all:?}");
@@ -738,4 +742,260 @@ fn add_on(sim: &Sim, device: usize, id: &str, password: &str) {
         id,
         Some(("root", password)),
     );
+}
+
+/// Two devices, apart, each add a client and rotate to generation 2 (two rotations to
+/// one generation: another owner key each, the same emergency key). The sync service
+/// keeps one `vault.json` and makes the other a conflicted copy, and both rotations'
+/// heads, client files and audit archives are in the folder. Before, the losing
+/// rotation's head could not be decrypted with the winning owner key: its device's
+/// client was gone on both devices, its audit records with it, and its next write
+/// replaced its head, after which `verify` was clean. Now every head of the generation
+/// is read with `E` as well, both archives are kept, and the next write removes the
+/// copy of the header (docs/format.md#sibling-rotations).
+#[test]
+fn two_rotations_to_one_generation_made_apart_lose_nothing() {
+    for service in [Service::Nextcloud, Service::Syncthing, Service::Dropbox] {
+        let mut sim = two_devices(service, 7);
+        add_on(&sim, 0, "beta", "b1");
+        add_on(&sim, 1, "gamma", "g1");
+        rotate(&sim, 0).unwrap();
+        rotate(&sim, 1).unwrap();
+        add_on(&sim, 1, "delta", "d1");
+        add_on(&sim, 0, "epsilon", "e1");
+        sim.sync_all();
+        let all = ["acme", "beta", "gamma", "delta", "epsilon"];
+        for d in 0..2 {
+            let v = open(&sim, d, Access::Read);
+            assert_eq!(v.header().generation, 2, "{service:?}");
+            assert_eq!(ids(&v), set(&all), "{service:?} device {d}");
+            assert_eq!(common::entry_password(&v, "beta", "root"), "b1");
+            assert_eq!(common::entry_password(&v, "epsilon", "root"), "e1");
+        }
+        add_synced(&mut sim, 0, "zeta", "z1");
+        add_synced(&mut sim, 1, "eta", "h1");
+        let all = [&all[..], &["zeta", "eta"]].concat();
+        for d in 0..2 {
+            let v = open(&sim, d, Access::Read);
+            assert_eq!(v.verify(), vec![], "{service:?} device {d}");
+            assert_eq!(ids(&v), set(&all), "{service:?} device {d}");
+            assert!(sim.conflict_copies(d).is_empty(), "{service:?} device {d}");
+            let (records, problems) = v.audit_log();
+            assert!(problems.is_empty(), "{service:?} device {d}: {problems:?}");
+            let count = |action: &str, client: &str| {
+                records
+                    .iter()
+                    .filter(|r| {
+                        r.action.as_str() == action
+                            && (client.is_empty() || r.client.as_deref() == Some(client))
+                    })
+                    .count()
+            };
+            for c in &all {
+                assert_eq!(count("client.add", c), 1, "{service:?} device {d}: {c}");
+            }
+            assert_eq!(count("vault.rotate", ""), 2, "{service:?} device {d}");
+        }
+        // The next rotation takes both in and leaves nothing of either behind.
+        rotate(&sim, 1).unwrap();
+        sim.sync_all();
+        add_synced(&mut sim, 0, "theta", "t1");
+        let all = [&all[..], &["theta"]].concat();
+        for d in 0..2 {
+            let v = open(&sim, d, Access::Read);
+            assert_eq!(v.header().generation, 3);
+            assert_eq!(v.verify(), vec![], "{service:?} device {d}");
+            assert_eq!(ids(&v), set(&all), "{service:?} device {d}");
+            assert_eq!(v.audit_log().1, vec![], "{service:?} device {d}");
+            let archives: Vec<String> = sim
+                .files(d)
+                .into_keys()
+                .filter(|f| f.starts_with("audit/archive."))
+                .collect();
+            assert_eq!(archives.len(), 1, "{service:?} device {d}: {archives:?}");
+        }
+    }
+}
+
+/// Two rotations to one generation made apart where the one that wins the sync race
+/// replaced the emergency key: the other's heads do not open with this vault's keys.
+/// Its device refuses to write over its own head (before, its next head replaced the
+/// file and its changes were gone), and the changes stay readable in a copy of the
+/// folder opened with its own header (docs/recovery.md#own-head-unreadable).
+#[test]
+fn a_rotation_apart_that_lost_to_one_with_a_new_emergency_key_writes_nothing_over_its_head() {
+    let mut sim = two_devices(Service::Nextcloud, 11);
+    rotate(&sim, 0).unwrap();
+    add_on(&sim, 0, "beta", "b1");
+    open(&sim, 1, Access::Write)
+        .rotate(
+            baton::rotate::RotateOptions {
+                emergency: Some(baton::emergency::Policy::single(
+                    vec!["carla".into(), "dora".into()],
+                    2,
+                )),
+                ..Default::default()
+            },
+            Some(&pass()),
+            |_, _| Ok(()),
+            &|_| {},
+        )
+        .unwrap();
+    sim.sync_device(1);
+    sim.sync_all();
+    let header: serde_json::Value =
+        serde_json::from_slice(&sim.read(0, "vault.json").unwrap()).unwrap();
+    let mine = sim.read(1, "vault.json").unwrap();
+    assert_eq!(
+        sim.read(0, "vault.json").unwrap(),
+        mine,
+        "device 1's header won"
+    );
+    assert_eq!(header["generation"], 2);
+    let w0 = {
+        let v = open(&sim, 0, Access::Read);
+        assert!(!ids(&v).contains("beta"));
+        assert!(
+            v.verify()
+                .iter()
+                .any(|e| matches!(e, baton::vault::IntegrityError::HeadRefused { .. })),
+            "{:?}",
+            v.verify()
+        );
+        v.writer().to_string()
+    };
+    let own = format!("heads/{w0}.g2.age");
+    let before = sim.read(0, &own).unwrap();
+    let err = open(&sim, 0, Access::Write)
+        .add_client(NewClient {
+            id: "gamma".into(),
+            ..Default::default()
+        })
+        .unwrap_err();
+    assert!(
+        matches!(err, baton::VaultError::OwnHeadUnreadable { ref file, .. } if *file == own),
+        "{err}"
+    );
+    assert_eq!(sim.read(0, &own).unwrap(), before, "its head is kept");
+    // A copy of the folder with device 0's own header in place shows its change.
+    let copy = sim.device_path(0).parent().unwrap().join("own-header-copy");
+    common::copy_tree(sim.device_path(0), &copy);
+    let theirs = sim
+        .conflict_copies(0)
+        .into_iter()
+        .find(|p| p.to_string_lossy().contains("vault"))
+        .expect("device 0's header is a conflicted copy");
+    std::fs::copy(sim.device_path(0).join(&theirs), copy.join("vault.json")).unwrap();
+    let v = Vault::open(&copy, &pass(), Access::Read).unwrap();
+    assert!(ids(&v).contains("beta"));
+    assert_eq!(common::entry_password(&v, "beta", "root"), "b1");
+}
+
+/// Two rotations to generation 2 made apart, and device 1 rotates again, to 3, with
+/// only device 0's audit archive here, not its heads. Before, that rotation removed
+/// the archive as one of an older generation: device 0's records archived only there
+/// were gone, and once device 0's head of generation 2 was carried over, every device
+/// found the log broken (the simulator's Syncthing seed 3002). A rotation now removes
+/// only the archives it read into its own; a carried head keeps its archive pinned
+/// while it holds records the state's lacks (docs/format.md#sibling-rotations).
+#[test]
+fn a_rotation_apart_whose_heads_arrive_after_the_next_rotation_keeps_its_records() {
+    let mut sim = two_devices(Service::Syncthing, 23);
+    add_on(&sim, 0, "beta", "b1");
+    rotate(&sim, 0).unwrap();
+    add_on(&sim, 0, "after-0", "a0");
+    add_on(&sim, 1, "gamma", "g1");
+    rotate(&sim, 1).unwrap();
+    sim.sync_device(0);
+    let w0 = open(&sim, 0, Access::Read).writer().to_string();
+    let archive = format!("audit/archive.g2.{w0}.age");
+    assert!(sim.pending(1).contains(&archive), "{:?}", sim.pending(1));
+    sim.apply(1, &[archive.as_str()]);
+    rotate(&sim, 1).unwrap();
+    sim.sync_all();
+    add_synced(&mut sim, 1, "zeta", "z1");
+    add_synced(&mut sim, 0, "eta", "h1");
+    add_synced(&mut sim, 1, "theta", "t1");
+    let all = set(&["acme", "beta", "after-0", "gamma", "zeta", "eta", "theta"]);
+    for d in 0..2 {
+        let v = open(&sim, d, Access::Read);
+        assert_eq!(v.header().generation, 3);
+        assert_eq!(ids(&v), all, "device {d}");
+        assert_eq!(v.verify(), vec![], "device {d}");
+        let (records, problems) = v.audit_log();
+        assert_eq!(problems, vec![], "device {d}");
+        for c in &all {
+            let adds = records
+                .iter()
+                .filter(|r| r.action.as_str() == "client.add" && r.client.as_deref() == Some(c))
+                .count();
+            assert_eq!(adds, 1, "device {d}: {c}");
+        }
+    }
+}
+
+/// Two rotations to generation 2 made apart; device 1 merges device 0's and rotates on
+/// to 3, removing device 0's files of generation 2, while device 0, not synced yet,
+/// writes on under generation 2 (the simulator's Syncthing seed 3002).
+#[test]
+fn a_device_writing_on_after_its_rotation_apart_was_rotated_over_loses_nothing() {
+    let mut sim = two_devices(Service::Syncthing, 29);
+    add_on(&sim, 0, "beta", "b1");
+    rotate(&sim, 0).unwrap();
+    add_on(&sim, 1, "gamma", "g1");
+    rotate(&sim, 1).unwrap();
+    sim.sync_device(0);
+    sim.sync_device(1);
+    add_on(&sim, 1, "delta", "d1");
+    rotate(&sim, 1).unwrap();
+    add_on(&sim, 0, "epsilon", "e1");
+    common::set_root_password(&mut open(&sim, 0, Access::Write), "beta", "b2");
+    sim.sync_all();
+    add_synced(&mut sim, 0, "zeta", "z1");
+    add_synced(&mut sim, 1, "eta", "h1");
+    add_synced(&mut sim, 0, "theta", "t1");
+    let all = set(&[
+        "acme", "beta", "gamma", "delta", "epsilon", "zeta", "eta", "theta",
+    ]);
+    for d in 0..2 {
+        let v = open(&sim, d, Access::Read);
+        assert_eq!(v.header().generation, 3);
+        assert_eq!(ids(&v), all, "device {d}");
+        assert_eq!(common::entry_password(&v, "beta", "root"), "b2");
+        assert_eq!(v.verify(), vec![], "device {d}");
+        assert_eq!(v.audit_log().1, vec![], "device {d}");
+    }
+}
+
+/// Device 1 rotates; device 0, which wrote under the old keys meanwhile, receives the
+/// new `vault.json` and device 1's new head, but not that head's files. Its state is its
+/// own stranded head alone. Before, its next write committed a head of generation 2
+/// naming its generation 1 files as they were, which the rotation removes: its own
+/// head could then never be read, and it wrote nothing again (the simulator's Syncthing
+/// seed 3002, after two rotations apart). The write now waits for the rotation.
+#[test]
+fn a_stranded_head_alone_is_not_written_over_while_the_rotation_arrives() {
+    let mut sim = two_devices(Service::Syncthing, 31);
+    add_synced(&mut sim, 0, "early", "e1");
+    rotate(&sim, 1).unwrap();
+    sim.sync_device(1);
+    add_on(&sim, 0, "beta", "b1");
+    let w1 = open(&sim, 1, Access::Read).writer().to_string();
+    let head = format!("heads/{w1}.g2.age");
+    sim.apply(0, &["vault.json", head.as_str()]);
+    let e = add_gamma(&mut open(&sim, 0, Access::Write)).unwrap_err();
+    assert!(matches!(e, baton::VaultError::RotationArriving(2)), "{e}");
+    sim.sync_all();
+    add_synced(&mut sim, 0, "gamma", "g1");
+    add_synced(&mut sim, 1, "delta", "d1");
+    for d in 0..2 {
+        let v = open(&sim, d, Access::Read);
+        assert_eq!(v.header().generation, 2);
+        assert_eq!(v.verify(), vec![], "device {d}");
+        assert_eq!(
+            ids(&v),
+            set(&["acme", "early", "beta", "gamma", "delta"]),
+            "device {d}"
+        );
+    }
 }

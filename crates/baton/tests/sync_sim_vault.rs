@@ -87,6 +87,7 @@ fn run(service: Service, seed: u64, ops: usize) {
     let mut refused = 0;
     let mut rotations = 0;
     let mut deep = 0;
+    let mut siblings = 0;
     let mut last_rotation: Option<usize> = None;
     let mut why: BTreeMap<&str, usize> = BTreeMap::new();
     let trace = std::env::var_os("BATON_SIM_TRACE").is_some();
@@ -94,9 +95,10 @@ fn run(service: Service, seed: u64, ops: usize) {
         // Now and then a key rotation on one device, at a random point: the others may
         // be committing under the old keys meanwhile, even across several rotations,
         // and their changes are carried over into the new generation
-        // (docs/format.md#carry-over). Two rotations to one generation on two devices
-        // apart are not modelled: a device rotates only when it and the server hold the
-        // newest header there is.
+        // (docs/format.md#carry-over). A device rotates when it and the server hold
+        // the newest header there is; now and then a second device rotates too, before
+        // either has synced: two rotations to one generation made apart
+        // (docs/format.md#sibling-rotations).
         // Rotations come in pairs now and then (a second one soon after the first, as
         // after adding a holder), so that a device is two generations behind.
         let den = if rotations % 2 == 1 && last_rotation.is_some_and(|r| step < r + 30) {
@@ -118,36 +120,51 @@ fn run(service: Service, seed: u64, ops: usize) {
                 && generation_of(&sim.server_files()) == newest
                 && devices[d] == newest
             {
-                let rotated = Vault::open(sim.device_path(d), &pass(), Access::Write)
-                    .map_err(|e| e.to_string())
-                    .and_then(|mut v| {
-                        v.rotate(
-                            baton::rotate::RotateOptions::default(),
-                            Some(&pass()),
-                            |_, _| Ok(()),
-                            &|_| {},
-                        )
+                let rotate_on = |d: usize| {
+                    Vault::open(sim.device_path(d), &pass(), Access::Write)
                         .map_err(|e| e.to_string())
-                    });
-                match rotated {
-                    Ok(_) => {
-                        rotations += 1;
-                        last_rotation = Some(step);
-                        // A device still under an older header is now two or more
-                        // generations behind.
-                        if devices.iter().any(|g| *g < newest) {
-                            deep += 1;
-                        }
-                        if trace {
-                            eprintln!("seed {seed} step {step}: device {d}: rotate: ok");
-                        }
+                        .and_then(|mut v| {
+                            v.rotate(
+                                baton::rotate::RotateOptions::default(),
+                                Some(&pass()),
+                                |_, _| Ok(()),
+                                &|_| {},
+                            )
+                            .map_err(|e| e.to_string())
+                        })
+                };
+                // Now and then another device under the same header rotates too before
+                // either has synced (a rotation due on both).
+                let mut order = vec![d];
+                if rng.chance(1, 3) {
+                    let others: Vec<usize> =
+                        (0..3).filter(|&e| e != d && devices[e] == newest).collect();
+                    if !others.is_empty() {
+                        order.push(*rng.pick(&others));
                     }
-                    // A folder caught half-synced: the rotation waits, as a user would
-                    // retry.
-                    Err(e) => {
-                        refused += 1;
-                        *why.entry("rotate").or_default() += 1;
-                        eprintln!("seed {seed} step {step}: rotation on {d} waits: {e}");
+                }
+                for (i, &d) in order.iter().enumerate() {
+                    match rotate_on(d) {
+                        Ok(_) => {
+                            rotations += 1;
+                            last_rotation = Some(step);
+                            siblings += usize::from(i > 0);
+                            // A device still under an older header is now two or more
+                            // generations behind.
+                            if devices.iter().any(|g| *g < newest) {
+                                deep += 1;
+                            }
+                            if trace {
+                                eprintln!("seed {seed} step {step}: device {d}: rotate: ok");
+                            }
+                        }
+                        // A folder caught half-synced: the rotation waits, as a user
+                        // would retry.
+                        Err(e) => {
+                            refused += 1;
+                            *why.entry("rotate").or_default() += 1;
+                            eprintln!("seed {seed} step {step}: rotation on {d} waits: {e}");
+                        }
                     }
                 }
                 continue;
@@ -389,8 +406,19 @@ fn run(service: Service, seed: u64, ops: usize) {
     for d in 0..3 {
         let mut v = Vault::open(sim.device_path(d), &pass(), Access::Write)
             .unwrap_or_else(|e| panic!("seed {seed}: device {d} does not open: {e}"));
-        v.merge()
-            .unwrap_or_else(|e| panic!("seed {seed}: device {d} does not merge: {e}"));
+        v.merge().unwrap_or_else(|e| {
+            if std::env::var_os("BATON_SIM_DEBUG").is_some() {
+                for (f, b) in sim.files(d) {
+                    if !f.starts_with("clients/") {
+                        let g = serde_json::from_slice::<serde_json::Value>(&b)
+                            .map(|h| h["generation"].to_string())
+                            .unwrap_or_default();
+                        eprintln!("device {d}: {f} {g}");
+                    }
+                }
+            }
+            panic!("seed {seed}: device {d} does not merge: {e}")
+        });
         drop(v);
         sim.sync_all();
     }
@@ -459,7 +487,7 @@ fn run(service: Service, seed: u64, ops: usize) {
         h.finish()
     };
     eprintln!(
-        "seed {seed} {service:?}: {rotations} rotations ({deep} with a device two or more behind), {} changes committed, {refused} refused or waiting ({why:?}), {} conflicts left, {} records, exchanges {fingerprint:016x}",
+        "seed {seed} {service:?}: {rotations} rotations ({deep} with a device two or more behind, {siblings} to a generation another device had rotated to apart), {} changes committed, {refused} refused or waiting ({why:?}), {} conflicts left, {} records, exchanges {fingerprint:016x}",
         changes.len(),
         v.conflicted_clients().len(),
         records.len()

@@ -144,13 +144,32 @@ impl AuditArchive {
     }
 }
 
+/// `archive.g<N>.age`: the name rotations gave the archive before they named it by
+/// their writer (still read).
 pub fn archive_file(generation: u64) -> String {
     format!("archive.g{generation}.age")
 }
 
-/// Parses `archive.g<N>.age`.
+/// `archive.g<N>.<writer>.age`: the archive a rotation by `writer` writes, so that two
+/// rotations to one generation made apart on two devices never write one file
+/// (docs/format.md#sibling-rotations). Without a writer id (a version 2 vault), the
+/// old name.
+pub fn archive_file_of(generation: u64, writer: &str) -> String {
+    if crate::is_lower_hex(writer, 16) {
+        format!("archive.g{generation}.{writer}.age")
+    } else {
+        archive_file(generation)
+    }
+}
+
+/// Parses `archive.g<N>.age` and `archive.g<N>.<writer>.age`: the generation.
 pub fn parse_archive_file(name: &str) -> Option<u64> {
     let n = name.strip_prefix("archive.g")?.strip_suffix(".age")?;
+    let n = match n.split_once('.') {
+        Some((n, writer)) if crate::is_lower_hex(writer, 16) => n,
+        Some(_) => return None,
+        None => n,
+    };
     (!n.is_empty() && n.len() <= 19 && n.bytes().all(|b| b.is_ascii_digit()))
         .then(|| n.parse().ok())
         .flatten()
@@ -233,6 +252,17 @@ mod tests {
         assert!(archive_records(b"{\"format\":\"x\",\"version\":1,\"records\":[]}").is_none());
         assert_eq!(parse_record_file(&record_file(42)), Some(42));
         assert_eq!(parse_archive_file(&archive_file(3)), Some(3));
+        let w = "0123456789abcdef";
+        assert_eq!(archive_file_of(3, w), "archive.g3.0123456789abcdef.age");
+        assert_eq!(parse_archive_file(&archive_file_of(3, w)), Some(3));
+        assert_eq!(archive_file_of(3, ""), archive_file(3));
+        for bad in [
+            "archive.g3.0123.age",
+            "archive.g3.0123456789ABCDEF.age",
+            "archive.g.age",
+        ] {
+            assert_eq!(parse_archive_file(bad), None, "{bad}");
+        }
         assert_eq!(
             parse_record_file("000000000042.age.interrupted-1234abcd"),
             None

@@ -252,6 +252,13 @@ struct StateBody {
     /// (docs/format.md#mw-rotation).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     old_heads: Vec<[String; 2]>,
+    /// The audit archives the rotation read into its own (files in `audit/`): only
+    /// these go with the old generation. Another one (of a rotation to the old
+    /// generation made apart, whose heads the rotation did not merge) holds records
+    /// the new archive lacks and stays (docs/format.md#sibling-rotations). Absent in
+    /// state files of an older baton: then every older archive goes.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    archives: Option<Vec<String>>,
     /// The writer that started the rotation: an undo removes its head of the new
     /// generation (and the undoing writer's own), never another writer's.
     #[serde(default, skip_serializing_if = "String::is_empty")]
@@ -620,6 +627,7 @@ impl Vault {
                     Some([i.file.clone(), sha256_hex(&bytes)])
                 })
                 .collect(),
+            archives: Some(self.index.archives().map(|a| a.file.clone()).collect()),
             writer: self.writer.clone(),
             base_revision: self.index.revision,
             base_head: self.index.audit_head.hash.clone(),
@@ -1057,7 +1065,7 @@ impl Vault {
         drop(by_chain);
         drop(records);
         let archive_cipher = seal::encrypt(&keys.recipients, &archive_plain);
-        let archive_name = audit::archive_file(body.to);
+        let archive_name = audit::archive_file_of(body.to, &body.writer);
         let archive_path = audit_dir.join(&archive_name);
         fsio::write_unsynced(&archive_path, &archive_cipher)
             .map_err(vault::io_err(&archive_path))
@@ -1136,6 +1144,9 @@ impl Vault {
         if self.is_multi_writer() {
             next.audit.insert(chain.clone(), next.audit_head.clone());
         }
+        // The new archive holds every record, also those of the archives of rotations
+        // to the old generation made apart (docs/format.md#sibling-rotations).
+        next.audit_archives_apart.clear();
         next.audit_archive = Some(AuditArchive {
             file: archive_name,
             through: legacy_count,
@@ -1275,9 +1286,9 @@ impl Vault {
         }
         // Audit files of earlier generations: records the archive now holds, their
         // interrupted-write leftovers, and older archives.
-        let archive = self.index.audit_archive.clone();
-        let archived = |chain: &str| archive.as_ref().map_or(0, |a| a.count(chain));
-        let current = audit::archive_file(self.header.generation);
+        // (An archive of this generation stays: it is this rotation's, or one made apart
+        // on another device, docs/format.md#sibling-rotations.)
+        let archived = |chain: &str| self.index.archived(chain);
         if let Ok(rd) = fs::read_dir(&audit_dir) {
             for e in rd.flatten() {
                 let name = e.file_name().to_string_lossy().to_string();
@@ -1286,7 +1297,12 @@ impl Vault {
                     .map_or(name.as_str(), |x| x.0);
                 let old_record = audit::parse_chain_record_file(base)
                     .is_some_and(|(chain, s)| s <= archived(&chain));
-                let old_archive = audit::parse_archive_file(&name).is_some() && name != current;
+                let old_archive = audit::parse_archive_file(&name)
+                    .is_some_and(|g| g < self.header.generation)
+                    && body
+                        .archives
+                        .as_ref()
+                        .is_none_or(|read| read.contains(&name));
                 if old_record || old_archive {
                     old.push(e.path());
                 }
@@ -1370,7 +1386,11 @@ impl Vault {
             .map(|[_, new]| clients_dir.join(new))
             .collect();
         targets.push(self.path.join(header::index_file(body.to)));
-        targets.push(self.path.join(AUDIT_DIR).join(audit::archive_file(body.to)));
+        targets.push(
+            self.path
+                .join(AUDIT_DIR)
+                .join(audit::archive_file_of(body.to, &body.writer)),
+        );
         // The new generation's head of the writer that started this rotation and of
         // this one (which may have resumed it); another writer's is its own rotation.
         for w in [&body.writer, &self.writer] {
@@ -1464,6 +1484,7 @@ mod tests {
             files: vec![],
             kept: vec![],
             old_heads: vec![],
+            archives: None,
             writer: String::new(),
             base_revision: v.index.revision,
             base_head: v.index.audit_head.hash.clone(),
@@ -1649,6 +1670,7 @@ mod step_tests {
             files: vec![],
             kept: vec![],
             old_heads: vec![],
+            archives: None,
             writer: String::new(),
             base_revision: v.index.revision,
             base_head: v.index.audit_head.hash.clone(),

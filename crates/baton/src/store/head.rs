@@ -237,6 +237,7 @@ mod tests {
             audit_head: AuditHead::empty(),
             audit: [(writer.to_string(), AuditHead::empty())].into(),
             audit_archive: None,
+            audit_archives_apart: vec![],
             locator: vec![],
             catalog: vec![],
         };

@@ -44,6 +44,11 @@ pub struct IndexBody {
     /// Records of earlier generations in one file (after the first rotation).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub audit_archive: Option<AuditArchive>,
+    /// The archives of other rotations to this generation, made apart on other devices
+    /// (docs/format.md#sibling-rotations): each chain's records are read from the
+    /// archive that holds most of them.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub audit_archives_apart: Vec<AuditArchive>,
     /// The locator's shard files, sorted by `shard` (docs/format.md#locator).
     pub locator: Vec<ShardRef>,
     /// The catalog's shard files, sorted by `shard` (docs/format.md#catalog).
@@ -101,6 +106,31 @@ impl IndexBody {
         let mut c = self.chains();
         c.retain(|k, h| !(k == crate::audit::LEGACY_CHAIN && h.seq == 0));
         c
+    }
+
+    /// Every archive this state pins: its own, then those of rotations to this
+    /// generation made apart (docs/format.md#sibling-rotations).
+    pub fn archives(&self) -> impl Iterator<Item = &AuditArchive> {
+        self.audit_archive.iter().chain(&self.audit_archives_apart)
+    }
+
+    /// The archive that holds most of `chain`'s records (the state's own on a tie), if
+    /// any holds one: the others hold a prefix of the same chain.
+    pub fn archive_of(&self, chain: &str) -> Option<&AuditArchive> {
+        self.archives()
+            .filter(|a| a.count(chain) > 0)
+            .reduce(|best, a| {
+                if a.count(chain) > best.count(chain) {
+                    a
+                } else {
+                    best
+                }
+            })
+    }
+
+    /// How many of `chain`'s records are archived: the rest are single files.
+    pub fn archived(&self, chain: &str) -> u64 {
+        self.archive_of(chain).map_or(0, |a| a.count(chain))
     }
 
     /// How many audit records this state includes, over all chains.
@@ -188,6 +218,7 @@ mod tests {
             audit_head: AuditHead::empty(),
             audit: Default::default(),
             audit_archive: None,
+            audit_archives_apart: vec![],
             locator: vec![],
             catalog: vec![],
         }

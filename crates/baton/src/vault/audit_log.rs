@@ -6,7 +6,6 @@ use std::fs;
 use zeroize::Zeroizing;
 
 use crate::audit::{self, AUDIT_DIR, AuditProblem, AuditRecord};
-use crate::crypto::seal;
 use crate::store::index::IndexBody;
 
 use super::Vault;
@@ -47,16 +46,24 @@ impl Vault {
         let chains = index.chains();
         let mut records = Vec::new();
         let mut problems = Vec::new();
-        let archive = index.audit_archive.as_ref().map(|a| {
-            let list = self
-                .read_archive(a)
-                .filter(|list| Some(list.len() as u64) == a.total());
-            if list.is_none() {
-                problems.push(AuditProblem::Archive(a.file.clone()));
-            }
-            (a, list)
-        });
+        // Each chain's records from the archive that holds most of them (several only
+        // after rotations to this generation made apart: docs/format.md#sibling-rotations).
+        let archives: Vec<_> = index
+            .archives()
+            .map(|a| {
+                let list = self
+                    .read_archive(a)
+                    .filter(|list| Some(list.len() as u64) == a.total());
+                if list.is_none() {
+                    problems.push(AuditProblem::Archive(a.file.clone()));
+                }
+                (a, list)
+            })
+            .collect();
         for (chain, head) in &chains {
+            let archive = index
+                .archive_of(chain)
+                .and_then(|a| archives.iter().find(|(b, _)| std::ptr::eq(*b, a)));
             let writer = if chain == audit::LEGACY_CHAIN {
                 ""
             } else {
@@ -84,7 +91,7 @@ impl Vault {
                 Some((plain, rec))
             };
             let mut first = 1;
-            if let Some((a, list)) = &archive {
+            if let Some((a, list)) = archive {
                 let (n, off) = (a.count(chain), a.offset(chain));
                 match list {
                     Some(list) => {
@@ -169,7 +176,7 @@ impl Vault {
     /// checked for this writer's chain and the legacy one.
     pub fn check_chain_for_write(&self) -> Result<(), AuditProblem> {
         let index = &self.index;
-        if let Some(a) = &index.audit_archive {
+        for a in index.archives() {
             let pinned = audit::parse_archive_file(&a.file).is_some()
                 && crate::store::fsio::read_bounded(
                     &self.path.join(AUDIT_DIR).join(&a.file),
@@ -192,10 +199,7 @@ impl Vault {
             });
         // `audit --verify`, `verify` and every rotation check every chain.
         for (chain, head) in self.chains_held_here(index) {
-            let first = index
-                .audit_archive
-                .as_ref()
-                .map_or(1, |a| a.count(&chain).saturating_add(1));
+            let first = index.archived(&chain).saturating_add(1);
             if head.seq < first {
                 if head.seq.saturating_add(1) < first {
                     return Err(AuditProblem::HeadMismatch);
@@ -251,7 +255,7 @@ impl Vault {
         if sha256_hex(&bytes) != a.sha256 {
             return None;
         }
-        let plain = seal::decrypt(self.identity(), &bytes).ok()?;
+        let plain = self.decrypt_current(&bytes).ok()?;
         let list = audit::archive_records(&plain)?;
         Some(
             list.into_iter()

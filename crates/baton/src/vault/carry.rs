@@ -212,6 +212,17 @@ impl Carry {
 }
 
 impl Vault {
+    /// Whether the vault holds the emergency key `recipient` of generation
+    /// `generation`: the current one, or a previous one it keeps.
+    pub(crate) fn holds_emergency(&self, generation: u64, recipient: &str) -> bool {
+        if generation == self.header.generation {
+            return self.emergency.matches(recipient);
+        }
+        self.carry
+            .keys_of(generation)
+            .is_some_and(|p| p.emergency.matches(recipient))
+    }
+
     /// What `verify` finds in the carried heads' client files (their shards were read
     /// at open).
     pub(crate) fn carried_problems(&self) -> Vec<crate::store::IntegrityError> {
@@ -226,7 +237,7 @@ impl Vault {
     /// Decrypts a file of the state: with the key that opened the vault, else with the
     /// previous generation's (a file a carried head names, or a record of its chain).
     pub(crate) fn decrypt_file(&self, bytes: &[u8]) -> Result<Zeroizing<Vec<u8>>, DecryptFailure> {
-        match seal::decrypt(self.identity(), bytes) {
+        match self.decrypt_current(bytes) {
             Err(DecryptFailure::NotForThisKey) => {
                 for p in &self.carry.previous {
                     match seal::decrypt(&p.emergency.identity(), bytes) {
@@ -407,7 +418,11 @@ impl Vault {
         index.updated = String::new();
         index.audit = ix.chains();
         index.audit_head = ix.audit_head.clone();
+        // Its archives, for the records of its chains the state's archive may lack
+        // (a rotation to its generation made apart; the merge keeps only archives
+        // that hold more of some chain than the others).
         index.audit_archive = None;
+        index.audit_archives_apart = ix.archives().cloned().collect();
         index.locator = present.locator;
         index.catalog = present.catalog;
         let stand_in = ReadHead {
@@ -443,6 +458,13 @@ impl Vault {
         // A stand-in whose client files had not all arrived waits (load_heads).
         let waiting: HashSet<String> = self.waiting_heads.iter().map(|w| w.file.clone()).collect();
         self.carry.heads.retain(|c| !waiting.contains(&c.file));
+        // Stranded heads alone, no head of this generation here in full yet (the
+        // rotation is still arriving): a head written now would name the old files
+        // as they are, which the rotation removes (the simulator's Syncthing seed
+        // 3002). The carry waits for the rotation.
+        if !self.carry.heads.is_empty() && self.merged.is_none() {
+            return Err(VaultError::RotationArriving(self.header.generation));
+        }
         if !self.carry.heads.is_empty()
             && let Some(mut view) = self.merged.take()
         {

@@ -59,11 +59,10 @@ impl Vault {
                 audit::AuditProblem::Missing(_) => {
                     crate::store::survey::arriving_generation(&self.path, self.header.generation)
                 }
-                audit::AuditProblem::Archive(f)
-                    if !self.path.join(AUDIT_DIR).join(f).exists()
-                        && audit::parse_archive_file(f) == Some(self.header.generation) =>
-                {
-                    Some(self.header.generation)
+                // (Also the archive of a rotation to this or an earlier generation made
+                // apart on another device, docs/format.md#sibling-rotations.)
+                audit::AuditProblem::Archive(f) if !self.path.join(AUDIT_DIR).join(f).exists() => {
+                    audit::parse_archive_file(f).filter(|g| *g <= self.header.generation)
                 }
                 _ => None,
             };
@@ -144,6 +143,17 @@ impl Vault {
                 file: w.file.clone(),
                 missing: w.missing.clone(),
             });
+        }
+        // This folder's own head of this generation that does not open with this
+        // vault's keys: the next head would replace the file and its changes with it
+        // (docs/format.md#sibling-rotations).
+        let own_file = crate::store::head::head_file(&self.writer, self.header.generation);
+        if let Some(IntegrityError::HeadRefused { file, reason }) = self
+            .refused_heads()
+            .into_iter()
+            .find(|e| matches!(e, IntegrityError::HeadRefused { file, .. } if *file == own_file))
+        {
+            return Err(VaultError::OwnHeadUnreadable { file, reason });
         }
         // Another device's head that holds later records of this writer's own chain
         // than the state (it merged changes this folder made, then a rotation or a

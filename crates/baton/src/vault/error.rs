@@ -161,6 +161,15 @@ pub enum VaultError {
         "this folder's own latest changes ({file}) cannot be read: {missing} is missing, so no change is written over them"
     )]
     OwnHeadIncomplete { file: String, missing: String },
+    /// The head in this folder's own name cannot be read with this vault's keys (for
+    /// example another device's rotation to this generation that replaced the
+    /// emergency key won the sync race against this folder's own rotation), so a new
+    /// change, whose head would replace that file, is refused
+    /// (docs/format.md#sibling-rotations).
+    #[error(
+        "this folder's own latest changes ({file}) cannot be read with this vault's keys ({reason}), so no change is written over them"
+    )]
+    OwnHeadUnreadable { file: String, reason: String },
     /// Another device's head holds later records of this folder's own audit chain
     /// than the state and waits for a file, so a new change, which would take their
     /// numbers, is refused until it is here.

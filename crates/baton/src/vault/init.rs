@@ -169,6 +169,7 @@ impl Vault {
             audit_head: AuditHead::empty(),
             audit: Default::default(),
             audit_archive: None,
+            audit_archives_apart: vec![],
             locator: vec![],
             catalog: vec![],
         };
@@ -191,6 +192,7 @@ impl Vault {
             older: None,
             writer,
             header_restored: None,
+            header_copy_removed: None,
             removed_clients: Default::default(),
             heads: Some(Default::default()),
             merged: None,

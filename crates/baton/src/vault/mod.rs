@@ -116,6 +116,9 @@ pub struct Vault {
     /// Set when opening put a later generation's header back in place of another
     /// device's older `vault.json` (its generation; docs/format.md#header-conflicts).
     pub(crate) header_restored: Option<u64>,
+    /// Set when opening removed another device's conflicted copy of `vault.json` of an
+    /// earlier generation (its generation): a setting changed there is not kept.
+    pub(crate) header_copy_removed: Option<u64>,
     /// The previous generation's keys and the heads of it carried over
     /// (docs/format.md#carry-over).
     pub(crate) carry: carry::Carry,
@@ -170,6 +173,13 @@ impl Vault {
     /// and may need making again.
     pub fn header_restored(&self) -> Option<u64> {
         self.header_restored
+    }
+
+    /// The generation of another device's conflicted copy of `vault.json` that opening
+    /// removed: an earlier generation's, whose heads the vault carries over with the
+    /// key it keeps (docs/format.md#header-conflicts).
+    pub fn header_copy_removed(&self) -> Option<u64> {
+        self.header_copy_removed
     }
 
     pub fn is_owner(&self) -> bool {

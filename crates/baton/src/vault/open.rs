@@ -49,28 +49,62 @@ pub fn read_header(path: &Path) -> Result<Header, UnlockError> {
     Ok(newer_header_copy(path, &h).map_or(h, |(newer, _)| newer))
 }
 
+/// The sync services' conflicted copies of `vault.json` that read as headers of the
+/// vault `h` names, with their paths.
+fn header_copies(path: &Path, h: &Header) -> Vec<(Header, std::path::PathBuf)> {
+    let Ok(rd) = fs::read_dir(path) else {
+        return vec![];
+    };
+    rd.flatten()
+        .filter(|e| {
+            let name = e.file_name().to_string_lossy().into_owned();
+            name != HEADER_FILE
+                && crate::sync::names::original_name(&name).as_deref() == Some(HEADER_FILE)
+        })
+        .filter_map(|e| {
+            let copy = read_header_file(path, &e.path()).ok()?;
+            (copy.vault_id == h.vault_id).then(|| (copy, e.path()))
+        })
+        .collect()
+}
+
 /// A conflicted copy of `vault.json` of the same vault that names a later generation
 /// than `h` and whose index file exists, with its path: the latest such.
 pub fn newer_header_copy(path: &Path, h: &Header) -> Option<(Header, std::path::PathBuf)> {
     let mut best: Option<(Header, std::path::PathBuf)> = None;
-    for e in fs::read_dir(path).ok()?.flatten() {
-        let name = e.file_name().to_string_lossy().into_owned();
-        if name == HEADER_FILE
-            || crate::sync::names::original_name(&name).as_deref() != Some(HEADER_FILE)
-        {
-            continue;
-        }
-        let Ok(copy) = read_header_file(path, &e.path()) else {
-            continue;
-        };
-        let later = copy.vault_id == h.vault_id
-            && copy.generation > best.as_ref().map_or(h.generation, |b| b.0.generation)
+    for (copy, p) in header_copies(path, h) {
+        let later = copy.generation > best.as_ref().map_or(h.generation, |b| b.0.generation)
             && has_state_of(path, &copy);
         if later {
-            best = Some((copy, e.path()));
+            best = Some((copy, p));
         }
     }
     best
+}
+
+/// Conflicted copies of `vault.json` of this vault that hold nothing it still needs,
+/// with their generations: of `h`'s generation with the same emergency key and another
+/// owner key (a rotation to it made apart on another device, whose heads are read with
+/// `E`: docs/format.md#sibling-rotations), or of an earlier generation whose emergency
+/// key `holds` says the vault keeps (its heads are carried over with it; a setting
+/// changed there is not kept, and the caller says so).
+fn spent_header_copies(
+    path: &Path,
+    h: &Header,
+    holds: impl Fn(u64, &str) -> bool,
+) -> Vec<(std::path::PathBuf, u64)> {
+    header_copies(path, h)
+        .into_iter()
+        .filter(|(copy, _)| {
+            let e_of = &copy.recipients.emergency;
+            if copy.generation == h.generation {
+                *e_of == h.recipients.emergency && copy.recipients.owner != h.recipients.owner
+            } else {
+                copy.generation < h.generation && holds(copy.generation, e_of)
+            }
+        })
+        .map(|(copy, p)| (p, copy.generation))
+        .collect()
 }
 
 /// Whether the folder holds the commit point of `h`'s generation: its index (version
@@ -316,6 +350,7 @@ impl Vault {
                 audit_head: AuditHead::empty(),
                 audit: Default::default(),
                 audit_archive: None,
+                audit_archives_apart: vec![],
                 locator: vec![],
                 catalog: vec![],
             },
@@ -326,6 +361,7 @@ impl Vault {
             older: None,
             writer: crate::sync::writer::derive(&header.vault_id, path),
             header_restored: None,
+            header_copy_removed: None,
             removed_clients: Default::default(),
             heads: None,
             merged: None,
@@ -373,6 +409,19 @@ impl Vault {
             let _ = fs::remove_file(&copy);
             vault.header_restored = Some(file.generation);
         }
+        // Another device's header that the vault no longer needs: a rotation to this
+        // generation made apart (its heads are merged, read with `E`), or an older
+        // generation's whose heads are carried over with the key the vault keeps.
+        if vault.lock.is_some() && vault.header.version >= header::VERSION {
+            let spent =
+                spent_header_copies(path, &vault.header, |g, e| vault.holds_emergency(g, e));
+            for (copy, generation) in spent {
+                fsio::remove_durable(&copy).map_err(io_err(&copy))?;
+                if generation < vault.header.generation {
+                    vault.header_copy_removed = Some(generation);
+                }
+            }
+        }
         // A member addition whose header write did not happen (docs/format.md#writes):
         // the authenticated index has the whole set; catch the public copy up.
         if vault.lock.is_some() && vault.header.share_set != vault.index.share_set {
@@ -400,6 +449,13 @@ impl Vault {
             // its changes still to be carried over, no rollback; it writes nothing
             // until they are (`prepare_write`).
             if chain == self.own_chain() && self.carry.waiting_of(&self.writer).is_some() {
+                continue;
+            }
+            // This writer's records of its own head that another device's rotation to
+            // this generation, made apart with a new emergency key, left unreadable
+            // here: no rollback; it writes nothing over them (`prepare_write`,
+            // docs/format.md#sibling-rotations).
+            if chain == self.own_chain() && self.own_head_under_other_keys() {
                 continue;
             }
             let head = full.seq;
@@ -437,12 +493,29 @@ impl Vault {
         Ok(())
     }
 
+    /// Whether this writer's head of this generation was refused while a conflicted
+    /// copy of `vault.json` names this generation with another emergency key: a
+    /// rotation made here lost the sync race to one made apart that replaced the key.
+    pub(crate) fn own_head_under_other_keys(&self) -> bool {
+        let own = crate::store::head::head_file(&self.writer, self.header.generation);
+        let refused = self
+            .refused_heads()
+            .iter()
+            .any(|e| matches!(e, IntegrityError::HeadRefused { file, .. } if *file == own));
+        refused
+            && header_copies(&self.path, &self.header)
+                .iter()
+                .any(|(c, _)| {
+                    c.generation == self.header.generation
+                        && c.recipients.emergency != self.header.recipients.emergency
+                })
+    }
+
     /// Record files the state does not hold: above their chain's head (a crashed
     /// write, or another writer's commit whose head has not arrived), of a chain the
     /// state does not know, or below what the archive already holds.
     pub(super) fn audit_beyond_head(&self) -> Vec<std::path::PathBuf> {
         let chains = self.index.chains();
-        let archive = self.index.audit_archive.as_ref();
         let Ok(rd) = fs::read_dir(self.path.join(AUDIT_DIR)) else {
             return vec![];
         };
@@ -450,7 +523,7 @@ impl Vault {
             .filter(|e| {
                 let name = e.file_name().to_string_lossy().to_string();
                 audit::parse_chain_record_file(&name).is_some_and(|(chain, seq)| {
-                    let archived = archive.map_or(0, |a| a.count(&chain));
+                    let archived = self.index.archived(&chain);
                     !chains
                         .get(&chain)
                         .is_some_and(|h| archived < seq && seq <= h.seq)
@@ -474,6 +547,24 @@ impl Vault {
         match &self.key {
             Key::Owner(o) => o.identity(),
             Key::Emergency(e) => e,
+        }
+    }
+
+    /// Decrypts a file of the current generation: with the key that opened the vault,
+    /// else with this generation's `E`, to which every file is encrypted too. A file
+    /// only `E` opens was written under a rotation to this generation made apart on
+    /// another device, which kept the emergency key (docs/format.md#sibling-rotations);
+    /// what it holds is believed only after the MAC under this generation's `auth_key`,
+    /// which whoever holds `E` can compute anyway.
+    pub(crate) fn decrypt_current(
+        &self,
+        bytes: &[u8],
+    ) -> Result<zeroize::Zeroizing<Vec<u8>>, seal::DecryptFailure> {
+        match (seal::decrypt(self.identity(), bytes), &self.key) {
+            (Err(seal::DecryptFailure::NotForThisKey), Key::Owner(_)) => {
+                seal::decrypt(&self.emergency.identity(), bytes)
+            }
+            (other, _) => other,
         }
     }
 

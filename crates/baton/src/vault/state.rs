@@ -7,7 +7,6 @@ use std::io;
 
 use crate::audit::{AuditHead, Chains, LEGACY_CHAIN};
 use crate::client::{ClientFile, ClientRef, ClientSummary, Removal};
-use crate::crypto::seal;
 use crate::store::IntegrityError;
 use crate::store::fsio;
 use crate::store::head::{self, HEADS_DIR, HeadBody};
@@ -310,10 +309,18 @@ impl Vault {
             let read = (|| {
                 let bytes = fsio::read_bounded(&e.path(), MAX_HEAD_BYTES)
                     .map_err(|_| refused(&name, "not a readable file of a head's size"))?;
-                let plain = seal::decrypt(self.identity(), &bytes)
+                let plain = self
+                    .decrypt_current(&bytes)
                     .map_err(|_| refused(&name, "it cannot be decrypted"))?;
-                let body = HeadBody::open(&plain, &self.auth, &writer)
+                let mut body = HeadBody::open(&plain, &self.auth, &writer)
                     .map_err(|e| refused(&name, &e.to_string()))?;
+                // A head of a rotation to this generation made apart on another device
+                // that kept the emergency key: another owner key, the same `E`
+                // (docs/format.md#sibling-rotations). Merged as one more head; what is
+                // written next goes to this header's recipients.
+                if body.index.recipients.emergency == self.header.recipients.emergency {
+                    body.index.recipients = self.header.recipients.clone();
+                }
                 // The share set is checked for the state only: a covered head may be
                 // older than a member addition another writer made.
                 self.check_state_body(&body.index)?;
@@ -749,10 +756,16 @@ impl Vault {
             .max()
             .unwrap_or_default();
         index.audit = join_chains(heads.iter().map(|h| (h.writer.as_str(), h.index.chains())));
-        index.audit_archive = heads
-            .iter()
-            .filter_map(|h| h.index.audit_archive.clone())
-            .max_by_key(|a| a.through + a.chains.values().sum::<u64>());
+        // One archive per rotation to this generation: more than one only after
+        // rotations made apart (docs/format.md#sibling-rotations); every one is kept.
+        // An archive that holds no more of any chain than another is left out (a
+        // carried head's archive of its older generation, which the state's own
+        // archive holds whole).
+        index.audit_archive = None;
+        index.audit_archives_apart = vital_archives(heads.iter().flat_map(|h| h.index.archives()));
+        if !index.audit_archives_apart.is_empty() {
+            index.audit_archive = Some(index.audit_archives_apart.remove(0));
+        }
         let settings_ver = heads
             .iter()
             .fold(Ver::new(), |acc, h| acc.join(&h.settings_ver));
@@ -908,6 +921,33 @@ pub(crate) fn join_chains<'a>(all: impl Iterator<Item = (&'a str, Chains)>) -> C
     out
 }
 
+/// Of the archives the heads pin, those each chain's records are read from: the
+/// largest first, then any that holds more of some chain than every one before it
+/// (docs/format.md#sibling-rotations); the same archive pinned twice counts once.
+fn vital_archives<'a>(
+    all: impl Iterator<Item = &'a crate::audit::AuditArchive>,
+) -> Vec<crate::audit::AuditArchive> {
+    let mut all: Vec<&crate::audit::AuditArchive> = all.collect();
+    all.sort_by(|a, b| {
+        (b.total().unwrap_or(0), &a.file, &a.sha256).cmp(&(
+            a.total().unwrap_or(0),
+            &b.file,
+            &b.sha256,
+        ))
+    });
+    all.dedup();
+    let mut kept: Vec<crate::audit::AuditArchive> = Vec::new();
+    for a in all {
+        let chains =
+            std::iter::once(crate::audit::LEGACY_CHAIN).chain(a.chains.keys().map(String::as_str));
+        let more = |c: &str| kept.iter().all(|k| k.count(c) < a.count(c));
+        if kept.is_empty() || chains.into_iter().any(more) {
+            kept.push(a.clone());
+        }
+    }
+    kept
+}
+
 fn refused(file: &str, reason: &str) -> IntegrityError {
     IntegrityError::HeadRefused {
         file: format!("{HEADS_DIR}/{file}"),
@@ -1058,6 +1098,7 @@ impl Vault {
 #[cfg(test)]
 mod review_v3_tests {
     use super::*;
+    use crate::crypto::seal;
     use crate::crypto::secret::Passphrase;
     use crate::vault::Access;
 
