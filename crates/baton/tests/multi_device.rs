@@ -999,3 +999,48 @@ fn a_stranded_head_alone_is_not_written_over_while_the_rotation_arrives() {
         );
     }
 }
+
+/// Two rotations to generation 2 made apart, where only one of them had merged device
+/// 2's latest head under generation 1: that rotation retired device 2's shards, the
+/// other did not. Device 2, still under generation 1, writes again, naming shards it
+/// did not change. When the other rotation's `vault.json` wins, device 2's head is
+/// carried over only if the retired shards of the losing rotation count too: before,
+/// it waited for them for ever and device 2 wrote nothing again (the simulator's
+/// Syncthing seed 3004). They are read from the losing header's conflicted copy, which
+/// stays until no head of an earlier generation is left (docs/format.md#sibling-rotations).
+#[test]
+fn a_head_naming_shards_only_the_losing_rotation_retired_is_carried_over() {
+    for first in [1, 0] {
+        let mut sim = Sim::new(Service::Syncthing, 3, 37);
+        let mut v = common::init_vault(sim.device_path(0), &pass());
+        add(&mut v, "acme", Some(("root", "acme-root-1")));
+        drop(v);
+        sim.sync_all();
+        add_synced(&mut sim, 2, "early", "e1");
+        add_on(&sim, 2, "second", "s1");
+        sim.sync_device(2);
+        sim.sync_device(0);
+        rotate(&sim, 0).unwrap();
+        rotate(&sim, 1).unwrap();
+        add_on(&sim, 2, "late", "l1");
+        sim.sync_device(first);
+        sim.sync_all();
+        add_synced(&mut sim, 2, "after", "a1");
+        add_synced(&mut sim, 0, "zeta", "z1");
+        add_synced(&mut sim, 1, "eta", "h1");
+        add_synced(&mut sim, 2, "theta", "t1");
+        let all = set(&[
+            "acme", "early", "second", "late", "after", "zeta", "eta", "theta",
+        ]);
+        for d in 0..3 {
+            let v = open(&sim, d, Access::Read);
+            assert_eq!(v.header().generation, 2, "{first} first");
+            assert_eq!(ids(&v), all, "{first} first: device {d}");
+            assert_eq!(v.verify(), vec![], "{first} first: device {d}");
+            assert!(
+                sim.conflict_copies(d).is_empty(),
+                "{first} first: device {d}"
+            );
+        }
+    }
+}

@@ -148,6 +148,51 @@ impl Carry {
         }
     }
 
+    /// `E` of generation `generation`, if the vault keeps it.
+    pub(crate) fn emergency_of(&self, generation: u64) -> Option<EmergencySecret> {
+        self.keys_of(generation).map(|p| p.emergency.duplicate())
+    }
+
+    /// Takes in the shards that the rotation of `copy` (another device's conflicted
+    /// copy of `vault.json`: a rotation made apart, whose `E` is `e`) retired, for the
+    /// generations whose keys this vault keeps: a stranded head may name one, and its
+    /// rows are in that rotation's state, which this state merges
+    /// (docs/format.md#sibling-rotations). A `previous_key` that does not open and
+    /// authenticate gives nothing.
+    pub(crate) fn absorb_retired(
+        &mut self,
+        copy: &crate::store::header::Header,
+        e: &EmergencySecret,
+    ) {
+        let (Some(armored), Some(vid)) = (copy.previous_key.as_deref(), copy.vault_id_bytes())
+        else {
+            return;
+        };
+        let Ok(p) = crate::store::previous::unwrap(
+            &e.identity(),
+            &e.auth_key(&vid),
+            &copy.vault_id,
+            copy.generation,
+            armored,
+        ) else {
+            return;
+        };
+        let first = (copy.generation.saturating_sub(1), p.retired_shards.clone());
+        let earlier = p
+            .earlier
+            .iter()
+            .map(|k| (k.generation, k.retired_shards.clone()));
+        for (generation, retired) in std::iter::once(first).chain(earlier) {
+            if let Some(mine) = self
+                .previous
+                .iter_mut()
+                .find(|x| x.generation == generation)
+            {
+                mine.retired.extend(retired);
+            }
+        }
+    }
+
     /// The generations whose keys the vault keeps, newest first.
     pub(crate) fn generations(&self) -> Vec<u64> {
         self.previous.iter().map(|p| p.generation).collect()
@@ -527,6 +572,7 @@ impl Vault {
         }
         if self.carry.heads.is_empty() && self.merged.is_none() {
             self.remove_carried_heads();
+            self.remove_spent_header_copies()?;
         }
         Ok(())
     }

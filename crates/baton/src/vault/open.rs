@@ -3,7 +3,7 @@
 
 use std::fs;
 use std::io;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::str::FromStr;
 
 use age::x25519;
@@ -92,7 +92,7 @@ fn spent_header_copies(
     path: &Path,
     h: &Header,
     holds: impl Fn(u64, &str) -> bool,
-) -> Vec<(std::path::PathBuf, u64)> {
+) -> Vec<(Header, std::path::PathBuf)> {
     header_copies(path, h)
         .into_iter()
         .filter(|(copy, _)| {
@@ -103,7 +103,6 @@ fn spent_header_copies(
                 copy.generation < h.generation && holds(copy.generation, e_of)
             }
         })
-        .map(|(copy, p)| (p, copy.generation))
         .collect()
 }
 
@@ -381,6 +380,22 @@ impl Vault {
             &vault.emergency,
             &vault.auth,
         );
+        // The shards that rotations made apart retired, from their headers' copies
+        // (docs/format.md#sibling-rotations).
+        if vault.header.version >= header::VERSION {
+            let copies =
+                spent_header_copies(path, &vault.header, |g, e| vault.holds_emergency(g, e));
+            for (copy, _) in copies {
+                let e = if copy.generation == vault.header.generation {
+                    Some(vault.emergency.duplicate())
+                } else {
+                    vault.carry.emergency_of(copy.generation)
+                };
+                if let Some(e) = e {
+                    vault.carry.absorb_retired(&copy, &e);
+                }
+            }
+        }
         for d in [CLIENTS_DIR, AUDIT_DIR] {
             match fs::symlink_metadata(path.join(d)) {
                 Ok(m) if m.is_dir() => {}
@@ -409,19 +424,8 @@ impl Vault {
             let _ = fs::remove_file(&copy);
             vault.header_restored = Some(file.generation);
         }
-        // Another device's header that the vault no longer needs: a rotation to this
-        // generation made apart (its heads are merged, read with `E`), or an older
-        // generation's whose heads are carried over with the key the vault keeps.
-        if vault.lock.is_some() && vault.header.version >= header::VERSION {
-            let spent =
-                spent_header_copies(path, &vault.header, |g, e| vault.holds_emergency(g, e));
-            for (copy, generation) in spent {
-                fsio::remove_durable(&copy).map_err(io_err(&copy))?;
-                if generation < vault.header.generation {
-                    vault.header_copy_removed = Some(generation);
-                }
-            }
-        }
+        // Another device's header the vault no longer needs (docs/format.md#sibling-rotations).
+        vault.remove_spent_header_copies()?;
         // A member addition whose header write did not happen (docs/format.md#writes):
         // the authenticated index has the whole set; catch the public copy up.
         if vault.lock.is_some() && vault.header.share_set != vault.index.share_set {
@@ -491,6 +495,39 @@ impl Vault {
             return Err(IntegrityError::RolledBack { head, last });
         }
         Ok(())
+    }
+
+    /// Removes another device's conflicted copies of `vault.json` that the vault no
+    /// longer needs ([`spent_header_copies`]) once no head of an earlier generation is
+    /// left in `heads/`: until then a stranded head may name a shard only that
+    /// header's rotation retired (docs/format.md#sibling-rotations). A writer only.
+    pub(crate) fn remove_spent_header_copies(&mut self) -> Result<(), (PathBuf, io::Error)> {
+        if self.lock.is_none() || self.header.version < header::VERSION {
+            return Ok(());
+        }
+        let spent =
+            spent_header_copies(&self.path, &self.header, |g, e| self.holds_emergency(g, e));
+        if spent.is_empty() || self.holds_heads_of_earlier_generations() {
+            return Ok(());
+        }
+        for (copy, p) in spent {
+            fsio::remove_durable(&p).map_err(io_err(&p))?;
+            if copy.generation < self.header.generation {
+                self.header_copy_removed = Some(copy.generation);
+            }
+        }
+        Ok(())
+    }
+
+    /// Whether `heads/` holds a head (or a conflicted copy of one) of a generation
+    /// before the header's. Names only.
+    fn holds_heads_of_earlier_generations(&self) -> bool {
+        fs::read_dir(self.path.join(crate::store::head::HEADS_DIR)).is_ok_and(|rd| {
+            rd.flatten().any(|e| {
+                crate::store::head::parse_head_file(&e.file_name().to_string_lossy())
+                    .is_some_and(|(_, g)| g < self.header.generation)
+            })
+        })
     }
 
     /// Whether this writer's head of this generation was refused while a conflicted
