@@ -735,6 +735,17 @@ fn rotated_apart(seed: u64) -> Sim {
     sim
 }
 
+/// Every device of `sim` at `generation`, showing exactly the clients `list`, with
+/// `verify` clean.
+fn all_show(sim: &Sim, generation: u64, list: &[&str]) {
+    for d in 0..sim.device_count() {
+        let v = open(sim, d, Access::Read);
+        assert_eq!(v.header().generation, generation, "device {d}");
+        assert_eq!(v.verify(), vec![], "device {d}");
+        assert_eq!(ids(&v), set(list), "device {d}");
+    }
+}
+
 /// Client `id` with entry `root` (`password`) added on `device`, not synced.
 fn add_on(sim: &Sim, device: usize, id: &str, password: &str) {
     add(
@@ -916,18 +927,16 @@ fn a_rotation_apart_whose_heads_arrive_after_the_next_rotation_keeps_its_records
     add_synced(&mut sim, 1, "zeta", "z1");
     add_synced(&mut sim, 0, "eta", "h1");
     add_synced(&mut sim, 1, "theta", "t1");
-    let all = set(&["acme", "beta", "after-0", "gamma", "zeta", "eta", "theta"]);
+    let all = ["acme", "beta", "after-0", "gamma", "zeta", "eta", "theta"];
+    all_show(&sim, 3, &all);
     for d in 0..2 {
         let v = open(&sim, d, Access::Read);
-        assert_eq!(v.header().generation, 3);
-        assert_eq!(ids(&v), all, "device {d}");
-        assert_eq!(v.verify(), vec![], "device {d}");
         let (records, problems) = v.audit_log();
         assert_eq!(problems, vec![], "device {d}");
         for c in &all {
             let adds = records
                 .iter()
-                .filter(|r| r.action.as_str() == "client.add" && r.client.as_deref() == Some(c))
+                .filter(|r| r.action.as_str() == "client.add" && r.client.as_deref() == Some(*c))
                 .count();
             assert_eq!(adds, 1, "device {d}: {c}");
         }
@@ -954,15 +963,13 @@ fn a_device_writing_on_after_its_rotation_apart_was_rotated_over_loses_nothing()
     add_synced(&mut sim, 0, "zeta", "z1");
     add_synced(&mut sim, 1, "eta", "h1");
     add_synced(&mut sim, 0, "theta", "t1");
-    let all = set(&[
+    let all = [
         "acme", "beta", "gamma", "delta", "epsilon", "zeta", "eta", "theta",
-    ]);
+    ];
+    all_show(&sim, 3, &all);
     for d in 0..2 {
         let v = open(&sim, d, Access::Read);
-        assert_eq!(v.header().generation, 3);
-        assert_eq!(ids(&v), all, "device {d}");
         assert_eq!(common::entry_password(&v, "beta", "root"), "b2");
-        assert_eq!(v.verify(), vec![], "device {d}");
         assert_eq!(v.audit_log().1, vec![], "device {d}");
     }
 }
@@ -988,16 +995,7 @@ fn a_stranded_head_alone_is_not_written_over_while_the_rotation_arrives() {
     sim.sync_all();
     add_synced(&mut sim, 0, "gamma", "g1");
     add_synced(&mut sim, 1, "delta", "d1");
-    for d in 0..2 {
-        let v = open(&sim, d, Access::Read);
-        assert_eq!(v.header().generation, 2);
-        assert_eq!(v.verify(), vec![], "device {d}");
-        assert_eq!(
-            ids(&v),
-            set(&["acme", "early", "beta", "gamma", "delta"]),
-            "device {d}"
-        );
-    }
+    all_show(&sim, 2, &["acme", "early", "beta", "gamma", "delta"]);
 }
 
 /// Two rotations to generation 2 made apart, where only one of them had merged device
