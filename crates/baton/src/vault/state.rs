@@ -757,9 +757,9 @@ impl Vault {
             .unwrap_or_default();
         index.audit = join_chains(heads.iter().map(|h| (h.writer.as_str(), h.index.chains())));
         // One archive per rotation to this generation: more than one only after
-        // rotations made apart (docs/format.md#sibling-rotations); every one is kept.
-        // An archive that holds no more of any chain than another is left out (a
-        // carried head's archive of its older generation, which the state's own
+        // rotations made apart (docs/format.md#sibling-rotations). Each that holds
+        // more of some chain than the others is kept; one that does not is left out
+        // (a carried head's archive of its older generation, which the state's own
         // archive holds whole).
         index.audit_archive = None;
         index.audit_archives_apart = vital_archives(heads.iter().flat_map(|h| h.index.archives()));
