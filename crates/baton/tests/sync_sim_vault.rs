@@ -1,8 +1,9 @@
 //! Three devices write one vault through a simulated sync service (`tests/sync/`:
 //! Syncthing, Nextcloud, Dropbox semantics, partial syncs, files in any order) for
 //! hundreds of random operations (1,000 through Syncthing) with random sync points and
-//! key rotations, some in quick pairs so that a device falls two generations behind
-//! (docs/format.md#multi-writer).
+//! key rotations, some in quick pairs so that a device falls two generations behind,
+//! and some made on two devices before either has synced (two rotations to one
+//! generation, docs/format.md#sibling-rotations; docs/format.md#multi-writer).
 //! After a final sync every device shows the same vault, `verify` is clean, the audit
 //! log holds every change once, and no committed change is lost: each value written is
 //! still there (as the value or as a side of a reported conflict) unless a later change
