@@ -299,6 +299,32 @@ fn redirecting_the_header_recipients_is_detected() {
     ));
 }
 
+/// The owner key in `vault.json` is authenticated by the heads, which name it: an open
+/// with the emergency key (which unwraps no owner key) must still refuse a header whose
+/// owner recipient was replaced, or new secrets would be encrypted to the forger's key.
+/// A head of another rotation to the same generation (same emergency key, another
+/// owner key, docs/format.md#sibling-rotations) is taken only beside one that names the
+/// header's recipients.
+#[test]
+fn a_replaced_owner_recipient_is_refused_with_the_emergency_key_too() {
+    let f = fixture();
+    let hp = f.path.join("vault.json");
+    let mut h: serde_json::Value = serde_json::from_slice(&fs::read(&hp).unwrap()).unwrap();
+    h["recipients"]["owner"] = age::x25519::Identity::generate()
+        .to_public()
+        .to_string()
+        .into();
+    fs::write(&hp, serde_json::to_vec(&h).unwrap()).unwrap();
+    for access in [Access::Read, Access::Write] {
+        assert!(matches!(
+            Vault::open_emergency(&f.path, &f.secret, access).err(),
+            Some(UnlockError::Integrity(IntegrityError::IndexMismatch(
+                "recipients"
+            )))
+        ));
+    }
+}
+
 #[test]
 fn audit_log_truncation_and_alteration_are_detected() {
     let f = fixture();

@@ -294,6 +294,7 @@ impl Vault {
         }
         let rd = fs::read_dir(&dir).map_err(|_| IntegrityError::NotADirectory(HEADS_DIR))?;
         let mut out = Vec::new();
+        let mut siblings = Vec::new();
         let mut bad = Vec::new();
         for e in rd.flatten() {
             let name = e.file_name().to_string_lossy().to_string();
@@ -303,7 +304,7 @@ impl Vault {
             if generation != self.header.generation {
                 continue;
             }
-            if out.len() + bad.len() >= MAX_HEADS {
+            if out.len() + siblings.len() + bad.len() >= MAX_HEADS {
                 return Err(refused(&name, "more heads than any vault has"));
             }
             let read = (|| {
@@ -312,23 +313,41 @@ impl Vault {
                 let plain = self
                     .decrypt_current(&bytes)
                     .map_err(|_| refused(&name, "it cannot be decrypted"))?;
-                let mut body = HeadBody::open(&plain, &self.auth, &writer)
+                let body = HeadBody::open(&plain, &self.auth, &writer)
                     .map_err(|e| refused(&name, &e.to_string()))?;
                 // A head of a rotation to this generation made apart on another device
                 // that kept the emergency key: another owner key, the same `E`
-                // (docs/format.md#sibling-rotations). Merged as one more head; what is
-                // written next goes to this header's recipients.
-                if body.index.recipients.emergency == self.header.recipients.emergency {
-                    body.index.recipients = self.header.recipients.clone();
-                }
+                // (docs/format.md#sibling-rotations). Checked as if it named the
+                // header's recipients, and taken only if another head does name them
+                // (below): the heads are what authenticates the header's owner key
+                // (an open with `E` checks nothing else).
+                let r = &body.index.recipients;
+                let sibling =
+                    *r != self.header.recipients && r.emergency == self.header.recipients.emergency;
+                let mut checked = body.index.clone();
+                checked.recipients = self.header.recipients.clone();
                 // The share set is checked for the state only: a covered head may be
                 // older than a member addition another writer made.
-                self.check_state_body(&body.index)?;
-                Ok::<_, IntegrityError>(body)
+                self.check_state_body(if sibling { &checked } else { &body.index })?;
+                Ok::<_, IntegrityError>((body, sibling))
             })();
             match read {
-                Ok(body) => out.push(ReadHead { file: name, body }),
+                Ok((body, false)) => out.push(ReadHead { file: name, body }),
+                Ok((body, true)) => siblings.push(ReadHead { file: name, body }),
                 Err(e) => bad.push(e),
+            }
+        }
+        // A sibling rotation's heads, once a head here authenticates the header's
+        // recipients: what is written next goes to those.
+        for mut h in siblings {
+            if !out
+                .iter()
+                .any(|o| o.body.index.recipients == self.header.recipients)
+            {
+                bad.push(IntegrityError::IndexMismatch("recipients"));
+            } else {
+                h.body.index.recipients = self.header.recipients.clone();
+                out.push(h);
             }
         }
         // A file in heads/ that is no authentic head of this vault cannot be believed,
