@@ -148,47 +148,18 @@ impl Carry {
         }
     }
 
-    /// `E` of generation `generation`, if the vault keeps it.
-    pub(crate) fn emergency_of(&self, generation: u64) -> Option<EmergencySecret> {
-        self.keys_of(generation).map(|p| p.emergency.duplicate())
-    }
-
-    /// Takes in the shards that the rotation of `copy` (another device's conflicted
-    /// copy of `vault.json`: a rotation made apart, whose `E` is `e`) retired, for the
-    /// generations whose keys this vault keeps: a stranded head may name one, and its
-    /// rows are in that rotation's state, which this state merges
-    /// (docs/format.md#sibling-rotations). A `previous_key` that does not open and
-    /// authenticate gives nothing.
-    pub(crate) fn absorb_retired(
-        &mut self,
-        copy: &crate::store::header::Header,
-        e: &EmergencySecret,
-    ) {
-        let (Some(armored), Some(vid)) = (copy.previous_key.as_deref(), copy.vault_id_bytes())
-        else {
-            return;
-        };
-        let Ok(p) = crate::store::previous::unwrap(
-            &e.identity(),
-            &e.auth_key(&vid),
-            &copy.vault_id,
-            copy.generation,
-            armored,
-        ) else {
-            return;
-        };
-        let first = (copy.generation.saturating_sub(1), p.retired_shards.clone());
-        let earlier = p
-            .earlier
-            .iter()
-            .map(|k| (k.generation, k.retired_shards.clone()));
-        for (generation, retired) in std::iter::once(first).chain(earlier) {
+    /// Counts `retired` (per generation, from [`retired_in`]) as retired for the
+    /// generations whose keys this vault keeps: a stranded head may name such a shard,
+    /// and its rows are in that rotation's state, which this state merges
+    /// (docs/format.md#sibling-rotations).
+    pub(crate) fn add_retired(&mut self, retired: Vec<(u64, Vec<String>)>) {
+        for (generation, files) in retired {
             if let Some(mine) = self
                 .previous
                 .iter_mut()
                 .find(|x| x.generation == generation)
             {
-                mine.retired.extend(retired);
+                mine.retired.extend(files);
             }
         }
     }
@@ -256,16 +227,49 @@ impl Carry {
     }
 }
 
+/// The shards, per generation, that the rotation of `copy` (another device's
+/// conflicted copy of `vault.json`: a rotation made apart, whose `E` is `e`) retired:
+/// from its `previous_key`, nothing if that does not open and authenticate.
+pub(crate) fn retired_in(
+    copy: &crate::store::header::Header,
+    e: &EmergencySecret,
+) -> Vec<(u64, Vec<String>)> {
+    let (Some(armored), Some(vid)) = (copy.previous_key.as_deref(), copy.vault_id_bytes()) else {
+        return vec![];
+    };
+    let Ok(p) = crate::store::previous::unwrap(
+        &e.identity(),
+        &e.auth_key(&vid),
+        &copy.vault_id,
+        copy.generation,
+        armored,
+    ) else {
+        return vec![];
+    };
+    std::iter::once((copy.generation.saturating_sub(1), p.retired_shards.clone()))
+        .chain(
+            p.earlier
+                .iter()
+                .map(|k| (k.generation, k.retired_shards.clone())),
+        )
+        .collect()
+}
+
 impl Vault {
-    /// Whether the vault holds the emergency key `recipient` of generation
-    /// `generation`: the current one, or a previous one it keeps.
-    pub(crate) fn holds_emergency(&self, generation: u64, recipient: &str) -> bool {
+    /// `E` of generation `generation`: the current one, or a previous one the vault
+    /// keeps.
+    pub(crate) fn emergency_of(&self, generation: u64) -> Option<&EmergencySecret> {
         if generation == self.header.generation {
-            return self.emergency.matches(recipient);
+            return Some(&self.emergency);
         }
-        self.carry
-            .keys_of(generation)
-            .is_some_and(|p| p.emergency.matches(recipient))
+        self.carry.keys_of(generation).map(|p| &p.emergency)
+    }
+
+    /// Whether the vault holds the emergency key `recipient` of generation
+    /// `generation`.
+    pub(crate) fn holds_emergency(&self, generation: u64, recipient: &str) -> bool {
+        self.emergency_of(generation)
+            .is_some_and(|e| e.matches(recipient))
     }
 
     /// What `verify` finds in the carried heads' client files (their shards were read

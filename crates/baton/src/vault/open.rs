@@ -385,16 +385,15 @@ impl Vault {
         if vault.header.version >= header::VERSION {
             let copies =
                 spent_header_copies(path, &vault.header, |g, e| vault.holds_emergency(g, e));
-            for (copy, _) in copies {
-                let e = if copy.generation == vault.header.generation {
-                    Some(vault.emergency.duplicate())
-                } else {
-                    vault.carry.emergency_of(copy.generation)
-                };
-                if let Some(e) = e {
-                    vault.carry.absorb_retired(&copy, &e);
-                }
-            }
+            let retired: Vec<(u64, Vec<String>)> = copies
+                .iter()
+                .filter_map(|(copy, _)| {
+                    let e = vault.emergency_of(copy.generation)?;
+                    Some(super::carry::retired_in(copy, e))
+                })
+                .flatten()
+                .collect();
+            vault.carry.add_retired(retired);
         }
         for d in [CLIENTS_DIR, AUDIT_DIR] {
             match fs::symlink_metadata(path.join(d)) {
