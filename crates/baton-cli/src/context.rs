@@ -158,6 +158,12 @@ impl Ctx {
                 msg::header_copy_removed(g, vault.header().generation)
             );
         }
+        if vault.passphrase_not_kept() {
+            eprintln!(
+                "baton: warning: {}",
+                msg::passphrase_not_kept(vault.header().generation)
+            );
+        }
         if let Some(g) = vault.header_restored() {
             eprintln!(
                 "baton: warning: {}",

@@ -313,6 +313,9 @@ impl From<UnlockError> for Failure {
             UnlockError::WrongPassphrase => Failure::new("wrong passphrase")
                 .hint("passphrases are case-sensitive; nothing was changed")
                 .code(EXIT_AUTH),
+            UnlockError::PassphraseNotKept(_) => Failure::new(e.to_string())
+                .hint("open the vault with the passphrase it had before that change, then run 'baton passwd' (or 'baton rotate --kdf') again; nothing was changed (docs/format.md#sibling-rotations)")
+                .code(EXIT_AUTH),
             UnlockError::WrongEmergencyKey => Failure::new(e.to_string())
                 .hint("this key belongs to another vault or an earlier share set; after a takeover, the new owner opens the vault with the new passphrase")
                 .code(EXIT_AUTH),
@@ -896,6 +899,14 @@ pub fn header_restored(old: u64, now: u64) -> String {
 pub fn header_copy_removed(old: u64, now: u64) -> String {
     format!(
         "removed another device's conflicted copy of vault.json from generation {old}; this vault is at generation {now}, and that device's changes made under generation {old} are carried over. A setting it changed in vault.json (the rotation interval) is not kept: check 'baton status'"
+    )
+}
+
+/// The warning while a conflicted copy of `vault.json` of a rotation made apart has
+/// another passphrase or Argon2id settings (docs/format.md#sibling-rotations).
+pub fn passphrase_not_kept(now: u64) -> String {
+    format!(
+        "two devices rotated the keys to generation {now} apart, and the one whose rotation lost the sync race then changed the passphrase or Argon2id settings ('baton passwd' or 'rotate --kdf'): that change is not kept, and the vault opens with the passphrase it had before. Run 'baton passwd' or 'baton rotate --kdf' again if the change was wanted"
     )
 }
 

@@ -356,6 +356,9 @@ fn describe(changes: &[String]) -> String {
     changes.join(", ")
 }
 
+/// The most archives no head pins that one rotation reads to remove them.
+const MAX_UNPINNED_ARCHIVES: usize = 16;
+
 impl Vault {
     fn require_rotator(&self) -> Result<(), RotateError> {
         Ok(self.require_lock()?)
@@ -627,7 +630,13 @@ impl Vault {
                     Some([i.file.clone(), sha256_hex(&bytes)])
                 })
                 .collect(),
-            archives: Some(self.index.archives().map(|a| a.file.clone()).collect()),
+            archives: Some(
+                self.index
+                    .archives()
+                    .map(|a| a.file.clone())
+                    .chain(self.covered_archives(&records))
+                    .collect(),
+            ),
             writer: self.writer.clone(),
             base_revision: self.index.revision,
             base_head: self.index.audit_head.hash.clone(),
@@ -757,6 +766,60 @@ impl Vault {
     }
 
     /// The whole audit log with each record's exact bytes, if its chain is intact.
+    /// Archives in `audit/` of this generation or an earlier one that the state no
+    /// longer pins, each of whose records is among `records`: a sibling rotation's or
+    /// a carried head's archive that the merge left out because another archive holds
+    /// all of it (docs/format.md#sibling-rotations). The new archive holds them too, so
+    /// the rotation removes them with the ones it read. One that does not open, or
+    /// holds a record the state lacks, stays. At most [`MAX_UNPINNED_ARCHIVES`] are
+    /// read, the first by name.
+    fn covered_archives(&self, records: &[RawRecord]) -> Vec<String> {
+        let pinned: Vec<&str> = self.index.archives().map(|a| a.file.as_str()).collect();
+        let held: HashSet<[u8; 32]> = records
+            .iter()
+            .map(|(plain, _)| Sha256::digest(plain).into())
+            .collect();
+        let dir = self.path.join(AUDIT_DIR);
+        let Ok(rd) = fs::read_dir(&dir) else {
+            return vec![];
+        };
+        let mut unpinned: Vec<(String, u64)> = rd
+            .flatten()
+            .filter_map(|e| {
+                let name = e.file_name().to_string_lossy().into_owned();
+                let g = audit::parse_archive_file(&name)?;
+                (g <= self.header.generation && !pinned.contains(&name.as_str()))
+                    .then_some((name, g))
+            })
+            .collect();
+        unpinned.sort();
+        unpinned.truncate(MAX_UNPINNED_ARCHIVES);
+        unpinned
+            .into_iter()
+            .filter(|(name, g)| {
+                let Ok(bytes) =
+                    fsio::read_bounded(&dir.join(name), crate::store::MAX_ARCHIVE_BYTES)
+                else {
+                    return false;
+                };
+                let plain = if *g == self.header.generation {
+                    self.decrypt_current(&bytes).ok()
+                } else {
+                    self.emergency_of(*g)
+                        .and_then(|e| seal::decrypt(&e.identity(), &bytes).ok())
+                };
+                plain
+                    .as_deref()
+                    .and_then(|p| audit::archive_records(p))
+                    .is_some_and(|list| {
+                        list.iter()
+                            .all(|r| held.contains(&<[u8; 32]>::from(Sha256::digest(r))))
+                    })
+            })
+            .map(|(name, _)| name)
+            .collect()
+    }
+
     fn checked_audit(&self) -> Result<Vec<RawRecord>, RotateError> {
         let (records, problems) = self.audit_raw(&self.index);
         match problems.into_iter().next() {
@@ -1147,6 +1210,30 @@ impl Vault {
         // The new archive holds every record, also those of the archives of rotations
         // to the old generation made apart (docs/format.md#sibling-rotations).
         next.audit_archives_apart.clear();
+        // The shards of generation `from` this rotation retires, in its head as well:
+        // if another device rotated to this generation apart and its vault.json wins,
+        // this header's copy may never reach every device (docs/format.md#sibling-rotations).
+        next.retired_apart = body
+            .header
+            .previous_key
+            .as_deref()
+            .and_then(|armored| {
+                crate::store::previous::unwrap(
+                    &keys.emergency.identity(),
+                    &keys.auth,
+                    &body.vault_id,
+                    body.to,
+                    armored,
+                )
+                .ok()
+            })
+            .map(|p| {
+                vec![crate::store::index::RetiredShards {
+                    generation: p.generation,
+                    shards: p.retired_shards.clone(),
+                }]
+            })
+            .unwrap_or_default();
         next.audit_archive = Some(AuditArchive {
             file: archive_name,
             through: legacy_count,

@@ -238,6 +238,7 @@ mod tests {
             audit: [(writer.to_string(), AuditHead::empty())].into(),
             audit_archive: None,
             audit_archives_apart: vec![],
+            retired_apart: vec![],
             locator: vec![],
             catalog: vec![],
         };

@@ -49,10 +49,44 @@ pub struct IndexBody {
     /// archive that holds most of them.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub audit_archives_apart: Vec<AuditArchive>,
+    /// The shards of the previous generation that each rotation to this generation
+    /// retired, as its header's `previous_key` lists them: where rotations were made
+    /// apart on two devices, the losing header's copy may never reach every device, and
+    /// a head of the previous generation may name a shard only that rotation retired
+    /// (docs/format.md#sibling-rotations). The merge joins them; the next rotation
+    /// clears them (its `previous_key` keeps them).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub retired_apart: Vec<RetiredShards>,
     /// The locator's shard files, sorted by `shard` (docs/format.md#locator).
     pub locator: Vec<ShardRef>,
     /// The catalog's shard files, sorted by `shard` (docs/format.md#catalog).
     pub catalog: Vec<ShardRef>,
+}
+
+/// Shard files of `generation` that a rotation removed (docs/format.md#sibling-rotations).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RetiredShards {
+    pub generation: u64,
+    pub shards: Vec<String>,
+}
+
+/// Joins `lists` by generation, each generation's shards sorted once.
+pub fn join_retired<'a>(lists: impl Iterator<Item = &'a RetiredShards>) -> Vec<RetiredShards> {
+    let mut by_gen: std::collections::BTreeMap<u64, std::collections::BTreeSet<&'a str>> =
+        Default::default();
+    for l in lists {
+        by_gen
+            .entry(l.generation)
+            .or_default()
+            .extend(l.shards.iter().map(String::as_str));
+    }
+    by_gen
+        .into_iter()
+        .map(|(generation, shards)| RetiredShards {
+            generation,
+            shards: shards.into_iter().map(str::to_string).collect(),
+        })
+        .collect()
 }
 
 /// Keep an ended client's data for one year (the privacy statement's yearly purge).
@@ -219,6 +253,7 @@ mod tests {
             audit: Default::default(),
             audit_archive: None,
             audit_archives_apart: vec![],
+            retired_apart: vec![],
             locator: vec![],
             catalog: vec![],
         }

@@ -687,6 +687,14 @@ impl Vault {
                 fsio::fault_point("commit: replaced file removed");
             }
         }
+        // This writer's head is now under the header's keys: a rotation made apart
+        // here has settled, and another device's header copy may be done with
+        // (docs/format.md#sibling-rotations). A failure leaves it for the next write.
+        self.sibling_heads
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .retain(|(f, _)| *f != file);
+        let _ = self.remove_spent_header_copies();
         Ok(late)
     }
 

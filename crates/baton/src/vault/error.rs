@@ -23,6 +23,14 @@ pub enum UnlockError {
     Kdf(#[from] KdfError),
     #[error("wrong passphrase")]
     WrongPassphrase,
+    /// The passphrase is the one a device set (`passwd`, `rotate --kdf`) after its
+    /// rotation to this generation, which lost the sync race to one made apart on
+    /// another device: the vault opens with the passphrase the winner's header has
+    /// (docs/format.md#sibling-rotations).
+    #[error(
+        "this passphrase was set on a device whose rotation to generation {0} lost to one made apart on another device, so the change was not kept"
+    )]
+    PassphraseNotKept(u64),
     #[error("the owner key in vault.json is damaged or was tampered with ({0})")]
     OwnerKeyDamaged(&'static str),
     #[error("this key is not the vault's emergency key")]

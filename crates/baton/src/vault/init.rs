@@ -170,6 +170,7 @@ impl Vault {
             audit: Default::default(),
             audit_archive: None,
             audit_archives_apart: vec![],
+            retired_apart: vec![],
             locator: vec![],
             catalog: vec![],
         };
@@ -193,6 +194,9 @@ impl Vault {
             writer,
             header_restored: None,
             header_copy_removed: None,
+            passphrase_not_kept: false,
+            sibling_copies: Vec::new(),
+            sibling_heads: Default::default(),
             removed_clients: Default::default(),
             heads: Some(Default::default()),
             merged: None,

@@ -119,6 +119,19 @@ pub struct Vault {
     /// Set when opening removed another device's conflicted copy of `vault.json` of an
     /// earlier generation (its generation): a setting changed there is not kept.
     pub(crate) header_copy_removed: Option<u64>,
+    /// Set when a conflicted copy of `vault.json` of a rotation to this generation made
+    /// apart has another passphrase or Argon2id settings than the header: a `passwd`
+    /// or `rotate --kdf` made on the device whose rotation lost is not kept
+    /// (docs/format.md#sibling-rotations).
+    pub(crate) passphrase_not_kept: bool,
+    /// Another device's conflicted copies of `vault.json` of a rotation to this
+    /// generation made apart whose `previous_key` authenticates, with their owner
+    /// recipients (names in the vault folder; docs/format.md#sibling-rotations).
+    pub(crate) sibling_copies: Vec<(String, String)>,
+    /// Heads of this generation written under another owner key by a rotation made
+    /// apart, with that owner recipient (names in `heads/`;
+    /// docs/format.md#sibling-rotations).
+    pub(crate) sibling_heads: std::sync::Mutex<Vec<(String, String)>>,
     /// The previous generation's keys and the heads of it carried over
     /// (docs/format.md#carry-over).
     pub(crate) carry: carry::Carry,
@@ -180,6 +193,14 @@ impl Vault {
     /// key it keeps (docs/format.md#header-conflicts).
     pub fn header_copy_removed(&self) -> Option<u64> {
         self.header_copy_removed
+    }
+
+    /// Whether a conflicted copy of `vault.json` of a rotation to this generation made
+    /// apart on another device has another passphrase or Argon2id settings: a
+    /// `passwd` or `rotate --kdf` made there after that rotation, which lost the sync
+    /// race, is not kept (docs/format.md#sibling-rotations).
+    pub fn passphrase_not_kept(&self) -> bool {
+        self.passphrase_not_kept
     }
 
     pub fn is_owner(&self) -> bool {

@@ -51,22 +51,36 @@ pub fn read_header(path: &Path) -> Result<Header, UnlockError> {
 
 /// The sync services' conflicted copies of `vault.json` that read as headers of the
 /// vault `h` names, with their paths.
+/// At most [`MAX_HEADER_COPIES`] are read, the first by name: more than a few never
+/// come from syncing (each is a rotation or header change made apart), and the rest
+/// are reported as conflicted copies by `verify`.
 fn header_copies(path: &Path, h: &Header) -> Vec<(Header, std::path::PathBuf)> {
     let Ok(rd) = fs::read_dir(path) else {
         return vec![];
     };
-    rd.flatten()
-        .filter(|e| {
-            let name = e.file_name().to_string_lossy().into_owned();
+    let mut names: Vec<std::ffi::OsString> = rd
+        .flatten()
+        .map(|e| e.file_name())
+        .filter(|n| {
+            let name = n.to_string_lossy();
             name != HEADER_FILE
                 && crate::sync::names::original_name(&name).as_deref() == Some(HEADER_FILE)
         })
-        .filter_map(|e| {
-            let copy = read_header_file(path, &e.path()).ok()?;
-            (copy.vault_id == h.vault_id).then(|| (copy, e.path()))
+        .collect();
+    names.sort();
+    names.truncate(MAX_HEADER_COPIES);
+    names
+        .into_iter()
+        .filter_map(|n| {
+            let p = path.join(n);
+            let copy = read_header_file(path, &p).ok()?;
+            (copy.vault_id == h.vault_id).then_some((copy, p))
         })
         .collect()
 }
+
+/// The most conflicted copies of `vault.json` one open reads.
+const MAX_HEADER_COPIES: usize = 16;
 
 /// A conflicted copy of `vault.json` of the same vault that names a later generation
 /// than `h` and whose index file exists, with its path: the latest such.
@@ -106,6 +120,33 @@ fn spent_header_copies(
         .collect()
 }
 
+/// Whether `passphrase`, wrong for `h`, is the one of a conflicted copy of
+/// `vault.json` of a rotation to `h`'s generation made apart whose passphrase or
+/// Argon2id settings differ from `h`'s: a `passwd` or `rotate --kdf` made after the
+/// rotation that lost (docs/format.md#sibling-rotations). At most two copies are
+/// tried, each one more Argon2id run on a failed open only.
+fn passphrase_not_kept(path: &Path, h: &Header, passphrase: &Passphrase) -> bool {
+    use subtle::ConstantTimeEq;
+    header_copies(path, h)
+        .into_iter()
+        .filter(|(c, _)| {
+            c.generation == h.generation
+                && c.recipients.emergency == h.recipients.emergency
+                && c.recipients.owner != h.recipients.owner
+                && (c.kdf != h.kdf || c.passphrase_check != h.passphrase_check)
+        })
+        .take(2)
+        .any(|(c, _)| {
+            c.kdf.derive(passphrase).is_ok_and(|d| {
+                bool::from(
+                    passphrase_check(&d)
+                        .as_bytes()
+                        .ct_eq(c.passphrase_check.as_bytes()),
+                )
+            })
+        })
+}
+
 /// Whether the folder holds the commit point of `h`'s generation: its index (version
 /// 2) or a writer's head (version 3).
 fn has_state_of(path: &Path, h: &Header) -> bool {
@@ -118,6 +159,13 @@ fn has_state_of(path: &Path, h: &Header) -> bool {
                 .is_some_and(|(_, g)| g == h.generation)
         })
     })
+}
+
+/// The name of a file directly in the vault folder.
+fn file_name(p: &Path) -> String {
+    p.file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default()
 }
 
 /// The largest header read (a real one is a few KiB).
@@ -255,7 +303,12 @@ impl Vault {
                 Err(OwnerKeyError::Damaged(what)) if check_ok => {
                     return Err(UnlockError::OwnerKeyDamaged(what));
                 }
-                Err(_) => return Err(UnlockError::WrongPassphrase),
+                Err(_) => {
+                    return Err(match passphrase_not_kept(path, &header, passphrase) {
+                        true => UnlockError::PassphraseNotKept(header.generation),
+                        false => UnlockError::WrongPassphrase,
+                    });
+                }
             };
         if owner.recipient().to_string() != header.recipients.owner
             || !emergency.matches(&header.recipients.emergency)
@@ -350,6 +403,7 @@ impl Vault {
                 audit: Default::default(),
                 audit_archive: None,
                 audit_archives_apart: vec![],
+                retired_apart: vec![],
                 locator: vec![],
                 catalog: vec![],
             },
@@ -361,6 +415,9 @@ impl Vault {
             writer: crate::sync::writer::derive(&header.vault_id, path),
             header_restored: None,
             header_copy_removed: None,
+            passphrase_not_kept: false,
+            sibling_copies: Vec::new(),
+            sibling_heads: Default::default(),
             removed_clients: Default::default(),
             heads: None,
             merged: None,
@@ -382,17 +439,27 @@ impl Vault {
         );
         // The shards that rotations made apart retired, from their headers' copies
         // (docs/format.md#sibling-rotations).
+        // One of this generation that authenticates (its `previous_key` opens with
+        // `E`) stays while its device has not written under this header's keys
+        // (`remove_spent_header_copies`).
         if vault.header.version >= header::VERSION {
             let copies =
                 spent_header_copies(path, &vault.header, |g, e| vault.holds_emergency(g, e));
-            let retired: Vec<(u64, Vec<String>)> = copies
-                .iter()
-                .filter_map(|(copy, _)| {
-                    let e = vault.emergency_of(copy.generation)?;
-                    Some(super::carry::retired_in(copy, e))
-                })
-                .flatten()
-                .collect();
+            let mut retired = Vec::new();
+            for (copy, p) in &copies {
+                let Some(e) = vault.emergency_of(copy.generation) else {
+                    continue;
+                };
+                let of_copy = super::carry::retired_in(copy, e);
+                if !of_copy.is_empty() && copy.generation == vault.header.generation {
+                    vault
+                        .sibling_copies
+                        .push((file_name(p), copy.recipients.owner.clone()));
+                    vault.passphrase_not_kept |= copy.kdf != vault.header.kdf
+                        || copy.passphrase_check != vault.header.passphrase_check;
+                }
+                retired.extend(of_copy);
+            }
             vault.carry.add_retired(retired);
         }
         for d in [CLIENTS_DIR, AUDIT_DIR] {
@@ -500,6 +567,13 @@ impl Vault {
     /// longer needs ([`spent_header_copies`]) once no head of an earlier generation is
     /// left in `heads/`: until then a stranded head may name a shard only that
     /// header's rotation retired (docs/format.md#sibling-rotations). A writer only.
+    ///
+    /// A copy of a rotation to this generation made apart (`sibling_copies`) also stays
+    /// while a head of this generation is still under its owner key: its device has not
+    /// written under this header's keys yet, and while its header is here, an open
+    /// there with a passphrase set after that rotation is told why it fails
+    /// (`UnlockError::PassphraseNotKept`). Its retired shards no longer need it: the
+    /// rotation's heads carry them (`retired_apart`).
     pub(crate) fn remove_spent_header_copies(&mut self) -> Result<(), (PathBuf, io::Error)> {
         if self.lock.is_none() || self.header.version < header::VERSION {
             return Ok(());
@@ -510,12 +584,31 @@ impl Vault {
             return Ok(());
         }
         for (copy, p) in spent {
+            let name = file_name(&p);
+            if self.sibling_copy_needed(&name) {
+                continue;
+            }
             fsio::remove_durable(&p).map_err(io_err(&p))?;
+            self.sibling_copies.retain(|(n, _)| *n != name);
             if copy.generation < self.header.generation {
                 self.header_copy_removed = Some(copy.generation);
             }
         }
         Ok(())
+    }
+
+    /// Whether `name` is the header copy of a rotation made apart (`sibling_copies`)
+    /// whose owner key a head of this generation still names (`sibling_heads`): it is
+    /// kept, and accounted for.
+    pub(crate) fn sibling_copy_needed(&self, name: &str) -> bool {
+        let heads = self
+            .sibling_heads
+            .lock()
+            .map(|v| v.clone())
+            .unwrap_or_default();
+        self.sibling_copies
+            .iter()
+            .any(|(n, owner)| n == name && heads.iter().any(|(_, o)| o == owner))
     }
 
     /// Whether `heads/` holds a head (or a conflicted copy of one) of a generation

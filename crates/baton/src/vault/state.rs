@@ -339,6 +339,7 @@ impl Vault {
         }
         // A sibling rotation's heads, once a head here authenticates the header's
         // recipients: what is written next goes to those.
+        let mut sibling_files = Vec::new();
         for mut h in siblings {
             if !out
                 .iter()
@@ -346,10 +347,14 @@ impl Vault {
             {
                 bad.push(IntegrityError::IndexMismatch("recipients"));
             } else {
-                h.body.index.recipients = self.header.recipients.clone();
+                let owner =
+                    std::mem::replace(&mut h.body.index.recipients, self.header.recipients.clone())
+                        .owner;
+                sibling_files.push((h.file.clone(), owner));
                 out.push(h);
             }
         }
+        *self.sibling_heads.lock().unwrap_or_else(|p| p.into_inner()) = sibling_files;
         // A file in heads/ that is no authentic head of this vault cannot be believed,
         // and ignoring it loses nothing: it is reported (`verify`, `status`) while the
         // authentic heads are read. With none authentic, the vault does not open.
@@ -405,6 +410,15 @@ impl Vault {
         absent: &[String],
     ) -> Result<(Vec<ReadHead>, Vec<usize>, Vec<(usize, usize)>), IntegrityError> {
         let mut heads = current.to_vec();
+        // The shards every rotation to this generation retired, also one made apart
+        // whose header lost (docs/format.md#sibling-rotations): a stranded head may
+        // name one.
+        let retired: Vec<(u64, Vec<String>)> = current
+            .iter()
+            .flat_map(|h| &h.body.index.retired_apart)
+            .map(|r| (r.generation, r.shards.clone()))
+            .collect();
+        self.carry.add_retired(retired);
         // The previous generation's stranded heads merge like heads of this one
         // (docs/format.md#carry-over).
         let stranded = self.stranded_heads(&heads, absent);
@@ -785,6 +799,12 @@ impl Vault {
         if !index.audit_archives_apart.is_empty() {
             index.audit_archive = Some(index.audit_archives_apart.remove(0));
         }
+        index.retired_apart = crate::store::index::join_retired(
+            heads
+                .iter()
+                .filter(|h| h.index.generation == index.generation)
+                .flat_map(|h| &h.index.retired_apart),
+        );
         let settings_ver = heads
             .iter()
             .fold(Ver::new(), |acc, h| acc.join(&h.settings_ver));

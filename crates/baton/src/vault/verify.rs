@@ -58,6 +58,11 @@ impl Vault {
                     // A record of a writer's other history, named by a head, is the log's
                     // (docs/format.md#forked-writers).
                     Stray::ConflictCopy { file, .. } if in_branch(&file) => return None,
+                    // The header of a rotation made apart whose device has not
+                    // written under the winning keys yet (docs/format.md#sibling-rotations).
+                    Stray::ConflictCopy { file, .. } if self.sibling_copy_needed(&file) => {
+                        return None;
+                    }
                     Stray::ConflictCopy { file, original, .. } => {
                         IntegrityError::ConflictCopy { file, original }
                     }
