@@ -314,7 +314,7 @@ impl From<UnlockError> for Failure {
                 .hint("passphrases are case-sensitive; nothing was changed")
                 .code(EXIT_AUTH),
             UnlockError::PassphraseNotKept(_) => Failure::new(e.to_string())
-                .hint("open the vault with the passphrase it had before that change, then run 'baton passwd' (or 'baton rotate --kdf') again; nothing was changed (docs/format.md#sibling-rotations)")
+                .hint("use the earlier passphrase, then run 'baton passwd' again to set this one ('baton rotate --kdf' for Argon2id settings); nothing was changed (docs/format.md#sibling-rotations)")
                 .code(EXIT_AUTH),
             UnlockError::WrongEmergencyKey => Failure::new(e.to_string())
                 .hint("this key belongs to another vault or an earlier share set; after a takeover, the new owner opens the vault with the new passphrase")
@@ -906,7 +906,7 @@ pub fn header_copy_removed(old: u64, now: u64) -> String {
 /// another passphrase or Argon2id settings (docs/format.md#sibling-rotations).
 pub fn passphrase_not_kept(now: u64) -> String {
     format!(
-        "two devices rotated the keys to generation {now} apart, and the one whose rotation lost the sync race then changed the passphrase or Argon2id settings ('baton passwd' or 'rotate --kdf'): that change is not kept, and the vault opens with the passphrase it had before. Run 'baton passwd' or 'baton rotate --kdf' again if the change was wanted"
+        "two devices rotated the keys to generation {now} apart; a passphrase or Argon2id change ('baton passwd', 'rotate --kdf') made after the rotation that lost the sync race is not kept, so the vault opens with the passphrase from before: make the change again if it was wanted"
     )
 }
 

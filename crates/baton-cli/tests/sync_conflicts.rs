@@ -505,3 +505,56 @@ fn a_restored_history_that_names_a_shard_the_other_replaced_loses_nothing() {
         assert_eq!(check.status.code(), Some(0), "{}", out(&check));
     }
 }
+
+/// Two devices rotate the keys apart, and B then changes the passphrase. Nextcloud
+/// keeps A's `vault.json` and makes B's a conflicted copy. On B, the new passphrase is
+/// refused with a message that names the lost change (exit 3), not as a mistyped one;
+/// the earlier passphrase opens, with a warning, until B has written under A's keys
+/// (docs/format.md#sibling-rotations).
+#[test]
+fn a_passphrase_set_after_a_rotation_apart_that_lost_is_named() {
+    let e = Env::init();
+    e.cmd(&["client", "add", "acme"]).assert().success();
+    let b = e.dir.path().join("device-b");
+    copy_tree(&e.vault, &b);
+    let base = synced(&e.vault);
+    e.cmd(&["rotate"]).assert().success();
+    e.cmd_at(&b, &["rotate"]).assert().success();
+    let newer = e.file("newer.txt", "a passphrase set on device b\n");
+    let mut passwd = e.cmd_at(&b, &["passwd", "--new-passphrase-file"]);
+    passwd.arg(&newer).assert().success();
+    let copies = sync_both(&e.vault, &b, &base);
+    assert!(
+        copies
+            .iter()
+            .any(|c| c.to_string_lossy().contains("vault (conflicted copy")),
+        "{copies:?}"
+    );
+    let with_newer = assert_cmd::Command::cargo_bin("baton")
+        .unwrap()
+        .env_remove("BATON_VAULT")
+        .env_remove("BATON_PASSPHRASE_FILE")
+        .env("XDG_STATE_HOME", b.with_extension("state"))
+        .arg("--vault")
+        .arg(&b)
+        .arg("--passphrase-file")
+        .arg(&newer)
+        .arg("list")
+        .output()
+        .unwrap();
+    assert_eq!(with_newer.status.code(), Some(3), "{}", out(&with_newer));
+    assert!(
+        out(&with_newer).contains("the change was not kept")
+            && out(&with_newer).contains("baton passwd"),
+        "{}",
+        out(&with_newer)
+    );
+    let listed = e.cmd_at(&b, &["list"]).output().unwrap();
+    assert!(listed.status.success(), "{}", out(&listed));
+    assert!(out(&listed).contains("is not kept"), "{}", out(&listed));
+    e.cmd_at(&b, &["client", "add", "beta"]).assert().success();
+    let listed = e.cmd_at(&b, &["list"]).output().unwrap();
+    assert!(listed.status.success(), "{}", out(&listed));
+    assert!(!out(&listed).contains("is not kept"), "{}", out(&listed));
+    e.cmd_at(&b, &["verify"]).assert().success();
+}

@@ -288,8 +288,16 @@ impl Vault {
     pub(crate) fn decrypt_file(&self, bytes: &[u8]) -> Result<Zeroizing<Vec<u8>>, DecryptFailure> {
         match self.decrypt_current(bytes) {
             Err(DecryptFailure::NotForThisKey) => {
+                // A plain rotation keeps `E`: each key is tried once.
+                let mut tried = vec![self.emergency.identity().to_public().to_string()];
                 for p in &self.carry.previous {
-                    match seal::decrypt(&p.emergency.identity(), bytes) {
+                    let id = p.emergency.identity();
+                    let public = id.to_public().to_string();
+                    if tried.contains(&public) {
+                        continue;
+                    }
+                    tried.push(public);
+                    match seal::decrypt(&id, bytes) {
                         Err(DecryptFailure::NotForThisKey) => continue,
                         other => return other,
                     }

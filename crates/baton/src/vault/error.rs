@@ -28,7 +28,7 @@ pub enum UnlockError {
     /// another device: the vault opens with the passphrase the winner's header has
     /// (docs/format.md#sibling-rotations).
     #[error(
-        "this passphrase was set on a device whose rotation to generation {0} lost to one made apart on another device, so the change was not kept"
+        "this passphrase was set on a device whose key rotation to generation {0} lost the sync race to another device's; the change was not kept, and the vault still opens with the passphrase from before"
     )]
     PassphraseNotKept(u64),
     #[error("the owner key in vault.json is damaged or was tampered with ({0})")]
