@@ -314,7 +314,7 @@ impl From<UnlockError> for Failure {
                 .hint("passphrases are case-sensitive; nothing was changed")
                 .code(EXIT_AUTH),
             UnlockError::PassphraseNotKept(_) => Failure::new(e.to_string())
-                .hint("use the earlier passphrase, then run 'baton passwd' again to set this one ('baton rotate --kdf' for Argon2id settings); nothing was changed (docs/format.md#sibling-rotations)")
+                .hint("a passphrase change made on one device after those rotations is not on the other: use the passphrase of the device whose vault.json was kept (if you changed it on this device afterwards, the one from before), then run 'baton passwd' again if needed; nothing was changed (docs/format.md#sibling-rotations)")
                 .code(EXIT_AUTH),
             UnlockError::WrongEmergencyKey => Failure::new(e.to_string())
                 .hint("this key belongs to another vault or an earlier share set; after a takeover, the new owner opens the vault with the new passphrase")
@@ -906,7 +906,7 @@ pub fn header_copy_removed(old: u64, now: u64) -> String {
 /// another passphrase or Argon2id settings (docs/format.md#sibling-rotations).
 pub fn passphrase_not_kept(now: u64) -> String {
     format!(
-        "two devices rotated the keys to generation {now} apart; a passphrase or Argon2id change ('baton passwd', 'rotate --kdf') made after the rotation that lost the sync race is not kept, so the vault opens with the passphrase from before: make the change again if it was wanted"
+        "two devices rotated the keys to generation {now} apart, and their vault.json files have different passphrases or Argon2id settings (a 'baton passwd' or 'rotate --kdf' on one side): the vault opens with the passphrase of the vault.json the sync service kept, and a change made on the other side is not kept, so make it again if it was wanted"
     )
 }
 

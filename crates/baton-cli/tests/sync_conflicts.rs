@@ -544,7 +544,7 @@ fn a_passphrase_set_after_a_rotation_apart_that_lost_is_named() {
         .unwrap();
     assert_eq!(with_newer.status.code(), Some(3), "{}", out(&with_newer));
     assert!(
-        out(&with_newer).contains("the change was not kept")
+        out(&with_newer).contains("the one the sync service did not keep")
             && out(&with_newer).contains("baton passwd"),
         "{}",
         out(&with_newer)

@@ -1119,8 +1119,8 @@ fn losing_header_copy_with_a_device_offline(service: Service, seed: u64) {
 /// loses, a `passwd` after it. Its new passphrase is in its own header only, which is
 /// now a conflicted copy: an open with it says so, instead of "wrong passphrase" (the
 /// review's finding 3: before, the change was dropped without a word). The earlier
-/// passphrase opens the vault, and every open warns that the change was not kept
-/// until the copy goes (docs/format.md#sibling-rotations).
+/// passphrase opens the vault, and every open there warns that a change made on the
+/// other side is not kept until the copy goes (docs/format.md#sibling-rotations).
 #[test]
 fn a_passphrase_changed_after_a_losing_rotation_apart_is_named_not_dropped() {
     let mut sim = two_devices(Service::Nextcloud, 43);
@@ -1167,6 +1167,47 @@ fn a_passphrase_changed_after_a_losing_rotation_apart_is_named_not_dropped() {
     }
     all_show(&sim, 2, &["acme", "beta", "gamma"]);
     for d in 0..2 {
+        assert!(sim.conflict_copies(d).is_empty(), "device {d}");
+    }
+}
+
+/// As above, but the `passwd` is made on the device whose rotation wins (the review's
+/// finding on the first version: its messages said the change was not kept, while it
+/// was). The new passphrase opens on both devices; the earlier one, which the other
+/// header still takes, is named as that header's, and nothing claims a lost change.
+#[test]
+fn a_passphrase_changed_after_a_winning_rotation_apart_opens_everywhere() {
+    let mut sim = two_devices(Service::Nextcloud, 53);
+    rotate(&sim, 0).unwrap();
+    rotate(&sim, 1).unwrap();
+    let newer = Passphrase::new("a passphrase set on device zero".into());
+    open(&sim, 0, Access::Write)
+        .change_passphrase(&newer, None)
+        .unwrap();
+    sim.sync_device(0);
+    sim.sync_all();
+    for d in 0..2 {
+        let v = Vault::open(sim.device_path(d), &newer, Access::Read)
+            .unwrap_or_else(|e| panic!("device {d}: {e}"));
+        assert_eq!(v.header().generation, 2);
+    }
+    let err = Vault::open(sim.device_path(1), &pass(), Access::Read)
+        .err()
+        .expect("the earlier passphrase does not open it");
+    assert!(
+        matches!(err, baton::vault::UnlockError::PassphraseNotKept(2)),
+        "{err}"
+    );
+    let mut v = Vault::open(sim.device_path(1), &newer, Access::Write).unwrap();
+    assert!(v.passphrase_not_kept());
+    add(&mut v, "beta", Some(("root", "b1")));
+    drop(v);
+    sim.sync_all();
+    for d in 0..2 {
+        let v = Vault::open(sim.device_path(d), &newer, Access::Read).unwrap();
+        assert!(!v.passphrase_not_kept(), "device {d}");
+        assert_eq!(v.verify(), vec![], "device {d}");
+        assert_eq!(ids(&v), set(&["acme", "beta"]), "device {d}");
         assert!(sim.conflict_copies(d).is_empty(), "device {d}");
     }
 }

@@ -765,7 +765,6 @@ impl Vault {
         })
     }
 
-    /// The whole audit log with each record's exact bytes, if its chain is intact.
     /// Archives in `audit/` of this generation or an earlier one that the state no
     /// longer pins, each of whose records is among `records`: a sibling rotation's or
     /// a carried head's archive that the merge left out because another archive holds
@@ -820,6 +819,7 @@ impl Vault {
             .collect()
     }
 
+    /// The whole audit log with each record's exact bytes, if its chain is intact.
     fn checked_audit(&self) -> Result<Vec<RawRecord>, RotateError> {
         let (records, problems) = self.audit_raw(&self.index);
         match problems.into_iter().next() {
@@ -1210,7 +1210,8 @@ impl Vault {
         // The new archive holds every record, also those of the archives of rotations
         // to the old generation made apart (docs/format.md#sibling-rotations).
         next.audit_archives_apart.clear();
-        // The shards of generation `from` this rotation retires, in its head as well:
+        // The shards of generation `from` this rotation retires (and those of earlier
+        // generations it keeps), in its head as well:
         // if another device rotated to this generation apart and its vault.json wins,
         // this header's copy may never reach every device (docs/format.md#sibling-rotations).
         next.retired_apart = body
@@ -1228,10 +1229,13 @@ impl Vault {
                 .ok()
             })
             .map(|p| {
-                vec![crate::store::index::RetiredShards {
-                    generation: p.generation,
-                    shards: p.retired_shards.clone(),
-                }]
+                std::iter::once((p.generation, &p.retired_shards))
+                    .chain(p.earlier.iter().map(|k| (k.generation, &k.retired_shards)))
+                    .map(|(generation, shards)| crate::store::index::RetiredShards {
+                        generation,
+                        shards: shards.clone(),
+                    })
+                    .collect()
             })
             .unwrap_or_default();
         next.audit_archive = Some(AuditArchive {

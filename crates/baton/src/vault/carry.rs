@@ -584,7 +584,7 @@ impl Vault {
         }
         if self.carry.heads.is_empty() && self.merged.is_none() {
             self.remove_carried_heads();
-            self.remove_spent_header_copies()?;
+            self.remove_spent_header_copies(true)?;
         }
         Ok(())
     }

@@ -694,7 +694,7 @@ impl Vault {
             .lock()
             .unwrap_or_else(|p| p.into_inner())
             .retain(|(f, _)| *f != file);
-        let _ = self.remove_spent_header_copies();
+        let _ = self.remove_spent_header_copies(false);
         Ok(late)
     }
 

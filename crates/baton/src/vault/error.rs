@@ -23,12 +23,12 @@ pub enum UnlockError {
     Kdf(#[from] KdfError),
     #[error("wrong passphrase")]
     WrongPassphrase,
-    /// The passphrase is the one a device set (`passwd`, `rotate --kdf`) after its
-    /// rotation to this generation, which lost the sync race to one made apart on
-    /// another device: the vault opens with the passphrase the winner's header has
+    /// The passphrase opens the other header of two rotations to this generation made
+    /// apart, whose passphrase or Argon2id settings differ (a `passwd` or `rotate --kdf`
+    /// on one side after them): the vault opens with the kept header's passphrase
     /// (docs/format.md#sibling-rotations).
     #[error(
-        "this passphrase was set on a device whose key rotation to generation {0} lost the sync race to another device's; the change was not kept, and the vault still opens with the passphrase from before"
+        "this passphrase opens the other vault.json of two key rotations to generation {0} made apart on two devices, the one the sync service did not keep; the vault opens with the passphrase of the vault.json it kept"
     )]
     PassphraseNotKept(u64),
     #[error("the owner key in vault.json is damaged or was tampered with ({0})")]

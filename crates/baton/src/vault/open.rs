@@ -120,13 +120,35 @@ fn spent_header_copies(
         .collect()
 }
 
-/// Whether `passphrase`, wrong for `h`, is the one of a conflicted copy of
-/// `vault.json` of a rotation to `h`'s generation made apart whose passphrase or
-/// Argon2id settings differ from `h`'s: a `passwd` or `rotate --kdf` made after the
-/// rotation that lost (docs/format.md#sibling-rotations). At most two copies are
-/// tried, each one more Argon2id run on a failed open only.
+/// `WrongPassphrase` as `PassphraseNotKept` where `passphrase` is the one of the
+/// other header of two rotations to this generation made apart ([`passphrase_not_kept`]).
+/// Runs only after the open failed.
+fn name_wrong_passphrase(path: &Path, passphrase: &Passphrase, e: UnlockError) -> UnlockError {
+    match e {
+        UnlockError::WrongPassphrase => match read_header(path) {
+            Ok(h) if passphrase_not_kept(path, &h, passphrase) => {
+                UnlockError::PassphraseNotKept(h.generation)
+            }
+            _ => e,
+        },
+        e => e,
+    }
+}
+
+/// Whether `passphrase`, wrong for `h`, opens a conflicted copy of `vault.json` of a
+/// rotation to `h`'s generation made apart whose passphrase or Argon2id settings differ
+/// from `h`'s: a `passwd` or `rotate --kdf` made on one side after the rotations
+/// (docs/format.md#sibling-rotations). The copy must be genuine: its owner key unwraps
+/// with the passphrase and holds `h`'s emergency key. At most two copies are tried,
+/// each one more Argon2id run, and only copies whose costs are at most four times the
+/// header's (a folder writer could plant others).
 fn passphrase_not_kept(path: &Path, h: &Header, passphrase: &Passphrase) -> bool {
     use subtle::ConstantTimeEq;
+    let affordable = |k: &crate::crypto::kdf::KdfParams| {
+        u64::from(k.m_cost_kib) <= 4 * u64::from(h.kdf.m_cost_kib)
+            && u64::from(k.t_cost) <= 4 * u64::from(h.kdf.t_cost)
+            && k.p_cost <= h.kdf.p_cost.max(4)
+    };
     header_copies(path, h)
         .into_iter()
         .filter(|(c, _)| {
@@ -134,6 +156,7 @@ fn passphrase_not_kept(path: &Path, h: &Header, passphrase: &Passphrase) -> bool
                 && c.recipients.emergency == h.recipients.emergency
                 && c.recipients.owner != h.recipients.owner
                 && (c.kdf != h.kdf || c.passphrase_check != h.passphrase_check)
+                && affordable(&c.kdf)
         })
         .take(2)
         .any(|(c, _)| {
@@ -142,7 +165,8 @@ fn passphrase_not_kept(path: &Path, h: &Header, passphrase: &Passphrase) -> bool
                     passphrase_check(&d)
                         .as_bytes()
                         .ct_eq(c.passphrase_check.as_bytes()),
-                )
+                ) && keys::unwrap_owner_key(&d, &c.vault_id, &c.owner_key)
+                    .is_ok_and(|(_, e)| e.matches(&h.recipients.emergency))
             })
         })
 }
@@ -235,6 +259,7 @@ impl Vault {
         Self::with_header(path, |header| {
             Self::open_header(path, passphrase, access, header)
         })
+        .map_err(|e| name_wrong_passphrase(path, passphrase, e))
     }
 
     /// Opens with the later header of a sync service's conflicted copy of `vault.json`
@@ -265,6 +290,7 @@ impl Vault {
             let lock = lock.share().map_err(io_err(path))?;
             Self::open_header_with(path, passphrase, Some(lock), header)
         })
+        .map_err(|e| name_wrong_passphrase(path, passphrase, e))
     }
 
     fn open_header(
@@ -303,12 +329,7 @@ impl Vault {
                 Err(OwnerKeyError::Damaged(what)) if check_ok => {
                     return Err(UnlockError::OwnerKeyDamaged(what));
                 }
-                Err(_) => {
-                    return Err(match passphrase_not_kept(path, &header, passphrase) {
-                        true => UnlockError::PassphraseNotKept(header.generation),
-                        false => UnlockError::WrongPassphrase,
-                    });
-                }
+                Err(_) => return Err(UnlockError::WrongPassphrase),
             };
         if owner.recipient().to_string() != header.recipients.owner
             || !emergency.matches(&header.recipients.emergency)
@@ -491,7 +512,7 @@ impl Vault {
             vault.header_restored = Some(file.generation);
         }
         // Another device's header the vault no longer needs (docs/format.md#sibling-rotations).
-        vault.remove_spent_header_copies()?;
+        vault.remove_spent_header_copies(true)?;
         // A member addition whose header write did not happen (docs/format.md#writes):
         // the authenticated index has the whole set; catch the public copy up.
         if vault.lock.is_some() && vault.header.share_set != vault.index.share_set {
@@ -574,7 +595,14 @@ impl Vault {
     /// there with a passphrase set after that rotation is told why it fails
     /// (`UnlockError::PassphraseNotKept`). Its retired shards no longer need it: the
     /// rotation's heads carry them (`retired_apart`).
-    pub(crate) fn remove_spent_header_copies(&mut self) -> Result<(), (PathBuf, io::Error)> {
+    ///
+    /// Without `earlier_too`, only copies of this generation go (after a head is
+    /// written, when the open's warning that an earlier generation's copy went has
+    /// been printed already).
+    pub(crate) fn remove_spent_header_copies(
+        &mut self,
+        earlier_too: bool,
+    ) -> Result<(), (PathBuf, io::Error)> {
         if self.lock.is_none() || self.header.version < header::VERSION {
             return Ok(());
         }
@@ -585,7 +613,9 @@ impl Vault {
         }
         for (copy, p) in spent {
             let name = file_name(&p);
-            if self.sibling_copy_needed(&name) {
+            if self.sibling_copy_needed(&name)
+                || (!earlier_too && copy.generation < self.header.generation)
+            {
                 continue;
             }
             fsio::remove_durable(&p).map_err(io_err(&p))?;

@@ -22,6 +22,14 @@ const MAX_HEAD_BYTES: u64 = 16 << 20;
 /// The most heads a folder may hold for one generation (one per writer and copy).
 const MAX_HEADS: usize = 4096;
 
+/// What one pass of `load_heads` settles on: every head read (this generation's
+/// first), the positions of those that wait for their files, and the forked pairs.
+struct Settled {
+    heads: Vec<ReadHead>,
+    waiting: Vec<usize>,
+    apart: Vec<(usize, usize)>,
+}
+
 /// One head file as read and authenticated.
 #[derive(Clone, Debug)]
 pub(crate) struct ReadHead {
@@ -382,7 +390,11 @@ impl Vault {
         // Found waiting below, they are left out and the stranded heads read again.
         let mut absent: Vec<String> = Vec::new();
         let (heads, waiting, apart) = loop {
-            let (heads, waiting, apart) = self.settle_heads(&current, &absent)?;
+            let Settled {
+                heads,
+                waiting,
+                apart,
+            } = self.settle_heads(&current, &absent)?;
             let newly: Vec<String> = waiting
                 .iter()
                 .filter(|&&i| i < current.len())
@@ -403,12 +415,11 @@ impl Vault {
     /// generation named in `absent` left out of the floor that stranded heads are read
     /// against. Returns every head read (this generation's first), the positions of
     /// those that wait, and the forked pairs.
-    #[allow(clippy::type_complexity)]
     fn settle_heads(
         &mut self,
         current: &[ReadHead],
         absent: &[String],
-    ) -> Result<(Vec<ReadHead>, Vec<usize>, Vec<(usize, usize)>), IntegrityError> {
+    ) -> Result<Settled, IntegrityError> {
         let mut heads = current.to_vec();
         // The shards every rotation to this generation retired, also one made apart
         // whose header lost (docs/format.md#sibling-rotations): a stranded head may
@@ -492,7 +503,11 @@ impl Vault {
                 Err((e, _)) => return Err(e),
             }
         }
-        Ok((heads, waiting, apart))
+        Ok(Settled {
+            heads,
+            waiting,
+            apart,
+        })
     }
 
     /// The rest of `load_heads` once the state is read: what waits, what is forked,
