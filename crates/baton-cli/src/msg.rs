@@ -279,6 +279,11 @@ pub fn integrity(e: &IntegrityError) -> Failure {
         IntegrityError::HeaderRecipients | IntegrityError::IndexForged => {
             "someone with write access changed the vault; do not add secrets until you have restored it from a backup you trust"
         }
+        IntegrityError::ConflictCopy { original, .. }
+            if baton::store::header::parse_rotation_file(original).is_some() =>
+        {
+            "two devices rotated the keys while apart and a rotation was interrupted: run 'baton rotate --resume' (or 'baton rotate --abort' if it refuses); the copy is another device's plan, holds no change, and goes with the next change once no rotation is pending"
+        }
         IntegrityError::ConflictCopy { .. } => HINT_CONFLICT_COPY,
         IntegrityError::StrandedNotOwn { .. } => HINT_STRANDED_NOT_OWN,
         IntegrityError::IndexVersion(_) => {
@@ -1155,6 +1160,11 @@ pub fn not_confirmed_remove() -> Failure {
 
 pub fn verify_problems(count: usize, first: &IntegrityError) -> Failure {
     let hint = match first {
+        IntegrityError::ConflictCopy { original, .. }
+            if baton::store::header::parse_rotation_file(original).is_some() =>
+        {
+            "two devices rotated the keys while apart and a rotation was interrupted: run 'baton rotate --resume' (or 'baton rotate --abort' if it refuses); the copy is another device's plan, holds no change, and goes with the next change once no rotation is pending"
+        }
         IntegrityError::ConflictCopy { .. } => HINT_CONFLICT_COPY,
         IntegrityError::UnknownFile { .. } => {
             "move the files baton did not write out of the vault folder (they are not read, and a copy of the folder takes them along)"
@@ -1425,11 +1435,12 @@ pub fn rotate(e: RotateError) -> Failure {
         RotateError::WrongPassphrase => Failure::new("wrong passphrase")
             .hint("passphrases are case-sensitive; nothing was changed")
             .code(EXIT_AUTH),
-        RotateError::StateForged(_) | RotateError::StateMismatch(_) => {
-            Failure::new(e.to_string())
-                .hint("if you did not start this rotation, move the file out of the vault and run 'baton verify'")
-                .code(EXIT_INTEGRITY)
-        }
+        RotateError::StateMismatch(_) => Failure::new(e.to_string())
+            .hint("if another device rotated the keys too before the devices synced (a conflicted copy of the state file is in the vault folder), run 'baton rotate --abort', let the devices sync, and rotate again; nothing is lost. If you did not start a rotation, move the file out of the vault and run 'baton verify'")
+            .code(EXIT_INTEGRITY),
+        RotateError::StateForged(_) => Failure::new(e.to_string())
+            .hint("if you did not start this rotation, move the file out of the vault and run 'baton verify'")
+            .code(EXIT_INTEGRITY),
         RotateError::Integrity(i) => integrity(&i),
         RotateError::VerifyFailed(_) => Failure::new(format!("rotation stopped: {e}"))
             .hint("the disk returned different data than was written; the vault was left at its old keys; check the disk and run 'baton verify'")

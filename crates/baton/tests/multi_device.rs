@@ -5,6 +5,7 @@
 //! Syncthing and Dropbox in `tests/sync/`.
 
 mod common;
+mod fault;
 mod sync;
 
 use std::collections::BTreeSet;
@@ -1253,5 +1254,85 @@ fn an_archive_left_out_by_a_merge_is_removed_by_the_next_rotation() {
             .filter(|r| r.action.as_str() == "vault.rotate")
             .count();
         assert_eq!(rotations, 2, "device {d}");
+    }
+}
+
+/// A rotation, killed at `label`, on `device` (a plain rotate: the emergency key is kept).
+fn rotate_killed_at(sim: &Sim, device: usize, label: &str) {
+    let probe = sim
+        .device_path(device)
+        .parent()
+        .unwrap()
+        .join(format!("probe-{device}"));
+    let _ = std::fs::remove_dir_all(&probe);
+    common::copy_tree(sim.device_path(device), &probe);
+    let run = |path: &std::path::Path| {
+        Vault::open(path, &pass(), Access::Write)
+            .unwrap()
+            .rotate(
+                baton::rotate::RotateOptions::default(),
+                Some(&pass()),
+                |_, _| Ok(()),
+                &|_| {},
+            )
+            .unwrap()
+    };
+    let (_, trace) = fault::count(|| run(&probe));
+    let step = trace.steps.iter().position(|s| *s == label).unwrap() + 1;
+    let path = sim.device_path(device).to_path_buf();
+    fault::crash(step, || run(&path));
+}
+
+/// Two devices rotate apart and both rotations are killed, before the switch (at the
+/// state file) or after it (while the old files go), so both state files
+/// `rotation.g2.age` meet in the folder and one becomes a conflicted copy. Nothing is
+/// lost: the rotation here is resumed, or aborted where its state file is the other
+/// device's ("lists other files"), and the copy goes with the next change once no
+/// rotation is pending. Before, it stayed for ever and `verify` never came clean
+/// (docs/format.md#sibling-rotations).
+#[test]
+fn two_rotations_made_apart_and_both_interrupted_lose_nothing() {
+    for service in [Service::Nextcloud, Service::Syncthing, Service::Dropbox] {
+        for label in ["rotate: state written", "rotate: removing old file"] {
+            let ctx = format!("{service:?}, killed at {label}");
+            let mut sim = two_devices(service, 59);
+            add_on(&sim, 0, "beta", "b1");
+            add_on(&sim, 1, "gamma", "g1");
+            rotate_killed_at(&sim, 0, label);
+            rotate_killed_at(&sim, 1, label);
+            sim.sync_all();
+            for d in 0..2 {
+                let v = open(&sim, d, Access::Read);
+                assert_eq!(
+                    ids(&v),
+                    set(&["acme", "beta", "gamma"]),
+                    "{ctx}: device {d}"
+                );
+            }
+            for d in 0..2 {
+                let mut v = open(&sim, d, Access::Write);
+                match v.resume_rotation(Some(&pass()), &|_| {}) {
+                    Ok(_) | Err(baton::rotate::RotateError::NothingPending) => {}
+                    Err(baton::rotate::RotateError::StateMismatch(_)) => {
+                        v.abort_rotation().unwrap();
+                    }
+                    Err(e) => panic!("{ctx}: device {d}: {e}"),
+                }
+                drop(v);
+                sim.sync_all();
+            }
+            for (d, id) in [(0, "delta"), (1, "epsilon"), (0, "zeta"), (1, "eta")] {
+                add_synced(&mut sim, d, id, "x1");
+            }
+            let g = open(&sim, 0, Access::Read).header().generation;
+            all_show(
+                &sim,
+                g,
+                &["acme", "beta", "gamma", "delta", "epsilon", "zeta", "eta"],
+            );
+            for d in 0..2 {
+                assert!(sim.conflict_copies(d).is_empty(), "{ctx}: device {d}");
+            }
+        }
     }
 }

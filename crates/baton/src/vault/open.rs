@@ -513,6 +513,9 @@ impl Vault {
         }
         // Another device's header the vault no longer needs (docs/format.md#sibling-rotations).
         vault.remove_spent_header_copies(true)?;
+        // Another device's state file of a rotation no longer pending here
+        // (docs/format.md#sibling-rotations).
+        vault.remove_settled_rotation_copies()?;
         // A member addition whose header write did not happen (docs/format.md#writes):
         // the authenticated index has the whole set; catch the public copy up.
         if vault.lock.is_some() && vault.header.share_set != vault.index.share_set {
@@ -622,6 +625,37 @@ impl Vault {
             self.sibling_copies.retain(|(n, _)| *n != name);
             if copy.generation < self.header.generation {
                 self.header_copy_removed = Some(copy.generation);
+            }
+        }
+        Ok(())
+    }
+
+    /// Removes the sync services' conflicted copies of a rotation's state file
+    /// `rotation.g<N>.age` once that file itself is gone: two devices rotated apart
+    /// and at least one was interrupted, and the rotation here has since been resumed
+    /// or aborted (docs/format.md#sibling-rotations). The copy holds another device's
+    /// plan and no change: a rotation that switched left its heads, which are merged,
+    /// and one that did not was never the vault's. While `rotation.g<N>.age` is here,
+    /// the copy stays and is reported. A writer only.
+    pub(crate) fn remove_settled_rotation_copies(&self) -> Result<(), (PathBuf, io::Error)> {
+        if self.lock.is_none() {
+            return Ok(());
+        }
+        let Ok(rd) = fs::read_dir(&self.path) else {
+            return Ok(());
+        };
+        for e in rd.flatten() {
+            let name = e.file_name().to_string_lossy().into_owned();
+            let Some(original) = crate::sync::names::original_name(&name) else {
+                continue;
+            };
+            if original != name
+                && header::parse_rotation_file(&original).is_some()
+                && !self.path.join(&original).exists()
+                && e.file_type().is_ok_and(|t| t.is_file())
+            {
+                let p = e.path();
+                fsio::remove_durable(&p).map_err(io_err(&p))?;
             }
         }
         Ok(())
