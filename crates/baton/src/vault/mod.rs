@@ -121,7 +121,7 @@ pub struct Vault {
     pub(crate) header_copy_removed: Option<u64>,
     /// Set when a conflicted copy of `vault.json` of a rotation to this generation made
     /// apart has another passphrase or Argon2id settings than the header: a `passwd`
-    /// or `rotate --kdf` made on the device whose rotation lost is not kept
+    /// or `rotate --kdf` made on that side after the rotations is not kept
     /// (docs/format.md#sibling-rotations).
     pub(crate) passphrase_not_kept: bool,
     /// Another device's conflicted copies of `vault.json` of a rotation to this
@@ -196,9 +196,10 @@ impl Vault {
     }
 
     /// Whether a conflicted copy of `vault.json` of a rotation to this generation made
-    /// apart on another device has another passphrase or Argon2id settings: a
-    /// `passwd` or `rotate --kdf` made there after that rotation, which lost the sync
-    /// race, is not kept (docs/format.md#sibling-rotations).
+    /// apart on another device has another passphrase or Argon2id settings than
+    /// `vault.json`: a `passwd` or `rotate --kdf` made on that side after the
+    /// rotations is not kept, and the vault opens with `vault.json`'s passphrase
+    /// (docs/format.md#sibling-rotations).
     pub fn passphrase_not_kept(&self) -> bool {
         self.passphrase_not_kept
     }

@@ -50,10 +50,10 @@ pub fn read_header(path: &Path) -> Result<Header, UnlockError> {
 }
 
 /// The sync services' conflicted copies of `vault.json` that read as headers of the
-/// vault `h` names, with their paths.
-/// At most [`MAX_HEADER_COPIES`] are read, the first by name: more than a few never
-/// come from syncing (each is a rotation or header change made apart), and the rest
-/// are reported as conflicted copies by `verify`.
+/// vault `h` names, with their paths. At most [`MAX_HEADER_COPIES`] are read, the
+/// first by name: more than a few never come from syncing (each is a rotation or
+/// header change made apart), and the rest are reported as conflicted copies by
+/// `verify`.
 fn header_copies(path: &Path, h: &Header) -> Vec<(Header, std::path::PathBuf)> {
     let Ok(rd) = fs::read_dir(path) else {
         return vec![];
@@ -79,7 +79,7 @@ fn header_copies(path: &Path, h: &Header) -> Vec<(Header, std::path::PathBuf)> {
         .collect()
 }
 
-/// The most conflicted copies of `vault.json` one open reads.
+/// The most conflicted copies of `vault.json` one read of the folder reads.
 const MAX_HEADER_COPIES: usize = 16;
 
 /// A conflicted copy of `vault.json` of the same vault that names a later generation
