@@ -999,6 +999,26 @@ fn a_stranded_head_alone_is_not_written_over_while_the_rotation_arrives() {
     all_show(&sim, 2, &["acme", "early", "beta", "gamma", "delta"]);
 }
 
+/// Three devices with `acme`; device 2 adds `early` (synced everywhere) and `second`
+/// (synced to device 0 only); devices 0 and 1 rotate apart, device 0's rotation
+/// having merged `second` and device 1's not; device 2, still under generation 1,
+/// adds `late`. Nothing synced since.
+fn lagging_device_2_and_rotations_apart(service: Service, seed: u64) -> Sim {
+    let mut sim = Sim::new(service, 3, seed);
+    let mut v = common::init_vault(sim.device_path(0), &pass());
+    add(&mut v, "acme", Some(("root", "acme-root-1")));
+    drop(v);
+    sim.sync_all();
+    add_synced(&mut sim, 2, "early", "e1");
+    add_on(&sim, 2, "second", "s1");
+    sim.sync_device(2);
+    sim.sync_device(0);
+    rotate(&sim, 0).unwrap();
+    rotate(&sim, 1).unwrap();
+    add_on(&sim, 2, "late", "l1");
+    sim
+}
+
 /// Two rotations to generation 2 made apart, where only one of them had merged device
 /// 2's latest head under generation 1: that rotation retired device 2's shards, the
 /// other did not. Device 2, still under generation 1, writes again, naming shards it
@@ -1010,18 +1030,7 @@ fn a_stranded_head_alone_is_not_written_over_while_the_rotation_arrives() {
 #[test]
 fn a_head_naming_shards_only_the_losing_rotation_retired_is_carried_over() {
     for first in [1, 0] {
-        let mut sim = Sim::new(Service::Syncthing, 3, 37);
-        let mut v = common::init_vault(sim.device_path(0), &pass());
-        add(&mut v, "acme", Some(("root", "acme-root-1")));
-        drop(v);
-        sim.sync_all();
-        add_synced(&mut sim, 2, "early", "e1");
-        add_on(&sim, 2, "second", "s1");
-        sim.sync_device(2);
-        sim.sync_device(0);
-        rotate(&sim, 0).unwrap();
-        rotate(&sim, 1).unwrap();
-        add_on(&sim, 2, "late", "l1");
+        let mut sim = lagging_device_2_and_rotations_apart(Service::Syncthing, 37);
         sim.sync_device(first);
         sim.sync_all();
         add_synced(&mut sim, 2, "after", "a1");
@@ -1064,18 +1073,7 @@ fn a_device_offline_across_rotations_made_apart_comes_back_without_the_losing_he
 }
 
 fn losing_header_copy_with_a_device_offline(service: Service, seed: u64) {
-    let mut sim = Sim::new(service, 3, seed);
-    let mut v = common::init_vault(sim.device_path(0), &pass());
-    add(&mut v, "acme", Some(("root", "acme-root-1")));
-    drop(v);
-    sim.sync_all();
-    add_synced(&mut sim, 2, "early", "e1");
-    add_on(&sim, 2, "second", "s1");
-    sim.sync_device(2);
-    sim.sync_device(0);
-    rotate(&sim, 0).unwrap();
-    rotate(&sim, 1).unwrap();
-    add_on(&sim, 2, "late", "l1");
+    let mut sim = lagging_device_2_and_rotations_apart(service, seed);
     // Devices 0 and 1 only: device 0 removed device 2's head of generation 1 (its
     // rotation merged it) and that reaches the server first, then device 1's vault.json.
     let w2 = open(&sim, 2, Access::Read).writer().to_string();
@@ -1313,9 +1311,16 @@ fn two_rotations_made_apart_and_both_interrupted_lose_nothing() {
                 let mut v = open(&sim, d, Access::Write);
                 match v.resume_rotation(Some(&pass()), &|_| {}) {
                     Ok(_) | Err(baton::rotate::RotateError::NothingPending) => {}
-                    Err(baton::rotate::RotateError::StateMismatch(_)) => {
-                        v.abort_rotation().unwrap();
-                    }
+                    // The state file here is the other device's: it is not undone
+                    // without the owner saying that device is gone for good.
+                    Err(baton::rotate::RotateError::StateMismatch(_)) => match v.abort_rotation() {
+                        Ok(_) => {}
+                        Err(baton::rotate::RotateError::OtherDevice { .. }) => {
+                            v.abort_another_devices_rotation()
+                                .unwrap_or_else(|e| panic!("{ctx}: device {d}: {e}"));
+                        }
+                        Err(e) => panic!("{ctx}: device {d}: abort: {e}"),
+                    },
                     Err(e) => panic!("{ctx}: device {d}: {e}"),
                 }
                 drop(v);
@@ -1335,4 +1340,47 @@ fn two_rotations_made_apart_and_both_interrupted_lose_nothing() {
             }
         }
     }
+}
+
+/// Device 0 rotates and is killed after its switch, while the old files go; device 1
+/// receives everything but device 0's `vault.json`, so it sees an interrupted
+/// rotation to generation 2 whose files are here. Every refused write there suggests
+/// `rotate --abort`; before, that undid device 0's rotation, removing the head and
+/// files it had switched to, and with them `beta`, added on device 0 before rotating.
+/// Another device's rotation is now undone only when the owner says that device is
+/// gone for good (docs/format.md#sibling-rotations).
+#[test]
+fn another_devices_rotation_is_not_undone_by_default() {
+    let mut sim = two_devices(Service::Syncthing, 61);
+    add_on(&sim, 0, "beta", "b1");
+    rotate_killed_at(&sim, 0, "rotate: removing old file");
+    sim.sync_device(0);
+    let pending: Vec<String> = sim
+        .pending(1)
+        .into_iter()
+        .filter(|p| p != "vault.json")
+        .collect();
+    let refs: Vec<&str> = pending.iter().map(String::as_str).collect();
+    sim.apply(1, &refs);
+    let before = sim.files(1);
+    let mut v = open(&sim, 1, Access::Write);
+    assert_eq!(v.header().generation, 1);
+    let e = v.abort_rotation().unwrap_err();
+    assert!(
+        matches!(
+            e,
+            baton::rotate::RotateError::OtherDevice { generation: 2, .. }
+        ),
+        "{e}"
+    );
+    drop(v);
+    assert_eq!(sim.files(1), before, "nothing changed");
+    sim.sync_all();
+    open(&sim, 0, Access::Write)
+        .resume_rotation(Some(&pass()), &|_| {})
+        .unwrap();
+    sim.sync_all();
+    add_synced(&mut sim, 1, "gamma", "g1");
+    add_synced(&mut sim, 0, "delta", "d1");
+    all_show(&sim, 2, &["acme", "beta", "gamma", "delta"]);
 }

@@ -115,7 +115,15 @@ pub fn run(ctx: &Ctx, a: RotateArgs) -> Result<()> {
     let progress = |p: Progress| bar.update(p);
 
     if a.abort {
-        let r = v.abort_rotation().map_err(msg::rotate)?;
+        // Another device's rotation is undone only when the owner says that device is
+        // gone for good (docs/format.md#sibling-rotations).
+        let r = match v.abort_rotation() {
+            Err(baton::rotate::RotateError::OtherDevice { .. }) if a.yes.yes => {
+                v.abort_another_devices_rotation()
+            }
+            r => r,
+        }
+        .map_err(msg::rotate)?;
         println!(
             "rotation to generation {} undone: {} new file(s) removed; the vault is unchanged at generation {}",
             r.generation,

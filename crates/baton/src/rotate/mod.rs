@@ -172,6 +172,13 @@ pub enum RotateError {
         "the rotation to generation {0} already switched the vault to its new keys; it can be finished, not undone"
     )]
     AlreadySwitched(u64),
+    /// The state file is another device's (docs/format.md#sibling-rotations): that
+    /// rotation may still be running there, or may have switched with its `vault.json`
+    /// not here yet, and undoing it here would remove the files it switched to.
+    #[error(
+        "the rotation to generation {generation} was started on another device (writer {writer}); it may still be running there, or may have finished with its files not all here yet"
+    )]
+    OtherDevice { writer: String, generation: u64 },
     #[error("the passphrase is needed to change the key derivation")]
     PassphraseNeeded,
     #[error("wrong passphrase")]
@@ -696,7 +703,15 @@ impl Vault {
         self.require_rotator()?;
         let to = pending(&self.path).ok_or(RotateError::NothingPending)?;
         if to == self.header.generation {
-            let body = self.read_state(to, Side::New, None)?;
+            // Another device's rotation to this generation, made apart from the one
+            // here, whose state file the sync service kept (docs/format.md#sibling-rotations):
+            // bound to its own index, not this one; what is left of it is the same
+            // clean-up, of the files the state here does not name.
+            let body = match self.read_state_any(to, Side::New, None)? {
+                (body, true) => body,
+                (body, false) if self.started_elsewhere(&body) => body,
+                (_, false) => return Err(RotateError::StateMismatch(header::rotation_file(to))),
+            };
             let removed = self.finish_rotation(&body)?;
             return Ok(self.report(&body, removed));
         }
@@ -741,13 +756,33 @@ impl Vault {
 
     /// Undoes an interrupted rotation that has not switched yet: removes the new
     /// generation's files and the state file, and records the abort.
+    /// A rotation another device started is refused (`OtherDevice`): see
+    /// [`Vault::abort_another_devices_rotation`].
     pub fn abort_rotation(&mut self) -> Result<AbortReport, RotateError> {
+        self.abort_rotation_of(false)
+    }
+
+    /// `abort_rotation`, also of a rotation another device started: for when that
+    /// device is gone for good (it died during the rotation), which only the owner can
+    /// tell (docs/format.md#sibling-rotations). If it did switch and its `vault.json`
+    /// arrives later, the files it switched to are gone.
+    pub fn abort_another_devices_rotation(&mut self) -> Result<AbortReport, RotateError> {
+        self.abort_rotation_of(true)
+    }
+
+    fn abort_rotation_of(&mut self, other_device: bool) -> Result<AbortReport, RotateError> {
         self.require_rotator()?;
         let to = pending(&self.path).ok_or(RotateError::NothingPending)?;
         if to == self.header.generation {
             return Err(RotateError::AlreadySwitched(to));
         }
         let (body, current) = self.read_state_any(to, Side::Old, None)?;
+        if !other_device && self.started_elsewhere(&body) {
+            return Err(RotateError::OtherDevice {
+                writer: body.writer.clone(),
+                generation: to,
+            });
+        }
         let void = (body.header.share_set.id != self.header.share_set.id)
             .then(|| body.header.share_set.id.clone());
         let detail = match &void {
@@ -817,6 +852,14 @@ impl Vault {
             })
             .map(|(name, _)| name)
             .collect()
+    }
+
+    /// Whether a rotation's state was written by another writer (another device, or
+    /// this folder under another path) of a version 3 vault.
+    fn started_elsewhere(&self, body: &StateBody) -> bool {
+        self.is_multi_writer()
+            && crate::is_lower_hex(&body.writer, 16)
+            && body.writer != self.writer
     }
 
     /// The whole audit log with each record's exact bytes, if its chain is intact.
