@@ -558,3 +558,41 @@ fn a_passphrase_set_after_a_rotation_apart_that_lost_is_named() {
     assert!(!out(&listed).contains("is not kept"), "{}", out(&listed));
     e.cmd_at(&b, &["verify"]).assert().success();
 }
+
+/// Device A is killed during a rotation, after its switch; device B receives all of
+/// A's files but its `vault.json`, so B sees an interrupted rotation. `rotate --abort`
+/// on B refuses to undo another device's rotation (it may have switched, as here) and
+/// says why; `--abort --yes` is for a device that is gone for good
+/// (docs/format.md#sibling-rotations).
+#[test]
+fn another_devices_rotation_is_undone_only_with_yes() {
+    let e = Env::init();
+    e.cmd(&["client", "add", "acme"]).assert().success();
+    let trace = common::fault_trace(&e, &e.vault, &["rotate"]);
+    let point = common::step_of(&trace, "rotate: removing old file");
+    let a = common::crash_at(&e, &e.vault, "device-a", &["rotate"], point);
+    let b = e.dir.path().join("device-b");
+    copy_tree(&e.vault, &b);
+    for (rel, bytes) in synced(&a) {
+        if rel != Path::new("vault.json") && rel != Path::new(".lock") {
+            fs::create_dir_all(b.join(&rel).parent().unwrap()).unwrap();
+            fs::write(b.join(&rel), bytes).unwrap();
+        }
+    }
+    let before = synced(&b);
+    let refused = e.cmd_at(&b, &["rotate", "--abort"]).output().unwrap();
+    assert_eq!(refused.status.code(), Some(1), "{}", out(&refused));
+    assert!(
+        out(&refused).contains("started on another device")
+            && out(&refused).contains("rotate --abort --yes"),
+        "{}",
+        out(&refused)
+    );
+    assert_eq!(synced(&b), before, "nothing changed");
+    let undone = e
+        .cmd_at(&b, &["rotate", "--abort", "--yes"])
+        .output()
+        .unwrap();
+    assert!(undone.status.success(), "{}", out(&undone));
+    assert!(!b.join("rotation.g2.age").exists());
+}
