@@ -1439,7 +1439,7 @@ pub fn rotate(e: RotateError) -> Failure {
             .hint("if another device rotated the keys too before the devices synced (a conflicted copy of the state file is in the vault folder), run 'baton rotate --abort', let the devices sync, and rotate again; nothing is lost. If you did not start a rotation, move the file out of the vault and run 'baton verify'")
             .code(EXIT_INTEGRITY),
         RotateError::OtherDevice { generation, .. } => Failure::new(e.to_string()).hint(format!(
-            "let the devices sync: that device finishes or undoes it, and its state file goes. Only if that device is gone for good (it died during the rotation) and the vault stays at generation {} after the sync, run 'baton rotate --abort --yes'",
+            "let the devices sync: that device finishes or undoes it, and its state file goes. Only if that device is gone for good (it died during the rotation) and the vault stays at generation {} after the sync, or the rotation was started here before the folder was moved, run 'baton rotate --abort --yes'",
             generation - 1
         )),
         RotateError::StateForged(_) => Failure::new(e.to_string())

@@ -451,7 +451,13 @@ fn rotate_survives_sigkill_smoke() {
     // Or undone: its shares are void, and its state file, put back, is refused.
     let state = replay.join("rotation.g2.age");
     let copy = fs::read(&state).unwrap();
-    let out = e.cmd_at(&replay, &["rotate", "--abort"]).output().unwrap();
+    // (A copy of the folder is another writer: its writer id comes from the path, so
+    // undoing the rotation started in the original takes --yes, as for another
+    // device's: docs/format.md#sibling-rotations.)
+    let out = e
+        .cmd_at(&replay, &["rotate", "--abort", "--yes"])
+        .output()
+        .unwrap();
     assert!(out.status.success(), "{}", stderr(&out));
     assert!(String::from_utf8_lossy(&out.stdout).contains("void"));
     fs::write(&state, copy).unwrap();
@@ -461,7 +467,9 @@ fn rotate_survives_sigkill_smoke() {
         .unwrap();
     assert_eq!(out.status.code(), Some(4), "{}", stderr(&out));
     assert!(stderr(&out).contains("does not match"), "{}", stderr(&out));
-    e.cmd_at(&replay, &["rotate", "--abort"]).assert().success();
+    e.cmd_at(&replay, &["rotate", "--abort", "--yes"])
+        .assert()
+        .success();
     e.cmd_at(&replay, &["client", "add", "after", "--name", "After"])
         .assert()
         .success();
@@ -475,7 +483,7 @@ fn rotate_survives_sigkill_smoke() {
         damaged.join("clients").join(&vv.index().locator[0].file)
     };
     fs::remove_file(&shard).unwrap();
-    e.cmd_at(&damaged, &["rotate", "--abort"])
+    e.cmd_at(&damaged, &["rotate", "--abort", "--yes"])
         .assert()
         .success();
     assert_eq!(baton::rotate::pending(&damaged), None);

@@ -583,7 +583,7 @@ fn another_devices_rotation_is_undone_only_with_yes() {
     let refused = e.cmd_at(&b, &["rotate", "--abort"]).output().unwrap();
     assert_eq!(refused.status.code(), Some(1), "{}", out(&refused));
     assert!(
-        out(&refused).contains("started on another device")
+        out(&refused).contains("started by another writer")
             && out(&refused).contains("rotate --abort --yes"),
         "{}",
         out(&refused)

@@ -748,8 +748,15 @@ fn settle(v: &mut Vault, way: Way, pass: Option<&Passphrase>) -> Settled {
     };
     let switched = v.header().generation == to;
     let resume = |v: &mut Vault| Settled::Resumed(v.resume_rotation(pass, &|_| {}).unwrap());
+    // A trial copied to another folder is another writer there (the writer id comes
+    // from the path): its rotation counts as another device's, which `--abort` undoes
+    // only when told that device is gone (docs/format.md#sibling-rotations).
+    let abort = |v: &mut Vault| match v.abort_rotation() {
+        Err(RotateError::OtherDevice { .. }) => v.abort_another_devices_rotation(),
+        r => r,
+    };
     match way {
-        Way::Abort => match v.abort_rotation() {
+        Way::Abort => match abort(v) {
             Ok(r) => {
                 assert!(!switched, "undid a switched rotation");
                 Settled::Aborted(r)
@@ -762,9 +769,7 @@ fn settle(v: &mut Vault, way: Way, pass: Option<&Passphrase>) -> Settled {
         },
         Way::Resume => match v.resume_rotation(pass, &|_| {}) {
             Ok(r) => Settled::Resumed(r),
-            Err(RotateError::StateMismatch(_)) if !switched => {
-                Settled::Aborted(v.abort_rotation().unwrap())
-            }
+            Err(RotateError::StateMismatch(_)) if !switched => Settled::Aborted(abort(v).unwrap()),
             Err(e) => panic!("rotate --resume: {e}"),
         },
     }

@@ -176,7 +176,7 @@ pub enum RotateError {
     /// rotation may still be running there, or may have switched with its `vault.json`
     /// not here yet, and undoing it here would remove the files it switched to.
     #[error(
-        "the rotation to generation {generation} was started on another device (writer {writer}); it may still be running there, or may have finished with its files not all here yet"
+        "the rotation to generation {generation} was started by another writer ({writer}: another device, or this vault folder under another path); it may still be running there, or may have finished with its files not all here yet"
     )]
     OtherDevice { writer: String, generation: u64 },
     #[error("the passphrase is needed to change the key derivation")]
