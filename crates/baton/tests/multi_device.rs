@@ -1384,3 +1384,52 @@ fn another_devices_rotation_is_not_undone_by_default() {
     add_synced(&mut sim, 0, "delta", "d1");
     all_show(&sim, 2, &["acme", "beta", "gamma", "delta"]);
 }
+
+/// Two rotations made apart, both killed after their switch, where the sync keeps one
+/// device's `vault.json` and the other's state file (the review's finding on this
+/// stop's first version). Before, `--resume` called that state file forged on every
+/// device (it is encrypted to the other rotation's owner key) and `--abort` said the
+/// rotation had switched, so writes stayed refused. It now opens with `E`, and once
+/// that device's head is merged here, its plan is left to that device and the state
+/// file goes (docs/format.md#sibling-rotations).
+#[test]
+fn a_state_file_of_the_rotation_whose_header_lost_is_settled_by_resume() {
+    let mut sim = two_devices(Service::Nextcloud, 67);
+    add_on(&sim, 0, "beta", "b1");
+    add_on(&sim, 1, "gamma", "g1");
+    rotate_killed_at(&sim, 0, "rotate: removing old file");
+    rotate_killed_at(&sim, 1, "rotate: removing old file");
+    let state_1 = sim.read(1, "rotation.g2.age").unwrap();
+    let header_0 = sim.read(0, "vault.json").unwrap();
+    sim.apply(0, &["vault.json"]);
+    sim.apply(1, &["rotation.g2.age"]);
+    sim.sync_all();
+    for d in 0..2 {
+        assert_eq!(sim.read(d, "vault.json").unwrap(), header_0, "device {d}");
+        assert_eq!(
+            sim.read(d, "rotation.g2.age").unwrap(),
+            state_1,
+            "device {d}"
+        );
+    }
+    for d in 0..2 {
+        let mut v = open(&sim, d, Access::Write);
+        match v.resume_rotation(Some(&pass()), &|_| {}) {
+            Ok(_) | Err(baton::rotate::RotateError::NothingPending) => {}
+            Err(e) => panic!("device {d}: {e}"),
+        }
+        drop(v);
+        sim.sync_all();
+    }
+    for (d, id) in [(0, "delta"), (1, "epsilon"), (0, "zeta"), (1, "eta")] {
+        add_synced(&mut sim, d, id, "x1");
+    }
+    all_show(
+        &sim,
+        2,
+        &["acme", "beta", "gamma", "delta", "epsilon", "zeta", "eta"],
+    );
+    for d in 0..2 {
+        assert!(sim.conflict_copies(d).is_empty(), "device {d}");
+    }
+}

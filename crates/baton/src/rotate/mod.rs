@@ -707,9 +707,22 @@ impl Vault {
             // here, whose state file the sync service kept (docs/format.md#sibling-rotations):
             // bound to its own index, not this one; what is left of it is the same
             // clean-up, of the files the state here does not name.
+            // Only once that device's head of this generation is merged here: until
+            // then its old heads and archives are the only copies of its changes.
             let body = match self.read_state_any(to, Side::New, None)? {
                 (body, true) => body,
-                (body, false) if self.started_elsewhere(&body) => body,
+                (body, false)
+                    if self.started_elsewhere(&body) && self.merged_head_of(&body.writer, to) =>
+                {
+                    if body.header.recipients != self.header.recipients {
+                        // The plan of the rotation whose vault.json lost: its head
+                        // holds what it merged, and its own device cleans up after it.
+                        let p = self.path.join(header::rotation_file(to));
+                        fsio::remove_durable(&p).map_err(vault::io_err(&p))?;
+                        return Ok(self.report(&body, 0));
+                    }
+                    body
+                }
                 (_, false) => return Err(RotateError::StateMismatch(header::rotation_file(to))),
             };
             let removed = self.finish_rotation(&body)?;
@@ -855,11 +868,19 @@ impl Vault {
     }
 
     /// Whether a rotation's state was written by another writer (another device, or
-    /// this folder under another path) of a version 3 vault.
+    /// this folder under another path). A state file of an older baton names none.
     fn started_elsewhere(&self, body: &StateBody) -> bool {
-        self.is_multi_writer()
-            && crate::is_lower_hex(&body.writer, 16)
-            && body.writer != self.writer
+        crate::is_lower_hex(&body.writer, 16) && body.writer != self.writer
+    }
+
+    /// Whether `writer`'s head of `generation` is among the heads the state is read
+    /// from (here, and not waiting for its files).
+    fn merged_head_of(&self, writer: &str, generation: u64) -> bool {
+        let file = format!("{writer}.g{generation}.age");
+        self.heads
+            .as_ref()
+            .is_some_and(|h| h.files.iter().any(|i| i.file == file))
+            && !self.waiting_heads.iter().any(|w| w.file == file)
     }
 
     /// The whole audit log with each record's exact bytes, if its chain is intact.
@@ -936,7 +957,9 @@ impl Vault {
         let forged = || RotateError::StateForged(name.clone());
         let bytes = fsio::read_bounded(&self.path.join(&name), crate::store::MAX_SHARD_BYTES)
             .map_err(|_| forged())?;
-        let plain = seal::decrypt(self.identity(), &bytes).map_err(|_| forged())?;
+        // (With the owner key, a sibling rotation's state file opens with `E`: it is
+        // encrypted to its own new keys, which share it; docs/format.md#sibling-rotations.)
+        let plain = self.decrypt_current(&bytes).map_err(|_| forged())?;
         let env: EnvelopeIn = serde_json::from_slice(&plain).map_err(|_| forged())?;
         if env.format != "baton-rotation" || env.version != 1 {
             return Err(forged());
