@@ -152,6 +152,8 @@ shares still opens the old copies above: ask every holder to destroy the old kit
 
 /// What to do about a sync service's conflicted copy in a version 2 vault
 /// (docs/format.md#conflict-copies).
+/// A conflicted copy of a rotation's state file (docs/format.md#sibling-rotations).
+const HINT_ROTATION_STATE_COPY: &str = "two devices rotated the keys while apart and a rotation was interrupted: run 'baton rotate --resume' (or 'baton rotate --abort' if it refuses); the copy is another device's plan, holds no change, and goes with the next change once no rotation is pending";
 pub const HINT_CONFLICT_COPY: &str = "two devices changed the vault while apart; keep every file (the copy is the only record of the other device's changes), write from one device only, and enter that device's changes again there ('baton audit' on it lists them)";
 
 /// Exit codes of `status --check` (for cron and systemd timers).
@@ -282,7 +284,7 @@ pub fn integrity(e: &IntegrityError) -> Failure {
         IntegrityError::ConflictCopy { original, .. }
             if baton::store::header::parse_rotation_file(original).is_some() =>
         {
-            "two devices rotated the keys while apart and a rotation was interrupted: run 'baton rotate --resume' (or 'baton rotate --abort' if it refuses); the copy is another device's plan, holds no change, and goes with the next change once no rotation is pending"
+            HINT_ROTATION_STATE_COPY
         }
         IntegrityError::ConflictCopy { .. } => HINT_CONFLICT_COPY,
         IntegrityError::StrandedNotOwn { .. } => HINT_STRANDED_NOT_OWN,
@@ -1163,7 +1165,7 @@ pub fn verify_problems(count: usize, first: &IntegrityError) -> Failure {
         IntegrityError::ConflictCopy { original, .. }
             if baton::store::header::parse_rotation_file(original).is_some() =>
         {
-            "two devices rotated the keys while apart and a rotation was interrupted: run 'baton rotate --resume' (or 'baton rotate --abort' if it refuses); the copy is another device's plan, holds no change, and goes with the next change once no rotation is pending"
+            HINT_ROTATION_STATE_COPY
         }
         IntegrityError::ConflictCopy { .. } => HINT_CONFLICT_COPY,
         IntegrityError::UnknownFile { .. } => {

@@ -1280,30 +1280,10 @@ impl Vault {
         // generations it keeps), in its head as well:
         // if another device rotated to this generation apart and its vault.json wins,
         // this header's copy may never reach every device (docs/format.md#sibling-rotations).
-        next.retired_apart = body
-            .header
-            .previous_key
-            .as_deref()
-            .and_then(|armored| {
-                crate::store::previous::unwrap(
-                    &keys.emergency.identity(),
-                    &keys.auth,
-                    &body.vault_id,
-                    body.to,
-                    armored,
-                )
-                .ok()
-            })
-            .map(|p| {
-                std::iter::once((p.generation, &p.retired_shards))
-                    .chain(p.earlier.iter().map(|k| (k.generation, &k.retired_shards)))
-                    .map(|(generation, shards)| crate::store::index::RetiredShards {
-                        generation,
-                        shards: shards.clone(),
-                    })
-                    .collect()
-            })
-            .unwrap_or_default();
+        next.retired_apart = vault::retired_in(&body.header, &keys.emergency)
+            .into_iter()
+            .map(|(generation, shards)| crate::store::index::RetiredShards { generation, shards })
+            .collect();
         next.audit_archive = Some(AuditArchive {
             file: archive_name,
             through: legacy_count,

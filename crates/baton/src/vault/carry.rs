@@ -227,9 +227,11 @@ impl Carry {
     }
 }
 
-/// The shards, per generation, that the rotation of `copy` (another device's
-/// conflicted copy of `vault.json`: a rotation made apart, whose `E` is `e`) retired:
-/// from its `previous_key`, nothing if that does not open and authenticate.
+/// The shards, per generation, that the rotation which wrote header `copy` (whose `E`
+/// is `e`) retired: from its `previous_key`, nothing if that does not open and
+/// authenticate. Read from another device's conflicted copy of `vault.json` (a
+/// rotation made apart), and from a rotation's own new header for its head's
+/// `retired_apart` (docs/format.md#sibling-rotations).
 pub(crate) fn retired_in(
     copy: &crate::store::header::Header,
     e: &EmergencySecret,

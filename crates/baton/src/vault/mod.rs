@@ -2,6 +2,7 @@
 
 mod audit_log;
 mod carry;
+pub(crate) use carry::retired_in;
 pub mod changes;
 mod commit;
 mod error;

@@ -388,6 +388,15 @@ impl Vault {
         // already holds (it would take them for carried while the state lacks them, and
         // the next head would claim them seen: the simulator's Syncthing seed 2001).
         // Found waiting below, they are left out and the stranded heads read again.
+        // The shards every rotation to this generation retired, also one made apart
+        // whose header lost (docs/format.md#sibling-rotations): a stranded head may
+        // name one.
+        let retired: Vec<(u64, Vec<String>)> = current
+            .iter()
+            .flat_map(|h| &h.body.index.retired_apart)
+            .map(|r| (r.generation, r.shards.clone()))
+            .collect();
+        self.carry.add_retired(retired);
         let mut absent: Vec<String> = Vec::new();
         let (heads, waiting, apart) = loop {
             let Settled {
@@ -421,15 +430,6 @@ impl Vault {
         absent: &[String],
     ) -> Result<Settled, IntegrityError> {
         let mut heads = current.to_vec();
-        // The shards every rotation to this generation retired, also one made apart
-        // whose header lost (docs/format.md#sibling-rotations): a stranded head may
-        // name one.
-        let retired: Vec<(u64, Vec<String>)> = current
-            .iter()
-            .flat_map(|h| &h.body.index.retired_apart)
-            .map(|r| (r.generation, r.shards.clone()))
-            .collect();
-        self.carry.add_retired(retired);
         // The previous generation's stranded heads merge like heads of this one
         // (docs/format.md#carry-over).
         let stranded = self.stranded_heads(&heads, absent);
